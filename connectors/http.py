@@ -1,0 +1,275 @@
+"""The one place each vendor client sends HTTP.
+
+Every request goes through ``VendorHTTP.send``: the client-side rate limiter (stay inside the
+vendor's published limits rather than discover them), auth headers, the vendor's error mapper,
+and retries with capped exponential backoff and jitter. The sleep, the jitter source and the
+clock are injectable so tests can run retry storms in milliseconds and assert exact behaviour.
+Every attempt is counted in ``upstream_calls`` so the audit log can say what a tool call cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import email.utils
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from connectors.errors import (
+    MalformedResponse,
+    TokenExpired,
+    TransportFailure,
+    VendorError,
+)
+
+# Counts vendor HTTP attempts made on behalf of the current tool call (read by the pipeline).
+upstream_calls: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "upstream_calls", default=None
+)
+
+
+def _count_call() -> None:
+    box = upstream_calls.get()
+    if box is not None:
+        box[0] += 1
+
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 4
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+    max_retry_after: float = 30.0  # never hold a call longer than this for one Retry-After
+    jitter: Callable[[], float] = random.random
+    sleep: Sleep = asyncio.sleep
+
+    def backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Full jitter on a capped exponential, but never less than the server asked for."""
+        expo = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        delay = expo * (0.5 + self.jitter() / 2)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.max_retry_after))
+        return float(delay)
+
+
+class RateLimiter:
+    """Sliding-window call limit plus a concurrency cap, e.g. Marketo's 100/20 s and 10 at once."""
+
+    def __init__(
+        self,
+        max_calls: int,
+        per_seconds: float,
+        max_concurrent: int = 10,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.max_calls = max_calls
+        self.per_seconds = per_seconds
+        self._sem = asyncio.Semaphore(max_concurrent)
+        self._stamps: deque[float] = deque()
+        self._lock = asyncio.Lock()
+        self._clock = clock
+        self._sleep = sleep
+        self.in_flight = 0
+        self.peak_in_flight = 0
+
+    async def _wait_window(self) -> None:
+        async with self._lock:
+            while True:
+                now = self._clock()
+                while self._stamps and now - self._stamps[0] >= self.per_seconds:
+                    self._stamps.popleft()
+                if len(self._stamps) < self.max_calls:
+                    self._stamps.append(now)
+                    return
+                await self._sleep(self.per_seconds - (now - self._stamps[0]) + 0.001)
+
+    async def __aenter__(self) -> RateLimiter:
+        await self._sem.acquire()
+        try:
+            await self._wait_window()
+        except BaseException:
+            self._sem.release()
+            raise
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.in_flight -= 1
+        self._sem.release()
+
+
+class Auth(Protocol):
+    """Supplies auth headers; ``refresh`` is called once when the vendor says the token expired."""
+
+    async def headers(self, http: VendorHTTP) -> dict[str, str]: ...
+
+    async def refresh(self, http: VendorHTTP) -> None: ...
+
+
+ErrorMapper = Callable[[httpx.Response, Any], VendorError | None]
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+@dataclass
+class VendorHTTP:
+    vendor: str
+    base_url: str
+    error_mapper: ErrorMapper
+    auth: Auth | None = None
+    limiter: RateLimiter | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    transport: httpx.AsyncBaseTransport | None = None
+    timeout: float = 30.0
+    calls: int = 0
+    _client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url,
+                transport=self.transport,
+                timeout=self.timeout,
+                follow_redirects=False,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool = True,
+        authenticated: bool = True,
+    ) -> Any:
+        """Send one logical request; returns the parsed JSON body (or None for an empty body).
+
+        ``idempotent=False`` (e.g. trigger a campaign) retries only errors the vendor raises
+        *before* doing anything (rate limits, expired token), never 5xx or timeouts, because a
+        repeat could send an email twice.
+        """
+        attempt = 0
+        refreshed = False
+        while True:
+            attempt += 1
+            try:
+                return await self._attempt(method, url, params, json, data, headers, authenticated)
+            except TokenExpired:
+                if refreshed or self.auth is None or not authenticated:
+                    raise
+                refreshed = True
+                await self.auth.refresh(self)
+                attempt -= 1  # a re-auth is not a retry
+            except VendorError as exc:
+                if not self._should_retry(exc, attempt, idempotent):
+                    raise
+                await self.retry.sleep(self.retry.backoff(attempt, exc.retry_after))
+
+    def _should_retry(self, exc: VendorError, attempt: int, idempotent: bool) -> bool:
+        from connectors.errors import RateLimitError
+
+        if attempt >= self.retry.max_attempts or not exc.retryable:
+            return False
+        if exc.retry_after is not None and exc.retry_after > self.retry.max_retry_after:
+            return False
+        return idempotent or isinstance(exc, RateLimitError)
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        data: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        authenticated: bool,
+    ) -> Any:
+        hdrs = dict(headers or {})
+        if authenticated and self.auth is not None:
+            hdrs.update(await self.auth.headers(self))
+        limiter = self.limiter
+        try:
+            if limiter is not None:
+                async with limiter:
+                    response = await self._request(method, url, params, json, data, hdrs)
+            else:
+                response = await self._request(method, url, params, json, data, hdrs)
+        except httpx.TimeoutException as exc:
+            raise TransportFailure(self.vendor, f"timed out: {type(exc).__name__}") from exc
+        except httpx.TransportError as exc:
+            raise TransportFailure(self.vendor, f"no answer: {type(exc).__name__}") from exc
+        body = self._parse(response)
+        error = self.error_mapper(response, body)
+        if error is not None:
+            raise error
+        return body
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        data: Mapping[str, str] | None,
+        headers: dict[str, str],
+    ) -> httpx.Response:
+        self.calls += 1
+        _count_call()
+        return await self.client.request(
+            method, url, params=params, json=json, data=data, headers=headers
+        )
+
+    def _parse(self, response: httpx.Response) -> Any:
+        if not response.content:
+            return None
+        ctype = response.headers.get("content-type", "")
+        if "json" not in ctype:
+            if response.status_code >= 500:
+                return None  # let the mapper classify the status
+            raise MalformedResponse(
+                self.vendor,
+                f"expected JSON, got {ctype or 'no type'}",
+                http_status=response.status_code,
+            )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise MalformedResponse(
+                self.vendor, "response body is not valid JSON", http_status=response.status_code
+            ) from exc

@@ -1,0 +1,90 @@
+"""HubSpot connector: the Connector protocol over HubSpot's CRM, Lists, Marketing and
+Communication Preferences APIs.
+
+Credentials: a private-app token (``HUBSPOT_ACCESS_TOKEN``), or OAuth with a refresh token
+(``HUBSPOT_REFRESH_TOKEN`` + ``HUBSPOT_CLIENT_ID`` + ``HUBSPOT_CLIENT_SECRET``). The path
+family (``/crm/v3`` or date-versioned ``2026-03``) is configuration: ``HUBSPOT_API_FAMILY``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from connectors.errors import ConfigError
+from connectors.http import Auth
+from connectors.hubspot import ids
+from connectors.hubspot.auth import OAuthRefreshAuth, StaticTokenAuth
+from connectors.hubspot.client_base import DEFAULT_BASE_URL
+from connectors.hubspot.client_marketing import MarketingReads
+from connectors.hubspot.client_people import PeopleReads
+from connectors.hubspot.client_writes import Writes
+from connectors.hubspot.paths import FAMILIES, ApiFamily
+
+if TYPE_CHECKING:
+    from connectors.hubspot.emulator import HubSpotEmulator
+
+SANDBOX_BASE_URL = "http://hubspot.sandbox"
+
+
+class HubSpotClient(PeopleReads, MarketingReads, Writes):
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        access_token: str | None = None,
+        *,
+        auth: Auth | None = None,
+        api_family: ApiFamily = "v3",
+        **kw: Any,
+    ) -> None:
+        """``kw``: ``transport``, ``retry``, ``limiter``, ``search_limiter``."""
+        if auth is None:
+            if not access_token:
+                raise ValueError("HubSpotClient needs access_token or auth")
+            auth = StaticTokenAuth(access_token)
+        if api_family not in FAMILIES:
+            raise ValueError(f"api_family must be one of {FAMILIES}, got {api_family!r}")
+        super().__init__(base_url, auth, api_family=api_family, **kw)
+
+    @classmethod
+    def sandbox(cls, emulator: HubSpotEmulator, *, oauth: bool = False, **kw: Any) -> HubSpotClient:
+        """A client wired to an in-process emulator. ``oauth=True`` uses the sandbox OAuth
+        app (refreshable tokens) instead of the static private-app token."""
+        transport = httpx.ASGITransport(app=emulator.app)
+        if oauth:
+            kw.setdefault(
+                "auth",
+                OAuthRefreshAuth(
+                    ids.SANDBOX_CLIENT_ID, ids.SANDBOX_CLIENT_SECRET, ids.SANDBOX_REFRESH_TOKEN
+                ),
+            )
+        else:
+            kw.setdefault("access_token", ids.SANDBOX_TOKEN)
+        return cls(SANDBOX_BASE_URL, transport=transport, **kw)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **kw: Any) -> HubSpotClient:
+        family = env.get("HUBSPOT_API_FAMILY") or "v3"
+        if family not in FAMILIES:
+            raise ValueError(f"HUBSPOT_API_FAMILY must be one of {FAMILIES}, got {family!r}")
+        base_url = env.get("HUBSPOT_BASE_URL") or DEFAULT_BASE_URL
+        api_family: ApiFamily = family
+        if env.get("HUBSPOT_REFRESH_TOKEN"):
+            for var in ("HUBSPOT_CLIENT_ID", "HUBSPOT_CLIENT_SECRET"):
+                if not env.get(var):
+                    raise ConfigError(ids.VENDOR, var, "needed with HUBSPOT_REFRESH_TOKEN")
+            auth = OAuthRefreshAuth(
+                env["HUBSPOT_CLIENT_ID"],
+                env["HUBSPOT_CLIENT_SECRET"],
+                env["HUBSPOT_REFRESH_TOKEN"],
+                access_token=env.get("HUBSPOT_ACCESS_TOKEN") or None,
+            )
+            return cls(base_url, auth=auth, api_family=api_family, **kw)
+        token = env.get("HUBSPOT_ACCESS_TOKEN")
+        if not token:
+            raise ConfigError(
+                ids.VENDOR, "HUBSPOT_ACCESS_TOKEN", "a private-app access token, pat-..."
+            )
+        return cls(base_url, token, api_family=api_family, **kw)

@@ -1,0 +1,197 @@
+"""Writes: batch property updates, static-list membership, global email opt-out and
+archive. Every input ref gets exactly one RecordResult.
+
+All four writes are idempotent on HubSpot (absolute property values, set membership,
+"unsubscribe from all", archive), so a 5xx is retried like a read. The operations HubSpot
+lacks raise ``NotSupportedByVendor``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from connectors.errors import NotSupportedByVendor
+from connectors.hubspot import ids
+from connectors.hubspot.client_base import HubSpotBase, chunked, errors_by_id
+from connectors.hubspot.mapping import SPECS, to_prop
+from connectors.hubspot.paths import UNSUBSCRIBE_ALL_BATCH
+from connectors.model import PersonUpdate, RecordResult
+
+_NO_LADDER = (
+    "HubSpot marketing campaigns have no member status ladder; attribution comes "
+    "from campaign reports and cannot be set through the API"
+)
+_NO_SEND = (
+    "HubSpot has no API to request or run a marketing campaign for given contacts; "
+    "sends run from emails and workflows inside HubSpot"
+)
+
+
+def _ok(key: str) -> RecordResult:
+    return RecordResult(ref=key, ok=True)
+
+
+def _fail(key: str, code: str, message: str) -> RecordResult:
+    return RecordResult(ref=key, ok=False, code=code, message=message)
+
+
+def _assemble(
+    refs: Sequence[str],
+    keys: dict[str, str],
+    by_key: dict[str, RecordResult],
+    early: dict[str, RecordResult],
+) -> list[RecordResult]:
+    out = []
+    for ref in refs:
+        if ref in early:
+            out.append(early[ref].model_copy(update={"ref": ref}))
+            continue
+        result = by_key.get(keys[ref]) or _fail(
+            ref, "no_result", "HubSpot did not report on this record"
+        )
+        out.append(result.model_copy(update={"ref": ref}))
+    return out
+
+
+class Writes(HubSpotBase):
+    async def update_people(self, updates: Sequence[PersonUpdate]) -> list[RecordResult]:
+        refs = [u.ref for u in updates]
+        valid, early = self.split_refs(refs)
+        merged: dict[str, dict[str, str]] = {}
+        for u in updates:
+            if u.ref in early:
+                continue
+            locked = sorted(n for n in u.fields if n in SPECS and SPECS[n].read_only)
+            if locked:
+                early[u.ref] = _fail(
+                    u.ref,
+                    "read_only",
+                    f"read-only HubSpot properties "
+                    f"{locked} cannot be written (hs_email_optout changes "
+                    "go through opt_out)",
+                )
+                continue
+            merged.setdefault(valid[u.ref], {}).update({k: to_prop(v) for k, v in u.fields.items()})
+
+        async def send(chunk: list[str]) -> dict[str, RecordResult]:
+            body = await self.http.send(
+                "POST",
+                f"{self.paths.contacts}/batch/update",
+                json={"inputs": [{"id": i, "properties": merged[i]} for i in chunk]},
+            )
+            return self._batch_outcome(chunk, body)
+
+        by_id = await self.run_chunks(chunked(list(merged)), send, data_errors_per_record=True)
+        return _assemble(refs, valid, by_id, early)
+
+    @staticmethod
+    def _batch_outcome(
+        chunk: list[str], body: Any, *, lists_results: bool = True
+    ) -> dict[str, RecordResult]:
+        """Batch update lists what it changed; batch archive answers 204, or 207 listing
+        only the failures."""
+        failed = errors_by_id(body)
+        done = {str(r.get("id")) for r in (body or {}).get("results", [])} if body else set()
+        out: dict[str, RecordResult] = {}
+        for key in chunk:
+            if key in failed:
+                out[key] = _fail(key, *failed[key])
+            elif body is None or key in done or not lists_results:
+                out[key] = _ok(key)
+            else:
+                out[key] = _fail(key, "no_result", "HubSpot did not report on this record")
+        return out
+
+    async def add_to_list(self, list_ref: str, person_refs: Sequence[str]) -> list[RecordResult]:
+        return await self._membership(list_ref, person_refs, "add")
+
+    async def remove_from_list(
+        self, list_ref: str, person_refs: Sequence[str]
+    ) -> list[RecordResult]:
+        return await self._membership(list_ref, person_refs, "remove")
+
+    async def _membership(
+        self, list_ref: str, person_refs: Sequence[str], action: str
+    ) -> list[RecordResult]:
+        """Already-members (add) and non-members (remove) are successes: the end state is
+        what was asked. DYNAMIC lists are refused by HubSpot with a 400 that is raised."""
+        path = f"{self.paths.list(self.native_id(list_ref, 'list'))}/memberships/{action}"
+        valid, early = self.split_refs(person_refs)
+
+        async def send(chunk: list[str]) -> dict[str, RecordResult]:
+            body = await self.http.send("PUT", path, json=chunk) or {}
+            missing = set(
+                map(str, body.get("recordIdsMissing") or body.get("recordsIdsMissing") or [])
+            )
+            return {
+                i: _fail(
+                    i, "not_found", "HubSpot reports this record as missing (recordIdsMissing)"
+                )
+                if i in missing
+                else _ok(i)
+                for i in chunk
+            }
+
+        ids_ = list(dict.fromkeys(valid.values()))
+        by_id = await self.run_chunks(chunked(ids_), send, data_errors_per_record=False)
+        return _assemble(person_refs, valid, by_id, early)
+
+    async def opt_out(self, person_refs: Sequence[str]) -> list[RecordResult]:
+        """Unsubscribe-from-all via the 2026-03 batch endpoint (v3 only unsubscribes one
+        subscription type, which does not set ``hs_email_optout``). It is keyed by address,
+        so the contacts' emails are read first."""
+        valid, early = self.split_refs(person_refs)
+        records = await self.batch_read(list(valid.values()), ["email"])
+        email_of: dict[str, str] = {}
+        for ref, native in valid.items():
+            email = ((records.get(native) or {}).get("properties") or {}).get("email")
+            if native not in records:
+                early[ref] = _fail(ref, "not_found", "no such HubSpot contact")
+            elif not email:
+                early[ref] = _fail(ref, "no_email", "contact has no email address to opt out")
+            else:
+                email_of[ref] = str(email).strip().lower()
+
+        async def send(chunk: list[str]) -> dict[str, RecordResult]:
+            body = await self.http.send(
+                "POST", UNSUBSCRIBE_ALL_BATCH, params={"channel": "EMAIL"}, json={"inputs": chunk}
+            )
+            failed = {k.lower(): v for k, v in errors_by_id(body).items()}
+            return {a: _fail(a, *failed[a]) if a in failed else _ok(a) for a in chunk}
+
+        addresses = list(dict.fromkeys(email_of.values()))
+        by_email = await self.run_chunks(chunked(addresses), send, data_errors_per_record=True)
+        return _assemble(person_refs, email_of, by_email, early)
+
+    async def delete_people(self, person_refs: Sequence[str]) -> list[RecordResult]:
+        """Archive (HubSpot's recoverable delete), never GDPR delete."""
+        valid, early = self.split_refs(person_refs)
+
+        async def send(chunk: list[str]) -> dict[str, RecordResult]:
+            body = await self.http.send(
+                "POST",
+                f"{self.paths.contacts}/batch/archive",
+                json={"inputs": [{"id": i} for i in chunk]},
+            )
+            return self._batch_outcome(chunk, body, lists_results=False)
+
+        ids_ = list(dict.fromkeys(valid.values()))
+        by_id = await self.run_chunks(chunked(ids_), send, data_errors_per_record=True)
+        return _assemble(person_refs, valid, by_id, early)
+
+    async def set_campaign_status(
+        self, campaign_ref: str, person_refs: Sequence[str], status: str
+    ) -> list[RecordResult]:
+        raise NotSupportedByVendor(ids.VENDOR, "set_campaign_status", _NO_LADDER)
+
+    async def trigger_campaign(
+        self, campaign_ref: str, person_refs: Sequence[str], tokens: dict[str, str]
+    ) -> list[RecordResult]:
+        raise NotSupportedByVendor(ids.VENDOR, "trigger_campaign", _NO_SEND)
+
+    async def schedule_campaign(
+        self, campaign_ref: str, run_at: datetime, tokens: dict[str, str]
+    ) -> RecordResult:
+        raise NotSupportedByVendor(ids.VENDOR, "schedule_campaign", _NO_SEND)

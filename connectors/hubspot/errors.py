@@ -1,0 +1,68 @@
+"""The one place HubSpot error answers become the typed error tree.
+
+HubSpot says to treat every field of an error body as optional, so everything here falls back
+to the HTTP status. 207 Multi-Status is *not* an error: batch callers read its ``errors[]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from connectors.errors import (
+    AuthError,
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFoundError,
+    QuotaExceeded,
+    RateLimitError,
+    ServerError,
+    TokenExpired,
+    VendorError,
+)
+from connectors.http import parse_retry_after
+from connectors.hubspot.ids import VENDOR
+from connectors.hubspot.paths import OAUTH_TOKEN
+
+
+def map_error(response: httpx.Response, body: Any) -> VendorError | None:
+    status = response.status_code
+    if status < 400:
+        return None
+    data = body if isinstance(body, dict) else {}
+    category = str(data.get("category") or data.get("errorType") or data.get("status") or "")
+    message = str(data.get("message") or response.reason_phrase or f"HTTP {status}")
+    kw: dict[str, Any] = {"http_status": status, "code": category or None}
+    if response.request.url.path == OAUTH_TOKEN and status in (400, 401):
+        return AuthError(VENDOR, message, **kw)
+    if status == 401:
+        if category == "EXPIRED_AUTHENTICATION":
+            return TokenExpired(VENDOR, message, **kw)
+        return AuthError(VENDOR, message, **kw)
+    if status == 429:
+        if data.get("policyName") == "DAILY":
+            return QuotaExceeded(VENDOR, message, **kw)
+        return RateLimitError(VENDOR, message, retry_after=_retry_after(response), **kw)
+    if status >= 500:
+        return ServerError(VENDOR, message, **kw)
+    by_status: dict[int, type[VendorError]] = {
+        400: InvalidRequest,
+        403: Forbidden,
+        404: NotFoundError,
+        409: Conflict,
+        422: InvalidRequest,
+    }
+    return by_status.get(status, VendorError)(VENDOR, message, **kw)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    explicit = parse_retry_after(response.headers.get("Retry-After"))
+    if explicit is not None:
+        return explicit
+    interval = response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
+    try:
+        return float(interval) / 1000 if interval else None
+    except ValueError:
+        return None

@@ -1,0 +1,107 @@
+"""``MarketoClient``: the Connector protocol over Marketo Engage's REST API.
+
+Construction is the only thing here; reads and writes live in the modules it inherits from.
+Client-side limits default to 90 calls per 20 s and 8 in flight, inside Marketo's published
+100 per 20 s and 10 concurrent, which every integration of the instance shares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from connectors.errors import ConfigError
+from connectors.http import Clock, RateLimiter, RetryPolicy, VendorHTTP
+from connectors.marketo.client_base import MarketoAuth
+from connectors.marketo.client_writes import Writes
+from connectors.marketo.envelope import VENDOR, map_error
+
+if TYPE_CHECKING:
+    from connectors.marketo.emulator import MarketoEmulator
+
+ENV_VARS = ("MARKETO_BASE_URL", "MARKETO_CLIENT_ID", "MARKETO_CLIENT_SECRET")
+SANDBOX_BASE_URL = "http://marketo.sandbox"
+
+
+def default_limiter() -> RateLimiter:
+    return RateLimiter(90, 20.0, max_concurrent=8)
+
+
+def _root(base_url: str) -> str:
+    """Accept the instance root or the ``…/rest`` / ``…/identity`` URLs Admin shows."""
+    root = base_url.strip().rstrip("/")
+    for suffix in ("/rest", "/identity"):
+        if root.endswith(suffix):
+            root = root[: -len(suffix)]
+    return root
+
+
+class MarketoClient(Writes):
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        auth_clock: Clock | None = None,
+        timeout: float = 90.0,
+    ) -> None:
+        self.auth = (
+            MarketoAuth(client_id, client_secret, auth_clock)
+            if auth_clock
+            else MarketoAuth(client_id, client_secret)
+        )
+        http = VendorHTTP(
+            vendor=VENDOR,
+            base_url=_root(base_url),
+            error_mapper=map_error,
+            auth=self.auth,
+            limiter=limiter or default_limiter(),
+            retry=retry or RetryPolicy(),
+            transport=transport,
+            timeout=timeout,
+        )
+        super().__init__(http)
+
+    @classmethod
+    def sandbox(cls, emulator: MarketoEmulator, **kw: Any) -> MarketoClient:
+        """A client for the in-process emulator, paced at 90% of the emulator's window (lower
+        or raise it with ``emulator.set_rate_limit`` before calling this)."""
+        from connectors.marketo.emulator import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+
+        window = emulator.core.window
+        kw.setdefault(
+            "limiter", RateLimiter(max(1, window.max_calls * 9 // 10), window.per_seconds, 8)
+        )
+        return cls(
+            SANDBOX_BASE_URL,
+            SANDBOX_CLIENT_ID,
+            SANDBOX_CLIENT_SECRET,
+            transport=httpx.ASGITransport(app=emulator.app),
+            **kw,
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **kw: Any) -> MarketoClient:
+        for var in ENV_VARS:
+            if not env.get(var, "").strip():
+                hint = (
+                    "e.g. https://123-ABC-456.mktorest.com"
+                    if var == ENV_VARS[0]
+                    else "Admin > LaunchPoint > your custom service"
+                )
+                raise ConfigError(VENDOR, var, hint)
+        return cls(
+            env["MARKETO_BASE_URL"],
+            env["MARKETO_CLIENT_ID"].strip(),
+            env["MARKETO_CLIENT_SECRET"].strip(),
+            **kw,
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

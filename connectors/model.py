@@ -1,0 +1,244 @@
+"""The common MOPs model every connector returns (vendor-apis.md §6, trimmed to what tools use).
+
+Person records keep *vendor* field names in ``fields``: the manifest's field rules name vendor
+fields, so allowlists and masking work on exactly what the vendor calls them. The canonical view
+(consent, lifecycle, owner) is derived from the field table's roles in one place, here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from connectors.schema import PERSON_OBJECTS, Role
+
+T = TypeVar("T")
+
+ConsentStatus = Literal["subscribed", "opted_out", "suppressed", "unknown"]
+
+
+def make_ref(connector: str, obj: str, native_id: str | int) -> str:
+    return f"{connector}:{obj}:{native_id}"
+
+
+def parse_ref(ref: str) -> tuple[str, str, str]:
+    """Split ``"<connector>:<object>:<id>"``; raises ValueError with the expected shape."""
+    parts = ref.split(":", 2)
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(
+            f"record reference {ref!r} is not of the form '<connector>:<object>:<id>', "
+            "e.g. 'hubspot:contact:1051'"
+        )
+    return parts[0], parts[1], parts[2]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ConsentState(_Model):
+    status: ConsentStatus
+    email_opt_out: bool | None
+    do_not_call: bool | None
+    suppressed: bool
+    suppression_reasons: list[str] = Field(default_factory=list)
+    legal_basis: str | None = None
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def sendable(self) -> bool:
+        """Only people known to be subscribed may be sent to (unknown consent is not consent)."""
+        return self.status == "subscribed"
+
+
+class Person(_Model):
+    ref: str
+    object: str
+    fields: dict[str, Any]
+    consent: ConsentState
+
+    def role(self, role: Role) -> Any:
+        for spec in PERSON_OBJECTS[self.ref.split(":", 1)[0]][self.object]:
+            if spec.role == role:
+                return self.fields.get(spec.name)
+        return None
+
+
+class FieldInfo(_Model):
+    name: str
+    label: str
+    type: str
+    pii: bool = False
+    consent: bool = False
+    read_only: bool = False
+    lifecycle: bool = False
+    picklist: list[str] = Field(default_factory=list)
+
+
+class PersonList(_Model):
+    ref: str
+    name: str
+    kind: Literal["static", "dynamic", "campaign"]
+    size: int | None = None
+    writable: bool = True
+    description: str | None = None
+    created_at: datetime | None = None
+
+
+class StatusStep(_Model):
+    name: str
+    step: int
+    success: bool
+
+
+class Campaign(_Model):
+    ref: str
+    name: str
+    kind: Literal["program", "smart_campaign", "marketing_campaign", "crm_campaign"]
+    channel: str | None = None
+    status: str | None = None
+    active: bool | None = None
+    triggerable: bool = False
+    schedulable: bool = False
+    sends_email: bool = False
+    audience_list_ref: str | None = None
+    status_ladder: list[StatusStep] = Field(default_factory=list)
+    member_count: int | None = None
+
+
+class CampaignMember(_Model):
+    campaign_ref: str
+    person_ref: str
+    status: str | None
+    success: bool | None = None
+    member_since: datetime | None = None
+
+
+class Memberships(_Model):
+    person_ref: str
+    lists: list[PersonList] = Field(default_factory=list)
+    campaigns: list[CampaignMember] = Field(default_factory=list)
+
+
+ActivityType = Literal[
+    "email_sent",
+    "email_delivered",
+    "email_opened",
+    "email_clicked",
+    "email_bounced",
+    "unsubscribed",
+    "form_filled",
+    "web_visit",
+    "field_changed",
+    "score_changed",
+    "status_changed",
+    "list_added",
+    "list_removed",
+    "campaign_requested",
+    "created",
+    "other",
+]
+
+
+class Activity(_Model):
+    ref: str
+    person_ref: str
+    type: ActivityType
+    vendor_type: str
+    occurred_at: datetime
+    campaign_ref: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class Owner(_Model):
+    ref: str
+    name: str
+    email: str | None
+    active: bool
+
+
+class ApiBudget(_Model):
+    connector: str
+    window: str
+    used_in_window: int | None
+    limit_in_window: int | None
+    daily_used: int | None = None
+    daily_limit: int | None = None
+    calls_made_by_mopsgate: int = 0
+    notes: str = ""
+
+
+class Page(_Model, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class PersonQuery(_Model):
+    """Search filters; every one is optional and they combine with AND."""
+
+    object: str | None = None
+    email: str | None = None
+    name: str | None = None
+    company: str | None = None
+    list_ref: str | None = None
+    lifecycle_stage: str | None = None
+    owner_id: str | None = None
+    consent: ConsentStatus | None = None
+
+
+class PersonUpdate(_Model):
+    ref: str
+    fields: dict[str, Any]
+
+
+class RecordResult(_Model):
+    ref: str
+    ok: bool
+    code: str | None = None
+    message: str | None = None
+
+
+def consent_from_fields(connector: str, obj: str, fields: dict[str, Any]) -> ConsentState:
+    """Derive the consent verdict from the vendor fields, the same way for emulator and client.
+
+    Unknown consent (no legal basis recorded) is its own status: the floor treats it like an
+    opt-out for sends, but reporting must be able to tell the two apart.
+    """
+    specs = PERSON_OBJECTS[connector][obj]
+    by_role: dict[str, Any] = {}
+    evidence: dict[str, Any] = {}
+    reasons: list[str] = []
+    for spec in specs:
+        if spec.consent:
+            value = fields.get(spec.name)
+            evidence[spec.name] = value
+            by_role.setdefault(spec.role, value)
+            if spec.role in ("suppressed", "none") and value is True:
+                reasons.append(spec.name)
+            if spec.role == "suppression_reason" and value:
+                reasons.append(f"{spec.name}={value}")
+    opt_out = by_role.get("email_opt_out")
+    legal_basis = by_role.get("legal_basis")
+    suppressed = bool(reasons)
+    status: ConsentStatus
+    if opt_out is True:
+        status = "opted_out"
+    elif suppressed:
+        status = "suppressed"
+    elif opt_out is None or not legal_basis:
+        status = "unknown"
+    else:
+        status = "subscribed"
+    return ConsentState(
+        status=status,
+        email_opt_out=opt_out if isinstance(opt_out, bool) else None,
+        do_not_call=by_role.get("do_not_call")
+        if isinstance(by_role.get("do_not_call"), bool)
+        else None,
+        suppressed=suppressed,
+        suppression_reasons=reasons,
+        legal_basis=legal_basis if isinstance(legal_basis, str) else None,
+        evidence=evidence,
+    )

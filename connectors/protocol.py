@@ -1,0 +1,119 @@
+"""The one protocol every vendor client implements.
+
+Tools and the governance layer speak only this. Operations a vendor cannot do raise
+``NotSupportedByVendor`` (never a silent no-op), so a tool can tell the assistant so plainly.
+Reads that feed a plan (``get_people``) are batched so a 10,000-person plan costs the minimum
+number of vendor calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from connectors.model import (
+    Activity,
+    ActivityType,
+    ApiBudget,
+    Campaign,
+    CampaignMember,
+    FieldInfo,
+    Memberships,
+    Owner,
+    Page,
+    Person,
+    PersonList,
+    PersonQuery,
+    PersonUpdate,
+    RecordResult,
+)
+
+
+@runtime_checkable
+class Connector(Protocol):
+    name: str
+    person_objects: tuple[str, ...]
+    batch_size: int  # the vendor's write batch cap for person updates
+
+    # reads --------------------------------------------------------------------------------
+    async def search_people(
+        self, query: PersonQuery, *, cursor: str | None = None, limit: int = 50
+    ) -> Page[Person]: ...
+
+    async def get_person(self, ref: str) -> Person: ...
+
+    async def get_people(self, refs: Sequence[str]) -> dict[str, Person]:
+        """Batch read; refs that do not exist are absent from the result."""
+        ...
+
+    async def describe_fields(self, obj: str) -> list[FieldInfo]: ...
+
+    async def list_lists(
+        self, *, cursor: str | None = None, limit: int = 50, name_contains: str | None = None
+    ) -> Page[PersonList]: ...
+
+    async def get_list(self, ref: str) -> PersonList: ...
+
+    async def list_members(
+        self, list_ref: str, *, cursor: str | None = None, limit: int = 100
+    ) -> Page[Person]: ...
+
+    async def person_memberships(self, ref: str) -> Memberships: ...
+
+    async def list_campaigns(
+        self, *, cursor: str | None = None, limit: int = 50
+    ) -> Page[Campaign]: ...
+
+    async def get_campaign(self, ref: str) -> Campaign: ...
+
+    async def campaign_members(
+        self, ref: str, *, cursor: str | None = None, limit: int = 200
+    ) -> Page[CampaignMember]: ...
+
+    async def get_activities(
+        self,
+        *,
+        person_ref: str | None = None,
+        campaign_ref: str | None = None,
+        types: Sequence[ActivityType] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> Page[Activity]: ...
+
+    async def list_owners(self) -> list[Owner]: ...
+
+    async def api_budget(self) -> ApiBudget: ...
+
+    # writes (only ever called by apply, after approval) ----------------------------------
+    async def update_people(self, updates: Sequence[PersonUpdate]) -> list[RecordResult]: ...
+
+    async def add_to_list(
+        self, list_ref: str, person_refs: Sequence[str]
+    ) -> list[RecordResult]: ...
+
+    async def remove_from_list(
+        self, list_ref: str, person_refs: Sequence[str]
+    ) -> list[RecordResult]: ...
+
+    async def set_campaign_status(
+        self, campaign_ref: str, person_refs: Sequence[str], status: str
+    ) -> list[RecordResult]: ...
+
+    async def trigger_campaign(
+        self, campaign_ref: str, person_refs: Sequence[str], tokens: dict[str, str]
+    ) -> list[RecordResult]: ...
+
+    async def schedule_campaign(
+        self, campaign_ref: str, run_at: datetime, tokens: dict[str, str]
+    ) -> RecordResult: ...
+
+    async def opt_out(self, person_refs: Sequence[str]) -> list[RecordResult]:
+        """Set the global email opt-out. There is deliberately no opt-in counterpart."""
+        ...
+
+    async def delete_people(self, person_refs: Sequence[str]) -> list[RecordResult]: ...
+
+    async def aclose(self) -> None: ...

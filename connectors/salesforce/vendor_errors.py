@@ -1,0 +1,66 @@
+"""The one function that turns Salesforce error bodies into the typed error tree.
+
+REST errors are a JSON array ``[{message, errorCode, fields}]``; the OAuth endpoint answers
+``{error, error_description}``. 401 means re-authenticate once; 403 ``REQUEST_LIMIT_EXCEEDED``
+is the daily allocation and is never retried (nor re-authenticated); 503 and lock contention are
+worth a retry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from connectors.errors import (
+    AuthError,
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    MalformedResponse,
+    NotFoundError,
+    QuotaExceeded,
+    ServerError,
+    TokenExpired,
+    VendorError,
+)
+
+VENDOR = "salesforce"
+_RETRYABLE_CODES = frozenset({"SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW", "UNKNOWN_EXCEPTION"})
+
+
+def _first_error(body: Any) -> tuple[str | None, str]:
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        return body[0].get("errorCode"), str(body[0].get("message", ""))
+    return None, ""
+
+
+def map_error(response: httpx.Response, body: Any) -> VendorError | None:
+    status = response.status_code
+    if status < 300:
+        return None
+    if isinstance(body, dict) and "error" in body:  # OAuth endpoint
+        return AuthError(
+            VENDOR,
+            str(body.get("error_description") or body["error"]),
+            http_status=status,
+            code=str(body["error"]),
+        )
+    code, message = _first_error(body)
+    message = message or f"HTTP {status}"
+    kw: dict[str, Any] = {"http_status": status, "code": code}
+    if status == 401 or code == "INVALID_SESSION_ID":
+        return TokenExpired(VENDOR, message, **kw)
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        return QuotaExceeded(VENDOR, message, **kw)
+    if status >= 500 or code in _RETRYABLE_CODES:
+        return ServerError(VENDOR, message, **kw)
+    if status == 403:
+        return Forbidden(VENDOR, message, **kw)
+    if status == 404:
+        return NotFoundError(VENDOR, message, **kw)
+    if status in (300, 409, 412):
+        return Conflict(VENDOR, message, **kw)
+    if status in (400, 405, 414, 415, 431):
+        return InvalidRequest(VENDOR, message, **kw)
+    return MalformedResponse(VENDOR, f"unexpected HTTP {status}: {message}", **kw)

@@ -1,0 +1,217 @@
+"""Apply: exactly the approved plan, once, or nothing.
+
+Order is the point: frozen? → token genuine and bound to this change, principal and manifest?
+→ approved? → atomic claim (spends the token) → re-read every target and refuse as stale if
+anything the plan saw has moved (consent included) → write through batch endpoints, recording
+each record's outcome durably before the next batch, so a crash or upstream failure leaves an
+exact account and nothing is ever written twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from connectors.errors import VendorError
+from connectors.model import PersonUpdate, RecordResult
+from connectors.protocol import Connector
+from governance import planning as pl
+from governance.change_model import Change, ChangeStatus, PlannedRecord
+from governance.change_store import ChangeStore
+from governance.confirm_token import verify
+from governance.errors import ChangeRefused, StaleChange, UpstreamFailure
+from governance.plan_checks import consent_blocks
+
+PSEUDO = (pl.MEMBER, pl.STATUS)
+
+
+@dataclass
+class Applier:
+    store: ChangeStore
+    secret: bytes
+
+    async def apply(
+        self,
+        *,
+        change_id: str,
+        token: str,
+        principal: str,
+        digest: str,
+        client: Connector,
+        now: datetime | None = None,
+    ) -> Change:
+        change = await self.store.require(change_id)
+        await self.store.ensure_not_frozen()
+        try:
+            nonce = verify(
+                self.secret,
+                token,
+                change=change,
+                principal=principal,
+                manifest_digest=digest,
+                now=now,
+            )
+        except StaleChange as exc:
+            if change.status in (ChangeStatus.PROPOSED, ChangeStatus.APPROVED):
+                await self.store.mark_stale(change.id, exc.message)
+            raise
+        if change.status is ChangeStatus.PROPOSED:
+            raise ChangeRefused(
+                f"{change.id} is still waiting for approval ({change.approvals_missing} more "
+                f"needed of {change.approvals_required.count}).",
+                hint="A human reviewer approves with 'mopsgate review approve'; try again after.",
+            )
+        claimed = await self.store.claim_for_apply(change.id, nonce, now=now)
+        try:
+            drift = await find_drift(client, claimed)
+        except VendorError as exc:
+            await self.store.finish_apply(
+                claimed.id, "failed", f"could not re-read targets: {exc.message}"
+            )
+            raise UpstreamFailure(
+                f"could not re-read the targets: {exc.message}",
+                hint="Nothing was written. Propose again later.",
+            ) from exc
+        if drift:
+            detail = "; ".join(drift[:10]) + (
+                f" (+{len(drift) - 10} more)" if len(drift) > 10 else ""
+            )
+            await self.store.finish_apply(claimed.id, "stale", detail)
+            raise StaleChange(
+                f"{claimed.id} is stale, nothing was written: {detail}.",
+                hint="The data changed since the plan was made; propose again.",
+            )
+        return await self._write(client, claimed)
+
+    async def _write(self, client: Connector, change: Change) -> Change:
+        records = change.plan.effective_records
+        size = max(
+            1,
+            min(
+                client.batch_size,
+                100 if change.plan.operation == "trigger_campaign" else client.batch_size,
+            ),
+        )
+        written = 0
+        for start in range(0, len(records), size):
+            batch = records[start : start + size]
+            try:
+                results = await send_batch(client, change, batch)
+            except VendorError as exc:
+                detail = (
+                    f"upstream failure after {written} of {len(records)} records: "
+                    f"{exc.message}; nothing after that was written"
+                )
+                failed = await self.store.finish_apply(change.id, "failed", detail)
+                raise UpstreamFailure(
+                    f"{change.id} failed part-way: {written} of {len(records)} records written.",
+                    hint="get_change shows exactly which records were written. The change "
+                    "will not be re-applied; propose the remainder again.",
+                    details={"status": failed.status},
+                ) from exc
+            by_ref = {r.ref: r for r in results}
+            for rec in batch:
+                result = by_ref.get(rec.ref) or RecordResult(
+                    ref=rec.ref, ok=False, code="no_result", message="vendor returned no result"
+                )
+                await self.store.record_result(
+                    change.id, result, after_image(rec) if result.ok else {}
+                )
+                written += result.ok
+        ok = written == len(records)
+        outcome = None if ok else f"{len(records) - written} of {len(records)} records failed"
+        return await self.store.finish_apply(change.id, "applied" if ok else "failed", outcome)
+
+
+def after_image(rec: PlannedRecord) -> dict[str, Any]:
+    if rec.changes:
+        return {c.field: c.after for c in rec.changes}
+    return {rec.action: True}
+
+
+async def send_batch(
+    client: Connector, change: Change, batch: Sequence[PlannedRecord]
+) -> list[RecordResult]:
+    plan = change.plan
+    refs = [r.ref for r in batch]
+    op = plan.operation
+    if op == "update_fields":
+        return await client.update_people(
+            [PersonUpdate(ref=r.ref, fields={c.field: c.after for c in r.changes}) for r in batch]
+        )
+    if op == "add_to_list":
+        return await client.add_to_list(str(plan.target), refs)
+    if op == "remove_from_list":
+        return await client.remove_from_list(str(plan.target), refs)
+    if op == "set_campaign_status":
+        return await client.set_campaign_status(str(plan.target), refs, str(plan.params["status"]))
+    if op == "trigger_campaign":
+        return await client.trigger_campaign(
+            str(plan.target), refs, dict(plan.params.get("tokens") or {})
+        )
+    if op == "schedule_campaign":
+        run_at = datetime.fromisoformat(str(plan.params["run_at"]))
+        return [
+            await client.schedule_campaign(
+                str(plan.target), run_at, dict(plan.params.get("tokens") or {})
+            )
+        ]
+    if op == "opt_out":
+        return await client.opt_out(refs)
+    return await client.delete_people(refs)
+
+
+async def find_drift(client: Connector, change: Change) -> list[str]:
+    """What moved since the plan, record by record and field by field."""
+    plan = change.plan
+    records = plan.effective_records
+    if plan.operation == "schedule_campaign":
+        return await _audience_drift(client, change)
+    people = await pl.read_people(client, [r.ref for r in records])
+    members = (
+        await pl.list_member_refs(client, str(plan.target))
+        if plan.operation in ("add_to_list", "remove_from_list")
+        else None
+    )
+    statuses = (
+        await pl.campaign_statuses(client, str(plan.target))
+        if plan.operation == "set_campaign_status"
+        else None
+    )
+    sends = plan.operation == "trigger_campaign" or (
+        plan.operation == "add_to_list" and str(plan.target) in await pl.send_list_refs(client)
+    )
+    out: list[str] = []
+    for rec in records:
+        person = people.get(rec.ref)
+        if person is None:
+            out.append(f"{rec.ref} no longer exists")
+            continue
+        for field, before in rec.before.items():
+            now_value = (
+                rec.ref in members
+                if field == pl.MEMBER and members is not None
+                else statuses.get(rec.ref)
+                if field == pl.STATUS and statuses is not None
+                else person.fields.get(field)
+            )
+            if now_value != before:
+                out.append(f"{rec.ref} {field} was {before!r} at plan time, is now {now_value!r}")
+        if sends and (why := consent_blocks(person)):
+            out.append(f"{rec.ref} is now {why[1]} (consent re-checked at apply)")
+    return out
+
+
+async def _audience_drift(client: Connector, change: Change) -> list[str]:
+    campaign = await client.get_campaign(str(change.plan.target))
+    if not campaign.audience_list_ref:
+        return []
+    refs = sorted(await pl.list_member_refs(client, campaign.audience_list_ref))
+    people = await pl.read_people(client, refs)
+    return [
+        f"{p.ref} in the audience is now {why[1]} (consent re-checked at apply)"
+        for p in people.values()
+        if (why := consent_blocks(p))
+    ]

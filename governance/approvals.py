@@ -1,0 +1,153 @@
+"""Human decisions on a change: approve, reject, cancel.
+
+Separation of duties (NIST AC-3(2), AC-5): the principal that asked for a change can never approve
+it, an AI principal's name can never act as a reviewer, and N approvals mean N different people
+who each hold the change's risk class, with every required role among them. These functions are
+for the reviewer CLI only; no MCP tool reaches approve or reject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from governance.change_model import Approval, Change, ChangeStatus, utcnow
+from governance.change_sql import status_refusal
+from governance.change_store import ChangeStore, ChangeStoreSync
+from governance.errors import (
+    ChangeRefused,
+    GovernanceError,
+    InvalidInput,
+    NotPermitted,
+    StaleChange,
+)
+from governance.manifest_load import manifest_digest
+from governance.manifest_model import Manifest
+from governance.policy import ApprovalRequirement, approvals_satisfied, reviewer_may_approve
+from governance.policy_core import Decision as PolicyDecision
+
+S = ChangeStatus
+
+
+def requirement_of(change: Change) -> ApprovalRequirement:
+    req = change.approvals_required
+    return ApprovalRequirement(req.count, frozenset(req.roles), req.rule_id, req.reason)
+
+
+def approval_progress(manifest: Manifest, change: Change) -> PolicyDecision:
+    """Whether the approvals so far satisfy the change, and if not, what is still missing."""
+    approvers = [a.reviewer for a in change.approvals if a.reviewer != change.requester]
+    return approvals_satisfied(manifest, change.risk_class, requirement_of(change), approvers)
+
+
+def _check_reviewer(manifest: Manifest, change: Change, reviewer: str, action: str) -> None:
+    details = {"change_id": change.id, "reviewer": reviewer}
+    if reviewer == change.requester:
+        raise NotPermitted(
+            f"{reviewer} proposed {change.id} and so cannot {action} it",
+            hint="the requester can never review their own change; ask another reviewer"
+            + ("" if action == "approve" else ", or cancel it as its requester"),
+            details={**details, "reason_code": "self_approval"},
+        )
+    if reviewer in manifest.principals:
+        raise NotPermitted(
+            f"{reviewer!r} is an AI principal in the manifest, and principals cannot review",
+            hint="reviewers are people listed under [reviewers] with names no principal uses",
+            details={**details, "reason_code": "principal_as_reviewer"},
+        )
+    decision = reviewer_may_approve(manifest, reviewer, change.risk_class)
+    if not decision.allowed:
+        raise NotPermitted(
+            decision.reason,
+            rule_id=decision.rule_id,
+            details={**details, "reason_code": "reviewer_not_allowed"},
+        )
+
+
+def _check_fresh(
+    store: ChangeStoreSync, manifest: Manifest, change: Change, now: datetime, action: str
+) -> None:
+    """Refuse (and record) expiry and manifest drift before any decision is stored."""
+    if change.status in {S.PROPOSED, S.APPROVED} and change.is_expired(now):
+        store.mark_expired(change.id)
+        raise ChangeRefused(
+            f"change {change.id} is expired (at {change.expires_at.isoformat(timespec='seconds')})"
+            f", so it cannot be {action}",
+            hint="the requester must propose it again",
+            details={"reason_code": "status_expired", "change_id": change.id, "status": "expired"},
+        )
+    if change.status in {S.PROPOSED, S.APPROVED} and change.manifest_digest != manifest_digest(
+        manifest
+    ):
+        detail = "the manifest changed since this plan was made"
+        store.mark_stale(change.id, detail)
+        raise StaleChange(
+            f"change {change.id} is stale: {detail}, so it cannot be {action}",
+            hint="the requester must propose it again under the current manifest",
+            details={"reason_code": "manifest_changed", "change_id": change.id, "status": "stale"},
+        )
+
+
+def approve(
+    store: ChangeStoreSync,
+    manifest: Manifest,
+    change_id: str,
+    reviewer: str,
+    note: str = "",
+    now: datetime | None = None,
+) -> Change:
+    """Add one approval; the one that completes the set moves the change to ``approved``."""
+    at = now or utcnow()
+    change = store.require(change_id)
+    _check_reviewer(manifest, change, reviewer, "approve")
+    if change.status is not S.PROPOSED:
+        raise status_refusal(change, change.status, "approved")
+    _check_fresh(store, manifest, change, at, "approved")
+    roles = list(manifest.reviewers[reviewer].roles)
+    approval = Approval(reviewer=reviewer, roles=roles, note=note, at=at)
+
+    def satisfied(approvals: Sequence[Approval]) -> bool:
+        names = [a.reviewer for a in approvals]
+        return approvals_satisfied(
+            manifest, change.risk_class, requirement_of(change), names
+        ).allowed
+
+    def still_fresh(current: Change) -> GovernanceError | None:
+        if current.is_expired(at):
+            return ChangeRefused(f"change {current.id} expired while it was being approved")
+        return None
+
+    return store.add_approval(change_id, approval, satisfied, still_fresh)
+
+
+def reject(
+    store: ChangeStoreSync,
+    manifest: Manifest,
+    change_id: str,
+    reviewer: str,
+    reason: str,
+    now: datetime | None = None,
+) -> Change:
+    """A reviewer may reject a proposed change, or revoke an approved one before it is applied."""
+    if not reason.strip():
+        raise InvalidInput(
+            "a rejection needs a reason", hint="say why, so the requester can act on it"
+        )
+    at = now or utcnow()
+    change = store.require(change_id)
+    _check_reviewer(manifest, change, reviewer, "reject")
+    _check_fresh(store, manifest, change, at, "rejected")
+    return store.reject(change_id, reviewer, reason, lambda _c: None, now=at)
+
+
+def cancel(
+    store: ChangeStoreSync, change_id: str, principal: str, now: datetime | None = None
+) -> Change:
+    """Only the requester may cancel, and only while the change is proposed or approved."""
+    return store.cancel(change_id, principal, "cancelled by the requester", now=now)
+
+
+async def cancel_async(
+    store: ChangeStore, change_id: str, principal: str, now: datetime | None = None
+) -> Change:
+    return await store.cancel(change_id, principal, "cancelled by the requester", now=now)

@@ -1,0 +1,104 @@
+"""Keeps the manifest in force and swaps it when the file changes.
+
+Every call asks ``current()``, which costs one ``stat``; a changed file is re-read and, only if
+it is entirely valid, replaces the version in force. An invalid edit never takes effect: the last
+good version stays, and the refusal is reported (logged and audited by the listener), once per
+distinct bad content so a broken file does not flood the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from governance.catalogue import Catalogue
+from governance.errors import ManifestError
+from governance.manifest_load import load_manifest, manifest_digest
+from governance.manifest_model import Manifest
+
+log = logging.getLogger("mopsgate.manifest")
+
+
+@dataclass(frozen=True)
+class ManifestEvent:
+    kind: str  # "reloaded" | "reload_refused"
+    old_digest: str
+    new_digest: str | None
+    message: str
+
+
+Listener = Callable[[ManifestEvent], Awaitable[None]]
+
+
+def _stat_key(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class ManifestHolder:
+    def __init__(self, path: Path, catalogue: Catalogue) -> None:
+        self.path = path
+        self.catalogue = catalogue
+        self.manifest: Manifest = load_manifest(path, catalogue)  # raises ManifestError
+        self.digest = manifest_digest(self.manifest)
+        self._stat = _stat_key(path)
+        self._refused_hash: str | None = None
+        self.listeners: list[Listener] = []
+
+    async def current(self) -> tuple[Manifest, str]:
+        key = _stat_key(self.path)
+        if key != self._stat:
+            self._stat = key
+            await self._reload()
+        return self.manifest, self.digest
+
+    async def _reload(self) -> None:
+        try:
+            raw = self.path.read_bytes()
+        except OSError as exc:
+            await self._refuse(f"cannot read {self.path}: {exc.strerror}", "missing")
+            return
+        text_hash = hashlib.sha256(raw).hexdigest()
+        try:
+            new = load_manifest(self.path, self.catalogue)
+        except ManifestError as exc:
+            if text_hash != self._refused_hash:
+                self._refused_hash = text_hash
+                await self._refuse(_describe(exc), text_hash)
+            return
+        new_digest = manifest_digest(new)
+        self._refused_hash = None
+        if new_digest == self.digest:
+            return
+        old = self.digest
+        self.manifest, self.digest = new, new_digest
+        log.warning("manifest reloaded: %s -> %s", old[:12], new_digest[:12])
+        await self._emit(
+            ManifestEvent(
+                "reloaded", old, new_digest, f"manifest {old[:12]} replaced by {new_digest[:12]}"
+            )
+        )
+
+    async def _refuse(self, message: str, _key: str) -> None:
+        log.error("manifest change refused, keeping %s in force: %s", self.digest[:12], message)
+        await self._emit(ManifestEvent("reload_refused", self.digest, None, message))
+
+    async def _emit(self, event: ManifestEvent) -> None:
+        for listener in self.listeners:
+            await listener(event)
+
+
+def _describe(exc: ManifestError) -> str:
+    problems = exc.details.get("problems") or []
+    if not problems:
+        return exc.message
+    shown = "; ".join(str(p) for p in problems[:5])
+    more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
+    return shown + more

@@ -1,0 +1,315 @@
+"""Loading the permission manifest: bytes -> TOML -> typed model -> checked against the catalogue.
+
+Every problem is reported with a file position, all at once, because the people editing this file
+are admins fixing a policy, not programmers reading a traceback. Nothing half-valid is ever
+returned: either the whole manifest loads or ``ManifestError`` lists what is wrong.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from governance import manifest_model as mm
+from governance.catalogue import Catalogue
+from governance.errors import ManifestError
+from governance.manifest_checks import Loc, check_reviewer_capacity, run_checks
+from governance.manifest_model import Manifest
+from governance.policy_core import compiled
+
+MAX_BYTES = 1_000_000
+_TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_SECRET_WORDS = (
+    "secret",
+    "password",
+    "passwd",
+    "token",
+    "api_key",
+    "apikey",
+    "private_key",
+    "client_id",
+    "credential",
+)
+_FLOOR_WORDS = ("floor", "resubscribe", "skip_consent", "bypass")
+_FLOOR_MESSAGE = "the compliance floor is built in and cannot be changed by the manifest"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    path: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: {self.message}"
+
+
+def _split_key(dotted: str) -> tuple[str, ...]:
+    parts = re.findall(r'"([^"]*)"|\'([^\']*)\'|([^.\s]+)', dotted)
+    return tuple(a or b or c for a, b, c in parts)
+
+
+class LineIndex:
+    """Maps a model location (``("rules", 2, "tools")``) back to a line of the TOML text, by
+    finding the table header and then the key under it. Good enough for hand-written files."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        self.headers: list[tuple[int, Loc]] = []
+        self.sections: dict[Loc, int] = {}
+        counts: dict[tuple[str, ...], int] = {}
+        for i, line in enumerate(self.lines):
+            m = _HEADER.match(line)
+            if not m:
+                continue
+            parts = _split_key(m.group(2))
+            path: Loc
+            if m.group(1) == "[[":
+                counts[parts] = counts.get(parts, -1) + 1
+                path = (*parts, counts[parts])
+            else:
+                path = parts
+                for k in range(len(parts), 0, -1):
+                    if parts[:k] in counts:
+                        path = (*parts[:k], counts[parts[:k]], *parts[k:])
+                        break
+            self.sections.setdefault(path, i)
+            self.headers.append((i, path))
+
+    def _end(self, start: int) -> int:
+        return next((i for i, _ in self.headers if i > start), len(self.lines))
+
+    def _find(self, pattern: str, start: int, end: int) -> tuple[int, int] | None:
+        rx = re.compile(pattern)
+        for i in range(max(start, 0), min(end, len(self.lines))):
+            m = rx.search(self.lines[i])
+            if m:
+                return i, m.start(1) if m.groups() else m.start()
+        return None
+
+    def locate(self, loc: Loc, needle: str | None = None) -> tuple[int, int]:
+        k = next(k for k in range(len(loc), -1, -1) if k == 0 or loc[:k] in self.sections)
+        if k == 0 and loc:
+            first = next((i for i, path in self.headers if path[:1] == loc[:1]), None)
+            if first is not None:
+                return first + 1, 1
+        start = self.sections[loc[:k]] if k else -1
+        end = self._end(start) if k else (self.headers[0][0] if self.headers else len(self.lines))
+        line, col = (start, 0) if k else (0, 0)
+        rest = [p for p in loc[k:] if isinstance(p, str)]
+        if rest:
+            key = re.escape(rest[0])
+            hit = self._find(rf"^\s*((?:\"{key}\"|'{key}'|{key}))\s*[=.]", start + 1, end)
+            if hit:
+                line, col = hit
+                start = line - 1
+                if len(rest) > 1:
+                    inner = re.escape(rest[1])
+                    hit = self._find(rf"[{{,\s]((?:\"{inner}\"|{inner}))\s*=", line, line + 1)
+                    col = hit[1] if hit else col
+        if needle:
+            q = re.escape(needle)
+            hit = self._find(rf"([\"']{q}[\"']|\b{q}\b)", start + 1 if rest else line, end)
+            if hit:
+                line, col = hit
+        return line + 1, col + 1
+
+
+def _model_keys() -> set[str]:
+    models: list[type[BaseModel]] = [
+        mm.Manifest, mm.ConnectorConfig, mm.Reviewer, mm.Owners, mm.UseCase,
+        mm.ApprovalPolicy, mm.RateLimit, mm.Principal, mm.AllowRule, mm.DenyRule,
+    ]  # fmt: skip
+    return {name for m in models for name in m.model_fields}
+
+
+def _suggest(name: str, options: set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(options), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def dotted(loc: Loc) -> str:
+    out = ""
+    for p in loc:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
+    return out or "manifest"
+
+
+class _Collector:
+    def __init__(self, text: str, source: str) -> None:
+        self.index = LineIndex(text)
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def add(self, loc: Loc, message: str, needle: str | None = None) -> None:
+        line, col = self.index.locate(loc, needle)
+        self.problems.append(Problem(self.source, line, col, message))
+
+    def at(self, line: int, col: int, message: str) -> None:
+        self.problems.append(Problem(self.source, line, col, message))
+
+
+def _parse(text: str, out: _Collector) -> dict[str, Any] | None:
+    if text.startswith("\ufeff"):
+        out.at(1, 1, "file starts with a byte order mark (BOM); save it as UTF-8 without BOM")
+        return None
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        out.at(1, 1, f"manifest is larger than {MAX_BYTES} bytes; split or trim it")
+        return None
+    if not text.strip():
+        out.at(1, 1, "manifest is empty; it needs at least `version = 1`")
+        return None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = _TOML_POS.search(msg)
+        line, col = (int(m.group(1)), int(m.group(2))) if m else (len(text.splitlines()), 1)
+        out.at(line, col, f"invalid TOML: {_TOML_POS.sub('', msg).strip()}")
+        return None
+    if not data:
+        out.at(1, 1, "manifest is empty (only comments); it needs at least `version = 1`")
+        return None
+    return data
+
+
+def _strip_forbidden(data: dict[str, Any], loc: Loc, out: _Collector) -> None:
+    """Credentials and floor overrides get their own message (and are removed so the schema
+    check does not report them a second time as unknown keys)."""
+    for key in list(data):
+        low = key.lower()
+        here = (*loc, key)
+        if any(w in low for w in _SECRET_WORDS):
+            out.add(
+                here,
+                f"{dotted(here)}: credentials do not belong in the manifest; "
+                "put them in .env (the manifest is shared and reviewed)",
+            )
+            del data[key]
+        elif any(w in low for w in _FLOOR_WORDS):
+            out.add(here, f"{dotted(here)}: {_FLOOR_MESSAGE}")
+            del data[key]
+        elif isinstance(data[key], dict):
+            _strip_forbidden(data[key], here, out)
+        elif isinstance(data[key], list):
+            for i, item in enumerate(data[key]):
+                if isinstance(item, dict):
+                    _strip_forbidden(item, (*here, i), out)
+
+
+def _validate_model(data: dict[str, Any], out: _Collector) -> Manifest | None:
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        known = _model_keys()
+        for err in exc.errors():
+            raw_loc = err["loc"]
+            tag = 2 if raw_loc[:1] == ("rules",) and raw_loc[2:3] in (("allow",), ("deny",)) else -1
+            loc: Loc = tuple(p for i, p in enumerate(raw_loc) if p != "[key]" and i != tag)
+            kind, msg = err["type"], str(err["msg"]).removeprefix("Value error, ")
+            needle = err["input"] if isinstance(err["input"], str | int) else None
+            if kind == "extra_forbidden":
+                key = str(loc[-1])
+                message = f"{dotted(loc[:-1])}: unknown key {key!r}{_suggest(key, known)}"
+                needle = None
+            elif kind == "missing":
+                message = f"{dotted(loc)}: required key is missing"
+            elif kind.startswith("union_tag"):
+                loc = (*loc, "effect")
+                message = f'{dotted(loc)}: effect must be "allow" or "deny"'
+            else:
+                message = f"{dotted(loc)}: {msg}"
+            out.add(loc, message, str(needle) if needle is not None else None)
+        return None
+
+
+def load_manifest_text(text: str, source_name: str, catalogue: Catalogue) -> Manifest:
+    out = _Collector(text, source_name)
+    data = _parse(text, out)
+    manifest = None
+    if data is not None:
+        _strip_forbidden(data, (), out)
+        manifest = _validate_model(data, out)
+    if manifest is not None:
+        manifest.bind(catalogue)
+        run_checks(manifest, catalogue, out.add)
+        if not out.problems:
+            check_reviewer_capacity(manifest, out.add)
+    if out.problems or manifest is None:
+        problems = sorted(set(out.problems))
+        raise ManifestError(
+            f"{source_name}: the manifest has {len(problems)} problem(s)",
+            hint="run `mopsgate manifest check` to see them with line numbers",
+            details={"problems": problems},
+        )
+    compiled(manifest)
+    return manifest
+
+
+def load_manifest(path: Path, catalogue: Catalogue) -> Manifest:
+    source = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        problem = Problem(source, 1, 1, f"cannot read manifest: {exc.strerror or exc}")
+        raise ManifestError(
+            f"{source}: cannot read the manifest", details={"problems": [problem]}
+        ) from exc
+    if len(raw) > MAX_BYTES:
+        problem = Problem(
+            source, 1, 1, f"manifest is larger than {MAX_BYTES} bytes; split or trim it"
+        )
+        raise ManifestError(f"{source}: manifest too large", details={"problems": [problem]})
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        problem = Problem(
+            source,
+            line,
+            col,
+            f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
+        )
+        raise ManifestError(f"{source}: not UTF-8", details={"problems": [problem]}) from exc
+    return load_manifest_text(text, source, catalogue)
+
+
+def check_manifest(path: Path, catalogue: Catalogue) -> list[Problem]:
+    """All problems, sorted by position; an empty list means the manifest is valid."""
+    try:
+        load_manifest(path, catalogue)
+    except ManifestError as exc:
+        return list(exc.details.get("problems", []))
+    except Exception as exc:  # a checker must report, not crash, whatever the input
+        return [Problem(str(path), 1, 1, f"internal error while checking: {exc!r}")]
+    return []
+
+
+def _canonical(value: Any) -> Any:
+    """Every list in the manifest is a set of names, and rule order never changes a decision,
+    so both are sorted: reformatting or reordering the file must not change the digest."""
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [_canonical(v) for v in value]
+        if all(isinstance(v, str) for v in items):
+            return sorted(set(items))
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+    return value
+
+
+def manifest_digest(manifest: Manifest) -> str:
+    canon = _canonical(manifest.model_dump(mode="json"))
+    blob = json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()

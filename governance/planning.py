@@ -1,0 +1,263 @@
+"""Builds a plan from live data: read every target, diff, classify, check the floor.
+
+Nothing here writes upstream: a plan only reads (batched, so a 10,000-person plan costs the
+minimum vendor calls) and returns data. Membership and campaign status are recorded in the
+before-image under the pseudo-fields ``__member__`` and ``__status__`` so apply can detect drift
+in them the same way as in real fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.model import Campaign, FieldInfo, Person
+from connectors.protocol import Connector
+from governance.change_model import BlockedRecord, FieldChange, Plan, PlannedRecord
+from governance.errors import InvalidInput, NotSupported
+from governance.plan_checks import check_update_fields, consent_blocks
+from governance.policy import FieldAccess
+from governance.risk import RiskClass
+
+MEMBER = "__member__"
+STATUS = "__status__"
+PAGE = 300
+
+
+@dataclass
+class PlanInput:
+    operation: str
+    connector: str
+    refs: list[str] = field(default_factory=list)
+    updates: dict[str, dict[str, Any]] = field(default_factory=dict)  # ref -> field -> value
+    target: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+async def read_people(client: Connector, refs: Sequence[str]) -> dict[str, Person]:
+    out: dict[str, Person] = {}
+    for start in range(0, len(refs), PAGE):
+        out.update(await client.get_people(list(refs[start : start + PAGE])))
+    return out
+
+
+async def list_member_refs(client: Connector, list_ref: str) -> set[str]:
+    members: set[str] = set()
+    cursor: str | None = None
+    for _ in range(10_000):
+        page = await client.list_members(list_ref, cursor=cursor, limit=PAGE)
+        members.update(p.ref for p in page.items)
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return members
+
+
+async def campaign_statuses(client: Connector, campaign_ref: str) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    cursor: str | None = None
+    for _ in range(10_000):
+        page = await client.campaign_members(campaign_ref, cursor=cursor, limit=PAGE)
+        out.update({m.person_ref: m.status for m in page.items})
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return out
+
+
+async def send_list_refs(client: Connector) -> set[str]:
+    """Lists that are the audience of an active email campaign: adding to them is a send."""
+    refs: set[str] = set()
+    cursor: str | None = None
+    for _ in range(1000):
+        page = await client.list_campaigns(cursor=cursor, limit=100)
+        refs.update(
+            c.audience_list_ref
+            for c in page.items
+            if c.sends_email and c.active is not False and c.audience_list_ref
+        )
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return refs
+
+
+def consent_image(person: Person) -> dict[str, Any]:
+    return dict(person.consent.evidence)
+
+
+def missing(refs: Sequence[str], people: dict[str, Person]) -> list[BlockedRecord]:
+    return [
+        BlockedRecord(ref=r, reason_code="not_found", reason="no such record")
+        for r in refs
+        if r not in people
+    ]
+
+
+def plan_updates(
+    inp: PlanInput,
+    people: dict[str, Person],
+    described: dict[str, dict[str, FieldInfo]],
+    access: dict[str, FieldAccess],
+) -> tuple[Plan, RiskClass]:
+    records: list[PlannedRecord] = []
+    lifecycle = False
+    for ref, values in inp.updates.items():
+        person = people.get(ref)
+        if person is None:
+            continue
+        fields = described[person.object]
+        check_update_fields(
+            values, values, fields, access[person.object], f"{inp.connector} {person.object}"
+        )
+        lifecycle = lifecycle or any(fields[f].lifecycle for f in values)
+        before = {f: person.fields.get(f) for f in values}
+        changes = [
+            FieldChange(field=f, before=before[f], after=v)
+            for f, v in values.items()
+            if before[f] != v
+        ]
+        records.append(
+            PlannedRecord(
+                ref=ref,
+                action="update" if changes else "noop",
+                before={**before, **consent_image(person)},
+                changes=changes,
+            )
+        )
+    plan = Plan(
+        operation="update_fields",
+        connector=inp.connector,
+        records=records,
+        blocked=missing(list(inp.updates), people),
+    )
+    return plan, RiskClass.LIFECYCLE if lifecycle else RiskClass.UPDATE_FIELDS
+
+
+def plan_membership(
+    inp: PlanInput, people: dict[str, Person], members: set[str], sends: bool
+) -> Plan:
+    adding = inp.operation == "add_to_list"
+    records: list[PlannedRecord] = []
+    blocked = missing(inp.refs, people)
+    for ref in inp.refs:
+        person = people.get(ref)
+        if person is None:
+            continue
+        if adding and sends and (why := consent_blocks(person)):
+            blocked.append(
+                BlockedRecord(
+                    ref=ref, reason_code=why[0], reason=f"{why[1]}; this list feeds email sends"
+                )
+            )
+            continue
+        is_member = ref in members
+        noop = is_member if adding else not is_member
+        records.append(
+            PlannedRecord(
+                ref=ref,
+                action="noop" if noop else ("add" if adding else "remove"),
+                before={MEMBER: is_member, **consent_image(person)},
+                changes=[] if noop else [FieldChange(field=MEMBER, before=is_member, after=adding)],
+            )
+        )
+    return Plan(
+        operation=inp.operation,
+        connector=inp.connector,
+        target=inp.target,
+        records=records,
+        blocked=blocked,
+    )
+
+
+def plan_campaign_status(
+    inp: PlanInput, people: dict[str, Person], campaign: Campaign, statuses: dict[str, str | None]
+) -> Plan:
+    status = str(inp.params.get("status", ""))
+    ladder = [s.name for s in campaign.status_ladder]
+    if ladder and status not in ladder:
+        raise InvalidInput(
+            f"{status!r} is not a status of {campaign.name!r}.",
+            hint=f"Statuses: {', '.join(ladder)}.",
+        )
+    records = []
+    for ref in inp.refs:
+        if ref not in people:
+            continue
+        before = statuses.get(ref)
+        noop = before == status
+        records.append(
+            PlannedRecord(
+                ref=ref,
+                action="noop" if noop else "set_status",
+                before={STATUS: before, **consent_image(people[ref])},
+                changes=[] if noop else [FieldChange(field=STATUS, before=before, after=status)],
+            )
+        )
+    return Plan(
+        operation="set_campaign_status",
+        connector=inp.connector,
+        target=inp.target,
+        params={"status": status},
+        records=records,
+        blocked=missing(inp.refs, people),
+    )
+
+
+def plan_per_person(inp: PlanInput, people: dict[str, Person], *, floor: bool) -> Plan:
+    """trigger_campaign, opt_out, delete_person: one action per person."""
+    action = {"trigger_campaign": "trigger", "opt_out": "opt_out", "delete_person": "delete"}[
+        inp.operation
+    ]
+    records: list[PlannedRecord] = []
+    blocked = missing(inp.refs, people)
+    for ref in inp.refs:
+        person = people.get(ref)
+        if person is None:
+            continue
+        if floor and (why := consent_blocks(person)):
+            blocked.append(BlockedRecord(ref=ref, reason_code=why[0], reason=why[1]))
+            continue
+        before = consent_image(person)
+        changes: list[FieldChange] = []
+        noop = False
+        if action == "opt_out":
+            noop = person.consent.email_opt_out is True
+            changes = (
+                []
+                if noop
+                else [
+                    FieldChange(
+                        field="email_opt_out", before=person.consent.email_opt_out, after=True
+                    )
+                ]
+            )
+        elif action == "delete":
+            before = dict(person.fields)
+        records.append(
+            PlannedRecord(
+                ref=ref, action="noop" if noop else action, before=before, changes=changes
+            )
+        )
+    return Plan(
+        operation=inp.operation,
+        connector=inp.connector,
+        target=inp.target,
+        params=dict(inp.params),
+        records=records,
+        blocked=blocked,
+    )
+
+
+def require_campaign(campaign: Campaign, operation: str) -> None:
+    if operation == "trigger_campaign" and not campaign.triggerable:
+        raise NotSupported(
+            f"{campaign.name!r} cannot be triggered through the API.",
+            hint="Pick a campaign whose 'triggerable' is true (list_campaigns).",
+        )
+    if operation == "schedule_campaign" and not campaign.schedulable:
+        raise NotSupported(
+            f"{campaign.name!r} cannot be scheduled through the API.",
+            hint="Pick a campaign whose 'schedulable' is true (list_campaigns).",
+        )

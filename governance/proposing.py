@@ -1,0 +1,204 @@
+"""Propose: plan from live data, check manifest, caps, rate and floor, store, issue the token.
+
+Every refusal here happens before anything is stored, so a refused proposal leaves no trace
+but its audit row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from connectors.model import Person
+from connectors.protocol import Connector
+from governance import planning as pl
+from governance.change_model import ApprovalsRequired, Change, Plan, new_change, utcnow
+from governance.change_store import ChangeStore
+from governance.confirm_token import issue
+from governance.errors import FloorViolation, InvalidInput, NotPermitted, RateLimited
+from governance.manifest_model import Manifest
+from governance.policy import approval_requirement, field_access, rate_limit, record_cap
+from governance.risk import RiskClass
+
+MAX_RECORDS = 10_000
+
+
+@dataclass(frozen=True)
+class Proposal:
+    change: Change
+    token: str
+    frozen_note: str | None
+
+
+@dataclass
+class Proposer:
+    store: ChangeStore
+    secret: bytes
+
+    async def propose(
+        self,
+        *,
+        manifest: Manifest,
+        digest: str,
+        principal: str,
+        tool: str,
+        reason: str,
+        client: Connector,
+        inp: pl.PlanInput,
+        risk: RiskClass,
+        revert_of: str | None = None,
+        now: datetime | None = None,
+    ) -> Proposal:
+        refs = list(inp.updates) if inp.operation == "update_fields" else inp.refs
+        _check_refs(inp.connector, refs)
+        plan, risk = await self._plan(manifest, principal, client, inp, risk)
+        n = len(plan.records) + len(plan.blocked)
+        self._check_class(manifest, principal, inp.connector, risk, n)
+        await self._check_rate(manifest, principal, n, now)
+        if (
+            not plan.effective_records
+            and plan.blocked
+            and inp.operation in ("trigger_campaign", "add_to_list")
+        ):
+            raise FloorViolation(
+                "every person in this request is blocked by the compliance "
+                f"floor ({len(plan.blocked)} blocked); nothing left to do.",
+                hint="Check consent with get_consent_state.",
+                rule_id="compliance-floor",
+            )
+        req = approval_requirement(manifest, principal, inp.connector, risk, n)
+        change = new_change(
+            requester=principal,
+            tool=tool,
+            risk_class=risk,
+            reason=reason,
+            plan=plan,
+            manifest_digest=digest,
+            revert_of=revert_of,
+            now=now or utcnow(),
+            approvals_required=ApprovalsRequired(
+                count=req.count, roles=sorted(req.roles), rule_id=req.rule_id, reason=req.reason
+            ),
+        )
+        stored = await self.store.insert(change)
+        if revert_of:
+            await self.store.link_revert(revert_of, stored.id)
+        frozen = await self.store.frozen()
+        note = f"applies are frozen: {frozen.reason}" if frozen else None
+        return Proposal(stored, issue(self.secret, stored, now=now), note)
+
+    async def _plan(
+        self,
+        manifest: Manifest,
+        principal: str,
+        client: Connector,
+        inp: pl.PlanInput,
+        risk: RiskClass,
+    ) -> tuple[Plan, RiskClass]:
+        op = inp.operation
+        if op == "update_fields":
+            people = await pl.read_people(client, list(inp.updates))
+            objects = {p.object for p in people.values()}
+            described = {o: {f.name: f for f in await client.describe_fields(o)} for o in objects}
+            access = {o: field_access(manifest, principal, inp.connector, o) for o in objects}
+            return pl.plan_updates(inp, people, described, access)
+        if op == "schedule_campaign":
+            return await _plan_schedule(client, inp), risk
+        people = await pl.read_people(client, inp.refs)
+        if op in ("add_to_list", "remove_from_list"):
+            assert inp.target is not None
+            members = await pl.list_member_refs(client, inp.target)
+            sends = op == "add_to_list" and inp.target in await pl.send_list_refs(client)
+            return pl.plan_membership(inp, people, members, sends), risk
+        if op == "set_campaign_status":
+            assert inp.target is not None
+            campaign = await client.get_campaign(inp.target)
+            statuses = await pl.campaign_statuses(client, inp.target)
+            return pl.plan_campaign_status(inp, people, campaign, statuses), risk
+        if op == "trigger_campaign":
+            assert inp.target is not None
+            pl.require_campaign(await client.get_campaign(inp.target), op)
+        return pl.plan_per_person(inp, people, floor=op == "trigger_campaign"), risk
+
+    def _check_class(
+        self, manifest: Manifest, principal: str, connector: str, risk: RiskClass, n: int
+    ) -> None:
+        cap = record_cap(manifest, principal, connector, risk)
+        if cap == 0:
+            raise NotPermitted(
+                f"you may not propose {risk} changes on {connector}.",
+                hint=f'Ask the manifest owner for a rule with modes.{risk} = "propose".',
+                rule_id="default-deny",
+            )
+        if n > cap:
+            raise NotPermitted(
+                f"this change touches {n} records; the cap for {risk} changes on {connector} "
+                f"is {cap}.",
+                hint="Narrow the request. Splitting it into many small changes "
+                "is caught by your hourly record limit.",
+                rule_id="record-cap",
+            )
+
+    async def _check_rate(
+        self, manifest: Manifest, principal: str, n: int, now: datetime | None
+    ) -> None:
+        limit = rate_limit(manifest, principal).records_per_hour
+        used = await self.store.records_proposed_last_hour(principal, now)
+        if used + n > limit:
+            raise RateLimited(
+                f"proposing {n} more records would exceed your limit of {limit} records per "
+                f"hour ({used} already proposed).",
+                hint="Wait, or ask a human to handle this bulk change.",
+                rule_id="rate-limit",
+            )
+
+
+def _check_refs(connector: str, refs: list[str]) -> None:
+    if not refs:
+        raise InvalidInput("no records given.", hint="Pass at least one record reference.")
+    if len(refs) > MAX_RECORDS:
+        raise InvalidInput(
+            f"{len(refs)} records is more than one change may hold ({MAX_RECORDS}).",
+            hint="Split by list or segment.",
+        )
+    if len(set(refs)) != len(refs):
+        raise InvalidInput("the same record is listed twice.", hint="List each record once.")
+    foreign = [r for r in refs if not r.startswith(connector + ":")]
+    if foreign:
+        raise InvalidInput(
+            f"{foreign[0]!r} is not on {connector}.", hint="One change addresses one connector."
+        )
+
+
+async def _plan_schedule(client: Connector, inp: pl.PlanInput) -> Plan:
+    """A schedule sends to the whole audience, so one blocked member blocks the schedule."""
+    from governance.change_model import FieldChange, PlannedRecord
+
+    assert inp.target is not None
+    campaign = await client.get_campaign(inp.target)
+    pl.require_campaign(campaign, "schedule_campaign")
+    audience: dict[str, Person] = {}
+    if campaign.audience_list_ref:
+        refs = sorted(await pl.list_member_refs(client, campaign.audience_list_ref))
+        audience = await pl.read_people(client, refs)
+    blocked = [p for p in audience.values() if p.consent.status != "subscribed"]
+    if blocked:
+        raise FloorViolation(
+            f"the audience of {campaign.name!r} holds {len(blocked)} people who are opted out, "
+            "suppressed or of unknown consent; a schedule would email them.",
+            hint="Use find_consent_conflicts, then propose_remove_from_list for them first.",
+            rule_id="compliance-floor",
+        )
+    record = PlannedRecord(
+        ref=inp.target,
+        action="schedule",
+        before={"audience_size": len(audience)},
+        changes=[FieldChange(field="run_at", before=None, after=inp.params.get("run_at"))],
+    )
+    return Plan(
+        operation="schedule_campaign",
+        connector=inp.connector,
+        target=inp.target,
+        params=dict(inp.params),
+        records=[record],
+    )

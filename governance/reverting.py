@@ -1,0 +1,61 @@
+"""The inverse of an applied change, built from its before-images.
+
+A revert is an ordinary proposal: it is planned against live data, reviewed and applied with
+the same rules. Some changes have no inverse mopsgate may offer, and say why: an opt-out (the
+floor forbids re-subscribing), a send (an email cannot be unsent), a delete.
+"""
+
+from __future__ import annotations
+
+from governance import planning as pl
+from governance.change_model import Change, ChangeStatus
+from governance.errors import ChangeRefused, FloorViolation, NotSupported
+
+IRREVERSIBLE = {
+    "trigger_campaign": "the campaign already ran; an email cannot be unsent",
+    "schedule_campaign": "unscheduling is done in the vendor's UI by a human",
+    "delete_person": "deleted records cannot be restored through the API",
+    "set_campaign_status": "campaign status ladders are forward-only in Marketo and keep "
+    "history elsewhere; ask a human to correct statuses",
+}
+
+
+def revert_input(original: Change, written: set[str]) -> pl.PlanInput:
+    if original.status not in (ChangeStatus.APPLIED, ChangeStatus.FAILED):
+        raise ChangeRefused(
+            f"{original.id} is {original.status}; only an applied (or "
+            "partly applied) change can be reverted.",
+            hint="Cancel it instead if it was never applied.",
+        )
+    if original.reverted_by:
+        raise ChangeRefused(
+            f"{original.id} already has a revert: {original.reverted_by}.",
+            hint="Use get_change on that revert.",
+        )
+    op = original.plan.operation
+    if op == "opt_out":
+        raise FloorViolation(
+            "an opt-out cannot be reverted: re-subscribing someone is never "
+            "possible through mopsgate.",
+            rule_id="compliance-floor",
+            hint="The person must opt in again themselves.",
+        )
+    if op in IRREVERSIBLE:
+        raise NotSupported(
+            f"{op} cannot be reverted: {IRREVERSIBLE[op]}.",
+            hint="Handle the correction by hand in the vendor's UI.",
+        )
+    records = [r for r in original.plan.effective_records if r.ref in written]
+    if not records:
+        raise ChangeRefused(f"{original.id} wrote no records, so there is nothing to revert.")
+    connector = original.plan.connector
+    if op == "update_fields":
+        updates = {r.ref: {c.field: c.before for c in r.changes} for r in records}
+        return pl.PlanInput(operation="update_fields", connector=connector, updates=updates)
+    inverse = "remove_from_list" if op == "add_to_list" else "add_to_list"
+    return pl.PlanInput(
+        operation=inverse,
+        connector=connector,
+        refs=[r.ref for r in records],
+        target=original.plan.target,
+    )

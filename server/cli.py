@@ -1,0 +1,231 @@
+"""The ``mopsgate`` command: serve, tokens, manifest, audit (and, for humans only, review).
+
+Human output goes to stdout for admin commands; ``serve`` logs to stderr only, because over
+stdio the MCP protocol owns stdout.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from connectors.errors import ConfigError
+from governance.errors import ManifestError
+from server.cli_audit import audit_app
+from server.cli_manifest import manifest_app
+from server.cli_review import freeze_cmd, review_app, unfreeze_cmd
+from server.cli_sandbox import sandbox_app
+from server.settings import Settings, ensure_home, load_settings
+
+app = typer.Typer(
+    name="mopsgate",
+    no_args_is_help=True,
+    add_completion=False,
+    help="Governed MCP server for Marketing Operations.",
+)
+app.add_typer(manifest_app, name="manifest", help="Check and explain the permission manifest.")
+app.add_typer(audit_app, name="audit", help="Read and verify the tamper-evident audit log.")
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(
+    review_app, name="review", help="Human review of proposed changes (not reachable over MCP)."
+)
+app.command("freeze", help="Stop all applies at once (kill switch).")(freeze_cmd)
+app.command("unfreeze", help="Allow applies again.")(unfreeze_cmd)
+token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for HTTP clients.")
+app.add_typer(token_app, name="token")
+
+ManifestOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--manifest",
+        help="Path to permissions.toml (env MOPSGATE_MANIFEST, default ./permissions.toml).",
+    ),
+]
+HomeOpt = Annotated[
+    str | None,
+    typer.Option("--home", help="State directory (env MOPSGATE_HOME, default ./.mopsgate)."),
+]
+
+
+def _log_to_stderr() -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=os.environ.get("MOPSGATE_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"mopsgate: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
+    from server.app import build_runtime
+
+    try:
+        runtime = build_runtime(settings)
+        runtime.connectors.check_production()
+    except ManifestError as exc:
+        for problem in exc.details.get("problems", []) or [exc.message]:
+            typer.echo(str(problem), err=True)
+        raise _fail(
+            f"refusing to start: {settings.manifest_path} is not a valid manifest "
+            "(run 'mopsgate manifest check' for details)"
+        ) from exc
+    except ConfigError as exc:
+        raise _fail(f"refusing to start: {exc}") from exc
+    return runtime
+
+
+@app.command()
+def serve(
+    transport: Annotated[str, typer.Option(help="stdio or http")] = "stdio",
+    host: Annotated[str, typer.Option(help="HTTP bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port")] = 8765,
+    principal: Annotated[
+        str | None, typer.Option(help="stdio principal (env MOPSGATE_PRINCIPAL)")
+    ] = None,
+    allow_remote: Annotated[
+        bool, typer.Option(help="allow binding a non-loopback address")
+    ] = False,
+    manifest: ManifestOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Run the MCP server over stdio (one principal) or streamable HTTP (bearer tokens)."""
+    _log_to_stderr()
+    settings = load_settings(manifest, home)
+    ensure_home(settings)
+    runtime = _runtime(settings)
+    if transport == "stdio":
+        _serve_stdio(runtime, principal or os.environ.get("MOPSGATE_PRINCIPAL"))
+    elif transport == "http":
+        _serve_http(runtime, host, port, allow_remote)
+    else:
+        raise _fail(f"unknown transport {transport!r}; use stdio or http")
+
+
+def _serve_stdio(runtime, principal: str | None) -> None:  # type: ignore[no-untyped-def]
+    from server.app import build_server
+
+    if not principal:
+        raise _fail("stdio needs a principal: pass --principal NAME or set MOPSGATE_PRINCIPAL")
+    if principal not in runtime.holder.manifest.principals:
+        raise _fail(
+            f"unknown principal {principal!r}: it is not in "
+            f"{runtime.settings.manifest_path}; every call would be refused"
+        )
+    server = build_server(runtime, transport="stdio", resolve_principal=lambda _ctx: principal)
+    server.run("stdio")
+
+
+def _serve_http(runtime, host: str, port: int, allow_remote: bool) -> None:  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    from server.http import build_http_app
+
+    if not _is_loopback(host) and not allow_remote:
+        raise _fail(
+            f"refusing to bind {host}: not a loopback address. Pass --allow-remote "
+            "if you really mean to expose mopsgate on the network."
+        )
+    starlette_app = build_http_app(runtime, host, port)
+    _print_connect_help(runtime.settings, host, port)
+    uvicorn.run(starlette_app, host=host, port=port, log_level="warning")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _print_connect_help(settings: Settings, host: str, port: int) -> None:
+    manifest = os.path.abspath(settings.manifest_path)
+    snippet = {
+        "mcpServers": {
+            "mopsgate": {
+                "command": "mopsgate",
+                "args": [
+                    "serve",
+                    "--transport",
+                    "stdio",
+                    "--principal",
+                    "assistant",
+                    "--manifest",
+                    manifest,
+                ],
+            }
+        }
+    }
+    lines = [
+        f"mopsgate is serving MCP over streamable HTTP at http://{host}:{port}/mcp",
+        f"  manifest: {manifest}   state: {os.path.abspath(settings.home)}",
+        "  every request needs a bearer token; create one with:",
+        "    .venv/bin/mopsgate token create --principal assistant",
+        "  and send it as 'Authorization: Bearer <token>'.",
+        "  For a stdio client (Claude Desktop / Code, Cursor), use this config:",
+        *("    " + line for line in json.dumps(snippet, indent=2).splitlines()),
+        "  Stop with Ctrl-C.",
+    ]
+    typer.echo("\n".join(lines), err=True)
+
+
+@token_app.command("create")
+def token_create(
+    principal: Annotated[str, typer.Option(help="principal the token acts as")],
+    label: Annotated[str, typer.Option(help="a note for whoever reads the audit")] = "",
+    ttl_days: Annotated[int | None, typer.Option(help="expire after N days")] = None,
+    manifest: ManifestOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Create a bearer token for PRINCIPAL; it is printed once and stored only as a hash."""
+    from governance.audit import AuditEvent, append_event_sync
+    from governance.bearer import create_token
+    from governance.manifest_load import load_manifest
+    from tools.catalogue import build_catalogue
+
+    settings = load_settings(manifest, home)
+    try:
+        known = load_manifest(settings.manifest_path, build_catalogue()).principals
+    except ManifestError as exc:
+        raise _fail(f"{settings.manifest_path} is not a valid manifest: {exc.message}") from exc
+    if principal not in known:
+        raise _fail(
+            f"unknown principal {principal!r}; principals in the manifest: "
+            f"{', '.join(sorted(known))}",
+            1,
+        )
+    ensure_home(settings)
+    token = create_token(settings.db_path, principal, label=label, ttl_days=ttl_days)
+    append_event_sync(
+        settings.db_path,
+        AuditEvent(
+            kind="token",
+            principal=principal,
+            transport="cli",
+            tool="token create",
+            decision="n/a",
+            outcome="ok",
+            result_summary=f"token created ({label or 'no label'})",
+        ),
+    )
+    typer.echo(token)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

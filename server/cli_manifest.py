@@ -1,0 +1,139 @@
+"""`mopsgate manifest check|explain`: the admin's view of the permission manifest.
+
+``check`` prints compiler-style ``path:line:col: message`` lines so editors and CI can jump to the
+problem; ``explain`` shows a principal's effective rights as mopsgate will enforce them, which is
+the quickest way to see what an edit really changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from governance.errors import ManifestError
+from governance.manifest_load import Problem, load_manifest, manifest_digest
+from governance.manifest_model import Manifest
+from governance.policy import explain as explain_rights
+from governance.policy import field_access, rate_limit
+from server.settings import load_settings
+from tools.catalogue import build_catalogue
+
+manifest_app = typer.Typer(
+    help="Check and explain the permission manifest (permissions.toml).",
+    no_args_is_help=True,
+)
+
+
+def _load(path: Path | None) -> tuple[Path, Manifest | None, list[Problem]]:
+    target = load_settings(manifest=path).manifest_path
+    try:
+        return target, load_manifest(target, build_catalogue()), []
+    except ManifestError as exc:
+        return target, None, list(exc.details.get("problems", []))
+
+
+def _report(problems: list[Problem], target: Path) -> None:
+    for problem in problems:
+        typer.echo(str(problem))
+    typer.echo(f"{len(problems)} problem(s) in {target}", err=True)
+
+
+@manifest_app.command("check")
+def check(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Manifest to check (default: settings / MOPSGATE_MANIFEST)."),
+    ] = None,
+) -> None:
+    """Validate the manifest; exit 1 and list every problem if it is invalid."""
+    target, manifest, problems = _load(path)
+    if manifest is None:
+        _report(problems, target)
+        raise typer.Exit(1)
+    typer.echo(f"OK {target} (digest {manifest_digest(manifest)[:12]})")
+
+
+def _print_principal(console: Console, manifest: Manifest, name: str) -> None:
+    principal = manifest.principals[name]
+    console.print(f"[bold]{name}[/bold] — {principal.description or 'no description'}")
+    limits = rate_limit(manifest, name)
+    console.print(
+        f"rate limit: {limits.calls_per_minute} calls/min, "
+        f"{limits.records_per_hour} proposed records/hour"
+    )
+    today = dt.date.today()
+    for uc_name in principal.use_cases:
+        uc = manifest.use_cases[uc_name]
+        due = " [red](review overdue)[/red]" if uc.review_date < today else ""
+        console.print(
+            f"use case [bold]{uc_name}[/bold] ({uc.risk_level} risk, review by "
+            f"{uc.review_date}{due}): {uc.purpose}"
+        )
+        console.print(f"  risk owner: {uc.owners.risk}; escalation: {uc.owners.escalation or '-'}")
+    envs = ", ".join(f"{c}={manifest.environment(c)}" for c in manifest.catalogue.objects)
+    console.print(f"connectors: {envs}")
+
+
+@manifest_app.command("explain")
+def explain(
+    principal: Annotated[str, typer.Option("--principal", "-p", help="Principal to explain.")],
+    manifest_path: Annotated[
+        Path | None, typer.Option("--manifest", "-m", help="Manifest file (default: settings).")
+    ] = None,
+) -> None:
+    """Show what a principal may do: tools, connectors, modes, fields, approvals and caps."""
+    target, manifest, problems = _load(manifest_path)
+    if manifest is None:
+        _report(problems, target)
+        raise typer.Exit(1)
+    if principal not in manifest.principals:
+        known = ", ".join(sorted(manifest.principals)) or "none"
+        typer.echo(f"unknown principal {principal!r} in {target} (known: {known})", err=True)
+        raise typer.Exit(1)
+    console = Console()
+    _print_principal(console, manifest, principal)
+    console.print(_tools_table(manifest, principal))
+    console.print(_fields_table(manifest, principal))
+    console.print(f"manifest digest {manifest_digest(manifest)[:12]}")
+
+
+def _tools_table(manifest: Manifest, principal: str) -> Table:
+    """One line per tool and outcome; connectors with the same outcome share the line."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for row in explain_rights(manifest, principal):
+        cap = str(row.cap) if row.cap is not None else "-"
+        key = (row.tool, row.risk, row.mode, row.approvals, cap, row.rule_id)
+        groups.setdefault(key, []).append(row.connector or "-")
+    table = Table(title=f"Tools {principal} may use (default deny: anything else)")
+    table.add_column("Tool", no_wrap=True)
+    for column in ("Connectors", "Class", "Mode", "Approvals", "Cap", "Rule"):
+        table.add_column(column, overflow="fold")
+    for (tool, risk, mode, approvals, cap, rule_id), connectors in groups.items():
+        shown = mode if mode != "deny" else "[red]deny[/red]"
+        table.add_row(tool, ", ".join(connectors), risk, shown, approvals, cap, rule_id)
+    return table
+
+
+def _fields_table(manifest: Manifest, principal: str) -> Table:
+    table = Table(title=f"Fields of person records for {principal}")
+    for column in ("Object", "Readable", "Withheld", "Writable (proposals)", "PII"):
+        table.add_column(column, overflow="fold")
+    for connector, objects in manifest.catalogue.objects.items():
+        for obj, of in sorted(objects.items()):
+            if not of.fields:
+                continue
+            fa = field_access(manifest, principal, connector, obj)
+            readable = "all" if fa.readable is None else ", ".join(sorted(fa.readable)) or "none"
+            table.add_row(
+                f"{connector} {obj}",
+                readable,
+                ", ".join(sorted(fa.denied)) or "-",
+                ", ".join(sorted(fa.writable)) or "-",
+                "unmasked" if fa.unmasked_pii else "masked: " + ", ".join(sorted(fa.pii_fields)),
+            )
+    return table

@@ -1,0 +1,303 @@
+"""`mopsgate review …`, `mopsgate freeze` and `mopsgate unfreeze` — for humans only.
+
+Approval deliberately lives here and not in any MCP tool: the assistant's credentials cannot reach
+it. Every action, refused ones included, becomes an audit row before the command returns, and a
+refusal exits 1 with the reason on stderr so scripts and people both notice.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from governance.approvals import approval_progress, approve, reject
+from governance.audit import AuditEvent, Outcome, append_event_sync
+from governance.change_model import Change, ChangeStatus, utcnow
+from governance.change_store import ChangeStoreSync
+from governance.diff_render import render_rich, visible
+from governance.errors import AuditUnavailable, GovernanceError, ManifestError
+from governance.freeze import freeze, frozen_state, unfreeze
+from governance.manifest_load import load_manifest, manifest_digest
+from governance.manifest_model import Manifest
+from server.settings import Settings, ensure_home, load_settings
+from tools.catalogue import build_catalogue
+
+review_app = typer.Typer(
+    no_args_is_help=True,
+    help="Review proposed changes: list, show the diff, approve or reject (humans only).",
+)
+ManifestOpt = Annotated[
+    str | None,
+    typer.Option("--manifest", help="Path to permissions.toml (env MOPSGATE_MANIFEST)."),
+]
+HomeOpt = Annotated[str | None, typer.Option("--home", help="State directory (env MOPSGATE_HOME).")]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"mopsgate: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _settings(manifest: str | None, home: str | None) -> Settings:
+    settings = load_settings(manifest, home)
+    ensure_home(settings)
+    return settings
+
+
+def _manifest(settings: Settings) -> Manifest:
+    try:
+        return load_manifest(settings.manifest_path, build_catalogue())
+    except ManifestError as exc:
+        raise _fail(
+            f"{settings.manifest_path} is not a valid manifest ({exc.message}); "
+            "run 'mopsgate manifest check'",
+            2,
+        ) from exc
+
+
+@contextmanager
+def _store(settings: Settings) -> Iterator[ChangeStoreSync]:
+    store = ChangeStoreSync.open(settings.db_path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _audit(settings: Settings, **fields: Any) -> None:
+    try:
+        append_event_sync(settings.db_path, AuditEvent(transport="cli", **fields))
+    except AuditUnavailable as exc:
+        raise _fail(f"{exc.message} {exc.hint}") from exc
+
+
+def _effective_status(change: Change) -> str:
+    open_ = change.status in {ChangeStatus.PROPOSED, ChangeStatus.APPROVED}
+    return "expired" if open_ and change.is_expired(utcnow()) else str(change.status)
+
+
+@review_app.command("list")
+def list_cmd(
+    status: Annotated[
+        ChangeStatus | None, typer.Option("--status", help="Only changes in this status.")
+    ] = None,
+    manifest: ManifestOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """List changes, newest first."""
+    settings = _settings(manifest, home)
+    with _store(settings) as store:
+        changes = store.list_changes(status=status)
+    if not changes:
+        typer.echo("No changes" + (f" with status {status}." if status else "."))
+        return
+    table = Table(box=None, pad_edge=False)
+    for name in ("id", "status", "risk", "requester", "records", "approvals", "expires"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("reason (untrusted)", overflow="ellipsis", no_wrap=True, max_width=40)
+    for c in changes:
+        cells = (
+            c.id,
+            _effective_status(c),
+            str(c.risk_class),
+            c.requester,
+            str(c.plan.summary.records),
+            f"{len(c.approvals)}/{c.approvals_required.count}",
+            c.expires_at.isoformat(timespec="minutes"),
+            visible(c.reason, 60),
+        )
+        # Text, not str: a cell string would be parsed as rich markup.
+        table.add_row(*(Text(cell) for cell in cells))
+    Console(highlight=False, width=200).print(table)
+
+
+@review_app.command("show")
+def show_cmd(change_id: str, manifest: ManifestOpt = None, home: HomeOpt = None) -> None:
+    """Show the diff, who asked and why, the risk class, blocked records and approvals."""
+    settings = _settings(manifest, home)
+    m = _manifest(settings)
+    with _store(settings) as store:
+        change = store.get(change_id)
+    if change is None:
+        raise _fail(f"there is no change {change_id!r}; see 'mopsgate review list'")
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(render_rich(change))
+    if change.status is ChangeStatus.PROPOSED:
+        progress = approval_progress(m, change)
+        console.print(
+            f"Still needed: {'nothing' if progress.allowed else progress.reason}", markup=False
+        )
+    if _effective_status(change) != change.status:
+        console.print(
+            "Note: this change has expired; it can no longer be approved.",
+            style="bold red",
+            markup=False,
+        )
+    if change.manifest_digest != manifest_digest(m) and change.status in {
+        ChangeStatus.PROPOSED,
+        ChangeStatus.APPROVED,
+    }:
+        console.print(
+            "Note: the manifest changed since this plan was made; it is stale.",
+            style="bold red",
+            markup=False,
+        )
+    state = frozen_state(settings.db_path)
+    if state is not None:
+        console.print(
+            f"Applies are frozen: {state.reason} (by {state.by})", style="bold red", markup=False
+        )
+
+
+def _decide(
+    settings: Settings,
+    action: str,
+    change_id: str,
+    reviewer: str,
+    run: Callable[[], Change],
+    arguments: dict[str, Any],
+) -> Change:
+    """Run a review decision and audit it whatever happens; a refusal exits 1."""
+    base = {
+        "kind": "review",
+        "principal": reviewer,
+        "tool": f"review {action}",
+        "change_id": change_id,
+        "arguments": arguments,
+    }
+    try:
+        change = run()
+    except GovernanceError as exc:
+        outcome: Outcome = "refused"
+        _audit(
+            settings,
+            **base,
+            decision="denied",
+            outcome=outcome,
+            rule_id=exc.rule_id,
+            reason=exc.message,
+            error_code=str(exc.details.get("reason_code", exc.code)),
+        )
+        raise _fail(f"{exc.message}" + (f" ({exc.hint})" if exc.hint else "")) from exc
+    _audit(
+        settings,
+        **base,
+        decision="allowed",
+        outcome="ok",
+        connector=change.connector,
+        manifest_digest=change.manifest_digest,
+        result_summary=f"{action}: status now {change.status}",
+    )
+    return change
+
+
+@review_app.command("approve")
+def approve_cmd(
+    change_id: str,
+    reviewer: Annotated[str, typer.Option("--reviewer", help="Your reviewer name.")],
+    note: Annotated[str, typer.Option("--note", help="A note for the record.")] = "",
+    manifest: ManifestOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Approve a proposed change as REVIEWER (who must hold its risk class)."""
+    settings = _settings(manifest, home)
+    m = _manifest(settings)
+    with _store(settings) as store:
+        change = _decide(
+            settings,
+            "approve",
+            change_id,
+            reviewer,
+            lambda: approve(store, m, change_id, reviewer, note),
+            {"note": note},
+        )
+    if change.status is ChangeStatus.APPROVED:
+        typer.echo(f"Approved {change.id}: it is now approved and can be applied.")
+    else:
+        typer.echo(
+            f"Approval recorded for {change.id}; still needed: "
+            f"{approval_progress(m, change).reason}"
+        )
+
+
+@review_app.command("reject")
+def reject_cmd(
+    change_id: str,
+    reviewer: Annotated[str, typer.Option("--reviewer", help="Your reviewer name.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why; the requester sees it.")],
+    manifest: ManifestOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Reject a proposed change (or revoke an approved one before it is applied)."""
+    settings = _settings(manifest, home)
+    m = _manifest(settings)
+    with _store(settings) as store:
+        change = _decide(
+            settings,
+            "reject",
+            change_id,
+            reviewer,
+            lambda: reject(store, m, change_id, reviewer, reason),
+            {"reason": reason},
+        )
+    typer.echo(f"Rejected {change.id}.")
+
+
+def freeze_cmd(
+    reason: Annotated[str, typer.Option("--reason", help="Why applies are frozen.")] = "",
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who is freezing (default: OS user).")
+    ] = None,
+    manifest: ManifestOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Stop all applies now, in every running server (the kill switch)."""
+    settings = _settings(manifest, home)
+    who = by or getpass.getuser()
+    state = freeze(settings.db_path, reason, who)
+    _audit(
+        settings,
+        kind="freeze",
+        principal=who,
+        tool="freeze",
+        decision="allowed",
+        outcome="ok",
+        reason=reason or None,
+        result_summary="applies frozen",
+    )
+    typer.echo(
+        f"Applies are frozen as of {state.at.isoformat(timespec='seconds')}. "
+        "Proposals and reviews still work; run 'mopsgate unfreeze' to resume."
+    )
+
+
+def unfreeze_cmd(
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who is unfreezing (default: OS user).")
+    ] = None,
+    manifest: ManifestOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Let applies run again."""
+    settings = _settings(manifest, home)
+    who = by or getpass.getuser()
+    previous = unfreeze(settings.db_path, who)
+    summary = "applies resumed" if previous else "applies were not frozen"
+    _audit(
+        settings,
+        kind="freeze",
+        principal=who,
+        tool="unfreeze",
+        decision="allowed",
+        outcome="ok",
+        reason=previous.reason if previous else None,
+        result_summary=summary,
+    )
+    typer.echo(summary[0].upper() + summary[1:] + ".")

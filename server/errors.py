@@ -1,0 +1,62 @@
+"""The one place core refusals become MCP tool errors.
+
+Text follows one shape so an assistant can act on it: ``[code] what was wrong. What to do: …
+(rule <id>)``. Nothing from an unexpected exception (tracebacks, upstream bodies, secrets)
+ever reaches the client: those become a generic internal error, logged to stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from mcp.types import CallToolResult, TextContent
+from mcp_types.methods import serialize_server_result
+
+from connectors.errors import NotSupportedByVendor, QuotaExceeded, RateLimitError, VendorError
+from governance.errors import GovernanceError, NotSupported, RateLimited, UpstreamFailure
+
+log = logging.getLogger("mopsgate.errors")
+
+
+def from_vendor(exc: VendorError) -> GovernanceError:
+    """Vendor failures keep the vendor's own message; the hint says what the user can do."""
+    if isinstance(exc, NotSupportedByVendor):
+        return NotSupported(exc.message, hint="Use another connector or tool for this.")
+    if isinstance(exc, (RateLimitError, QuotaExceeded)):
+        return RateLimited(
+            f"{exc.vendor} refused the call: {exc.message}",
+            hint="Wait and try again later; the vendor's API budget is spent.",
+        )
+    return UpstreamFailure(
+        f"{exc.vendor} returned an error: {exc.message}",
+        hint="Check the record references and try again; if it persists, "
+        "ask the platform owner to check the connector.",
+        details={"vendor_code": exc.code, "http_status": exc.http_status},
+    )
+
+
+def error_text(exc: GovernanceError) -> str:
+    text = f"[{exc.code}] {exc.message}"
+    if exc.hint:
+        text += f" What to do: {exc.hint}"
+    if exc.rule_id:
+        text += f" (rule {exc.rule_id})"
+    return text
+
+
+def error_result(exc: GovernanceError, protocol_version: str) -> dict[str, Any]:
+    """A wire-shaped CallToolResult for refusals made before the tool runs, shaped for the
+    caller's protocol era (the 2026 era requires ``resultType``; older clients reject it)."""
+    result = CallToolResult(content=[TextContent(type="text", text=error_text(exc))], is_error=True)
+    data = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    return serialize_server_result("tools/call", protocol_version, data)
+
+
+def internal_error(tool: str, exc: BaseException) -> GovernanceError:
+    log.error("tool %s failed unexpectedly", tool, exc_info=exc)
+    return GovernanceError(
+        f"{tool} failed with an internal error ({type(exc).__name__}).",
+        hint="Nothing was changed. Report it to the platform owner; the "
+        "server log has the details.",
+    )

@@ -1,0 +1,87 @@
+"""Streamable HTTP: bearer-token auth and DNS-rebinding protection in front of the pipeline.
+
+The SDK's resource-server half does the 401s (with ``WWW-Authenticate``); our verifier maps an
+opaque mopsgate token to its principal. mopsgate issues its own tokens with
+``mopsgate token create``; it runs no OAuth authorization server (out of scope), so the
+issuer URL in the metadata is the server itself.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.auth.provider import AccessToken, TokenVerifier
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import AnyHttpUrl
+
+from governance.bearer import lookup_token
+
+SCOPE = "mopsgate"
+
+
+class DbTokenVerifier(TokenVerifier):
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        record = lookup_token(self.db_path, token)
+        if record is None:
+            return None
+        expires = None
+        if record.expires_at:
+            from datetime import datetime
+
+            expires = int(datetime.fromisoformat(record.expires_at).timestamp())
+        return AccessToken(
+            token="(redacted)",  # noqa: S106 - the real token is never kept
+            client_id=record.principal,
+            scopes=[SCOPE],
+            expires_at=expires if expires else int(time.time()) + 3600,
+        )
+
+
+def http_principal(_ctx: Any) -> str | None:
+    token = get_access_token()
+    return token.client_id if token is not None else None
+
+
+def http_server_kwargs(db_path: Path, host: str, port: int) -> dict[str, Any]:
+    base = f"http://{host}:{port}"
+    return {
+        "token_verifier": DbTokenVerifier(db_path),
+        "auth": AuthSettings(
+            issuer_url=AnyHttpUrl(base),
+            resource_server_url=AnyHttpUrl(f"{base}/mcp"),
+            required_scopes=[SCOPE],
+            validate_token_resource=False,
+        ),
+    }
+
+
+def transport_security(host: str, port: int) -> TransportSecuritySettings:
+    """Only our own Host and Origin are accepted: a web page on another origin cannot reach a
+    local server through DNS rebinding."""
+    hosts = {host, "127.0.0.1", "localhost"}
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[f"{h}:{port}" for h in sorted(hosts)],
+        allowed_origins=[f"http://{h}:{port}" for h in sorted(hosts)],
+    )
+
+
+def build_http_app(runtime: Any, host: str, port: int) -> Any:
+    """The Starlette app ``mopsgate serve --transport http`` runs: auth, Host/Origin checks and
+    the governed MCP server, with the lifespan that opens the audit log once per process."""
+    from server.app import build_server
+
+    server = build_server(
+        runtime,
+        transport="http",
+        resolve_principal=http_principal,
+        **http_server_kwargs(runtime.settings.db_path, host, port),
+    )
+    return server.streamable_http_app(transport_security=transport_security(host, port), host=host)

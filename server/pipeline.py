@@ -1,0 +1,255 @@
+"""The governed pipeline: the only path a tool call can take.
+
+It runs as server middleware around every ``tools/call`` and ``tools/list``: identify the
+principal → take the manifest in force → validate the input strictly → decide → run the tool →
+audit. A call the policy refuses never reaches the tool; a call whose audit row cannot be made
+durable returns an error instead of its result. ``tools/list`` is filtered so a principal only
+sees what it may call.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from connectors.http import upstream_calls
+from governance.audit import AuditEvent, AuditLog
+from governance.errors import (
+    AuditUnavailable,
+    GovernanceError,
+    InvalidInput,
+    NotPermitted,
+    UnknownPrincipal,
+)
+from governance.manifest_holder import ManifestHolder
+from governance.pii import mask_arguments
+from governance.policy import Decision, decide, visible_tools
+from server.errors import error_result, error_text
+from tools.spec import CallNotes, Connectors, ToolContext, ToolSpec
+
+log = logging.getLogger("mopsgate.pipeline")
+
+
+@dataclass
+class ActiveCall:
+    """Handed from the pipeline to the registered tool function through a context variable."""
+
+    spec: ToolSpec[Any, Any]
+    args: BaseModel
+    ctx: ToolContext
+    error: GovernanceError | None = None
+
+
+ACTIVE_CALL: contextvars.ContextVar[ActiveCall | None] = contextvars.ContextVar(
+    "mopsgate_active_call", default=None
+)
+
+PrincipalResolver = Callable[[Any], str | None]
+
+
+def _client_info(ctx: Any) -> tuple[str | None, str | None]:
+    params = getattr(ctx.session, "client_params", None)
+    info = getattr(params, "client_info", None)
+    return getattr(info, "name", None), getattr(info, "version", None)
+
+
+def describe_validation(tool: str, exc: ValidationError) -> InvalidInput:
+    problems = []
+    for err in exc.errors()[:8]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(arguments)"
+        msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+        problems.append(f"{loc}: {msg}")
+    return InvalidInput(
+        f"invalid arguments for {tool}: " + "; ".join(problems) + ".",
+        hint="Fix the arguments to match the tool's input schema and call again; "
+        "nothing was changed.",
+    )
+
+
+class GovernedPipeline:
+    def __init__(
+        self,
+        *,
+        holder: ManifestHolder,
+        audit: Callable[[], AuditLog],
+        connectors: Connectors,
+        specs: dict[str, ToolSpec[Any, Any]],
+        transport: str,
+        resolve_principal: PrincipalResolver,
+        services: dict[str, Any] | None = None,
+    ) -> None:
+        self.holder = holder
+        self.audit = audit
+        self.connectors = connectors
+        self.specs = specs
+        self.transport = transport
+        self.resolve_principal = resolve_principal
+        self.services = services if services is not None else {}
+        self.legacy_sessions: list[Any] = []
+
+    async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        if ctx.method == "tools/call":
+            return await self.call_tool(ctx, call_next)
+        if ctx.method == "tools/list":
+            self._remember_session(ctx)
+            return await self.list_tools(ctx, call_next)
+        return await call_next(ctx)
+
+    def _remember_session(self, ctx: Any) -> None:
+        """Legacy-era sessions get tools/list_changed pushed on their own channel."""
+        if str(ctx.protocol_version) >= "2026":
+            return
+        conn = getattr(ctx.session, "_connection", None)
+        if not any(getattr(s, "_connection", None) is conn for s in self.legacy_sessions):
+            self.legacy_sessions.append(ctx.session)
+
+    async def list_tools(self, ctx: Any, call_next: Any) -> Any:
+        result = await call_next(ctx)
+        manifest, _ = await self.holder.current()
+        principal = self.resolve_principal(ctx)
+        allowed = (
+            visible_tools(manifest, principal)
+            if principal and principal in manifest.principals
+            else frozenset()
+        )
+        if isinstance(result, dict):
+            result = dict(result)
+            result["tools"] = [t for t in result.get("tools", []) if t.get("name") in allowed]
+        return result
+
+    async def call_tool(self, ctx: Any, call_next: Any) -> Any:
+        started = time.perf_counter()
+        params = dict(ctx.params or {})
+        name = str(params.get("name", ""))
+        raw_args = params.get("arguments") or {}
+        manifest, digest = await self.holder.current()
+        principal = self.resolve_principal(ctx)
+        client_name, client_version = _client_info(ctx)
+        event = dict(
+            kind="tool_call",
+            principal=principal or "(unknown)",
+            client_name=client_name,
+            client_version=client_version,
+            transport=self.transport,
+            tool=name,
+            arguments=mask_arguments(raw_args if isinstance(raw_args, dict) else {}),
+            manifest_digest=digest,
+        )
+        spec = self.specs.get(name)
+        try:
+            args, decision = self._admit(manifest, principal, name, spec, raw_args)
+        except GovernanceError as refusal:
+            return await self._finish_refused(event, refusal, started, str(ctx.protocol_version))
+        assert spec is not None and principal is not None
+        notes = CallNotes(connector=spec.target(args)[0])
+        tool_ctx = ToolContext(
+            principal=principal,
+            manifest=manifest,
+            manifest_digest=digest,
+            connectors=self.connectors,
+            notes=notes,
+            services=self.services,
+            transport=self.transport,
+        )
+        active = ActiveCall(spec, args, tool_ctx)
+        counter = [0]
+        token_calls = upstream_calls.set(counter)
+        token_active = ACTIVE_CALL.set(active)
+        try:
+            result = await call_next(ctx)
+        finally:
+            ACTIVE_CALL.reset(token_active)
+            upstream_calls.reset(token_calls)
+        is_error = bool(result.get("isError")) if isinstance(result, dict) else False
+        event.update(
+            connector=notes.connector,
+            decision="allowed",
+            rule_id=decision.rule_id,
+            reason=decision.reason,
+            outcome="error" if is_error else "ok",
+            error_code=active.error.code if active.error else ("error" if is_error else None),
+            result_summary=(error_text(active.error) if active.error else notes.summary)[:500],
+            upstream_calls=counter[0],
+            change_id=notes.change_id,
+        )
+        try:
+            await self._write(event, started)
+        except AuditUnavailable as exc:
+            return error_result(exc, str(ctx.protocol_version))
+        return result
+
+    def _admit(
+        self,
+        manifest: Any,
+        principal: str | None,
+        name: str,
+        spec: ToolSpec[Any, Any] | None,
+        raw_args: Any,
+    ) -> tuple[BaseModel, Decision]:
+        """Identify, validate and decide; raises the refusal to audit and return."""
+        if principal is None or principal not in manifest.principals:
+            raise UnknownPrincipal(
+                f"principal {principal or '(none)'!r} is not in the permission manifest, so "
+                "every call is refused.",
+                hint="Ask the platform owner to add this principal to permissions.toml, or "
+                "connect with a token issued for a listed principal.",
+                rule_id="unknown-principal",
+            )
+        if spec is None:
+            visible = sorted(visible_tools(manifest, principal))
+            raise NotPermitted(
+                f"there is no tool named {name!r} you may use.",
+                hint=f"Tools available to you: {', '.join(visible) or 'none'}.",
+                rule_id="unknown-tool",
+            )
+        try:
+            args = spec.input_model.model_validate(raw_args if isinstance(raw_args, dict) else {})
+        except ValidationError as exc:
+            raise describe_validation(name, exc) from None
+        connector, obj = spec.target(args)
+        decision = decide(manifest, principal, name, connector, obj)
+        if not decision.allowed:
+            raise NotPermitted(
+                f"{name} is not permitted for {principal}: {decision.reason}",
+                hint="Call my_permissions to see what you may do, or ask the "
+                "manifest owner for a grant.",
+                rule_id=decision.rule_id,
+            )
+        return args, decision
+
+    async def _finish_refused(
+        self, event: dict[str, Any], refusal: GovernanceError, started: float, version: str
+    ) -> Any:
+        denied = isinstance(refusal, NotPermitted)
+        event.update(
+            decision="denied" if denied else "error",
+            rule_id=refusal.rule_id,
+            reason=refusal.message[:500],
+            outcome="denied" if denied else "error",
+            error_code=refusal.code,
+            result_summary=error_text(refusal)[:500],
+        )
+        try:
+            await self._write(event, started)
+        except AuditUnavailable as exc:
+            return error_result(exc, version)
+        return error_result(refusal, version)
+
+    async def _write(self, event: dict[str, Any], started: float) -> None:
+        event["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        try:
+            await self.audit().append(AuditEvent(**event))
+        except AuditUnavailable:
+            raise
+        except Exception as exc:  # any audit failure fails the call closed
+            log.error("audit write failed: %s", exc)
+            raise AuditUnavailable(
+                "the audit log could not be written, so the call was refused.",
+                hint="Check the disk and the permissions of the mopsgate state directory.",
+            ) from exc

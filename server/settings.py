@@ -1,0 +1,53 @@
+"""Where things live. Every command reads the same settings, from flags, the environment or
+`.env` (in that order of precedence), so a reviewer's CLI and a running server always agree on
+which manifest and which state directory are in force."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+
+@dataclass(frozen=True)
+class Settings:
+    manifest_path: Path
+    home: Path
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "mopsgate.db"
+
+    @property
+    def secret_path(self) -> Path:
+        return self.home / "secret.key"
+
+
+def load_settings(manifest: str | Path | None = None, home: str | Path | None = None) -> Settings:
+    load_dotenv(override=False)
+    manifest_path = Path(manifest or os.environ.get("MOPSGATE_MANIFEST") or "permissions.toml")
+    home_path = Path(home or os.environ.get("MOPSGATE_HOME") or ".mopsgate")
+    return Settings(manifest_path=manifest_path, home=home_path)
+
+
+def ensure_home(settings: Settings) -> None:
+    """Create the state directory (0700) on first use; nothing in it is for other users."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.home, 0o700)
+
+
+def signing_secret(settings: Settings) -> bytes:
+    """The token-signing secret, created with 0600 permissions on first use."""
+    ensure_home(settings)
+    path = settings.secret_path
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+    data = path.read_bytes()
+    if len(data) < 32:
+        raise RuntimeError(f"{path} is shorter than 32 bytes; delete it to create a new secret")
+    return data

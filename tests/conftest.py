@@ -1,0 +1,62 @@
+"""Shared fixtures: a runtime on a temporary state directory with the shipped manifest, and an
+in-memory MCP client factory (opened inside each test: see mcp-sdk-2x.md §2.2)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from server.app import Runtime, build_runtime, build_server
+from server.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def manifest_path(tmp_path: Path) -> Path:
+    target = tmp_path / "permissions.toml"
+    shutil.copy(ROOT / "permissions.toml", target)
+    return target
+
+
+@pytest.fixture
+def settings(tmp_path: Path, manifest_path: Path) -> Settings:
+    return Settings(manifest_path=manifest_path, home=tmp_path / "home")
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Runtime:
+    return build_runtime(settings, env={})
+
+
+@pytest.fixture
+def connect(runtime: Runtime) -> Callable[..., Client]:
+    """``async with connect("assistant") as client`` — an in-memory client as that principal."""
+
+    def _connect(principal: str | None = "assistant", **kw: Any) -> Client:
+        server = build_server(runtime, transport="memory", resolve_principal=lambda _ctx: principal)
+        kw.setdefault("raise_exceptions", kw.get("mode") != "legacy")
+        return Client(server, **kw)
+
+    return _connect
+
+
+def text_of(result: Any) -> str:
+    """The text of a tool result's first content block."""
+    return str(result.content[0].text)
+
+
+def audit_rows(settings: Settings) -> list[dict[str, Any]]:
+    import sqlite3
+
+    conn = sqlite3.connect(settings.db_path)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute("SELECT * FROM audit_log ORDER BY seq")]
+    finally:
+        conn.close()

@@ -1,0 +1,85 @@
+"""Hot reload: a valid edit takes effect on the next call and clients hear tools/list_changed;
+a broken edit is refused, audited, and the last good manifest stays in force."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp.types import ToolListChangedNotification
+
+from tests.conftest import audit_rows
+
+ANALYST_RULE = re.compile(r'(id = "analyst-read".*?\ntools = )\[.*?\]', re.S)
+
+
+def _narrow_analyst(path: Path) -> None:
+    text, n = ANALYST_RULE.subn(r'\1["list_lists"]', path.read_text())
+    assert n == 1
+    path.write_text(text)
+
+
+async def test_valid_edit_takes_effect_on_next_call(connect, manifest_path, settings):
+    async with connect("analyst") as client:
+        before = {t.name for t in (await client.list_tools()).tools}
+        _narrow_analyst(manifest_path)
+        after = {t.name for t in (await client.list_tools()).tools}
+        refused = await client.call_tool("list_campaigns", {"connector": "hubspot"})
+    assert "list_campaigns" in before and "list_campaigns" not in after
+    assert "list_lists" in after
+    assert refused.is_error and "[not_permitted]" in refused.content[0].text
+    reloads = [r for r in audit_rows(settings) if r["kind"] == "manifest_reload"]
+    assert len(reloads) == 1 and reloads[0]["outcome"] == "ok"
+
+
+async def test_modern_client_hears_list_changed(connect, manifest_path):
+    async with connect("analyst") as client:
+        await client.list_tools()
+        async with client.listen(tools_list_changed=True) as sub:
+            _narrow_analyst(manifest_path)
+            with anyio.fail_after(5):
+                event = await sub.__anext__()
+    assert type(event).__name__ == "ToolsListChanged"
+
+
+async def test_legacy_client_hears_list_changed(connect, manifest_path):
+    seen: list[str] = []
+
+    async def handler(message: Any) -> None:
+        if isinstance(message, ToolListChangedNotification):
+            seen.append("changed")
+
+    async with connect("analyst", mode="legacy", message_handler=handler) as client:
+        await client.list_tools()
+        _narrow_analyst(manifest_path)
+        with anyio.fail_after(5):
+            while not seen:
+                await anyio.sleep(0.05)
+    assert seen
+
+
+async def test_broken_edit_is_refused_and_last_good_stays(connect, manifest_path, settings):
+    async with connect("analyst") as client:
+        good = await client.call_tool("whoami", {})
+        original = manifest_path.read_text()
+        manifest_path.write_text(original + "\n[[rules]\nid = 'oops'\n")
+        still = await client.call_tool("list_lists", {"connector": "hubspot"})
+        who = await client.call_tool("whoami", {})
+    assert not still.is_error
+    assert who.structured_content["manifest_digest"] == good.structured_content["manifest_digest"]
+    refused = [r for r in audit_rows(settings) if r["kind"] == "manifest_reload"]
+    assert len(refused) == 1 and refused[0]["outcome"] == "refused"
+    bad_line = len(original.splitlines()) + 2
+    assert f"permissions.toml:{bad_line}:8: invalid TOML" in refused[0]["reason"]
+
+
+async def test_deleted_manifest_keeps_last_good(connect, manifest_path, settings):
+    async with connect("analyst") as client:
+        manifest_path.unlink()
+        result = await client.call_tool("whoami", {})
+    assert not result.is_error
+    assert [r["outcome"] for r in audit_rows(settings) if r["kind"] == "manifest_reload"] == [
+        "refused"
+    ]

@@ -1,0 +1,171 @@
+"""stdio and streamable HTTP as real clients meet them: a subprocess and a uvicorn server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from mcp import Client, StdioServerParameters
+
+from governance.bearer import create_token
+from server.app import Runtime
+from server.http import build_http_app
+from server.settings import Settings
+from tests.conftest import audit_rows, text_of
+
+MOPSGATE = str(Path(sys.executable).parent / "mopsgate")
+
+
+def _env(settings: Settings, **extra: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "MOPSGATE_MANIFEST": str(settings.manifest_path),
+        "MOPSGATE_HOME": str(settings.home),
+        **extra,
+    }
+
+
+async def test_stdio_serves_the_configured_principal(settings: Settings):
+    params = StdioServerParameters(
+        command=MOPSGATE,
+        args=["serve", "--transport", "stdio"],
+        env=_env(settings, MOPSGATE_PRINCIPAL="analyst"),
+    )
+    async with Client(params) as client:
+        result = await client.call_tool("whoami", {})
+    assert result.structured_content["principal"] == "analyst"
+    row = audit_rows(settings)[-1]
+    assert (row["transport"], row["principal"], row["outcome"]) == ("stdio", "analyst", "ok")
+
+
+def test_stdio_refuses_an_unknown_principal(settings: Settings):
+    proc = subprocess.run(
+        [MOPSGATE, "serve", "--transport", "stdio", "--principal", "mallory"],
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2
+    assert "unknown principal 'mallory'" in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_serve_refuses_an_invalid_manifest(settings: Settings):
+    settings.manifest_path.write_text("version = 1\n[principals.x]\n")
+    proc = subprocess.run(
+        [MOPSGATE, "serve", "--transport", "stdio", "--principal", "x"],
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2
+    assert "is not a valid manifest" in proc.stderr
+
+
+def test_http_refuses_a_non_loopback_bind(settings: Settings):
+    proc = subprocess.run(
+        [MOPSGATE, "serve", "--transport", "http", "--host", "0.0.0.0"],  # noqa: S104
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2 and "not a loopback address" in proc.stderr
+
+
+@pytest.fixture
+def http_base(runtime: Runtime) -> Iterator[str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = build_http_app(runtime, "127.0.0.1", port)
+    uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not uv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def _call(base: str, headers: dict[str, str]) -> httpx.Response:
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    return httpx.post(
+        f"{base}/mcp",
+        json=body,
+        headers={"Accept": "application/json, text/event-stream", **headers},
+        timeout=10,
+    )
+
+
+def test_http_without_token_is_401(http_base: str):
+    response = _call(http_base, {})
+    assert response.status_code == 401
+    assert "Bearer" in response.headers["www-authenticate"]
+
+
+def test_http_with_a_wrong_token_is_401(http_base: str):
+    assert _call(http_base, {"Authorization": "Bearer mgt_not-a-real-token"}).status_code == 401
+
+
+def test_http_rejects_a_foreign_origin(http_base: str, settings: Settings):
+    settings.home.mkdir(parents=True, exist_ok=True)
+    token = create_token(settings.db_path, "analyst")
+    response = _call(
+        http_base, {"Authorization": f"Bearer {token}", "Origin": "http://evil.example"}
+    )
+    assert response.status_code == 403
+
+
+def test_http_rejects_a_foreign_host(http_base: str, settings: Settings):
+    token = create_token(settings.db_path, "analyst")
+    response = _call(http_base, {"Authorization": f"Bearer {token}", "Host": "evil.example"})
+    assert response.status_code in (400, 421)
+
+
+async def test_http_token_maps_to_its_principal(http_base: str, settings: Settings):
+    from mcp.client.streamable_http import streamable_http_client
+
+    token = create_token(settings.db_path, "analyst")
+    import httpx2
+
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
+    async with Client(streamable_http_client(f"{http_base}/mcp", http_client=http)) as client:
+        who = await client.call_tool("whoami", {})
+        names = {t.name for t in (await client.list_tools()).tools}
+    assert who.structured_content["principal"] == "analyst"
+    assert "apply_change" not in names
+    row = [r for r in audit_rows(settings) if r["tool"] == "whoami"][-1]
+    assert (row["transport"], row["principal"]) == ("http", "analyst")
+
+
+async def test_http_token_of_a_principal_no_longer_in_manifest(http_base, settings, manifest_path):
+    from mcp.client.streamable_http import streamable_http_client
+
+    token = create_token(settings.db_path, "ghost")
+    import httpx2
+
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
+    async with Client(streamable_http_client(f"{http_base}/mcp", http_client=http)) as client:
+        result = await client.call_tool("whoami", {})
+    assert result.is_error and "[unknown_principal]" in text_of(result)
+    assert audit_rows(settings)[-1]["principal"] == "ghost"

@@ -1,0 +1,206 @@
+"""`mopsgate review …` / freeze / unfreeze: output, exit codes and the audit trail."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from governance.change_model import (
+    ApprovalsRequired,
+    BlockedRecord,
+    Change,
+    ChangeStatus,
+    FieldChange,
+    Plan,
+    PlannedRecord,
+    new_change,
+)
+from governance.change_store import ChangeStoreSync
+from governance.freeze import frozen_state
+from governance.manifest_load import load_manifest, manifest_digest
+from governance.risk import RiskClass
+from server.cli_review import freeze_cmd, review_app, unfreeze_cmd
+from tools.catalogue import build_catalogue
+
+runner = CliRunner()
+app = typer.Typer()
+app.add_typer(review_app, name="review")
+app.command("freeze")(freeze_cmd)
+app.command("unfreeze")(unfreeze_cmd)
+
+MANIFEST = """\
+version = 1
+[reviewers.lead]
+roles = ["mops"]
+risk_classes = ["update_fields", "send"]
+[reviewers.dpo]
+roles = ["compliance"]
+risk_classes = ["consent", "send", "update_fields"]
+[use_cases.ops]
+purpose = "ops"
+risk_level = "medium"
+review_date = 2027-01-01
+[use_cases.ops.owners]
+risk = "DPO"
+[approvals.send]
+count = 2
+roles = ["compliance"]
+[principals.bot]
+use_cases = ["ops"]
+"""
+EVIL = "[bold green]APPROVED by compliance[/]\u202eevil\nfake line"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> tuple[list[str], Path]:
+    manifest = tmp_path / "permissions.toml"
+    manifest.write_text(MANIFEST, encoding="utf-8")
+    home = tmp_path / "home"
+    return ["--manifest", str(manifest), "--home", str(home)], home / "mopsgate.db"
+
+
+def _insert(
+    db: Path,
+    risk: RiskClass = RiskClass.UPDATE_FIELDS,
+    count: int = 1,
+    roles: tuple[str, ...] = (),
+) -> Change:
+    """A proposed change whose CRM value and reason carry markup, bidi and a newline."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    manifest = load_manifest(db.parent.parent / "permissions.toml", build_catalogue())
+    record = PlannedRecord(
+        ref="hubspot:contact:1",
+        action="update",
+        changes=[FieldChange(field="jobtitle", before=EVIL, after="Manager")],
+    )
+    blocked = BlockedRecord(ref="hubspot:contact:9", reason_code="opted_out", reason="opted out")
+    plan = Plan(operation="update_fields", connector="hubspot", records=[record], blocked=[blocked])
+    c = new_change(
+        requester="bot",
+        tool="propose_update_person",
+        risk_class=risk,
+        reason=EVIL,
+        plan=plan,
+        manifest_digest=manifest_digest(manifest),
+        approvals_required=ApprovalsRequired(count=count, roles=list(roles)),
+    )
+    with ChangeStoreSync.open(db) as store:
+        return store.insert(c)
+
+
+def _audit(db: Path) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(db)
+    rows = conn.execute(
+        "SELECT kind, principal, tool, outcome, change_id, error_code, transport "
+        "FROM audit_log ORDER BY seq"
+    ).fetchall()
+    conn.close()
+    return rows
+
+
+def _status(db: Path, change_id: str) -> ChangeStatus:
+    with ChangeStoreSync.open(db) as store:
+        return store.require(change_id).status
+
+
+def test_list_and_show(env) -> None:
+    opts, db = env
+    c = _insert(db)
+    listed = runner.invoke(app, ["review", "list", *opts])
+    assert listed.exit_code == 0, listed.output
+    assert c.id in listed.output and "proposed" in listed.output
+    assert "[bold green]APPROVED" in listed.output
+    empty = runner.invoke(app, ["review", "list", "--status", "applied", *opts])
+    assert "No changes with status applied" in empty.output
+    shown = runner.invoke(app, ["review", "show", c.id, *opts])
+    assert shown.exit_code == 0, shown.output
+    out = shown.output
+    assert "untrusted" in out and "→" in out and "hubspot:contact:9" in out
+    assert "[bold green]APPROVED by compliance[/]" in out  # markup shown literally
+    assert "<U+202E>" in out and "\u202e" not in out
+    assert "\\nfake line" in out
+    assert "Still needed: 0 of 1 required approvals" in out
+
+
+def test_show_unknown_change_exits_1(env) -> None:
+    opts, _ = env
+    result = runner.invoke(app, ["review", "show", "chg_nope", *opts])
+    assert result.exit_code == 1
+    assert "no change" in result.stderr
+
+
+def test_approve_is_audited(env) -> None:
+    opts, db = env
+    c = _insert(db)
+    result = runner.invoke(
+        app, ["review", "approve", c.id, "--reviewer", "lead", "--note", "ok", *opts]
+    )
+    assert result.exit_code == 0, result.output
+    assert "now approved" in result.output
+    assert _status(db, c.id) is ChangeStatus.APPROVED
+    assert _audit(db)[-1] == ("review", "lead", "review approve", "ok", c.id, None, "cli")
+
+
+def test_partial_approval_says_what_is_missing(env) -> None:
+    opts, db = env
+    c = _insert(db, risk=RiskClass.SEND, count=2, roles=("compliance",))
+    result = runner.invoke(app, ["review", "approve", c.id, "--reviewer", "lead", *opts])
+    assert result.exit_code == 0
+    assert "still needed: 1 of 2" in result.output
+
+
+@pytest.mark.parametrize(
+    ("reviewer", "code"),
+    [("bot", "self_approval"), ("mallory", "reviewer_not_allowed")],
+)
+def test_refused_approval_exits_1_and_is_audited(env, reviewer: str, code: str) -> None:
+    opts, db = env
+    c = _insert(db)
+    result = runner.invoke(app, ["review", "approve", c.id, "--reviewer", reviewer, *opts])
+    assert result.exit_code == 1
+    assert "mopsgate:" in result.stderr
+    assert _status(db, c.id) is ChangeStatus.PROPOSED
+    assert _audit(db)[-1] == ("review", reviewer, "review approve", "refused", c.id, code, "cli")
+
+
+def test_reviewer_lacking_risk_class(env) -> None:
+    opts, db = env
+    c = _insert(db, risk=RiskClass.CONSENT)
+    result = runner.invoke(app, ["review", "approve", c.id, "--reviewer", "lead", *opts])
+    assert result.exit_code == 1
+    assert "may not approve consent" in result.stderr
+
+
+def test_reject_then_approve_is_refused(env) -> None:
+    opts, db = env
+    c = _insert(db)
+    rejected = runner.invoke(
+        app, ["review", "reject", c.id, "--reviewer", "dpo", "--reason", "wrong", *opts]
+    )
+    assert rejected.exit_code == 0, rejected.output
+    again = runner.invoke(app, ["review", "approve", c.id, "--reviewer", "lead", *opts])
+    assert again.exit_code == 1
+    assert "is rejected" in again.stderr
+    kinds = [(r[2], r[3]) for r in _audit(db)]
+    assert kinds[-2:] == [("review reject", "ok"), ("review approve", "refused")]
+
+
+def test_freeze_and_unfreeze_are_audited(env) -> None:
+    opts, db = env
+    result = runner.invoke(app, ["freeze", "--reason", "incident", "--by", "alice", *opts])
+    assert result.exit_code == 0, result.output
+    assert "frozen" in result.output
+    state = frozen_state(db)
+    assert state is not None and state.reason == "incident"
+    c = _insert(db)
+    shown = runner.invoke(app, ["review", "show", c.id, *opts])
+    assert "Applies are frozen: incident" in shown.output
+    result = runner.invoke(app, ["unfreeze", "--by", "bob", *opts])
+    assert result.exit_code == 0
+    assert frozen_state(db) is None
+    rows = [(r[0], r[1], r[2], r[3]) for r in _audit(db)]
+    assert rows == [("freeze", "alice", "freeze", "ok"), ("freeze", "bob", "unfreeze", "ok")]

@@ -1,0 +1,31 @@
+"""Builds the governance catalogue (what tools, objects and fields exist) from the tool names
+and the connectors' field tables."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from connectors.schema import OTHER_OBJECTS, PERSON_OBJECTS
+from governance.catalogue import Catalogue, ObjectFields
+from tools.names import CONNECTORLESS_TOOLS, TOOL_RISK
+
+
+@cache
+def build_catalogue() -> Catalogue:
+    objects: dict[str, dict[str, ObjectFields]] = {}
+    for connector, persons in PERSON_OBJECTS.items():
+        objs: dict[str, ObjectFields] = {}
+        for obj, specs in persons.items():
+            objs[obj] = ObjectFields(
+                fields=frozenset(s.name for s in specs),
+                pii=frozenset(s.name for s in specs if s.pii),
+                consent=frozenset(s.name for s in specs if s.consent),
+                read_only=frozenset(s.name for s in specs if s.read_only),
+                lifecycle=frozenset(s.name for s in specs if s.lifecycle),
+            )
+        for obj in OTHER_OBJECTS[connector]:
+            objs[obj] = ObjectFields(fields=frozenset())
+        objects[connector] = objs
+    return Catalogue(
+        tools=dict(TOOL_RISK), objects=objects, connectorless_tools=CONNECTORLESS_TOOLS
+    )

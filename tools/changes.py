@@ -1,0 +1,167 @@
+"""The change lifecycle as the requester sees it: inspect, list, cancel, apply.
+
+There is no approve tool: approval happens out of band, by a human, in the reviewer CLI.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+
+from governance.applying import Applier
+from governance.change_model import Change, ChangeStatus
+from governance.change_store import ChangeStore
+from governance.errors import NotFound
+from tools.change_views import ChangeOut, change_out
+from tools.common import connector
+from tools.names import TOOL_RISK
+from tools.spec import StrictInput, ToolContext, ToolSpec
+
+ChangeId = Annotated[
+    str, Field(pattern=r"^chg_[0-9a-f]{12}$", description="a change id such as chg_0123456789ab")
+]
+
+
+async def _own(ctx: ToolContext, change_id: str) -> Change:
+    """A principal only sees its own changes; someone else's is reported as not found."""
+    store: ChangeStore = ctx.services["store"]
+    change = await store.get(change_id)
+    if change is None or change.requester != ctx.principal:
+        raise NotFound(
+            f"there is no change {change_id} of yours.", hint="list_my_changes shows your changes."
+        )
+    return change
+
+
+def _out(ctx: ToolContext, change: Change) -> ChangeOut:
+    ctx.notes.change_id = change.id
+    ctx.notes.summary = f"{change.id}: {change.status}"
+    return ChangeOut(**change_out(change, None))
+
+
+class ChangeIn(StrictInput):
+    change_id: ChangeId
+
+
+async def get_change(ctx: ToolContext, args: ChangeIn) -> ChangeOut:
+    return _out(ctx, await _own(ctx, args.change_id))
+
+
+class ListMineIn(StrictInput):
+    status: ChangeStatus | None = None
+    limit: int = Field(20, ge=1, le=100)
+
+
+class ChangeLine(BaseModel):
+    change_id: str
+    status: str
+    risk_class: str
+    operation: str
+    connector: str
+    records: int
+    created_at: str
+    reason: str
+
+
+class ChangeList(BaseModel):
+    changes: list[ChangeLine]
+
+
+async def list_my_changes(ctx: ToolContext, args: ListMineIn) -> ChangeList:
+    store: ChangeStore = ctx.services["store"]
+    changes = await store.list_changes(
+        status=args.status, requester=ctx.principal, limit=args.limit
+    )
+    ctx.notes.summary = f"{len(changes)} changes"
+    return ChangeList(
+        changes=[
+            ChangeLine(
+                change_id=c.id,
+                status=str(c.status),
+                risk_class=str(c.risk_class),
+                operation=c.plan.operation,
+                connector=c.connector,
+                records=len(c.plan.records),
+                created_at=c.created_at.isoformat(),
+                reason=c.reason,
+            )
+            for c in changes
+        ]
+    )
+
+
+async def cancel_change(ctx: ToolContext, args: ChangeIn) -> ChangeOut:
+    await _own(ctx, args.change_id)
+    store: ChangeStore = ctx.services["store"]
+    change = await store.cancel(args.change_id, ctx.principal, "cancelled by the requester")
+    return _out(ctx, change)
+
+
+class ApplyIn(StrictInput):
+    change_id: ChangeId
+    confirmation_token: str = Field(min_length=10, max_length=2000)
+
+
+async def apply_change(ctx: ToolContext, args: ApplyIn) -> ChangeOut:
+    store: ChangeStore = ctx.services["store"]
+    change = await store.get(args.change_id)
+    if change is None:
+        raise NotFound(
+            f"there is no change {args.change_id}.", hint="list_my_changes shows your changes."
+        )
+    ctx.notes.change_id = change.id
+    ctx.notes.connector = change.connector
+    await ctx.services["audit_intent"](ctx, change, "apply requested")
+    applier: Applier = ctx.services["applier"]
+    result = await applier.apply(
+        change_id=args.change_id,
+        token=args.confirmation_token,
+        principal=ctx.principal,
+        digest=ctx.manifest_digest,
+        client=connector(ctx, change.connector),
+    )
+    return _out(ctx, result)
+
+
+def _spec(name: str, title: str, desc: str, i: Any, o: Any, h: Any) -> ToolSpec[Any, Any]:
+    return ToolSpec(name, title, desc, i, o, h, TOOL_RISK[name])
+
+
+CHANGE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    _spec(
+        "get_change",
+        "Get a change",
+        "Status, diff, approvals and outcome of one of your changes.",
+        ChangeIn,
+        ChangeOut,
+        get_change,
+    ),
+    _spec(
+        "list_my_changes",
+        "List my changes",
+        "Your changes, newest first, optionally by status.",
+        ListMineIn,
+        ChangeList,
+        list_my_changes,
+    ),
+    _spec(
+        "cancel_change",
+        "Cancel a change",
+        "Withdraw one of your changes that is proposed or approved but not applied.",
+        ChangeIn,
+        ChangeOut,
+        cancel_change,
+    ),
+    _spec(
+        "apply_change",
+        "Apply an approved change",
+        "Apply one of your approved changes with "
+        "its confirmation token. Refused if it is not approved, the token is wrong, applies "
+        "are frozen, or anything it planned against has changed (stale). Writes exactly the "
+        "approved diff, once.",
+        ApplyIn,
+        ChangeOut,
+        apply_change,
+    ),
+)

@@ -1,0 +1,106 @@
+"""Input pieces and checks shared by the tool catalogue."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from connectors.model import parse_ref
+from connectors.protocol import Connector
+from connectors.schema import OTHER_OBJECTS, PERSON_OBJECTS
+from governance.errors import InvalidInput, NotPermitted
+from tools.spec import ToolContext
+
+ConnectorName = Literal["marketo", "hubspot", "salesforce"]
+
+REF_PATTERN = r"^(marketo|hubspot|salesforce):[A-Za-z_]{1,40}:[A-Za-z0-9-]{1,64}$"
+Ref = Annotated[
+    str,
+    Field(
+        pattern=REF_PATTERN,
+        description=(
+            "record reference '<connector>:<object>:<id>', e.g. 'hubspot:contact:1051', "
+            "'salesforce:Lead:00Q5e0000000042', 'marketo:lead:100042'"
+        ),
+    ),
+]
+Limit = Annotated[int, Field(ge=1, le=100, description="page size (hard cap 100)")]
+Cursor = Annotated[
+    str | None,
+    Field(
+        max_length=2000, description=("opaque cursor from a previous page; omit for the first page")
+    ),
+]
+
+
+def connector(ctx: ToolContext, name: str) -> Connector:
+    return ctx.connectors.get(name)
+
+
+def person_object(connector_name: str, obj: str | None) -> str:
+    """The person object to use; an unknown one is an error listing what exists."""
+    objects = PERSON_OBJECTS[connector_name]
+    if obj is None:
+        return next(iter(objects))
+    if obj not in objects:
+        raise InvalidInput(
+            f"{connector_name} has no person object {obj!r}.",
+            hint=f"Use one of: {', '.join(objects)}.",
+        )
+    return obj
+
+
+def known_object(connector_name: str, obj: str) -> None:
+    names = [*PERSON_OBJECTS[connector_name], *OTHER_OBJECTS[connector_name]]
+    if obj not in names:
+        raise InvalidInput(
+            f"{connector_name} has no object {obj!r}.", hint=f"Objects: {', '.join(names)}."
+        )
+
+
+def split_ref(ref: str, *, kinds: tuple[str, ...] | None = None) -> tuple[str, str, str]:
+    try:
+        conn, obj, native = parse_ref(ref)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), hint="Use a reference returned by a read tool.") from exc
+    if kinds is not None and obj not in kinds:
+        raise InvalidInput(
+            f"{ref!r} is a {obj}, not one of: {', '.join(kinds)}.",
+            hint="Pass a reference of the right kind.",
+        )
+    known_object(conn, obj)
+    return conn, obj, native
+
+
+def person_ref(ref: str) -> tuple[str, str]:
+    conn, obj, _ = split_ref(ref)
+    if obj not in PERSON_OBJECTS[conn]:
+        raise InvalidInput(
+            f"{ref!r} is not a person.",
+            hint=f"Person objects on {conn}: {', '.join(PERSON_OBJECTS[conn])}.",
+        )
+    return conn, obj
+
+
+def same_connector(*refs: str) -> str:
+    names = {r.split(":", 1)[0] for r in refs}
+    if len(names) != 1:
+        raise InvalidInput(
+            f"all references must belong to one connector, got {', '.join(sorted(names))}.",
+            hint="Split the request per connector.",
+        )
+    return names.pop()
+
+
+def require_read(ctx: ToolContext, connector_name: str, obj: str, tool: str) -> None:
+    """Object-level check for tools whose object is only known after reading."""
+    from governance.policy import decide
+
+    decision = decide(ctx.manifest, ctx.principal, tool, connector_name, obj)
+    if not decision.allowed:
+        raise NotPermitted(
+            decision.reason,
+            rule_id=decision.rule_id,
+            hint="Call my_permissions to see what you may read.",
+        )

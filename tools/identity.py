@@ -1,0 +1,119 @@
+"""``whoami`` and ``my_permissions``: the assistant can ask what it is and what it may do, so it
+can plan within its rights instead of discovering them by being refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from governance.policy import explain
+from governance.risk import RiskClass
+from tools.names import TOOL_RISK
+from tools.spec import StrictInput, ToolContext, ToolSpec
+
+
+class NoInput(StrictInput):
+    pass
+
+
+class UseCaseInfo(BaseModel):
+    name: str
+    purpose: str
+    risk_level: str
+    review_date: str | None
+    owners: dict[str, str]
+
+
+class WhoAmI(BaseModel):
+    principal: str
+    use_cases: list[UseCaseInfo]
+    connectors: dict[str, str] = Field(description="connector -> environment (sandbox|production)")
+    manifest_digest: str
+
+
+class PermissionRow(BaseModel):
+    tool: str
+    risk_class: str
+    connector: str
+    mode: str
+    fields: str
+    approvals: str
+    record_cap: str
+
+
+class MyPermissions(BaseModel):
+    principal: str
+    rows: list[PermissionRow]
+    note: str
+
+
+async def whoami(ctx: ToolContext, _: NoInput) -> WhoAmI:
+    m = ctx.manifest
+    principal = m.principals[ctx.principal]
+    cases = []
+    for name in principal.use_cases:
+        uc = m.use_cases[name]
+        owners: dict[str, Any] = uc.owners.model_dump(exclude_none=True)
+        cases.append(
+            UseCaseInfo(
+                name=name,
+                purpose=uc.purpose,
+                risk_level=str(uc.risk_level),
+                review_date=str(uc.review_date) if uc.review_date else None,
+                owners={k: str(v) for k, v in owners.items()},
+            )
+        )
+    ctx.notes.summary = f"{len(cases)} use case(s)"
+    return WhoAmI(
+        principal=ctx.principal,
+        use_cases=cases,
+        connectors={name: str(c.environment) for name, c in m.connectors.items()},
+        manifest_digest=ctx.manifest_digest,
+    )
+
+
+async def my_permissions(ctx: ToolContext, _: NoInput) -> MyPermissions:
+    rows = [
+        PermissionRow(
+            tool=r.tool,
+            risk_class=str(TOOL_RISK.get(r.tool, RiskClass.READ)),
+            connector=r.connector or "-",
+            mode=str(r.mode),
+            fields=r.fields,
+            approvals=str(r.approvals),
+            record_cap=str(r.cap),
+        )
+        for r in explain(ctx.manifest, ctx.principal)
+    ]
+    ctx.notes.summary = f"{len(rows)} grant row(s)"
+    return MyPermissions(
+        principal=ctx.principal,
+        rows=rows,
+        note="Writes are always proposals: a human reviewer approves each change before it "
+        "can be applied with its confirmation token.",
+    )
+
+
+IDENTITY_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    ToolSpec(
+        "whoami",
+        "Who am I",
+        "Returns the principal this session acts as, its use cases (purpose, owners, "
+        "review date) and the environment of each connector (sandbox or production).",
+        NoInput,
+        WhoAmI,
+        whoami,
+        TOOL_RISK["whoami"],
+    ),
+    ToolSpec(
+        "my_permissions",
+        "My permissions",
+        "Lists this principal's effective rights: per tool and connector the mode, readable "
+        "fields, approvals needed and record caps. Use it before planning a change.",
+        NoInput,
+        MyPermissions,
+        my_permissions,
+        TOOL_RISK["my_permissions"],
+    ),
+)

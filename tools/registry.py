@@ -1,0 +1,25 @@
+"""Every tool mopsgate offers, in one place; the server registers exactly these."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tools.changes import CHANGE_TOOLS
+from tools.identity import IDENTITY_TOOLS
+from tools.reads_hygiene import HYGIENE_TOOLS
+from tools.reads_lists import LIST_TOOLS
+from tools.reads_people import PEOPLE_TOOLS
+from tools.spec import ToolSpec
+from tools.writes import WRITE_TOOLS
+
+
+def all_specs() -> dict[str, ToolSpec[Any, Any]]:
+    specs: list[ToolSpec[Any, Any]] = [
+        *IDENTITY_TOOLS,
+        *PEOPLE_TOOLS,
+        *LIST_TOOLS,
+        *HYGIENE_TOOLS,
+        *WRITE_TOOLS,
+        *CHANGE_TOOLS,
+    ]
+    return {s.name: s for s in specs}

@@ -1,0 +1,96 @@
+"""How a tool is declared: an input model, an output model, a handler, and its risk class.
+
+A tool never talks to MCP, audit or policy itself: the server's pipeline decides, validates,
+runs the handler with a ``ToolContext`` and audits. The handler only asks the core for what it
+needs through the context, which is what keeps the governed path the only path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from connectors.protocol import Connector
+from governance.manifest_model import Manifest
+from governance.policy import FieldAccess
+from governance.risk import RiskClass
+
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel)
+
+
+class StrictInput(BaseModel):
+    """Base of every tool input: unknown fields are errors, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Connectors(Protocol):
+    def get(self, name: str) -> Connector: ...
+
+    def environment(self, name: str) -> str: ...
+
+
+@dataclass
+class CallNotes:
+    """What a handler tells the audit log about the call beyond its arguments."""
+
+    summary: str = ""
+    change_id: str | None = None
+    connector: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ToolContext:
+    principal: str
+    manifest: Manifest
+    manifest_digest: str
+    connectors: Connectors
+    notes: CallNotes
+    services: dict[str, Any] = field(default_factory=dict)
+    transport: str = "memory"
+
+    def field_access(self, connector: str, obj: str) -> FieldAccess:
+        from governance.policy import field_access
+
+        return field_access(self.manifest, self.principal, connector, obj)
+
+
+Handler = Callable[[ToolContext, In], Awaitable[Out]]
+
+
+@dataclass(frozen=True)
+class ToolSpec(Generic[In, Out]):
+    name: str
+    title: str
+    description: str
+    input_model: type[In]
+    output_model: type[Out]
+    handler: Handler[In, Out]
+    risk: RiskClass
+
+    def target(self, args: BaseModel) -> tuple[str | None, str | None]:
+        """The connector and object a call addresses, for the policy decision.
+
+        Taken from an explicit ``connector``/``object`` argument, else from the first record
+        reference among the arguments (``"<connector>:<object>:<id>"``).
+        """
+        connector = getattr(args, "connector", None)
+        obj = getattr(args, "object", None)
+        if not isinstance(connector, str):
+            connector = None
+        if not isinstance(obj, str):
+            obj = None
+        for attr in REF_ATTRS:
+            ref = getattr(args, attr, None)
+            if isinstance(ref, str) and ref.count(":") >= 2:
+                ref_connector, ref_obj, _ = ref.split(":", 2)
+                return connector or ref_connector, obj or ref_obj
+        return connector, obj
+
+
+REF_ATTRS = ("ref", "person_ref", "list_ref", "campaign_ref")

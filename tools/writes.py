@@ -1,0 +1,320 @@
+"""Propose tools: each only plans. Nothing upstream changes until a human approves the change
+with ``mopsgate review approve`` and the assistant applies it with its confirmation token."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+
+from governance.planning import PlanInput
+from governance.proposing import Proposal, Proposer
+from governance.risk import RiskClass
+from tools.change_views import ProposalOut, change_out
+from tools.common import ConnectorName, Ref, connector, person_ref, split_ref
+from tools.names import TOOL_RISK
+from tools.spec import StrictInput, ToolContext, ToolSpec
+
+Reason = Annotated[
+    str,
+    Field(
+        min_length=8,
+        max_length=1000,
+        description=("what the user asked for, in their words; shown to the reviewer"),
+    ),
+]
+Refs = Annotated[list[Ref], Field(min_length=1, max_length=10_000)]
+Value = str | int | float | bool | None
+
+NEXT = (
+    "A human reviewer must approve this change (mopsgate review approve {id}). Then call "
+    "apply_change with change_id and confirmation_token. Check progress with get_change."
+)
+
+
+async def _propose(
+    ctx: ToolContext,
+    tool: str,
+    reason: str,
+    inp: PlanInput,
+    risk: RiskClass,
+    revert_of: str | None = None,
+) -> ProposalOut:
+    proposer: Proposer = ctx.services["proposer"]
+    proposal: Proposal = await proposer.propose(
+        manifest=ctx.manifest,
+        digest=ctx.manifest_digest,
+        principal=ctx.principal,
+        tool=tool,
+        reason=reason,
+        client=connector(ctx, inp.connector),
+        inp=inp,
+        risk=risk,
+        revert_of=revert_of,
+    )
+    change = proposal.change
+    ctx.notes.change_id = change.id
+    ctx.notes.summary = (
+        f"proposed {change.id}: {change.plan.operation}, "
+        f"{change.plan.summary.records} records, {len(change.plan.blocked)} "
+        f"blocked, {change.approvals_required.count} approval(s) needed"
+    )
+    first = change.plan.records[0].ref if change.plan.records else None
+    access = None
+    if first:
+        conn, obj, _ = first.split(":", 2)
+        if obj in ctx.manifest.catalogue.objects.get(conn, {}):
+            access = ctx.field_access(conn, obj)
+    return ProposalOut(
+        **change_out(change, access),
+        confirmation_token=proposal.token,
+        applies_frozen=proposal.frozen_note,
+        next_steps=NEXT.format(id=change.id),
+    )
+
+
+class UpdatePersonIn(StrictInput):
+    refs: Refs
+    fields: dict[str, Value] = Field(
+        min_length=1, max_length=50, description="field name -> new value (vendor field names)"
+    )
+    reason: Reason
+
+
+async def propose_update_person(ctx: ToolContext, args: UpdatePersonIn) -> ProposalOut:
+    conn = {person_ref(r)[0] for r in args.refs}
+    if len(conn) != 1:
+        from governance.errors import InvalidInput
+
+        raise InvalidInput("all people must be on one connector.", hint="Split by connector.")
+    inp = PlanInput(
+        operation="update_fields",
+        connector=conn.pop(),
+        updates={r: dict(args.fields) for r in args.refs},
+    )
+    return await _propose(ctx, "propose_update_person", args.reason, inp, RiskClass.UPDATE_FIELDS)
+
+
+class ListChangeIn(StrictInput):
+    list_ref: Ref
+    person_refs: Refs
+    reason: Reason
+
+
+def _list_input(op: str, args: ListChangeIn) -> PlanInput:
+    conn, _, _ = split_ref(args.list_ref)
+    return PlanInput(
+        operation=op, connector=conn, refs=list(args.person_refs), target=args.list_ref
+    )
+
+
+async def propose_add_to_list(ctx: ToolContext, args: ListChangeIn) -> ProposalOut:
+    return await _propose(
+        ctx,
+        "propose_add_to_list",
+        args.reason,
+        _list_input("add_to_list", args),
+        RiskClass.AUDIENCE,
+    )
+
+
+async def propose_remove_from_list(ctx: ToolContext, args: ListChangeIn) -> ProposalOut:
+    return await _propose(
+        ctx,
+        "propose_remove_from_list",
+        args.reason,
+        _list_input("remove_from_list", args),
+        RiskClass.AUDIENCE,
+    )
+
+
+class CampaignStatusIn(StrictInput):
+    campaign_ref: Ref
+    person_refs: Refs
+    status: str = Field(min_length=1, max_length=80)
+    reason: Reason
+
+
+async def propose_set_campaign_status(ctx: ToolContext, args: CampaignStatusIn) -> ProposalOut:
+    conn, _, _ = split_ref(args.campaign_ref)
+    inp = PlanInput(
+        operation="set_campaign_status",
+        connector=conn,
+        refs=list(args.person_refs),
+        target=args.campaign_ref,
+        params={"status": args.status},
+    )
+    return await _propose(ctx, "propose_set_campaign_status", args.reason, inp, RiskClass.LIFECYCLE)
+
+
+class TriggerIn(StrictInput):
+    campaign_ref: Ref
+    person_refs: Annotated[list[Ref], Field(min_length=1, max_length=1000)]
+    tokens: dict[str, str] = Field(default_factory=dict, max_length=20)
+    reason: Reason
+
+
+async def propose_trigger_campaign(ctx: ToolContext, args: TriggerIn) -> ProposalOut:
+    conn, _, _ = split_ref(args.campaign_ref)
+    inp = PlanInput(
+        operation="trigger_campaign",
+        connector=conn,
+        refs=list(args.person_refs),
+        target=args.campaign_ref,
+        params={"tokens": dict(args.tokens)},
+    )
+    return await _propose(ctx, "propose_trigger_campaign", args.reason, inp, RiskClass.SEND)
+
+
+class ScheduleIn(StrictInput):
+    campaign_ref: Ref
+    run_at: datetime = Field(description="when to run, ISO 8601 with time zone")
+    tokens: dict[str, str] = Field(default_factory=dict, max_length=20)
+    reason: Reason
+
+    @field_validator("run_at")
+    @classmethod
+    def _future(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("run_at needs a time zone, e.g. 2026-12-01T09:00:00+00:00")
+        if value <= datetime.now(UTC):
+            raise ValueError("run_at must be in the future")
+        return value
+
+
+async def propose_schedule_campaign(ctx: ToolContext, args: ScheduleIn) -> ProposalOut:
+    conn, _, _ = split_ref(args.campaign_ref)
+    inp = PlanInput(
+        operation="schedule_campaign",
+        connector=conn,
+        target=args.campaign_ref,
+        params={"run_at": args.run_at.isoformat(), "tokens": dict(args.tokens)},
+    )
+    return await _propose(ctx, "propose_schedule_campaign", args.reason, inp, RiskClass.SEND)
+
+
+class PeopleIn(StrictInput):
+    connector: ConnectorName
+    person_refs: Refs
+    reason: Reason
+
+
+async def propose_opt_out(ctx: ToolContext, args: PeopleIn) -> ProposalOut:
+    inp = PlanInput(operation="opt_out", connector=args.connector, refs=list(args.person_refs))
+    return await _propose(ctx, "propose_opt_out", args.reason, inp, RiskClass.CONSENT)
+
+
+async def propose_delete_person(ctx: ToolContext, args: PeopleIn) -> ProposalOut:
+    inp = PlanInput(
+        operation="delete_person", connector=args.connector, refs=list(args.person_refs)
+    )
+    return await _propose(ctx, "propose_delete_person", args.reason, inp, RiskClass.DELETE)
+
+
+class RevertIn(StrictInput):
+    change_id: str = Field(pattern=r"^chg_[0-9a-f]{12}$")
+    reason: Reason
+
+
+async def propose_revert(ctx: ToolContext, args: RevertIn) -> ProposalOut:
+    from governance.errors import NotPermitted
+    from governance.reverting import revert_input
+
+    store = ctx.services["store"]
+    original = await store.require(args.change_id)
+    if original.requester != ctx.principal:
+        raise NotPermitted(
+            f"{args.change_id} was proposed by another principal.",
+            hint="Only the requester of a change can propose its revert.",
+        )
+    inp = revert_input(original, await store.written_refs(original.id))
+    return await _propose(
+        ctx, "propose_revert", args.reason, inp, original.risk_class, revert_of=original.id
+    )
+
+
+def _spec(name: str, title: str, desc: str, i: Any, h: Any) -> ToolSpec[Any, Any]:
+    return ToolSpec(
+        name,
+        title,
+        desc + " Only plans: nothing changes until a human approves and you call apply_change.",
+        i,
+        ProposalOut,
+        h,
+        TOOL_RISK[name],
+    )
+
+
+WRITE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    _spec(
+        "propose_update_person",
+        "Propose a field update",
+        "Propose new values for fields of "
+        "one or many people (same connector). Returns the field-level diff from live data.",
+        UpdatePersonIn,
+        propose_update_person,
+    ),
+    _spec(
+        "propose_add_to_list",
+        "Propose adding to a list",
+        "Propose adding people to a static "
+        "list. People who may not be emailed are blocked from lists that feed sends.",
+        ListChangeIn,
+        propose_add_to_list,
+    ),
+    _spec(
+        "propose_remove_from_list",
+        "Propose removing from a list",
+        "Propose removing people from a static list.",
+        ListChangeIn,
+        propose_remove_from_list,
+    ),
+    _spec(
+        "propose_set_campaign_status",
+        "Propose campaign member status",
+        "Propose a new campaign member status (must be on the campaign's status ladder).",
+        CampaignStatusIn,
+        propose_set_campaign_status,
+    ),
+    _spec(
+        "propose_trigger_campaign",
+        "Propose triggering a campaign",
+        "Propose running a "
+        "triggerable campaign for people. Opted-out, suppressed and unknown-consent people "
+        "are blocked. Needs two approvals, one from compliance.",
+        TriggerIn,
+        propose_trigger_campaign,
+    ),
+    _spec(
+        "propose_schedule_campaign",
+        "Propose scheduling a campaign",
+        "Propose scheduling a "
+        "campaign run. Refused while its audience holds anyone who may not be emailed.",
+        ScheduleIn,
+        propose_schedule_campaign,
+    ),
+    _spec(
+        "propose_opt_out",
+        "Propose an opt-out",
+        "Propose recording an email opt-out. Opting people in is not offered.",
+        PeopleIn,
+        propose_opt_out,
+    ),
+    _spec(
+        "propose_delete_person",
+        "Propose deleting people",
+        "Propose deleting people "
+        "(denied unless the manifest allows it; never applied without approval).",
+        PeopleIn,
+        propose_delete_person,
+    ),
+    _spec(
+        "propose_revert",
+        "Propose reverting a change",
+        "Propose the inverse of a change you "
+        "applied, built from its before-images. Goes through the same review.",
+        RevertIn,
+        propose_revert,
+    ),
+)

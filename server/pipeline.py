@@ -25,11 +25,13 @@ from governance.errors import (
     GovernanceError,
     InvalidInput,
     NotPermitted,
+    RateLimited,
     UnknownPrincipal,
 )
 from governance.manifest_holder import ManifestHolder
 from governance.pii import mask_arguments
-from governance.policy import Decision, decide, visible_tools
+from governance.policy import Decision, decide, rate_limit, visible_tools
+from server.call_rate import CallRate
 from server.errors import error_result, error_text
 from tools.spec import CallNotes, Connectors, ToolContext, ToolSpec
 
@@ -92,6 +94,7 @@ class GovernedPipeline:
         self.resolve_principal = resolve_principal
         self.services = services if services is not None else {}
         self.legacy_sessions: list[Any] = []
+        self.call_rate = CallRate()
 
     async def __call__(self, ctx: Any, call_next: Any) -> Any:
         if ctx.method == "tools/call":
@@ -201,6 +204,7 @@ class GovernedPipeline:
                 "connect with a token issued for a listed principal.",
                 rule_id="unknown-principal",
             )
+        self.call_rate.check(principal, rate_limit(manifest, principal).calls_per_minute)
         if spec is None:
             visible = sorted(visible_tools(manifest, principal))
             raise NotPermitted(
@@ -226,7 +230,7 @@ class GovernedPipeline:
     async def _finish_refused(
         self, event: dict[str, Any], refusal: GovernanceError, started: float, version: str
     ) -> Any:
-        denied = isinstance(refusal, NotPermitted)
+        denied = isinstance(refusal, (NotPermitted, RateLimited))
         event.update(
             decision="denied" if denied else "error",
             rule_id=refusal.rule_id,

@@ -6,7 +6,7 @@ import sqlite3
 
 from server.app import Runtime
 from server.settings import Settings
-from tests.conftest import audit_rows
+from tests.conftest import audit_rows, text_of
 
 WRITE_TOOLS = {
     "propose_update_person",
@@ -137,3 +137,18 @@ async def test_audit_write_failure_refuses_the_call(connect, runtime: Runtime, s
     assert refused.structured_content is None
     assert not again.is_error
     assert [r["tool"] for r in audit_rows(settings)] == ["whoami", "whoami"]
+
+
+async def test_calls_per_minute_limit_refuses_and_audits(connect, manifest_path, settings):
+    text = manifest_path.read_text().replace("calls_per_minute = 120", "calls_per_minute = 3")
+    manifest_path.write_text(text)
+    async with connect("assistant") as client:
+        results = [await client.call_tool("whoami", {}) for _ in range(4)]
+    assert [r.is_error for r in results] == [False, False, False, True]
+    assert text_of(results[-1]).startswith("[rate_limited]")
+    row = audit_rows(settings)[-1]
+    assert (row["decision"], row["rule_id"], row["error_code"]) == (
+        "denied",
+        "rate-limit",
+        "rate_limited",
+    )

@@ -224,6 +224,7 @@ class GovernedPipeline:
                 hint="Call my_permissions to see what you may do, or ask the "
                 "manifest owner for a grant.",
                 rule_id=decision.rule_id,
+                details={"connector": connector},
             )
         return args, decision
 
@@ -232,6 +233,7 @@ class GovernedPipeline:
     ) -> Any:
         denied = isinstance(refusal, (NotPermitted, RateLimited))
         event.update(
+            connector=refusal.details.get("connector"),
             decision="denied" if denied else "error",
             rule_id=refusal.rule_id,
             reason=refusal.message[:500],

@@ -90,7 +90,17 @@ class ToolSpec(Generic[In, Out]):
             if isinstance(ref, str) and ref.count(":") >= 2:
                 ref_connector, ref_obj, _ = ref.split(":", 2)
                 return connector or ref_connector, obj or ref_obj
+        for attr in REF_LIST_ATTRS:
+            refs = getattr(args, attr, None)
+            if isinstance(refs, list) and refs and all(isinstance(r, str) for r in refs):
+                parts = {tuple(r.split(":", 2)[:2]) for r in refs}
+                connectors = {p[0] for p in parts}
+                if len(connectors) == 1:
+                    objects = {p[1] for p in parts if len(p) == 2}
+                    only_obj = objects.pop() if len(objects) == 1 else None
+                    return connector or connectors.pop(), obj or only_obj
         return connector, obj
 
 
 REF_ATTRS = ("ref", "person_ref", "list_ref", "campaign_ref")
+REF_LIST_ATTRS = ("refs", "person_refs")

@@ -152,3 +152,24 @@ async def test_calls_per_minute_limit_refuses_and_audits(connect, manifest_path,
         "rate-limit",
         "rate_limited",
     )
+
+
+async def test_write_grant_is_scoped_to_its_connector(connect, manifest_path, settings):
+    """Dropping the HubSpot update rule leaves Marketo updates allowed, HubSpot ones refused at
+    the decision (the connector comes from the record references)."""
+    text = manifest_path.read_text()
+    start = text.index('[[rules]]\nid = "assistant-update-hubspot"')
+    end = text.index("[[rules]]", start + 10)
+    manifest_path.write_text(text[:start] + text[end:])
+    async with connect("assistant") as client:
+        refused = await client.call_tool(
+            "propose_update_person",
+            {
+                "refs": ["hubspot:contact:1001"],
+                "fields": {"jobtitle": "CMO"},
+                "reason": "fix the title as asked",
+            },
+        )
+    assert refused.is_error and "[not_permitted]" in text_of(refused)
+    row = audit_rows(settings)[-1]
+    assert (row["connector"], row["decision"]) == ("hubspot", "denied")

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -155,7 +156,7 @@ def _print_connect_help(settings: Settings, host: str, port: int) -> None:
     snippet = {
         "mcpServers": {
             "mopsgate": {
-                "command": "mopsgate",
+                "command": str(Path(sys.executable).parent / "mopsgate"),
                 "args": [
                     "serve",
                     "--transport",
@@ -164,6 +165,8 @@ def _print_connect_help(settings: Settings, host: str, port: int) -> None:
                     "assistant",
                     "--manifest",
                     manifest,
+                    "--home",
+                    os.path.abspath(settings.home),
                 ],
             }
         }

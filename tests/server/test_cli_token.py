@@ -1,0 +1,53 @@
+"""``mopsgate token create``: shown once, stored hashed, audited, only for known principals."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from typer.testing import CliRunner, Result
+
+from governance.bearer import lookup_token
+from server.cli import app
+from server.settings import Settings
+from tests.conftest import audit_rows
+
+
+def _invoke(settings: Settings, *args: str) -> Result:
+    return CliRunner().invoke(
+        app,
+        [
+            "token",
+            "create",
+            *args,
+            "--manifest",
+            str(settings.manifest_path),
+            "--home",
+            str(settings.home),
+        ],
+    )
+
+
+def test_token_is_printed_once_and_stored_hashed(settings: Settings) -> None:
+    result = _invoke(settings, "--principal", "assistant", "--label", "laptop")
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    assert token.startswith("mgt_")
+    record = lookup_token(settings.db_path, token)
+    assert record is not None and record.principal == "assistant"
+    raw = b"".join(p.read_bytes() for p in settings.home.glob("mopsgate.db*"))
+    assert token.encode() not in raw
+    row = audit_rows(settings)[-1]
+    assert (row["kind"], row["principal"], row["transport"]) == ("token", "assistant", "cli")
+    assert token not in str(row)
+
+
+def test_token_for_unknown_principal_is_refused(settings: Settings) -> None:
+    result = _invoke(settings, "--principal", "mallory")
+    assert result.exit_code == 1
+    assert "unknown principal 'mallory'" in result.output
+    assert (
+        not settings.db_path.exists()
+        or not sqlite3.connect(settings.db_path)
+        .execute("SELECT name FROM sqlite_master WHERE name='bearer_tokens'")
+        .fetchall()
+    )

@@ -48,6 +48,7 @@ class Runtime:
     audit_log: AuditLog | None = None
     audit_busy_ms: int = 5000
     _users: int = 0
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def audit(self) -> AuditLog:
         if self.audit_log is None:
@@ -55,13 +56,19 @@ class Runtime:
         return self.audit_log
 
     async def open(self) -> None:
-        self._users += 1
-        if self.audit_log is None:
-            ensure_home(self.settings)
-            self.audit_log = await AuditLog.open(
-                self.settings.db_path, busy_timeout_ms=self.audit_busy_ms
-            )
-            await self._open_changes()
+        """Shared by every connection of this process; the lock stops two connections that
+        start together from opening two audit writers (which would fork the chain)."""
+        async with self._lock:
+            self._users += 1
+            if self.audit_log is None:
+                await self._open_stores()
+
+    async def _open_stores(self) -> None:
+        ensure_home(self.settings)
+        self.audit_log = await AuditLog.open(
+            self.settings.db_path, busy_timeout_ms=self.audit_busy_ms
+        )
+        await self._open_changes()
 
     async def _open_changes(self) -> None:
         store = await ChangeStore.open(self.settings.db_path)
@@ -96,8 +103,13 @@ class Runtime:
         )
 
     async def close(self) -> None:
-        self._users -= 1
-        if self._users <= 0 and self.audit_log is not None:
+        async with self._lock:
+            self._users -= 1
+            if self._users <= 0:
+                await self._close_stores()
+
+    async def _close_stores(self) -> None:
+        if self.audit_log is not None:
             await self.audit_log.close()
             self.audit_log = None
             store = self.services.pop("store", None)

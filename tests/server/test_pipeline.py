@@ -173,3 +173,19 @@ async def test_write_grant_is_scoped_to_its_connector(connect, manifest_path, se
     assert refused.is_error and "[not_permitted]" in text_of(refused)
     row = audit_rows(settings)[-1]
     assert (row["connector"], row["decision"]) == ("hubspot", "denied")
+
+
+async def test_concurrent_connections_share_one_audit_chain(connect, settings):
+    """Sixteen clients starting together must not open two audit writers (a forked chain)."""
+    import asyncio
+
+    from governance.audit_verify import verify
+
+    async def one(i: int) -> bool:
+        async with connect("analyst") as client:
+            result = await client.call_tool("whoami", {})
+            return not result.is_error
+
+    assert all(await asyncio.gather(*(one(i) for i in range(16))))
+    assert verify(settings.db_path).ok
+    assert len(audit_rows(settings)) == 16

@@ -44,19 +44,7 @@ class Applier:
     ) -> Change:
         change = await self.store.require(change_id)
         await self.store.ensure_not_frozen()
-        try:
-            nonce = verify(
-                self.secret,
-                token,
-                change=change,
-                principal=principal,
-                manifest_digest=digest,
-                now=now,
-            )
-        except StaleChange as exc:
-            if change.status in (ChangeStatus.PROPOSED, ChangeStatus.APPROVED):
-                await self.store.mark_stale(change.id, exc.message)
-            raise
+        nonce = await self._verify(change, token, principal, digest, now)
         if change.status is ChangeStatus.PROPOSED:
             raise ChangeRefused(
                 f"{change.id} is still waiting for approval ({change.approvals_missing} more "
@@ -64,14 +52,23 @@ class Applier:
                 hint="A human reviewer approves with 'mopsgate review approve'; try again after.",
             )
         claimed = await self.store.claim_for_apply(change.id, nonce, now=now)
+        await self._refuse_if_drifted(client, claimed)
+        return await self._write(client, claimed)
+
+    async def _refuse_if_drifted(self, client: Connector, claimed: Change) -> None:
+        """Re-read every target (consent included); anything moved ends the change as stale
+        before a single write. A failed re-read ends it as failed, also before any write."""
         try:
             drift = await find_drift(client, claimed)
-        except VendorError as exc:
+        except Exception as exc:
+            why = exc.message if isinstance(exc, VendorError) else type(exc).__name__
             await self.store.finish_apply(
-                claimed.id, "failed", f"could not re-read targets: {exc.message}"
+                claimed.id, "failed", f"could not re-read targets: {why}; nothing was written"
             )
+            if not isinstance(exc, VendorError):
+                raise
             raise UpstreamFailure(
-                f"could not re-read the targets: {exc.message}",
+                f"could not re-read the targets: {why}",
                 hint="Nothing was written. Propose again later.",
             ) from exc
         if drift:
@@ -83,34 +80,44 @@ class Applier:
                 f"{claimed.id} is stale, nothing was written: {detail}.",
                 hint="The data changed since the plan was made; propose again.",
             )
-        return await self._write(client, claimed)
+
+    async def _verify(
+        self, change: Change, token: str, principal: str, digest: str, now: datetime | None
+    ) -> str:
+        """The token's nonce; a genuine token that arrives too late or under another manifest
+        also closes the change (expired / stale), so it cannot be approved or applied later."""
+        try:
+            return verify(
+                self.secret,
+                token,
+                change=change,
+                principal=principal,
+                manifest_digest=digest,
+                now=now,
+            )
+        except ChangeRefused as exc:
+            if change.status in (ChangeStatus.PROPOSED, ChangeStatus.APPROVED):
+                if isinstance(exc, StaleChange):
+                    await self.store.mark_stale(change.id, exc.message)
+                elif exc.details.get("reason_code") == "expired":
+                    await self.store.mark_expired(change.id)
+            raise
 
     async def _write(self, client: Connector, change: Change) -> Change:
         records = change.plan.effective_records
-        size = max(
-            1,
-            min(
-                client.batch_size,
-                100 if change.plan.operation == "trigger_campaign" else client.batch_size,
-            ),
-        )
+        limit = 100 if change.plan.operation == "trigger_campaign" else client.batch_size
+        size = max(1, min(client.batch_size, limit))
         written = 0
         for start in range(0, len(records), size):
             batch = records[start : start + size]
             try:
                 results = await send_batch(client, change, batch)
             except VendorError as exc:
-                detail = (
-                    f"upstream failure after {written} of {len(records)} records: "
-                    f"{exc.message}; nothing after that was written"
-                )
-                failed = await self.store.finish_apply(change.id, "failed", detail)
-                raise UpstreamFailure(
-                    f"{change.id} failed part-way: {written} of {len(records)} records written.",
-                    hint="get_change shows exactly which records were written. The change "
-                    "will not be re-applied; propose the remainder again.",
-                    details={"status": failed.status},
-                ) from exc
+                rest = records[start + size :]
+                raise await self._fail_part_way(change, batch, rest, exc, written) from exc
+            except Exception as exc:  # a bug or a transport error: same account, then re-raise
+                await self._fail_part_way(change, batch, records[start + size :], exc, written)
+                raise
             by_ref = {r.ref: r for r in results}
             for rec in batch:
                 result = by_ref.get(rec.ref) or RecordResult(
@@ -123,6 +130,44 @@ class Applier:
         ok = written == len(records)
         outcome = None if ok else f"{len(records) - written} of {len(records)} records failed"
         return await self.store.finish_apply(change.id, "applied" if ok else "failed", outcome)
+
+    async def _fail_part_way(
+        self,
+        change: Change,
+        batch: Sequence[PlannedRecord],
+        rest: Sequence[PlannedRecord],
+        exc: Exception,
+        written: int,
+    ) -> UpstreamFailure:
+        """Close the account of a batch call that raised: its records are *unconfirmed* (the
+        vendor may or may not have applied them), later ones *not attempted*; then fail the
+        change, so it is never re-applied and every record of the plan has a result. Returns
+        the refusal to raise."""
+        why = exc.message if isinstance(exc, VendorError) else type(exc).__name__
+        for rec in batch:
+            await self.store.record_result(
+                change.id,
+                RecordResult(ref=rec.ref, ok=False, code="unconfirmed", message=why),
+                {},
+            )
+        for rec in rest:
+            await self.store.record_result(
+                change.id,
+                RecordResult(ref=rec.ref, ok=False, code="not_attempted", message=why),
+                {},
+            )
+        total = written + len(batch) + len(rest)
+        detail = (
+            f"upstream failure after {written} of {total} records: {why}; the failing batch "
+            f"({len(batch)} records) is unconfirmed and {len(rest)} were not attempted"
+        )
+        failed = await self.store.finish_apply(change.id, "failed", detail)
+        return UpstreamFailure(
+            f"{change.id} failed part-way: {written} of {total} records written.",
+            hint="get_change shows exactly which records were written. The change "
+            "will not be re-applied; propose the remainder again.",
+            details={"status": failed.status},
+        )
 
 
 def after_image(rec: PlannedRecord) -> dict[str, Any]:
@@ -181,7 +226,8 @@ async def find_drift(client: Connector, change: Change) -> list[str]:
         else None
     )
     sends = plan.operation == "trigger_campaign" or (
-        plan.operation == "add_to_list" and str(plan.target) in await pl.send_list_refs(client)
+        plan.operation == "add_to_list"
+        and await pl.feeds_sends(client, str(plan.target), people.values())
     )
     out: list[str] = []
     for rec in records:

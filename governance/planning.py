@@ -8,7 +8,7 @@ in them the same way as in real fields.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,17 +66,34 @@ async def campaign_statuses(client: Connector, campaign_ref: str) -> dict[str, s
     return out
 
 
+async def feeds_sends(client: Connector, list_ref: str, people: Iterable[Person]) -> bool:
+    """Whether adding these people to ``list_ref`` is a send the floor must police: the list is
+    the audience of an active email campaign *and* someone here may not be emailed (if all may
+    be, the answer does not matter, and the campaign scan is skipped)."""
+    if not any(consent_blocks(p) for p in people):
+        return False
+    return list_ref in await send_list_refs(client)
+
+
 async def send_list_refs(client: Connector) -> set[str]:
-    """Lists that are the audience of an active email campaign: adding to them is a send."""
+    """Lists that are the audience of an active email campaign: adding to them is a send.
+
+    Campaign summaries from ``list_campaigns`` may leave out the audience list and even
+    understate ``sends_email`` (vendors return them only on the campaign itself), so every
+    campaign that is not known to be inactive is read in full unless its summary already names
+    an emailing audience. A failed read raises: the floor fails closed."""
     refs: set[str] = set()
     cursor: str | None = None
     for _ in range(1000):
         page = await client.list_campaigns(cursor=cursor, limit=100)
-        refs.update(
-            c.audience_list_ref
-            for c in page.items
-            if c.sends_email and c.active is not False and c.audience_list_ref
-        )
+        for summary in page.items:
+            if summary.active is False:
+                continue
+            c = summary
+            if not (c.sends_email and c.audience_list_ref):
+                c = await client.get_campaign(summary.ref)
+            if c.sends_email and c.active is not False and c.audience_list_ref:
+                refs.add(c.audience_list_ref)
         cursor = page.next_cursor
         if not cursor:
             break
@@ -176,7 +193,13 @@ def plan_campaign_status(
 ) -> Plan:
     status = str(inp.params.get("status", ""))
     ladder = [s.name for s in campaign.status_ladder]
-    if ladder and status not in ladder:
+    if not ladder:
+        raise NotSupported(
+            f"{campaign.name!r} has no member status ladder, so a member status cannot be set "
+            "through the API.",
+            hint="Use a campaign whose get_campaign shows a status_ladder.",
+        )
+    if status not in ladder:
         raise InvalidInput(
             f"{status!r} is not a status of {campaign.name!r}.",
             hint=f"Statuses: {', '.join(ladder)}.",

@@ -91,7 +91,10 @@ def decide(
             return Decision(False, "unknown-connector", f"there is no connector {connector!r}")
         objects = cat.objects.get(connector or "", {})
         if obj is not None and objects and obj not in objects:
-            return Decision(False, "unknown-object", f"{connector} has no object {obj!r}")
+            known = ", ".join(sorted(objects))
+            return Decision(
+                False, "unknown-object", f"{connector} has no object {obj!r} (objects: {known})"
+            )
         result = _decide_anywhere(comp, principal, tool, risk, connector, obj)
     comp.cache[key] = result
     return result

@@ -49,23 +49,13 @@ class Proposer:
         revert_of: str | None = None,
         now: datetime | None = None,
     ) -> Proposal:
-        refs = list(inp.updates) if inp.operation == "update_fields" else inp.refs
+        refs = _target_refs(inp)
         _check_refs(inp.connector, refs)
         plan, risk = await self._plan(manifest, principal, client, inp, risk)
         n = len(plan.records) + len(plan.blocked)
         self._check_class(manifest, principal, inp.connector, risk, n)
         await self._check_rate(manifest, principal, n, now)
-        if (
-            not plan.effective_records
-            and plan.blocked
-            and inp.operation in ("trigger_campaign", "add_to_list")
-        ):
-            raise FloorViolation(
-                "every person in this request is blocked by the compliance "
-                f"floor ({len(plan.blocked)} blocked); nothing left to do.",
-                hint="Check consent with get_consent_state.",
-                rule_id="compliance-floor",
-            )
+        _refuse_if_all_blocked(plan)
         req = approval_requirement(manifest, principal, inp.connector, risk, n)
         change = new_change(
             requester=principal,
@@ -108,7 +98,9 @@ class Proposer:
         if op in ("add_to_list", "remove_from_list"):
             assert inp.target is not None
             members = await pl.list_member_refs(client, inp.target)
-            sends = op == "add_to_list" and inp.target in await pl.send_list_refs(client)
+            sends = op == "add_to_list" and await pl.feeds_sends(
+                client, inp.target, people.values()
+            )
             return pl.plan_membership(inp, people, members, sends), risk
         if op == "set_campaign_status":
             assert inp.target is not None
@@ -151,6 +143,30 @@ class Proposer:
                 hint="Wait, or ask a human to handle this bulk change.",
                 rule_id="rate-limit",
             )
+
+
+def _refuse_if_all_blocked(plan: Plan) -> None:
+    """A send or a send-list add with nobody left to act on is refused, not stored."""
+    if (
+        not plan.effective_records
+        and plan.blocked
+        and plan.operation in ("trigger_campaign", "add_to_list")
+    ):
+        raise FloorViolation(
+            "every person in this request is blocked by the compliance "
+            f"floor ({len(plan.blocked)} blocked); nothing left to do.",
+            hint="Check consent with get_consent_state.",
+            rule_id="compliance-floor",
+        )
+
+
+def _target_refs(inp: pl.PlanInput) -> list[str]:
+    """What a change addresses: the people, or for a schedule the campaign itself."""
+    if inp.operation == "update_fields":
+        return list(inp.updates)
+    if inp.operation == "schedule_campaign":
+        return [inp.target] if inp.target else []
+    return inp.refs
 
 
 def _check_refs(connector: str, refs: list[str]) -> None:

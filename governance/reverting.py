@@ -20,14 +20,23 @@ IRREVERSIBLE = {
 }
 
 
-def revert_input(original: Change, written: set[str]) -> pl.PlanInput:
+# A revert that ended in one of these wrote nothing, so the original may be reverted afresh.
+ENDED_UNWRITTEN = frozenset(
+    {ChangeStatus.REJECTED, ChangeStatus.EXPIRED, ChangeStatus.CANCELLED, ChangeStatus.STALE}
+)
+
+
+def revert_input(
+    original: Change, written: set[str], previous: Change | None = None
+) -> pl.PlanInput:
+    """``previous`` is the change named by ``original.reverted_by``, if any."""
     if original.status not in (ChangeStatus.APPLIED, ChangeStatus.FAILED):
         raise ChangeRefused(
             f"{original.id} is {original.status}; only an applied (or "
             "partly applied) change can be reverted.",
             hint="Cancel it instead if it was never applied.",
         )
-    if original.reverted_by:
+    if original.reverted_by and (previous is None or previous.status not in ENDED_UNWRITTEN):
         raise ChangeRefused(
             f"{original.id} already has a revert: {original.reverted_by}.",
             hint="Use get_change on that revert.",

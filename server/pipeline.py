@@ -22,6 +22,7 @@ from connectors.http import upstream_calls
 from governance.audit import AuditEvent, AuditLog
 from governance.errors import (
     AuditUnavailable,
+    FloorViolation,
     GovernanceError,
     InvalidInput,
     NotPermitted,
@@ -53,6 +54,7 @@ ACTIVE_CALL: contextvars.ContextVar[ActiveCall | None] = contextvars.ContextVar(
 )
 
 PrincipalResolver = Callable[[Any], str | None]
+_IN_TOOL_DENIALS = (NotPermitted, RateLimited, FloorViolation)
 
 
 def _client_info(ctx: Any) -> tuple[str | None, str | None]:
@@ -71,6 +73,22 @@ def describe_validation(tool: str, exc: ValidationError) -> InvalidInput:
         f"invalid arguments for {tool}: " + "; ".join(problems) + ".",
         hint="Fix the arguments to match the tool's input schema and call again; "
         "nothing was changed.",
+    )
+
+
+def _verdict(active: ActiveCall, decision: Decision, is_error: bool) -> dict[str, Any]:
+    """Audit fields of a call that ran. A policy refusal made inside the tool (record cap,
+    hourly rate, compliance floor, unwritable field) is a denial under its own rule, not an
+    allowed call that happened to fail."""
+    error = active.error
+    denial = error if isinstance(error, _IN_TOOL_DENIALS) else None
+    return dict(
+        decision="denied" if denial else "allowed",
+        rule_id=denial.rule_id if denial and denial.rule_id else decision.rule_id,
+        reason=denial.message[:500] if denial else decision.reason,
+        outcome="denied" if denial else ("error" if is_error else "ok"),
+        error_code=error.code if error else ("error" if is_error else None),
+        result_summary=(error_text(error) if error else active.ctx.notes.summary)[:500],
     )
 
 
@@ -171,13 +189,8 @@ class GovernedPipeline:
             upstream_calls.reset(token_calls)
         is_error = bool(result.get("isError")) if isinstance(result, dict) else False
         event.update(
+            _verdict(active, decision, is_error),
             connector=notes.connector,
-            decision="allowed",
-            rule_id=decision.rule_id,
-            reason=decision.reason,
-            outcome="error" if is_error else "ok",
-            error_code=active.error.code if active.error else ("error" if is_error else None),
-            result_summary=(error_text(active.error) if active.error else notes.summary)[:500],
             upstream_calls=counter[0],
             change_id=notes.change_id,
         )

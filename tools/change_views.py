@@ -10,13 +10,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from governance.change_model import Change
+from governance.change_model import Change, ChangeStatus
 from governance.diff_render import render_text
 from governance.pii import mask_value
 from governance.policy import FieldAccess
 
 MAX_RECORDS_SHOWN = 100
 MAX_TEXT = 6000
+MAX_OUTCOME_REFS = 1000  # per list; "counts" are always exact
 
 
 class FieldChangeOut(BaseModel):
@@ -59,7 +60,10 @@ class ChangeOut(BaseModel):
     approvals: ApprovalsOut
     expires_at: str
     diff_text: str
-    outcome: dict[str, Any] | None = None
+    outcome: dict[str, Any] | None = Field(
+        None,
+        description="after an apply: written / failed / not_attempted records, exact counts",
+    )
     status_detail: str | None = None
     revert_of: str | None = None
     reverted_by: str | None = None
@@ -82,6 +86,43 @@ def _mask(field: str, value: Any, access: FieldAccess | None) -> Any:
     return value
 
 
+def _outcome(change: Change) -> dict[str, Any]:
+    """The per-record account of an apply: every record the plan would write is in exactly one
+    of written, failed (refused by the vendor, or unconfirmed when a batch call failed) or
+    not_attempted. "unaccounted" (outcome unknown) is only non-empty while applying or after a
+    crash mid-write; a change refused before writing (stale) has no per-record rows at all."""
+    rows = {r.ref: r for r in change.outcome.records}
+    planned = [r.ref for r in change.plan.effective_records]
+    written = [ref for ref in planned if ref in rows and rows[ref].ok]
+    failed = [
+        {"ref": r.ref, "code": r.code, "message": r.message}
+        for r in change.outcome.records
+        if not r.ok and r.code != "not_attempted"
+    ]
+    skipped = [r.ref for r in change.outcome.records if r.code == "not_attempted"]
+    started = (
+        bool(rows)
+        or change.status is ChangeStatus.APPLYING
+        or (change.outcome.detail or "").startswith("interrupted")
+    )
+    missing = [ref for ref in planned if ref not in rows] if started else []
+    return {
+        "written": len(written),
+        "written_refs": written[:MAX_OUTCOME_REFS],
+        "failed": failed[:MAX_OUTCOME_REFS],
+        "not_attempted": skipped[:MAX_OUTCOME_REFS],
+        "unaccounted": missing[:MAX_OUTCOME_REFS],
+        "counts": {
+            "planned": len(planned),
+            "written": len(written),
+            "failed": len(failed),
+            "not_attempted": len(skipped),
+            "unaccounted": len(missing),
+        },
+        "detail": change.outcome.detail,
+    }
+
+
 def change_out(change: Change, access: FieldAccess | None) -> dict[str, Any]:
     plan = change.plan
     records = [
@@ -102,13 +143,7 @@ def change_out(change: Change, access: FieldAccess | None) -> dict[str, Any]:
     text = render_text(change)
     if len(text) > MAX_TEXT:
         text = text[:MAX_TEXT] + f"\n… [diff truncated; {len(text) - MAX_TEXT} more characters]"
-    outcome = None
-    if change.outcome.records or change.outcome.detail:
-        outcome = {
-            "written": len(change.outcome.written),
-            "failed": [r.ref for r in change.outcome.records if not r.ok][:100],
-            "detail": change.outcome.detail,
-        }
+    outcome = _outcome(change) if change.outcome.records or change.outcome.detail else None
     return dict(
         change_id=change.id,
         status=str(change.status),

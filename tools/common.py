@@ -6,13 +6,28 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from connectors.errors import NotSupportedByVendor
 from connectors.model import parse_ref
 from connectors.protocol import Connector
 from connectors.schema import OTHER_OBJECTS, PERSON_OBJECTS
-from governance.errors import InvalidInput, NotPermitted
+from governance.errors import InvalidInput, NotPermitted, NotSupported
+from governance.policy import FieldAccess, field_access
 from tools.spec import ToolContext
 
 ConnectorName = Literal["marketo", "hubspot", "salesforce"]
+
+# Which objects of each connector are lists and campaigns (Salesforce lists are Campaigns of
+# Type 'List', so a Salesforce Campaign reference is accepted as either).
+LIST_OBJECTS: dict[str, tuple[str, ...]] = {
+    "marketo": ("list",),
+    "hubspot": ("list",),
+    "salesforce": ("Campaign",),
+}
+CAMPAIGN_OBJECTS: dict[str, tuple[str, ...]] = {
+    "marketo": ("program", "smart_campaign"),
+    "hubspot": ("campaign",),
+    "salesforce": ("Campaign",),
+}
 
 REF_PATTERN = r"^(marketo|hubspot|salesforce):[A-Za-z_]{1,40}:[A-Za-z0-9-]{1,64}$"
 Ref = Annotated[
@@ -51,6 +66,13 @@ def person_object(connector_name: str, obj: str | None) -> str:
     return obj
 
 
+def person_objects(connector_name: str, obj: str | None) -> tuple[str, ...]:
+    """The named person object, or every person object of the connector when none is named."""
+    if obj is None:
+        return tuple(PERSON_OBJECTS[connector_name])
+    return (person_object(connector_name, obj),)
+
+
 def known_object(connector_name: str, obj: str) -> None:
     names = [*PERSON_OBJECTS[connector_name], *OTHER_OBJECTS[connector_name]]
     if obj not in names:
@@ -64,13 +86,24 @@ def split_ref(ref: str, *, kinds: tuple[str, ...] | None = None) -> tuple[str, s
         conn, obj, native = parse_ref(ref)
     except ValueError as exc:
         raise InvalidInput(str(exc), hint="Use a reference returned by a read tool.") from exc
+    known_object(conn, obj)
     if kinds is not None and obj not in kinds:
         raise InvalidInput(
             f"{ref!r} is a {obj}, not one of: {', '.join(kinds)}.",
             hint="Pass a reference of the right kind.",
         )
-    known_object(conn, obj)
     return conn, obj, native
+
+
+def list_ref(ref: str) -> str:
+    """The connector of a list reference; anything else is an error naming the list objects."""
+    conn = ref.split(":", 1)[0]
+    return split_ref(ref, kinds=LIST_OBJECTS.get(conn, ()))[0]
+
+
+def campaign_ref(ref: str) -> str:
+    conn = ref.split(":", 1)[0]
+    return split_ref(ref, kinds=CAMPAIGN_OBJECTS.get(conn, ()))[0]
 
 
 def person_ref(ref: str) -> tuple[str, str]:
@@ -83,8 +116,9 @@ def person_ref(ref: str) -> tuple[str, str]:
     return conn, obj
 
 
-def same_connector(*refs: str) -> str:
-    names = {r.split(":", 1)[0] for r in refs}
+def same_connector(*refs: str | None) -> str:
+    """The one connector all given references (or connector names) belong to."""
+    names = {r.split(":", 1)[0] for r in refs if r}
     if len(names) != 1:
         raise InvalidInput(
             f"all references must belong to one connector, got {', '.join(sorted(names))}.",
@@ -104,3 +138,32 @@ def require_read(ctx: ToolContext, connector_name: str, obj: str, tool: str) -> 
             rule_id=decision.rule_id,
             hint="Call my_permissions to see what you may read.",
         )
+
+
+def readable_objects(
+    ctx: ToolContext, connector_name: str, objects: tuple[str, ...], tool: str
+) -> tuple[str, ...]:
+    """The objects among ``objects`` this principal may use ``tool`` on (at least one)."""
+    from governance.policy import decide
+
+    allowed = tuple(
+        o for o in objects if decide(ctx.manifest, ctx.principal, tool, connector_name, o).allowed
+    )
+    if not allowed:
+        require_read(ctx, connector_name, objects[0], tool)
+    return allowed or objects
+
+
+def not_supported(tool: str, exc: NotSupportedByVendor, hint: str) -> NotSupported:
+    """A vendor refusal restated in terms of the tool the assistant called."""
+    _, _, why = exc.message.partition(": ")
+    text = f"{tool} is not supported by {exc.vendor}" + (f": {why}" if why else "")
+    return NotSupported(text.rstrip(".") + ".", hint=hint)
+
+
+def read_access(ctx: ToolContext, connector_name: str, obj: str, tool: str) -> FieldAccess:
+    """Field access as the rules covering this read tool grant it.
+
+    Scoped to the tool on purpose: a write rule's defaults (every field readable, PII masked)
+    must neither widen what a read rule lets the principal see nor mask what it unmasks."""
+    return field_access(ctx.manifest, ctx.principal, connector_name, obj, tool)

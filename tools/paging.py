@@ -3,7 +3,9 @@
 A read returns at most ``limit`` items (hard-capped) and at most ``MAX_PAGE_BYTES`` of JSON;
 when it stops early it hands back a cursor that resumes inside the same vendor page, so paging
 visits every record exactly once and a request for more gets a cursor, never a bigger page. The
-cursor is bound to the query that made it: replaying it with other filters is an error.
+cursor is bound to the query that made it (tool, connector and filters): replaying it with other
+filters, on another connector or with another tool is an error, never a vendor call with a
+foreign cursor.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -95,7 +97,3 @@ async def bounded_page(
     if page.next_cursor:
         return out, encode_cursor(Cursor(page.next_cursor, 0), query), False
     return out, None, False
-
-
-def take(seq: Sequence[T], n: int) -> list[T]:
-    return list(seq[:n])

@@ -11,16 +11,46 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from connectors.model import Campaign, Page, Person, PersonQuery
+from connectors.errors import NotSupportedByVendor
+from connectors.model import Campaign, CampaignMember, Page, Person, PersonQuery
 from connectors.protocol import Connector
+from connectors.schema import Role, field_by_role
 from governance.hygiene import clean_text
 from governance.pii import mask_email
-from tools.common import ConnectorName, Ref, connector, person_object, split_ref
+from governance.policy import FieldAccess
+from tools.common import (
+    ConnectorName,
+    Ref,
+    campaign_ref,
+    connector,
+    list_ref,
+    not_supported,
+    person_objects,
+    read_access,
+    readable_objects,
+    same_connector,
+)
 from tools.names import TOOL_RISK
 from tools.spec import StrictInput, ToolContext, ToolSpec
 
 MAX_SCAN = 20_000
 MAX_REPORTED = 500
+MAX_CAMPAIGNS = 200
+
+# Vendors that cannot send e-mail themselves: there a campaign counts as e-mail sending when it
+# is active and its type is a channel a connected marketing platform e-mails (a webinar's
+# invitations and reminders are e-mail, a trade show's booth scans are not).
+EMAIL_CHANNELS: dict[str, frozenset[str]] = {"salesforce": frozenset({"Email", "Webinar"})}
+
+CONFLICTS_DEFINITION = (
+    "People whose consent is not 'subscribed' (opted out, suppressed, or no legal basis "
+    "recorded) who are members of an active e-mail-sending campaign or sit in the audience list "
+    "of one (a trigger or batch campaign's 'member of list' audience). Active: not ended or "
+    "switched off. E-mail sending: as the vendor reports it (get_campaign; Marketo smart "
+    "campaigns follow their program's type); Salesforce cannot send e-mail, so there its "
+    "active campaigns of Type Email or Webinar count, and as Salesforce has no audience-list "
+    "link, a campaign's audience is its members."
+)
 
 
 async def _pages(
@@ -37,10 +67,19 @@ async def _pages(
             return
 
 
+def sends_email(connector_name: str, campaign: Campaign) -> bool:
+    if campaign.active is False:
+        return False
+    channels = EMAIL_CHANNELS.get(connector_name)
+    return campaign.sends_email if channels is None else campaign.channel in channels
+
+
 class ConflictsIn(StrictInput):
     connector: ConnectorName
     campaign_ref: Ref | None = Field(
-        None, description="limit to one campaign; default: every active campaign that sends email"
+        None,
+        description="check only this campaign (whatever its channel); default: every active "
+        "campaign that sends e-mail",
     )
 
 
@@ -48,7 +87,7 @@ class Conflict(BaseModel):
     person_ref: str
     consent_status: str
     reasons: list[str]
-    found_in: list[str] = Field(description="send lists / campaign audiences containing them")
+    found_in: list[str] = Field(description="campaigns and audience lists containing them")
 
 
 class ConflictsOut(BaseModel):
@@ -56,68 +95,114 @@ class ConflictsOut(BaseModel):
     total_conflicts: int
     by_status: dict[str, int]
     campaigns_checked: list[str]
+    lists_checked: list[str]
+    unreadable: list[str] = Field(description="audiences the vendor would not let us read")
     records_scanned: int
-    complete: bool = Field(description="false when the scan stopped at its record limit")
+    complete: bool = Field(description="false when the scan stopped at a limit or missed data")
+    definition: str = CONFLICTS_DEFINITION
 
 
-async def _email_campaigns(client: Connector, only: str | None) -> list[Campaign]:
+async def _send_campaigns(client: Connector, only: str | None) -> tuple[list[Campaign], bool]:
+    """The campaigns to check, and whether every campaign was looked at.
+
+    Listings leave details unset on some vendors (HubSpot: sends_email and the audience;
+    Marketo: the audience), so each active campaign is read in full with get_campaign."""
     if only:
-        return [await client.get_campaign(only)]
+        return [await client.get_campaign(only)], True
     found: list[Campaign] = []
-    budget = [10_000]
-    async for c in _pages(lambda cur: client.list_campaigns(cursor=cur, limit=100), budget):
-        if c.sends_email and c.active is not False:
-            found.append(c)
-    return found
+    budget, read = [10_000], 0
+    async for listed in _pages(lambda cur: client.list_campaigns(cursor=cur, limit=100), budget):
+        if listed.active is False:
+            continue
+        if read >= MAX_CAMPAIGNS:
+            return found, False
+        read += 1
+        full = await client.get_campaign(listed.ref)
+        if sends_email(client.name, full):
+            found.append(full)
+    return found, budget[0] > 0
 
 
-def _members_of(client: Connector, ref: str) -> Callable[[str | None], Awaitable[Page[Any]]]:
-    async def fetch(cursor: str | None) -> Page[Any]:
+def _list_fetch(client: Connector, ref: str) -> Callable[[str | None], Awaitable[Page[Person]]]:
+    async def fetch(cursor: str | None) -> Page[Person]:
         return await client.list_members(ref, cursor=cursor, limit=300)
 
     return fetch
 
 
-def _campaign_members_of(
+def _members_fetch(
     client: Connector, ref: str
-) -> Callable[[str | None], Awaitable[Page[Any]]]:
-    async def fetch(cursor: str | None) -> Page[Any]:
+) -> Callable[[str | None], Awaitable[Page[CampaignMember]]]:
+    async def fetch(cursor: str | None) -> Page[CampaignMember]:
         return await client.campaign_members(ref, cursor=cursor, limit=300)
 
     return fetch
 
 
-async def find_consent_conflicts(ctx: ToolContext, args: ConflictsIn) -> ConflictsOut:
-    client = connector(ctx, args.connector)
-    campaigns = await _email_campaigns(client, args.campaign_ref)
-    hits: dict[str, Conflict] = {}
-    budget = [MAX_SCAN]
+class _Scan:
+    def __init__(self, client: Connector) -> None:
+        self.client = client
+        self.hits: dict[str, Conflict] = {}
+        self.budget = [MAX_SCAN]
+        self.lists: list[str] = []
+        self.unreadable: list[str] = []
 
-    def note(person: Person, where: str) -> None:
-        if person.consent.status == "subscribed":
+    def note(self, person: Person, where: str) -> None:
+        state = person.consent
+        if state.status == "subscribed":
             return
-        hit = hits.setdefault(
+        hit = self.hits.setdefault(
             person.ref,
             Conflict(
                 person_ref=person.ref,
-                consent_status=person.consent.status,
-                reasons=list(person.consent.suppression_reasons) or [person.consent.status],
+                consent_status=state.status,
+                reasons=[
+                    state.status,
+                    *(clean_text(r, 200).text for r in state.suppression_reasons),
+                ],
                 found_in=[],
             ),
         )
         if where not in hit.found_in:
             hit.found_in.append(where)
 
+    async def audience(self, ref: str) -> None:
+        if ref in self.lists or ref in self.unreadable:
+            return
+        try:
+            async for person in _pages(_list_fetch(self.client, ref), self.budget):
+                self.note(person, ref)
+        except NotSupportedByVendor:
+            self.unreadable.append(ref)
+            return
+        self.lists.append(ref)
+
+    async def members(self, camp: Campaign) -> None:
+        if camp.kind == "smart_campaign":
+            return  # its members live on its program, checked as a campaign of its own
+        fetch = _members_fetch(self.client, camp.ref)
+        try:
+            refs = [m.person_ref async for m in _pages(fetch, self.budget)]
+        except NotSupportedByVendor:
+            self.unreadable.append(camp.ref)
+            return
+        for start in range(0, len(refs), 300):
+            people = await self.client.get_people(refs[start : start + 300])
+            for person in people.values():
+                self.note(person, camp.ref)
+
+
+async def find_consent_conflicts(ctx: ToolContext, args: ConflictsIn) -> ConflictsOut:
+    if args.campaign_ref:
+        same_connector(args.connector, campaign_ref(args.campaign_ref))
+    client = connector(ctx, args.connector)
+    campaigns, all_seen = await _send_campaigns(client, args.campaign_ref)
+    scan = _Scan(client)
     for camp in campaigns:
         if camp.audience_list_ref:
-            async for p in _pages(_members_of(client, camp.audience_list_ref), budget):
-                note(p, camp.audience_list_ref)
-        refs = [m.person_ref async for m in _pages(_campaign_members_of(client, camp.ref), budget)]
-        for start in range(0, len(refs), 300):
-            people = await client.get_people(refs[start : start + 300])
-            for person in people.values():
-                note(person, camp.ref)
-    ordered = sorted(hits.values(), key=lambda c: c.person_ref)
+            await scan.audience(camp.audience_list_ref)
+        await scan.members(camp)
+    ordered = sorted(scan.hits.values(), key=lambda c: c.person_ref)
     by_status: dict[str, int] = {}
     for c in ordered:
         by_status[c.consent_status] = by_status.get(c.consent_status, 0) + 1
@@ -127,14 +212,18 @@ async def find_consent_conflicts(ctx: ToolContext, args: ConflictsIn) -> Conflic
         total_conflicts=len(ordered),
         by_status=by_status,
         campaigns_checked=[c.ref for c in campaigns],
-        records_scanned=MAX_SCAN - budget[0],
-        complete=budget[0] > 0,
+        lists_checked=scan.lists,
+        unreadable=scan.unreadable,
+        records_scanned=MAX_SCAN - scan.budget[0],
+        complete=all_seen and scan.budget[0] > 0 and not scan.unreadable,
     )
 
 
 class DuplicatesIn(StrictInput):
     connector: ConnectorName
-    object: str | None = None
+    object: str | None = Field(
+        None, description="person object; default: every person object of the connector"
+    )
     list_ref: Ref | None = Field(None, description="only look inside this list")
 
 
@@ -155,13 +244,24 @@ def normalise(text: str | None) -> str:
     return " ".join(clean_text(text or "", 400).text.split()).casefold()
 
 
-def _keys(person: Person) -> list[tuple[str, str]]:
+def _field(person: Person, role: Role) -> str | None:
+    spec = field_by_role(person.ref.split(":", 1)[0], person.object, role)
+    return spec.name if spec else None
+
+
+def _keys(person: Person, access: FieldAccess) -> list[tuple[str, str]]:
+    """Match keys built only from fields the principal may read: grouping on a withheld
+    field would reveal what it withholds."""
+
+    def value(role: Role) -> str:
+        name = _field(person, role)
+        return normalise(person.fields.get(name)) if name and access.can_read(name) else ""
+
     keys = []
-    email = normalise(person.role("email"))
-    if email:
+    if email := value("email"):
         keys.append(("email", email))
-    name = normalise(f"{person.role('first_name') or ''} {person.role('last_name') or ''}")
-    company = normalise(person.role("company"))
+    name = " ".join(x for x in (value("first_name"), value("last_name")) if x)
+    company = value("company")
     if name and company:
         keys.append(("name+company", f"{name} @ {company}"))
     return keys
@@ -174,19 +274,35 @@ def _mask_key(kind: str, key: str) -> str:
     return " ".join(p[:1] + "***" for p in name.split()) + " @ " + company
 
 
+def _duplicate_source(
+    ctx: ToolContext, client: Connector, args: DuplicatesIn, budget: list[int]
+) -> AsyncIterator[Any]:
+    if args.list_ref:
+        same_connector(args.connector, list_ref(args.list_ref))
+        return _pages(_list_fetch(client, args.list_ref), budget)
+    every = person_objects(args.connector, args.object)
+    objects = readable_objects(ctx, args.connector, every, "find_duplicates")
+    query = PersonQuery(object=objects[0] if len(objects) < len(every) or args.object else None)
+    return _pages(lambda cur: client.search_people(query, cursor=cur, limit=200), budget)
+
+
 async def find_duplicates(ctx: ToolContext, args: DuplicatesIn) -> DuplicatesOut:
     client = connector(ctx, args.connector)
     budget = [MAX_SCAN]
-    if args.list_ref:
-        split_ref(args.list_ref)
-        source = _pages(_members_of(client, args.list_ref), budget)
-    else:
-        query = PersonQuery(object=person_object(args.connector, args.object))
-        source = _pages(lambda cur: client.search_people(query, cursor=cur, limit=200), budget)
     groups: dict[tuple[str, str], list[str]] = {}
-    async for person in source:
-        for key in _keys(person):
-            groups.setdefault(key, []).append(person.ref)
+    access: dict[str, FieldAccess] = {}
+    try:
+        async for person in _duplicate_source(ctx, client, args, budget):
+            if person.object not in access:
+                access[person.object] = read_access(
+                    ctx, args.connector, person.object, "find_duplicates"
+                )
+            for key in _keys(person, access[person.object]):
+                groups.setdefault(key, []).append(person.ref)
+    except NotSupportedByVendor as exc:
+        raise not_supported(
+            "find_duplicates over the whole database", exc, "Pass list_ref to look inside a list."
+        ) from exc
     dupes = [
         DuplicateGroup(match=kind, key=_mask_key(kind, key), people=sorted(refs))
         for (kind, key), refs in sorted(groups.items())
@@ -205,8 +321,9 @@ HYGIENE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     ToolSpec(
         "find_consent_conflicts",
         "Find consent conflicts",
-        "People who are opted out, suppressed or of unknown consent but sit in a send list, "
-        "a campaign audience or a trigger campaign's audience. Use before any send.",
+        "Use before any send. " + CONFLICTS_DEFINITION + " Returns each person with the "
+        "campaigns and lists they were found in; 'complete' is false if the scan stopped early "
+        "or an audience could not be read.",
         ConflictsIn,
         ConflictsOut,
         find_consent_conflicts,
@@ -216,7 +333,9 @@ HYGIENE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         "find_duplicates",
         "Find duplicates",
         "Groups of people sharing a normalised email, or the same name and company "
-        "(optionally inside one list). Keys are masked.",
+        "(optionally inside one list; Salesforce compares Leads and Contacts together). Keys "
+        "are masked and built only from fields you may read. Marketo cannot list every lead: "
+        "there pass list_ref.",
         DuplicatesIn,
         DuplicatesOut,
         find_duplicates,

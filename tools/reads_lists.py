@@ -1,37 +1,56 @@
-"""Read tools about lists, memberships, campaigns, activities and the API budget."""
+"""Read tools about lists, memberships, campaigns and activities."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from connectors.model import Activity, ApiBudget, Campaign, CampaignMember, PersonList
+from connectors.errors import NotSupportedByVendor
+from connectors.model import (
+    Activity,
+    ActivityType,
+    Campaign,
+    CampaignMember,
+    Page,
+    Person,
+    PersonList,
+)
+from connectors.protocol import Connector
+from connectors.schema import PERSON_OBJECTS
+from governance.errors import InvalidInput
 from tools.common import (
     ConnectorName,
     Cursor,
     Limit,
     Ref,
+    campaign_ref,
     connector,
+    list_ref,
+    not_supported,
     person_ref,
-    split_ref,
+    read_access,
+    same_connector,
 )
 from tools.names import TOOL_RISK
 from tools.paging import bounded_page
-from tools.reads_people import PeoplePage
-from tools.shaping import clean_value, shape_person
+from tools.reads_people import PeoplePage, access_by_object
+from tools.shaping import clean_campaign, clean_list, shape_activity
 from tools.spec import StrictInput, ToolContext, ToolSpec
 
+MAX_MEMBER_PAGES = 1000
 
-def _clean_list(item: PersonList) -> PersonList:
-    cleaned: list[Any] = []
-    return item.model_copy(
-        update={
-            "name": clean_value("name", item.name, cleaned),
-            "description": clean_value("description", item.description, cleaned),
-        }
-    )
+# What a vendor's membership view leaves out, said plainly instead of an empty list passing
+# for "none".
+MEMBERSHIP_NOTES: dict[str, str] = {
+    "hubspot": "HubSpot does not report a contact's campaigns (campaign attribution is only "
+    "readable per campaign), so 'campaigns' is always empty here; use campaign_performance "
+    "or get_activities on a campaign instead.",
+    "marketo": "Marketo lists here are static lists; smart-list membership is not readable "
+    "over the REST API. Campaigns are programs with the person's progression status.",
+}
 
 
 class ListListsIn(StrictInput):
@@ -50,11 +69,12 @@ class ListsPage(BaseModel):
 async def list_lists(ctx: ToolContext, args: ListListsIn) -> ListsPage:
     client = connector(ctx, args.connector)
 
-    async def fetch(cur: str | None, limit: int) -> Any:
+    async def fetch(cur: str | None, limit: int) -> Page[PersonList]:
         return await client.list_lists(cursor=cur, limit=limit, name_contains=args.name_contains)
 
+    query = {"tool": "list_lists", "connector": args.connector, "name": args.name_contains}
     items, nxt, cut = await bounded_page(
-        fetch, _clean_list, cursor=args.cursor, limit=args.limit, query=args.name_contains
+        fetch, clean_list, cursor=args.cursor, limit=args.limit, query=query
     )
     ctx.notes.summary = f"{len(items)} lists"
     return ListsPage(items=items, next_cursor=nxt, truncated_by_size=cut)
@@ -67,21 +87,18 @@ class ListMembersIn(StrictInput):
 
 
 async def list_members(ctx: ToolContext, args: ListMembersIn) -> PeoplePage:
-    conn, _, _ = split_ref(args.list_ref)
+    conn = list_ref(args.list_ref)
     client = connector(ctx, conn)
-    shape_cache: dict[str, Any] = {}
 
-    def shape(person: Any) -> Any:
-        key = person.object
-        if key not in shape_cache:
-            shape_cache[key] = ctx.field_access(conn, person.object)
-        return shape_person(person, shape_cache[key])
-
-    async def fetch(cur: str | None, limit: int) -> Any:
+    async def fetch(cur: str | None, limit: int) -> Page[Person]:
         return await client.list_members(args.list_ref, cursor=cur, limit=limit)
 
     items, nxt, cut = await bounded_page(
-        fetch, shape, cursor=args.cursor, limit=args.limit, query=args.list_ref
+        fetch,
+        access_by_object(ctx, conn, "list_members"),
+        cursor=args.cursor,
+        limit=args.limit,
+        query={"tool": "list_members", "list": args.list_ref},
     )
     ctx.notes.summary = f"{len(items)} members of {args.list_ref}"
     return PeoplePage(items=items, next_cursor=nxt, truncated_by_size=cut)
@@ -95,6 +112,7 @@ class MembershipsOut(BaseModel):
     person_ref: str
     lists: list[PersonList]
     campaigns: list[CampaignMember]
+    notes: str = Field("", description="what this vendor's membership view cannot show")
 
 
 async def get_person_memberships(ctx: ToolContext, args: MembershipsIn) -> MembershipsOut:
@@ -103,8 +121,9 @@ async def get_person_memberships(ctx: ToolContext, args: MembershipsIn) -> Membe
     ctx.notes.summary = f"{len(result.lists)} lists, {len(result.campaigns)} campaigns"
     return MembershipsOut(
         person_ref=args.person_ref,
-        lists=[_clean_list(x) for x in result.lists],
+        lists=[clean_list(x) for x in result.lists],
         campaigns=result.campaigns,
+        notes=MEMBERSHIP_NOTES.get(conn, ""),
     )
 
 
@@ -120,18 +139,15 @@ class CampaignsPage(BaseModel):
     truncated_by_size: bool = False
 
 
-def _clean_campaign(item: Campaign) -> Campaign:
-    return item.model_copy(update={"name": clean_value("name", item.name, [])})
-
-
 async def list_campaigns(ctx: ToolContext, args: ListCampaignsIn) -> CampaignsPage:
     client = connector(ctx, args.connector)
 
-    async def fetch(cur: str | None, limit: int) -> Any:
+    async def fetch(cur: str | None, limit: int) -> Page[Campaign]:
         return await client.list_campaigns(cursor=cur, limit=limit)
 
+    query = {"tool": "list_campaigns", "connector": args.connector}
     items, nxt, cut = await bounded_page(
-        fetch, _clean_campaign, cursor=args.cursor, limit=args.limit, query=args.connector
+        fetch, clean_campaign, cursor=args.cursor, limit=args.limit, query=query
     )
     ctx.notes.summary = f"{len(items)} campaigns"
     return CampaignsPage(items=items, next_cursor=nxt, truncated_by_size=cut)
@@ -142,91 +158,101 @@ class CampaignIn(StrictInput):
 
 
 async def get_campaign(ctx: ToolContext, args: CampaignIn) -> Campaign:
-    conn, _, _ = split_ref(args.campaign_ref)
+    conn = campaign_ref(args.campaign_ref)
     campaign = await connector(ctx, conn).get_campaign(args.campaign_ref)
     ctx.notes.summary = f"campaign {args.campaign_ref}"
-    return _clean_campaign(campaign)
+    return clean_campaign(campaign)
 
 
 class StatusCount(BaseModel):
     status: str
     members: int
-    success: bool
+    success: bool | None = Field(description="null when the vendor defines no success status")
 
 
 class PerformanceOut(BaseModel):
     campaign_ref: str
     members: int
     by_status: list[StatusCount]
-    successes: int
+    successes: int | None = Field(description="null when the vendor defines no success status")
     success_rate: float | None
     derived_from: str
+    complete: bool = Field(True, description="false when the member scan stopped at its cap")
+
+
+@dataclass
+class _Tally:
+    counts: dict[str, int] = field(default_factory=dict)
+    successes: int = 0  # members in a success status or flagged as having reached success
+    flagged: bool = False  # the vendor reports success per member
+    complete: bool = False
+
+
+async def _tally(client: Connector, ref: str, success_statuses: set[str]) -> _Tally:
+    tally = _Tally()
+    cursor: str | None = None
+    for _ in range(MAX_MEMBER_PAGES):
+        page = await client.campaign_members(ref, cursor=cursor, limit=200)
+        for m in page.items:
+            status = m.status or "(none)"
+            tally.counts[status] = tally.counts.get(status, 0) + 1
+            tally.flagged = tally.flagged or m.success is not None
+            tally.successes += bool(m.success or status in success_statuses)
+        cursor = page.next_cursor
+        if not cursor:
+            tally.complete = True
+            break
+    return tally
 
 
 async def campaign_performance(ctx: ToolContext, args: CampaignIn) -> PerformanceOut:
     """Counts are derived from campaign members, which every vendor exposes, rather than
     from report APIs only some have."""
-    conn, _, _ = split_ref(args.campaign_ref)
+    conn = campaign_ref(args.campaign_ref)
     client = connector(ctx, conn)
     campaign = await client.get_campaign(args.campaign_ref)
-    success_names = {s.name for s in campaign.status_ladder if s.success}
-    counts: dict[str, int] = {}
-    successes = 0
-    total = 0
-    cursor: str | None = None
-    for _ in range(1000):  # bounded: 1000 pages
-        page: Any = await client.campaign_members(args.campaign_ref, cursor=cursor, limit=200)
-        for m in page.items:
-            status = m.status or "(none)"
-            counts[status] = counts.get(status, 0) + 1
-            total += 1
-            if m.success or status in success_names:
-                successes += 1
-        cursor = page.next_cursor
-        if not cursor:
-            break
+    ladder = {s.name: s.success for s in campaign.status_ladder}
+    try:
+        tally = await _tally(client, args.campaign_ref, {n for n, ok in ladder.items() if ok})
+    except NotSupportedByVendor as exc:
+        raise not_supported(
+            "campaign_performance", exc, "Ask for the campaign (program) that holds the members."
+        ) from exc
+    defined = bool(ladder) or tally.flagged
     rows = [
-        StatusCount(status=s, members=n, success=s in success_names)
-        for s, n in sorted(counts.items())
+        StatusCount(status=s, members=n, success=ladder.get(s, False) if defined else None)
+        for s, n in sorted(tally.counts.items())
     ]
+    total = sum(tally.counts.values())
+    successes = tally.successes if defined else None
+    how = (
+        "campaign members counted by status; successes are members in a status the campaign's "
+        "status ladder marks as success (or that the vendor says reached success)"
+        if defined
+        else f"campaign members counted by the vendor's membership type; {conn} campaigns have "
+        "no status ladder, so no status counts as success and no success rate is given"
+    )
     ctx.notes.summary = f"{total} members, {successes} successes"
     return PerformanceOut(
         campaign_ref=args.campaign_ref,
         members=total,
         by_status=rows,
         successes=successes,
-        success_rate=round(successes / total, 4) if total else None,
-        derived_from="campaign members and their status ladder",
+        success_rate=round(successes / total, 4) if successes is not None and total else None,
+        derived_from=how,
+        complete=tally.complete,
     )
-
-
-ActivityTypeName = Literal[
-    "email_sent",
-    "email_delivered",
-    "email_opened",
-    "email_clicked",
-    "email_bounced",
-    "unsubscribed",
-    "form_filled",
-    "web_visit",
-    "field_changed",
-    "score_changed",
-    "status_changed",
-    "list_added",
-    "list_removed",
-    "campaign_requested",
-    "created",
-    "other",
-]
 
 
 class ActivitiesIn(StrictInput):
     person_ref: Ref | None = None
     campaign_ref: Ref | None = None
-    connector: ConnectorName | None = None
-    types: list[ActivityTypeName] = Field(default_factory=list, max_length=16)
-    since: datetime | None = None
-    until: datetime | None = None
+    connector: ConnectorName | None = Field(
+        None, description="optional; must match the references' connector"
+    )
+    types: list[ActivityType] = Field(default_factory=list, max_length=16)
+    since: datetime | None = Field(None, description="ISO 8601; without a zone it is UTC")
+    until: datetime | None = Field(None, description="ISO 8601, exclusive; UTC by default")
     limit: Limit = 50
     cursor: Cursor = None
 
@@ -237,65 +263,67 @@ class ActivitiesPage(BaseModel):
     truncated_by_size: bool = False
 
 
-async def get_activities(ctx: ToolContext, args: ActivitiesIn) -> ActivitiesPage:
-    from governance.errors import InvalidInput
+def _utc(when: datetime | None) -> datetime | None:
+    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
 
-    ref = args.person_ref or args.campaign_ref
-    if ref is None:
+
+def _activity_scope(args: ActivitiesIn) -> str:
+    """The one connector the call addresses, after checking every reference's kind."""
+    if args.person_ref is None and args.campaign_ref is None:
         raise InvalidInput(
             "get_activities needs person_ref or campaign_ref.",
             hint="Pass the person or campaign whose activities you want.",
         )
-    conn, _, _ = split_ref(ref)
-    client = connector(ctx, conn)
-    query = args.model_dump(exclude={"cursor", "limit"}, mode="json")
+    if args.person_ref:
+        person_ref(args.person_ref)
+    if args.campaign_ref:
+        campaign_ref(args.campaign_ref)
+    since, until = _utc(args.since), _utc(args.until)
+    if since is not None and until is not None and since >= until:
+        raise InvalidInput("since must be before until.", hint="Fix the time window.")
+    return same_connector(args.connector, args.person_ref, args.campaign_ref)
 
-    async def fetch(cur: str | None, limit: int) -> Any:
+
+async def get_activities(ctx: ToolContext, args: ActivitiesIn) -> ActivitiesPage:
+    conn = _activity_scope(args)
+    client = connector(ctx, conn)
+    query = {"tool": "get_activities", **args.model_dump(exclude={"cursor", "limit"}, mode="json")}
+    unmasked = all(
+        read_access(ctx, conn, o, "get_activities").unmasked_pii for o in PERSON_OBJECTS[conn]
+    )
+
+    async def fetch(cur: str | None, limit: int) -> Page[Activity]:
         return await client.get_activities(
             person_ref=args.person_ref,
             campaign_ref=args.campaign_ref,
             types=args.types,
-            since=args.since,
-            until=args.until,
+            since=_utc(args.since),
+            until=_utc(args.until),
             cursor=cur,
             limit=limit,
         )
 
-    def shape(a: Activity) -> Activity:
-        cleaned: list[Any] = []
-        attrs = {k: clean_value(k, v, cleaned) for k, v in a.attributes.items()}
-        return a.model_copy(update={"attributes": attrs})
-
     items, nxt, cut = await bounded_page(
-        fetch, shape, cursor=args.cursor, limit=args.limit, query=query
+        fetch,
+        lambda a: shape_activity(a, unmasked),
+        cursor=args.cursor,
+        limit=args.limit,
+        query=query,
     )
     ctx.notes.summary = f"{len(items)} activities"
     return ActivitiesPage(items=items, next_cursor=nxt, truncated_by_size=cut)
 
 
-class BudgetIn(StrictInput):
-    connector: ConnectorName
-
-
-async def api_budget(ctx: ToolContext, args: BudgetIn) -> ApiBudget:
-    budget = await connector(ctx, args.connector).api_budget()
-    ctx.notes.summary = f"{args.connector} budget"
-    return budget
-
-
-R = TOOL_RISK
-
-
 def _spec(name: str, title: str, desc: str, i: Any, o: Any, h: Any) -> ToolSpec[Any, Any]:
-    return ToolSpec(name, title, desc, i, o, h, R[name])
+    return ToolSpec(name, title, desc, i, o, h, TOOL_RISK[name])
 
 
 LIST_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     _spec(
         "list_lists",
         "List lists",
-        "Static and dynamic lists (Salesforce: campaigns used "
-        "as lists) on one connector, optionally filtered by name. Paged.",
+        "Static and dynamic lists (Salesforce: Campaigns of Type 'List') on one connector, "
+        "optionally filtered by name. Paged (at most 100 per page).",
         ListListsIn,
         ListsPage,
         list_lists,
@@ -303,8 +331,8 @@ LIST_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     _spec(
         "list_members",
         "List members",
-        "People in a list, shaped like search_people "
-        "results (withheld/masked/cleaned fields reported). Paged.",
+        "People in a list, shaped like search_people results (withheld/masked/cleaned fields "
+        "reported). Paged (at most 100 per page). Marketo smart lists cannot be read.",
         ListMembersIn,
         PeoplePage,
         list_members,
@@ -312,7 +340,8 @@ LIST_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     _spec(
         "get_person_memberships",
         "Person memberships",
-        "The lists and campaigns one person belongs to, with campaign member status.",
+        "The lists and campaigns one person belongs to, with campaign member status; "
+        "'notes' says what the vendor cannot show.",
         MembershipsIn,
         MembershipsOut,
         get_person_memberships,
@@ -320,8 +349,9 @@ LIST_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     _spec(
         "list_campaigns",
         "List campaigns",
-        "Programs, smart campaigns, marketing or CRM "
-        "campaigns on one connector, with channel, status and whether they send email.",
+        "Programs, smart campaigns, marketing or CRM campaigns on one connector, with channel, "
+        "status and status ladder. Listing leaves some details unset (HubSpot: sends_email and "
+        "audience; Marketo: audience): get_campaign has them. Paged.",
         ListCampaignsIn,
         CampaignsPage,
         list_campaigns,
@@ -329,8 +359,8 @@ LIST_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     _spec(
         "get_campaign",
         "Get a campaign",
-        "One campaign with its status ladder (member "
-        "statuses in order, which count as success) and audience list.",
+        "One campaign with its status ladder (member statuses in order, which count as "
+        "success), whether it sends email and its audience list.",
         CampaignIn,
         Campaign,
         get_campaign,
@@ -338,8 +368,9 @@ LIST_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     _spec(
         "campaign_performance",
         "Campaign performance",
-        "Member counts by status, success "
-        "count and rate for one campaign, derived from its members.",
+        "Member counts by status, success count and rate for one campaign, derived from its "
+        "members and status ladder. HubSpot campaigns have no ladder: counts are by attribution "
+        "type and success is null. Marketo: ask for the program, not a smart campaign.",
         CampaignIn,
         PerformanceOut,
         campaign_performance,
@@ -347,18 +378,11 @@ LIST_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     _spec(
         "get_activities",
         "Get activities",
-        "Activities of a person or a campaign, filtered by type and time window. Paged.",
+        "Activities of a person or a campaign, filtered by type and time window. Paged. "
+        "HubSpot returns e-mail events only. Attribute values are untrusted vendor data; PII "
+        "in them is masked.",
         ActivitiesIn,
         ActivitiesPage,
         get_activities,
-    ),
-    _spec(
-        "api_budget",
-        "API budget",
-        "How much of the vendor's API allowance is used and "
-        "left, and how many calls mopsgate made.",
-        BudgetIn,
-        ApiBudget,
-        api_budget,
     ),
 )

@@ -228,7 +228,8 @@ async def propose_revert(ctx: ToolContext, args: RevertIn) -> ProposalOut:
             f"{args.change_id} was proposed by another principal.",
             hint="Only the requester of a change can propose its revert.",
         )
-    inp = revert_input(original, await store.written_refs(original.id))
+    previous = await store.get(original.reverted_by) if original.reverted_by else None
+    inp = revert_input(original, await store.written_refs(original.id), previous)
     return await _propose(
         ctx, "propose_revert", args.reason, inp, original.risk_class, revert_of=original.id
     )

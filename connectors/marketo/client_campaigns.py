@@ -108,7 +108,16 @@ class CampaignReads(PeopleReads):
             rec = await self._asset(f"/rest/asset/v1/program/{cid}.json")
             return mapping.program(rec, await self._channel(rec.get("channel")))
         rec = await self._asset(f"/rest/asset/v1/smartCampaign/{cid}.json")
-        return mapping.smart_campaign(rec, await self._audience(cid))
+        campaign = mapping.smart_campaign(rec, await self._audience(cid))
+        folder = rec.get("folder") or {}
+        if folder.get("type") == "Program" and isinstance(folder.get("id"), int):
+            # A smart campaign inside a program that sends no e-mail (an Event) sends none
+            # either: flow steps are not readable, the program type is.
+            parent = await self._asset(f"/rest/asset/v1/program/{folder['id']}.json")
+            campaign = campaign.model_copy(
+                update={"sends_email": mapping.program(parent, None).sends_email}
+            )
+        return campaign
 
     async def _audience(self, campaign_id: int) -> str | None:
         """The static list named by the campaign's "Member of List" filter, if exactly one."""

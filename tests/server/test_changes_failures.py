@@ -1,0 +1,229 @@
+"""Races, upstream failures mid-apply and side-effect-free proposals (catalogue T-15, T-07,
+U-10, T-22): a change is written at most once, and a failure leaves an exact account."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from connectors.http import RetryPolicy
+from connectors.hubspot import ids as hs
+from connectors.marketo import ids as mk
+from connectors.model import PersonUpdate, RecordResult
+from connectors.salesforce import ids as sf
+from connectors.seed import seed_data
+from server.app import Runtime, build_runtime
+from server.settings import Settings
+from tests.conftest import text_of
+from tests.server.e2e_support import VENDORS, approve
+from tests.server.test_changes_kit import (
+    MK,
+    NEWSLETTER_SEND,
+    REASON,
+    WELCOME_TRIGGER,
+    apply,
+    call,
+    last_refusal,
+    ok,
+    people,
+    propose_titles,
+    status,
+)
+
+NEW = "Partly Written"
+
+
+async def _no_sleep(_seconds: float) -> None:
+    return None
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Runtime:
+    """Retries without waiting, so a persistent upstream failure costs milliseconds."""
+    retry = RetryPolicy(sleep=_no_sleep, jitter=lambda: 0.5)
+    return build_runtime(settings, env={}, client_options={"retry": retry})
+
+
+def _spy_updates(runtime: Runtime, name: str, monkeypatch) -> Counter[str]:
+    """Counts, per record, the updates the vendor confirmed."""
+    client = runtime.connectors.get(name)
+    confirmed: Counter[str] = Counter()
+    original = client.update_people
+
+    async def update_people(updates: list[PersonUpdate]) -> list[RecordResult]:
+        results = await original(updates)
+        confirmed.update(r.ref for r in results if r.ok)
+        return results
+
+    monkeypatch.setattr(client, "update_people", update_people)
+    return confirmed
+
+
+async def test_two_concurrent_applies_write_once(connect, runtime: Runtime, settings):
+    emu = runtime.connectors.emulator("marketo")
+    async with connect("assistant") as one, connect("assistant") as two:
+        plan = await propose_titles(one, MK, people("subscribed", 3))
+        approve(settings, plan["change_id"])
+        results = await asyncio.gather(apply(one, plan), apply(two, plan), apply(one, plan))
+        wins = [r for r in results if not r.is_error]
+        losses = [text_of(r) for r in results if r.is_error]
+        assert len(wins) == 1 and wins[0].structured_content["status"] == "applied"
+        assert len(losses) == 2
+        assert all("already been used" in t or "is applying" in t for t in losses), losses
+    assert len(emu.core.write_requests) == 1
+    assert last_refusal(settings)["change_id"] == plan["change_id"]
+
+
+async def test_failure_mid_batch_leaves_an_exact_account(
+    connect, runtime: Runtime, settings: Settings, monkeypatch
+):
+    """150 HubSpot updates go out as two batches (100 + 50); the second batch fails."""
+    v = VENDORS["hubspot"]
+    emu = runtime.connectors.emulator("hubspot")
+    confirmed = _spy_updates(runtime, "hubspot", monkeypatch)
+    idxs = people("any", 150, start=600)
+    refs = [v.ref(i) for i in idxs]
+    async with connect("assistant") as client:
+        plan = await propose_titles(client, v, idxs, NEW)
+        approve(settings, plan["change_id"])
+        emu.core.faults.fail_after_writes = 1
+        result = await apply(client, plan)
+        assert result.is_error and "100 of 150 records written" in text_of(result), text_of(result)
+        change = await ok(client, "get_change", change_id=plan["change_id"])
+        assert change["status"] == "failed"
+        outcome = change["outcome"]
+        assert outcome["counts"] == {
+            "planned": 150,
+            "written": 100,
+            "failed": 50,
+            "not_attempted": 0,
+            "unaccounted": 0,
+        }
+        assert outcome["written_refs"] == refs[:100]
+        assert [f["ref"] for f in outcome["failed"]] == refs[100:]
+        assert {f["code"] for f in outcome["failed"]} == {"unconfirmed"}
+        # The account matches the vendor's state exactly.
+        titles = {r: emu.person_fields(v.native_of(r))["jobtitle"] for r in refs}
+        assert [r for r in refs if titles[r] == NEW] == refs[:100]
+
+        emu.core.faults.fail_after_writes = None
+        writes = len(emu.core.write_requests)
+        again = await apply(client, plan)
+        assert again.is_error and "already been used" in text_of(again), text_of(again)
+        assert len(emu.core.write_requests) == writes
+        assert await status(client, plan["change_id"]) == "failed"
+
+        # The remainder is a new plan: the written records are no-ops in it, so only the
+        # 50 unwritten ones go out, and no record is ever written twice.
+        rest = await propose_titles(client, v, idxs, NEW)
+        assert rest["summary"]["noops"] == 100 and rest["summary"]["updates"] == 50
+        approve(settings, rest["change_id"])
+        done = await apply(client, rest)
+        assert not done.is_error, text_of(done)
+    assert confirmed == Counter(dict.fromkeys(refs, 1))
+    assert {emu.person_fields(v.native_of(r))["jobtitle"] for r in refs} == {NEW}
+
+
+async def test_per_record_failure_is_reported_and_not_retried(
+    connect, runtime: Runtime, settings: Settings
+):
+    emu = runtime.connectors.emulator("marketo")
+    idxs = people("subscribed", 3, start=700)
+    refs = [MK.ref(i) for i in idxs]
+    async with connect("assistant") as client:
+        plan = await propose_titles(client, MK, idxs, NEW)
+        approve(settings, plan["change_id"])
+        emu.core.faults.fail_record_ids = {str(mk.lead_id(idxs[1]))}
+        result = await apply(client, plan)
+        assert not result.is_error, text_of(result)
+        out = result.structured_content
+        assert out["status"] == "failed" and out["status_detail"] == "1 of 3 records failed"
+        assert out["outcome"]["written_refs"] == [refs[0], refs[2]]
+        assert [(f["ref"], f["code"]) for f in out["outcome"]["failed"]] == [(refs[1], "1003")]
+        emu.core.faults.fail_record_ids = set()
+        again = await apply(client, plan)
+        assert again.is_error
+    assert len(emu.core.write_requests) == 1
+    assert emu.person_fields(mk.lead_id(idxs[1]))["title"] != NEW
+
+
+def _propose_calls(vendor: str) -> list[tuple[str, dict[str, Any]]]:
+    v = VENDORS[vendor]
+    sub = [v.ref(i) for i in people("subscribed", 2, start=900, not_in=v.list_idx)]
+    member = [v.ref(i) for i in sorted(seed_data().lists[v.list_idx].members)[:2]]
+    run_at = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    campaign = {"marketo": mk.program_ref(1), "hubspot": hs.campaign_ref(1)}.get(
+        vendor, sf.campaign_ref(1)
+    )
+    trigger = WELCOME_TRIGGER if vendor == "marketo" else campaign
+    schedule = NEWSLETTER_SEND if vendor == "marketo" else campaign
+    return [
+        ("propose_update_person", {"refs": sub, "fields": {v.title_field: "No Write"}}),
+        ("propose_add_to_list", {"list_ref": v.list_ref, "person_refs": sub}),
+        ("propose_remove_from_list", {"list_ref": v.list_ref, "person_refs": member}),
+        ("propose_opt_out", {"connector": vendor, "person_refs": sub}),
+        ("propose_delete_person", {"connector": vendor, "person_refs": sub}),
+        ("propose_trigger_campaign", {"campaign_ref": trigger, "person_refs": sub}),
+        ("propose_schedule_campaign", {"campaign_ref": schedule, "run_at": run_at}),
+        (
+            "propose_set_campaign_status",
+            {"campaign_ref": campaign, "person_refs": sub, "status": "Registered"},
+        ),
+    ]
+
+
+BASIC = {
+    "propose_update_person",
+    "propose_add_to_list",
+    "propose_remove_from_list",
+    "propose_opt_out",
+}
+# What each vendor can plan; the rest is refused (delete by the manifest, schedules by the
+# floor or the vendor, triggers and statuses where the vendor has no such API).
+PLANNED = {
+    "marketo": BASIC | {"propose_trigger_campaign", "propose_set_campaign_status"},
+    "hubspot": BASIC,
+    "salesforce": BASIC | {"propose_set_campaign_status"},
+}
+
+
+@pytest.mark.parametrize("vendor_name", sorted(VENDORS))
+async def test_propose_tools_never_write_upstream(vendor_name, connect, runtime, settings):
+    v = VENDORS[vendor_name]
+    emu = runtime.connectors.emulator(vendor_name)
+    planned: set[str] = set()
+    async with connect("assistant") as client:
+        for tool, args in _propose_calls(vendor_name):
+            result = await call(client, tool, **args, reason=REASON)
+            if not result.is_error:
+                planned.add(tool)
+            assert emu.core.write_requests == [], tool
+        # propose_revert plans from an applied change; only the apply writes.
+        plan = await propose_titles(client, v, people("subscribed", 1, start=950))
+        approve(settings, plan["change_id"])
+        assert not (await apply(client, plan)).is_error
+        emu.core.reset_log()
+        await ok(client, "propose_revert", change_id=plan["change_id"], reason=REASON)
+        assert emu.core.write_requests == []
+    assert planned == PLANNED[vendor_name]
+
+
+async def test_crash_mid_apply_is_failed_with_unknown_records(connect, runtime: Runtime, settings):
+    """A process killed mid-apply leaves the change applying; the next start marks it failed
+    and the records without a result are reported as unaccounted, never re-applied."""
+    idxs = people("subscribed", 2, start=1000)
+    async with connect("assistant") as client:
+        plan = await propose_titles(client, MK, idxs)
+        approve(settings, plan["change_id"])
+        store = runtime.services["store"]
+        await store.claim_for_apply(plan["change_id"], "nonce-of-the-dead-process")
+        assert await store.recover_interrupted() == [plan["change_id"]]
+        change = await ok(client, "get_change", change_id=plan["change_id"])
+        assert change["status"] == "failed"
+        assert change["outcome"]["unaccounted"] == [MK.ref(i) for i in idxs]
+        assert (await apply(client, plan)).is_error
+    assert runtime.connectors.emulator("marketo").core.write_requests == []

@@ -1,0 +1,81 @@
+"""Paging: every record exactly once, pages bounded by count and by bytes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+import tools.paging
+from tests.tools.seed_facts import NAMES, SEED, VENDORS
+from tests.tools.test_reads_per_vendor import ok, refused
+
+
+async def walk_refs(
+    client: Any, tool: str, args: dict[str, Any], pages_seen: list[dict[str, Any]] | None = None
+) -> list[str]:
+    refs: list[str] = []
+    cursor = None
+    for _ in range(200):
+        page = await ok(client, tool, {**args, "cursor": cursor})
+        assert len(page["items"]) <= args.get("limit", 100)
+        refs += [i["ref"] for i in page["items"]]
+        if pages_seen is not None:
+            pages_seen.append(page)
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return refs
+    raise AssertionError("paging did not end")
+
+
+def assert_exactly_once(refs: list[str], expected: set[str]) -> None:
+    dupes = [r for r, n in Counter(refs).items() if n > 1]
+    assert dupes == []
+    assert set(refs) == expected
+
+
+@pytest.mark.parametrize("name", NAMES)
+async def test_search_people_pages_visit_everyone_once(name, connect):
+    v = VENDORS[name]
+    expected = {v.person_ref(p.idx) for p in SEED.people if p.company == "Vandelay Imports"}
+    async with connect("assistant") as client:
+        refs = await walk_refs(
+            client, "search_people", {"connector": name, "company": "Vandelay Imports", "limit": 30}
+        )
+    assert_exactly_once(refs, expected)
+    if name == "salesforce":  # Leads, then Contacts, in one walk
+        assert {r.split(":")[1] for r in refs} == {"Lead", "Contact"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+async def test_list_members_pages_visit_every_member_once(name, connect):
+    v = VENDORS[name]
+    async with connect("assistant") as client:
+        refs = await walk_refs(client, "list_members", {"list_ref": v.list_ref(3), "limit": 37})
+    assert_exactly_once(refs, {v.person_ref(i) for i in SEED.lists[3].members})
+
+
+@pytest.mark.parametrize("name", NAMES)
+async def test_byte_cap_cuts_pages_and_the_cursor_resumes(name, connect, monkeypatch):
+    """With a small byte budget a page stops early inside a vendor page; the cursor resumes
+    exactly there, so nothing is skipped or repeated."""
+    monkeypatch.setattr(tools.paging, "MAX_PAGE_BYTES", 14_000)
+    v = VENDORS[name]
+    pages: list[dict[str, Any]] = []
+    async with connect("assistant") as client:
+        refs = await walk_refs(
+            client, "list_members", {"list_ref": v.list_ref(5), "limit": 100}, pages
+        )
+    assert_exactly_once(refs, {v.person_ref(i) for i in SEED.lists[5].members})
+    assert any(p["truncated_by_size"] for p in pages)
+    assert all(len(p["items"]) < 100 for p in pages)
+
+
+async def test_hard_page_cap(connect):
+    v = VENDORS["salesforce"]
+    async with connect("assistant") as client:
+        full = await ok(client, "list_members", {"list_ref": v.list_ref(0), "limit": 100})
+        too_big = await refused(client, "list_members", {"list_ref": v.list_ref(0), "limit": 500})
+    assert len(full["items"]) == 100 and full["next_cursor"]
+    assert "[invalid_input]" in too_big and "100" in too_big

@@ -168,17 +168,33 @@ class GovernedPipeline:
         except GovernanceError as refusal:
             return await self._finish_refused(event, refusal, started, str(ctx.protocol_version))
         assert spec is not None and principal is not None
-        notes = CallNotes(connector=spec.target(args)[0])
         tool_ctx = ToolContext(
             principal=principal,
             manifest=manifest,
             manifest_digest=digest,
             connectors=self.connectors,
-            notes=notes,
+            notes=CallNotes(connector=spec.target(args)[0]),
             services=self.services,
             transport=self.transport,
         )
         active = ActiveCall(spec, args, tool_ctx)
+        result, calls = await self._run(ctx, call_next, active)
+        is_error = bool(result.get("isError")) if isinstance(result, dict) else False
+        notes = tool_ctx.notes
+        event.update(
+            _verdict(active, decision, is_error),
+            connector=notes.connector,
+            upstream_calls=calls,
+            change_id=notes.change_id,
+        )
+        try:
+            await self._write(event, started)
+        except AuditUnavailable as exc:
+            return error_result(exc, str(ctx.protocol_version))
+        return result
+
+    async def _run(self, ctx: Any, call_next: Any, active: ActiveCall) -> tuple[Any, int]:
+        """Run the tool with its admitted arguments, counting the vendor calls it makes."""
         counter = [0]
         token_calls = upstream_calls.set(counter)
         token_active = ACTIVE_CALL.set(active)
@@ -187,18 +203,7 @@ class GovernedPipeline:
         finally:
             ACTIVE_CALL.reset(token_active)
             upstream_calls.reset(token_calls)
-        is_error = bool(result.get("isError")) if isinstance(result, dict) else False
-        event.update(
-            _verdict(active, decision, is_error),
-            connector=notes.connector,
-            upstream_calls=counter[0],
-            change_id=notes.change_id,
-        )
-        try:
-            await self._write(event, started)
-        except AuditUnavailable as exc:
-            return error_result(exc, str(ctx.protocol_version))
-        return result
+        return result, counter[0]
 
     def _admit(
         self,

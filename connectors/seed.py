@@ -11,9 +11,17 @@ every run, so tests can compute expectations from it independently of any emulat
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
+
+from connectors.seed_model import (
+    SeedActivity,
+    SeedCampaign,
+    SeedData,
+    SeedList,
+    SeedOwner,
+    SeedPerson,
+)
 
 SEED = 20261123
 N_PEOPLE = 2400
@@ -105,93 +113,6 @@ INJECTION_TEXTS = [
 ]
 # Invisible characters planted in some names / companies / notes.
 INVISIBLES = ["\u200b", "\u202e", "\u2066", "\ufeff", "\U000e0041\U000e0042"]
-
-
-@dataclass(frozen=True)
-class SeedOwner:
-    idx: int
-    name: str
-    email: str
-    active: bool
-
-
-@dataclass(frozen=True)
-class SeedPerson:
-    idx: int
-    email: str
-    first_name: str
-    last_name: str
-    company: str
-    title: str
-    phone: str
-    country: str
-    city: str
-    street: str
-    lifecycle_stage: str
-    lead_status: str
-    score: int
-    owner_idx: int
-    email_opt_out: bool
-    do_not_call: bool
-    suppressed: bool
-    legal_basis: str | None  # None = consent unknown
-    notes: str
-    lead_source: str
-    created_at: datetime
-    updated_at: datetime
-    duplicate_of: int | None = None
-
-    @property
-    def consent_status(self) -> str:
-        if self.email_opt_out:
-            return "opted_out"
-        if self.suppressed:
-            return "suppressed"
-        if not self.legal_basis:
-            return "unknown"
-        return "subscribed"
-
-
-@dataclass(frozen=True)
-class SeedList:
-    idx: int
-    name: str
-    kind: str  # "static" | "dynamic"
-    members: tuple[int, ...]
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class SeedCampaign:
-    idx: int
-    name: str
-    channel: str  # "email" | "webinar" | "event" | "nurture"
-    sends_email: bool
-    triggerable: bool
-    schedulable: bool
-    audience_list: int | None
-    ladder: tuple[tuple[str, int, bool], ...]
-    members: tuple[tuple[int, str], ...]  # (person idx, status)
-    active: bool = True
-
-
-@dataclass(frozen=True)
-class SeedActivity:
-    idx: int
-    person_idx: int
-    type: str
-    occurred_at: datetime
-    campaign_idx: int | None
-
-
-@dataclass(frozen=True)
-class SeedData:
-    owners: tuple[SeedOwner, ...]
-    people: tuple[SeedPerson, ...]
-    lists: tuple[SeedList, ...]
-    campaigns: tuple[SeedCampaign, ...]
-    activities: tuple[SeedActivity, ...]
-    traps: dict[str, list[int]] = field(default_factory=dict)
 
 
 OWNERS = (
@@ -443,3 +364,17 @@ def seed_data(n_people: int = N_PEOPLE) -> SeedData:
         "owner_left": [p.idx for p in frozen if not OWNERS[p.owner_idx].active],
     }
     return SeedData(OWNERS, frozen, lists, campaigns, _activities(rng, campaigns), traps)
+
+
+__all__ = [
+    "INJECTION_TEXTS",
+    "INVISIBLES",
+    "OWNERS",
+    "SeedActivity",
+    "SeedCampaign",
+    "SeedData",
+    "SeedList",
+    "SeedOwner",
+    "SeedPerson",
+    "seed_data",
+]

@@ -169,3 +169,43 @@ async def test_http_token_of_a_principal_no_longer_in_manifest(http_base, settin
         result = await client.call_tool("whoami", {})
     assert result.is_error and "[unknown_principal]" in text_of(result)
     assert audit_rows(settings)[-1]["principal"] == "ghost"
+
+
+PRODUCTION_MANIFEST = """
+version = 1
+[connectors.hubspot]
+environment = "production"
+
+[use_cases.reporting]
+purpose = "read-only reporting"
+risk_level = "medium"
+review_date = 2027-05-01
+[use_cases.reporting.owners]
+risk = "Data Protection Officer"
+
+[principals.analyst]
+use_cases = ["reporting"]
+
+[[rules]]
+id = "analyst-read"
+effect = "allow"
+principals = ["analyst"]
+use_case = "reporting"
+tools = ["search_people"]
+connectors = ["hubspot"]
+"""
+
+
+def test_production_connector_without_credentials_stops_start_up(settings: Settings):
+    settings.manifest_path.write_text(PRODUCTION_MANIFEST)
+    proc = subprocess.run(
+        [MOPSGATE, "serve", "--transport", "stdio", "--principal", "analyst"],
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        cwd=settings.home.parent,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "HUBSPOT_ACCESS_TOKEN is not set" in proc.stderr

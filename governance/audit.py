@@ -368,8 +368,8 @@ class AuditLog:
         conn = self._conn
         try:
             await conn.execute("BEGIN IMMEDIATE")
-            head = await (await conn.execute(HEAD_SQL)).fetchone()
-            rows = chain_rows(head, (values for values, _ in batch))
+            found = list(await conn.execute_fetchall(HEAD_SQL))  # one thread hop, not two
+            rows = chain_rows(found[0] if found else None, (values for values, _ in batch))
             await conn.executemany(INSERT_SQL, rows)
             await conn.execute("COMMIT")
         except Exception as exc:

@@ -1,0 +1,36 @@
+"""The governed HTTP server for §2, in its own process: exactly the app
+``mopsgate serve --transport http`` runs (``build_http_app``: bearer tokens, Host/Origin checks,
+the governed pipeline), but over emulators whose rate windows are out of the way, so the
+benchmark measures mopsgate and not the vendors' per-10-second budgets.
+
+``python -m bench.http_server PORT MANIFEST HOME``
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str]) -> None:
+    import uvicorn
+
+    from bench.common import HOST, fast_client_options, fast_emulators, quiet
+    from server.app import build_runtime
+    from server.http import build_http_app
+    from server.settings import Settings
+
+    quiet()
+    port, manifest, home = int(argv[0]), Path(argv[1]), Path(argv[2])
+    runtime = build_runtime(
+        Settings(manifest, home),
+        env={},
+        emulators=fast_emulators(),
+        client_options=fast_client_options(),
+    )
+    app = build_http_app(runtime, HOST, port)
+    uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

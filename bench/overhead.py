@@ -1,0 +1,156 @@
+"""§1 Governance overhead: the same calls through the governed pipeline and a bare MCPServer.
+
+Both servers are in-process, reached by the SDK's in-memory ``Client``, and share one connector
+registry (same clients, same emulators). Calls are interleaved one by one, rotating the order
+every round, so machine noise lands on both sides alike. The audit log is durable
+(``synchronous=FULL``, which ``AuditLog.open`` refuses to run without).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from mcp import Client
+
+from bench.bare import build_bare_server, twin_context
+from bench.common import (
+    BENCH_PRINCIPALS,
+    fast_client_options,
+    fast_emulators,
+    ratio,
+    summarize,
+    violations,
+)
+
+VENDORS = ("marketo", "hubspot", "salesforce")
+TARGET_RATIO = 1.15
+
+
+def person_refs(vendor: str, n: int = 40) -> list[str]:
+    from connectors.hubspot import ids as hs
+    from connectors.marketo import ids as mk
+    from connectors.salesforce import ids as sf
+
+    ref = {"marketo": mk.lead_ref, "hubspot": hs.person_ref, "salesforce": sf.person_ref}[vendor]
+    return [ref(i) for i in range(10, 10 + n)]
+
+
+def variants() -> list[tuple[str, str, str, Any]]:
+    """(label, side, tool, args or per-round args factory)."""
+    out: list[tuple[str, str, str, Any]] = [
+        ("whoami (governed)", "gov", "whoami", {}),
+        ("whoami (bare, same handler)", "bare", "whoami", {}),
+        ("noop (bare SDK floor)", "bare", "noop", {}),
+    ]
+    for vendor in VENDORS:
+        refs = person_refs(vendor)
+        out.append((f"get_person {vendor} (governed)", "gov", "get_person", refs))
+        out.append((f"get_person {vendor} (bare)", "bare", "get_person", refs))
+    return out
+
+
+def _args(spec: Any, i: int) -> dict[str, Any]:
+    if isinstance(spec, list):
+        return {"ref": spec[i % len(spec)]}
+    return dict(spec)
+
+
+async def _timed(client: Client, tool: str, args: dict[str, Any]) -> tuple[float, bool]:
+    t0 = time.perf_counter_ns()
+    result = await client.call_tool(tool, args)
+    return (time.perf_counter_ns() - t0) / 1e3, bool(result.is_error)
+
+
+async def one_rep(
+    manifest: Path, home: Path, emulators: dict[str, Any], principal: str, n: int, warmup: int
+) -> dict[str, Any]:
+    from server.app import build_runtime, build_server
+    from server.settings import Settings
+
+    runtime = build_runtime(
+        Settings(manifest, home), env={}, emulators=emulators, client_options=fast_client_options()
+    )
+    gov = build_server(
+        runtime, transport="memory", resolve_principal=lambda _: principal, log_level="WARNING"
+    )
+    bare = build_bare_server(runtime.connectors, twin_context(manifest, runtime.connectors))
+    specs = variants()
+    lat: dict[str, list[float]] = {label: [] for label, *_ in specs}
+    errors = dict.fromkeys(lat, 0)
+    async with Client(gov) as g, Client(bare) as b:
+        sides = {"gov": g, "bare": b}
+        for i in range(warmup):
+            for _, side, tool, spec in specs:
+                await sides[side].call_tool(tool, _args(spec, i))
+        for i in range(n):
+            k = i % len(specs)
+            for label, side, tool, spec in specs[k:] + specs[:k]:
+                us, failed = await _timed(sides[side], tool, _args(spec, i))
+                lat[label].append(us)
+                errors[label] += failed
+    return {"lat": lat, "errors": errors}
+
+
+async def run(tmp: Path, manifest: Path, *, n: int, warmup: int, reps: int) -> dict[str, Any]:
+    emulators = fast_emulators()
+    pooled: dict[str, list[float]] = {}
+    rep_p50: dict[str, list[float]] = {}
+    errors: dict[str, int] = {}
+    for rep in range(reps):
+        out = await one_rep(
+            manifest, tmp / f"overhead-{rep}", emulators, BENCH_PRINCIPALS[rep], n, warmup
+        )
+        for label, xs in out["lat"].items():
+            pooled.setdefault(label, []).extend(xs)
+            rep_p50.setdefault(label, []).append(summarize(xs)["p50_us"])
+            errors[label] = errors.get(label, 0) + out["errors"][label]
+        print(f"  overhead rep {rep + 1}/{reps} done", flush=True)
+    rows = {
+        label: {**summarize(xs), "rep_p50_us": rep_p50[label], "errors": errors[label]}
+        for label, xs in pooled.items()
+    }
+    return {
+        "method": f"{reps} reps x {n} interleaved rounds (+{warmup} warm-up), in-memory Client, "
+        "audit synchronous=FULL",
+        "rows": rows,
+        "comparisons": comparisons(rows),
+        "rate_limit_violations": violations(emulators),
+    }
+
+
+def comparisons(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    pairs = [
+        (
+            "pipeline only: whoami governed / same handler bare",
+            "whoami (governed)",
+            "whoami (bare, same handler)",
+        ),
+        ("whoami governed / bare no-op", "whoami (governed)", "noop (bare SDK floor)"),
+    ]
+    for vendor in VENDORS:
+        pairs.append(
+            (
+                f"get_person {vendor}: governed / bare",
+                f"get_person {vendor} (governed)",
+                f"get_person {vendor} (bare)",
+            )
+        )
+    out = []
+    for name, gov, bare in pairs:
+        g, b = rows[gov], rows[bare]
+        r50 = ratio(g["p50_us"], b["p50_us"])
+        out.append(
+            {
+                "name": name,
+                "governed_p50_us": g["p50_us"],
+                "bare_p50_us": b["p50_us"],
+                "added_p50_us": g["p50_us"] - b["p50_us"],
+                "ratio_p50": r50,
+                "ratio_p99": ratio(g["p99_us"], b["p99_us"]),
+                "target": f"<= {TARGET_RATIO}" if name.startswith("get_person") else None,
+                "met": r50 <= TARGET_RATIO if name.startswith("get_person") else None,
+            }
+        )
+    return out

@@ -1,0 +1,263 @@
+"""Renders the results as markdown (printed and written to ``latest.md``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _n(x: Any, digits: int = 0) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, bool):
+        return "yes" if x else "**no**"
+    if isinstance(x, float):
+        return f"{x:,.{digits}f}"
+    return f"{x:,}" if isinstance(x, int) else str(x)
+
+
+def _met(flag: Any) -> str:
+    return "-" if flag is None else ("met" if flag else "**missed**")
+
+
+def table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return [*out, ""]
+
+
+def _load(values: Any) -> str:
+    return "/".join(f"{v:.1f}" for v in values) if values else "?"
+
+
+def machine(r: dict[str, Any]) -> list[str]:
+    m = r["machine"]
+    return [
+        f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['mem_gib']} GiB RAM, Python {m['python']}, "
+        f"SQLite {m['sqlite']}, {m['filesystem']} at /tmp, {m['platform']}. "
+        f"Commit {m['git']}. Run took {r['duration_s']:.0f} s; load average (1/5/15 min) "
+        f"{_load(r.get('load_average_at_start'))} at start, "
+        f"{_load(r.get('load_average_at_end'))} at end (other work on the machine adds noise).",
+        "",
+    ]
+
+
+def targets(r: dict[str, Any]) -> list[str]:
+    rows = [[t["measure"], t["target"], t["result"], _met(t["met"])] for t in r["targets"]]
+    return ["## Targets", "", *table(["measure", "target", "result", ""], rows)]
+
+
+def overhead(s: dict[str, Any]) -> list[str]:
+    rows = [
+        [
+            k,
+            _n(v["p50_us"]),
+            _n(v["p99_us"]),
+            " / ".join(_n(x) for x in v["rep_p50_us"]),
+            v["errors"],
+        ]
+        for k, v in s["rows"].items()
+    ]
+    comp = [
+        [
+            c["name"],
+            _n(c["governed_p50_us"]),
+            _n(c["bare_p50_us"]),
+            _n(c["added_p50_us"]),
+            _n(c["ratio_p50"], 2),
+            _n(c["ratio_p99"], 2),
+            c["target"] or "-",
+            _met(c["met"]),
+        ]
+        for c in s["comparisons"]
+    ]
+    return [
+        "## 1. Governance overhead (in-memory, per call)",
+        "",
+        s["method"] + ".",
+        "",
+        *table(["call", "p50 µs", "p99 µs", "p50 per rep", "errors"], rows),
+        *table(
+            [
+                "comparison",
+                "governed p50 µs",
+                "bare p50 µs",
+                "added µs",
+                "ratio p50",
+                "ratio p99",
+                "target",
+                "",
+            ],
+            comp,
+        ),
+    ]
+
+
+def throughput(s: dict[str, Any]) -> list[str]:
+    rows = []
+    for k, v in s["rows"].items():
+        audit = f"{_n(v['audit_rows_match'])} ({_n(v['audit_rows'])})" if "audit_rows" in v else "-"
+        rows.append(
+            [
+                k,
+                _n(v["calls_per_s"]),
+                _n(v["p50_us"] / 1000, 1),
+                _n(v["p99_us"] / 1000, 1),
+                v["errors"],
+                audit,
+                _n(v["chain_ok"]) if "chain_ok" in v else "-",
+            ]
+        )
+    comp = [
+        [
+            c["name"],
+            _n(c["governed_calls_per_s"]),
+            _n(c["bare_calls_per_s"]),
+            _n(c["ratio"], 2),
+            c["target"] or "-",
+            _met(c["met"]),
+        ]
+        for c in s["comparisons"]
+    ]
+    return [
+        "## 2. Throughput under concurrency",
+        "",
+        s["method"] + ".",
+        "",
+        *table(
+            [
+                "workload",
+                "calls/s",
+                "p50 ms",
+                "p99 ms",
+                "errors",
+                "audit rows == calls",
+                "chain verifies",
+            ],
+            rows,
+        ),
+        *table(
+            ["workload", "governed calls/s", "bare calls/s", "governed / bare", "target", ""], comp
+        ),
+    ]
+
+
+def audit(s: dict[str, Any]) -> list[str]:
+    w, v = s["writer"], s["verify"]
+    rows = [[k, _n(x)] for k, x in w["rows_per_s"].items()]
+    ratios = [[k, _n(x, 2)] for k, x in w["ratios"].items()]
+    return [
+        "## 3. Audit log",
+        "",
+        w["method"] + ".",
+        "",
+        *table(["writer", "rows/s (median)"], rows),
+        *table(["ratio", "value"], ratios),
+        f"`mopsgate audit verify` on {_n(v['rows'])} rows ({_n(v['db_mb'])} MB, built in "
+        f"{_n(v['build_s'], 1)} s): **{_n(v['verify_s'], 1)} s** (median of "
+        f"{', '.join(_n(x, 1) for x in v['rep_verify_s'])}), target {v['target']}: "
+        f"{_met(v['met'])}; output `{v['output']}`.",
+        "",
+    ]
+
+
+def bulk(s: dict[str, Any]) -> list[str]:
+    rows = []
+    for vendor in s["vendors"]:
+        for r in vendor["rows"]:
+            p, a = r["plan"], r["apply"]
+            rows.append(
+                [
+                    vendor["vendor"],
+                    _n(r["n"]),
+                    r["operation"],
+                    _n(p["s"], 2),
+                    f"{p['calls']} / {p['min']} = {p['ratio']:.2f}",
+                    _n(a["s"], 2),
+                    f"{a['calls']} / {a['min']} = {a['ratio']:.2f}",
+                    _n(r["written"]),
+                    f"{_n(max(p['rss_peak_mb'], a['rss_peak_mb']))} "
+                    f"(+{_n(max(p['rss_delta_mb'], a['rss_delta_mb']))})",
+                    r["rate_limit_violations"],
+                ]
+            )
+    return [
+        "## 4. Bulk plans and applies",
+        "",
+        s["method"],
+        "",
+        *table(
+            [
+                "connector",
+                "people",
+                "operation",
+                "plan s",
+                "plan calls / min",
+                "apply s",
+                "apply calls / min",
+                "written",
+                "peak RSS MB (+op)",
+                "rate-limit violations",
+            ],
+            rows,
+        ),
+        *[f"- {note}" for note in s["notes"]],
+        "",
+    ]
+
+
+def startup(s: dict[str, Any]) -> list[str]:
+    rows = [
+        [k, _n(v["median_s"], 2), f"{v['min_s']:.2f}–{v['max_s']:.2f}", v["tools"]]
+        for k, v in s["rows"].items()
+    ]
+    phases = [[k, _n(v * 1000)] for k, v in s["phases_s"].items()]
+    return [
+        "## 5. Start-up (stdio, launch to first tools/list answer)",
+        "",
+        s["method"] + ".",
+        "",
+        *table(["server", "median s", "range s", "tools listed"], rows),
+        f"Governed / bare: {s['ratio']:.2f} (+{s['added_s']:.2f} s); target {s['target']}: "
+        f"{_met(s['met'])}.",
+        "",
+        *table(["phase (separate interpreter)", "ms"], phases),
+        "Slowest imports (`python -X importtime`, cumulative):",
+        "",
+        "```",
+        *s["import_time_top"],
+        "```",
+        "",
+    ]
+
+
+def profiles(p: dict[str, Any]) -> list[str]:
+    out = [
+        "## Profiles (cProfile; shares matter, not absolute times)",
+        "",
+        "`select.epoll.poll` is the event loop idle while the audit writer's SQLite thread "
+        "commits (fsync) or the emulator answers.",
+        "",
+    ]
+    for name, prof in p.items():
+        out += [f"### {name}", "", f"Full output: `{prof['file']}`.", ""]
+        for view, lines in prof["top"].items():
+            if view != "cumulative time":  # mostly the harness's own frames; see the file
+                out += [f"Top by {view}:", "", "```", *lines, "```", ""]
+    return out
+
+
+def render(r: dict[str, Any]) -> str:
+    out = [f"# mopsgate benchmarks ({r['started']})", "", *machine(r)]
+    out += targets(r)
+    sections = (
+        ("overhead", overhead),
+        ("throughput", throughput),
+        ("audit", audit),
+        ("bulk", bulk),
+        ("startup", startup),
+        ("profiles", profiles),
+    )
+    for key, fn in sections:
+        if key in r:
+            out += fn(r[key])
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,161 @@
+"""Runs the sections in order and collects one results document."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import audit, overhead, profiling, startup, throughput
+from bench.common import child_env, machine_info, write_bench_manifest
+from bench.targets import collect_targets
+
+SECTIONS = ("overhead", "throughput", "audit", "bulk", "startup", "profiles")
+VENDORS = ("marketo", "hubspot", "salesforce")
+
+
+@dataclass(frozen=True)
+class Config:
+    overhead_rounds: int = 300
+    overhead_warmup: int = 30
+    overhead_reps: int = 3
+    clients: int = 16
+    calls_per_client: int = 30
+    http_calls_per_client: int = 15
+    tp_warmup: int = 3
+    tp_reps: int = 2
+    audit_reps: int = 3
+    audit_rows: int = 4000
+    verify_rows: int = 1_000_000
+    bulk_sizes: tuple[int, ...] = (100, 1000, 10_000)
+    bulk_vendors: tuple[str, ...] = VENDORS
+    startup_reps: int = 3
+    profile_calls: int = 200
+    profile_verify_rows: int = 50_000
+
+
+QUICK = Config(
+    overhead_rounds=5,
+    overhead_warmup=1,
+    overhead_reps=1,
+    clients=2,
+    calls_per_client=3,
+    http_calls_per_client=2,
+    tp_warmup=1,
+    tp_reps=1,
+    audit_reps=1,
+    audit_rows=40,
+    verify_rows=500,
+    bulk_sizes=(5,),
+    bulk_vendors=("hubspot",),
+    startup_reps=1,
+    profile_calls=5,
+    profile_verify_rows=200,
+)
+
+BULK_NOTES = [
+    "Minimum calls: person reads at the vendor's batch-read cap (Marketo 300, HubSpot 100, "
+    "Salesforce 200 per object), list member pages at the page cap (300 / 250 / 2000), writes "
+    "at the batch-write cap (300 / 100 / 200), one describe per person object for updates, and "
+    "one page per campaign listing for list adds (Marketo 2: programs and smart campaigns; "
+    "HubSpot and Salesforce 1) to know whether the list feeds email sends. Apply re-reads "
+    "only the records it writes. Auth token calls (made in warm-up) are excluded. "
+    "Per-endpoint counts for every row are in latest.json.",
+    "Upstream calls are the requests the emulator received; they equal the upstream_calls the "
+    "audit row recorded for the same tool call (checked in latest.json).",
+    "Emulators keep the vendors' default limits (Marketo 100 calls/20 s and 10 concurrent, "
+    "HubSpot 100/10 s, Salesforce 15,000/24 h and 25 concurrent) and the connectors pace "
+    "themselves client-side, so plan and apply times include that pacing.",
+    "Peak RSS is the whole bench process (interpreter, SDK, one emulator holding 10,000 "
+    "people, client and server) sampled every 2 ms; '+op' is the growth during the plan or "
+    "apply itself. The 10,000-person runs are one pass per connector.",
+]
+
+
+def run_bulk(tmp: Path, manifest: Path, cfg: Config) -> dict[str, Any]:
+    vendors = []
+    sizes = ",".join(map(str, cfg.bulk_sizes))
+    for vendor in cfg.bulk_vendors:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.bulk", vendor, sizes, str(manifest), str(tmp)],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=child_env(),
+            timeout=900,
+            check=True,
+        )
+        vendors.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return {
+        "method": f"Sizes {sizes} on each connector, in-memory client, one process per "
+        "connector; wall time per tool call.",
+        "vendors": vendors,
+        "notes": BULK_NOTES,
+    }
+
+
+async def run_section(name: str, tmp: Path, manifest: Path, cfg: Config, out_dir: Path) -> Any:
+    if name == "overhead":
+        return await overhead.run(
+            tmp,
+            manifest,
+            n=cfg.overhead_rounds,
+            warmup=cfg.overhead_warmup,
+            reps=cfg.overhead_reps,
+        )
+    if name == "throughput":
+        return await throughput.run(
+            tmp,
+            manifest,
+            clients=cfg.clients,
+            calls=cfg.calls_per_client,
+            http_calls=cfg.http_calls_per_client,
+            warmup=cfg.tp_warmup,
+            reps=cfg.tp_reps,
+        )
+    if name == "audit":
+        return await audit.run(
+            tmp,
+            reps=cfg.audit_reps,
+            appenders=min(16, cfg.clients),
+            rows=cfg.audit_rows,
+            verify_rows=cfg.verify_rows,
+        )
+    if name == "bulk":
+        return await asyncio.to_thread(run_bulk, tmp, manifest, cfg)
+    if name == "startup":
+        return await startup.run(tmp, reps=cfg.startup_reps)
+    out = await profiling.profile_governed_calls(tmp, manifest, cfg.profile_calls, out_dir)
+    out["audit_verify"] = await asyncio.to_thread(
+        profiling.profile_verify, tmp, cfg.profile_verify_rows, out_dir
+    )
+    return out
+
+
+async def run_all(
+    tmp: Path, cfg: Config, sections: tuple[str, ...], out_dir: Path
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "load_average_at_start": os.getloadavg(),
+        "config": cfg.__dict__,
+    }
+    manifest = write_bench_manifest(tmp / "manifest")
+    for name in sections:
+        t0 = time.perf_counter()
+        print(f"[{name}] running", flush=True)
+        results[name] = await run_section(name, tmp, manifest, cfg, out_dir)
+        print(f"[{name}] done in {time.perf_counter() - t0:.0f} s", flush=True)
+    results["duration_s"] = time.perf_counter() - started
+    results["load_average_at_end"] = os.getloadavg()
+    results["targets"] = collect_targets(results)
+    return results

@@ -1,0 +1,118 @@
+"""The issue's targets, checked against one results document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MEMORY_TARGET_MB = 200.0
+CALLS_RATIO_TARGET = 1.1
+
+
+def _t(measure: str, target: str, result: str, met: bool | None) -> dict[str, Any]:
+    return {"measure": measure, "target": target, "result": result, "met": met}
+
+
+def overhead_targets(s: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        _t(f"§1 {c['name']} (p50)", c["target"], f"{c['ratio_p50']:.2f}", c["met"])
+        for c in s["comparisons"]
+        if c["target"]
+    ]
+
+
+def throughput_targets(s: dict[str, Any]) -> list[dict[str, Any]]:
+    out = [
+        _t(
+            f"§2 governed {c['name']}",
+            c["target"],
+            f"{c['governed_calls_per_s']:,.0f} calls/s",
+            c["met"],
+        )
+        for c in s["comparisons"]
+        if c["target"]
+    ]
+    rows = s["rows"].values()
+    errors = sum(r["errors"] for r in rows)
+    out.append(_t("§2 errors, all workloads", "0", str(errors), errors == 0))
+    audited = [r for r in rows if "audit_rows_match" in r]
+    out.append(
+        _t(
+            "§2 governed: audit rows == calls, chain verifies",
+            "all",
+            f"{sum(r['audit_rows_match'] and r['chain_ok'] for r in audited)}/{len(audited)}",
+            all(r["audit_rows_match"] and r["chain_ok"] for r in audited),
+        )
+    )
+    return out
+
+
+def audit_targets(s: dict[str, Any]) -> list[dict[str, Any]]:
+    v = s["verify"]
+    return [
+        _t(f"§3 audit verify, {v['rows']:,} rows", v["target"], f"{v['verify_s']:.1f} s", v["met"])
+    ]
+
+
+def bulk_targets(s: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    violations = 0
+    for vendor in s["vendors"]:
+        rows = vendor["rows"]
+        violations += sum(r["rate_limit_violations"] for r in rows)
+        top = max(r["n"] for r in rows)
+        big = [r for r in rows if r["n"] == top]
+        parts = [r[k] for r in big for k in ("plan", "apply")]
+        delta = max(p["rss_delta_mb"] for p in parts)
+        peak = max(p["rss_peak_mb"] for p in parts)
+        out.append(
+            _t(
+                f"§4 {vendor['vendor']} peak memory, {top:,} people",
+                f"<= {MEMORY_TARGET_MB:.0f} MB",
+                f"+{delta:.0f} MB during the op (process RSS peak {peak:.0f} MB)",
+                delta <= MEMORY_TARGET_MB,
+            )
+        )
+        worst = max(big, key=lambda r: max(r["plan"]["ratio"], r["apply"]["ratio"]))
+        ratios = ", ".join(
+            f"{r['operation']} plan {r['plan']['ratio']:.3f} / apply {r['apply']['ratio']:.3f}"
+            for r in big
+        )
+        met = max(worst["plan"]["ratio"], worst["apply"]["ratio"]) <= CALLS_RATIO_TARGET
+        out.append(
+            _t(
+                f"§4 {vendor['vendor']} upstream calls / minimum, {top:,} people",
+                f"<= {CALLS_RATIO_TARGET}",
+                ratios,
+                met,
+            )
+        )
+    out.append(_t("§4 rate-limit violations, all runs", "0", str(violations), violations == 0))
+    return out
+
+
+def startup_targets(s: dict[str, Any]) -> list[dict[str, Any]]:
+    gov = s["rows"]["mopsgate serve (governed)"]["median_s"]
+    bare = s["rows"]["bare MCPServer"]["median_s"]
+    return [
+        _t(
+            "§5 start-up to first tools/list",
+            s["target"],
+            f"{gov:.2f} s (bare MCPServer {bare:.2f} s)",
+            s["met"],
+        )
+    ]
+
+
+def collect_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    checks = {
+        "overhead": overhead_targets,
+        "throughput": throughput_targets,
+        "audit": audit_targets,
+        "bulk": bulk_targets,
+        "startup": startup_targets,
+    }
+    out: list[dict[str, Any]] = []
+    for key, fn in checks.items():
+        if key in results:
+            out += fn(results[key])
+    return out

@@ -1,0 +1,249 @@
+"""§2 Throughput: 16 concurrent clients doing mixed reads, governed vs bare, in-memory and HTTP.
+
+In-memory: each governed client is its own session on one shared runtime (one audit writer,
+one connector registry), as its own principal; the bare clients share one bare server over the
+same kind of fast emulators. HTTP: the server runs in its own process under uvicorn on
+127.0.0.1 (the governed one is ``build_http_app``, with a bearer token per client), the 16
+clients share this process, as in the SDK reference method.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
+
+from bench.bare import build_bare_server, twin_context
+from bench.common import (
+    BENCH_PRINCIPALS,
+    audit_counts,
+    fast_client_options,
+    fast_emulators,
+    pct,
+    summarize,
+    violations,
+)
+from bench.overhead import VENDORS, person_refs
+from bench.servers import http_client, spawn_http
+
+TARGET_CALLS_PER_S = 1000
+Mix = Callable[[int, int], tuple[str, dict[str, Any]]]
+
+
+def mixed_reads() -> Mix:
+    """get_person on each vendor, list_lists on each vendor, whoami: 7 reads in rotation."""
+    refs = {v: person_refs(v) for v in VENDORS}
+    calls: list[tuple[str, Any]] = [("get_person", v) for v in VENDORS]
+    calls += [("list_lists", v) for v in VENDORS] + [("whoami", None)]
+
+    def pick(client: int, j: int) -> tuple[str, dict[str, Any]]:
+        tool, vendor = calls[(client + j) % len(calls)]
+        if tool == "get_person":
+            rs = refs[vendor]
+            return tool, {"ref": rs[(client * 7 + j) % len(rs)]}
+        if tool == "list_lists":
+            return tool, {"connector": vendor, "limit": 20}
+        return tool, {}
+
+    return pick
+
+
+def whoami_only() -> Mix:
+    return lambda _c, _j: ("whoami", {})
+
+
+async def drive(clients: list[Client], mix: Mix, calls: int, warmup: int) -> dict[str, Any]:
+    """Warm each client up, then run them all at once; latency per call, wall time overall."""
+    for i, client in enumerate(clients):
+        for j in range(warmup):
+            await client.call_tool(*mix(i, j))
+    lat: list[float] = []
+    errors = [0]
+
+    async def worker(i: int, client: Client) -> None:
+        for j in range(calls):
+            tool, args = mix(i, j)
+            t0 = time.perf_counter_ns()
+            try:
+                failed = bool((await client.call_tool(tool, args)).is_error)
+            except Exception:
+                failed = True
+            lat.append((time.perf_counter_ns() - t0) / 1e3)
+            errors[0] += failed
+
+    t0 = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for i, client in enumerate(clients):
+            tg.start_soon(worker, i, client)
+    wall = time.perf_counter() - t0
+    s = summarize(lat)
+    return {
+        "calls_per_s": len(lat) / wall,
+        "p50_us": s["p50_us"],
+        "p99_us": pct(lat, 99),
+        "errors": errors[0],
+        "calls": len(lat),
+        "calls_incl_warmup": len(lat) + warmup * len(clients),
+        "wall_s": wall,
+    }
+
+
+def _check_audit(db_path: Path, expected: int) -> dict[str, Any]:
+    from governance.audit_verify import verify
+
+    rows = audit_counts(db_path).get("tool_call", 0)
+    result = verify(db_path)
+    return {"audit_rows": rows, "audit_rows_match": rows == expected, "chain_ok": result.ok}
+
+
+def as_principal(principal: str) -> Callable[[Any], str]:
+    return lambda _ctx: principal
+
+
+async def inmem(
+    manifest: Path,
+    home: Path,
+    n_clients: int,
+    mix: Mix,
+    calls: int,
+    warmup: int,
+    governed: bool,
+    emulators: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    from server.app import build_runtime, build_server
+    from server.settings import Settings
+
+    emulators = emulators or fast_emulators()
+    before = sum(violations(emulators).values())
+    runtime = build_runtime(
+        Settings(manifest, home), env={}, emulators=emulators, client_options=fast_client_options()
+    )
+    if governed:
+        servers = [
+            build_server(
+                runtime, transport="memory", resolve_principal=as_principal(p), log_level="WARNING"
+            )
+            for p in BENCH_PRINCIPALS[:n_clients]
+        ]
+    else:
+        bare = build_bare_server(runtime.connectors, twin_context(manifest, runtime.connectors))
+        servers = [bare] * n_clients
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(Client(s)) for s in servers]
+        out = await drive(clients, mix, calls, warmup)
+    if governed:
+        out.update(_check_audit(runtime.settings.db_path, out["calls_incl_warmup"]))
+    else:
+        await runtime.connectors.aclose()
+    out["rate_limit_violations"] = sum(violations(emulators).values()) - before
+    return out
+
+
+async def over_http(
+    tmp: Path,
+    manifest: Path,
+    home: Path,
+    n_clients: int,
+    mix: Mix,
+    calls: int,
+    warmup: int,
+    governed: bool,
+) -> dict[str, Any]:
+    from governance.bearer import create_token
+    from server.settings import Settings, ensure_home
+
+    settings = Settings(manifest, home)
+    ensure_home(settings)
+    tokens = [create_token(settings.db_path, p) for p in BENCH_PRINCIPALS[:n_clients]]
+    async with (
+        spawn_http(tmp, manifest, home, governed) as url,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        clients = [
+            await stack.enter_async_context(http_client(url, tokens[i] if governed else None))
+            for i in range(n_clients)
+        ]
+        out = await drive(clients, mix, calls, warmup)
+    if governed:
+        out.update(_check_audit(settings.db_path, out["calls_incl_warmup"]))
+    return out
+
+
+def variants(calls: int, http_calls: int) -> list[tuple[str, str, bool, Mix, int]]:
+    return [
+        ("in-memory, mixed reads", "inmem", True, mixed_reads(), calls),
+        ("in-memory, mixed reads", "inmem", False, mixed_reads(), calls),
+        ("in-memory, whoami only", "inmem", True, whoami_only(), calls),
+        ("in-memory, whoami only", "inmem", False, whoami_only(), calls),
+        ("HTTP, mixed reads", "http", True, mixed_reads(), http_calls),
+        ("HTTP, mixed reads", "http", False, mixed_reads(), http_calls),
+    ]
+
+
+async def run(
+    tmp: Path, manifest: Path, *, clients: int, calls: int, http_calls: int, warmup: int, reps: int
+) -> dict[str, Any]:
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for rep in range(reps):
+        emulators = fast_emulators()  # shared by this rep's in-memory runs (reads only)
+        for k, (name, kind, governed, mix, n) in enumerate(variants(calls, http_calls)):
+            home = tmp / f"tp-{rep}-{k}"
+            if kind == "inmem":
+                out = await inmem(manifest, home, clients, mix, n, warmup, governed, emulators)
+            else:
+                out = await over_http(tmp, manifest, home, clients, mix, n, warmup, governed)
+            label = f"{name} ({'governed' if governed else 'bare'})"
+            runs.setdefault(label, []).append(out)
+            print(
+                f"  {label}: {out['calls_per_s']:.0f} calls/s, errors {out['errors']}", flush=True
+            )
+    return {
+        "method": f"{clients} concurrent clients, {calls} calls each in-memory / {http_calls} "
+        f"over HTTP (+{warmup} warm-up each), {reps} interleaved reps; median of reps",
+        "rows": {label: _median_row(rs) for label, rs in runs.items()},
+        "comparisons": _comparisons(runs),
+    }
+
+
+def _median_row(rs: list[dict[str, Any]]) -> dict[str, Any]:
+    import statistics
+
+    row: dict[str, Any] = {
+        k: statistics.median(r[k] for r in rs) for k in ("calls_per_s", "p50_us", "p99_us")
+    }
+    row["rep_calls_per_s"] = [r["calls_per_s"] for r in rs]
+    row["errors"] = sum(r["errors"] for r in rs)
+    row["calls"] = sum(r["calls"] for r in rs)
+    if "audit_rows" in rs[0]:
+        row["audit_rows_match"] = all(r["audit_rows_match"] for r in rs)
+        row["chain_ok"] = all(r["chain_ok"] for r in rs)
+        row["audit_rows"] = sum(r["audit_rows"] for r in rs)
+    if "rate_limit_violations" in rs[0]:
+        row["rate_limit_violations"] = sum(r["rate_limit_violations"] for r in rs)
+    return row
+
+
+def _comparisons(runs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    import statistics
+
+    out = []
+    for name in ("in-memory, mixed reads", "in-memory, whoami only", "HTTP, mixed reads"):
+        gov = statistics.median(r["calls_per_s"] for r in runs[f"{name} (governed)"])
+        bare = statistics.median(r["calls_per_s"] for r in runs[f"{name} (bare)"])
+        target = name.startswith("in-memory")
+        out.append(
+            {
+                "name": name,
+                "governed_calls_per_s": gov,
+                "bare_calls_per_s": bare,
+                "ratio": gov / bare if bare else float("nan"),
+                "target": f">= {TARGET_CALLS_PER_S} calls/s" if target else None,
+                "met": gov >= TARGET_CALLS_PER_S if target else None,
+            }
+        )
+    return out

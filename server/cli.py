@@ -61,6 +61,8 @@ def _log_to_stderr() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,
     )
+    # One INFO line per vendor request would drown the log (and, in-process, slow every call).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:

@@ -132,8 +132,8 @@ async def test_durability_settings_are_checked_and_enforced(db: Path) -> None:
     log = await AuditLog.open(db)
     await log.append(allowed())
     conn = log._conn
-    journal = await (await conn.execute("PRAGMA journal_mode")).fetchone()
-    sync = await (await conn.execute("PRAGMA synchronous")).fetchone()
+    journal = conn.execute("PRAGMA journal_mode").fetchone()
+    sync = conn.execute("PRAGMA synchronous").fetchone()
     await log.close()
     assert journal is not None and journal[0] == "wal"
     assert sync is not None and sync[0] == 2
@@ -226,15 +226,15 @@ async def test_disk_full_refuses_the_call_and_the_log_recovers(db: Path) -> None
     log = await AuditLog.open(db)
     await log.append(allowed())
     conn = log._conn
-    pages = await (await conn.execute("PRAGMA page_count")).fetchone()
+    pages = conn.execute("PRAGMA page_count").fetchone()
     assert pages is not None
-    await conn.execute(f"PRAGMA max_page_count = {pages[0] + 1}")
+    conn.execute(f"PRAGMA max_page_count = {pages[0] + 1}")
     big = {f"field_{i}": "x" * 4000 for i in range(60)}
     with pytest.raises(AuditUnavailable) as info:
         await log.append(allowed(arguments=big))
     assert "could not be written, so the call was refused" in info.value.message
     assert "disk is not full" in info.value.hint
-    await conn.execute("PRAGMA max_page_count = 1073741823")
+    conn.execute("PRAGMA max_page_count = 1073741823")
     record = await log.append(allowed(arguments=big))
     await log.close()
     assert record.seq == 2

@@ -119,14 +119,21 @@ class Applier:
                 await self._fail_part_way(change, batch, records[start + size :], exc, written)
                 raise
             by_ref = {r.ref: r for r in results}
-            for rec in batch:
-                result = by_ref.get(rec.ref) or RecordResult(
+            outcomes = [
+                by_ref.get(rec.ref)
+                or RecordResult(
                     ref=rec.ref, ok=False, code="no_result", message="vendor returned no result"
                 )
-                await self.store.record_result(
-                    change.id, result, after_image(rec) if result.ok else {}
-                )
-                written += result.ok
+                for rec in batch
+            ]
+            await self.store.record_results(
+                change.id,
+                [
+                    (r, after_image(rec) if r.ok else {})
+                    for r, rec in zip(outcomes, batch, strict=True)
+                ],
+            )
+            written += sum(r.ok for r in outcomes)
         ok = written == len(records)
         outcome = None if ok else f"{len(records) - written} of {len(records)} records failed"
         return await self.store.finish_apply(change.id, "applied" if ok else "failed", outcome)
@@ -144,18 +151,17 @@ class Applier:
         change, so it is never re-applied and every record of the plan has a result. Returns
         the refusal to raise."""
         why = exc.message if isinstance(exc, VendorError) else type(exc).__name__
-        for rec in batch:
-            await self.store.record_result(
-                change.id,
-                RecordResult(ref=rec.ref, ok=False, code="unconfirmed", message=why),
-                {},
-            )
-        for rec in rest:
-            await self.store.record_result(
-                change.id,
-                RecordResult(ref=rec.ref, ok=False, code="not_attempted", message=why),
-                {},
-            )
+        await self.store.record_results(
+            change.id,
+            [
+                (RecordResult(ref=r.ref, ok=False, code="unconfirmed", message=why), {})
+                for r in batch
+            ]
+            + [
+                (RecordResult(ref=r.ref, ok=False, code="not_attempted", message=why), {})
+                for r in rest
+            ],
+        )
         total = written + len(batch) + len(rest)
         detail = (
             f"upstream failure after {written} of {total} records: {why}; the failing batch "

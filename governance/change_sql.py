@@ -257,30 +257,39 @@ def _replayed(change_id: str) -> TokenInvalid:
 def record_result(
     change_id: str, result: RecordResult, after_image: dict[str, Any], now: datetime
 ) -> Op[Done]:
-    """One record's outcome, committed before the next record is written. A record already
-    written successfully can never be recorded (or written) again."""
+    """One record's outcome (see :func:`record_results`)."""
+    return record_results(change_id, [(result, after_image)], now)
+
+
+def record_results(
+    change_id: str, items: Sequence[tuple[RecordResult, dict[str, Any]]], now: datetime
+) -> Op[Done]:
+    """One vendor batch's outcomes in one transaction, committed before the next batch is
+    written. A record already written successfully can never be recorded (or written) again."""
     rows = (yield Query("SELECT status FROM changes WHERE id = ?", (change_id,))).rows
     if not rows:
         return Done(refusal=not_found(change_id))
     if rows[0][0] != S.APPLYING:
         return Done(refusal=ChangeRefused(f"change {change_id} is {rows[0][0]}, not applying"))
-    res = yield Query(
-        "INSERT INTO applied_records (change_id, ref, ok, code, message, after_image, written_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (change_id, ref) DO UPDATE SET ok = excluded.ok, "
-        "code = excluded.code, message = excluded.message, after_image = excluded.after_image, "
-        "written_at = excluded.written_at WHERE applied_records.ok = 0",
-        (
-            change_id,
-            result.ref,
-            int(result.ok),
-            result.code,
-            result.message,
-            json.dumps(after_image, sort_keys=True, ensure_ascii=False, default=str),
-            ts(now),
-        ),
-    )
-    if res.rowcount != 1:
-        return Done(refusal=ChangeRefused(f"{result.ref} was already written by {change_id}"))
+    for result, after_image in items:
+        res = yield Query(
+            "INSERT INTO applied_records (change_id, ref, ok, code, message, after_image, "
+            "written_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (change_id, ref) DO UPDATE "
+            "SET ok = excluded.ok, code = excluded.code, message = excluded.message, "
+            "after_image = excluded.after_image, written_at = excluded.written_at "
+            "WHERE applied_records.ok = 0",
+            (
+                change_id,
+                result.ref,
+                int(result.ok),
+                result.code,
+                result.message,
+                json.dumps(after_image, sort_keys=True, ensure_ascii=False, default=str),
+                ts(now),
+            ),
+        )
+        if res.rowcount != 1:
+            return Done(refusal=ChangeRefused(f"{result.ref} was already written by {change_id}"))
     return Done()
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -160,6 +160,17 @@ class ChangeStore:
         now: datetime | None = None,
     ) -> None:
         _ok(await self._run(sql.record_result(change_id, result, after_image, _resolve_now(now))))
+
+    async def record_results(
+        self,
+        change_id: str,
+        items: Sequence[tuple[RecordResult, dict[str, Any]]],
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        """A whole vendor batch's outcomes in one durable transaction (one fsync per batch
+        rather than per record)."""
+        _ok(await self._run(sql.record_results(change_id, items, _resolve_now(now))))
 
     async def finish_apply(
         self,

@@ -13,14 +13,26 @@ from typing import Any
 from mcp.types import CallToolResult, TextContent
 from mcp_types.methods import serialize_server_result
 
-from connectors.errors import NotSupportedByVendor, QuotaExceeded, RateLimitError, VendorError
+from connectors.errors import (
+    ConfigError,
+    NotSupportedByVendor,
+    QuotaExceeded,
+    RateLimitError,
+    VendorError,
+)
 from governance.errors import GovernanceError, NotSupported, RateLimited, UpstreamFailure
 
 log = logging.getLogger("mopsgate.errors")
 
 
-def from_vendor(exc: VendorError) -> GovernanceError:
+def from_vendor(exc: VendorError | ConfigError) -> GovernanceError:
     """Vendor failures keep the vendor's own message; the hint says what the user can do."""
+    if isinstance(exc, ConfigError):  # e.g. a reload switched a connector to production
+        return UpstreamFailure(
+            f"{exc}.",
+            hint="Nothing was sent. Ask the platform owner to "
+            "configure the connector or switch it back to sandbox.",
+        )
     if isinstance(exc, NotSupportedByVendor):
         return NotSupported(exc.message, hint="Use another connector or tool for this.")
     if isinstance(exc, (RateLimitError, QuotaExceeded)):

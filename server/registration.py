@@ -15,7 +15,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from connectors.errors import VendorError
+from connectors.errors import ConfigError, VendorError
 from governance.errors import GovernanceError
 from governance.risk import annotations_for
 from server.errors import error_text, from_vendor, internal_error
@@ -53,7 +53,7 @@ def make_tool_function(spec: ToolSpec[Any, Any]) -> Any:
             return await spec.handler(active.ctx, active.args)
         except GovernanceError as exc:
             active.error = exc
-        except VendorError as exc:
+        except (VendorError, ConfigError) as exc:
             active.error = from_vendor(exc)
         except Exception as exc:
             active.error = internal_error(spec.name, exc)

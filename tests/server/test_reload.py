@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 from mcp.types import ToolListChangedNotification
 
-from tests.conftest import audit_rows
+from tests.conftest import audit_rows, text_of
 
 ANALYST_RULE = re.compile(r'(id = "analyst-read".*?\ntools = )\[.*?\]', re.S)
 
@@ -83,3 +83,24 @@ async def test_deleted_manifest_keeps_last_good(connect, manifest_path, settings
     assert [r["outcome"] for r in audit_rows(settings) if r["kind"] == "manifest_reload"] == [
         "refused"
     ]
+
+
+async def test_reload_to_production_without_credentials_fails_closed(
+    connect, manifest_path, settings
+):
+    """A valid reload may switch a connector to production; with no credentials configured the
+    next call on it is refused with the variable to set, and nothing reaches any vendor."""
+    text = manifest_path.read_text()
+    text = text.replace('[connectors.hubspot]\nenvironment = "sandbox"',
+                        '[connectors.hubspot]\nenvironment = "production"')
+    # production needs one more approval per class: give send and consent a third reviewer
+    text += (
+        '\n[reviewers.deputy-compliance]\nroles = ["compliance"]\n'
+        'risk_classes = ["consent", "send", "update_fields", "audience", "lifecycle"]\n'
+    )
+    async with connect("analyst") as client:
+        manifest_path.write_text(text)
+        result = await client.call_tool("list_lists", {"connector": "hubspot"})
+    assert result.is_error
+    assert "HUBSPOT_ACCESS_TOKEN is not set" in text_of(result)
+    assert audit_rows(settings)[-1]["outcome"] == "error"

@@ -91,8 +91,10 @@ async def test_reload_to_production_without_credentials_fails_closed(
     """A valid reload may switch a connector to production; with no credentials configured the
     next call on it is refused with the variable to set, and nothing reaches any vendor."""
     text = manifest_path.read_text()
-    text = text.replace('[connectors.hubspot]\nenvironment = "sandbox"',
-                        '[connectors.hubspot]\nenvironment = "production"')
+    text = text.replace(
+        '[connectors.hubspot]\nenvironment = "sandbox"',
+        '[connectors.hubspot]\nenvironment = "production"',
+    )
     # production needs one more approval per class: give send and consent a third reviewer
     text += (
         '\n[reviewers.deputy-compliance]\nroles = ["compliance"]\n'

@@ -25,6 +25,19 @@ from tests.conftest import audit_rows, text_of
 MOPSGATE = str(Path(sys.executable).parent / "mopsgate")
 
 
+def _serve(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``mopsgate serve`` to completion (for start-up refusals), from the state dir's parent."""
+    return subprocess.run(
+        [MOPSGATE, "serve", *args],
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        cwd=settings.home.parent,
+    )
+
+
 def _env(settings: Settings, **extra: str) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", ""),
@@ -49,14 +62,7 @@ async def test_stdio_serves_the_configured_principal(settings: Settings):
 
 
 def test_stdio_refuses_an_unknown_principal(settings: Settings):
-    proc = subprocess.run(
-        [MOPSGATE, "serve", "--transport", "stdio", "--principal", "mallory"],
-        env=_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = _serve(settings, "--transport", "stdio", "--principal", "mallory")
     assert proc.returncode == 2
     assert "unknown principal 'mallory'" in proc.stderr
     assert proc.stdout == ""
@@ -64,27 +70,13 @@ def test_stdio_refuses_an_unknown_principal(settings: Settings):
 
 def test_serve_refuses_an_invalid_manifest(settings: Settings):
     settings.manifest_path.write_text("version = 1\n[principals.x]\n")
-    proc = subprocess.run(
-        [MOPSGATE, "serve", "--transport", "stdio", "--principal", "x"],
-        env=_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = _serve(settings, "--transport", "stdio", "--principal", "x")
     assert proc.returncode == 2
     assert "is not a valid manifest" in proc.stderr
 
 
 def test_http_refuses_a_non_loopback_bind(settings: Settings):
-    proc = subprocess.run(
-        [MOPSGATE, "serve", "--transport", "http", "--host", "0.0.0.0"],  # noqa: S104
-        env=_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = _serve(settings, "--transport", "http", "--host", "0.0.0.0")  # noqa: S104
     assert proc.returncode == 2 and "not a loopback address" in proc.stderr
 
 
@@ -198,14 +190,6 @@ connectors = ["hubspot"]
 
 def test_production_connector_without_credentials_stops_start_up(settings: Settings):
     settings.manifest_path.write_text(PRODUCTION_MANIFEST)
-    proc = subprocess.run(
-        [MOPSGATE, "serve", "--transport", "stdio", "--principal", "analyst"],
-        env=_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        cwd=settings.home.parent,
-    )
+    proc = _serve(settings, "--transport", "stdio", "--principal", "analyst")
     assert proc.returncode == 2, proc.stderr
     assert "HUBSPOT_ACCESS_TOKEN is not set" in proc.stderr

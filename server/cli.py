@@ -228,6 +228,33 @@ def token_create(
     typer.echo(token)
 
 
+@token_app.command("revoke")
+def token_revoke(
+    principal: Annotated[str, typer.Option(help="revoke every token of this principal")],
+    home: HomeOpt = None,
+) -> None:
+    """Revoke every bearer token of PRINCIPAL at once (e.g. a leaked token); audited."""
+    from governance.audit import AuditEvent, append_event_sync
+    from governance.bearer import revoke_principal_tokens
+
+    settings = load_settings(None, home)
+    ensure_home(settings)
+    count = revoke_principal_tokens(settings.db_path, principal)
+    append_event_sync(
+        settings.db_path,
+        AuditEvent(
+            kind="token",
+            principal=principal,
+            transport="cli",
+            tool="token revoke",
+            decision="n/a",
+            outcome="ok",
+            result_summary=f"{count} token(s) revoked",
+        ),
+    )
+    typer.echo(f"revoked {count} token(s) of {principal}")
+
+
 def main() -> None:
     app()
 

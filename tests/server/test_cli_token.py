@@ -51,3 +51,14 @@ def test_token_for_unknown_principal_is_refused(settings: Settings) -> None:
         .execute("SELECT name FROM sqlite_master WHERE name='bearer_tokens'")
         .fetchall()
     )
+
+
+def test_revoked_tokens_stop_working_and_revocation_is_audited(settings: Settings) -> None:
+    token = _invoke(settings, "--principal", "assistant").output.strip()
+    result = CliRunner().invoke(
+        app, ["token", "revoke", "--principal", "assistant", "--home", str(settings.home)]
+    )
+    assert result.exit_code == 0 and "revoked 1 token(s) of assistant" in result.output
+    assert lookup_token(settings.db_path, token) is None
+    row = audit_rows(settings)[-1]
+    assert (row["tool"], row["result_summary"]) == ("token revoke", "1 token(s) revoked")

@@ -30,7 +30,6 @@ from governance.errors import (
     UnknownPrincipal,
 )
 from governance.manifest_holder import ManifestHolder
-from governance.pii import mask_arguments
 from governance.policy import Decision, decide, rate_limit, visible_tools
 from server.call_rate import CallRate
 from server.errors import error_result, error_text
@@ -152,14 +151,14 @@ class GovernedPipeline:
         manifest, digest = await self.holder.current()
         principal = self.resolve_principal(ctx)
         client_name, client_version = _client_info(ctx)
-        event = dict(
+        event: dict[str, Any] = dict(
             kind="tool_call",
             principal=principal or "(unknown)",
             client_name=client_name,
             client_version=client_version,
             transport=self.transport,
             tool=name,
-            arguments=mask_arguments(raw_args if isinstance(raw_args, dict) else {}),
+            arguments=raw_args if isinstance(raw_args, dict) else {},  # masked by the audit log
             manifest_digest=digest,
         )
         spec = self.specs.get(name)

@@ -22,6 +22,7 @@ from server.cli_audit import audit_app
 from server.cli_manifest import manifest_app
 from server.cli_review import freeze_cmd, review_app, unfreeze_cmd
 from server.cli_sandbox import sandbox_app
+from server.cli_token import token_app
 from server.settings import Settings, ensure_home, load_settings
 
 app = typer.Typer(
@@ -38,7 +39,6 @@ app.add_typer(
 )
 app.command("freeze", help="Stop all applies at once (kill switch).")(freeze_cmd)
 app.command("unfreeze", help="Allow applies again.")(unfreeze_cmd)
-token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for HTTP clients.")
 app.add_typer(token_app, name="token")
 
 ManifestOpt = Annotated[
@@ -184,75 +184,6 @@ def _print_connect_help(settings: Settings, host: str, port: int) -> None:
         "  Stop with Ctrl-C.",
     ]
     typer.echo("\n".join(lines), err=True)
-
-
-@token_app.command("create")
-def token_create(
-    principal: Annotated[str, typer.Option(help="principal the token acts as")],
-    label: Annotated[str, typer.Option(help="a note for whoever reads the audit")] = "",
-    ttl_days: Annotated[int | None, typer.Option(help="expire after N days")] = None,
-    manifest: ManifestOpt = None,
-    home: HomeOpt = None,
-) -> None:
-    """Create a bearer token for PRINCIPAL; it is printed once and stored only as a hash."""
-    from governance.audit import AuditEvent, append_event_sync
-    from governance.bearer import create_token
-    from governance.manifest_load import load_manifest
-    from tools.catalogue import build_catalogue
-
-    settings = load_settings(manifest, home)
-    try:
-        known = load_manifest(settings.manifest_path, build_catalogue()).principals
-    except ManifestError as exc:
-        raise _fail(f"{settings.manifest_path} is not a valid manifest: {exc.message}") from exc
-    if principal not in known:
-        raise _fail(
-            f"unknown principal {principal!r}; principals in the manifest: "
-            f"{', '.join(sorted(known))}",
-            1,
-        )
-    ensure_home(settings)
-    token = create_token(settings.db_path, principal, label=label, ttl_days=ttl_days)
-    append_event_sync(
-        settings.db_path,
-        AuditEvent(
-            kind="token",
-            principal=principal,
-            transport="cli",
-            tool="token create",
-            decision="n/a",
-            outcome="ok",
-            result_summary=f"token created ({label or 'no label'})",
-        ),
-    )
-    typer.echo(token)
-
-
-@token_app.command("revoke")
-def token_revoke(
-    principal: Annotated[str, typer.Option(help="revoke every token of this principal")],
-    home: HomeOpt = None,
-) -> None:
-    """Revoke every bearer token of PRINCIPAL at once (e.g. a leaked token); audited."""
-    from governance.audit import AuditEvent, append_event_sync
-    from governance.bearer import revoke_principal_tokens
-
-    settings = load_settings(None, home)
-    ensure_home(settings)
-    count = revoke_principal_tokens(settings.db_path, principal)
-    append_event_sync(
-        settings.db_path,
-        AuditEvent(
-            kind="token",
-            principal=principal,
-            transport="cli",
-            tool="token revoke",
-            decision="n/a",
-            outcome="ok",
-            result_summary=f"{count} token(s) revoked",
-        ),
-    )
-    typer.echo(f"revoked {count} token(s) of {principal}")
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ VENDORS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def _classes(connector: str) -> tuple[Any, Any]:
+def vendor_classes(connector: str) -> tuple[Any, Any]:
     module_name, client_cls, emulator_cls = VENDORS[connector]
     client_mod = importlib.import_module(f"{module_name}.client")
     emulator_mod = importlib.import_module(f"{module_name}.emulator")
@@ -52,7 +52,7 @@ class ConnectorRegistry:
 
     def emulator(self, name: str) -> Any:
         if name not in self.emulators:
-            _, emulator_cls = _classes(name)
+            _, emulator_cls = vendor_classes(name)
             self.emulators[name] = emulator_cls()
         return self.emulators[name]
 
@@ -66,7 +66,7 @@ class ConnectorRegistry:
         return client
 
     def _build(self, name: str, environment: str) -> Connector:
-        client_cls, _ = _classes(name)
+        client_cls, _ = vendor_classes(name)
         if environment == "sandbox":
             return client_cls.sandbox(self.emulator(name), **self._client_options)  # type: ignore[no-any-return]
         return client_cls.from_env(self._env, **self._client_options)  # type: ignore[no-any-return]

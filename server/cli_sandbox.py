@@ -23,14 +23,14 @@ def serve(
     """Serve the Marketo, HubSpot and Salesforce emulators until Ctrl-C."""
     import uvicorn
 
-    from connectors.registry import _classes
+    from connectors.registry import vendor_classes
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo("mopsgate: the sandbox only binds loopback addresses", err=True)
         raise typer.Exit(2)
     servers = []
     for offset, name in enumerate(("marketo", "hubspot", "salesforce")):
-        _, emulator_cls = _classes(name)
+        _, emulator_cls = vendor_classes(name)
         port = base_port + offset
         config = uvicorn.Config(emulator_cls().app, host=host, port=port, log_level="warning")
         servers.append(uvicorn.Server(config))

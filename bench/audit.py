@@ -25,7 +25,7 @@ VERIFY_TARGET_S = 10.0
 
 
 def sample_event() -> Any:
-    from governance.audit import AuditEvent
+    from mopsgate.governance.audit import AuditEvent
 
     return AuditEvent(
         kind="tool_call",
@@ -48,7 +48,7 @@ def sample_event() -> Any:
 
 
 async def audit_log_rows(path: Path, appenders: int, per_appender: int) -> float:
-    from governance.audit import AuditLog
+    from mopsgate.governance.audit import AuditLog
 
     log = await AuditLog.open(path)
     event = sample_event()
@@ -69,7 +69,7 @@ async def audit_log_rows(path: Path, appenders: int, per_appender: int) -> float
 
 
 def _raw_conn(path: Path) -> sqlite3.Connection:
-    from governance.audit import SCHEMA
+    from mopsgate.governance.audit import SCHEMA
 
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -80,7 +80,7 @@ def _raw_conn(path: Path) -> sqlite3.Connection:
 
 def raw_rows(path: Path, rows: int, batch: int) -> float:
     """Prebuilt rows (no hashing, no masking): the cost of the SQL and the fsyncs alone."""
-    from governance.audit import INSERT_SQL, chain_rows, event_values
+    from mopsgate.governance.audit import INSERT_SQL, chain_rows, event_values
 
     values = event_values(sample_event())
     prebuilt = chain_rows(None, [values] * rows)
@@ -132,7 +132,7 @@ async def writer_throughput(tmp: Path, reps: int, appenders: int, rows: int) -> 
 
 def build_chain(path: Path, rows: int, chunk: int = 20_000) -> float:
     """A valid chain of ``rows`` rows, made by the writer's own chain_rows()."""
-    from governance.audit import INSERT_SQL, SCHEMA, chain_rows, event_values
+    from mopsgate.governance.audit import INSERT_SQL, SCHEMA, chain_rows, event_values
 
     values = event_values(sample_event())
     conn = sqlite3.connect(path, isolation_level=None)

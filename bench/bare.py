@@ -17,9 +17,9 @@ from typing import Any
 
 from mcp.server import MCPServer
 
-from connectors.model import Page, Person, PersonList
-from tools.identity import NoInput, WhoAmI
-from tools.identity import whoami as whoami_handler
+from mopsgate.connectors.model import Page, Person, PersonList
+from mopsgate.tools.identity import NoInput, WhoAmI
+from mopsgate.tools.identity import whoami as whoami_handler
 
 Twin = Callable[[], Any]  # builds the ToolContext the twin handlers run with
 
@@ -54,9 +54,9 @@ def build_bare_server(connectors: Any, twin_ctx: Twin | None = None) -> MCPServe
 def twin_context(manifest_path: Path, connectors: Any, principal: str = "assistant") -> Twin:
     """A ToolContext like the pipeline builds, made once per call but never decided on,
     validated or audited."""
-    from governance.manifest_load import load_manifest, manifest_digest
-    from tools.catalogue import build_catalogue
-    from tools.spec import CallNotes, ToolContext
+    from mopsgate.governance.manifest_load import load_manifest, manifest_digest
+    from mopsgate.tools.catalogue import build_catalogue
+    from mopsgate.tools.spec import CallNotes, ToolContext
 
     manifest = load_manifest(manifest_path, build_catalogue())
     digest = manifest_digest(manifest)
@@ -76,7 +76,7 @@ def twin_context(manifest_path: Path, connectors: Any, principal: str = "assista
 def standalone_registry() -> Any:
     """Connectors over fast in-process emulators, for a bare server in its own process."""
     from bench.common import fast_client_options, fast_emulators
-    from connectors.registry import ConnectorRegistry
+    from mopsgate.connectors.registry import ConnectorRegistry
 
     envs = {"marketo": "sandbox", "hubspot": "sandbox", "salesforce": "sandbox"}
     return ConnectorRegistry(

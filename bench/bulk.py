@@ -63,9 +63,9 @@ class RssPeak:
 
 
 def vendor_facts(vendor: str) -> dict[str, Any]:
-    from connectors.hubspot import ids as hs
-    from connectors.marketo import ids as mk
-    from connectors.salesforce import ids as sf
+    from mopsgate.connectors.hubspot import ids as hs
+    from mopsgate.connectors.marketo import ids as mk
+    from mopsgate.connectors.salesforce import ids as sf
 
     return {
         "marketo": {"ref": mk.lead_ref, "list": (mk.list_ref, mk.list_id), "title": "title"},
@@ -77,10 +77,10 @@ def vendor_facts(vendor: str) -> dict[str, Any]:
 def make_emulator(vendor: str) -> Any:
     """Default limits: Marketo 100 calls/20 s and 10 concurrent, HubSpot 100/10 s (Free and
     Starter tiers), Salesforce 15,000 calls/24 h and 25 concurrent."""
-    from connectors.hubspot.emulator import HubSpotEmulator
-    from connectors.marketo.emulator import MarketoEmulator
-    from connectors.salesforce.emulator import SalesforceEmulator
-    from connectors.seed import seed_data
+    from mopsgate.connectors.hubspot.emulator import HubSpotEmulator
+    from mopsgate.connectors.marketo.emulator import MarketoEmulator
+    from mopsgate.connectors.salesforce.emulator import SalesforceEmulator
+    from mopsgate.connectors.seed import seed_data
 
     classes = {
         "marketo": MarketoEmulator,
@@ -111,8 +111,8 @@ async def timed_call(client: Client, emu: Any, tool: str, args: dict[str, Any]) 
 def approve_change(db_path: Path, manifest: Any, change_id: str) -> list[str]:
     """The reviewer's approval (what ``mopsgate review approve`` runs); returns the refs the
     apply will write."""
-    from governance.approvals import approve
-    from governance.change_store import ChangeStoreSync
+    from mopsgate.governance.approvals import approve
+    from mopsgate.governance.change_store import ChangeStoreSync
 
     store = ChangeStoreSync.open(db_path)
     try:
@@ -186,8 +186,8 @@ async def one_op(client: Client, runtime: Any, emu: Any, vendor: str, op: str, n
 
 
 async def one_size(vendor: str, n: int, manifest: Path, tmp: Path) -> list[dict[str, Any]]:
-    from server.app import build_runtime, build_server
-    from server.settings import Settings
+    from mopsgate.server.app import build_runtime, build_server
+    from mopsgate.server.settings import Settings
 
     emu = make_emulator(vendor)
     runtime = build_runtime(

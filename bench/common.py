@@ -167,8 +167,8 @@ def bench_manifest_text() -> str:
 
 def write_bench_manifest(directory: Path) -> Path:
     """Write and validate the bench manifest; it must pass the same validator as any other."""
-    from governance.manifest_load import check_manifest
-    from tools.catalogue import build_catalogue
+    from mopsgate.governance.manifest_load import check_manifest
+    from mopsgate.tools.catalogue import build_catalogue
 
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "permissions.toml"
@@ -185,10 +185,10 @@ def write_bench_manifest(directory: Path) -> Path:
 def fast_emulators(n_people: int | None = None) -> dict[str, Any]:
     """Emulators whose rate windows are out of the way: the latency and throughput sections
     measure mopsgate, not the vendors' 100-calls-per-10-or-20-seconds budgets."""
-    from connectors.hubspot.emulator import HubSpotEmulator
-    from connectors.marketo.emulator import MarketoEmulator
-    from connectors.salesforce.emulator import SalesforceEmulator
-    from connectors.seed import seed_data
+    from mopsgate.connectors.hubspot.emulator import HubSpotEmulator
+    from mopsgate.connectors.marketo.emulator import MarketoEmulator
+    from mopsgate.connectors.salesforce.emulator import SalesforceEmulator
+    from mopsgate.connectors.seed import seed_data
 
     seed = seed_data(n_people) if n_people else seed_data()
     marketo = MarketoEmulator(seed)
@@ -204,7 +204,7 @@ def fast_emulators(n_people: int | None = None) -> dict[str, Any]:
 def fast_client_options() -> dict[str, Any]:
     """One client-side limiter out of the way; 8 in flight stays under every emulator's
     concurrency cap (Marketo's is 10)."""
-    from connectors.http import RateLimiter
+    from mopsgate.connectors.http import RateLimiter
 
     return {"limiter": RateLimiter(UNLIMITED, 1.0, max_concurrent=8)}
 

@@ -16,9 +16,9 @@ def main(argv: list[str]) -> None:
     import uvicorn
 
     from bench.common import HOST, fast_client_options, fast_emulators, quiet
-    from server.app import build_runtime
-    from server.http import build_http_app
-    from server.settings import Settings
+    from mopsgate.server.app import build_runtime
+    from mopsgate.server.http import build_http_app
+    from mopsgate.server.settings import Settings
 
     quiet()
     port, manifest, home = int(argv[0]), Path(argv[1]), Path(argv[2])

@@ -29,9 +29,9 @@ TARGET_RATIO = 1.15
 
 
 def person_refs(vendor: str, n: int = 40) -> list[str]:
-    from connectors.hubspot import ids as hs
-    from connectors.marketo import ids as mk
-    from connectors.salesforce import ids as sf
+    from mopsgate.connectors.hubspot import ids as hs
+    from mopsgate.connectors.marketo import ids as mk
+    from mopsgate.connectors.salesforce import ids as sf
 
     ref = {"marketo": mk.lead_ref, "hubspot": hs.person_ref, "salesforce": sf.person_ref}[vendor]
     return [ref(i) for i in range(10, 10 + n)]
@@ -66,8 +66,8 @@ async def _timed(client: Client, tool: str, args: dict[str, Any]) -> tuple[float
 async def one_rep(
     manifest: Path, home: Path, emulators: dict[str, Any], principal: str, n: int, warmup: int
 ) -> dict[str, Any]:
-    from server.app import build_runtime, build_server
-    from server.settings import Settings
+    from mopsgate.server.app import build_runtime, build_server
+    from mopsgate.server.settings import Settings
 
     runtime = build_runtime(
         Settings(manifest, home), env={}, emulators=emulators, client_options=fast_client_options()

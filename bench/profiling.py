@@ -91,8 +91,8 @@ async def profile_governed_calls(
 ) -> dict[str, Any]:
     """Governed whoami and get_person (hubspot), in-memory, like §1."""
     from bench.overhead import person_refs
-    from server.app import build_runtime, build_server
-    from server.settings import Settings
+    from mopsgate.server.app import build_runtime, build_server
+    from mopsgate.server.settings import Settings
 
     runtime = build_runtime(
         Settings(manifest, tmp / "profile"),
@@ -124,7 +124,7 @@ async def profile_governed_calls(
 def profile_verify(tmp: Path, rows: int, out_dir: Path) -> dict[str, Any]:
     """One process's share of ``audit verify``: hashing and reading ``rows`` rows."""
     from bench.audit import build_chain
-    from governance.audit_verify import _scan
+    from mopsgate.governance.audit_verify import _scan
 
     db = tmp / "verify-profile.db"
     build_chain(db, rows)

@@ -58,10 +58,10 @@ async def time_to_tools_list(params: StdioServerParameters) -> tuple[float, int]
 PHASES = """
 import json, sys, time
 t0 = time.perf_counter()
-import server.cli  # what the console script imports first
+import mopsgate.server.cli  # what the console script imports first
 t1 = time.perf_counter()
-from server.app import build_runtime, build_server
-from server.settings import Settings
+from mopsgate.server.app import build_runtime, build_server
+from mopsgate.server.settings import Settings
 from pathlib import Path
 t2 = time.perf_counter()
 rt = build_runtime(Settings(Path(sys.argv[1]), Path(sys.argv[2])), env={})

@@ -94,7 +94,7 @@ async def drive(clients: list[Client], mix: Mix, calls: int, warmup: int) -> dic
 
 
 def _check_audit(db_path: Path, expected: int) -> dict[str, Any]:
-    from governance.audit_verify import verify
+    from mopsgate.governance.audit_verify import verify
 
     rows = audit_counts(db_path).get("tool_call", 0)
     result = verify(db_path)
@@ -115,8 +115,8 @@ async def inmem(
     governed: bool,
     emulators: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    from server.app import build_runtime, build_server
-    from server.settings import Settings
+    from mopsgate.server.app import build_runtime, build_server
+    from mopsgate.server.settings import Settings
 
     emulators = emulators or fast_emulators()
     before = sum(violations(emulators).values())
@@ -154,8 +154,8 @@ async def over_http(
     warmup: int,
     governed: bool,
 ) -> dict[str, Any]:
-    from governance.bearer import create_token
-    from server.settings import Settings, ensure_home
+    from mopsgate.governance.bearer import create_token
+    from mopsgate.server.settings import Settings, ensure_home
 
     settings = Settings(manifest, home)
     ensure_home(settings)

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from connectors.errors import (
+from mopsgate.connectors.errors import (
     MalformedResponse,
     TokenExpired,
     TransportFailure,
@@ -202,7 +202,7 @@ class VendorHTTP:
                 await self.retry.sleep(self.retry.backoff(attempt, exc.retry_after))
 
     def _should_retry(self, exc: VendorError, attempt: int, idempotent: bool) -> bool:
-        from connectors.errors import RateLimitError
+        from mopsgate.connectors.errors import RateLimitError
 
         if attempt >= self.retry.max_attempts or not exc.retryable:
             return False

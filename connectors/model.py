@@ -12,7 +12,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.schema import PERSON_OBJECTS, Role
+from mopsgate.connectors.schema import PERSON_OBJECTS, Role
 
 T = TypeVar("T")
 

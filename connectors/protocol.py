@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from connectors.model import (
+from mopsgate.connectors.model import (
     Activity,
     ActivityType,
     ApiBudget,

@@ -11,14 +11,14 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from connectors.errors import ConfigError
-from connectors.protocol import Connector
+from mopsgate.connectors.errors import ConfigError
+from mopsgate.connectors.protocol import Connector
 
 VENDORS: dict[str, tuple[str, str, str]] = {
     # connector: (module, client class, emulator class)
-    "marketo": ("connectors.marketo", "MarketoClient", "MarketoEmulator"),
-    "hubspot": ("connectors.hubspot", "HubSpotClient", "HubSpotEmulator"),
-    "salesforce": ("connectors.salesforce", "SalesforceClient", "SalesforceEmulator"),
+    "marketo": ("mopsgate.connectors.marketo", "MarketoClient", "MarketoEmulator"),
+    "hubspot": ("mopsgate.connectors.hubspot", "HubSpotClient", "HubSpotEmulator"),
+    "salesforce": ("mopsgate.connectors.salesforce", "SalesforceClient", "SalesforceEmulator"),
 }
 
 

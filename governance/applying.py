@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from connectors.errors import VendorError
-from connectors.model import PersonUpdate, RecordResult
-from connectors.protocol import Connector
-from governance import planning as pl
-from governance.change_model import Change, ChangeStatus, PlannedRecord
-from governance.change_store import ChangeStore
-from governance.confirm_token import verify
-from governance.errors import ChangeRefused, StaleChange, UpstreamFailure
-from governance.plan_checks import consent_blocks
+from mopsgate.connectors.errors import VendorError
+from mopsgate.connectors.model import PersonUpdate, RecordResult
+from mopsgate.connectors.protocol import Connector
+from mopsgate.governance import planning as pl
+from mopsgate.governance.change_model import Change, ChangeStatus, PlannedRecord
+from mopsgate.governance.change_store import ChangeStore
+from mopsgate.governance.confirm_token import verify
+from mopsgate.governance.errors import ChangeRefused, StaleChange, UpstreamFailure
+from mopsgate.governance.plan_checks import consent_blocks
 
 PSEUDO = (pl.MEMBER, pl.STATUS)
 

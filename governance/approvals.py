@@ -11,20 +11,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from governance.change_model import Approval, Change, ChangeStatus, utcnow
-from governance.change_sql import status_refusal
-from governance.change_store import ChangeStore, ChangeStoreSync
-from governance.errors import (
+from mopsgate.governance.change_model import Approval, Change, ChangeStatus, utcnow
+from mopsgate.governance.change_sql import status_refusal
+from mopsgate.governance.change_store import ChangeStore, ChangeStoreSync
+from mopsgate.governance.errors import (
     ChangeRefused,
     GovernanceError,
     InvalidInput,
     NotPermitted,
     StaleChange,
 )
-from governance.manifest_load import manifest_digest
-from governance.manifest_model import Manifest
-from governance.policy import ApprovalRequirement, approvals_satisfied, reviewer_may_approve
-from governance.policy_core import Decision as PolicyDecision
+from mopsgate.governance.manifest_load import manifest_digest
+from mopsgate.governance.manifest_model import Manifest
+from mopsgate.governance.policy import (
+    ApprovalRequirement,
+    approvals_satisfied,
+    reviewer_may_approve,
+)
+from mopsgate.governance.policy_core import Decision as PolicyDecision
 
 S = ChangeStatus
 

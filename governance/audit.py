@@ -29,8 +29,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from governance.errors import AuditUnavailable
-from governance.pii import mask_arguments, mask_text
+from mopsgate.governance.errors import AuditUnavailable
+from mopsgate.governance.pii import mask_arguments, mask_text
 
 GENESIS_HASH = "0" * 64
 TABLE = "audit_log"

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from governance.audit import COLUMNS, GENESIS_HASH, TABLE, compute_hash
+from mopsgate.governance.audit import COLUMNS, GENESIS_HASH, TABLE, compute_hash
 
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM {TABLE}"  # noqa: S608 - constants only
 _BOUNDS = f"SELECT MIN(seq), MAX(seq), COUNT(*) FROM {TABLE}"  # noqa: S608 - constants only

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from governance.risk import RiskClass
+from mopsgate.governance.risk import RiskClass
 
 CONNECTORS: tuple[str, ...] = ("marketo", "hubspot", "salesforce")
 

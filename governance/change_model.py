@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from governance.risk import RiskClass
+from mopsgate.governance.risk import RiskClass
 
 DEFAULT_TTL = timedelta(hours=24)
 CHANGE_ID_PREFIX = "chg_"

@@ -15,16 +15,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from connectors.model import RecordResult
-from governance.change_model import (
+from mopsgate.connectors.model import RecordResult
+from mopsgate.governance.change_model import (
     AppliedRecord,
     Approval,
     Change,
     ChangeStatus,
     sources_of,
 )
-from governance.errors import ChangeRefused, GovernanceError, NotFound, NotPermitted, TokenInvalid
-from governance.freeze import FREEZE_SCHEMA, READ_SQL, frozen_error, state_from_row
+from mopsgate.governance.errors import (
+    ChangeRefused,
+    GovernanceError,
+    NotFound,
+    NotPermitted,
+    TokenInvalid,
+)
+from mopsgate.governance.freeze import FREEZE_SCHEMA, READ_SQL, frozen_error, state_from_row
 
 T = TypeVar("T")
 S = ChangeStatus

@@ -19,11 +19,11 @@ from typing import Any, Literal, TypeVar
 
 import aiosqlite
 
-from connectors.model import RecordResult
-from governance import change_sql as sql
-from governance.change_model import Approval, Change, ChangeStatus, Decision, utcnow
-from governance.errors import GovernanceError, NotPermitted
-from governance.freeze import READ_SQL, FreezeState, frozen_error, state_from_row
+from mopsgate.connectors.model import RecordResult
+from mopsgate.governance import change_sql as sql
+from mopsgate.governance.change_model import Approval, Change, ChangeStatus, Decision, utcnow
+from mopsgate.governance.errors import GovernanceError, NotPermitted
+from mopsgate.governance.freeze import READ_SQL, FreezeState, frozen_error, state_from_row
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5000

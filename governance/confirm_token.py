@@ -20,8 +20,8 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from governance.change_model import Change, plan_digest, utcnow
-from governance.errors import StaleChange, TokenInvalid
+from mopsgate.governance.change_model import Change, plan_digest, utcnow
+from mopsgate.governance.errors import StaleChange, TokenInvalid
 
 VERSION = "mgc1"
 MAX_TOKEN_LEN = 4096

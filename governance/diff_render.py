@@ -18,7 +18,7 @@ from typing import Any
 from rich.console import Group
 from rich.text import Text
 
-from governance.change_model import Change, PlannedRecord
+from mopsgate.governance.change_model import Change, PlannedRecord
 
 MAX_VALUE_LEN = 300
 _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})

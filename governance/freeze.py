@@ -17,7 +17,7 @@ from typing import Any
 
 import aiosqlite
 
-from governance.errors import Frozen
+from mopsgate.governance.errors import Frozen
 
 BUSY_TIMEOUT_MS = 5000
 FREEZE_SCHEMA = """

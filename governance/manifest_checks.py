@@ -12,10 +12,10 @@ import difflib
 from collections.abc import Callable, Iterable
 from itertools import product
 
-from governance.catalogue import CONNECTORS, Catalogue
-from governance.manifest_model import WILDCARD, AllowRule, DenyRule, Manifest
-from governance.policy import approval_requirement, record_cap, reviewer_may_approve
-from governance.risk import (
+from mopsgate.governance.catalogue import CONNECTORS, Catalogue
+from mopsgate.governance.manifest_model import WILDCARD, AllowRule, DenyRule, Manifest
+from mopsgate.governance.policy import approval_requirement, record_cap, reviewer_may_approve
+from mopsgate.governance.risk import (
     DEFAULT_MODES,
     FLOOR_MIN_APPROVALS,
     FLOOR_REQUIRED_ROLES,

@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from governance.catalogue import Catalogue
-from governance.errors import ManifestError
-from governance.manifest_load import load_manifest, manifest_digest
-from governance.manifest_model import Manifest
+from mopsgate.governance.catalogue import Catalogue
+from mopsgate.governance.errors import ManifestError
+from mopsgate.governance.manifest_load import load_manifest, manifest_digest
+from mopsgate.governance.manifest_model import Manifest
 
 log = logging.getLogger("mopsgate.manifest")
 

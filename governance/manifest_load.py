@@ -18,12 +18,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from governance import manifest_model as mm
-from governance.catalogue import Catalogue
-from governance.errors import ManifestError
-from governance.manifest_checks import Loc, check_reviewer_capacity, run_checks
-from governance.manifest_model import Manifest
-from governance.policy_core import compiled
+from mopsgate.governance import manifest_model as mm
+from mopsgate.governance.catalogue import Catalogue
+from mopsgate.governance.errors import ManifestError
+from mopsgate.governance.manifest_checks import Loc, check_reviewer_capacity, run_checks
+from mopsgate.governance.manifest_model import Manifest
+from mopsgate.governance.policy_core import compiled
 
 MAX_BYTES = 1_000_000
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")

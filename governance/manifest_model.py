@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 
-from governance.catalogue import Catalogue
-from governance.risk import Mode, RiskClass
+from mopsgate.governance.catalogue import Catalogue
+from mopsgate.governance.risk import Mode, RiskClass
 
 IDENT_RE = re.compile(r"[A-Za-z0-9_.-]+")
 WILDCARD = "*"

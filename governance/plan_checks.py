@@ -10,9 +10,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from connectors.model import FieldInfo, Person
-from governance.errors import FloorViolation, InvalidInput, NotPermitted
-from governance.policy import FieldAccess
+from mopsgate.connectors.model import FieldInfo, Person
+from mopsgate.governance.errors import FloorViolation, InvalidInput, NotPermitted
+from mopsgate.governance.policy import FieldAccess
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 

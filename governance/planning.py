@@ -12,13 +12,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.model import Campaign, FieldInfo, Person
-from connectors.protocol import Connector
-from governance.change_model import BlockedRecord, FieldChange, Plan, PlannedRecord
-from governance.errors import InvalidInput, NotSupported
-from governance.plan_checks import check_update_fields, consent_blocks
-from governance.policy import FieldAccess
-from governance.risk import RiskClass
+from mopsgate.connectors.model import Campaign, FieldInfo, Person
+from mopsgate.connectors.protocol import Connector
+from mopsgate.governance.change_model import BlockedRecord, FieldChange, Plan, PlannedRecord
+from mopsgate.governance.errors import InvalidInput, NotSupported
+from mopsgate.governance.plan_checks import check_update_fields, consent_blocks
+from mopsgate.governance.policy import FieldAccess
+from mopsgate.governance.risk import RiskClass
 
 MEMBER = "__member__"
 STATUS = "__status__"

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from governance.manifest_model import WILDCARD, Manifest, RateLimit
-from governance.policy_core import (
+from mopsgate.governance.manifest_model import WILDCARD, Manifest, RateLimit
+from mopsgate.governance.policy_core import (
     DEFAULT_RATE_LIMIT,
     Compiled,
     Decision,
@@ -33,7 +33,7 @@ from governance.policy_core import (
     scope_match,
     tool_match,
 )
-from governance.policy_views import (
+from mopsgate.governance.policy_views import (
     ApprovalRequirement,
     ExplainRow,
     FieldAccess,
@@ -42,7 +42,7 @@ from governance.policy_views import (
     field_access,
     record_cap,
 )
-from governance.risk import WRITE_CLASSES, RiskClass
+from mopsgate.governance.risk import WRITE_CLASSES, RiskClass
 
 __all__ = [
     "ApprovalRequirement",

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from governance.catalogue import CONNECTORS
-from governance.manifest_model import WILDCARD, AllowRule, DenyRule, Manifest, RateLimit
-from governance.risk import DEFAULT_MODES, WRITE_CLASSES, Mode, RiskClass
+from mopsgate.governance.catalogue import CONNECTORS
+from mopsgate.governance.manifest_model import WILDCARD, AllowRule, DenyRule, Manifest, RateLimit
+from mopsgate.governance.risk import DEFAULT_MODES, WRITE_CLASSES, Mode, RiskClass
 
 EXPLICIT_ONLY_CLASSES = frozenset({RiskClass.SEND, RiskClass.DELETE})
 DEFAULT_RATE_LIMIT = RateLimit(calls_per_minute=120, records_per_hour=2000)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from governance.catalogue import ObjectFields
-from governance.manifest_model import WILDCARD, AllowRule, DenyRule, Manifest
-from governance.policy_core import (
+from mopsgate.governance.catalogue import ObjectFields
+from mopsgate.governance.manifest_model import WILDCARD, AllowRule, DenyRule, Manifest
+from mopsgate.governance.policy_core import (
     DEFAULT_RECORD_CAP,
     Compiled,
     Decision,
@@ -22,7 +22,7 @@ from governance.policy_core import (
     scope_match,
     tool_match,
 )
-from governance.risk import (
+from mopsgate.governance.risk import (
     FLOOR_MIN_APPROVALS,
     FLOOR_REQUIRED_ROLES,
     PRODUCTION_EXTRA_APPROVALS,

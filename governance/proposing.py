@@ -9,16 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from connectors.model import Person
-from connectors.protocol import Connector
-from governance import planning as pl
-from governance.change_model import ApprovalsRequired, Change, Plan, new_change, utcnow
-from governance.change_store import ChangeStore
-from governance.confirm_token import issue
-from governance.errors import FloorViolation, InvalidInput, NotPermitted, RateLimited
-from governance.manifest_model import Manifest
-from governance.policy import approval_requirement, field_access, rate_limit, record_cap
-from governance.risk import RiskClass
+from mopsgate.connectors.model import Person
+from mopsgate.connectors.protocol import Connector
+from mopsgate.governance import planning as pl
+from mopsgate.governance.change_model import ApprovalsRequired, Change, Plan, new_change, utcnow
+from mopsgate.governance.change_store import ChangeStore
+from mopsgate.governance.confirm_token import issue
+from mopsgate.governance.errors import FloorViolation, InvalidInput, NotPermitted, RateLimited
+from mopsgate.governance.manifest_model import Manifest
+from mopsgate.governance.policy import approval_requirement, field_access, rate_limit, record_cap
+from mopsgate.governance.risk import RiskClass
 
 MAX_RECORDS = 10_000
 
@@ -188,7 +188,7 @@ def _check_refs(connector: str, refs: list[str]) -> None:
 
 async def _plan_schedule(client: Connector, inp: pl.PlanInput) -> Plan:
     """A schedule sends to the whole audience, so one blocked member blocks the schedule."""
-    from governance.change_model import FieldChange, PlannedRecord
+    from mopsgate.governance.change_model import FieldChange, PlannedRecord
 
     assert inp.target is not None
     campaign = await client.get_campaign(inp.target)

@@ -7,9 +7,9 @@ floor forbids re-subscribing), a send (an email cannot be unsent), a delete.
 
 from __future__ import annotations
 
-from governance import planning as pl
-from governance.change_model import Change, ChangeStatus
-from governance.errors import ChangeRefused, FloorViolation, NotSupported
+from mopsgate.governance import planning as pl
+from mopsgate.governance.change_model import Change, ChangeStatus
+from mopsgate.governance.errors import ChangeRefused, FloorViolation, NotSupported
 
 IRREVERSIBLE = {
     "trigger_campaign": "the campaign already ran; an email cannot be unsent",

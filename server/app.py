@@ -13,19 +13,19 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
 
-from connectors.registry import ConnectorRegistry
-from governance.applying import Applier
-from governance.audit import AuditEvent, AuditLog
-from governance.change_model import Change
-from governance.change_store import ChangeStore
-from governance.manifest_holder import ManifestEvent, ManifestHolder
-from governance.proposing import Proposer
-from server.pipeline import GovernedPipeline, PrincipalResolver
-from server.registration import register_tools
-from server.settings import Settings, ensure_home, signing_secret
-from tools.catalogue import build_catalogue
-from tools.registry import all_specs
-from tools.spec import ToolContext, ToolSpec
+from mopsgate.connectors.registry import ConnectorRegistry
+from mopsgate.governance.applying import Applier
+from mopsgate.governance.audit import AuditEvent, AuditLog
+from mopsgate.governance.change_model import Change
+from mopsgate.governance.change_store import ChangeStore
+from mopsgate.governance.manifest_holder import ManifestEvent, ManifestHolder
+from mopsgate.governance.proposing import Proposer
+from mopsgate.server.pipeline import GovernedPipeline, PrincipalResolver
+from mopsgate.server.registration import register_tools
+from mopsgate.server.settings import Settings, ensure_home, signing_secret
+from mopsgate.tools.catalogue import build_catalogue
+from mopsgate.tools.registry import all_specs
+from mopsgate.tools.spec import ToolContext, ToolSpec
 
 log = logging.getLogger("mopsgate.server")
 

@@ -10,7 +10,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from governance.errors import RateLimited
+from mopsgate.governance.errors import RateLimited
 
 WINDOW = 60.0
 

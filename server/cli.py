@@ -16,14 +16,14 @@ from typing import Annotated
 
 import typer
 
-from connectors.errors import ConfigError
-from governance.errors import ManifestError
-from server.cli_audit import audit_app
-from server.cli_manifest import manifest_app
-from server.cli_review import freeze_cmd, review_app, unfreeze_cmd
-from server.cli_sandbox import sandbox_app
-from server.cli_token import token_app
-from server.settings import Settings, ensure_home, load_settings
+from mopsgate.connectors.errors import ConfigError
+from mopsgate.governance.errors import ManifestError
+from mopsgate.server.cli_audit import audit_app
+from mopsgate.server.cli_manifest import manifest_app
+from mopsgate.server.cli_review import freeze_cmd, review_app, unfreeze_cmd
+from mopsgate.server.cli_sandbox import sandbox_app
+from mopsgate.server.cli_token import token_app
+from mopsgate.server.settings import Settings, ensure_home, load_settings
 
 app = typer.Typer(
     name="mopsgate",
@@ -71,7 +71,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
-    from server.app import build_runtime
+    from mopsgate.server.app import build_runtime
 
     try:
         runtime = build_runtime(settings)
@@ -116,7 +116,7 @@ def serve(
 
 
 def _serve_stdio(runtime, principal: str | None) -> None:  # type: ignore[no-untyped-def]
-    from server.app import build_server
+    from mopsgate.server.app import build_server
 
     if not principal:
         raise _fail("stdio needs a principal: pass --principal NAME or set MOPSGATE_PRINCIPAL")
@@ -132,7 +132,7 @@ def _serve_stdio(runtime, principal: str | None) -> None:  # type: ignore[no-unt
 def _serve_http(runtime, host: str, port: int, allow_remote: bool) -> None:  # type: ignore[no-untyped-def]
     import uvicorn
 
-    from server.http import build_http_app
+    from mopsgate.server.http import build_http_app
 
     if not _is_loopback(host) and not allow_remote:
         raise _fail(

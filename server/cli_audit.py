@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from governance.audit_verify import export_jsonl, iter_rows, tail, verify
-from server.settings import load_settings
+from mopsgate.governance.audit_verify import export_jsonl, iter_rows, tail, verify
+from mopsgate.server.settings import load_settings
 
 audit_app = typer.Typer(help="Inspect, verify and export the tamper-evident audit log.")
 

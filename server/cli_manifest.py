@@ -15,13 +15,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from governance.errors import ManifestError
-from governance.manifest_load import Problem, load_manifest, manifest_digest
-from governance.manifest_model import Manifest
-from governance.policy import explain as explain_rights
-from governance.policy import field_access, rate_limit
-from server.settings import load_settings
-from tools.catalogue import build_catalogue
+from mopsgate.governance.errors import ManifestError
+from mopsgate.governance.manifest_load import Problem, load_manifest, manifest_digest
+from mopsgate.governance.manifest_model import Manifest
+from mopsgate.governance.policy import explain as explain_rights
+from mopsgate.governance.policy import field_access, rate_limit
+from mopsgate.server.settings import load_settings
+from mopsgate.tools.catalogue import build_catalogue
 
 manifest_app = typer.Typer(
     help="Check and explain the permission manifest (permissions.toml).",

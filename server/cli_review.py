@@ -17,17 +17,17 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from governance.approvals import approval_progress, approve, reject
-from governance.audit import AuditEvent, Outcome, append_event_sync
-from governance.change_model import Change, ChangeStatus, utcnow
-from governance.change_store import ChangeStoreSync
-from governance.diff_render import render_rich, visible
-from governance.errors import AuditUnavailable, GovernanceError, ManifestError
-from governance.freeze import freeze, frozen_state, unfreeze
-from governance.manifest_load import load_manifest, manifest_digest
-from governance.manifest_model import Manifest
-from server.settings import Settings, ensure_home, load_settings
-from tools.catalogue import build_catalogue
+from mopsgate.governance.approvals import approval_progress, approve, reject
+from mopsgate.governance.audit import AuditEvent, Outcome, append_event_sync
+from mopsgate.governance.change_model import Change, ChangeStatus, utcnow
+from mopsgate.governance.change_store import ChangeStoreSync
+from mopsgate.governance.diff_render import render_rich, visible
+from mopsgate.governance.errors import AuditUnavailable, GovernanceError, ManifestError
+from mopsgate.governance.freeze import freeze, frozen_state, unfreeze
+from mopsgate.governance.manifest_load import load_manifest, manifest_digest
+from mopsgate.governance.manifest_model import Manifest
+from mopsgate.server.settings import Settings, ensure_home, load_settings
+from mopsgate.tools.catalogue import build_catalogue
 
 review_app = typer.Typer(
     no_args_is_help=True,

@@ -23,7 +23,7 @@ def serve(
     """Serve the Marketo, HubSpot and Salesforce emulators until Ctrl-C."""
     import uvicorn
 
-    from connectors.registry import vendor_classes
+    from mopsgate.connectors.registry import vendor_classes
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo("mopsgate: the sandbox only binds loopback addresses", err=True)

@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from governance.audit import AuditEvent, append_event_sync
-from governance.bearer import create_token, revoke_principal_tokens
-from governance.errors import ManifestError
-from governance.manifest_load import load_manifest
-from server.settings import Settings, ensure_home, load_settings
-from tools.catalogue import build_catalogue
+from mopsgate.governance.audit import AuditEvent, append_event_sync
+from mopsgate.governance.bearer import create_token, revoke_principal_tokens
+from mopsgate.governance.errors import ManifestError
+from mopsgate.governance.manifest_load import load_manifest
+from mopsgate.server.settings import Settings, ensure_home, load_settings
+from mopsgate.tools.catalogue import build_catalogue
 
 token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for HTTP clients.")
 

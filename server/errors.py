@@ -13,14 +13,14 @@ from typing import Any
 from mcp.types import CallToolResult, TextContent
 from mcp_types.methods import serialize_server_result
 
-from connectors.errors import (
+from mopsgate.connectors.errors import (
     ConfigError,
     NotSupportedByVendor,
     QuotaExceeded,
     RateLimitError,
     VendorError,
 )
-from governance.errors import GovernanceError, NotSupported, RateLimited, UpstreamFailure
+from mopsgate.governance.errors import GovernanceError, NotSupported, RateLimited, UpstreamFailure
 
 log = logging.getLogger("mopsgate.errors")
 

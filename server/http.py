@@ -18,7 +18,7 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import AnyHttpUrl
 
-from governance.bearer import lookup_token
+from mopsgate.governance.bearer import lookup_token
 
 SCOPE = "mopsgate"
 
@@ -76,7 +76,7 @@ def transport_security(host: str, port: int) -> TransportSecuritySettings:
 def build_http_app(runtime: Any, host: str, port: int) -> Any:
     """The Starlette app ``mopsgate serve --transport http`` runs: auth, Host/Origin checks and
     the governed MCP server, with the lifespan that opens the audit log once per process."""
-    from server.app import build_server
+    from mopsgate.server.app import build_server
 
     server = build_server(
         runtime,

@@ -18,9 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from connectors.http import upstream_calls
-from governance.audit import AuditEvent, AuditLog
-from governance.errors import (
+from mopsgate.connectors.http import upstream_calls
+from mopsgate.governance.audit import AuditEvent, AuditLog
+from mopsgate.governance.errors import (
     AuditUnavailable,
     FloorViolation,
     GovernanceError,
@@ -29,11 +29,11 @@ from governance.errors import (
     RateLimited,
     UnknownPrincipal,
 )
-from governance.manifest_holder import ManifestHolder
-from governance.policy import Decision, decide, rate_limit, visible_tools
-from server.call_rate import CallRate
-from server.errors import error_result, error_text
-from tools.spec import CallNotes, Connectors, ToolContext, ToolSpec
+from mopsgate.governance.manifest_holder import ManifestHolder
+from mopsgate.governance.policy import Decision, decide, rate_limit, visible_tools
+from mopsgate.server.call_rate import CallRate
+from mopsgate.server.errors import error_result, error_text
+from mopsgate.tools.spec import CallNotes, Connectors, ToolContext, ToolSpec
 
 log = logging.getLogger("mopsgate.pipeline")
 

@@ -15,12 +15,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from connectors.errors import ConfigError, VendorError
-from governance.errors import GovernanceError
-from governance.risk import annotations_for
-from server.errors import error_text, from_vendor, internal_error
-from server.pipeline import ACTIVE_CALL
-from tools.spec import ToolSpec
+from mopsgate.connectors.errors import ConfigError, VendorError
+from mopsgate.governance.errors import GovernanceError
+from mopsgate.governance.risk import annotations_for
+from mopsgate.server.errors import error_text, from_vendor, internal_error
+from mopsgate.server.pipeline import ACTIVE_CALL
+from mopsgate.tools.spec import ToolSpec
 
 
 def _signature(spec: ToolSpec[Any, Any]) -> inspect.Signature:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from server.app import Runtime, build_runtime, build_server
-from server.settings import Settings
+from mopsgate.server.app import Runtime, build_runtime, build_server
+from mopsgate.server.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

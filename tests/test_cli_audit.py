@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from governance.audit import AuditEvent, append_event_sync
-from server.cli_audit import audit_app
+from mopsgate.governance.audit import AuditEvent, append_event_sync
+from mopsgate.server.cli_audit import audit_app
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "200"}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from server.cli_manifest import manifest_app
+from mopsgate.server.cli_manifest import manifest_app
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "permissions.toml"

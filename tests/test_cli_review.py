@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from governance.change_model import (
+from mopsgate.governance.change_model import (
     ApprovalsRequired,
     BlockedRecord,
     Change,
@@ -19,12 +19,12 @@ from governance.change_model import (
     PlannedRecord,
     new_change,
 )
-from governance.change_store import ChangeStoreSync
-from governance.freeze import frozen_state
-from governance.manifest_load import load_manifest, manifest_digest
-from governance.risk import RiskClass
-from server.cli_review import freeze_cmd, review_app, unfreeze_cmd
-from tools.catalogue import build_catalogue
+from mopsgate.governance.change_store import ChangeStoreSync
+from mopsgate.governance.freeze import frozen_state
+from mopsgate.governance.manifest_load import load_manifest, manifest_digest
+from mopsgate.governance.risk import RiskClass
+from mopsgate.server.cli_review import freeze_cmd, review_app, unfreeze_cmd
+from mopsgate.tools.catalogue import build_catalogue
 
 runner = CliRunner()
 app = typer.Typer()

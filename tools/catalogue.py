@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from functools import cache
 
-from connectors.schema import OTHER_OBJECTS, PERSON_OBJECTS
-from governance.catalogue import Catalogue, ObjectFields
-from tools.names import CONNECTORLESS_TOOLS, TOOL_RISK
+from mopsgate.connectors.schema import OTHER_OBJECTS, PERSON_OBJECTS
+from mopsgate.governance.catalogue import Catalogue, ObjectFields
+from mopsgate.tools.names import CONNECTORLESS_TOOLS, TOOL_RISK
 
 
 @cache

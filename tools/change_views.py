@@ -10,10 +10,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from governance.change_model import Change, ChangeStatus
-from governance.diff_render import render_text
-from governance.pii import mask_value
-from governance.policy import FieldAccess
+from mopsgate.governance.change_model import Change, ChangeStatus
+from mopsgate.governance.diff_render import render_text
+from mopsgate.governance.pii import mask_value
+from mopsgate.governance.policy import FieldAccess
 
 MAX_RECORDS_SHOWN = 100
 MAX_TEXT = 6000

@@ -9,14 +9,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from governance.applying import Applier
-from governance.change_model import Change, ChangeStatus
-from governance.change_store import ChangeStore
-from governance.errors import NotFound
-from tools.change_views import ChangeOut, change_out
-from tools.common import connector
-from tools.names import TOOL_RISK
-from tools.spec import StrictInput, ToolContext, ToolSpec
+from mopsgate.governance.applying import Applier
+from mopsgate.governance.change_model import Change, ChangeStatus
+from mopsgate.governance.change_store import ChangeStore
+from mopsgate.governance.errors import NotFound
+from mopsgate.tools.change_views import ChangeOut, change_out
+from mopsgate.tools.common import connector
+from mopsgate.tools.names import TOOL_RISK
+from mopsgate.tools.spec import StrictInput, ToolContext, ToolSpec
 
 ChangeId = Annotated[
     str, Field(pattern=r"^chg_[0-9a-f]{12}$", description="a change id such as chg_0123456789ab")

@@ -6,13 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from connectors.errors import NotSupportedByVendor
-from connectors.model import parse_ref
-from connectors.protocol import Connector
-from connectors.schema import OTHER_OBJECTS, PERSON_OBJECTS
-from governance.errors import InvalidInput, NotPermitted, NotSupported
-from governance.policy import FieldAccess, field_access
-from tools.spec import ToolContext
+from mopsgate.connectors.errors import NotSupportedByVendor
+from mopsgate.connectors.model import parse_ref
+from mopsgate.connectors.protocol import Connector
+from mopsgate.connectors.schema import OTHER_OBJECTS, PERSON_OBJECTS
+from mopsgate.governance.errors import InvalidInput, NotPermitted, NotSupported
+from mopsgate.governance.policy import FieldAccess, field_access
+from mopsgate.tools.spec import ToolContext
 
 ConnectorName = Literal["marketo", "hubspot", "salesforce"]
 
@@ -129,7 +129,7 @@ def same_connector(*refs: str | None) -> str:
 
 def require_read(ctx: ToolContext, connector_name: str, obj: str, tool: str) -> None:
     """Object-level check for tools whose object is only known after reading."""
-    from governance.policy import decide
+    from mopsgate.governance.policy import decide
 
     decision = decide(ctx.manifest, ctx.principal, tool, connector_name, obj)
     if not decision.allowed:
@@ -144,7 +144,7 @@ def readable_objects(
     ctx: ToolContext, connector_name: str, objects: tuple[str, ...], tool: str
 ) -> tuple[str, ...]:
     """The objects among ``objects`` this principal may use ``tool`` on (at least one)."""
-    from governance.policy import decide
+    from mopsgate.governance.policy import decide
 
     allowed = tuple(
         o for o in objects if decide(ctx.manifest, ctx.principal, tool, connector_name, o).allowed

@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from governance.policy import explain
-from governance.risk import RiskClass
-from tools.names import TOOL_RISK
-from tools.spec import StrictInput, ToolContext, ToolSpec
+from mopsgate.governance.policy import explain
+from mopsgate.governance.risk import RiskClass
+from mopsgate.tools.names import TOOL_RISK
+from mopsgate.tools.spec import StrictInput, ToolContext, ToolSpec
 
 
 class NoInput(StrictInput):

@@ -8,7 +8,7 @@ class of the change they plan; ``propose_update_person`` is reclassified per fie
 
 from __future__ import annotations
 
-from governance.risk import RiskClass
+from mopsgate.governance.risk import RiskClass
 
 R = RiskClass
 

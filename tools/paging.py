@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from connectors.model import Page
-from governance.errors import InvalidInput
+from mopsgate.connectors.model import Page
+from mopsgate.governance.errors import InvalidInput
 
 HARD_PAGE_CAP = 100
 MAX_PAGE_BYTES = 256_000

@@ -11,14 +11,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from connectors.errors import NotSupportedByVendor
-from connectors.model import Campaign, CampaignMember, Page, Person, PersonQuery
-from connectors.protocol import Connector
-from connectors.schema import Role, field_by_role
-from governance.hygiene import clean_text
-from governance.pii import mask_email
-from governance.policy import FieldAccess
-from tools.common import (
+from mopsgate.connectors.errors import NotSupportedByVendor
+from mopsgate.connectors.model import Campaign, CampaignMember, Page, Person, PersonQuery
+from mopsgate.connectors.protocol import Connector
+from mopsgate.connectors.schema import Role, field_by_role
+from mopsgate.governance.hygiene import clean_text
+from mopsgate.governance.pii import mask_email
+from mopsgate.governance.policy import FieldAccess
+from mopsgate.tools.common import (
     ConnectorName,
     Ref,
     campaign_ref,
@@ -30,8 +30,8 @@ from tools.common import (
     readable_objects,
     same_connector,
 )
-from tools.names import TOOL_RISK
-from tools.spec import StrictInput, ToolContext, ToolSpec
+from mopsgate.tools.names import TOOL_RISK
+from mopsgate.tools.spec import StrictInput, ToolContext, ToolSpec
 
 MAX_SCAN = 20_000
 MAX_REPORTED = 500

@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from connectors.errors import NotSupportedByVendor
-from connectors.model import (
+from mopsgate.connectors.errors import NotSupportedByVendor
+from mopsgate.connectors.model import (
     Activity,
     ActivityType,
     Campaign,
@@ -18,10 +18,10 @@ from connectors.model import (
     Person,
     PersonList,
 )
-from connectors.protocol import Connector
-from connectors.schema import PERSON_OBJECTS
-from governance.errors import InvalidInput
-from tools.common import (
+from mopsgate.connectors.protocol import Connector
+from mopsgate.connectors.schema import PERSON_OBJECTS
+from mopsgate.governance.errors import InvalidInput
+from mopsgate.tools.common import (
     ConnectorName,
     Cursor,
     Limit,
@@ -34,11 +34,11 @@ from tools.common import (
     read_access,
     same_connector,
 )
-from tools.names import TOOL_RISK
-from tools.paging import bounded_page
-from tools.reads_people import PeoplePage, access_by_object
-from tools.shaping import clean_campaign, clean_list, shape_activity
-from tools.spec import StrictInput, ToolContext, ToolSpec
+from mopsgate.tools.names import TOOL_RISK
+from mopsgate.tools.paging import bounded_page
+from mopsgate.tools.reads_people import PeoplePage, access_by_object
+from mopsgate.tools.shaping import clean_campaign, clean_list, shape_activity
+from mopsgate.tools.spec import StrictInput, ToolContext, ToolSpec
 
 MAX_MEMBER_PAGES = 1000
 

@@ -7,11 +7,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from connectors.model import ApiBudget, ConsentStatus, Page, Person, PersonQuery
-from governance.errors import InvalidInput
-from governance.hygiene import clean_text
-from governance.policy import FieldAccess
-from tools.common import (
+from mopsgate.connectors.model import ApiBudget, ConsentStatus, Page, Person, PersonQuery
+from mopsgate.governance.errors import InvalidInput
+from mopsgate.governance.hygiene import clean_text
+from mopsgate.governance.policy import FieldAccess
+from mopsgate.tools.common import (
     ConnectorName,
     Cursor,
     Limit,
@@ -25,10 +25,10 @@ from tools.common import (
     readable_objects,
     same_connector,
 )
-from tools.names import TOOL_RISK
-from tools.paging import bounded_page
-from tools.shaping import ConsentOut, PersonOut, consent_out, shape_person
-from tools.spec import StrictInput, ToolContext, ToolSpec
+from mopsgate.tools.names import TOOL_RISK
+from mopsgate.tools.paging import bounded_page
+from mopsgate.tools.shaping import ConsentOut, PersonOut, consent_out, shape_person
+from mopsgate.tools.spec import StrictInput, ToolContext, ToolSpec
 
 
 class SearchPeopleIn(StrictInput):

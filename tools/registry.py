@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from tools.changes import CHANGE_TOOLS
-from tools.identity import IDENTITY_TOOLS
-from tools.reads_hygiene import HYGIENE_TOOLS
-from tools.reads_lists import LIST_TOOLS
-from tools.reads_people import PEOPLE_TOOLS
-from tools.spec import ToolSpec
-from tools.writes import WRITE_TOOLS
+from mopsgate.tools.changes import CHANGE_TOOLS
+from mopsgate.tools.identity import IDENTITY_TOOLS
+from mopsgate.tools.reads_hygiene import HYGIENE_TOOLS
+from mopsgate.tools.reads_lists import LIST_TOOLS
+from mopsgate.tools.reads_people import PEOPLE_TOOLS
+from mopsgate.tools.spec import ToolSpec
+from mopsgate.tools.writes import WRITE_TOOLS
 
 
 def all_specs() -> dict[str, ToolSpec[Any, Any]]:

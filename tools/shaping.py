@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from connectors.model import Activity, Campaign, ConsentState, Person, PersonList
-from governance.hygiene import clean_record, clean_text
-from governance.pii import mask_arguments, mask_value
-from governance.policy import FieldAccess
+from mopsgate.connectors.model import Activity, Campaign, ConsentState, Person, PersonList
+from mopsgate.governance.hygiene import clean_record, clean_text
+from mopsgate.governance.pii import mask_arguments, mask_value
+from mopsgate.governance.policy import FieldAccess
 
 MAX_TEXT = 500
 

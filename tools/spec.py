@@ -13,10 +13,10 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from connectors.protocol import Connector
-from governance.manifest_model import Manifest
-from governance.policy import FieldAccess
-from governance.risk import RiskClass
+from mopsgate.connectors.protocol import Connector
+from mopsgate.governance.manifest_model import Manifest
+from mopsgate.governance.policy import FieldAccess
+from mopsgate.governance.risk import RiskClass
 
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
@@ -55,7 +55,7 @@ class ToolContext:
     transport: str = "memory"
 
     def field_access(self, connector: str, obj: str) -> FieldAccess:
-        from governance.policy import field_access
+        from mopsgate.governance.policy import field_access
 
         return field_access(self.manifest, self.principal, connector, obj)
 

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
-from governance.planning import PlanInput
-from governance.proposing import Proposal, Proposer
-from governance.risk import RiskClass
-from tools.change_views import ProposalOut, change_out
-from tools.common import ConnectorName, Ref, connector, person_ref, split_ref
-from tools.names import TOOL_RISK
-from tools.spec import StrictInput, ToolContext, ToolSpec
+from mopsgate.governance.planning import PlanInput
+from mopsgate.governance.proposing import Proposal, Proposer
+from mopsgate.governance.risk import RiskClass
+from mopsgate.tools.change_views import ProposalOut, change_out
+from mopsgate.tools.common import ConnectorName, Ref, connector, person_ref, split_ref
+from mopsgate.tools.names import TOOL_RISK
+from mopsgate.tools.spec import StrictInput, ToolContext, ToolSpec
 
 Reason = Annotated[
     str,
@@ -85,7 +85,7 @@ class UpdatePersonIn(StrictInput):
 async def propose_update_person(ctx: ToolContext, args: UpdatePersonIn) -> ProposalOut:
     conn = {person_ref(r)[0] for r in args.refs}
     if len(conn) != 1:
-        from governance.errors import InvalidInput
+        from mopsgate.governance.errors import InvalidInput
 
         raise InvalidInput("all people must be on one connector.", hint="Split by connector.")
     inp = PlanInput(
@@ -218,8 +218,8 @@ class RevertIn(StrictInput):
 
 
 async def propose_revert(ctx: ToolContext, args: RevertIn) -> ProposalOut:
-    from governance.errors import NotPermitted
-    from governance.reverting import revert_input
+    from mopsgate.governance.errors import NotPermitted
+    from mopsgate.governance.reverting import revert_input
 
     store = ctx.services["store"]
     original = await store.require(args.change_id)

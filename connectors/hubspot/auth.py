@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from connectors.errors import AuthError, MalformedResponse
-from connectors.hubspot.ids import VENDOR
-from connectors.hubspot.paths import OAUTH_TOKEN
+from mopsgate.connectors.errors import AuthError, MalformedResponse
+from mopsgate.connectors.hubspot.ids import VENDOR
+from mopsgate.connectors.hubspot.paths import OAUTH_TOKEN
 
 if TYPE_CHECKING:
-    from connectors.http import VendorHTTP
+    from mopsgate.connectors.http import VendorHTTP
 
 REFRESH_MARGIN = 60.0  # seconds before expiry at which a token is renewed
 

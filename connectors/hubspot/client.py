@@ -13,18 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from connectors.errors import ConfigError
-from connectors.http import Auth
-from connectors.hubspot import ids
-from connectors.hubspot.auth import OAuthRefreshAuth, StaticTokenAuth
-from connectors.hubspot.client_base import DEFAULT_BASE_URL
-from connectors.hubspot.client_marketing import MarketingReads
-from connectors.hubspot.client_people import PeopleReads
-from connectors.hubspot.client_writes import Writes
-from connectors.hubspot.paths import FAMILIES, ApiFamily
+from mopsgate.connectors.errors import ConfigError
+from mopsgate.connectors.http import Auth
+from mopsgate.connectors.hubspot import ids
+from mopsgate.connectors.hubspot.auth import OAuthRefreshAuth, StaticTokenAuth
+from mopsgate.connectors.hubspot.client_base import DEFAULT_BASE_URL
+from mopsgate.connectors.hubspot.client_marketing import MarketingReads
+from mopsgate.connectors.hubspot.client_people import PeopleReads
+from mopsgate.connectors.hubspot.client_writes import Writes
+from mopsgate.connectors.hubspot.paths import FAMILIES, ApiFamily
 
 if TYPE_CHECKING:
-    from connectors.hubspot.emulator import HubSpotEmulator
+    from mopsgate.connectors.hubspot.emulator import HubSpotEmulator
 
 SANDBOX_BASE_URL = "http://hubspot.sandbox"
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 
-from connectors.errors import InvalidRequest, VendorError
-from connectors.http import Auth, RateLimiter, RetryPolicy, VendorHTTP
-from connectors.hubspot import ids
-from connectors.hubspot.errors import map_error
-from connectors.hubspot.paths import ApiFamily, Paths
-from connectors.model import RecordResult, parse_ref
+from mopsgate.connectors.errors import InvalidRequest, VendorError
+from mopsgate.connectors.http import Auth, RateLimiter, RetryPolicy, VendorHTTP
+from mopsgate.connectors.hubspot import ids
+from mopsgate.connectors.hubspot.errors import map_error
+from mopsgate.connectors.hubspot.paths import ApiFamily, Paths
+from mopsgate.connectors.model import RecordResult, parse_ref
 
 BATCH_CAP = 100
 DEFAULT_BASE_URL = "https://api.hubapi.com"

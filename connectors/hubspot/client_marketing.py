@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from connectors.errors import Forbidden, NotFoundError
-from connectors.hubspot import ids
-from connectors.hubspot.client_base import HubSpotBase, chunked
-from connectors.hubspot.mapping import (
+from mopsgate.connectors.errors import Forbidden, NotFoundError
+from mopsgate.connectors.hubspot import ids
+from mopsgate.connectors.hubspot.client_base import HubSpotBase, chunked
+from mopsgate.connectors.hubspot.mapping import (
     EVENT_TYPE_FOR,
     contact_ref,
     event_type,
@@ -23,8 +23,8 @@ from connectors.hubspot.mapping import (
     to_campaign,
     to_owner,
 )
-from connectors.hubspot.paths import DAILY_USAGE, EMAIL_EVENTS
-from connectors.model import (
+from mopsgate.connectors.hubspot.paths import DAILY_USAGE, EMAIL_EVENTS
+from mopsgate.connectors.model import (
     Activity,
     ActivityType,
     ApiBudget,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from connectors.errors import InvalidRequest
-from connectors.hubspot import ids
-from connectors.hubspot.client_base import HubSpotBase, chunked
-from connectors.hubspot.mapping import PERSON_PROPERTIES, to_field_info, to_list, to_person
-from connectors.hubspot.query import filter_groups, matches
-from connectors.model import (
+from mopsgate.connectors.errors import InvalidRequest
+from mopsgate.connectors.hubspot import ids
+from mopsgate.connectors.hubspot.client_base import HubSpotBase, chunked
+from mopsgate.connectors.hubspot.mapping import PERSON_PROPERTIES, to_field_info, to_list, to_person
+from mopsgate.connectors.hubspot.query import filter_groups, matches
+from mopsgate.connectors.model import (
     FieldInfo,
     Memberships,
     Page,

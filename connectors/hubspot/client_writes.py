@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from connectors.errors import NotSupportedByVendor
-from connectors.hubspot import ids
-from connectors.hubspot.client_base import HubSpotBase, chunked, errors_by_id
-from connectors.hubspot.mapping import SPECS, to_prop
-from connectors.hubspot.paths import UNSUBSCRIBE_ALL_BATCH
-from connectors.model import PersonUpdate, RecordResult
+from mopsgate.connectors.errors import NotSupportedByVendor
+from mopsgate.connectors.hubspot import ids
+from mopsgate.connectors.hubspot.client_base import HubSpotBase, chunked, errors_by_id
+from mopsgate.connectors.hubspot.mapping import SPECS, to_prop
+from mopsgate.connectors.hubspot.paths import UNSUBSCRIBE_ALL_BATCH
+from mopsgate.connectors.model import PersonUpdate, RecordResult
 
 _NO_LADDER = (
     "HubSpot marketing campaigns have no member status ladder; attribution comes "

@@ -18,12 +18,12 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from connectors.emulator_base import EmulatorCore, LoggedRequest, RateWindow
-from connectors.hubspot import emulator_crm, emulator_lists, emulator_marketing, ids
-from connectors.hubspot.emulator_http import hs_error
-from connectors.hubspot.emulator_state import PortalState, to_prop
-from connectors.hubspot.paths import FAMILIES, OAUTH_TOKEN, Paths
-from connectors.seed import SeedData, seed_data
+from mopsgate.connectors.emulator_base import EmulatorCore, LoggedRequest, RateWindow
+from mopsgate.connectors.hubspot import emulator_crm, emulator_lists, emulator_marketing, ids
+from mopsgate.connectors.hubspot.emulator_http import hs_error
+from mopsgate.connectors.hubspot.emulator_state import PortalState, to_prop
+from mopsgate.connectors.hubspot.paths import FAMILIES, OAUTH_TOKEN, Paths
+from mopsgate.connectors.seed import SeedData, seed_data
 
 TEN_SECOND_MAX = 100  # Free/Starter tier burst limit per app
 SEARCH_PER_SECOND = 5

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connectors.hubspot.emulator_http import (
+from mopsgate.connectors.hubspot.emulator_http import (
     BadInput,
     batch_inputs,
     batch_response,
@@ -23,7 +23,7 @@ from connectors.hubspot.emulator_http import (
     record_error,
     validation_error,
 )
-from connectors.hubspot.emulator_search import (
+from mopsgate.connectors.hubspot.emulator_search import (
     MAX_SEARCH_LIMIT,
     SEARCH_CEILING,
     SearchError,
@@ -33,12 +33,12 @@ from connectors.hubspot.emulator_search import (
     property_json,
     validate_props,
 )
-from connectors.hubspot.emulator_state import Contact, now_iso
-from connectors.hubspot.paths import Paths
-from connectors.hubspot.query import contains_token
+from mopsgate.connectors.hubspot.emulator_state import Contact, now_iso
+from mopsgate.connectors.hubspot.paths import Paths
+from mopsgate.connectors.hubspot.query import contains_token
 
 if TYPE_CHECKING:
-    from connectors.hubspot.emulator import HubSpotEmulator
+    from mopsgate.connectors.hubspot.emulator import HubSpotEmulator
 
 DEFAULT_PROPS = ("createdate", "email", "firstname", "lastname", "lastmodifieddate", "hs_object_id")
 _FREE_TEXT = ("email", "firstname", "lastname", "company", "phone")

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connectors.hubspot.emulator_http import (
+from mopsgate.connectors.hubspot.emulator_http import (
     BadInput,
     guard,
     int_param,
@@ -20,11 +20,11 @@ from connectors.hubspot.emulator_http import (
     query_list,
     validation_error,
 )
-from connectors.hubspot.emulator_state import PortalList, now_iso
-from connectors.hubspot.paths import Paths
+from mopsgate.connectors.hubspot.emulator_state import PortalList, now_iso
+from mopsgate.connectors.hubspot.paths import Paths
 
 if TYPE_CHECKING:
-    from connectors.hubspot.emulator import HubSpotEmulator
+    from mopsgate.connectors.hubspot.emulator import HubSpotEmulator
 
 
 def list_json(lst: PortalList) -> dict[str, Any]:

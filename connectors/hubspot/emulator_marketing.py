@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connectors.hubspot import ids
-from connectors.hubspot.emulator_http import (
+from mopsgate.connectors.hubspot import ids
+from mopsgate.connectors.hubspot.emulator_http import (
     BadInput,
     batch_inputs,
     guard,
@@ -24,8 +24,8 @@ from connectors.hubspot.emulator_http import (
     record_error,
     validation_error,
 )
-from connectors.hubspot.emulator_state import PortalCampaign, now_iso
-from connectors.hubspot.paths import (
+from mopsgate.connectors.hubspot.emulator_state import PortalCampaign, now_iso
+from mopsgate.connectors.hubspot.paths import (
     DAILY_USAGE,
     EMAIL_EVENTS,
     OAUTH_TOKEN,
@@ -34,7 +34,7 @@ from connectors.hubspot.paths import (
 )
 
 if TYPE_CHECKING:
-    from connectors.hubspot.emulator import HubSpotEmulator
+    from mopsgate.connectors.hubspot.emulator import HubSpotEmulator
 
 
 def campaign_json(c: PortalCampaign) -> dict[str, Any]:

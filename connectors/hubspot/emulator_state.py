@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.hubspot import ids
-from connectors.schema import HUBSPOT_CONTACT, FieldSpec
-from connectors.seed import SeedData, SeedPerson
+from mopsgate.connectors.hubspot import ids
+from mopsgate.connectors.schema import HUBSPOT_CONTACT, FieldSpec
+from mopsgate.connectors.seed import SeedData, SeedPerson
 
 Props = dict[str, str | None]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from connectors.errors import (
+from mopsgate.connectors.errors import (
     AuthError,
     Conflict,
     Forbidden,
@@ -22,9 +22,9 @@ from connectors.errors import (
     TokenExpired,
     VendorError,
 )
-from connectors.http import parse_retry_after
-from connectors.hubspot.ids import VENDOR
-from connectors.hubspot.paths import OAUTH_TOKEN
+from mopsgate.connectors.http import parse_retry_after
+from mopsgate.connectors.hubspot.ids import VENDOR
+from mopsgate.connectors.hubspot.paths import OAUTH_TOKEN
 
 
 def map_error(response: httpx.Response, body: Any) -> VendorError | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from connectors.model import make_ref
+from mopsgate.connectors.model import make_ref
 
 VENDOR = "hubspot"
 CONTACT = "contact"

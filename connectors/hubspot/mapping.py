@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.hubspot.ids import CONTACT, VENDOR
-from connectors.model import (
+from mopsgate.connectors.hubspot.ids import CONTACT, VENDOR
+from mopsgate.connectors.model import (
     Activity,
     ActivityType,
     Campaign,
@@ -23,7 +23,7 @@ from connectors.model import (
     consent_from_fields,
     make_ref,
 )
-from connectors.schema import HUBSPOT_CONTACT
+from mopsgate.connectors.schema import HUBSPOT_CONTACT
 
 SPECS = {s.name: s for s in HUBSPOT_CONTACT}
 PERSON_PROPERTIES = [s.name for s in HUBSPOT_CONTACT]

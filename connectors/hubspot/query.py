@@ -13,8 +13,8 @@ import re
 from fnmatch import fnmatchcase
 from typing import Any
 
-from connectors.hubspot import ids
-from connectors.model import Person, PersonQuery
+from mopsgate.connectors.hubspot import ids
+from mopsgate.connectors.model import Person, PersonQuery
 
 MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 10, 25
 

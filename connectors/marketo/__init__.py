@@ -1,6 +1,6 @@
 """Marketo Engage connector: REST client, sandbox emulator and the seed id scheme."""
 
-from connectors.marketo.client import MarketoClient
-from connectors.marketo.emulator import MarketoEmulator
+from mopsgate.connectors.marketo.client import MarketoClient
+from mopsgate.connectors.marketo.emulator import MarketoEmulator
 
 __all__ = ["MarketoClient", "MarketoEmulator"]

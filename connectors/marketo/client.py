@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from connectors.errors import ConfigError
-from connectors.http import Clock, RateLimiter, RetryPolicy, VendorHTTP
-from connectors.marketo.client_base import MarketoAuth
-from connectors.marketo.client_writes import Writes
-from connectors.marketo.envelope import VENDOR, map_error
+from mopsgate.connectors.errors import ConfigError
+from mopsgate.connectors.http import Clock, RateLimiter, RetryPolicy, VendorHTTP
+from mopsgate.connectors.marketo.client_base import MarketoAuth
+from mopsgate.connectors.marketo.client_writes import Writes
+from mopsgate.connectors.marketo.envelope import VENDOR, map_error
 
 if TYPE_CHECKING:
-    from connectors.marketo.emulator import MarketoEmulator
+    from mopsgate.connectors.marketo.emulator import MarketoEmulator
 
 ENV_VARS = ("MARKETO_BASE_URL", "MARKETO_CLIENT_ID", "MARKETO_CLIENT_SECRET")
 SANDBOX_BASE_URL = "http://marketo.sandbox"
@@ -72,7 +72,7 @@ class MarketoClient(Writes):
     def sandbox(cls, emulator: MarketoEmulator, **kw: Any) -> MarketoClient:
         """A client for the in-process emulator, paced at 90% of the emulator's window (lower
         or raise it with ``emulator.set_rate_limit`` before calling this)."""
-        from connectors.marketo.emulator import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+        from mopsgate.connectors.marketo.emulator import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
         window = emulator.core.window
         kw.setdefault(

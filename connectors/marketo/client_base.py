@@ -13,11 +13,11 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from connectors.errors import InvalidRequest, MalformedResponse, VendorError
-from connectors.http import Clock, VendorHTTP
-from connectors.marketo import ids
-from connectors.marketo.envelope import VENDOR, record_result
-from connectors.model import RecordResult, parse_ref
+from mopsgate.connectors.errors import InvalidRequest, MalformedResponse, VendorError
+from mopsgate.connectors.http import Clock, VendorHTTP
+from mopsgate.connectors.marketo import ids
+from mopsgate.connectors.marketo.envelope import VENDOR, record_result
+from mopsgate.connectors.model import RecordResult, parse_ref
 
 T = TypeVar("T")
 Fetch = Callable[[str | None, int], Awaitable[tuple[list[T], str | None]]]

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.errors import NotFoundError, NotSupportedByVendor
-from connectors.marketo import ids, mapping
-from connectors.marketo.client_base import Fetch, native_id, phased_page
-from connectors.marketo.client_people import PeopleReads
-from connectors.marketo.envelope import VENDOR
-from connectors.model import (
+from mopsgate.connectors.errors import NotFoundError, NotSupportedByVendor
+from mopsgate.connectors.marketo import ids, mapping
+from mopsgate.connectors.marketo.client_base import Fetch, native_id, phased_page
+from mopsgate.connectors.marketo.client_people import PeopleReads
+from mopsgate.connectors.marketo.envelope import VENDOR
+from mopsgate.connectors.model import (
     Activity,
     ActivityType,
     ApiBudget,

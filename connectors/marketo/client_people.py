@@ -12,12 +12,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from connectors.errors import InvalidRequest, NotFoundError, NotSupportedByVendor
-from connectors.marketo import ids, mapping
-from connectors.marketo.client_base import ClientBase, Fetch, chunks, native_id, phased_page
-from connectors.marketo.envelope import VENDOR
-from connectors.model import FieldInfo, Page, Person, PersonList, PersonQuery
-from connectors.schema import MARKETO_LEAD
+from mopsgate.connectors.errors import InvalidRequest, NotFoundError, NotSupportedByVendor
+from mopsgate.connectors.marketo import ids, mapping
+from mopsgate.connectors.marketo.client_base import (
+    ClientBase,
+    Fetch,
+    chunks,
+    native_id,
+    phased_page,
+)
+from mopsgate.connectors.marketo.envelope import VENDOR
+from mopsgate.connectors.model import FieldInfo, Page, Person, PersonList, PersonQuery
+from mopsgate.connectors.schema import MARKETO_LEAD
 
 FIELDS_PARAM = ",".join(mapping.FIELD_NAMES)
 _SPECS = {s.name: s for s in MARKETO_LEAD}

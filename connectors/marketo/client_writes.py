@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.errors import InvalidRequest, NotFoundError, NotSupportedByVendor
-from connectors.marketo import ids
-from connectors.marketo.client_base import native_id
-from connectors.marketo.client_campaigns import CAMPAIGN_OBJECTS, CampaignReads
-from connectors.marketo.envelope import VENDOR
-from connectors.model import PersonUpdate, RecordResult
+from mopsgate.connectors.errors import InvalidRequest, NotFoundError, NotSupportedByVendor
+from mopsgate.connectors.marketo import ids
+from mopsgate.connectors.marketo.client_base import native_id
+from mopsgate.connectors.marketo.client_campaigns import CAMPAIGN_OBJECTS, CampaignReads
+from mopsgate.connectors.marketo.envelope import VENDOR
+from mopsgate.connectors.model import PersonUpdate, RecordResult
 
 TRIGGER_CAP = 100
 SMART_LIST_WRITE = (

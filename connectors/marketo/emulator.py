@@ -16,17 +16,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connectors.emulator_base import EmulatorCore, RateWindow
-from connectors.marketo import emulator_assets, emulator_routes, emulator_writes
-from connectors.marketo.emulator_app import (
+from mopsgate.connectors.emulator_base import EmulatorCore, RateWindow
+from mopsgate.connectors.marketo import emulator_assets, emulator_routes, emulator_writes
+from mopsgate.connectors.marketo.emulator_app import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     Gate,
     Router,
 )
-from connectors.marketo.emulator_seed import build_world
-from connectors.marketo.emulator_state import MarketoState
-from connectors.seed import SeedData, seed_data
+from mopsgate.connectors.marketo.emulator_seed import build_world
+from mopsgate.connectors.marketo.emulator_state import MarketoState
+from mopsgate.connectors.seed import SeedData, seed_data
 
 __all__ = ["SANDBOX_CLIENT_ID", "SANDBOX_CLIENT_SECRET", "MarketoEmulator"]
 

@@ -19,8 +19,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from connectors.emulator_base import EmulatorCore
-from connectors.marketo.emulator_state import MarketoState, MktoError
+from mopsgate.connectors.emulator_base import EmulatorCore
+from mopsgate.connectors.marketo.emulator_state import MarketoState, MktoError
 
 SANDBOX_CLIENT_ID = "sandbox"
 SANDBOX_CLIENT_SECRET = "sandbox"  # noqa: S105 - the public sandbox credential

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from connectors.marketo.emulator_app import Ctx, Router, page_after
-from connectors.marketo.emulator_seed import iso_z
-from connectors.marketo.emulator_state import MktoError
+from mopsgate.connectors.marketo.emulator_app import Ctx, Router, page_after
+from mopsgate.connectors.marketo.emulator_seed import iso_z
+from mopsgate.connectors.marketo.emulator_state import MktoError
 
 TRIGGER_CAP = 100
 BATCH_CAP = 300

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from connectors.errors import (
+from mopsgate.connectors.errors import (
     AuthError,
     Forbidden,
     InvalidRequest,
@@ -23,7 +23,7 @@ from connectors.errors import (
     TokenExpired,
     VendorError,
 )
-from connectors.model import RecordResult
+from mopsgate.connectors.model import RecordResult
 
 VENDOR = "marketo"
 RATE_WINDOW_SECONDS = 20.0

@@ -6,8 +6,8 @@ the emulator, the client and every assertion agree on one numbering without shar
 
 from __future__ import annotations
 
-from connectors.model import ActivityType, make_ref
-from connectors.seed import SeedCampaign
+from mopsgate.connectors.model import ActivityType, make_ref
+from mopsgate.connectors.seed import SeedCampaign
 
 CONNECTOR = "marketo"
 

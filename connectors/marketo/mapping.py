@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from connectors.marketo import ids
-from connectors.model import (
+from mopsgate.connectors.marketo import ids
+from mopsgate.connectors.model import (
     Activity,
     ActivityType,
     Campaign,
@@ -23,7 +23,7 @@ from connectors.model import (
     consent_from_fields,
     make_ref,
 )
-from connectors.schema import MARKETO_LEAD
+from mopsgate.connectors.schema import MARKETO_LEAD
 
 FIELD_NAMES: tuple[str, ...] = tuple(spec.name for spec in MARKETO_LEAD)
 _TYPE_BY_ID: dict[int, ActivityType] = {v: k for k, v in ids.ACTIVITY_TYPE_IDS.items()}

@@ -1,6 +1,6 @@
 """Salesforce connector: REST + SOQL client and an in-process sandbox emulator."""
 
-from connectors.salesforce.client import SalesforceClient
-from connectors.salesforce.emulator import SalesforceEmulator
+from mopsgate.connectors.salesforce.client import SalesforceClient
+from mopsgate.connectors.salesforce.emulator import SalesforceEmulator
 
 __all__ = ["SalesforceClient", "SalesforceEmulator"]

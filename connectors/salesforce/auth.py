@@ -12,8 +12,8 @@ import asyncio
 import contextvars
 from urllib.parse import urlsplit
 
-from connectors.errors import MalformedResponse
-from connectors.http import VendorHTTP
+from mopsgate.connectors.errors import MalformedResponse
+from mopsgate.connectors.http import VendorHTTP
 
 VENDOR = "salesforce"
 

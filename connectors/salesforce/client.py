@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from connectors.errors import ConfigError, MalformedResponse
-from connectors.model import (
+from mopsgate.connectors.errors import ConfigError, MalformedResponse
+from mopsgate.connectors.model import (
     Activity,
     ActivityType,
     ApiBudget,
@@ -27,11 +27,11 @@ from connectors.model import (
     Person,
     PersonList,
 )
-from connectors.salesforce import fields as cat
-from connectors.salesforce import ids
-from connectors.salesforce import mapping as m
-from connectors.salesforce.client_people import SalesforcePeople
-from connectors.salesforce.soql_build import Select
+from mopsgate.connectors.salesforce import fields as cat
+from mopsgate.connectors.salesforce import ids
+from mopsgate.connectors.salesforce import mapping as m
+from mopsgate.connectors.salesforce.client_people import SalesforcePeople
+from mopsgate.connectors.salesforce.soql_build import Select
 
 SANDBOX_URL = "https://sandbox.my.salesforce.test"
 

@@ -13,11 +13,11 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors.errors import InvalidRequest, MalformedResponse, VendorError
-from connectors.http import RateLimiter, RetryPolicy, VendorHTTP
-from connectors.salesforce import ids
-from connectors.salesforce.auth import SalesforceAuth
-from connectors.salesforce.vendor_errors import map_error
+from mopsgate.connectors.errors import InvalidRequest, MalformedResponse, VendorError
+from mopsgate.connectors.http import RateLimiter, RetryPolicy, VendorHTTP
+from mopsgate.connectors.salesforce import ids
+from mopsgate.connectors.salesforce.auth import SalesforceAuth
+from mopsgate.connectors.salesforce.vendor_errors import map_error
 
 VENDOR = ids.VENDOR
 MAX_BATCH = 200

@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from connectors.errors import InvalidRequest, MalformedResponse
-from connectors.model import FieldInfo, Page, Person, PersonQuery
-from connectors.salesforce import fields as cat
-from connectors.salesforce import ids
-from connectors.salesforce import mapping as m
-from connectors.salesforce.client_base import MAX_BATCH
-from connectors.salesforce.client_writes import SalesforceWrites
-from connectors.salesforce.soql_build import Clause, Select
-from connectors.schema import field_by_role
+from mopsgate.connectors.errors import InvalidRequest, MalformedResponse
+from mopsgate.connectors.model import FieldInfo, Page, Person, PersonQuery
+from mopsgate.connectors.salesforce import fields as cat
+from mopsgate.connectors.salesforce import ids
+from mopsgate.connectors.salesforce import mapping as m
+from mopsgate.connectors.salesforce.client_base import MAX_BATCH
+from mopsgate.connectors.salesforce.client_writes import SalesforceWrites
+from mopsgate.connectors.salesforce.soql_build import Clause, Select
+from mopsgate.connectors.schema import field_by_role
 
 
 class SalesforcePeople(SalesforceWrites):

@@ -13,12 +13,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from connectors.errors import NotSupportedByVendor, VendorError
-from connectors.model import PersonUpdate, RecordResult
-from connectors.salesforce import fields as cat
-from connectors.salesforce import ids
-from connectors.salesforce.client_base import MAX_BATCH, Record, SalesforceBase
-from connectors.salesforce.soql_build import Select
+from mopsgate.connectors.errors import NotSupportedByVendor, VendorError
+from mopsgate.connectors.model import PersonUpdate, RecordResult
+from mopsgate.connectors.salesforce import fields as cat
+from mopsgate.connectors.salesforce import ids
+from mopsgate.connectors.salesforce.client_base import MAX_BATCH, Record, SalesforceBase
+from mopsgate.connectors.salesforce.soql_build import Select
 
 Item = tuple[int, str, Any]  # (input position, ref, payload)
 Interpret = Callable[[str, Record], RecordResult]

@@ -20,13 +20,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connectors.emulator_base import EmulatorCore, RateWindow
-from connectors.salesforce import emulator_routes as routes
-from connectors.salesforce import ids
-from connectors.salesforce.emulator_state import Record, SalesforceState
-from connectors.salesforce.emulator_writes import composite, sf_error
-from connectors.salesforce.soql import Query
-from connectors.seed import SeedData, seed_data
+from mopsgate.connectors.emulator_base import EmulatorCore, RateWindow
+from mopsgate.connectors.salesforce import emulator_routes as routes
+from mopsgate.connectors.salesforce import ids
+from mopsgate.connectors.salesforce.emulator_state import Record, SalesforceState
+from mopsgate.connectors.salesforce.emulator_writes import composite, sf_error
+from mopsgate.connectors.salesforce.soql import Query
+from mopsgate.connectors.seed import SeedData, seed_data
 
 Handler = Callable[["SalesforceEmulator", Request], Awaitable[Response]]
 MAX_LOCATORS = 200

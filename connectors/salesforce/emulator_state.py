@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from connectors.salesforce import fields as cat
-from connectors.salesforce import ids
-from connectors.seed import EPOCH, SeedCampaign, SeedData, SeedList, SeedPerson
+from mopsgate.connectors.salesforce import fields as cat
+from mopsgate.connectors.salesforce import ids
+from mopsgate.connectors.seed import EPOCH, SeedCampaign, SeedData, SeedList, SeedPerson
 
 Record = dict[str, Any]
 

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from connectors.salesforce import fields as cat
-from connectors.salesforce import ids
-from connectors.salesforce.emulator_state import Record, sf_datetime
+from mopsgate.connectors.salesforce import fields as cat
+from mopsgate.connectors.salesforce import ids
+from mopsgate.connectors.salesforce.emulator_state import Record, sf_datetime
 
 if TYPE_CHECKING:
-    from connectors.salesforce.emulator import SalesforceEmulator
+    from mopsgate.connectors.salesforce.emulator import SalesforceEmulator
 
 MAX_RECORDS = 200
 ErrorBody = dict[str, Any]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from functools import cache
 
-from connectors.model import ActivityType
-from connectors.schema import PERSON_OBJECTS, FieldSpec
+from mopsgate.connectors.model import ActivityType
+from mopsgate.connectors.schema import PERSON_OBJECTS, FieldSpec
 
 VENDOR = "salesforce"
 

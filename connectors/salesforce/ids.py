@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from connectors.model import make_ref, parse_ref
+from mopsgate.connectors.model import make_ref, parse_ref
 
 VENDOR = "salesforce"
 LEAD = "Lead"

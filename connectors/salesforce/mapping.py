@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from connectors.model import (
+from mopsgate.connectors.model import (
     Activity,
     Campaign,
     CampaignMember,
@@ -21,8 +21,8 @@ from connectors.model import (
     consent_from_fields,
     make_ref,
 )
-from connectors.salesforce import fields as cat
-from connectors.salesforce import ids
+from mopsgate.connectors.salesforce import fields as cat
+from mopsgate.connectors.salesforce import ids
 
 LIST_TYPE = "List"
 CAMPAIGN_FIELDS = (

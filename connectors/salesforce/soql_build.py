@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from connectors.salesforce import fields as cat
+from mopsgate.connectors.salesforce import fields as cat
 
 _ESCAPES = {
     "\\": "\\\\",

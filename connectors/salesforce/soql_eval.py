@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
-from connectors.salesforce import fields as cat
-from connectors.salesforce.soql import (
+from mopsgate.connectors.salesforce import fields as cat
+from mopsgate.connectors.salesforce.soql import (
     BoolOp,
     Comparison,
     CountItem,

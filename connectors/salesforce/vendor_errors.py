@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from connectors.errors import (
+from mopsgate.connectors.errors import (
     AuthError,
     Conflict,
     Forbidden,

@@ -9,13 +9,13 @@ from typing import Any, TypeVar
 
 import pytest
 
-from connectors.errors import InvalidRequest, NotFoundError
-from connectors.http import RateLimiter, RetryPolicy
-from connectors.hubspot import HubSpotClient, HubSpotEmulator, ids
-from connectors.hubspot.paths import ApiFamily
-from connectors.model import ConsentStatus, Page, PersonQuery
-from connectors.protocol import Connector
-from connectors.seed import SeedActivity, seed_data
+from mopsgate.connectors.errors import InvalidRequest, NotFoundError
+from mopsgate.connectors.http import RateLimiter, RetryPolicy
+from mopsgate.connectors.hubspot import HubSpotClient, HubSpotEmulator, ids
+from mopsgate.connectors.hubspot.paths import ApiFamily
+from mopsgate.connectors.model import ConsentStatus, Page, PersonQuery
+from mopsgate.connectors.protocol import Connector
+from mopsgate.connectors.seed import SeedActivity, seed_data
 
 SEED = seed_data()
 T = TypeVar("T")

@@ -7,17 +7,17 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.errors import (
+from mopsgate.connectors.errors import (
     AuthError,
     ConfigError,
     InvalidRequest,
     QuotaExceeded,
     ServerError,
 )
-from connectors.http import RateLimiter, RetryPolicy
-from connectors.hubspot import HubSpotClient, HubSpotEmulator, ids
-from connectors.hubspot.auth import OAuthRefreshAuth
-from connectors.model import PersonQuery, PersonUpdate
+from mopsgate.connectors.http import RateLimiter, RetryPolicy
+from mopsgate.connectors.hubspot import HubSpotClient, HubSpotEmulator, ids
+from mopsgate.connectors.hubspot.auth import OAuthRefreshAuth
+from mopsgate.connectors.model import PersonQuery, PersonUpdate
 
 
 class FakeClock:

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.emulator_base import LoggedRequest
-from connectors.errors import InvalidRequest, NotSupportedByVendor, ServerError
-from connectors.http import RateLimiter, RetryPolicy
-from connectors.hubspot import HubSpotClient, HubSpotEmulator, ids
-from connectors.model import PersonUpdate
-from connectors.seed import seed_data
+from mopsgate.connectors.emulator_base import LoggedRequest
+from mopsgate.connectors.errors import InvalidRequest, NotSupportedByVendor, ServerError
+from mopsgate.connectors.http import RateLimiter, RetryPolicy
+from mopsgate.connectors.hubspot import HubSpotClient, HubSpotEmulator, ids
+from mopsgate.connectors.model import PersonUpdate
+from mopsgate.connectors.seed import seed_data
 
 SEED = seed_data()
 EmuClient = tuple[HubSpotEmulator, HubSpotClient]

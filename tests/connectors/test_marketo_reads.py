@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from connectors.errors import InvalidRequest, NotFoundError, NotSupportedByVendor
-from connectors.http import RateLimiter, RetryPolicy
-from connectors.marketo import MarketoClient, MarketoEmulator, emulator_routes, ids
-from connectors.model import Page, Person, PersonQuery
-from connectors.schema import MARKETO_LEAD
-from connectors.seed import seed_data
+from mopsgate.connectors.errors import InvalidRequest, NotFoundError, NotSupportedByVendor
+from mopsgate.connectors.http import RateLimiter, RetryPolicy
+from mopsgate.connectors.marketo import MarketoClient, MarketoEmulator, emulator_routes, ids
+from mopsgate.connectors.model import Page, Person, PersonQuery
+from mopsgate.connectors.schema import MARKETO_LEAD
+from mopsgate.connectors.seed import seed_data
 
 SEED = seed_data()
 
@@ -365,6 +365,6 @@ async def test_two_emulators_from_the_seed_are_identical() -> None:
 
 
 def test_client_implements_the_connector_protocol(emu: MarketoEmulator) -> None:
-    from connectors.protocol import Connector
+    from mopsgate.connectors.protocol import Connector
 
     assert isinstance(MarketoClient.sandbox(emu), Connector)

@@ -7,17 +7,17 @@ from typing import Any
 
 import pytest
 
-from connectors.errors import (
+from mopsgate.connectors.errors import (
     AuthError,
     ConfigError,
     QuotaExceeded,
     RateLimitError,
     ServerError,
 )
-from connectors.http import RateLimiter, RetryPolicy
-from connectors.marketo import MarketoClient, MarketoEmulator, ids
-from connectors.model import PersonUpdate
-from connectors.seed import seed_data
+from mopsgate.connectors.http import RateLimiter, RetryPolicy
+from mopsgate.connectors.marketo import MarketoClient, MarketoEmulator, ids
+from mopsgate.connectors.model import PersonUpdate
+from mopsgate.connectors.seed import seed_data
 
 SEED = seed_data()
 
@@ -211,7 +211,7 @@ async def test_from_env_names_the_missing_variable() -> None:
 
 async def test_unknown_path_is_marketo_610(emu: MarketoEmulator, clock: FakeClock) -> None:
     client = make(emu, clock)
-    from connectors.errors import NotFoundError
+    from mopsgate.connectors.errors import NotFoundError
 
     with pytest.raises(NotFoundError) as err:
         await client._get("/rest/v1/nothing.json")

@@ -8,11 +8,16 @@ from typing import Any
 
 import pytest
 
-from connectors.errors import InvalidRequest, NotFoundError, NotSupportedByVendor, ServerError
-from connectors.http import RateLimiter, RetryPolicy
-from connectors.marketo import MarketoClient, MarketoEmulator, ids
-from connectors.model import PersonUpdate
-from connectors.seed import seed_data
+from mopsgate.connectors.errors import (
+    InvalidRequest,
+    NotFoundError,
+    NotSupportedByVendor,
+    ServerError,
+)
+from mopsgate.connectors.http import RateLimiter, RetryPolicy
+from mopsgate.connectors.marketo import MarketoClient, MarketoEmulator, ids
+from mopsgate.connectors.model import PersonUpdate
+from mopsgate.connectors.seed import seed_data
 
 SEED = seed_data()
 

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from connectors.emulator_base import LoggedRequest
-from connectors.errors import InvalidRequest, NotFoundError
-from connectors.http import RateLimiter, RetryPolicy
-from connectors.model import PersonQuery
-from connectors.protocol import Connector
-from connectors.salesforce import ids
-from connectors.salesforce.client import SalesforceClient
-from connectors.salesforce.emulator import SalesforceEmulator
-from connectors.seed import seed_data
+from mopsgate.connectors.emulator_base import LoggedRequest
+from mopsgate.connectors.errors import InvalidRequest, NotFoundError
+from mopsgate.connectors.http import RateLimiter, RetryPolicy
+from mopsgate.connectors.model import PersonQuery
+from mopsgate.connectors.protocol import Connector
+from mopsgate.connectors.salesforce import ids
+from mopsgate.connectors.salesforce.client import SalesforceClient
+from mopsgate.connectors.salesforce.emulator import SalesforceEmulator
+from mopsgate.connectors.seed import seed_data
 
 SEED = seed_data()
 Env = tuple[SalesforceEmulator, SalesforceClient]

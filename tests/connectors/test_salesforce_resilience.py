@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.errors import AuthError, ConfigError, InvalidRequest, QuotaExceeded
-from connectors.http import RateLimiter, RetryPolicy
-from connectors.salesforce import ids
-from connectors.salesforce.client import SalesforceClient
-from connectors.salesforce.emulator import SalesforceEmulator
+from mopsgate.connectors.errors import AuthError, ConfigError, InvalidRequest, QuotaExceeded
+from mopsgate.connectors.http import RateLimiter, RetryPolicy
+from mopsgate.connectors.salesforce import ids
+from mopsgate.connectors.salesforce.client import SalesforceClient
+from mopsgate.connectors.salesforce.emulator import SalesforceEmulator
 
 TOKEN = "/services/oauth2/token"
 ENV = {

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from connectors.errors import InvalidRequest
-from connectors.http import RateLimiter, RetryPolicy
-from connectors.model import PersonQuery
-from connectors.salesforce import ids
-from connectors.salesforce.client import SalesforceClient
-from connectors.salesforce.emulator import SalesforceEmulator
-from connectors.salesforce.soql import BoolOp, Comparison, InList, SoqlError, Value, parse
-from connectors.salesforce.soql_build import Select, soql_like_contains, soql_quote
-from connectors.salesforce.soql_eval import Outcome, bind, execute
+from mopsgate.connectors.errors import InvalidRequest
+from mopsgate.connectors.http import RateLimiter, RetryPolicy
+from mopsgate.connectors.model import PersonQuery
+from mopsgate.connectors.salesforce import ids
+from mopsgate.connectors.salesforce.client import SalesforceClient
+from mopsgate.connectors.salesforce.emulator import SalesforceEmulator
+from mopsgate.connectors.salesforce.soql import BoolOp, Comparison, InList, SoqlError, Value, parse
+from mopsgate.connectors.salesforce.soql_build import Select, soql_like_contains, soql_quote
+from mopsgate.connectors.salesforce.soql_eval import Outcome, bind, execute
 
 HOSTILE = [
     "x' OR Email != '",

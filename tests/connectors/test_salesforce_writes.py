@@ -8,14 +8,19 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.emulator_base import LoggedRequest
-from connectors.errors import InvalidRequest, NotFoundError, NotSupportedByVendor, ServerError
-from connectors.http import RateLimiter, RetryPolicy
-from connectors.model import PersonUpdate
-from connectors.salesforce import ids
-from connectors.salesforce.client import SalesforceClient
-from connectors.salesforce.emulator import SalesforceEmulator
-from connectors.seed import seed_data
+from mopsgate.connectors.emulator_base import LoggedRequest
+from mopsgate.connectors.errors import (
+    InvalidRequest,
+    NotFoundError,
+    NotSupportedByVendor,
+    ServerError,
+)
+from mopsgate.connectors.http import RateLimiter, RetryPolicy
+from mopsgate.connectors.model import PersonUpdate
+from mopsgate.connectors.salesforce import ids
+from mopsgate.connectors.salesforce.client import SalesforceClient
+from mopsgate.connectors.salesforce.emulator import SalesforceEmulator
+from mopsgate.connectors.seed import seed_data
 
 SEED = seed_data()
 Env = tuple[SalesforceEmulator, SalesforceClient, list[float]]

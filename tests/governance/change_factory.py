@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from governance.change_model import (
+from mopsgate.governance.change_model import (
     ApprovalsRequired,
     BlockedRecord,
     Change,
@@ -14,10 +14,10 @@ from governance.change_model import (
     PlannedRecord,
     new_change,
 )
-from governance.manifest_load import load_manifest_text, manifest_digest
-from governance.manifest_model import Manifest
-from governance.risk import RiskClass
-from tools.catalogue import build_catalogue
+from mopsgate.governance.manifest_load import load_manifest_text, manifest_digest
+from mopsgate.governance.manifest_model import Manifest
+from mopsgate.governance.risk import RiskClass
+from mopsgate.tools.catalogue import build_catalogue
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SECRET = b"k" * 32

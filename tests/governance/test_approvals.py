@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from governance.approvals import approval_progress, approve, cancel, reject
-from governance.change_model import ChangeStatus
-from governance.change_store import ChangeStoreSync
-from governance.errors import ChangeRefused, InvalidInput, NotPermitted, StaleChange
-from governance.risk import RiskClass
+from mopsgate.governance.approvals import approval_progress, approve, cancel, reject
+from mopsgate.governance.change_model import ChangeStatus
+from mopsgate.governance.change_store import ChangeStoreSync
+from mopsgate.governance.errors import ChangeRefused, InvalidInput, NotPermitted, StaleChange
+from mopsgate.governance.risk import RiskClass
 from tests.governance.change_factory import NOW, change, manifest
 
 S = ChangeStatus

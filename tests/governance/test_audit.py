@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from governance.audit import (
+from mopsgate.governance.audit import (
     COLUMNS,
     GENESIS_HASH,
     INSERT_SQL,
@@ -24,8 +24,8 @@ from governance.audit import (
     AuditLog,
     append_event_sync,
 )
-from governance.audit_verify import export_jsonl, tail, verify
-from governance.errors import AuditUnavailable
+from mopsgate.governance.audit_verify import export_jsonl, tail, verify
+from mopsgate.governance.errors import AuditUnavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -211,7 +211,7 @@ async def test_tail_truncation_is_only_visible_against_a_checkpoint(db: Path) ->
 async def test_verify_split_across_ranges_finds_the_same_row(
     db: Path, sql: str, bad_seq: int
 ) -> None:
-    import governance.audit_verify as av
+    import mopsgate.governance.audit_verify as av
 
     await fill(db, 50)
     assert av._ranges(1, 50, 3) == [(1, 17), (18, 34), (35, 50)]
@@ -293,7 +293,7 @@ async def test_other_processes_appending_never_fork_the_chain(db: Path) -> None:
         f"""
         import sys
         sys.path.insert(0, {str(ROOT)!r})
-        from governance.audit import AuditEvent, append_event_sync
+        from mopsgate.governance.audit import AuditEvent, append_event_sync
         for i in range(25):
             append_event_sync({str(db)!r}, AuditEvent(kind="review", principal="bob",
                               transport="cli", change_id=f"chg_{{i}}"))
@@ -356,7 +356,7 @@ async def test_hostile_text_round_trips_as_data(db: Path) -> None:
 
 
 def test_verify_with_worker_processes(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import governance.audit_verify as av
+    import mopsgate.governance.audit_verify as av
 
     for _ in range(30):
         append_event_sync(db, allowed())

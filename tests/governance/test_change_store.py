@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from connectors.model import RecordResult
-from governance import change_sql
-from governance.change_model import Approval, ChangeStatus
-from governance.change_store import ChangeStore, ChangeStoreSync
-from governance.errors import ChangeRefused, NotFound, NotPermitted, TokenInvalid
-from governance.freeze import freeze
+from mopsgate.connectors.model import RecordResult
+from mopsgate.governance import change_sql
+from mopsgate.governance.change_model import Approval, ChangeStatus
+from mopsgate.governance.change_store import ChangeStore, ChangeStoreSync
+from mopsgate.governance.errors import ChangeRefused, NotFound, NotPermitted, TokenInvalid
+from mopsgate.governance.freeze import freeze
 from tests.governance.change_factory import NOW, change
 
 S = ChangeStatus

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from governance import confirm_token as ct
-from governance.change_model import Change, FieldChange, PlannedRecord
-from governance.errors import StaleChange, TokenInvalid
+from mopsgate.governance import confirm_token as ct
+from mopsgate.governance.change_model import Change, FieldChange, PlannedRecord
+from mopsgate.governance.errors import StaleChange, TokenInvalid
 from tests.governance.change_factory import NOW, SECRET, change
 
 MD = change().manifest_digest

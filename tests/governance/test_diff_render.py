@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from governance.change_model import FieldChange, Plan, PlannedRecord
-from governance.diff_render import render_rich, render_text, visible
+from mopsgate.governance.change_model import FieldChange, Plan, PlannedRecord
+from mopsgate.governance.diff_render import render_rich, render_text, visible
 from tests.governance.change_factory import change
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from governance.change_model import Approval
-from governance.change_store import ChangeStore, ChangeStoreSync
-from governance.errors import Frozen
-from governance.freeze import freeze, frozen_state, unfreeze
+from mopsgate.governance.change_model import Approval
+from mopsgate.governance.change_store import ChangeStore, ChangeStoreSync
+from mopsgate.governance.errors import Frozen
+from mopsgate.governance.freeze import freeze, frozen_state, unfreeze
 from tests.governance.change_factory import NOW, change
 
 

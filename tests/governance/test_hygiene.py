@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from governance.hygiene import clean_record, clean_text
+from mopsgate.governance.hygiene import clean_record, clean_text
 
 
 def test_invisible_and_reordering_characters_are_removed() -> None:

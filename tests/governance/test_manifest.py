@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from governance.errors import ManifestError
-from governance.manifest_load import (
+from mopsgate.governance.errors import ManifestError
+from mopsgate.governance.manifest_load import (
     Problem,
     check_manifest,
     load_manifest,
     load_manifest_text,
     manifest_digest,
 )
-from tools.catalogue import build_catalogue
+from mopsgate.tools.catalogue import build_catalogue
 
 CAT = build_catalogue()
 ROOT = Path(__file__).resolve().parents[2]

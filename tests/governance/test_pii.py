@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from governance.pii import (
+from mopsgate.governance.pii import (
     fingerprint,
     mask_arguments,
     mask_email,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from governance.manifest_load import load_manifest, load_manifest_text
-from governance.manifest_model import Manifest
-from governance.policy import (
+from mopsgate.governance.manifest_load import load_manifest, load_manifest_text
+from mopsgate.governance.manifest_model import Manifest
+from mopsgate.governance.policy import (
     approval_requirement,
     approvals_satisfied,
     decide,
@@ -20,9 +20,9 @@ from governance.policy import (
     reviewer_may_approve,
     visible_tools,
 )
-from governance.risk import RiskClass
-from tools.catalogue import build_catalogue
-from tools.names import TOOL_RISK
+from mopsgate.governance.risk import RiskClass
+from mopsgate.tools.catalogue import build_catalogue
+from mopsgate.tools.names import TOOL_RISK
 
 CAT = build_catalogue()
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,12 +9,12 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from connectors.hubspot import ids as hs
-from connectors.marketo import ids as mk
-from connectors.salesforce import ids as sf
-from connectors.seed import seed_data
-from server.cli import app
-from server.settings import Settings
+from mopsgate.connectors.hubspot import ids as hs
+from mopsgate.connectors.marketo import ids as mk
+from mopsgate.connectors.salesforce import ids as sf
+from mopsgate.connectors.seed import seed_data
+from mopsgate.server.cli import app
+from mopsgate.server.settings import Settings
 
 
 @dataclass(frozen=True)

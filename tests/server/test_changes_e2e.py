@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from server.app import Runtime
-from server.settings import Settings
+from mopsgate.server.app import Runtime
+from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows, text_of
 from tests.server.e2e_support import VENDORS, approve, subscribed_outside_list
 

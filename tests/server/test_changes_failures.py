@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from connectors.http import RetryPolicy
-from connectors.hubspot import ids as hs
-from connectors.marketo import ids as mk
-from connectors.model import PersonUpdate, RecordResult
-from connectors.salesforce import ids as sf
-from connectors.seed import seed_data
-from server.app import Runtime, build_runtime
-from server.settings import Settings
+from mopsgate.connectors.http import RetryPolicy
+from mopsgate.connectors.hubspot import ids as hs
+from mopsgate.connectors.marketo import ids as mk
+from mopsgate.connectors.model import PersonUpdate, RecordResult
+from mopsgate.connectors.salesforce import ids as sf
+from mopsgate.connectors.seed import seed_data
+from mopsgate.server.app import Runtime, build_runtime
+from mopsgate.server.settings import Settings
 from tests.conftest import text_of
 from tests.server.e2e_support import VENDORS, approve
 from tests.server.test_changes_kit import (

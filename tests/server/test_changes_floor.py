@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from connectors.marketo import ids as mk
-from connectors.seed import seed_data
-from server.app import Runtime
-from server.settings import Settings
+from mopsgate.connectors.marketo import ids as mk
+from mopsgate.connectors.seed import seed_data
+from mopsgate.server.app import Runtime
+from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows, text_of
 from tests.server.e2e_support import VENDORS, approve
 from tests.server.test_changes_kit import (

@@ -10,10 +10,10 @@ from typing import Any
 from mcp import Client
 from typer.testing import CliRunner
 
-from connectors.marketo import ids as mk
-from connectors.seed import seed_data
-from server.cli import app
-from server.settings import Settings
+from mopsgate.connectors.marketo import ids as mk
+from mopsgate.connectors.seed import seed_data
+from mopsgate.server.cli import app
+from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows, text_of
 from tests.server.e2e_support import VENDORS, Vendor
 

@@ -8,11 +8,11 @@ import json
 import re
 from datetime import timedelta
 
-from governance.change_model import utcnow
-from governance.change_store import ChangeStoreSync
-from governance.confirm_token import issue
-from server.app import Runtime
-from server.settings import Settings
+from mopsgate.governance.change_model import utcnow
+from mopsgate.governance.change_store import ChangeStoreSync
+from mopsgate.governance.confirm_token import issue
+from mopsgate.server.app import Runtime
+from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows, text_of
 from tests.server.e2e_support import approve, review
 from tests.server.test_changes_kit import (

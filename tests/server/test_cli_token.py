@@ -6,9 +6,9 @@ import sqlite3
 
 from typer.testing import CliRunner, Result
 
-from governance.bearer import lookup_token
-from server.cli import app
-from server.settings import Settings
+from mopsgate.governance.bearer import lookup_token
+from mopsgate.server.cli import app
+from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from server.app import Runtime
-from server.settings import Settings
+from mopsgate.server.app import Runtime
+from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows, text_of
 
 WRITE_TOOLS = {
@@ -179,7 +179,7 @@ async def test_concurrent_connections_share_one_audit_chain(connect, settings):
     """Sixteen clients starting together must not open two audit writers (a forked chain)."""
     import asyncio
 
-    from governance.audit_verify import verify
+    from mopsgate.governance.audit_verify import verify
 
     async def one(i: int) -> bool:
         async with connect("analyst") as client:

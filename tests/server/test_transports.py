@@ -16,10 +16,10 @@ import pytest
 import uvicorn
 from mcp import Client, StdioServerParameters
 
-from governance.bearer import create_token
-from server.app import Runtime
-from server.http import build_http_app
-from server.settings import Settings
+from mopsgate.governance.bearer import create_token
+from mopsgate.server.app import Runtime
+from mopsgate.server.http import build_http_app
+from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows, text_of
 
 MOPSGATE = str(Path(sys.executable).parent / "mopsgate")

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from connectors.marketo import ids as mk
-from server.app import Runtime
+from mopsgate.connectors.marketo import ids as mk
+from mopsgate.server.app import Runtime
 from tests.tools.seed_facts import NAMES, SEED, VENDORS, expected_conflicts, first
 from tests.tools.test_reads_per_vendor import ok, refused
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from connectors.seed import INJECTION_TEXTS, INVISIBLES
-from server.app import INSTRUCTIONS, Runtime
-from server.settings import Settings
+from mopsgate.connectors.seed import INJECTION_TEXTS, INVISIBLES
+from mopsgate.server.app import INSTRUCTIONS, Runtime
+from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows
 from tests.tools.seed_facts import NAMES, SEED, VENDORS, visible
 from tests.tools.test_reads_per_vendor import ok, refused

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-import tools.paging
+import mopsgate.tools.paging
 from tests.tools.seed_facts import NAMES, SEED, VENDORS
 from tests.tools.test_reads_per_vendor import ok, refused
 
@@ -60,7 +60,7 @@ async def test_list_members_pages_visit_every_member_once(name, connect):
 async def test_byte_cap_cuts_pages_and_the_cursor_resumes(name, connect, monkeypatch):
     """With a small byte budget a page stops early inside a vendor page; the cursor resumes
     exactly there, so nothing is skipped or repeated."""
-    monkeypatch.setattr(tools.paging, "MAX_PAGE_BYTES", 14_000)
+    monkeypatch.setattr(mopsgate.tools.paging, "MAX_PAGE_BYTES", 14_000)
     v = VENDORS[name]
     pages: list[dict[str, Any]] = []
     async with connect("assistant") as client:

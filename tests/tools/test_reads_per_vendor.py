@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from connectors.hubspot import ids as hs
-from connectors.marketo import ids as mk
-from connectors.schema import PERSON_OBJECTS
+from mopsgate.connectors.hubspot import ids as hs
+from mopsgate.connectors.marketo import ids as mk
+from mopsgate.connectors.schema import PERSON_OBJECTS
 from tests.conftest import text_of
 from tests.tools.seed_facts import (
     EMAIL_TYPES,

@@ -76,7 +76,7 @@ def twin_context(manifest_path: Path, connectors: Any, principal: str = "assista
 def standalone_registry() -> Any:
     """Connectors over fast in-process emulators, for a bare server in its own process."""
     from bench.common import fast_client_options, fast_emulators
-    from mopsgate.connectors.registry import ConnectorRegistry
+    from mopsgate.server.registry import ConnectorRegistry
 
     envs = {"marketo": "sandbox", "hubspot": "sandbox", "salesforce": "sandbox"}
     return ConnectorRegistry(

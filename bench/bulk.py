@@ -63,9 +63,9 @@ class RssPeak:
 
 
 def vendor_facts(vendor: str) -> dict[str, Any]:
-    from mopsgate.connectors.hubspot import ids as hs
-    from mopsgate.connectors.marketo import ids as mk
-    from mopsgate.connectors.salesforce import ids as sf
+    from mopsgate.sandbox.hubspot import ids as hs
+    from mopsgate.sandbox.marketo import ids as mk
+    from mopsgate.sandbox.salesforce import ids as sf
 
     return {
         "marketo": {"ref": mk.lead_ref, "list": (mk.list_ref, mk.list_id), "title": "title"},
@@ -77,10 +77,10 @@ def vendor_facts(vendor: str) -> dict[str, Any]:
 def make_emulator(vendor: str) -> Any:
     """Default limits: Marketo 100 calls/20 s and 10 concurrent, HubSpot 100/10 s (Free and
     Starter tiers), Salesforce 15,000 calls/24 h and 25 concurrent."""
-    from mopsgate.connectors.hubspot.emulator import HubSpotEmulator
-    from mopsgate.connectors.marketo.emulator import MarketoEmulator
-    from mopsgate.connectors.salesforce.emulator import SalesforceEmulator
-    from mopsgate.connectors.seed import seed_data
+    from mopsgate.sandbox.hubspot.emulator import HubSpotEmulator
+    from mopsgate.sandbox.marketo.emulator import MarketoEmulator
+    from mopsgate.sandbox.salesforce.emulator import SalesforceEmulator
+    from mopsgate.sandbox.seed import seed_data
 
     classes = {
         "marketo": MarketoEmulator,

@@ -185,10 +185,10 @@ def write_bench_manifest(directory: Path) -> Path:
 def fast_emulators(n_people: int | None = None) -> dict[str, Any]:
     """Emulators whose rate windows are out of the way: the latency and throughput sections
     measure mopsgate, not the vendors' 100-calls-per-10-or-20-seconds budgets."""
-    from mopsgate.connectors.hubspot.emulator import HubSpotEmulator
-    from mopsgate.connectors.marketo.emulator import MarketoEmulator
-    from mopsgate.connectors.salesforce.emulator import SalesforceEmulator
-    from mopsgate.connectors.seed import seed_data
+    from mopsgate.sandbox.hubspot.emulator import HubSpotEmulator
+    from mopsgate.sandbox.marketo.emulator import MarketoEmulator
+    from mopsgate.sandbox.salesforce.emulator import SalesforceEmulator
+    from mopsgate.sandbox.seed import seed_data
 
     seed = seed_data(n_people) if n_people else seed_data()
     marketo = MarketoEmulator(seed)

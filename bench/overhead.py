@@ -29,9 +29,9 @@ TARGET_RATIO = 1.15
 
 
 def person_refs(vendor: str, n: int = 40) -> list[str]:
-    from mopsgate.connectors.hubspot import ids as hs
-    from mopsgate.connectors.marketo import ids as mk
-    from mopsgate.connectors.salesforce import ids as sf
+    from mopsgate.sandbox.hubspot import ids as hs
+    from mopsgate.sandbox.marketo import ids as mk
+    from mopsgate.sandbox.salesforce import ids as sf
 
     ref = {"marketo": mk.lead_ref, "hubspot": hs.person_ref, "salesforce": sf.person_ref}[vendor]
     return [ref(i) for i in range(10, 10 + n)]

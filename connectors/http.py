@@ -122,6 +122,12 @@ class Auth(Protocol):
 ErrorMapper = Callable[[httpx.Response, Any], VendorError | None]
 
 
+def in_process(app: Any) -> httpx.AsyncBaseTransport:
+    """A transport that hands requests to an ASGI app in this process (the sandbox emulators),
+    so the client meets them through exactly the path it uses in production."""
+    return httpx.ASGITransport(app=app)
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Retry-After is either delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
     if not value:

@@ -13,7 +13,6 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
 
-from mopsgate.connectors.registry import ConnectorRegistry
 from mopsgate.governance.applying import Applier
 from mopsgate.governance.audit import AuditEvent, AuditLog
 from mopsgate.governance.change_model import Change
@@ -22,6 +21,7 @@ from mopsgate.governance.manifest_holder import ManifestEvent, ManifestHolder
 from mopsgate.governance.proposing import Proposer
 from mopsgate.server.pipeline import GovernedPipeline, PrincipalResolver
 from mopsgate.server.registration import register_tools
+from mopsgate.server.registry import ConnectorRegistry
 from mopsgate.server.settings import Settings, ensure_home, signing_secret
 from mopsgate.tools.catalogue import build_catalogue
 from mopsgate.tools.registry import all_specs

@@ -23,16 +23,17 @@ def serve(
     """Serve the Marketo, HubSpot and Salesforce emulators until Ctrl-C."""
     import uvicorn
 
-    from mopsgate.connectors.registry import vendor_classes
+    from mopsgate.server.registry import ConnectorRegistry
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo("mopsgate: the sandbox only binds loopback addresses", err=True)
         raise typer.Exit(2)
     servers = []
+    emulators = ConnectorRegistry(lambda: {}, {})
     for offset, name in enumerate(("marketo", "hubspot", "salesforce")):
-        _, emulator_cls = vendor_classes(name)
         port = base_port + offset
-        config = uvicorn.Config(emulator_cls().app, host=host, port=port, log_level="warning")
+        app = emulators.emulator(name).app
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
         servers.append(uvicorn.Server(config))
         typer.echo(f"{name:<11} http://{host}:{port}", err=True)
     typer.echo(

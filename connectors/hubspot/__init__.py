@@ -1,6 +1,5 @@
-"""HubSpot connector: client, sandbox emulator and the seed → id scheme."""
+"""HubSpot connector: the client. Its sandbox emulator lives in ``sandbox/hubspot/``."""
 
 from mopsgate.connectors.hubspot.client import HubSpotClient
-from mopsgate.connectors.hubspot.emulator import HubSpotEmulator
 
-__all__ = ["HubSpotClient", "HubSpotEmulator"]
+__all__ = ["HubSpotClient"]

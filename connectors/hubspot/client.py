@@ -9,9 +9,7 @@ family (``/crm/v3`` or date-versioned ``2026-03``) is configuration: ``HUBSPOT_A
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-
-import httpx
+from typing import Any
 
 from mopsgate.connectors.errors import ConfigError
 from mopsgate.connectors.http import Auth
@@ -22,11 +20,6 @@ from mopsgate.connectors.hubspot.client_marketing import MarketingReads
 from mopsgate.connectors.hubspot.client_people import PeopleReads
 from mopsgate.connectors.hubspot.client_writes import Writes
 from mopsgate.connectors.hubspot.paths import FAMILIES, ApiFamily
-
-if TYPE_CHECKING:
-    from mopsgate.connectors.hubspot.emulator import HubSpotEmulator
-
-SANDBOX_BASE_URL = "http://hubspot.sandbox"
 
 
 class HubSpotClient(PeopleReads, MarketingReads, Writes):
@@ -47,22 +40,6 @@ class HubSpotClient(PeopleReads, MarketingReads, Writes):
         if api_family not in FAMILIES:
             raise ValueError(f"api_family must be one of {FAMILIES}, got {api_family!r}")
         super().__init__(base_url, auth, api_family=api_family, **kw)
-
-    @classmethod
-    def sandbox(cls, emulator: HubSpotEmulator, *, oauth: bool = False, **kw: Any) -> HubSpotClient:
-        """A client wired to an in-process emulator. ``oauth=True`` uses the sandbox OAuth
-        app (refreshable tokens) instead of the static private-app token."""
-        transport = httpx.ASGITransport(app=emulator.app)
-        if oauth:
-            kw.setdefault(
-                "auth",
-                OAuthRefreshAuth(
-                    ids.SANDBOX_CLIENT_ID, ids.SANDBOX_CLIENT_SECRET, ids.SANDBOX_REFRESH_TOKEN
-                ),
-            )
-        else:
-            kw.setdefault("access_token", ids.SANDBOX_TOKEN)
-        return cls(SANDBOX_BASE_URL, transport=transport, **kw)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **kw: Any) -> HubSpotClient:

@@ -18,6 +18,7 @@ from mopsgate.connectors.model import RecordResult, parse_ref
 
 BATCH_CAP = 100
 DEFAULT_BASE_URL = "https://api.hubapi.com"
+EXAMPLE_GUID = "5b8db455-eec0-5c3b-8450-59f57302466d"
 
 
 def chunked(items: Sequence[str], size: int = BATCH_CAP) -> list[list[str]]:
@@ -99,7 +100,7 @@ class HubSpotBase:
             raise InvalidRequest(ids.VENDOR, str(exc), code="invalid_ref") from exc
         shape = ids.GUID if obj == "campaign" else ids.NUMERIC_ID
         if vendor != ids.VENDOR or kind != obj or not shape.match(native):
-            example = ids.campaign_ref(0) if obj == "campaign" else f"hubspot:{obj}:1051"
+            example = f"hubspot:{obj}:" + (EXAMPLE_GUID if obj == "campaign" else "1051")
             raise InvalidRequest(
                 ids.VENDOR,
                 f"{ref!r} is not a HubSpot {obj} reference (expected e.g. {example!r})",

@@ -1,6 +1,5 @@
-"""Marketo Engage connector: REST client, sandbox emulator and the seed id scheme."""
+"""Marketo Engage connector: the REST client. Its sandbox emulator lives in ``sandbox/marketo/``."""
 
 from mopsgate.connectors.marketo.client import MarketoClient
-from mopsgate.connectors.marketo.emulator import MarketoEmulator
 
-__all__ = ["MarketoClient", "MarketoEmulator"]
+__all__ = ["MarketoClient"]

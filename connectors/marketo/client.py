@@ -8,7 +8,7 @@ Client-side limits default to 90 calls per 20 s and 8 in flight, inside Marketo'
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
@@ -18,11 +18,7 @@ from mopsgate.connectors.marketo.client_base import MarketoAuth
 from mopsgate.connectors.marketo.client_writes import Writes
 from mopsgate.connectors.marketo.envelope import VENDOR, map_error
 
-if TYPE_CHECKING:
-    from mopsgate.connectors.marketo.emulator import MarketoEmulator
-
 ENV_VARS = ("MARKETO_BASE_URL", "MARKETO_CLIENT_ID", "MARKETO_CLIENT_SECRET")
-SANDBOX_BASE_URL = "http://marketo.sandbox"
 
 
 def default_limiter() -> RateLimiter:
@@ -67,24 +63,6 @@ class MarketoClient(Writes):
             timeout=timeout,
         )
         super().__init__(http)
-
-    @classmethod
-    def sandbox(cls, emulator: MarketoEmulator, **kw: Any) -> MarketoClient:
-        """A client for the in-process emulator, paced at 90% of the emulator's window (lower
-        or raise it with ``emulator.set_rate_limit`` before calling this)."""
-        from mopsgate.connectors.marketo.emulator import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
-
-        window = emulator.core.window
-        kw.setdefault(
-            "limiter", RateLimiter(max(1, window.max_calls * 9 // 10), window.per_seconds, 8)
-        )
-        return cls(
-            SANDBOX_BASE_URL,
-            SANDBOX_CLIENT_ID,
-            SANDBOX_CLIENT_SECRET,
-            transport=httpx.ASGITransport(app=emulator.app),
-            **kw,
-        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **kw: Any) -> MarketoClient:

@@ -1,22 +1,14 @@
-"""Deterministic seed index -> Marketo native id -> mopsgate ref.
+"""Marketo's identities: the connector name, the object names in refs, activity type ids.
 
-Tests and other packages compute expected results from the seed through these functions, so
-the emulator, the client and every assertion agree on one numbering without sharing state.
+What the client must know to name Marketo records; the sandbox's seed numbering lives in
+``sandbox.marketo.ids``.
 """
 
 from __future__ import annotations
 
-from mopsgate.connectors.model import ActivityType, make_ref
-from mopsgate.connectors.seed import SeedCampaign
+from mopsgate.connectors.model import ActivityType
 
 CONNECTOR = "marketo"
-
-LEAD_BASE = 100001
-LIST_BASE = 1001
-PROGRAM_BASE = 2001
-SMART_CAMPAIGN_BASE = 3001
-OWNER_BASE = 501
-ACTIVITY_BASE = 900001
 
 # Object names used in refs (``marketo:<object>:<id>``).
 LEAD = "lead"
@@ -25,84 +17,6 @@ PROGRAM = "program"
 SMART_CAMPAIGN = "smart_campaign"
 SALES_PERSON = "sales_person"
 ACTIVITY = "activity"
-
-
-def lead_id(idx: int) -> int:
-    return LEAD_BASE + idx
-
-
-def lead_ref(idx: int) -> str:
-    return make_ref(CONNECTOR, LEAD, lead_id(idx))
-
-
-def lead_idx(native_id: int) -> int:
-    return native_id - LEAD_BASE
-
-
-def list_id(idx: int) -> int:
-    return LIST_BASE + idx
-
-
-def list_ref(idx: int) -> str:
-    return make_ref(CONNECTOR, LIST, list_id(idx))
-
-
-def program_id(idx: int) -> int:
-    return PROGRAM_BASE + idx
-
-
-def program_ref(idx: int) -> str:
-    return make_ref(CONNECTOR, PROGRAM, program_id(idx))
-
-
-def smart_campaign_id(idx: int) -> int:
-    return SMART_CAMPAIGN_BASE + idx
-
-
-def smart_campaign_ref(idx: int) -> str:
-    return make_ref(CONNECTOR, SMART_CAMPAIGN, smart_campaign_id(idx))
-
-
-def owner_id(idx: int) -> int:
-    return OWNER_BASE + idx
-
-
-def owner_ref(idx: int) -> str:
-    return make_ref(CONNECTOR, SALES_PERSON, owner_id(idx))
-
-
-def owner_field_value(idx: int) -> str:
-    """The lead's ``externalSalesPersonId``: a string in Marketo, equal to the sales person id."""
-    return str(owner_id(idx))
-
-
-def activity_id(idx: int) -> int:
-    return ACTIVITY_BASE + idx
-
-
-def activity_ref(idx: int) -> str:
-    return make_ref(CONNECTOR, ACTIVITY, activity_id(idx))
-
-
-# Seed channel -> (Marketo program type, Marketo channel name). The channel's progression
-# statuses are the seed campaign's ladder.
-PROGRAM_CHANNELS: dict[str, tuple[str, str]] = {
-    "email": ("Email", "Email Blast"),
-    "webinar": ("Event with Webinar", "Webinar"),
-    "event": ("Event", "Tradeshow"),
-    "nurture": ("Engagement", "Nurture"),
-}
-
-
-def smart_campaign_type(camp: SeedCampaign) -> str:
-    """``batch`` when the seed campaign is schedulable, else ``trigger``.
-
-    The seed's "Webinar Nov 2026" is both schedulable and requestable; real Marketo needs a
-    trigger campaign for Request Campaign, so the emulator makes it a *requestable batch*
-    campaign (documented deviation) to keep both seed flags.
-    """
-    return "batch" if camp.schedulable else "trigger"
-
 
 # mopsgate activity type -> Marketo activityTypeId (vendor-apis.md §2.4; confirm per instance
 # with /activities/types.json). 47 for Request Campaign is unverified [U].
@@ -143,11 +57,3 @@ ACTIVITY_TYPE_NAMES: dict[int, str] = {
     47: "Request Campaign",
     104: "Change Status in Progression",
 }
-
-
-def activity_type_id(name: str) -> int:
-    """Marketo type id of a seed/mopsgate activity type name (KeyError when unknown)."""
-    for key, type_id in ACTIVITY_TYPE_IDS.items():
-        if key == name:
-            return type_id
-    raise KeyError(name)

@@ -1,6 +1,5 @@
-"""Salesforce connector: REST + SOQL client and an in-process sandbox emulator."""
+"""Salesforce connector: the REST + SOQL client (its emulator lives in ``sandbox/salesforce/``)."""
 
 from mopsgate.connectors.salesforce.client import SalesforceClient
-from mopsgate.connectors.salesforce.emulator import SalesforceEmulator
 
-__all__ = ["SalesforceClient", "SalesforceEmulator"]
+__all__ = ["SalesforceClient"]

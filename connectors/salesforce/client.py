@@ -12,8 +12,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import httpx
-
 from mopsgate.connectors.errors import ConfigError, MalformedResponse
 from mopsgate.connectors.model import (
     Activity,
@@ -33,16 +31,8 @@ from mopsgate.connectors.salesforce import mapping as m
 from mopsgate.connectors.salesforce.client_people import SalesforcePeople
 from mopsgate.connectors.salesforce.soql_build import Select
 
-SANDBOX_URL = "https://sandbox.my.salesforce.test"
-
 
 class SalesforceClient(SalesforcePeople):
-    @classmethod
-    def sandbox(cls, emulator: Any, **kw: Any) -> SalesforceClient:
-        """A client wired in-process to a ``SalesforceEmulator`` with its sandbox credentials."""
-        kw.setdefault("transport", httpx.ASGITransport(app=emulator.app))
-        return cls(SANDBOX_URL, ids.SANDBOX_CLIENT_ID, ids.SANDBOX_CLIENT_SECRET, **kw)
-
     @classmethod
     def from_env(cls, env: Mapping[str, str], **kw: Any) -> SalesforceClient:
         values: dict[str, str] = {}

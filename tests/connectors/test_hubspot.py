@@ -11,11 +11,12 @@ import pytest
 
 from mopsgate.connectors.errors import InvalidRequest, NotFoundError
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
-from mopsgate.connectors.hubspot import HubSpotClient, HubSpotEmulator, ids
+from mopsgate.connectors.hubspot import HubSpotClient
 from mopsgate.connectors.hubspot.paths import ApiFamily
 from mopsgate.connectors.model import ConsentStatus, Page, PersonQuery
 from mopsgate.connectors.protocol import Connector
-from mopsgate.connectors.seed import SeedActivity, seed_data
+from mopsgate.sandbox.hubspot import HubSpotEmulator, ids, sandbox_client
+from mopsgate.sandbox.seed import SeedActivity, seed_data
 
 SEED = seed_data()
 T = TypeVar("T")
@@ -41,7 +42,7 @@ def make(
     kw.setdefault("retry", RetryPolicy(sleep=clock.sleep, jitter=lambda: 0.5))
     kw.setdefault("limiter", RateLimiter(90, 10.0, clock=clock.now, sleep=clock.sleep))
     kw.setdefault("search_limiter", RateLimiter(4, 1.0, clock=clock.now, sleep=clock.sleep))
-    return emu, HubSpotClient.sandbox(emu, **kw)
+    return emu, sandbox_client(emu, **kw)
 
 
 @pytest.fixture

@@ -15,9 +15,10 @@ from mopsgate.connectors.errors import (
     ServerError,
 )
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
-from mopsgate.connectors.hubspot import HubSpotClient, HubSpotEmulator, ids
+from mopsgate.connectors.hubspot import HubSpotClient
 from mopsgate.connectors.hubspot.auth import OAuthRefreshAuth
 from mopsgate.connectors.model import PersonQuery, PersonUpdate
+from mopsgate.sandbox.hubspot import HubSpotEmulator, ids, sandbox_client
 
 
 class FakeClock:
@@ -41,7 +42,7 @@ def make(
 ) -> tuple[FakeClock, HubSpotEmulator, HubSpotClient]:
     clock = clock or FakeClock()
     emu = HubSpotEmulator(clock=clock.now)
-    client = HubSpotClient.sandbox(
+    client = sandbox_client(
         emu,
         retry=RetryPolicy(sleep=clock.retry_sleep, jitter=lambda: 0.5),
         limiter=RateLimiter(limit, 10.0, clock=clock.now, sleep=clock.sleep),
@@ -53,7 +54,7 @@ def make(
 
 async def test_bad_token_is_auth_error_with_vendor_message() -> None:
     emu = HubSpotEmulator()
-    client = HubSpotClient.sandbox(emu, access_token="pat-wrong")
+    client = sandbox_client(emu, access_token="pat-wrong")
     with pytest.raises(AuthError) as err:
         await client.get_person(ids.person_ref(0))
     assert "Authentication credentials not found" in err.value.message
@@ -82,7 +83,7 @@ async def test_oauth_token_expiry_mid_run_reauths_once() -> None:
 async def test_oauth_bad_refresh_token_is_auth_error() -> None:
     emu = HubSpotEmulator()
     auth = OAuthRefreshAuth(ids.SANDBOX_CLIENT_ID, "wrong", ids.SANDBOX_REFRESH_TOKEN)
-    client = HubSpotClient.sandbox(emu, auth=auth)
+    client = sandbox_client(emu, auth=auth)
     with pytest.raises(AuthError, match="refresh token"):
         await client.get_person(ids.person_ref(0))
 

@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mopsgate.connectors.emulator_base import LoggedRequest
 from mopsgate.connectors.errors import InvalidRequest, NotSupportedByVendor, ServerError
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
-from mopsgate.connectors.hubspot import HubSpotClient, HubSpotEmulator, ids
+from mopsgate.connectors.hubspot import HubSpotClient
 from mopsgate.connectors.model import PersonUpdate
-from mopsgate.connectors.seed import seed_data
+from mopsgate.sandbox.emulator_base import LoggedRequest
+from mopsgate.sandbox.hubspot import HubSpotEmulator, ids, sandbox_client
+from mopsgate.sandbox.seed import seed_data
 
 SEED = seed_data()
 EmuClient = tuple[HubSpotEmulator, HubSpotClient]
@@ -33,7 +34,7 @@ class FakeClock:
 def emu_client() -> EmuClient:
     clock = FakeClock()
     emu = HubSpotEmulator(clock=clock.now)
-    client = HubSpotClient.sandbox(
+    client = sandbox_client(
         emu,
         retry=RetryPolicy(sleep=clock.sleep, jitter=lambda: 0.5),
         limiter=RateLimiter(90, 10.0, clock=clock.now, sleep=clock.sleep),

@@ -10,10 +10,11 @@ import pytest
 
 from mopsgate.connectors.errors import InvalidRequest, NotFoundError, NotSupportedByVendor
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
-from mopsgate.connectors.marketo import MarketoClient, MarketoEmulator, emulator_routes, ids
+from mopsgate.connectors.marketo import MarketoClient
 from mopsgate.connectors.model import Page, Person, PersonQuery
 from mopsgate.connectors.schema import MARKETO_LEAD
-from mopsgate.connectors.seed import seed_data
+from mopsgate.sandbox.marketo import MarketoEmulator, ids, routes_leads, sandbox_client
+from mopsgate.sandbox.seed import seed_data
 
 SEED = seed_data()
 
@@ -40,7 +41,7 @@ def emu() -> MarketoEmulator:
 def client(emu: MarketoEmulator) -> MarketoClient:
     clock = FakeClock()
     emu.set_rate_limit(100, 20.0, clock)
-    return MarketoClient.sandbox(
+    return sandbox_client(
         emu,
         retry=RetryPolicy(sleep=clock.sleep, jitter=lambda: 0.5),
         limiter=RateLimiter(90, 20.0, 8, clock=clock, sleep=clock.sleep),
@@ -167,7 +168,7 @@ async def test_search_without_exact_key_is_not_supported(client: MarketoClient) 
 async def test_search_too_many_matches_surfaces_vendor_message(
     client: MarketoClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(emulator_routes, "MAX_FILTER_MATCHES", 10)
+    monkeypatch.setattr(routes_leads, "MAX_FILTER_MATCHES", 10)
     with pytest.raises(InvalidRequest) as err:
         await client.search_people(PersonQuery(company="Globex"))
     assert err.value.code == "1003"
@@ -367,4 +368,4 @@ async def test_two_emulators_from_the_seed_are_identical() -> None:
 def test_client_implements_the_connector_protocol(emu: MarketoEmulator) -> None:
     from mopsgate.connectors.protocol import Connector
 
-    assert isinstance(MarketoClient.sandbox(emu), Connector)
+    assert isinstance(sandbox_client(emu), Connector)

@@ -15,9 +15,10 @@ from mopsgate.connectors.errors import (
     ServerError,
 )
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
-from mopsgate.connectors.marketo import MarketoClient, MarketoEmulator, ids
+from mopsgate.connectors.marketo import MarketoClient
 from mopsgate.connectors.model import PersonUpdate
-from mopsgate.connectors.seed import seed_data
+from mopsgate.sandbox.marketo import MarketoEmulator, ids, sandbox_client
+from mopsgate.sandbox.seed import seed_data
 
 SEED = seed_data()
 
@@ -48,7 +49,7 @@ def emu(clock: FakeClock) -> MarketoEmulator:
 def make(
     emu: MarketoEmulator, clock: FakeClock, limiter: RateLimiter | None = None, **kw: Any
 ) -> MarketoClient:
-    return MarketoClient.sandbox(
+    return sandbox_client(
         emu,
         retry=RetryPolicy(sleep=clock.sleep, jitter=lambda: 0.5),
         limiter=limiter or RateLimiter(90, 20.0, 8, clock=clock, sleep=clock.sleep),
@@ -100,7 +101,7 @@ async def test_bad_credentials_raise_auth_error(emu: MarketoEmulator, clock: Fak
 
 
 def emu_transport(emu: MarketoEmulator) -> Any:
-    return MarketoClient.sandbox(emu).http.transport
+    return sandbox_client(emu).http.transport
 
 
 async def test_rate_limit_errors_are_retried_after_the_window(

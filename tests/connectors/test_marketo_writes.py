@@ -15,9 +15,10 @@ from mopsgate.connectors.errors import (
     ServerError,
 )
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
-from mopsgate.connectors.marketo import MarketoClient, MarketoEmulator, ids
+from mopsgate.connectors.marketo import MarketoClient
 from mopsgate.connectors.model import PersonUpdate
-from mopsgate.connectors.seed import seed_data
+from mopsgate.sandbox.marketo import MarketoEmulator, ids, sandbox_client
+from mopsgate.sandbox.seed import seed_data
 
 SEED = seed_data()
 
@@ -42,7 +43,7 @@ def emu() -> MarketoEmulator:
 def client(emu: MarketoEmulator) -> MarketoClient:
     clock = FakeClock()
     emu.set_rate_limit(100, 20.0, clock)
-    return MarketoClient.sandbox(
+    return sandbox_client(
         emu,
         retry=RetryPolicy(sleep=clock.sleep, jitter=lambda: 0.5),
         limiter=RateLimiter(90, 20.0, 8, clock=clock, sleep=clock.sleep),

@@ -10,15 +10,16 @@ from typing import Any
 
 import pytest
 
-from mopsgate.connectors.emulator_base import LoggedRequest
 from mopsgate.connectors.errors import InvalidRequest, NotFoundError
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
 from mopsgate.connectors.model import PersonQuery
 from mopsgate.connectors.protocol import Connector
-from mopsgate.connectors.salesforce import ids
 from mopsgate.connectors.salesforce.client import SalesforceClient
-from mopsgate.connectors.salesforce.emulator import SalesforceEmulator
-from mopsgate.connectors.seed import seed_data
+from mopsgate.sandbox.emulator_base import LoggedRequest
+from mopsgate.sandbox.salesforce import ids
+from mopsgate.sandbox.salesforce.connect import sandbox_client
+from mopsgate.sandbox.salesforce.emulator import SalesforceEmulator
+from mopsgate.sandbox.seed import seed_data
 
 SEED = seed_data()
 Env = tuple[SalesforceEmulator, SalesforceClient]
@@ -29,7 +30,7 @@ async def _noop(_: float) -> None:
 
 
 def _client(emu: SalesforceEmulator, **kw: Any) -> SalesforceClient:
-    return SalesforceClient.sandbox(
+    return sandbox_client(
         emu,
         retry=RetryPolicy(sleep=_noop, jitter=lambda: 0.5),
         limiter=RateLimiter(10_000, 1.0, 50),

@@ -10,9 +10,10 @@ import pytest
 
 from mopsgate.connectors.errors import AuthError, ConfigError, InvalidRequest, QuotaExceeded
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
-from mopsgate.connectors.salesforce import ids
 from mopsgate.connectors.salesforce.client import SalesforceClient
-from mopsgate.connectors.salesforce.emulator import SalesforceEmulator
+from mopsgate.sandbox.salesforce import ids
+from mopsgate.sandbox.salesforce.connect import sandbox_client
+from mopsgate.sandbox.salesforce.emulator import SalesforceEmulator
 
 TOKEN = "/services/oauth2/token"
 ENV = {
@@ -36,7 +37,7 @@ def _client(
     limiter: RateLimiter | None = None,
     **kw: Any,
 ) -> SalesforceClient:
-    return SalesforceClient.sandbox(
+    return sandbox_client(
         emu,
         retry=RetryPolicy(sleep=sleeper or Recorder(), jitter=lambda: 0.5),
         limiter=limiter or RateLimiter(10_000, 1.0, 50),

@@ -11,12 +11,13 @@ import pytest
 from mopsgate.connectors.errors import InvalidRequest
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
 from mopsgate.connectors.model import PersonQuery
-from mopsgate.connectors.salesforce import ids
 from mopsgate.connectors.salesforce.client import SalesforceClient
-from mopsgate.connectors.salesforce.emulator import SalesforceEmulator
-from mopsgate.connectors.salesforce.soql import BoolOp, Comparison, InList, SoqlError, Value, parse
 from mopsgate.connectors.salesforce.soql_build import Select, soql_like_contains, soql_quote
-from mopsgate.connectors.salesforce.soql_eval import Outcome, bind, execute
+from mopsgate.sandbox.salesforce import ids
+from mopsgate.sandbox.salesforce.connect import sandbox_client
+from mopsgate.sandbox.salesforce.emulator import SalesforceEmulator
+from mopsgate.sandbox.salesforce.soql import BoolOp, Comparison, InList, SoqlError, Value, parse
+from mopsgate.sandbox.salesforce.soql_eval import Outcome, bind, execute
 
 HOSTILE = [
     "x' OR Email != '",
@@ -38,7 +39,7 @@ async def _noop(_: float) -> None:
 @pytest.fixture
 async def env() -> AsyncIterator[Env]:
     emu = SalesforceEmulator()
-    client = SalesforceClient.sandbox(
+    client = sandbox_client(
         emu,
         retry=RetryPolicy(sleep=_noop, jitter=lambda: 0.5),
         limiter=RateLimiter(10_000, 1.0, 50),

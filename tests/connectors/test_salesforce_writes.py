@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mopsgate.connectors.emulator_base import LoggedRequest
 from mopsgate.connectors.errors import (
     InvalidRequest,
     NotFoundError,
@@ -17,10 +16,12 @@ from mopsgate.connectors.errors import (
 )
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
 from mopsgate.connectors.model import PersonUpdate
-from mopsgate.connectors.salesforce import ids
 from mopsgate.connectors.salesforce.client import SalesforceClient
-from mopsgate.connectors.salesforce.emulator import SalesforceEmulator
-from mopsgate.connectors.seed import seed_data
+from mopsgate.sandbox.emulator_base import LoggedRequest
+from mopsgate.sandbox.salesforce import ids
+from mopsgate.sandbox.salesforce.connect import sandbox_client
+from mopsgate.sandbox.salesforce.emulator import SalesforceEmulator
+from mopsgate.sandbox.seed import seed_data
 
 SEED = seed_data()
 Env = tuple[SalesforceEmulator, SalesforceClient, list[float]]
@@ -35,7 +36,7 @@ async def env() -> AsyncIterator[Env]:
     async def sleep(d: float) -> None:
         delays.append(d)
 
-    client = SalesforceClient.sandbox(
+    client = sandbox_client(
         emu,
         retry=RetryPolicy(sleep=sleep, jitter=lambda: 0.5),
         limiter=RateLimiter(10_000, 1.0, 50),

@@ -9,10 +9,10 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from mopsgate.connectors.hubspot import ids as hs
-from mopsgate.connectors.marketo import ids as mk
-from mopsgate.connectors.salesforce import ids as sf
-from mopsgate.connectors.seed import seed_data
+from mopsgate.sandbox.hubspot import ids as hs
+from mopsgate.sandbox.marketo import ids as mk
+from mopsgate.sandbox.salesforce import ids as sf
+from mopsgate.sandbox.seed import seed_data
 from mopsgate.server.cli import app
 from mopsgate.server.settings import Settings
 

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from mopsgate.connectors.http import RetryPolicy
-from mopsgate.connectors.hubspot import ids as hs
-from mopsgate.connectors.marketo import ids as mk
 from mopsgate.connectors.model import PersonUpdate, RecordResult
-from mopsgate.connectors.salesforce import ids as sf
-from mopsgate.connectors.seed import seed_data
+from mopsgate.sandbox.hubspot import ids as hs
+from mopsgate.sandbox.marketo import ids as mk
+from mopsgate.sandbox.salesforce import ids as sf
+from mopsgate.sandbox.seed import seed_data
 from mopsgate.server.app import Runtime, build_runtime
 from mopsgate.server.settings import Settings
 from tests.conftest import text_of

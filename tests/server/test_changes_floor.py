@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from mopsgate.connectors.marketo import ids as mk
-from mopsgate.connectors.seed import seed_data
+from mopsgate.sandbox.marketo import ids as mk
+from mopsgate.sandbox.seed import seed_data
 from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows, text_of

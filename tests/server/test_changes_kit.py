@@ -10,8 +10,8 @@ from typing import Any
 from mcp import Client
 from typer.testing import CliRunner
 
-from mopsgate.connectors.marketo import ids as mk
-from mopsgate.connectors.seed import seed_data
+from mopsgate.sandbox.marketo import ids as mk
+from mopsgate.sandbox.seed import seed_data
 from mopsgate.server.cli import app
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows, text_of

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mopsgate.connectors.hubspot import ids as hs
-from mopsgate.connectors.marketo import ids as mk
 from mopsgate.connectors.model import make_ref
-from mopsgate.connectors.salesforce import ids as sf
-from mopsgate.connectors.seed import INVISIBLES, SeedData, SeedPerson, seed_data
+from mopsgate.sandbox.hubspot import ids as hs
+from mopsgate.sandbox.marketo import ids as mk
+from mopsgate.sandbox.salesforce import ids as sf
+from mopsgate.sandbox.seed import INVISIBLES, SeedData, SeedPerson, seed_data
 
 SEED: SeedData = seed_data()
 EMAIL_TYPES = {

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from mopsgate.connectors.marketo import ids as mk
+from mopsgate.sandbox.marketo import ids as mk
 from mopsgate.server.app import Runtime
 from tests.tools.seed_facts import NAMES, SEED, VENDORS, expected_conflicts, first
 from tests.tools.test_reads_per_vendor import ok, refused

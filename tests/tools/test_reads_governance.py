@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mopsgate.connectors.seed import INJECTION_TEXTS, INVISIBLES
+from mopsgate.sandbox.seed import INJECTION_TEXTS, INVISIBLES
 from mopsgate.server.app import INSTRUCTIONS, Runtime
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from mopsgate.connectors.hubspot import ids as hs
-from mopsgate.connectors.marketo import ids as mk
 from mopsgate.connectors.schema import PERSON_OBJECTS
+from mopsgate.sandbox.hubspot import ids as hs
+from mopsgate.sandbox.marketo import ids as mk
 from tests.conftest import text_of
 from tests.tools.seed_facts import (
     EMAIL_TYPES,

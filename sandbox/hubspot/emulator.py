@@ -18,12 +18,12 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mopsgate.connectors.emulator_base import EmulatorCore, LoggedRequest, RateWindow
-from mopsgate.connectors.hubspot import emulator_crm, emulator_lists, emulator_marketing, ids
-from mopsgate.connectors.hubspot.emulator_http import hs_error
-from mopsgate.connectors.hubspot.emulator_state import PortalState, to_prop
 from mopsgate.connectors.hubspot.paths import FAMILIES, OAUTH_TOKEN, Paths
-from mopsgate.connectors.seed import SeedData, seed_data
+from mopsgate.sandbox.emulator_base import EmulatorCore, LoggedRequest, RateWindow
+from mopsgate.sandbox.hubspot import ids, routes_crm, routes_lists, routes_marketing
+from mopsgate.sandbox.hubspot.http import hs_error
+from mopsgate.sandbox.hubspot.state import PortalState, to_prop
+from mopsgate.sandbox.seed import SeedData, seed_data
 
 TEN_SECOND_MAX = 100  # Free/Starter tier burst limit per app
 SEARCH_PER_SECOND = 5
@@ -75,10 +75,10 @@ class HubSpotEmulator:
         routes = [
             r
             for f in FAMILIES
-            for mod in (emulator_crm, emulator_lists, emulator_marketing)
+            for mod in (routes_crm, routes_lists, routes_marketing)
             for r in mod.routes(self, Paths(f))
         ]
-        routes += emulator_marketing.shared_routes(self)
+        routes += routes_marketing.shared_routes(self)
         self.app: ASGIApp = _Gate(self, Starlette(routes=routes))
 
     # gate ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The shapes of the synthetic seed data (see ``connectors.seed`` for how it is made)."""
+"""The shapes of the synthetic seed data (see ``sandbox.seed`` for how it is made)."""
 
 from __future__ import annotations
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mopsgate.connectors.marketo import ids
 from mopsgate.connectors.schema import MARKETO_LEAD
-from mopsgate.connectors.seed import EPOCH, SeedData, SeedPerson
+from mopsgate.sandbox.marketo import ids
+from mopsgate.sandbox.seed import EPOCH, SeedData, SeedPerson
 
 Ladder = tuple[tuple[str, int, bool], ...]
 

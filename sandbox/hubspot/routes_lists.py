@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mopsgate.connectors.hubspot.emulator_http import (
+from mopsgate.connectors.hubspot.paths import Paths
+from mopsgate.sandbox.hubspot.http import (
     BadInput,
     guard,
     int_param,
@@ -20,11 +21,10 @@ from mopsgate.connectors.hubspot.emulator_http import (
     query_list,
     validation_error,
 )
-from mopsgate.connectors.hubspot.emulator_state import PortalList, now_iso
-from mopsgate.connectors.hubspot.paths import Paths
+from mopsgate.sandbox.hubspot.state import PortalList, now_iso
 
 if TYPE_CHECKING:
-    from mopsgate.connectors.hubspot.emulator import HubSpotEmulator
+    from mopsgate.sandbox.hubspot.emulator import HubSpotEmulator
 
 
 def list_json(lst: PortalList) -> dict[str, Any]:

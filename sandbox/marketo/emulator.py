@@ -16,19 +16,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mopsgate.connectors.emulator_base import EmulatorCore, RateWindow
-from mopsgate.connectors.marketo import emulator_assets, emulator_routes, emulator_writes
-from mopsgate.connectors.marketo.emulator_app import (
-    SANDBOX_CLIENT_ID,
-    SANDBOX_CLIENT_SECRET,
-    Gate,
-    Router,
-)
-from mopsgate.connectors.marketo.emulator_seed import build_world
-from mopsgate.connectors.marketo.emulator_state import MarketoState
-from mopsgate.connectors.seed import SeedData, seed_data
-
-__all__ = ["SANDBOX_CLIENT_ID", "SANDBOX_CLIENT_SECRET", "MarketoEmulator"]
+from mopsgate.sandbox.emulator_base import EmulatorCore, RateWindow
+from mopsgate.sandbox.marketo import routes_assets, routes_leads, routes_writes
+from mopsgate.sandbox.marketo.app import Gate, Router
+from mopsgate.sandbox.marketo.seed import build_world
+from mopsgate.sandbox.marketo.state import MarketoState
+from mopsgate.sandbox.seed import SeedData, seed_data
 
 
 class MarketoEmulator:
@@ -48,7 +41,7 @@ class MarketoEmulator:
             self.core.window = RateWindow(100, 20.0, clock)
         self.state = MarketoState(build_world(self.seed), now)
         router = Router()
-        for module in (emulator_routes, emulator_writes, emulator_assets):
+        for module in (routes_leads, routes_writes, routes_assets):
             module.register(router)
         self.gate = Gate(self.core, self.state, router)
         self.app = Starlette(

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mopsgate.connectors.marketo.emulator_app import Ctx, Router, page_after
-from mopsgate.connectors.marketo.emulator_seed import iso_z
-from mopsgate.connectors.marketo.emulator_state import MktoError
+from mopsgate.sandbox.marketo.app import Ctx, Router, page_after
+from mopsgate.sandbox.marketo.seed import iso_z
+from mopsgate.sandbox.marketo.state import MktoError
 
 TRIGGER_CAP = 100
 BATCH_CAP = 300

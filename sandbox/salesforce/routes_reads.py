@@ -18,14 +18,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from mopsgate.connectors.salesforce import fields as cat
-from mopsgate.connectors.salesforce import ids
-from mopsgate.connectors.salesforce.emulator_state import Record
-from mopsgate.connectors.salesforce.emulator_writes import sf_error
-from mopsgate.connectors.salesforce.soql import FieldItem, Query, SoqlError, parse
-from mopsgate.connectors.salesforce.soql_eval import bind, execute
+from mopsgate.sandbox.salesforce import ids
+from mopsgate.sandbox.salesforce.routes_writes import sf_error
+from mopsgate.sandbox.salesforce.soql import FieldItem, Query, SoqlError, parse
+from mopsgate.sandbox.salesforce.soql_eval import bind, execute
+from mopsgate.sandbox.salesforce.state import Record
 
 if TYPE_CHECKING:
-    from mopsgate.connectors.salesforce.emulator import SalesforceEmulator
+    from mopsgate.sandbox.salesforce.emulator import SalesforceEmulator
 
 LOCATOR_RE = re.compile(r"^(01g[0-9A-Za-z]{12,15})-([0-9]{1,9})$")
 BATCH_RE = re.compile(r"batchSize=([0-9]{1,5})")

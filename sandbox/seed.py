@@ -14,7 +14,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from mopsgate.connectors.seed_model import (
+from mopsgate.sandbox.seed_model import (
     SeedActivity,
     SeedCampaign,
     SeedData,

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mopsgate.connectors.hubspot import ids
 from mopsgate.connectors.schema import HUBSPOT_CONTACT, FieldSpec
-from mopsgate.connectors.seed import SeedData, SeedPerson
+from mopsgate.sandbox.hubspot import ids
+from mopsgate.sandbox.seed import SeedData, SeedPerson
 
 Props = dict[str, str | None]
 

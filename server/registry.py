@@ -2,7 +2,8 @@
 
 A sandbox connector gets its in-process emulator (no credentials, no network); a production one
 reads credentials from the environment and fails at start-up naming the missing variable.
-Emulators are kept reachable for tests, demos and ``mopsgate sandbox serve``.
+Emulators are kept reachable for tests and demos. This is the only server module that imports
+the sandbox, and only where it wires a sandbox connector.
 """
 
 from __future__ import annotations
@@ -14,19 +15,17 @@ from typing import Any
 from mopsgate.connectors.errors import ConfigError
 from mopsgate.connectors.protocol import Connector
 
-VENDORS: dict[str, tuple[str, str, str]] = {
-    # connector: (module, client class, emulator class)
-    "marketo": ("mopsgate.connectors.marketo", "MarketoClient", "MarketoEmulator"),
-    "hubspot": ("mopsgate.connectors.hubspot", "HubSpotClient", "HubSpotEmulator"),
-    "salesforce": ("mopsgate.connectors.salesforce", "SalesforceClient", "SalesforceEmulator"),
+CLIENTS: dict[str, tuple[str, str]] = {
+    # connector: (module, client class)
+    "marketo": ("mopsgate.connectors.marketo.client", "MarketoClient"),
+    "hubspot": ("mopsgate.connectors.hubspot.client", "HubSpotClient"),
+    "salesforce": ("mopsgate.connectors.salesforce.client", "SalesforceClient"),
 }
 
 
-def vendor_classes(connector: str) -> tuple[Any, Any]:
-    module_name, client_cls, emulator_cls = VENDORS[connector]
-    client_mod = importlib.import_module(f"{module_name}.client")
-    emulator_mod = importlib.import_module(f"{module_name}.emulator")
-    return getattr(client_mod, client_cls), getattr(emulator_mod, emulator_cls)
+def client_class(connector: str) -> Any:
+    module_name, cls = CLIENTS[connector]
+    return getattr(importlib.import_module(module_name), cls)
 
 
 class ConnectorRegistry:
@@ -52,8 +51,9 @@ class ConnectorRegistry:
 
     def emulator(self, name: str) -> Any:
         if name not in self.emulators:
-            _, emulator_cls = vendor_classes(name)
-            self.emulators[name] = emulator_cls()
+            from mopsgate.sandbox.vendors import new_emulator
+
+            self.emulators[name] = new_emulator(name)
         return self.emulators[name]
 
     def get(self, name: str) -> Connector:
@@ -66,10 +66,12 @@ class ConnectorRegistry:
         return client
 
     def _build(self, name: str, environment: str) -> Connector:
-        client_cls, _ = vendor_classes(name)
-        if environment == "sandbox":
-            return client_cls.sandbox(self.emulator(name), **self._client_options)  # type: ignore[no-any-return]
-        return client_cls.from_env(self._env, **self._client_options)  # type: ignore[no-any-return]
+        if environment == "sandbox":  # the one place the server reaches into the sandbox
+            from mopsgate.sandbox.vendors import sandbox_client
+
+            return sandbox_client(name, self.emulator(name), **self._client_options)
+        client: Connector = client_class(name).from_env(self._env, **self._client_options)
+        return client
 
     def check_production(self) -> None:
         """Build every production client now, so a missing variable stops start-up."""

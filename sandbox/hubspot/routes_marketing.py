@@ -11,8 +11,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mopsgate.connectors.hubspot import ids
-from mopsgate.connectors.hubspot.emulator_http import (
+from mopsgate.connectors.hubspot.paths import (
+    DAILY_USAGE,
+    EMAIL_EVENTS,
+    OAUTH_TOKEN,
+    UNSUBSCRIBE_ALL_BATCH,
+    Paths,
+)
+from mopsgate.sandbox.hubspot import ids
+from mopsgate.sandbox.hubspot.http import (
     BadInput,
     batch_inputs,
     guard,
@@ -24,17 +31,10 @@ from mopsgate.connectors.hubspot.emulator_http import (
     record_error,
     validation_error,
 )
-from mopsgate.connectors.hubspot.emulator_state import PortalCampaign, now_iso
-from mopsgate.connectors.hubspot.paths import (
-    DAILY_USAGE,
-    EMAIL_EVENTS,
-    OAUTH_TOKEN,
-    UNSUBSCRIBE_ALL_BATCH,
-    Paths,
-)
+from mopsgate.sandbox.hubspot.state import PortalCampaign, now_iso
 
 if TYPE_CHECKING:
-    from mopsgate.connectors.hubspot.emulator import HubSpotEmulator
+    from mopsgate.sandbox.hubspot.emulator import HubSpotEmulator
 
 
 def campaign_json(c: PortalCampaign) -> dict[str, Any]:

@@ -15,11 +15,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from mopsgate.connectors.salesforce import fields as cat
-from mopsgate.connectors.salesforce import ids
-from mopsgate.connectors.salesforce.emulator_state import Record, sf_datetime
+from mopsgate.sandbox.salesforce import ids
+from mopsgate.sandbox.salesforce.state import Record, sf_datetime
 
 if TYPE_CHECKING:
-    from mopsgate.connectors.salesforce.emulator import SalesforceEmulator
+    from mopsgate.sandbox.salesforce.emulator import SalesforceEmulator
 
 MAX_RECORDS = 200
 ErrorBody = dict[str, Any]

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from mopsgate.connectors.marketo import ids
-from mopsgate.connectors.marketo.emulator_seed import Member, World, iso_z
 from mopsgate.connectors.schema import MARKETO_LEAD
+from mopsgate.sandbox.marketo import ids
+from mopsgate.sandbox.marketo.seed import Member, World, iso_z
 
 SPECS = {spec.name: spec for spec in MARKETO_LEAD}
 # filterType values the emulator answers (and describe2 advertises as searchable).

@@ -20,13 +20,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mopsgate.connectors.emulator_base import EmulatorCore, RateWindow
-from mopsgate.connectors.salesforce import emulator_routes as routes
-from mopsgate.connectors.salesforce import ids
-from mopsgate.connectors.salesforce.emulator_state import Record, SalesforceState
-from mopsgate.connectors.salesforce.emulator_writes import composite, sf_error
-from mopsgate.connectors.salesforce.soql import Query
-from mopsgate.connectors.seed import SeedData, seed_data
+from mopsgate.sandbox.emulator_base import EmulatorCore, RateWindow
+from mopsgate.sandbox.salesforce import ids
+from mopsgate.sandbox.salesforce import routes_reads as routes
+from mopsgate.sandbox.salesforce.routes_writes import composite, sf_error
+from mopsgate.sandbox.salesforce.soql import Query
+from mopsgate.sandbox.salesforce.state import Record, SalesforceState
+from mopsgate.sandbox.seed import SeedData, seed_data
 
 Handler = Callable[["SalesforceEmulator", Request], Awaitable[Response]]
 MAX_LOCATORS = 200

@@ -11,10 +11,10 @@ import json
 from datetime import datetime
 from typing import Any
 
-from mopsgate.connectors.marketo import ids
-from mopsgate.connectors.marketo.emulator_app import Ctx, Router, decode_token, encode_token
-from mopsgate.connectors.marketo.emulator_seed import iso_asset, iso_z
-from mopsgate.connectors.marketo.emulator_state import MktoError
+from mopsgate.sandbox.marketo import ids
+from mopsgate.sandbox.marketo.app import Ctx, Router, decode_token, encode_token
+from mopsgate.sandbox.marketo.seed import iso_asset, iso_z
+from mopsgate.sandbox.marketo.state import MktoError
 
 NO_ASSETS = {"warnings": ["No assets found for the given search criteria."]}
 SCAN_CAP = 3000  # activities scanned per call: pages may be short with moreResult true

@@ -10,7 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mopsgate.connectors.hubspot.emulator_http import (
+from mopsgate.connectors.hubspot.paths import Paths
+from mopsgate.connectors.hubspot.query import contains_token
+from mopsgate.sandbox.hubspot.http import (
     BadInput,
     batch_inputs,
     batch_response,
@@ -23,7 +25,7 @@ from mopsgate.connectors.hubspot.emulator_http import (
     record_error,
     validation_error,
 )
-from mopsgate.connectors.hubspot.emulator_search import (
+from mopsgate.sandbox.hubspot.search import (
     MAX_SEARCH_LIMIT,
     SEARCH_CEILING,
     SearchError,
@@ -33,12 +35,10 @@ from mopsgate.connectors.hubspot.emulator_search import (
     property_json,
     validate_props,
 )
-from mopsgate.connectors.hubspot.emulator_state import Contact, now_iso
-from mopsgate.connectors.hubspot.paths import Paths
-from mopsgate.connectors.hubspot.query import contains_token
+from mopsgate.sandbox.hubspot.state import Contact, now_iso
 
 if TYPE_CHECKING:
-    from mopsgate.connectors.hubspot.emulator import HubSpotEmulator
+    from mopsgate.sandbox.hubspot.emulator import HubSpotEmulator
 
 DEFAULT_PROPS = ("createdate", "email", "firstname", "lastname", "lastmodifieddate", "hs_object_id")
 _FREE_TEXT = ("email", "firstname", "lastname", "company", "phone")

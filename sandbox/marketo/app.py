@@ -19,11 +19,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from mopsgate.connectors.emulator_base import EmulatorCore
-from mopsgate.connectors.marketo.emulator_state import MarketoState, MktoError
+from mopsgate.sandbox.emulator_base import EmulatorCore
+from mopsgate.sandbox.marketo.ids import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from mopsgate.sandbox.marketo.state import MarketoState, MktoError
 
-SANDBOX_CLIENT_ID = "sandbox"
-SANDBOX_CLIENT_SECRET = "sandbox"  # noqa: S105 - the public sandbox credential
 MAX_BATCH = 300
 
 

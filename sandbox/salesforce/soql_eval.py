@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from mopsgate.connectors.salesforce import fields as cat
-from mopsgate.connectors.salesforce.soql import (
+from mopsgate.sandbox.salesforce.soql import (
     BoolOp,
     Comparison,
     CountItem,

@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from mopsgate.connectors.salesforce import fields as cat
-from mopsgate.connectors.salesforce import ids
-from mopsgate.connectors.seed import EPOCH, SeedCampaign, SeedData, SeedList, SeedPerson
+from mopsgate.sandbox.salesforce import ids
+from mopsgate.sandbox.seed import EPOCH, SeedCampaign, SeedData, SeedList, SeedPerson
 
 Record = dict[str, Any]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mopsgate.connectors.marketo.emulator_app import Ctx, Router, page_after
-from mopsgate.connectors.marketo.emulator_seed import iso_z
-from mopsgate.connectors.marketo.emulator_state import SEARCHABLE, SPECS, MktoError
+from mopsgate.sandbox.marketo.app import Ctx, Router, page_after
+from mopsgate.sandbox.marketo.seed import iso_z
+from mopsgate.sandbox.marketo.state import SEARCHABLE, SPECS, MktoError
 
 DEFAULT_FIELDS = ("id", "email", "firstName", "lastName", "createdAt", "updatedAt")
 MAX_FILTER_MATCHES = 1000

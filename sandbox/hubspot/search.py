@@ -10,9 +10,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from mopsgate.connectors.hubspot.emulator_state import Contact, Props
 from mopsgate.connectors.hubspot.query import contains_token
 from mopsgate.connectors.schema import FieldSpec
+from mopsgate.sandbox.hubspot.state import Contact, Props
 
 MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 10, 25
 MAX_SEARCH_LIMIT, SEARCH_CEILING = 200, 10_000

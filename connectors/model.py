@@ -104,6 +104,9 @@ class Campaign(_Model):
     schedulable: bool = False
     sends_email: bool = False
     audience_list_ref: str | None = None
+    # False when the campaign may send to lists beyond ``audience_list_ref`` (it names several,
+    # or one the connector could not resolve): the floor then cannot tell which lists feed sends.
+    audience_known: bool = True
     status_ladder: list[StatusStep] = Field(default_factory=list)
     member_count: int | None = None
 

@@ -21,7 +21,13 @@ from mopsgate.governance import planning as pl
 from mopsgate.governance.change_model import Change, ChangeStatus, PlannedRecord
 from mopsgate.governance.change_store import ChangeStore
 from mopsgate.governance.confirm_token import verify
-from mopsgate.governance.errors import ChangeRefused, StaleChange, UpstreamFailure
+from mopsgate.governance.errors import (
+    ChangeRefused,
+    FloorViolation,
+    StaleChange,
+    UpstreamFailure,
+)
+from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.plan_checks import consent_blocks
 
 PSEUDO = (pl.MEMBER, pl.STATUS)
@@ -38,6 +44,7 @@ class Applier:
         change_id: str,
         token: str,
         principal: str,
+        manifest: Manifest,
         digest: str,
         client: Connector,
         now: datetime | None = None,
@@ -52,14 +59,16 @@ class Applier:
                 hint="A human reviewer approves with 'mopsgate review approve'; try again after.",
             )
         claimed = await self.store.claim_for_apply(change.id, nonce, now=now)
-        await self._refuse_if_drifted(client, claimed)
+        await self._refuse_if_drifted(client, claimed, manifest)
         return await self._write(client, claimed)
 
-    async def _refuse_if_drifted(self, client: Connector, claimed: Change) -> None:
+    async def _refuse_if_drifted(
+        self, client: Connector, claimed: Change, manifest: Manifest
+    ) -> None:
         """Re-read every target (consent included); anything moved ends the change as stale
         before a single write. A failed re-read ends it as failed, also before any write."""
         try:
-            drift = await find_drift(client, claimed)
+            drift = await find_drift(client, claimed, manifest)
         except Exception as exc:
             why = exc.message if isinstance(exc, VendorError) else type(exc).__name__
             await self.store.finish_apply(
@@ -214,8 +223,9 @@ async def send_batch(
     return await client.delete_people(refs)
 
 
-async def find_drift(client: Connector, change: Change) -> list[str]:
-    """What moved since the plan, record by record and field by field."""
+async def find_drift(client: Connector, change: Change, manifest: Manifest) -> list[str]:
+    """What moved since the plan, record by record and field by field. ``manifest`` is the one
+    the plan was made under (apply has checked its digest)."""
     plan = change.plan
     records = plan.effective_records
     if plan.operation == "schedule_campaign":
@@ -233,7 +243,7 @@ async def find_drift(client: Connector, change: Change) -> list[str]:
     )
     sends = plan.operation == "trigger_campaign" or (
         plan.operation == "add_to_list"
-        and await pl.feeds_sends(client, str(plan.target), people.values())
+        and await pl.feeds_sends(client, manifest, str(plan.target), people.values()) is not None
     )
     out: list[str] = []
     for rec in records:
@@ -258,10 +268,10 @@ async def find_drift(client: Connector, change: Change) -> list[str]:
 
 async def _audience_drift(client: Connector, change: Change) -> list[str]:
     campaign = await client.get_campaign(str(change.plan.target))
-    if not campaign.audience_list_ref:
-        return []
-    refs = sorted(await pl.list_member_refs(client, campaign.audience_list_ref))
-    people = await pl.read_people(client, refs)
+    try:
+        people = await pl.schedule_audience(client, campaign)
+    except FloorViolation as exc:
+        return [exc.message.rstrip(".")]
     return [
         f"{p.ref} in the audience is now {why[1]} (consent re-checked at apply)"
         for p in people.values()

@@ -31,6 +31,8 @@ class Catalogue:
     # connector -> object -> fields
     objects: Mapping[str, Mapping[str, ObjectFields]] = field(default_factory=dict)
     connectorless_tools: frozenset[str] = frozenset()
+    # connector -> the objects that are lists (what a list reference may name)
+    list_objects: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def fields_of(self, connector: str) -> frozenset[str]:
         """All field names any object of this connector has (for validating field rules)."""

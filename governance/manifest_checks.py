@@ -23,6 +23,7 @@ from mopsgate.governance.risk import (
     Mode,
     RiskClass,
 )
+from mopsgate.governance.send_lists import check_declarations
 
 Loc = tuple[str | int, ...]
 Add = Callable[[Loc, str, str | None], None]
@@ -52,6 +53,7 @@ def run_checks(m: Manifest, cat: Catalogue, add: Add) -> None:
     for name in m.connectors:
         if name not in known:
             add(("connectors", name), f"unknown connector {name!r}{suggest(name, known)}", None)
+    check_declarations(m, cat, add)
     for conn, names in m.pii.items():
         if conn not in known:
             add(("pii", conn), f"pii: unknown connector {conn!r}{suggest(conn, known)}", None)

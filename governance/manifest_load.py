@@ -127,7 +127,7 @@ class LineIndex:
 
 def _model_keys() -> set[str]:
     models: list[type[BaseModel]] = [
-        mm.Manifest, mm.ConnectorConfig, mm.Reviewer, mm.Owners, mm.UseCase,
+        mm.Manifest, mm.ConnectorConfig, mm.NotSendList, mm.Reviewer, mm.Owners, mm.UseCase,
         mm.ApprovalPolicy, mm.RateLimit, mm.Principal, mm.AllowRule, mm.DenyRule,
     ]  # fmt: skip
     return {name for m in models for name in m.model_fields}

@@ -55,8 +55,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
 
+class NotSendList(_Strict):
+    """A list the admin declares feeds no email send (``[[connectors.<name>.not_send_lists]]``).
+
+    Only consulted where the vendor cannot show which lists feed sends (Salesforce): there the
+    floor treats every list as a send list unless it is declared here. A list the vendor names
+    as the audience of an active email campaign stays a send list whatever this says, so a
+    declaration can narrow only what is unknown, never lower the floor."""
+
+    ref: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=500)
+
+
 class ConnectorConfig(_Strict):
     environment: Environment = "sandbox"
+    not_send_lists: tuple[NotSendList, ...] = ()
 
 
 class Reviewer(_Strict):
@@ -151,6 +164,11 @@ class Manifest(_Strict):
         """A connector the manifest does not mention is a sandbox: the safe default."""
         cfg = self.connectors.get(connector)
         return cfg.environment if cfg else "sandbox"
+
+    def not_send_lists(self, connector: str) -> frozenset[str]:
+        """References of the lists declared as feeding no email send on this connector."""
+        cfg = self.connectors.get(connector)
+        return frozenset(d.ref for d in cfg.not_send_lists) if cfg else frozenset()
 
     def bind(self, catalogue: Catalogue) -> Manifest:
         self._catalogue = catalogue

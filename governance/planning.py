@@ -14,8 +14,10 @@ from typing import Any
 
 from mopsgate.connectors.model import Campaign, FieldInfo, Person
 from mopsgate.connectors.protocol import Connector
+from mopsgate.governance import send_lists
 from mopsgate.governance.change_model import BlockedRecord, FieldChange, Plan, PlannedRecord
-from mopsgate.governance.errors import InvalidInput, NotSupported
+from mopsgate.governance.errors import FloorViolation, InvalidInput, NotSupported
+from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.plan_checks import check_update_fields, consent_blocks
 from mopsgate.governance.policy import FieldAccess
 from mopsgate.governance.risk import RiskClass
@@ -74,38 +76,33 @@ async def campaign_statuses(client: Connector, campaign_ref: str) -> dict[str, s
     return out
 
 
-async def feeds_sends(client: Connector, list_ref: str, people: Iterable[Person]) -> bool:
-    """Whether adding these people to ``list_ref`` is a send the floor must police: the list is
-    the audience of an active email campaign *and* someone here may not be emailed (if all may
-    be, the answer does not matter, and the campaign scan is skipped)."""
+async def feeds_sends(
+    client: Connector, manifest: Manifest, list_ref: str, people: Iterable[Person]
+) -> str | None:
+    """Why adding these people to ``list_ref`` is a send the floor must police (the words a
+    blocked record gives), or None: the list feeds no send, or everyone here may be emailed
+    (then the answer does not matter, and the campaign scan is skipped)."""
     if not any(consent_blocks(p) for p in people):
-        return False
-    return list_ref in await send_list_refs(client)
+        return None
+    lists = await send_lists.scan(client, manifest)
+    return lists.why(list_ref) if lists.feeds_sends(list_ref) else None
 
 
-async def send_list_refs(client: Connector) -> set[str]:
-    """Lists that are the audience of an active email campaign: adding to them is a send.
-
-    Campaign summaries from ``list_campaigns`` may leave out the audience list and even
-    understate ``sends_email`` (vendors return them only on the campaign itself), so every
-    campaign that is not known to be inactive is read in full unless its summary already names
-    an emailing audience. A failed read raises: the floor fails closed."""
-    refs: set[str] = set()
-    cursor: str | None = None
-    for _ in range(1000):
-        page = await client.list_campaigns(cursor=cursor, limit=100)
-        for summary in page.items:
-            if summary.active is False:
-                continue
-            c = summary
-            if not (c.sends_email and c.audience_list_ref):
-                c = await client.get_campaign(summary.ref)
-            if c.sends_email and c.active is not False and c.audience_list_ref:
-                refs.add(c.audience_list_ref)
-        cursor = page.next_cursor
-        if not cursor:
-            break
-    return refs
+async def schedule_audience(client: Connector, campaign: Campaign) -> dict[str, Person]:
+    """Everyone a scheduled run of ``campaign`` would email. Refused (fail closed) when that
+    cannot be established: an email campaign with no single, resolved audience list."""
+    if campaign.sends_email and not (campaign.audience_list_ref and campaign.audience_known):
+        raise FloorViolation(
+            f"the audience of {campaign.name!r} cannot be established, so a schedule cannot be "
+            "checked against the compliance floor.",
+            hint="Give the campaign a single 'member of list' audience, or schedule it by hand "
+            "in the vendor's UI after checking its audience.",
+            rule_id="compliance-floor",
+        )
+    if not campaign.audience_list_ref:
+        return {}
+    refs = sorted(await list_member_refs(client, campaign.audience_list_ref))
+    return await read_people(client, refs)
 
 
 def consent_image(person: Person) -> dict[str, Any]:
@@ -161,8 +158,9 @@ def plan_updates(
 
 
 def plan_membership(
-    inp: PlanInput, people: dict[str, Person], members: set[str], sends: bool
+    inp: PlanInput, people: dict[str, Person], members: set[str], sends: str | None
 ) -> Plan:
+    """``sends``: why the target list counts as a send list, or None when it does not."""
     adding = inp.operation == "add_to_list"
     records: list[PlannedRecord] = []
     blocked = missing(inp.refs, people)
@@ -171,11 +169,7 @@ def plan_membership(
         if person is None:
             continue
         if adding and sends and (why := consent_blocks(person)):
-            blocked.append(
-                BlockedRecord(
-                    ref=ref, reason_code=why[0], reason=f"{why[1]}; this list feeds email sends"
-                )
-            )
+            blocked.append(BlockedRecord(ref=ref, reason_code=why[0], reason=f"{why[1]}; {sends}"))
             continue
         is_member = ref in members
         noop = is_member if adding else not is_member

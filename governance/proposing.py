@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from mopsgate.connectors.model import Person
 from mopsgate.connectors.protocol import Connector
 from mopsgate.governance import planning as pl
 from mopsgate.governance.change_model import ApprovalsRequired, Change, Plan, new_change, utcnow
@@ -98,8 +97,10 @@ class Proposer:
         if op in ("add_to_list", "remove_from_list"):
             assert inp.target is not None
             members = await pl.list_member_refs(client, inp.target)
-            sends = op == "add_to_list" and await pl.feeds_sends(
-                client, inp.target, people.values()
+            sends = (
+                await pl.feeds_sends(client, manifest, inp.target, people.values())
+                if op == "add_to_list"
+                else None
             )
             return pl.plan_membership(inp, people, members, sends), risk
         if op == "set_campaign_status":
@@ -193,10 +194,7 @@ async def _plan_schedule(client: Connector, inp: pl.PlanInput) -> Plan:
     assert inp.target is not None
     campaign = await client.get_campaign(inp.target)
     pl.require_campaign(campaign, "schedule_campaign")
-    audience: dict[str, Person] = {}
-    if campaign.audience_list_ref:
-        refs = sorted(await pl.list_member_refs(client, campaign.audience_list_ref))
-        audience = await pl.read_people(client, refs)
+    audience = await pl.schedule_audience(client, campaign)
     blocked = [p for p in audience.values() if p.consent.status != "subscribed"]
     if blocked:
         raise FloorViolation(

@@ -7,6 +7,7 @@ from functools import cache
 
 from mopsgate.connectors.schema import OTHER_OBJECTS, PERSON_OBJECTS
 from mopsgate.governance.catalogue import Catalogue, ObjectFields
+from mopsgate.tools.common import LIST_OBJECTS
 from mopsgate.tools.names import CONNECTORLESS_TOOLS, TOOL_RISK
 
 
@@ -27,5 +28,8 @@ def build_catalogue() -> Catalogue:
             objs[obj] = ObjectFields(fields=frozenset())
         objects[connector] = objs
     return Catalogue(
-        tools=dict(TOOL_RISK), objects=objects, connectorless_tools=CONNECTORLESS_TOOLS
+        tools=dict(TOOL_RISK),
+        objects=objects,
+        connectorless_tools=CONNECTORLESS_TOOLS,
+        list_objects={c: frozenset(objs) for c, objs in LIST_OBJECTS.items()},
     )

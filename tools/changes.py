@@ -118,6 +118,7 @@ async def apply_change(ctx: ToolContext, args: ApplyIn) -> ChangeOut:
         change_id=args.change_id,
         token=args.confirmation_token,
         principal=ctx.principal,
+        manifest=ctx.manifest,
         digest=ctx.manifest_digest,
         client=connector(ctx, change.connector),
     )

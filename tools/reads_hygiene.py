@@ -18,6 +18,7 @@ from mopsgate.connectors.schema import Role, field_by_role
 from mopsgate.governance.hygiene import clean_text
 from mopsgate.governance.pii import mask_email
 from mopsgate.governance.policy import FieldAccess
+from mopsgate.governance.send_lists import SendLists, email_campaigns, from_campaigns
 from mopsgate.tools.common import (
     ConnectorName,
     Ref,
@@ -37,19 +38,16 @@ MAX_SCAN = 20_000
 MAX_REPORTED = 500
 MAX_CAMPAIGNS = 200
 
-# Vendors that cannot send e-mail themselves: there a campaign counts as e-mail sending when it
-# is active and its type is a channel a connected marketing platform e-mails (a webinar's
-# invitations and reminders are e-mail, a trade show's booth scans are not).
-EMAIL_CHANNELS: dict[str, frozenset[str]] = {"salesforce": frozenset({"Email", "Webinar"})}
-
 CONFLICTS_DEFINITION = (
     "People whose consent is not 'subscribed' (opted out, suppressed, or no legal basis "
-    "recorded) who are members of an active e-mail-sending campaign or sit in the audience list "
-    "of one (a trigger or batch campaign's 'member of list' audience). Active: not ended or "
-    "switched off. E-mail sending: as the vendor reports it (get_campaign; Marketo smart "
-    "campaigns follow their program's type); Salesforce cannot send e-mail, so there its "
-    "active campaigns of Type Email or Webinar count, and as Salesforce has no audience-list "
-    "link, a campaign's audience is its members."
+    "recorded) who are members of an active e-mail-sending campaign or sit in a list that "
+    "feeds e-mail sends. Active: not ended or switched off. E-mail sending: as the vendor "
+    "reports it (get_campaign; Marketo smart campaigns follow their program's type; "
+    "Salesforce sends no e-mail itself, so there its active campaigns of Type Email or "
+    "Webinar count, and a campaign's audience is its members). Lists that feed sends: the "
+    "audience lists of those campaigns; where the vendor cannot name every such list "
+    "(Salesforce, or a campaign whose audience is not one resolvable list) every list counts "
+    "unless the manifest declares it feeds no send (lists_declared_not_send)."
 )
 
 
@@ -65,13 +63,6 @@ async def _pages(
         cursor = page.next_cursor
         if not cursor:
             return
-
-
-def sends_email(connector_name: str, campaign: Campaign) -> bool:
-    if campaign.active is False:
-        return False
-    channels = EMAIL_CHANNELS.get(connector_name)
-    return campaign.sends_email if channels is None else campaign.channel in channels
 
 
 class ConflictsIn(StrictInput):
@@ -96,6 +87,10 @@ class ConflictsOut(BaseModel):
     by_status: dict[str, int]
     campaigns_checked: list[str]
     lists_checked: list[str]
+    lists_declared_not_send: list[str] = Field(
+        description="lists not checked because the manifest declares they feed no e-mail send "
+        "(only where the vendor cannot name its send lists)"
+    )
     unreadable: list[str] = Field(description="audiences the vendor would not let us read")
     records_scanned: int
     complete: bool = Field(description="false when the scan stopped at a limit or missed data")
@@ -103,24 +98,28 @@ class ConflictsOut(BaseModel):
 
 
 async def _send_campaigns(client: Connector, only: str | None) -> tuple[list[Campaign], bool]:
-    """The campaigns to check, and whether every campaign was looked at.
-
-    Listings leave details unset on some vendors (HubSpot: sends_email and the audience;
-    Marketo: the audience), so each active campaign is read in full with get_campaign."""
+    """The campaigns to check, and whether every campaign was looked at."""
     if only:
         return [await client.get_campaign(only)], True
-    found: list[Campaign] = []
-    budget, read = [10_000], 0
-    async for listed in _pages(lambda cur: client.list_campaigns(cursor=cur, limit=100), budget):
-        if listed.active is False:
-            continue
-        if read >= MAX_CAMPAIGNS:
-            return found, False
-        read += 1
-        full = await client.get_campaign(listed.ref)
-        if sends_email(client.name, full):
-            found.append(full)
-    return found, budget[0] > 0
+    return await email_campaigns(client, limit=MAX_CAMPAIGNS)
+
+
+async def _unnamed_send_lists(
+    client: Connector, lists: SendLists, scan: _Scan
+) -> tuple[list[str], bool]:
+    """Where the vendor cannot name every send list, check every list it has that may feed
+    sends (all but the declared ones). Returns the declared lists skipped, and whether every
+    list could be listed."""
+    skipped: list[str] = []
+    try:
+        async for lst in _pages(lambda cur: client.list_lists(cursor=cur, limit=100), [MAX_SCAN]):
+            if lists.feeds_sends(lst.ref):
+                await scan.audience(lst.ref)
+            else:
+                skipped.append(lst.ref)
+    except NotSupportedByVendor:
+        return skipped, False
+    return skipped, True
 
 
 def _list_fetch(client: Connector, ref: str) -> Callable[[str | None], Awaitable[Page[Person]]]:
@@ -199,9 +198,14 @@ async def find_consent_conflicts(ctx: ToolContext, args: ConflictsIn) -> Conflic
     campaigns, all_seen = await _send_campaigns(client, args.campaign_ref)
     scan = _Scan(client)
     for camp in campaigns:
-        if camp.audience_list_ref:
+        if camp.audience_list_ref and camp.audience_list_ref != camp.ref:
             await scan.audience(camp.audience_list_ref)
         await scan.members(camp)
+    declared: list[str] = []
+    lists = from_campaigns(client, campaigns, all_seen, ctx.manifest.not_send_lists(args.connector))
+    if not args.campaign_ref and not lists.complete:
+        declared, listed = await _unnamed_send_lists(client, lists, scan)
+        all_seen = all_seen and listed
     ordered = sorted(scan.hits.values(), key=lambda c: c.person_ref)
     by_status: dict[str, int] = {}
     for c in ordered:
@@ -213,6 +217,7 @@ async def find_consent_conflicts(ctx: ToolContext, args: ConflictsIn) -> Conflic
         by_status=by_status,
         campaigns_checked=[c.ref for c in campaigns],
         lists_checked=scan.lists,
+        lists_declared_not_send=declared,
         unreadable=scan.unreadable,
         records_scanned=MAX_SCAN - scan.budget[0],
         complete=all_seen and scan.budget[0] > 0 and not scan.unreadable,

@@ -55,6 +55,7 @@ class HubSpotBase:
     name = ids.VENDOR
     person_objects: tuple[str, ...] = (ids.CONTACT,)
     batch_size = BATCH_CAP
+    send_audiences_named = True
 
     def __init__(
         self,

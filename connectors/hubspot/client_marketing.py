@@ -73,9 +73,13 @@ class MarketingReads(HubSpotBase):
             if lists and ids.NUMERIC_ID.match(lists[0])
             else None
         )
-        return to_campaign(
+        campaign = to_campaign(
             data, member_count=count, sends_email=bool(emails), audience_list_ref=audience
         )
+        # Several list assets, or one that is not a list id: which lists feed the campaign's
+        # emails is not fully known, and the floor must not assume it knows.
+        known = not lists or (len(lists) == 1 and audience is not None)
+        return campaign.model_copy(update={"audience_known": known})
 
     async def _assets(self, campaign_path: str, asset_type: str) -> list[str]:
         data = await self.http.send("GET", f"{campaign_path}/assets/{asset_type}")

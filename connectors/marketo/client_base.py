@@ -128,6 +128,7 @@ class ClientBase:
     name = ids.CONNECTOR
     person_objects: tuple[str, ...] = (ids.LEAD,)
     batch_size = 300
+    send_audiences_named = True
 
     def __init__(self, http: VendorHTTP) -> None:
         self.http = http

@@ -108,7 +108,8 @@ class CampaignReads(PeopleReads):
             rec = await self._asset(f"/rest/asset/v1/program/{cid}.json")
             return mapping.program(rec, await self._channel(rec.get("channel")))
         rec = await self._asset(f"/rest/asset/v1/smartCampaign/{cid}.json")
-        campaign = mapping.smart_campaign(rec, await self._audience(cid))
+        audience, known = await self._audience(cid)
+        campaign = mapping.smart_campaign(rec, audience, audience_known=known)
         folder = rec.get("folder") or {}
         if folder.get("type") == "Program" and isinstance(folder.get("id"), int):
             # A smart campaign inside a program that sends no e-mail (an Event) sends none
@@ -119,8 +120,10 @@ class CampaignReads(PeopleReads):
             )
         return campaign
 
-    async def _audience(self, campaign_id: int) -> str | None:
-        """The static list named by the campaign's "Member of List" filter, if exactly one."""
+    async def _audience(self, campaign_id: int) -> tuple[str | None, bool]:
+        """The static list named by the campaign's "Member of List" filter, and whether that is
+        all of it: several lists, or a name that does not resolve to exactly one list, leave
+        the audience unknown (the floor then fails closed) rather than silently partial."""
         sl = await self._asset(
             f"/rest/asset/v1/smartCampaign/{campaign_id}/smartList.json", {"includeRules": "true"}
         )
@@ -131,10 +134,14 @@ class CampaignReads(PeopleReads):
             for c in f.get("conditions", [])
             for v in c.get("values", [])
         ]
+        if not names:
+            return None, True
         if len(names) != 1 or "," in names[0]:
-            return None
+            return None, False
         found = (await self._get("/rest/v1/lists.json", {"name": names[0]})).get("result") or []
-        return mapping.ref(ids.LIST, found[0]["id"]) if len(found) == 1 else None
+        if len(found) != 1:
+            return None, False
+        return mapping.ref(ids.LIST, found[0]["id"]), True
 
     async def campaign_members(
         self, ref: str, *, cursor: str | None = None, limit: int = 200

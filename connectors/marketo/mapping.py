@@ -103,7 +103,9 @@ def program(record: dict[str, Any], channel: dict[str, Any] | None) -> Campaign:
     )
 
 
-def smart_campaign(record: dict[str, Any], audience_list_ref: str | None = None) -> Campaign:
+def smart_campaign(
+    record: dict[str, Any], audience_list_ref: str | None = None, *, audience_known: bool = True
+) -> Campaign:
     """Flow steps are not readable over REST, so every smart campaign may send email."""
     active = bool(record.get("isActive"))
     return Campaign(
@@ -116,6 +118,7 @@ def smart_campaign(record: dict[str, Any], audience_list_ref: str | None = None)
         schedulable=record.get("type") == "batch",
         sends_email=True,
         audience_list_ref=audience_list_ref,
+        audience_known=audience_known,
     )
 
 

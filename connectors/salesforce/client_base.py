@@ -39,6 +39,7 @@ class SalesforceBase:
     name = VENDOR
     person_objects: tuple[str, ...] = ids.PERSON_OBJECTS
     batch_size = MAX_BATCH
+    send_audiences_named = False  # lists are emailed by Marketing Cloud / Account Engagement
 
     def __init__(
         self,

@@ -25,6 +25,10 @@ from mopsgate.connectors.salesforce import fields as cat
 from mopsgate.connectors.salesforce import ids
 
 LIST_TYPE = "List"
+# Salesforce sends no email itself: a connected platform (Marketing Cloud, Account Engagement)
+# emails a campaign's members. Campaigns of these Types are the ones such platforms email (a
+# webinar's invitations and reminders are email, a trade show's booth scans are not).
+EMAIL_TYPES = frozenset({"Email", "Webinar"})
 CAMPAIGN_FIELDS = (
     "Id",
     "Name",
@@ -108,9 +112,13 @@ def to_list(rec: Record) -> PersonList:
 
 
 def to_campaign(rec: Record, ladder: list[Record]) -> Campaign:
+    """Salesforce has no audience-list link: an emailing campaign's audience is its own
+    members, so it names itself as its audience list."""
     steps = sorted(ladder, key=lambda r: r.get("SortOrder") or 0)
+    ref = make_ref(ids.VENDOR, ids.CAMPAIGN, str(rec["Id"]))
+    sends = rec.get("Type") in EMAIL_TYPES
     return Campaign(
-        ref=make_ref(ids.VENDOR, ids.CAMPAIGN, str(rec["Id"])),
+        ref=ref,
         name=str(rec.get("Name") or ""),
         kind="crm_campaign",
         channel=rec.get("Type"),
@@ -118,7 +126,8 @@ def to_campaign(rec: Record, ladder: list[Record]) -> Campaign:
         active=rec.get("IsActive"),
         triggerable=False,
         schedulable=False,
-        sends_email=False,
+        sends_email=sends,
+        audience_list_ref=ref if sends else None,
         status_ladder=[
             StatusStep(
                 name=str(r["Label"]),

@@ -226,7 +226,10 @@ async def test_campaigns_ladders_members_and_counts(env: Env) -> None:
     camps = page.items + page2.items
     assert [c.ref for c in camps] == [ids.campaign_ref(c.idx) for c in SEED.campaigns]
     for got, seed in zip(camps, SEED.campaigns, strict=True):
-        assert got.kind == "crm_campaign" and not got.triggerable and not got.sends_email
+        assert got.kind == "crm_campaign" and not got.triggerable
+        # Emailed by a connected platform (Type Email or Webinar), to the campaign's members.
+        assert got.sends_email == seed.sends_email
+        assert got.audience_list_ref == (got.ref if seed.sends_email else None)
         assert [(s.name, s.step, s.success) for s in got.status_ladder] == sorted(
             seed.ladder, key=lambda s: s[1]
         )

@@ -283,3 +283,48 @@ def test_digest_is_stable_across_formatting_and_order() -> None:
     assert manifest_digest(load_manifest_text(swapped, "d", CAT)) == base
     changed = edit('write_fields = ["title"]', 'write_fields = ["title", "company"]')
     assert manifest_digest(load_manifest_text(changed, "e", CAT)) != base
+
+
+DECLARED = """environment = "sandbox"
+[[connectors.marketo.not_send_lists]]
+ref = "marketo:list:1003"
+reason = "the sales call list"
+"""
+
+
+def test_not_send_list_declarations_load() -> None:
+    manifest = load_manifest_text(edit('environment = "sandbox"\n', DECLARED), "m.toml", CAT)
+    assert manifest.not_send_lists("marketo") == {"marketo:list:1003"}
+    assert manifest.not_send_lists("salesforce") == frozenset()
+    shipped = load_manifest(ROOT / "permissions.toml", CAT)
+    assert len(shipped.not_send_lists("salesforce")) == 3
+
+
+@pytest.mark.parametrize(
+    ("ref", "reason", "fragment"),
+    [
+        ("hubspot:list:12", "x", "is not on marketo; declare it under connectors.hubspot"),
+        ("marketo:lead:100042", "x", "is not a list: lists on marketo are list"),
+        ("marketo:list", "x", "is not a list reference; expected 'marketo:list:<id>'"),
+        ("marketo:list:10 03", "x", "the id may only contain"),
+        ("marketo:list:1003", "  ", "say why this list feeds no email send"),
+        ("marketo:list:1003", "", "String should have at least 1 character"),
+    ],
+)
+def test_bad_not_send_list_declarations_are_rejected_with_their_line(
+    ref: str, reason: str, fragment: str
+) -> None:
+    """An admin's typo in a declaration must not silently widen what may be added to lists."""
+    text = edit(
+        'environment = "sandbox"\n',
+        DECLARED.replace("marketo:list:1003", ref).replace("the sales call list", reason),
+    )
+    found = [p for p in problems(text) if fragment in p.message]
+    assert found, problems(text)
+    key = "reason" if "reason" in fragment or "why" in fragment or "least" in fragment else "ref"
+    assert text.splitlines()[found[0].line - 1].startswith(key), found[0]
+
+
+def test_a_list_declared_twice_is_rejected() -> None:
+    text = edit('environment = "sandbox"\n', DECLARED + DECLARED.split("\n", 1)[1])
+    assert any("'marketo:list:1003' is declared twice" in p.message for p in problems(text))

@@ -34,7 +34,6 @@ class Vendor:
     members_ref: Callable[[int], str]  # the campaign that holds a seed campaign's members
     fields: dict[str, str]  # role -> vendor field name (person object of a Lead-like person)
     static_lists: bool  # only static seed lists exist as lists (Salesforce)
-    audience_lists: bool  # a campaign's audience list is linked to it
     activity_ref: Callable[[int], str]
 
     def person_obj(self, idx: int) -> str:
@@ -57,7 +56,6 @@ VENDORS: dict[str, Vendor] = {
             "company": "company",
         },
         static_lists=False,
-        audience_lists=True,
         activity_ref=mk.activity_ref,
     ),
     "hubspot": Vendor(
@@ -75,7 +73,6 @@ VENDORS: dict[str, Vendor] = {
             "company": "company",
         },
         static_lists=False,
-        audience_lists=True,
         activity_ref=lambda i: make_ref("hubspot", "email_event", hs.email_event_id(i)),
     ),
     "salesforce": Vendor(
@@ -93,7 +90,6 @@ VENDORS: dict[str, Vendor] = {
             "company": "Company",
         },
         static_lists=True,
-        audience_lists=False,
         activity_ref=lambda i: make_ref("salesforce", "Task", sf.task_id(i)),
     ),
 }
@@ -126,9 +122,13 @@ def visible(text: str) -> str:
     return text
 
 
-def expected_conflicts(v: Vendor, only: int | None = None) -> dict[str, set[str]]:
-    """person ref -> where found: non-subscribed members of active e-mail campaigns and, where
-    the vendor links one, of their audience lists."""
+def expected_conflicts(
+    v: Vendor, only: int | None = None, *, audience: bool = True
+) -> dict[str, set[str]]:
+    """person ref -> where found: non-subscribed members of active e-mail campaigns and of
+    their audience lists (Salesforce cannot link them: there the shipped manifest declares the
+    other lists as feeding no sends, which leaves the same ones; ``audience=False`` leaves the
+    lists out, as for one Salesforce campaign, which names no list)."""
     found: dict[int, set[str]] = defaultdict(set)
     for camp in SEED.campaigns:
         if only is None and not (camp.active and camp.sends_email):
@@ -137,7 +137,7 @@ def expected_conflicts(v: Vendor, only: int | None = None) -> dict[str, set[str]
             continue
         for idx, _status in camp.members:
             found[idx].add(v.members_ref(camp.idx))
-        if v.audience_lists and camp.audience_list is not None:
+        if audience and camp.audience_list is not None:
             for idx in SEED.lists[camp.audience_list].members:
                 found[idx].add(v.list_ref(camp.audience_list))
     return {

@@ -7,7 +7,10 @@ from collections import Counter
 import pytest
 
 from mopsgate.sandbox.marketo import ids as mk
+from mopsgate.sandbox.salesforce import ids as sf
 from mopsgate.server.app import Runtime
+from mopsgate.server.settings import Settings
+from tests.conftest import audit_rows
 from tests.tools.seed_facts import NAMES, SEED, VENDORS, expected_conflicts, first
 from tests.tools.test_reads_per_vendor import ok, refused
 
@@ -22,14 +25,21 @@ def checked_campaigns(name: str) -> set[str]:
     return refs
 
 
+# Salesforce cannot name its send lists; the shipped manifest declares these feed no sends.
+SF_DECLARED = {sf.list_ref(i) for i in (2, 3, 6)}
+
+
 @pytest.mark.parametrize("name", NAMES)
 async def test_finds_exactly_the_seeded_conflicts(name, connect):
+    """The attack run found Salesforce reporting 73 conflicts and complete: true while Marketo
+    and HubSpot reported 177 for the same people: every connector must find the same 177."""
     v = VENDORS[name]
     expected = expected_conflicts(v)
     async with connect("assistant") as client:
         got = await ok(client, "find_consent_conflicts", {"connector": name})
     assert got["complete"] and got["unreadable"] == []
-    assert got["total_conflicts"] == len(expected) == len(got["conflicts"])
+    assert got["total_conflicts"] == len(expected) == len(got["conflicts"]) == 177
+    assert got["by_status"] == {"opted_out": 95, "unknown": 47, "suppressed": 35}
     assert {c["person_ref"]: set(c["found_in"]) for c in got["conflicts"]} == expected
     by_ref = {v.person_ref(p.idx): p for p in SEED.people}
     assert got["by_status"] == dict(Counter(by_ref[r].consent_status for r in expected))
@@ -38,8 +48,50 @@ async def test_finds_exactly_the_seeded_conflicts(name, connect):
         assert c["reasons"][0] == c["consent_status"]
     assert set(got["campaigns_checked"]) == checked_campaigns(name)
     lists = {v.list_ref(SEED.campaigns[i].audience_list or 0) for i in SENDING}
-    assert set(got["lists_checked"]) == (lists if v.audience_lists else set())
+    assert set(got["lists_checked"]) == lists
+    declared = SF_DECLARED if name == "salesforce" else set()
+    assert set(got["lists_declared_not_send"]) == declared
     assert "Salesforce" in got["definition"]
+
+
+async def test_salesforce_without_declarations_checks_every_list(connect, settings: Settings):
+    """Fail closed: with no not_send_lists in the manifest, every Salesforce list may feed a
+    send, so every one is checked; the count grows and is still complete."""
+    text = settings.manifest_path.read_text()
+    head, _, rest = text.partition("[[connectors.salesforce.not_send_lists]]")
+    settings.manifest_path.write_text(head + rest[rest.index("\n# --- Extra PII") :])
+    v = VENDORS["salesforce"]
+    static = {lst.idx for lst in SEED.lists if lst.kind == "static"}
+    expected = expected_conflicts(v)
+    for idx in static:
+        for person in SEED.lists[idx].members:
+            if SEED.people[person].consent_status != "subscribed":
+                expected.setdefault(v.person_ref(person), set()).add(v.list_ref(idx))
+    async with connect("assistant") as client:
+        got = await ok(client, "find_consent_conflicts", {"connector": "salesforce"})
+    assert got["complete"] and got["lists_declared_not_send"] == []
+    assert set(got["lists_checked"]) == {v.list_ref(i) for i in static}
+    assert {c["person_ref"]: set(c["found_in"]) for c in got["conflicts"]} == expected
+    assert got["total_conflicts"] == len(expected) > 177
+
+
+async def test_a_campaign_naming_several_lists_makes_the_answer_incomplete(
+    connect, runtime: Runtime, settings: Settings
+):
+    """A Marketo smart campaign whose audience names two lists: which lists feed sends is no
+    longer known, so every list is checked, and the smart list that cannot be read makes the
+    answer say complete: false rather than pass a partial count off as complete."""
+    emu = runtime.connectors.emulator("marketo")
+    welcome = emu.state.w.smart_campaigns[mk.smart_campaign_id(2)]
+    welcome.audience_list_name = "Product Updates Beta, Event Follow-up Q4"
+    async with connect("assistant") as client:
+        got = await ok(client, "find_consent_conflicts", {"connector": "marketo"})
+    assert not got["complete"]
+    assert got["unreadable"] == [mk.list_ref(4)]  # "All MQLs (smart)": a smart list
+    assert mk.list_ref(3) in got["lists_checked"]  # not named by any campaign, still checked
+    assert emu.core.write_requests == []
+    row = [r for r in audit_rows(settings) if r["tool"] == "find_consent_conflicts"][-1]
+    assert row["outcome"] == "ok"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -63,7 +115,8 @@ async def test_one_campaign_and_a_fresh_opt_out(name, connect, runtime: Runtime)
     found = {c["person_ref"]: c for c in got["conflicts"]} | {
         c["person_ref"]: c for c in members["conflicts"]
     }
-    expected = set(expected_conflicts(v, only=2)) | {v.person_ref(member.idx)}
+    linked = name != "salesforce"  # one Salesforce campaign names no audience list
+    expected = set(expected_conflicts(v, only=2, audience=linked)) | {v.person_ref(member.idx)}
     assert set(found) == expected
     assert found[v.person_ref(member.idx)]["consent_status"] == "opted_out"
 

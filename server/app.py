@@ -19,6 +19,7 @@ from mopsgate.governance.change_model import Change
 from mopsgate.governance.change_store import ChangeStore
 from mopsgate.governance.manifest_holder import ManifestEvent, ManifestHolder
 from mopsgate.governance.proposing import Proposer
+from mopsgate.server.capabilities import ServedSurface
 from mopsgate.server.pipeline import GovernedPipeline, PrincipalResolver
 from mopsgate.server.registration import register_tools
 from mopsgate.server.registry import ConnectorRegistry
@@ -180,7 +181,7 @@ def build_server(
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         subscriptions=bus,
-        middleware=[pipeline],
+        middleware=[ServedSurface(), pipeline],
         **server_kwargs,
     )
     register_tools(server, runtime.specs)

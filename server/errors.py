@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from mcp.types import CallToolResult, TextContent
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
 from mcp_types.methods import serialize_server_result
 
 from mopsgate.connectors.errors import (
@@ -63,6 +64,11 @@ def error_result(exc: GovernanceError, protocol_version: str) -> dict[str, Any]:
     result = CallToolResult(content=[TextContent(type="text", text=error_text(exc))], is_error=True)
     data = result.model_dump(by_alias=True, mode="json", exclude_none=True)
     return serialize_server_result("tools/call", protocol_version, data)
+
+
+def invalid_params(exc: GovernanceError) -> MCPError:
+    """A request that does not have the protocol's shape: the standard JSON-RPC -32602."""
+    return MCPError(code=INVALID_PARAMS, message=error_text(exc))
 
 
 def internal_error(tool: str, exc: BaseException) -> GovernanceError:

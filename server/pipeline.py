@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ValidationError
 
 from mopsgate.connectors.http import upstream_calls
@@ -32,7 +33,7 @@ from mopsgate.governance.errors import (
 from mopsgate.governance.manifest_holder import ManifestHolder
 from mopsgate.governance.policy import Decision, decide, rate_limit, visible_tools
 from mopsgate.server.call_rate import CallRate
-from mopsgate.server.errors import error_result, error_text
+from mopsgate.server.errors import error_result, error_text, invalid_params
 from mopsgate.tools.spec import CallNotes, Connectors, ToolContext, ToolSpec
 
 log = logging.getLogger("mopsgate.pipeline")
@@ -72,6 +73,18 @@ def describe_validation(tool: str, exc: ValidationError) -> InvalidInput:
         f"invalid arguments for {tool}: " + "; ".join(problems) + ".",
         hint="Fix the arguments to match the tool's input schema and call again; "
         "nothing was changed.",
+    )
+
+
+def _malformed_call(name: Any, arguments: Any) -> InvalidInput | None:
+    """A tools/call whose params do not have the protocol's shape is a client bug: it gets the
+    standard -32602 (after its audit row), not a tool result."""
+    if isinstance(name, str) and name and (arguments is None or isinstance(arguments, dict)):
+        return None
+    return InvalidInput(
+        "tools/call needs params.name (a non-empty string) and params.arguments (an object, "
+        "or absent).",
+        hint="Send the tool's name and its arguments as a JSON object; nothing was run.",
     )
 
 
@@ -145,9 +158,9 @@ class GovernedPipeline:
 
     async def call_tool(self, ctx: Any, call_next: Any) -> Any:
         started = time.perf_counter()
-        params = dict(ctx.params or {})
-        name = str(params.get("name", ""))
-        raw_args = params.get("arguments") or {}
+        params = ctx.params if isinstance(ctx.params, dict) else {}
+        raw_name, raw_args = params.get("name"), params.get("arguments")
+        name = raw_name if isinstance(raw_name, str) else ""
         manifest, digest = await self.holder.current()
         principal = self.resolve_principal(ctx)
         client_name, client_version = _client_info(ctx)
@@ -161,6 +174,10 @@ class GovernedPipeline:
             arguments=raw_args if isinstance(raw_args, dict) else {},  # masked by the audit log
             manifest_digest=digest,
         )
+        malformed = _malformed_call(raw_name, raw_args)
+        if malformed is not None:
+            await self._finish_refused(event, malformed, started, str(ctx.protocol_version))
+            raise invalid_params(malformed)
         spec = self.specs.get(name)
         try:
             args, decision = self._admit(manifest, principal, name, spec, raw_args)
@@ -177,7 +194,15 @@ class GovernedPipeline:
             transport=self.transport,
         )
         active = ActiveCall(spec, args, tool_ctx)
-        result, calls = await self._run(ctx, call_next, active)
+        try:
+            result, calls = await self._run(ctx, call_next, active)
+        except MCPError as exc:  # the SDK refused the request itself: still one audit row
+            rejected = InvalidInput(
+                f"the request was refused: {exc.message}",
+                details={"connector": tool_ctx.notes.connector},
+            )
+            await self._finish_refused(event, rejected, started, str(ctx.protocol_version))
+            raise
         is_error = bool(result.get("isError")) if isinstance(result, dict) else False
         notes = tool_ctx.notes
         event.update(

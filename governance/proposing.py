@@ -6,6 +6,8 @@ but its audit row.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -170,6 +172,16 @@ def _target_refs(inp: pl.PlanInput) -> list[str]:
     return inp.refs
 
 
+def repeated(refs: Sequence[str]) -> str:
+    """The references listed more than once, with how often ('' when none is): a request
+    that names a record twice is ambiguous (which of two field sets? add twice?) and is
+    refused rather than silently merged."""
+    counts = Counter(refs)
+    dupes = [f"{ref} ({n} times)" for ref, n in counts.items() if n > 1]
+    more = f" and {len(dupes) - 10} more" if len(dupes) > 10 else ""
+    return ", ".join(dupes[:10]) + more
+
+
 def _check_refs(connector: str, refs: list[str]) -> None:
     if not refs:
         raise InvalidInput("no records given.", hint="Pass at least one record reference.")
@@ -178,8 +190,11 @@ def _check_refs(connector: str, refs: list[str]) -> None:
             f"{len(refs)} records is more than one change may hold ({MAX_RECORDS}).",
             hint="Split by list or segment.",
         )
-    if len(set(refs)) != len(refs):
-        raise InvalidInput("the same record is listed twice.", hint="List each record once.")
+    if dupes := repeated(refs):
+        raise InvalidInput(
+            f"the same record is listed more than once: {dupes}.",
+            hint="List each record once; nothing was changed.",
+        )
     foreign = [r for r in refs if not r.startswith(connector + ":")]
     if foreign:
         raise InvalidInput(

@@ -37,7 +37,14 @@ def _signature(spec: ToolSpec[Any, Any]) -> inspect.Signature:
                 inspect.Parameter.KEYWORD_ONLY,
                 default=default,
                 annotation=Annotated[
-                    (info.annotation, *info.metadata, Field(description=info.description))
+                    (
+                        info.annotation,
+                        *info.metadata,
+                        Field(
+                            description=info.description,
+                            json_schema_extra=info.json_schema_extra,
+                        ),
+                    )
                 ],
             )
         )

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from mopsgate.governance.planning import PlanInput
-from mopsgate.governance.proposing import Proposal, Proposer
+from mopsgate.governance.proposing import Proposal, Proposer, repeated
 from mopsgate.governance.risk import RiskClass
 from mopsgate.tools.change_views import ProposalOut, change_out
 from mopsgate.tools.common import ConnectorName, Ref, connector, person_ref, split_ref
@@ -24,7 +25,25 @@ Reason = Annotated[
         description=("what the user asked for, in their words; shown to the reviewer"),
     ),
 ]
-Refs = Annotated[list[Ref], Field(min_length=1, max_length=10_000)]
+
+
+def _once_each(refs: list[str]) -> list[str]:
+    """Refuse a record named twice (before ``propose_update_person`` turns the list into a
+    mapping and would silently merge the two)."""
+    if dupes := repeated(refs):
+        raise PydanticCustomError(
+            "duplicate_refs",
+            "the same record is listed more than once: {dupes}; list each record once",
+            {"dupes": dupes},
+        )
+    return refs
+
+
+def refs_field(max_length: int) -> Any:
+    return Field(min_length=1, max_length=max_length, json_schema_extra={"uniqueItems": True})
+
+
+Refs = Annotated[list[Ref], refs_field(10_000), AfterValidator(_once_each)]
 Value = str | int | float | bool | None
 
 NEXT = (
@@ -150,7 +169,7 @@ async def propose_set_campaign_status(ctx: ToolContext, args: CampaignStatusIn) 
 
 class TriggerIn(StrictInput):
     campaign_ref: Ref
-    person_refs: Annotated[list[Ref], Field(min_length=1, max_length=1000)]
+    person_refs: Annotated[list[Ref], refs_field(1000), AfterValidator(_once_each)]
     tokens: dict[str, str] = Field(default_factory=dict, max_length=20)
     reason: Reason
 

@@ -13,6 +13,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 PREFIX = "mgt_"
 
@@ -62,22 +63,51 @@ def create_token(
     return token
 
 
-def lookup_token(db_path: Path, token: str) -> TokenRecord | None:
-    """The principal a presented token stands for, or None (unknown, revoked or expired)."""
+@dataclass(frozen=True)
+class RefusedToken:
+    """A presented token that matches a stored one but is no longer accepted."""
+
+    principal: str
+    reason: Literal["revoked", "expired"]
+
+
+def _stored(db_path: Path, token: str) -> tuple[TokenRecord, bool] | None:
+    """The stored record of a presented token and whether it was revoked, or None."""
     if not token.startswith(PREFIX) or len(token) > 200 or not db_path.exists():
         return None
     with _connect(db_path) as conn:
         row = conn.execute(
-            "SELECT principal, label, created_at, expires_at FROM bearer_tokens "
-            "WHERE token_hash = ? AND revoked = 0",
+            "SELECT principal, label, created_at, expires_at, revoked FROM bearer_tokens "
+            "WHERE token_hash = ?",
             (_hash(token),),
         ).fetchone()
-    if row is None:
+    return None if row is None else (TokenRecord(*row[:4]), bool(row[4]))
+
+
+def _expired(record: TokenRecord) -> bool:
+    return bool(record.expires_at) and datetime.fromisoformat(
+        str(record.expires_at)
+    ) < datetime.now(UTC)
+
+
+def lookup_token(db_path: Path, token: str) -> TokenRecord | None:
+    """The principal a presented token stands for, or None (unknown, revoked or expired)."""
+    stored = _stored(db_path, token)
+    if stored is None or stored[1] or _expired(stored[0]):
         return None
-    record = TokenRecord(*row)
-    if record.expires_at and datetime.fromisoformat(record.expires_at) < datetime.now(UTC):
+    return stored[0]
+
+
+def refused_token(db_path: Path, token: str) -> RefusedToken | None:
+    """Why a real token is refused (revoked or expired); None for a token that was never issued
+    (or is still good). Only for the refusal path, so the user can be told what to do."""
+    stored = _stored(db_path, token)
+    if stored is None:
         return None
-    return record
+    record, revoked = stored
+    if revoked:
+        return RefusedToken(record.principal, "revoked")
+    return RefusedToken(record.principal, "expired") if _expired(record) else None
 
 
 def revoke_principal_tokens(db_path: Path, principal: str) -> int:

@@ -1,9 +1,11 @@
 """Streamable HTTP: bearer-token auth and DNS-rebinding protection in front of the pipeline.
 
-The SDK's resource-server half does the 401s (with ``WWW-Authenticate``); our verifier maps an
+The SDK's resource-server half refuses requests without a valid token; our verifier maps an
 opaque mopsgate token to its principal. mopsgate issues its own tokens with
-``mopsgate token create``; it runs no OAuth authorization server (out of scope), so the
-issuer URL in the metadata is the server itself.
+``mopsgate token create`` and runs no OAuth authorization server, so it publishes no OAuth
+protected-resource metadata (no ``resource_server_url``): advertising it would send clients into
+an OAuth flow that cannot succeed. Should an authorization server ever be configured, that is
+where its metadata would be advertised. The 401 itself is explained by ``http_unauthorized``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import AnyHttpUrl
 
 from mopsgate.governance.bearer import lookup_token
+from mopsgate.server.http_unauthorized import ExplainUnauthorized
 
 SCOPE = "mopsgate"
 
@@ -50,14 +53,13 @@ def http_principal(_ctx: Any) -> str | None:
 
 
 def http_server_kwargs(db_path: Path, host: str, port: int) -> dict[str, Any]:
-    base = f"http://{host}:{port}"
     return {
         "token_verifier": DbTokenVerifier(db_path),
         "auth": AuthSettings(
-            issuer_url=AnyHttpUrl(base),
-            resource_server_url=AnyHttpUrl(f"{base}/mcp"),
+            # Required by the SDK; with no resource_server_url it is never published.
+            issuer_url=AnyHttpUrl(f"http://{host}:{port}"),
+            resource_server_url=None,
             required_scopes=[SCOPE],
-            validate_token_resource=False,
         ),
     }
 
@@ -84,4 +86,5 @@ def build_http_app(runtime: Any, host: str, port: int) -> Any:
         resolve_principal=http_principal,
         **http_server_kwargs(runtime.settings.db_path, host, port),
     )
-    return server.streamable_http_app(transport_security=transport_security(host, port), host=host)
+    app = server.streamable_http_app(transport_security=transport_security(host, port), host=host)
+    return ExplainUnauthorized(app, runtime.settings.db_path, lambda: runtime.audit_log)

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
-import uvicorn
 from mcp import Client, StdioServerParameters
 
 from mopsgate.governance.bearer import create_token
-from mopsgate.server.app import Runtime
-from mopsgate.server.http import build_http_app
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows, text_of
 
@@ -78,25 +70,6 @@ def test_serve_refuses_an_invalid_manifest(settings: Settings):
 def test_http_refuses_a_non_loopback_bind(settings: Settings):
     proc = _serve(settings, "--transport", "http", "--host", "0.0.0.0")  # noqa: S104
     assert proc.returncode == 2 and "not a loopback address" in proc.stderr
-
-
-@pytest.fixture
-def http_base(runtime: Runtime) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = build_http_app(runtime, "127.0.0.1", port)
-    uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(10)
-    sock.close()
 
 
 def _call(base: str, headers: dict[str, str]) -> httpx.Response:

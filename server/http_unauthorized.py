@@ -1,0 +1,135 @@
+"""The HTTP 401: say how to get a token, never point at an OAuth server that does not exist.
+
+mopsgate issues its own bearer tokens (``mopsgate token create``) and runs no OAuth
+authorization server. A 401 that carries ``resource_metadata`` makes clients such as MCP
+Inspector start an OAuth flow that cannot succeed ("Interactive OAuth requires a TTY") instead
+of telling the user what to do, so the server advertises no protected-resource metadata and this
+ASGI wrapper rewrites every 401 into a JSON body naming the command and the header format.
+
+A token that was issued but is revoked or expired is told so, and its use is audited: a revoked
+token that keeps arriving is a leaked token in use. A token that was never issued is not
+audited, so nobody without a token can make the server write to its audit log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from mopsgate.governance.audit import AuditEvent, AuditLog
+from mopsgate.governance.bearer import RefusedToken, refused_token
+from mopsgate.governance.errors import AuditUnavailable
+
+log = logging.getLogger("mopsgate.http")
+
+HEADER = "Authorization: Bearer <token>"
+HOW_TO_GET_ONE = (
+    "Ask the mopsgate operator to run `mopsgate token create --principal NAME` (NAME is a "
+    "principal in permissions.toml) and send the token it prints once with every request as "
+    f"the header `{HEADER}`."
+)
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
+
+
+def _bearer(scope: dict[str, Any]) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == b"authorization":
+            text = bytes(value).decode("latin-1")
+            return text[7:].strip() if text[:7].lower() == "bearer " else text
+    return None
+
+
+def explain(presented: str | None, refused: RefusedToken | None) -> tuple[str, str]:
+    """The (error, description) for a 401, from what the client sent."""
+    if presented is None:
+        return "missing_token", "mopsgate needs a bearer token on every request; none was sent."
+    if refused is not None and refused.reason == "revoked":
+        return "invalid_token", "This token was revoked; it no longer grants access."
+    if refused is not None:
+        return "invalid_token", "This token has expired; it no longer grants access."
+    return "invalid_token", "This token is not one mopsgate issued (or it was mistyped)."
+
+
+def unauthorized_body(error: str, description: str) -> bytes:
+    body = {
+        "error": error,
+        "error_description": description,
+        "how_to_get_a_token": HOW_TO_GET_ONE,
+        "header": HEADER,
+    }
+    return json.dumps(body).encode()
+
+
+class ExplainUnauthorized:
+    """ASGI wrapper: any 401 from the app underneath goes out with mopsgate's own body."""
+
+    def __init__(
+        self, app: ASGIApp, db_path: Path, audit_log: Callable[[], AuditLog | None]
+    ) -> None:
+        self.app = app
+        self.db_path = db_path
+        self.audit_log = audit_log
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        refusing = False
+
+        async def rewrite(message: dict[str, Any]) -> None:
+            nonlocal refusing
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                refusing = True
+                return
+            if not refusing:
+                await send(message)
+            elif not message.get("more_body", False):
+                await self._refuse(scope, send)
+
+        await self.app(scope, receive, rewrite)
+
+    async def _refuse(self, scope: dict[str, Any], send: Any) -> None:
+        presented = _bearer(scope)
+        refused = refused_token(self.db_path, presented) if presented else None
+        error, description = explain(presented, refused)
+        if refused is not None:
+            await self._audit(refused)
+        body = unauthorized_body(error, description)
+        challenge = 'Bearer realm="mopsgate"'  # RFC 6750 3.1: no error code without a token
+        if presented is not None:
+            challenge += f', error="{error}", error_description="{description}"'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", challenge.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _audit(self, refused: RefusedToken) -> None:
+        audit_log = self.audit_log()
+        if audit_log is None:
+            return
+        try:
+            await audit_log.append(
+                AuditEvent(
+                    kind="token",
+                    principal=refused.principal,
+                    transport="http",
+                    tool="http auth",
+                    decision="denied",
+                    outcome="denied",
+                    rule_id=f"token-{refused.reason}",
+                    reason=f"a {refused.reason} token was presented; the request was refused",
+                )
+            )
+        except AuditUnavailable as exc:  # the request is refused either way
+            log.error("could not audit the use of a %s token: %s", refused.reason, exc.message)

@@ -1,9 +1,11 @@
-"""The one protocol every vendor client implements.
+"""The one protocol every vendor client implements, made of one protocol per job.
 
-Tools and the governance layer speak only this. Operations a vendor cannot do raise
-``NotSupportedByVendor`` (never a silent no-op), so a tool can tell the assistant so plainly.
-Reads that feed a plan (``get_people``) are batched so a 10,000-person plan costs the minimum
-number of vendor calls.
+Tools and the governance layer speak only ``Connector``. Each vendor client is composed of
+parts that do one job each (people, lists, campaigns, activities, account, writes), and each
+part implements the matching protocol below, so a reader finds a vendor's ``list_members`` in
+that vendor's ``lists.py``. Operations a vendor cannot do raise ``NotSupportedByVendor`` (never
+a silent no-op), so a tool can tell the assistant so plainly. Reads that feed a plan
+(``get_people``) are batched so a 10,000-person plan costs the minimum number of vendor calls.
 """
 
 from __future__ import annotations
@@ -30,19 +32,7 @@ from mopsgate.connectors.model import (
 )
 
 
-@runtime_checkable
-class Connector(Protocol):
-    name: str
-    person_objects: tuple[str, ...]
-    batch_size: int  # the vendor's write batch cap for person updates
-    # Whether the vendor names every list its email sends go to (as campaign audiences), so a
-    # list no active email campaign names is known not to feed sends. False where sends are run
-    # by a platform the connector cannot see (Salesforce campaigns are emailed by Marketing
-    # Cloud or Account Engagement): there the compliance floor treats every list as a send list
-    # unless the manifest declares it is not one.
-    send_audiences_named: bool
-
-    # reads --------------------------------------------------------------------------------
+class PeopleReads(Protocol):
     async def search_people(
         self, query: PersonQuery, *, cursor: str | None = None, limit: int = 50
     ) -> Page[Person]: ...
@@ -55,6 +45,8 @@ class Connector(Protocol):
 
     async def describe_fields(self, obj: str) -> list[FieldInfo]: ...
 
+
+class ListReads(Protocol):
     async def list_lists(
         self, *, cursor: str | None = None, limit: int = 50, name_contains: str | None = None
     ) -> Page[PersonList]: ...
@@ -67,6 +59,8 @@ class Connector(Protocol):
 
     async def person_memberships(self, ref: str) -> Memberships: ...
 
+
+class CampaignReads(Protocol):
     async def list_campaigns(
         self, *, cursor: str | None = None, limit: int = 50
     ) -> Page[Campaign]: ...
@@ -77,6 +71,8 @@ class Connector(Protocol):
         self, ref: str, *, cursor: str | None = None, limit: int = 200
     ) -> Page[CampaignMember]: ...
 
+
+class ActivityReads(Protocol):
     async def get_activities(
         self,
         *,
@@ -89,11 +85,16 @@ class Connector(Protocol):
         limit: int = 100,
     ) -> Page[Activity]: ...
 
+
+class AccountReads(Protocol):
     async def list_owners(self) -> list[Owner]: ...
 
     async def api_budget(self) -> ApiBudget: ...
 
-    # writes (only ever called by apply, after approval) ----------------------------------
+
+class Writes(Protocol):
+    """Only ever called by apply, after approval."""
+
     async def update_people(self, updates: Sequence[PersonUpdate]) -> list[RecordResult]: ...
 
     async def add_to_list(
@@ -121,5 +122,20 @@ class Connector(Protocol):
         ...
 
     async def delete_people(self, person_refs: Sequence[str]) -> list[RecordResult]: ...
+
+
+@runtime_checkable
+class Connector(
+    PeopleReads, ListReads, CampaignReads, ActivityReads, AccountReads, Writes, Protocol
+):
+    name: str
+    person_objects: tuple[str, ...]
+    batch_size: int  # the vendor's write batch cap for person updates
+    # Whether the vendor names every list its email sends go to (as campaign audiences), so a
+    # list no active email campaign names is known not to feed sends. False where sends are run
+    # by a platform the connector cannot see (Salesforce campaigns are emailed by Marketing
+    # Cloud or Account Engagement): there the compliance floor treats every list as a send list
+    # unless the manifest declares it is not one.
+    send_audiences_named: bool
 
     async def aclose(self) -> None: ...

@@ -1,5 +1,8 @@
-"""HubSpot connector: the Connector protocol over HubSpot's CRM, Lists, Marketing and
+"""``HubSpotClient``: the Connector protocol over HubSpot's CRM, Lists, Marketing and
 Communication Preferences APIs.
+
+Construction is the only thing here: one session (the ``VendorHTTP`` chokepoint and the path
+family) and the parts that do each job.
 
 Credentials: a private-app token (``HUBSPOT_ACCESS_TOKEN``), or OAuth with a refresh token
 (``HUBSPOT_REFRESH_TOKEN`` + ``HUBSPOT_CLIENT_ID`` + ``HUBSPOT_CLIENT_SECRET``). The path
@@ -11,18 +14,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mopsgate.connectors.composed import ComposedConnector
 from mopsgate.connectors.errors import ConfigError
 from mopsgate.connectors.http import Auth
 from mopsgate.connectors.hubspot import ids
+from mopsgate.connectors.hubspot.account import HubSpotAccount
+from mopsgate.connectors.hubspot.activities import HubSpotActivities
 from mopsgate.connectors.hubspot.auth import OAuthRefreshAuth, StaticTokenAuth
-from mopsgate.connectors.hubspot.client_base import DEFAULT_BASE_URL
-from mopsgate.connectors.hubspot.client_marketing import MarketingReads
-from mopsgate.connectors.hubspot.client_people import PeopleReads
-from mopsgate.connectors.hubspot.client_writes import Writes
+from mopsgate.connectors.hubspot.campaigns import HubSpotCampaigns
+from mopsgate.connectors.hubspot.lists import HubSpotLists
 from mopsgate.connectors.hubspot.paths import FAMILIES, ApiFamily
+from mopsgate.connectors.hubspot.people import HubSpotPeople
+from mopsgate.connectors.hubspot.session import BATCH_CAP, DEFAULT_BASE_URL, HubSpotSession
+from mopsgate.connectors.hubspot.writes import HubSpotWrites
 
 
-class HubSpotClient(PeopleReads, MarketingReads, Writes):
+class HubSpotClient(ComposedConnector):
+    name = ids.VENDOR
+    person_objects: tuple[str, ...] = (ids.CONTACT,)
+    batch_size = BATCH_CAP
+    send_audiences_named = True
+    people: HubSpotPeople
+    lists: HubSpotLists
+    campaigns: HubSpotCampaigns
+    activities: HubSpotActivities
+    account: HubSpotAccount
+    writes: HubSpotWrites
+
     def __init__(
         self,
         base_url: str = DEFAULT_BASE_URL,
@@ -39,7 +57,19 @@ class HubSpotClient(PeopleReads, MarketingReads, Writes):
             auth = StaticTokenAuth(access_token)
         if api_family not in FAMILIES:
             raise ValueError(f"api_family must be one of {FAMILIES}, got {api_family!r}")
-        super().__init__(base_url, auth, api_family=api_family, **kw)
+        self.auth = auth
+        self.session = HubSpotSession(base_url, auth, api_family=api_family, **kw)
+        lists = HubSpotLists(self.session)
+        campaigns = HubSpotCampaigns(self.session)
+        super().__init__(
+            self.session.http,
+            people=HubSpotPeople(self.session, lists),
+            lists=lists,
+            campaigns=campaigns,
+            activities=HubSpotActivities(self.session, campaigns),
+            account=HubSpotAccount(self.session),
+            writes=HubSpotWrites(self.session),
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **kw: Any) -> HubSpotClient:

@@ -1,7 +1,8 @@
-"""The one place HubSpot error answers become the typed error tree.
+"""The one place HubSpot error answers become the typed error tree (``connectors.errors``).
 
 HubSpot says to treat every field of an error body as optional, so everything here falls back
-to the HTTP status. 207 Multi-Status is *not* an error: batch callers read its ``errors[]``.
+to the HTTP status. 207 Multi-Status is *not* an error: its ``errors[]`` are record-level
+outcomes, read by ``errors_by_id`` and reported per record, not raised.
 """
 
 from __future__ import annotations
@@ -66,3 +67,18 @@ def _retry_after(response: httpx.Response) -> float | None:
         return float(interval) / 1000 if interval else None
     except ValueError:
         return None
+
+
+def errors_by_id(body: Any) -> dict[str, tuple[str, str]]:
+    """207 ``errors[]`` → id → (category, message); ids sit in ``context.ids``."""
+    out: dict[str, tuple[str, str]] = {}
+    for err in (body or {}).get("errors", []) if isinstance(body, dict) else []:
+        context = err.get("context") or {}
+        for key in context.get("ids", []) or []:
+            out[str(key)] = (str(err.get("category") or "error"), str(err.get("message") or ""))
+        if err.get("id") is not None:
+            out[str(err["id"])] = (
+                str(err.get("category") or "error"),
+                str(err.get("message") or ""),
+            )
+    return out

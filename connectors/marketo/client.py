@@ -1,8 +1,9 @@
 """``MarketoClient``: the Connector protocol over Marketo Engage's REST API.
 
-Construction is the only thing here; reads and writes live in the modules it inherits from.
-Client-side limits default to 90 calls per 20 s and 8 in flight, inside Marketo's published
-100 per 20 s and 10 concurrent, which every integration of the instance shares.
+Construction is the only thing here: one session over the one ``VendorHTTP`` chokepoint, and
+the parts that do each job (``people``, ``lists``, ``campaigns``, ``activities``, ``account``,
+``writes``). Client-side limits default to 90 calls per 20 s and 8 in flight, inside Marketo's
+published 100 per 20 s and 10 concurrent, which every integration of the instance shares.
 """
 
 from __future__ import annotations
@@ -12,11 +13,19 @@ from typing import Any
 
 import httpx
 
+from mopsgate.connectors.composed import ComposedConnector
 from mopsgate.connectors.errors import ConfigError
 from mopsgate.connectors.http import Clock, RateLimiter, RetryPolicy, VendorHTTP
-from mopsgate.connectors.marketo.client_base import MarketoAuth
-from mopsgate.connectors.marketo.client_writes import Writes
-from mopsgate.connectors.marketo.envelope import VENDOR, map_error
+from mopsgate.connectors.marketo import ids
+from mopsgate.connectors.marketo.account import MarketoAccount
+from mopsgate.connectors.marketo.activities import MarketoActivities
+from mopsgate.connectors.marketo.auth import MarketoAuth
+from mopsgate.connectors.marketo.campaigns import MarketoCampaigns
+from mopsgate.connectors.marketo.errors import map_error
+from mopsgate.connectors.marketo.lists import MarketoLists
+from mopsgate.connectors.marketo.people import MarketoPeople
+from mopsgate.connectors.marketo.session import MarketoSession
+from mopsgate.connectors.marketo.writes import BATCH_CAP, MarketoWrites
 
 ENV_VARS = ("MARKETO_BASE_URL", "MARKETO_CLIENT_ID", "MARKETO_CLIENT_SECRET")
 
@@ -34,7 +43,18 @@ def _root(base_url: str) -> str:
     return root
 
 
-class MarketoClient(Writes):
+class MarketoClient(ComposedConnector):
+    name = ids.VENDOR
+    person_objects: tuple[str, ...] = (ids.LEAD,)
+    batch_size = BATCH_CAP
+    send_audiences_named = True
+    people: MarketoPeople
+    lists: MarketoLists
+    campaigns: MarketoCampaigns
+    activities: MarketoActivities
+    account: MarketoAccount
+    writes: MarketoWrites
+
     def __init__(
         self,
         base_url: str,
@@ -52,17 +72,29 @@ class MarketoClient(Writes):
             if auth_clock
             else MarketoAuth(client_id, client_secret)
         )
-        http = VendorHTTP(
-            vendor=VENDOR,
-            base_url=_root(base_url),
-            error_mapper=map_error,
-            auth=self.auth,
-            limiter=limiter or default_limiter(),
-            retry=retry or RetryPolicy(),
-            transport=transport,
-            timeout=timeout,
+        self.session = MarketoSession(
+            VendorHTTP(
+                vendor=ids.VENDOR,
+                base_url=_root(base_url),
+                error_mapper=map_error,
+                auth=self.auth,
+                limiter=limiter or default_limiter(),
+                retry=retry or RetryPolicy(),
+                transport=transport,
+                timeout=timeout,
+            )
         )
-        super().__init__(http)
+        people = MarketoPeople(self.session)
+        lists = MarketoLists(self.session, people)
+        super().__init__(
+            self.session.http,
+            people=people,
+            lists=lists,
+            campaigns=MarketoCampaigns(self.session),
+            activities=MarketoActivities(self.session),
+            account=MarketoAccount(self.session),
+            writes=MarketoWrites(self.session, lists),
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **kw: Any) -> MarketoClient:
@@ -73,13 +105,10 @@ class MarketoClient(Writes):
                     if var == ENV_VARS[0]
                     else "Admin > LaunchPoint > your custom service"
                 )
-                raise ConfigError(VENDOR, var, hint)
+                raise ConfigError(ids.VENDOR, var, hint)
         return cls(
             env["MARKETO_BASE_URL"],
             env["MARKETO_CLIENT_ID"].strip(),
             env["MARKETO_CLIENT_SECRET"].strip(),
             **kw,
         )
-
-    async def aclose(self) -> None:
-        await self.http.aclose()

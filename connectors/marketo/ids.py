@@ -1,14 +1,20 @@
-"""Marketo's identities: the connector name, the object names in refs, activity type ids.
+"""Marketo's identities: the connector name, the object names in refs, activity type ids, and
+the one parser of Marketo refs.
 
 What the client must know to name Marketo records; the sandbox's seed numbering lives in
-``sandbox.marketo.ids``.
+``sandbox.marketo.ids``. Native ids are validated against Marketo's id shape (positive
+integers) here, before they can reach a path.
 """
 
 from __future__ import annotations
 
-from mopsgate.connectors.model import ActivityType
+import re
 
-CONNECTOR = "marketo"
+from mopsgate.connectors.errors import InvalidRequest
+from mopsgate.connectors.model import ActivityType, parse_ref
+
+VENDOR = "marketo"
+_ID = re.compile(r"[1-9][0-9]{0,17}\Z")
 
 # Object names used in refs (``marketo:<object>:<id>``).
 LEAD = "lead"
@@ -17,6 +23,7 @@ PROGRAM = "program"
 SMART_CAMPAIGN = "smart_campaign"
 SALES_PERSON = "sales_person"
 ACTIVITY = "activity"
+CAMPAIGN_OBJECTS = (PROGRAM, SMART_CAMPAIGN)
 
 # mopsgate activity type -> Marketo activityTypeId (vendor-apis.md §2.4; confirm per instance
 # with /activities/types.json). 47 for Request Campaign is unverified [U].
@@ -57,3 +64,28 @@ ACTIVITY_TYPE_NAMES: dict[int, str] = {
     47: "Request Campaign",
     104: "Change Status in Progression",
 }
+
+
+def native_id(ref: str, *objects: str) -> tuple[str, int]:
+    """(object, id) of a Marketo ref of one of ``objects``; refuses anything else."""
+    try:
+        connector, obj, raw = parse_ref(ref)
+    except ValueError as exc:
+        raise InvalidRequest(VENDOR, str(exc)) from exc
+    if connector != VENDOR or obj not in objects:
+        raise InvalidRequest(
+            VENDOR,
+            f"{ref!r} is not a Marketo {' or '.join(objects)} "
+            f"reference (expected e.g. 'marketo:{objects[0]}:1001')",
+        )
+    if not _ID.match(raw):
+        raise InvalidRequest(VENDOR, f"{ref!r}: Marketo ids are positive integers")
+    return obj, int(raw)
+
+
+def is_lead(ref: str) -> bool:
+    try:
+        native_id(ref, LEAD)
+    except InvalidRequest:
+        return False
+    return True

@@ -42,7 +42,7 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def ref(obj: str, native_id: Any) -> str:
-    return make_ref(ids.CONNECTOR, obj, native_id)
+    return make_ref(ids.VENDOR, obj, native_id)
 
 
 def person(record: dict[str, Any]) -> Person:
@@ -51,7 +51,7 @@ def person(record: dict[str, Any]) -> Person:
         ref=ref(ids.LEAD, record["id"]),
         object=ids.LEAD,
         fields=fields,
-        consent=consent_from_fields(ids.CONNECTOR, ids.LEAD, fields),
+        consent=consent_from_fields(ids.VENDOR, ids.LEAD, fields),
     )
 
 

@@ -14,8 +14,7 @@ from urllib.parse import urlsplit
 
 from mopsgate.connectors.errors import MalformedResponse
 from mopsgate.connectors.http import VendorHTTP
-
-VENDOR = "salesforce"
+from mopsgate.connectors.salesforce.ids import VENDOR
 
 # The token the current task last sent, so a 401 re-logs in only if nobody has done so since.
 _sent_token: contextvars.ContextVar[str | None] = contextvars.ContextVar(

@@ -11,9 +11,8 @@ from __future__ import annotations
 from functools import cache
 
 from mopsgate.connectors.model import ActivityType
+from mopsgate.connectors.salesforce.ids import VENDOR
 from mopsgate.connectors.schema import PERSON_OBJECTS, FieldSpec
-
-VENDOR = "salesforce"
 
 OTHER_FIELDS: dict[str, tuple[str, ...]] = {
     "Campaign": (

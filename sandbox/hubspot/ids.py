@@ -14,12 +14,14 @@ from mopsgate.connectors.hubspot.ids import (
     CONTACT,
     CONTACT_TYPE_ID,
     CONTACT_TYPES,
+    EXAMPLE_GUID,
     GUID,
     LIFECYCLE_FROM_HUBSPOT,
     LIFECYCLE_TO_HUBSPOT,
     NUMERIC_ID,
     VENDOR,
     lifecycle_to_hubspot,
+    native_id,
 )
 from mopsgate.connectors.model import make_ref
 
@@ -106,6 +108,7 @@ __all__ = [
     "CONTACT",
     "CONTACT_TYPES",
     "CONTACT_TYPE_ID",
+    "EXAMPLE_GUID",
     "GUID",
     "LIFECYCLE_FROM_HUBSPOT",
     "LIFECYCLE_TO_HUBSPOT",
@@ -125,6 +128,7 @@ __all__ = [
     "lifecycle_to_hubspot",
     "list_id",
     "list_ref",
+    "native_id",
     "owner_id",
     "owner_ref",
     "person_id",

@@ -10,13 +10,16 @@ from mopsgate.connectors.marketo.ids import (
     ACTIVITY,
     ACTIVITY_TYPE_IDS,
     ACTIVITY_TYPE_NAMES,
-    CONNECTOR,
+    CAMPAIGN_OBJECTS,
     DELETED_LEAD_TYPE_ID,
     LEAD,
     LIST,
     PROGRAM,
     SALES_PERSON,
     SMART_CAMPAIGN,
+    VENDOR,
+    is_lead,
+    native_id,
 )
 from mopsgate.connectors.model import make_ref
 from mopsgate.sandbox.seed_model import SeedCampaign
@@ -37,7 +40,7 @@ def lead_id(idx: int) -> int:
 
 
 def lead_ref(idx: int) -> str:
-    return make_ref(CONNECTOR, LEAD, lead_id(idx))
+    return make_ref(VENDOR, LEAD, lead_id(idx))
 
 
 def lead_idx(native_id: int) -> int:
@@ -49,7 +52,7 @@ def list_id(idx: int) -> int:
 
 
 def list_ref(idx: int) -> str:
-    return make_ref(CONNECTOR, LIST, list_id(idx))
+    return make_ref(VENDOR, LIST, list_id(idx))
 
 
 def program_id(idx: int) -> int:
@@ -57,7 +60,7 @@ def program_id(idx: int) -> int:
 
 
 def program_ref(idx: int) -> str:
-    return make_ref(CONNECTOR, PROGRAM, program_id(idx))
+    return make_ref(VENDOR, PROGRAM, program_id(idx))
 
 
 def smart_campaign_id(idx: int) -> int:
@@ -65,7 +68,7 @@ def smart_campaign_id(idx: int) -> int:
 
 
 def smart_campaign_ref(idx: int) -> str:
-    return make_ref(CONNECTOR, SMART_CAMPAIGN, smart_campaign_id(idx))
+    return make_ref(VENDOR, SMART_CAMPAIGN, smart_campaign_id(idx))
 
 
 def owner_id(idx: int) -> int:
@@ -73,7 +76,7 @@ def owner_id(idx: int) -> int:
 
 
 def owner_ref(idx: int) -> str:
-    return make_ref(CONNECTOR, SALES_PERSON, owner_id(idx))
+    return make_ref(VENDOR, SALES_PERSON, owner_id(idx))
 
 
 def owner_field_value(idx: int) -> str:
@@ -86,7 +89,7 @@ def activity_id(idx: int) -> int:
 
 
 def activity_ref(idx: int) -> str:
-    return make_ref(CONNECTOR, ACTIVITY, activity_id(idx))
+    return make_ref(VENDOR, ACTIVITY, activity_id(idx))
 
 
 # Seed channel -> (Marketo program type, Marketo channel name). The channel's progression
@@ -123,7 +126,7 @@ __all__ = [
     "ACTIVITY_BASE",
     "ACTIVITY_TYPE_IDS",
     "ACTIVITY_TYPE_NAMES",
-    "CONNECTOR",
+    "CAMPAIGN_OBJECTS",
     "DELETED_LEAD_TYPE_ID",
     "LEAD",
     "LEAD_BASE",
@@ -137,14 +140,17 @@ __all__ = [
     "SANDBOX_CLIENT_SECRET",
     "SMART_CAMPAIGN",
     "SMART_CAMPAIGN_BASE",
+    "VENDOR",
     "activity_id",
     "activity_ref",
     "activity_type_id",
+    "is_lead",
     "lead_id",
     "lead_idx",
     "lead_ref",
     "list_id",
     "list_ref",
+    "native_id",
     "owner_field_value",
     "owner_id",
     "owner_ref",

@@ -169,7 +169,7 @@ def test_from_env() -> None:
         {"HUBSPOT_ACCESS_TOKEN": "pat-na1-x", "HUBSPOT_API_FAMILY": "2026-03"}
     )
     assert client.http.base_url == "https://api.hubapi.com"
-    assert client.paths.contacts == "/crm/objects/2026-03/contacts"
+    assert client.session.paths.contacts == "/crm/objects/2026-03/contacts"
 
 
 async def test_inputs_are_escaped_never_spliced() -> None:

@@ -215,5 +215,5 @@ async def test_unknown_path_is_marketo_610(emu: MarketoEmulator, clock: FakeCloc
     from mopsgate.connectors.errors import NotFoundError
 
     with pytest.raises(NotFoundError) as err:
-        await client._get("/rest/v1/nothing.json")
+        await client.session.get("/rest/v1/nothing.json")
     assert err.value.code == "610"

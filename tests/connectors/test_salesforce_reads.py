@@ -248,7 +248,7 @@ async def test_campaigns_ladders_members_and_counts(env: Env) -> None:
         (ids.person_ref(i), s) for i, s in SEED.campaigns[0].members
     }
     assert all(m.success == (m.status == "Clicked") for m in members)
-    counts = await client.campaign_status_counts(ids.campaign_ref(0))
+    counts = await client.campaigns.status_counts(ids.campaign_ref(0))
     assert counts == dict(Counter(s for _, s in SEED.campaigns[0].members))
 
 
@@ -281,7 +281,7 @@ async def test_owners_and_budget(env: Env) -> None:
     budget = await client.api_budget()
     assert budget.daily_limit == 15_000
     assert budget.daily_used == emu.api_usage() and budget.daily_used >= 2
-    assert client.api_usage is not None and client.api_usage[1] == 15_000
+    assert client.session.api_usage is not None and client.session.api_usage[1] == 15_000
 
 
 async def test_api_version_is_configurable(env: Env) -> None:

@@ -182,10 +182,10 @@ async def test_server_unavailable_is_retried_on_reads(emu: SalesforceEmulator) -
 async def test_malformed_query_surfaces_vendor_message(emu: SalesforceEmulator) -> None:
     client = _client(emu)
     with pytest.raises(InvalidRequest) as exc:
-        await client.query_all("SELECT Emial FROM Lead")
+        await client.session.query_all("SELECT Emial FROM Lead")
     assert exc.value.code == "INVALID_FIELD" and "No such column 'Emial'" in exc.value.message
     with pytest.raises(InvalidRequest) as exc:
-        await client.query_all("SELECT Id FROM Lead WHERE")
+        await client.session.query_all("SELECT Id FROM Lead WHERE")
     assert exc.value.code == "MALFORMED_QUERY"
     await client.aclose()
 
@@ -193,7 +193,7 @@ async def test_malformed_query_surfaces_vendor_message(emu: SalesforceEmulator) 
 async def test_limit_header_on_every_api_response(emu: SalesforceEmulator) -> None:
     client = _client(emu)
     await client.get_person(ids.person_ref(0))
-    assert client.api_usage == (1, 15_000)
+    assert client.session.api_usage == (1, 15_000)
     await client.aclose()
 
 
@@ -207,8 +207,11 @@ def test_from_env_names_the_missing_variable(missing: str) -> None:
 
 def test_from_env_reads_version_and_validates() -> None:
     client = SalesforceClient.from_env({**ENV, "SALESFORCE_API_VERSION": "v64.0"})
-    assert client.api_version == "v64.0" and client.auth.login_url == ENV["SALESFORCE_LOGIN_URL"]
-    assert SalesforceClient.from_env(ENV).api_version == "v62.0"
+    assert (
+        client.session.api_version == "v64.0"
+        and client.auth.login_url == ENV["SALESFORCE_LOGIN_URL"]
+    )
+    assert SalesforceClient.from_env(ENV).session.api_version == "v62.0"
     with pytest.raises(ConfigError) as exc:
         SalesforceClient.from_env({**ENV, "SALESFORCE_API_VERSION": "62"})
     assert exc.value.variable == "SALESFORCE_API_VERSION"

@@ -1,4 +1,5 @@
-"""Construction, paths and SOQL paging shared by the Salesforce client's reads and writes.
+"""What every part of the Salesforce client shares: the one ``VendorHTTP`` chokepoint, versioned
+paths, ref parsing and SOQL paging.
 
 Every request goes through ``self.http.send`` (the one chokepoint). Paths are built from the
 pinned API version and quoted segments; query locators are parsed out of ``nextRecordsUrl``
@@ -17,7 +18,7 @@ from mopsgate.connectors.errors import InvalidRequest, MalformedResponse, Vendor
 from mopsgate.connectors.http import RateLimiter, RetryPolicy, VendorHTTP
 from mopsgate.connectors.salesforce import ids
 from mopsgate.connectors.salesforce.auth import SalesforceAuth
-from mopsgate.connectors.salesforce.vendor_errors import map_error
+from mopsgate.connectors.salesforce.errors import Record, map_error
 
 VENDOR = ids.VENDOR
 MAX_BATCH = 200
@@ -27,25 +28,17 @@ _LOC_CURSOR = re.compile(r"^loc:(01g[0-9A-Za-z]{12,15})-([0-9]{1,9})$")
 _OFF_CURSOR = re.compile(r"^off:([0-9]{1,9})$")
 _USAGE_RE = re.compile(r"api-usage=([0-9]+)/([0-9]+)")
 
-Record = dict[str, Any]
-
 
 def default_limiter() -> RateLimiter:
     """Well inside what an org tolerates: 100 calls/s, 10 in flight (long-call cap is 25)."""
     return RateLimiter(max_calls=100, per_seconds=1.0, max_concurrent=10)
 
 
-class SalesforceBase:
-    name = VENDOR
-    person_objects: tuple[str, ...] = ids.PERSON_OBJECTS
-    batch_size = MAX_BATCH
-    send_audiences_named = False  # lists are emailed by Marketing Cloud / Account Engagement
-
+class SalesforceSession:
     def __init__(
         self,
         base_url: str,
-        client_id: str,
-        client_secret: str,
+        auth: SalesforceAuth,
         *,
         api_version: str = ids.DEFAULT_API_VERSION,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -56,13 +49,12 @@ class SalesforceBase:
         if not ids.VERSION_RE.match(api_version):
             raise ValueError(f"api_version {api_version!r} is not of the form 'v62.0'")
         self.api_version = api_version
-        self.auth = SalesforceAuth(base_url, client_id, client_secret)
         self.api_usage: tuple[int, int] | None = None
         self.http = VendorHTTP(
             VENDOR,
             base_url.rstrip("/"),
             error_mapper=self._observe,
-            auth=self.auth,
+            auth=auth,
             limiter=limiter or default_limiter(),
             retry=retry or RetryPolicy(),
             transport=transport,
@@ -75,9 +67,6 @@ class SalesforceBase:
         if m:
             self.api_usage = (int(m.group(1)), int(m.group(2)))
         return map_error(response, body)
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
 
     def path(self, *segments: str) -> str:
         return f"/services/data/{self.api_version}/" + "/".join(quote(s, safe="") for s in segments)

@@ -1,4 +1,5 @@
-"""Marketo's three error levels mapped onto the shared error tree, in one place.
+"""Marketo's three error levels mapped onto the shared error tree (``connectors.errors``), in
+one place.
 
 HTTP-level (401 from Identity, 413/414, 5xx from the gateway), response-level (HTTP 200 with
 ``success:false`` and a quoted code) and record-level (``status:"skipped"`` with ``reasons``).
@@ -23,9 +24,9 @@ from mopsgate.connectors.errors import (
     TokenExpired,
     VendorError,
 )
+from mopsgate.connectors.marketo.ids import VENDOR
 from mopsgate.connectors.model import RecordResult
 
-VENDOR = "marketo"
 RATE_WINDOW_SECONDS = 20.0
 
 _TOKEN = {"601", "602"}

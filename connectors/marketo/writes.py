@@ -14,11 +14,12 @@ from typing import Any
 
 from mopsgate.connectors.errors import InvalidRequest, NotFoundError, NotSupportedByVendor
 from mopsgate.connectors.marketo import ids
-from mopsgate.connectors.marketo.client_base import native_id
-from mopsgate.connectors.marketo.client_campaigns import CAMPAIGN_OBJECTS, CampaignReads
-from mopsgate.connectors.marketo.envelope import VENDOR
+from mopsgate.connectors.marketo.ids import CAMPAIGN_OBJECTS, VENDOR, is_lead, native_id
+from mopsgate.connectors.marketo.lists import MarketoLists
+from mopsgate.connectors.marketo.session import MarketoSession
 from mopsgate.connectors.model import PersonUpdate, RecordResult
 
+BATCH_CAP = 300
 TRIGGER_CAP = 100
 SMART_LIST_WRITE = (
     "smart lists are rule-based: membership follows their filters and cannot "
@@ -34,14 +35,18 @@ def _tokens(tokens: dict[str, str]) -> list[dict[str, str]]:
     ]
 
 
-class Writes(CampaignReads):
+class MarketoWrites:
+    def __init__(self, session: MarketoSession, lists: MarketoLists) -> None:
+        self.s = session
+        self.lists = lists
+
     async def _sync(self, records: dict[int, dict[str, Any]], ids_: list[int]) -> list[Any]:
         body = {
             "action": "updateOnly",
             "lookupField": "id",
             "input": [{**records[i], "id": i} for i in ids_],
         }
-        return list((await self._send("POST", "/rest/v1/leads.json", body)).get("result") or [])
+        return list((await self.s.send("POST", "/rest/v1/leads.json", body)).get("result") or [])
 
     async def update_people(self, updates: Sequence[PersonUpdate]) -> list[RecordResult]:
         by_id: dict[int, dict[str, Any]] = {}
@@ -53,17 +58,17 @@ class Writes(CampaignReads):
             except InvalidRequest:
                 continue  # reported per record by _chunked
             by_id[lead] = {k: v for k, v in upd.fields.items() if k != "id"}
-        return await self._chunked(
-            refs, self.batch_size, (ids.LEAD,), lambda part: self._sync(by_id, part)
+        return await self.s.chunked(
+            refs, BATCH_CAP, (ids.LEAD,), lambda part: self._sync(by_id, part)
         )
 
     async def opt_out(self, person_refs: Sequence[str]) -> list[RecordResult]:
         """``unsubscribed = true`` through Sync Leads; there is no opt-in counterpart."""
         records = {
-            native_id(r, ids.LEAD)[1]: {"unsubscribed": True} for r in person_refs if _is_lead(r)
+            native_id(r, ids.LEAD)[1]: {"unsubscribed": True} for r in person_refs if is_lead(r)
         }
-        return await self._chunked(
-            list(person_refs), self.batch_size, (ids.LEAD,), lambda part: self._sync(records, part)
+        return await self.s.chunked(
+            list(person_refs), BATCH_CAP, (ids.LEAD,), lambda part: self._sync(records, part)
         )
 
     async def _list_write(
@@ -74,12 +79,12 @@ class Writes(CampaignReads):
 
         async def call(part: list[int]) -> list[Any]:
             body = {"input": [{"id": i} for i in part]}
-            return list((await self._send(method, path, body)).get("result") or [])
+            return list((await self.s.send(method, path, body)).get("result") or [])
 
         try:
-            return await self._chunked(list(person_refs), self.batch_size, (ids.LEAD,), call)
+            return await self.s.chunked(list(person_refs), BATCH_CAP, (ids.LEAD,), call)
         except NotFoundError:
-            await self._refuse_if_smart(list_id, operation, SMART_LIST_WRITE)
+            await self.lists.refuse_if_smart(list_id, operation, SMART_LIST_WRITE)
             raise
 
     async def add_to_list(self, list_ref: str, person_refs: Sequence[str]) -> list[RecordResult]:
@@ -106,9 +111,9 @@ class Writes(CampaignReads):
         async def call(part: list[int]) -> list[Any]:
             body = {"statusName": status, "input": [{"leadId": i} for i in part]}
             path = f"/rest/v1/programs/{cid}/members/status.json"
-            return list((await self._send("POST", path, body)).get("result") or [])
+            return list((await self.s.send("POST", path, body)).get("result") or [])
 
-        return await self._chunked(list(person_refs), self.batch_size, (ids.LEAD,), call)
+        return await self.s.chunked(list(person_refs), BATCH_CAP, (ids.LEAD,), call)
 
     def _smart_campaign(self, ref: str, operation: str) -> int:
         obj, cid = native_id(ref, *CAMPAIGN_OBJECTS)
@@ -131,9 +136,9 @@ class Writes(CampaignReads):
 
         async def call(part: list[int]) -> None:
             body = {"input": {"leads": [{"id": i} for i in part], "tokens": _tokens(tokens)}}
-            await self._send("POST", path, body, idempotent=False)
+            await self.s.send("POST", path, body, idempotent=False)
 
-        return await self._chunked(list(person_refs), TRIGGER_CAP, (ids.LEAD,), call)
+        return await self.s.chunked(list(person_refs), TRIGGER_CAP, (ids.LEAD,), call)
 
     async def schedule_campaign(
         self, campaign_ref: str, run_at: datetime, tokens: dict[str, str]
@@ -143,22 +148,14 @@ class Writes(CampaignReads):
             raise InvalidRequest(VENDOR, "run_at needs a timezone (Marketo runAt is absolute)")
         run = run_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
         body = {"input": {"runAt": run, "tokens": _tokens(tokens)}}
-        await self._send("POST", f"/rest/v1/campaigns/{cid}/schedule.json", body, idempotent=False)
+        await self.s.send("POST", f"/rest/v1/campaigns/{cid}/schedule.json", body, idempotent=False)
         return RecordResult(ref=campaign_ref, ok=True)
 
     async def delete_people(self, person_refs: Sequence[str]) -> list[RecordResult]:
         async def call(part: list[int]) -> list[Any]:
             body = {"input": [{"id": i} for i in part]}
             return list(
-                (await self._send("POST", "/rest/v1/leads/delete.json", body)).get("result") or []
+                (await self.s.send("POST", "/rest/v1/leads/delete.json", body)).get("result") or []
             )
 
-        return await self._chunked(list(person_refs), self.batch_size, (ids.LEAD,), call)
-
-
-def _is_lead(ref: str) -> bool:
-    try:
-        native_id(ref, ids.LEAD)
-    except InvalidRequest:
-        return False
-    return True
+        return await self.s.chunked(list(person_refs), BATCH_CAP, (ids.LEAD,), call)

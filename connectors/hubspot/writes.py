@@ -8,16 +8,19 @@ lacks raise ``NotSupportedByVendor``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from mopsgate.connectors.errors import NotSupportedByVendor
+from mopsgate.connectors.errors import InvalidRequest, NotSupportedByVendor, VendorError
 from mopsgate.connectors.hubspot import ids
-from mopsgate.connectors.hubspot.client_base import HubSpotBase, chunked, errors_by_id
+from mopsgate.connectors.hubspot.errors import errors_by_id
 from mopsgate.connectors.hubspot.mapping import SPECS, to_prop
 from mopsgate.connectors.hubspot.paths import UNSUBSCRIBE_ALL_BATCH
+from mopsgate.connectors.hubspot.session import HubSpotSession, chunked
 from mopsgate.connectors.model import PersonUpdate, RecordResult
+
+ChunkCall = Callable[[list[str]], Awaitable[dict[str, RecordResult]]]
 
 _NO_LADDER = (
     "HubSpot marketing campaigns have no member status ladder; attribution comes "
@@ -55,10 +58,47 @@ def _assemble(
     return out
 
 
-class Writes(HubSpotBase):
+async def run_chunks(
+    chunks: list[list[str]], call: ChunkCall, *, data_errors_per_record: bool
+) -> dict[str, RecordResult]:
+    """Send chunk after chunk. A failure before anything was written raises the typed
+    error; after a partial apply every record still gets a result (the failed chunk with
+    the error, later chunks as not attempted) so apply can record what happened. A 400
+    about the data itself fails only its own chunk when ``data_errors_per_record``."""
+    out: dict[str, RecordResult] = {}
+    for n, chunk in enumerate(chunks):
+        try:
+            out.update(await call(chunk))
+        except VendorError as exc:
+            if isinstance(exc, InvalidRequest) and data_errors_per_record:
+                out.update(_failed(chunk, exc.code or "invalid", exc.message))
+                continue
+            if n == 0:
+                raise
+            out.update(_failed(chunk, exc.code or type(exc).__name__, exc.message))
+            for rest in chunks[n + 1 :]:
+                out.update(
+                    _failed(
+                        rest,
+                        "not_attempted",
+                        f"not sent after an earlier batch failed: {exc.message}",
+                    )
+                )
+            break
+    return out
+
+
+def _failed(keys: list[str], code: str, message: str) -> dict[str, RecordResult]:
+    return {k: _fail(k, code, message) for k in keys}
+
+
+class HubSpotWrites:
+    def __init__(self, session: HubSpotSession) -> None:
+        self.s = session
+
     async def update_people(self, updates: Sequence[PersonUpdate]) -> list[RecordResult]:
         refs = [u.ref for u in updates]
-        valid, early = self.split_refs(refs)
+        valid, early = self.s.split_refs(refs)
         merged: dict[str, dict[str, str]] = {}
         for u in updates:
             if u.ref in early:
@@ -76,14 +116,14 @@ class Writes(HubSpotBase):
             merged.setdefault(valid[u.ref], {}).update({k: to_prop(v) for k, v in u.fields.items()})
 
         async def send(chunk: list[str]) -> dict[str, RecordResult]:
-            body = await self.http.send(
+            body = await self.s.http.send(
                 "POST",
-                f"{self.paths.contacts}/batch/update",
+                f"{self.s.paths.contacts}/batch/update",
                 json={"inputs": [{"id": i, "properties": merged[i]} for i in chunk]},
             )
             return self._batch_outcome(chunk, body)
 
-        by_id = await self.run_chunks(chunked(list(merged)), send, data_errors_per_record=True)
+        by_id = await run_chunks(chunked(list(merged)), send, data_errors_per_record=True)
         return _assemble(refs, valid, by_id, early)
 
     @staticmethod
@@ -117,11 +157,11 @@ class Writes(HubSpotBase):
     ) -> list[RecordResult]:
         """Already-members (add) and non-members (remove) are successes: the end state is
         what was asked. DYNAMIC lists are refused by HubSpot with a 400 that is raised."""
-        path = f"{self.paths.list(self.native_id(list_ref, 'list'))}/memberships/{action}"
-        valid, early = self.split_refs(person_refs)
+        path = f"{self.s.paths.list(ids.native_id(list_ref, 'list'))}/memberships/{action}"
+        valid, early = self.s.split_refs(person_refs)
 
         async def send(chunk: list[str]) -> dict[str, RecordResult]:
-            body = await self.http.send("PUT", path, json=chunk) or {}
+            body = await self.s.http.send("PUT", path, json=chunk) or {}
             missing = set(
                 map(str, body.get("recordIdsMissing") or body.get("recordsIdsMissing") or [])
             )
@@ -135,15 +175,15 @@ class Writes(HubSpotBase):
             }
 
         ids_ = list(dict.fromkeys(valid.values()))
-        by_id = await self.run_chunks(chunked(ids_), send, data_errors_per_record=False)
+        by_id = await run_chunks(chunked(ids_), send, data_errors_per_record=False)
         return _assemble(person_refs, valid, by_id, early)
 
     async def opt_out(self, person_refs: Sequence[str]) -> list[RecordResult]:
         """Unsubscribe-from-all via the 2026-03 batch endpoint (v3 only unsubscribes one
         subscription type, which does not set ``hs_email_optout``). It is keyed by address,
         so the contacts' emails are read first."""
-        valid, early = self.split_refs(person_refs)
-        records = await self.batch_read(list(valid.values()), ["email"])
+        valid, early = self.s.split_refs(person_refs)
+        records = await self.s.batch_read(list(valid.values()), ["email"])
         email_of: dict[str, str] = {}
         for ref, native in valid.items():
             email = ((records.get(native) or {}).get("properties") or {}).get("email")
@@ -155,30 +195,30 @@ class Writes(HubSpotBase):
                 email_of[ref] = str(email).strip().lower()
 
         async def send(chunk: list[str]) -> dict[str, RecordResult]:
-            body = await self.http.send(
+            body = await self.s.http.send(
                 "POST", UNSUBSCRIBE_ALL_BATCH, params={"channel": "EMAIL"}, json={"inputs": chunk}
             )
             failed = {k.lower(): v for k, v in errors_by_id(body).items()}
             return {a: _fail(a, *failed[a]) if a in failed else _ok(a) for a in chunk}
 
         addresses = list(dict.fromkeys(email_of.values()))
-        by_email = await self.run_chunks(chunked(addresses), send, data_errors_per_record=True)
+        by_email = await run_chunks(chunked(addresses), send, data_errors_per_record=True)
         return _assemble(person_refs, email_of, by_email, early)
 
     async def delete_people(self, person_refs: Sequence[str]) -> list[RecordResult]:
         """Archive (HubSpot's recoverable delete), never GDPR delete."""
-        valid, early = self.split_refs(person_refs)
+        valid, early = self.s.split_refs(person_refs)
 
         async def send(chunk: list[str]) -> dict[str, RecordResult]:
-            body = await self.http.send(
+            body = await self.s.http.send(
                 "POST",
-                f"{self.paths.contacts}/batch/archive",
+                f"{self.s.paths.contacts}/batch/archive",
                 json={"inputs": [{"id": i} for i in chunk]},
             )
             return self._batch_outcome(chunk, body, lists_results=False)
 
         ids_ = list(dict.fromkeys(valid.values()))
-        by_id = await self.run_chunks(chunked(ids_), send, data_errors_per_record=True)
+        by_id = await run_chunks(chunked(ids_), send, data_errors_per_record=True)
         return _assemble(person_refs, valid, by_id, early)
 
     async def set_campaign_status(

@@ -15,13 +15,15 @@ from mopsgate.connectors.model import FieldInfo, Page, Person, PersonQuery
 from mopsgate.connectors.salesforce import fields as cat
 from mopsgate.connectors.salesforce import ids
 from mopsgate.connectors.salesforce import mapping as m
-from mopsgate.connectors.salesforce.client_base import MAX_BATCH
-from mopsgate.connectors.salesforce.client_writes import SalesforceWrites
+from mopsgate.connectors.salesforce.session import MAX_BATCH, SalesforceSession
 from mopsgate.connectors.salesforce.soql_build import Clause, Select
 from mopsgate.connectors.schema import field_by_role
 
 
-class SalesforcePeople(SalesforceWrites):
+class SalesforcePeople:
+    def __init__(self, session: SalesforceSession) -> None:
+        self.s = session
+
     async def search_people(
         self, query: PersonQuery, *, cursor: str | None = None, limit: int = 50
     ) -> Page[Person]:
@@ -36,7 +38,7 @@ class SalesforcePeople(SalesforceWrites):
             start, inner = objects.index(obj), rest or None
         items: list[Person] = []
         for i, obj in enumerate(objects[start:], start):
-            rows, nxt = await self.query_page(
+            rows, nxt = await self.s.query_page(
                 self._search_soql(obj, query), inner, limit - len(items)
             )
             items.extend(m.to_person(obj, r) for r in rows)
@@ -71,7 +73,7 @@ class SalesforcePeople(SalesforceWrites):
             assert company is not None
             q.where(q.like_contains(company.name, query.company))
         if query.list_ref:
-            _, campaign = self.native(query.list_ref, (ids.CAMPAIGN,))
+            _, campaign = self.s.native(query.list_ref, (ids.CAMPAIGN,))
             sub = Select(ids.CAMPAIGN_MEMBER, ["ContactId" if obj == ids.CONTACT else "LeadId"])
             q.where(q.in_select("Id", sub.where(sub.eq("CampaignId", campaign))))
         if query.lifecycle_stage:
@@ -88,10 +90,10 @@ class SalesforcePeople(SalesforceWrites):
         return q.order_by("Id").render()
 
     async def get_person(self, ref: str) -> Person:
-        obj, native = self.native(ref, ids.PERSON_OBJECTS)
-        body = await self.http.send(
+        obj, native = self.s.native(ref, ids.PERSON_OBJECTS)
+        body = await self.s.http.send(
             "GET",
-            self.path("sobjects", obj, native),
+            self.s.path("sobjects", obj, native),
             params={"fields": ",".join(m.person_fields(obj))},
         )
         if not isinstance(body, dict):
@@ -112,7 +114,7 @@ class SalesforcePeople(SalesforceWrites):
             for start in range(0, len(keys), MAX_BATCH):
                 q = Select(obj, m.person_fields(obj))
                 q.where(q.in_("Id", keys[start : start + MAX_BATCH]))
-                for row in await self.query_all(q.render()):
+                for row in await self.s.query_all(q.render()):
                     hit = natives.get(row["Id"])
                     if hit is not None:
                         out[hit] = m.to_person(obj, row)
@@ -125,7 +127,7 @@ class SalesforcePeople(SalesforceWrites):
                 f"describe_fields supports {ids.PERSON_OBJECTS}, not {obj!r}",
                 code="INVALID_TYPE",
             )
-        body = await self.http.send("GET", self.path("sobjects", obj, "describe"))
+        body = await self.s.http.send("GET", self.s.path("sobjects", obj, "describe"))
         if not isinstance(body, dict) or not isinstance(body.get("fields"), list):
             raise MalformedResponse(ids.VENDOR, "describe without a fields list")
         return [_field_info(obj, f) for f in body["fields"] if isinstance(f, dict)]

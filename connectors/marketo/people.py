@@ -1,4 +1,4 @@
-"""Person and list reads of the Marketo client.
+"""Person reads of the Marketo client.
 
 Marketo searches only by exact-match keys (``filterType``), so ``search_people`` picks one
 server-side scope (list, email, owner, company, lifecycle stage, or the last word of a name as
@@ -14,22 +14,16 @@ from typing import Any
 
 from mopsgate.connectors.errors import InvalidRequest, NotFoundError, NotSupportedByVendor
 from mopsgate.connectors.marketo import ids, mapping
-from mopsgate.connectors.marketo.client_base import (
-    ClientBase,
-    Fetch,
-    chunks,
-    native_id,
-    phased_page,
-)
-from mopsgate.connectors.marketo.envelope import VENDOR
-from mopsgate.connectors.model import FieldInfo, Page, Person, PersonList, PersonQuery
+from mopsgate.connectors.marketo.ids import VENDOR, native_id
+from mopsgate.connectors.marketo.session import MarketoSession, chunks, phased_page
+from mopsgate.connectors.model import FieldInfo, Page, Person, PersonQuery
 from mopsgate.connectors.schema import MARKETO_LEAD
 
 FIELDS_PARAM = ",".join(mapping.FIELD_NAMES)
 _SPECS = {s.name: s for s in MARKETO_LEAD}
 
 
-def _casefold(value: Any) -> str:
+def casefold(value: Any) -> str:
     return str(value or "").strip().casefold()
 
 
@@ -39,14 +33,14 @@ def matches(p: Person, q: PersonQuery) -> bool:
     f = p.fields
     full_name = f"{f.get('firstName') or ''} {f.get('lastName') or ''}"
     return not (
-        (q.email is not None and _casefold(f.get("email")) != _casefold(q.email))
-        or (q.company is not None and _casefold(f.get("company")) != _casefold(q.company))
+        (q.email is not None and casefold(f.get("email")) != casefold(q.email))
+        or (q.company is not None and casefold(f.get("company")) != casefold(q.company))
         or (q.lifecycle_stage is not None and f.get("mktoLifecycleStage") != q.lifecycle_stage)
         or (
             q.owner_id is not None
             and str(f.get("externalSalesPersonId")) != _owner_value(q.owner_id)
         )
-        or (q.name is not None and _casefold(q.name) not in _casefold(full_name))
+        or (q.name is not None and casefold(q.name) not in casefold(full_name))
         or (q.consent is not None and p.consent.status != q.consent)
     )
 
@@ -58,18 +52,20 @@ def _owner_value(owner: str) -> str:
     return owner.strip()
 
 
-class PeopleReads(ClientBase):
-    _searchable: frozenset[str] | None = None
+class MarketoPeople:
+    def __init__(self, session: MarketoSession) -> None:
+        self.s = session
+        self._searchable: frozenset[str] | None = None
 
     async def _describe(self) -> dict[str, Any]:
-        body = await self._get("/rest/v1/leads/describe2.json")
+        body = await self.s.get("/rest/v1/leads/describe2.json")
         result = body.get("result") or [{}]
         info: dict[str, Any] = result[0]
         self._searchable = frozenset(k[0] for k in info.get("searchableFields", []) if len(k) == 1)
         return info
 
     async def describe_fields(self, obj: str) -> list[FieldInfo]:
-        if obj not in self.person_objects:
+        if obj != ids.LEAD:
             raise InvalidRequest(VENDOR, f"unknown person object {obj!r}; Marketo has 'lead'")
         out: list[FieldInfo] = []
         for f in (await self._describe()).get("fields", []):
@@ -132,7 +128,7 @@ class PeopleReads(ClientBase):
             else:
                 path = "/rest/v1/leads.json"
                 params.update(filterType=scope[0], filterValues=",".join(scope[1]))
-            body = await self._get(path, params)
+            body = await self.s.get(path, params)
             people = [mapping.person(r) for r in body.get("result") or []]
             nxt = body.get("nextPageToken") if body.get("moreResult") else None
             return [p for p in people if matches(p, query)], nxt
@@ -142,7 +138,7 @@ class PeopleReads(ClientBase):
 
     async def get_person(self, ref: str) -> Person:
         lead = native_id(ref, ids.LEAD)[1]
-        body = await self._get(f"/rest/v1/lead/{lead}.json", {"fields": FIELDS_PARAM})
+        body = await self.s.get(f"/rest/v1/lead/{lead}.json", {"fields": FIELDS_PARAM})
         result = body.get("result") or []
         if not result:
             raise NotFoundError(VENDOR, f"Lead {lead} not found", code="1004")
@@ -164,7 +160,7 @@ class PeopleReads(ClientBase):
                 "batchSize": 300,
             }
             while True:
-                body = await self._get("/rest/v1/leads.json", params)
+                body = await self.s.get("/rest/v1/leads.json", params)
                 for rec in body.get("result") or []:
                     p = mapping.person(rec)
                     out[p.ref] = p
@@ -172,74 +168,3 @@ class PeopleReads(ClientBase):
                     break
                 params["nextPageToken"] = body.get("nextPageToken")
         return out
-
-    # lists --------------------------------------------------------------------------------
-    async def _smart_list(self, list_id: int) -> PersonList | None:
-        body = await self._get(f"/rest/asset/v1/smartList/{list_id}.json")
-        result = body.get("result") or []
-        return mapping.smart_list(result[0]) if result else None
-
-    async def list_lists(
-        self, *, cursor: str | None = None, limit: int = 50, name_contains: str | None = None
-    ) -> Page[PersonList]:
-        needle = _casefold(name_contains) if name_contains else None
-
-        def keep(items: list[PersonList]) -> list[PersonList]:
-            return [i for i in items if needle is None or needle in i.name.casefold()]
-
-        async def static(token: str | None, n: int) -> tuple[list[PersonList], str | None]:
-            params: dict[str, Any] = {"batchSize": min(n, 300)}
-            if token:
-                params["nextPageToken"] = token
-            body = await self._get("/rest/v1/lists.json", params)
-            nxt = body.get("nextPageToken") if body.get("moreResult") else None
-            return keep([mapping.static_list(r) for r in body.get("result") or []]), nxt
-
-        async def smart(token: str | None, n: int) -> tuple[list[PersonList], str | None]:
-            offset, size = int(token or 0), min(n, 200)
-            body = await self._get(
-                "/rest/asset/v1/smartLists.json", {"offset": offset, "maxReturn": size}
-            )
-            got = body.get("result") or []
-            nxt = str(offset + size) if len(got) == size else None
-            return keep([mapping.smart_list(r) for r in got]), nxt
-
-        phases: list[Fetch[PersonList]] = [static, smart]
-        items, nxt = await phased_page(phases, cursor, max(1, min(limit, 200)))
-        return Page[PersonList](items=items, next_cursor=nxt)
-
-    async def get_list(self, ref: str) -> PersonList:
-        list_id = native_id(ref, ids.LIST)[1]
-        try:
-            result = (await self._get(f"/rest/v1/lists/{list_id}.json")).get("result") or []
-            if result:
-                return mapping.static_list(result[0])
-        except NotFoundError:
-            pass
-        found = await self._smart_list(list_id)
-        if found is None:
-            raise NotFoundError(VENDOR, f"List {list_id} not found", code="1013")
-        return found
-
-    async def _refuse_if_smart(self, list_id: int, operation: str, why: str) -> None:
-        if await self._smart_list(list_id) is not None:
-            raise NotSupportedByVendor(VENDOR, operation, why)
-
-    async def list_members(
-        self, list_ref: str, *, cursor: str | None = None, limit: int = 100
-    ) -> Page[Person]:
-        list_id = native_id(list_ref, ids.LIST)[1]
-        try:
-            return await self.search_people(
-                PersonQuery(list_ref=list_ref), cursor=cursor, limit=limit
-            )
-        except NotFoundError:
-            await self._refuse_if_smart(
-                list_id,
-                "list_members",
-                (
-                    "smart list members cannot be read over Marketo's REST API (only through a "
-                    "Bulk Lead Extract job); use the smart list's rules or a static list"
-                ),
-            )
-            raise

@@ -17,7 +17,14 @@ from mopsgate.connectors.errors import NotSupportedByVendor, VendorError
 from mopsgate.connectors.model import PersonUpdate, RecordResult
 from mopsgate.connectors.salesforce import fields as cat
 from mopsgate.connectors.salesforce import ids
-from mopsgate.connectors.salesforce.client_base import MAX_BATCH, Record, SalesforceBase
+from mopsgate.connectors.salesforce.errors import (
+    Record,
+    added_result,
+    deleted_result,
+    failed,
+    save_result,
+)
+from mopsgate.connectors.salesforce.session import MAX_BATCH, SalesforceSession
 from mopsgate.connectors.salesforce.soql_build import Select
 
 Item = tuple[int, str, Any]  # (input position, ref, payload)
@@ -28,25 +35,17 @@ NO_SEND = (
 )
 
 
-def _bad(ref: str, code: str, message: str) -> RecordResult:
-    return RecordResult(ref=ref, ok=False, code=code, message=message)
+class SalesforceWrites:
+    def __init__(self, session: SalesforceSession) -> None:
+        self.s = session
 
-
-def _save_result(ref: str, save: Record) -> RecordResult:
-    if save.get("success"):
-        return RecordResult(ref=ref, ok=True)
-    errs = save.get("errors") or [{}]
-    return _bad(ref, str(errs[0].get("statusCode") or "UNKNOWN"), str(errs[0].get("message")))
-
-
-class SalesforceWrites(SalesforceBase):
     async def _batched(
         self,
         n: int,
         pre: dict[int, RecordResult],
         items: list[Item],
         send: Callable[[list[Any]], Awaitable[Any]],
-        interpret: Interpret = _save_result,
+        interpret: Interpret = save_result,
     ) -> list[RecordResult]:
         done = dict(pre)
         for start in range(0, len(items), MAX_BATCH):
@@ -57,7 +56,7 @@ class SalesforceWrites(SalesforceBase):
                 if start == 0:
                     raise
                 for pos, ref, _ in items[start:]:
-                    done[pos] = _bad(
+                    done[pos] = failed(
                         ref, exc.code or type(exc).__name__, f"not applied: {exc.message}"
                     )
                 break
@@ -81,23 +80,23 @@ class SalesforceWrites(SalesforceBase):
             try:
                 obj, native = ids.parse_native(ref, ids.PERSON_OBJECTS)
             except ValueError as exc:
-                pre[i] = _bad(ref, "INVALID_REF", str(exc))
+                pre[i] = failed(ref, "INVALID_REF", str(exc))
                 continue
             items.append((i, ref, (obj, native)))
         return pre, items
 
     async def _collection(self, method: str, records: list[Any]) -> Any:
-        return await self.http.send(
+        return await self.s.http.send(
             method,
-            self.path("composite", "sobjects"),
+            self.s.path("composite", "sobjects"),
             json={"allOrNone": False, "records": records},
             idempotent=method != "POST",
         )
 
     async def _delete(self, native_ids: list[Any]) -> Any:
-        return await self.http.send(
+        return await self.s.http.send(
             "DELETE",
-            self.path("composite", "sobjects"),
+            self.s.path("composite", "sobjects"),
             params={"ids": ",".join(native_ids), "allOrNone": "false"},
         )
 
@@ -109,7 +108,7 @@ class SalesforceWrites(SalesforceBase):
             values = updates[pos].fields
             problem = _field_problem(obj, values)
             if problem:
-                pre[pos] = _bad(ref, *problem)
+                pre[pos] = failed(ref, *problem)
                 continue
             items.append((pos, ref, {"attributes": {"type": obj}, "id": native, **values}))
         return await self._batched(
@@ -124,11 +123,11 @@ class SalesforceWrites(SalesforceBase):
     async def delete_people(self, person_refs: Sequence[str]) -> list[RecordResult]:
         pre, parsed = self._people(person_refs)
         items = [(pos, ref, native) for pos, ref, (_obj, native) in parsed]
-        return await self._batched(len(person_refs), pre, items, self._delete, _deleted)
+        return await self._batched(len(person_refs), pre, items, self._delete, deleted_result)
 
     # campaign membership --------------------------------------------------------------------
     async def add_to_list(self, list_ref: str, person_refs: Sequence[str]) -> list[RecordResult]:
-        _, campaign = self.native(list_ref, (ids.CAMPAIGN,))
+        _, campaign = self.s.native(list_ref, (ids.CAMPAIGN,))
         pre, parsed = self._people(person_refs)
         items: list[Item] = [
             (
@@ -143,13 +142,13 @@ class SalesforceWrites(SalesforceBase):
             for pos, ref, (obj, native) in parsed
         ]
         return await self._batched(
-            len(person_refs), pre, items, lambda recs: self._collection("POST", recs), _added
+            len(person_refs), pre, items, lambda recs: self._collection("POST", recs), added_result
         )
 
     async def remove_from_list(
         self, list_ref: str, person_refs: Sequence[str]
     ) -> list[RecordResult]:
-        _, campaign = self.native(list_ref, (ids.CAMPAIGN,))
+        _, campaign = self.s.native(list_ref, (ids.CAMPAIGN,))
         pre, parsed = self._people(person_refs)
         members = await self._member_ids(campaign, [native for _, _, (_, native) in parsed])
         items: list[Item] = []
@@ -163,18 +162,18 @@ class SalesforceWrites(SalesforceBase):
                     code="not_member",
                     message="was not a member of this campaign; nothing changed",
                 )
-        return await self._batched(len(person_refs), pre, items, self._delete, _deleted)
+        return await self._batched(len(person_refs), pre, items, self._delete, deleted_result)
 
     async def set_campaign_status(
         self, campaign_ref: str, person_refs: Sequence[str], status: str
     ) -> list[RecordResult]:
-        _, campaign = self.native(campaign_ref, (ids.CAMPAIGN,))
+        _, campaign = self.s.native(campaign_ref, (ids.CAMPAIGN,))
         pre, parsed = self._people(person_refs)
         members = await self._member_ids(campaign, [native for _, _, (_, native) in parsed])
         items: list[Item] = []
         for pos, ref, (_obj, native) in parsed:
             if native not in members:
-                pre[pos] = _bad(
+                pre[pos] = failed(
                     ref, "NOT_A_MEMBER", "not a member of this campaign; add them to it first"
                 )
                 continue
@@ -204,7 +203,7 @@ class SalesforceWrites(SalesforceBase):
             who = [q.in_("LeadId", leads)] if leads else []
             who += [q.in_("ContactId", contacts)] if contacts else []
             q.where(q.eq("CampaignId", campaign), q.any_of(*who))
-            for row in await self.query_all(q.render()):
+            for row in await self.s.query_all(q.render()):
                 out[row.get("LeadId") or row["ContactId"]] = row["Id"]
         return out
 
@@ -233,24 +232,3 @@ def _field_problem(obj: str, values: dict[str, Any]) -> tuple[str, str] | None:
         if spec.role == "email_opt_out" and value is not True:
             return "CONSENT_FLOOR", "an email opt-out is never reversed through mopsgate"
     return None
-
-
-def _added(ref: str, save: Record) -> RecordResult:
-    errs = save.get("errors") or []
-    if not save.get("success") and errs and errs[0].get("statusCode") == "DUPLICATE_VALUE":
-        return RecordResult(
-            ref=ref,
-            ok=True,
-            code="already_member",
-            message="already a member of this campaign; nothing changed",
-        )
-    return _save_result(ref, save)
-
-
-def _deleted(ref: str, save: Record) -> RecordResult:
-    errs = save.get("errors") or []
-    if not save.get("success") and errs and errs[0].get("statusCode") == "ENTITY_IS_DELETED":
-        return RecordResult(
-            ref=ref, ok=True, code="already_deleted", message="was already deleted; nothing changed"
-        )
-    return _save_result(ref, save)

@@ -1,9 +1,11 @@
-"""The one function that turns Salesforce error bodies into the typed error tree.
+"""Salesforce's error answers mapped onto the typed error tree (``connectors.errors``), in one
+place.
 
-REST errors are a JSON array ``[{message, errorCode, fields}]``; the OAuth endpoint answers
-``{error, error_description}``. 401 means re-authenticate once; 403 ``REQUEST_LIMIT_EXCEEDED``
-is the daily allocation and is never retried (nor re-authenticated); 503 and lock contention are
-worth a retry.
+Call level: REST errors are a JSON array ``[{message, errorCode, fields}]``; the OAuth endpoint
+answers ``{error, error_description}``. 401 means re-authenticate once; 403
+``REQUEST_LIMIT_EXCEEDED`` is the daily allocation and is never retried (nor re-authenticated);
+503 and lock contention are worth a retry. Record level: sObject Collections answer one
+SaveResult per record, reported (not raised) by ``save_result`` and its variants.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from mopsgate.connectors.errors import (
     TokenExpired,
     VendorError,
 )
+from mopsgate.connectors.model import RecordResult
+from mopsgate.connectors.salesforce.ids import VENDOR
 
-VENDOR = "salesforce"
+Record = dict[str, Any]
 _RETRYABLE_CODES = frozenset({"SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW", "UNKNOWN_EXCEPTION"})
 
 
@@ -64,3 +68,35 @@ def map_error(response: httpx.Response, body: Any) -> VendorError | None:
     if status in (400, 405, 414, 415, 431):
         return InvalidRequest(VENDOR, message, **kw)
     return MalformedResponse(VENDOR, f"unexpected HTTP {status}: {message}", **kw)
+
+
+def failed(ref: str, code: str, message: str) -> RecordResult:
+    return RecordResult(ref=ref, ok=False, code=code, message=message)
+
+
+def save_result(ref: str, save: Record) -> RecordResult:
+    if save.get("success"):
+        return RecordResult(ref=ref, ok=True)
+    errs = save.get("errors") or [{}]
+    return failed(ref, str(errs[0].get("statusCode") or "UNKNOWN"), str(errs[0].get("message")))
+
+
+def added_result(ref: str, save: Record) -> RecordResult:
+    errs = save.get("errors") or []
+    if not save.get("success") and errs and errs[0].get("statusCode") == "DUPLICATE_VALUE":
+        return RecordResult(
+            ref=ref,
+            ok=True,
+            code="already_member",
+            message="already a member of this campaign; nothing changed",
+        )
+    return save_result(ref, save)
+
+
+def deleted_result(ref: str, save: Record) -> RecordResult:
+    errs = save.get("errors") or []
+    if not save.get("success") and errs and errs[0].get("statusCode") == "ENTITY_IS_DELETED":
+        return RecordResult(
+            ref=ref, ok=True, code="already_deleted", message="was already deleted; nothing changed"
+        )
+    return save_result(ref, save)

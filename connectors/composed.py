@@ -1,0 +1,172 @@
+"""A ``Connector`` assembled from per-job parts.
+
+Every vendor client is built the same way: one session (the vendor's ``VendorHTTP`` with its
+auth, limits and error mapper) shared by six parts, one per job of the protocol. This class only
+routes each protocol call to the part that does that job, so the routing is written once and a
+vendor client is its constructor: which parts, over which session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from mopsgate.connectors.http import VendorHTTP
+from mopsgate.connectors.model import (
+    Activity,
+    ActivityType,
+    ApiBudget,
+    Campaign,
+    CampaignMember,
+    FieldInfo,
+    Memberships,
+    Owner,
+    Page,
+    Person,
+    PersonList,
+    PersonQuery,
+    PersonUpdate,
+    RecordResult,
+)
+from mopsgate.connectors.protocol import (
+    AccountReads,
+    ActivityReads,
+    CampaignReads,
+    ListReads,
+    PeopleReads,
+    Writes,
+)
+
+
+class ComposedConnector:
+    name: str
+    person_objects: tuple[str, ...]
+    batch_size: int
+    send_audiences_named: bool
+
+    def __init__(
+        self,
+        http: VendorHTTP,
+        *,
+        people: PeopleReads,
+        lists: ListReads,
+        campaigns: CampaignReads,
+        activities: ActivityReads,
+        account: AccountReads,
+        writes: Writes,
+    ) -> None:
+        self.http = http
+        self.people = people
+        self.lists = lists
+        self.campaigns = campaigns
+        self.activities = activities
+        self.account = account
+        self.writes = writes
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    # people -------------------------------------------------------------------------------
+    async def search_people(
+        self, query: PersonQuery, *, cursor: str | None = None, limit: int = 50
+    ) -> Page[Person]:
+        return await self.people.search_people(query, cursor=cursor, limit=limit)
+
+    async def get_person(self, ref: str) -> Person:
+        return await self.people.get_person(ref)
+
+    async def get_people(self, refs: Sequence[str]) -> dict[str, Person]:
+        return await self.people.get_people(refs)
+
+    async def describe_fields(self, obj: str) -> list[FieldInfo]:
+        return await self.people.describe_fields(obj)
+
+    # lists --------------------------------------------------------------------------------
+    async def list_lists(
+        self, *, cursor: str | None = None, limit: int = 50, name_contains: str | None = None
+    ) -> Page[PersonList]:
+        return await self.lists.list_lists(cursor=cursor, limit=limit, name_contains=name_contains)
+
+    async def get_list(self, ref: str) -> PersonList:
+        return await self.lists.get_list(ref)
+
+    async def list_members(
+        self, list_ref: str, *, cursor: str | None = None, limit: int = 100
+    ) -> Page[Person]:
+        return await self.lists.list_members(list_ref, cursor=cursor, limit=limit)
+
+    async def person_memberships(self, ref: str) -> Memberships:
+        return await self.lists.person_memberships(ref)
+
+    # campaigns ----------------------------------------------------------------------------
+    async def list_campaigns(self, *, cursor: str | None = None, limit: int = 50) -> Page[Campaign]:
+        return await self.campaigns.list_campaigns(cursor=cursor, limit=limit)
+
+    async def get_campaign(self, ref: str) -> Campaign:
+        return await self.campaigns.get_campaign(ref)
+
+    async def campaign_members(
+        self, ref: str, *, cursor: str | None = None, limit: int = 200
+    ) -> Page[CampaignMember]:
+        return await self.campaigns.campaign_members(ref, cursor=cursor, limit=limit)
+
+    # activities, owners, budget -----------------------------------------------------------
+    async def get_activities(
+        self,
+        *,
+        person_ref: str | None = None,
+        campaign_ref: str | None = None,
+        types: Sequence[ActivityType] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> Page[Activity]:
+        return await self.activities.get_activities(
+            person_ref=person_ref,
+            campaign_ref=campaign_ref,
+            types=types,
+            since=since,
+            until=until,
+            cursor=cursor,
+            limit=limit,
+        )
+
+    async def list_owners(self) -> list[Owner]:
+        return await self.account.list_owners()
+
+    async def api_budget(self) -> ApiBudget:
+        return await self.account.api_budget()
+
+    # writes -------------------------------------------------------------------------------
+    async def update_people(self, updates: Sequence[PersonUpdate]) -> list[RecordResult]:
+        return await self.writes.update_people(updates)
+
+    async def add_to_list(self, list_ref: str, person_refs: Sequence[str]) -> list[RecordResult]:
+        return await self.writes.add_to_list(list_ref, person_refs)
+
+    async def remove_from_list(
+        self, list_ref: str, person_refs: Sequence[str]
+    ) -> list[RecordResult]:
+        return await self.writes.remove_from_list(list_ref, person_refs)
+
+    async def set_campaign_status(
+        self, campaign_ref: str, person_refs: Sequence[str], status: str
+    ) -> list[RecordResult]:
+        return await self.writes.set_campaign_status(campaign_ref, person_refs, status)
+
+    async def trigger_campaign(
+        self, campaign_ref: str, person_refs: Sequence[str], tokens: dict[str, str]
+    ) -> list[RecordResult]:
+        return await self.writes.trigger_campaign(campaign_ref, person_refs, tokens)
+
+    async def schedule_campaign(
+        self, campaign_ref: str, run_at: datetime, tokens: dict[str, str]
+    ) -> RecordResult:
+        return await self.writes.schedule_campaign(campaign_ref, run_at, tokens)
+
+    async def opt_out(self, person_refs: Sequence[str]) -> list[RecordResult]:
+        return await self.writes.opt_out(person_refs)
+
+    async def delete_people(self, person_refs: Sequence[str]) -> list[RecordResult]:
+        return await self.writes.delete_people(person_refs)

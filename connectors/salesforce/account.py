@@ -1,0 +1,36 @@
+"""Owners (Users) and the API budget of the Salesforce client."""
+
+from __future__ import annotations
+
+from mopsgate.connectors.model import ApiBudget, Owner
+from mopsgate.connectors.salesforce import ids
+from mopsgate.connectors.salesforce import mapping as m
+from mopsgate.connectors.salesforce.session import SalesforceSession
+from mopsgate.connectors.salesforce.soql_build import Select
+
+
+class SalesforceAccount:
+    def __init__(self, session: SalesforceSession) -> None:
+        self.s = session
+
+    async def list_owners(self) -> list[Owner]:
+        q = Select(ids.USER, m.USER_FIELDS).order_by("Id")
+        return [m.to_owner(r) for r in await self.s.query_all(q.render())]
+
+    async def api_budget(self) -> ApiBudget:
+        body = await self.s.http.send("GET", self.s.path("limits"))
+        daily = body.get("DailyApiRequests", {}) if isinstance(body, dict) else {}
+        cap, remaining = daily.get("Max"), daily.get("Remaining")
+        used = cap - remaining if isinstance(cap, int) and isinstance(remaining, int) else None
+        return ApiBudget(
+            connector=ids.VENDOR,
+            window="rolling 24 hours",
+            used_in_window=used,
+            limit_in_window=cap,
+            daily_used=used,
+            daily_limit=cap,
+            calls_made_by_mopsgate=self.s.http.calls,
+            notes="Salesforce counts every REST call against the org's rolling 24-hour "
+            "allocation; over it, calls fail with REQUEST_LIMIT_EXCEEDED until usage "
+            "ages out.",
+        )

@@ -20,10 +20,15 @@ MAX_TEXT = 6000
 MAX_OUTCOME_REFS = 1000  # per list; "counts" are always exact
 
 
+# What a vendor field holds, and so what a diff shows before and after: a JSON scalar. Typed
+# (not Any) so the published output schema gives every node a type for strict checkers.
+FieldValue = str | int | float | bool | None
+
+
 class FieldChangeOut(BaseModel):
     field: str
-    before: Any
-    after: Any
+    before: FieldValue
+    after: FieldValue
 
 
 class RecordOut(BaseModel):

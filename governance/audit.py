@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mopsgate.governance.call_window import SCHEMA as CALL_WINDOW_SCHEMA
+from mopsgate.governance.call_window import record_calls
 from mopsgate.governance.errors import AuditUnavailable
 from mopsgate.governance.pii import mask_arguments, mask_text
 
@@ -229,18 +232,22 @@ def _configure_sync(conn: sqlite3.Connection, path: str | Path, busy_timeout_ms:
     conn.execute(_PRAGMAS[1])
     _check_durability(path, journal, conn.execute(_PRAGMAS[2]).fetchone()[0])
     conn.execute(SCHEMA)
+    conn.execute(CALL_WINDOW_SCHEMA)
 
 
 def commit_rows(
-    conn: sqlite3.Connection, batch: Iterable[tuple[Any, ...]]
+    conn: sqlite3.Connection, batch: Iterable[tuple[Any, ...]], calls: Sequence[str] = ()
 ) -> list[tuple[Any, ...]]:
     """Chain and insert a batch in one ``BEGIN IMMEDIATE`` transaction: re-reading the head
     inside it is what keeps a server and a CLI process from forking the chain. Shared by the
-    async writer (run on a worker thread, one hop per batch) and the sync CLI path."""
+    async writer (run on a worker thread, one hop per batch) and the sync CLI path. ``calls``
+    (one principal per counted tool call) go into the shared calls-per-minute window in the
+    same transaction, so counting a call costs no commit of its own."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         rows = chain_rows(conn.execute(HEAD_SQL).fetchone(), batch)
         conn.executemany(INSERT_SQL, rows)
+        record_calls(conn, calls, time.time())
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -282,7 +289,8 @@ def append_event_sync(
     return AuditRecord(seq=row[0], row_hash=row[-1], ts=row[1])
 
 
-_Waiter = tuple[tuple[Any, ...], "asyncio.Future[AuditRecord]"]
+# (stored values, the principal whose calls-per-minute it counts toward or None, its future)
+_Waiter = tuple[tuple[Any, ...], str | None, "asyncio.Future[AuditRecord]"]
 
 
 class AuditLog:
@@ -311,9 +319,10 @@ class AuditLog:
         log._task.add_done_callback(log._writer_done)
         return log
 
-    async def append(self, event: AuditEvent) -> AuditRecord:
+    async def append(self, event: AuditEvent, *, count_call: bool = False) -> AuditRecord:
         """Return only once the row is committed with synchronous=FULL; raise
-        :class:`AuditUnavailable` otherwise, and the caller must refuse the call."""
+        :class:`AuditUnavailable` otherwise, and the caller must refuse the call. With
+        ``count_call`` the row also counts toward the principal's calls per minute."""
         if self._closed or self._task is None or self._task.done():
             raise _unavailable(self.path, RuntimeError("the audit log is closed"))
         try:
@@ -321,7 +330,7 @@ class AuditLog:
         except (ValueError, TypeError) as exc:
             raise _unavailable(self.path, exc) from exc
         future: asyncio.Future[AuditRecord] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((values, future))
+        self._queue.put_nowait((values, event.principal if count_call else None, future))
         return await future
 
     async def close(self) -> None:
@@ -359,7 +368,7 @@ class AuditLog:
 
     def _fail(self, batch: list[_Waiter], exc: BaseException) -> None:
         error = _unavailable(self.path, exc)
-        for _, future in batch:
+        for _, _, future in batch:
             if not future.done():
                 future.set_exception(error)
 
@@ -371,11 +380,13 @@ class AuditLog:
         aiosqlite pays a thread round trip per statement (~0.15-0.25 ms each, five per commit),
         which was most of the latency every governed call paid (bench section 1)."""
         try:
-            rows = await asyncio.to_thread(commit_rows, self._conn, [values for values, _ in batch])
+            values = [values for values, _, _ in batch]
+            calls = [principal for _, principal, _ in batch if principal is not None]
+            rows = await asyncio.to_thread(commit_rows, self._conn, values, calls)
         except Exception as exc:
             self._fail(batch, exc)
             return
         self.head = (rows[-1][0], rows[-1][-1])
-        for (_, future), row in zip(batch, rows, strict=True):
+        for (_, _, future), row in zip(batch, rows, strict=True):
             if not future.done():
                 future.set_result(AuditRecord(seq=row[0], row_hash=row[-1], ts=row[1]))

@@ -15,10 +15,12 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
 
 from mopsgate.governance.applying import Applier
 from mopsgate.governance.audit import AuditEvent, AuditLog
+from mopsgate.governance.call_window import CallWindow
 from mopsgate.governance.change_model import Change
 from mopsgate.governance.change_store import ChangeStore
 from mopsgate.governance.manifest_holder import ManifestEvent, ManifestHolder
 from mopsgate.governance.proposing import Proposer
+from mopsgate.server.call_rate import CallRate
 from mopsgate.server.capabilities import ServedSurface
 from mopsgate.server.pipeline import GovernedPipeline, PrincipalResolver
 from mopsgate.server.registration import register_tools
@@ -48,13 +50,23 @@ class Runtime:
     services: dict[str, Any] = field(default_factory=dict)
     audit_log: AuditLog | None = None
     audit_busy_ms: int = 5000
+    call_window: CallWindow | None = None
     _users: int = 0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        # One per process, so every connection it serves shares the calls in flight.
+        self.call_rate = CallRate(self.window)
 
     def audit(self) -> AuditLog:
         if self.audit_log is None:
             raise RuntimeError("audit log is not open")
         return self.audit_log
+
+    def window(self) -> CallWindow:
+        if self.call_window is None:
+            raise RuntimeError("the call window is not open")
+        return self.call_window
 
     async def open(self) -> None:
         """Shared by every connection of this process; the lock stops two connections that
@@ -69,6 +81,7 @@ class Runtime:
         self.audit_log = await AuditLog.open(
             self.settings.db_path, busy_timeout_ms=self.audit_busy_ms
         )
+        self.call_window = CallWindow.open(self.settings.db_path)
         await self._open_changes()
 
     async def _open_changes(self) -> None:
@@ -113,6 +126,9 @@ class Runtime:
         if self.audit_log is not None:
             await self.audit_log.close()
             self.audit_log = None
+            if self.call_window is not None:
+                self.call_window.close()
+                self.call_window = None
             store = self.services.pop("store", None)
             if store is not None:
                 await store.close()
@@ -149,6 +165,7 @@ def build_server(
         transport=transport,
         resolve_principal=resolve_principal,
         services=runtime.services,
+        call_rate=runtime.call_rate,
     )
 
     async def on_manifest_event(event: ManifestEvent) -> None:

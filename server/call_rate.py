@@ -1,36 +1,59 @@
-"""Per-principal call rate: a sliding one-minute window, checked before anything runs.
+"""Per-principal calls per minute, checked before anything runs.
 
 It limits how fast an assistant can act (and how fast a runaway loop burns the vendors' API
-budget); the record-level hourly limit on proposals lives with the change store.
+budget). The count is shared by every process on the same state directory: calls whose audit
+row is committed are read from the shared window (``governance/call_window.py``), and this
+process adds its own calls admitted but not yet audited, so concurrent calls in one process
+cannot slip past each other. The record-level hourly limit on proposals lives with the change
+store.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import time
-from collections import deque
 from collections.abc import Callable
 
-from mopsgate.governance.errors import RateLimited
-
-WINDOW = 60.0
+from mopsgate.governance.call_window import CallWindow
+from mopsgate.governance.errors import AuditUnavailable, RateLimited
 
 
 class CallRate:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._calls: dict[str, deque[float]] = {}
-        self._clock = clock
+    """One per process (the runtime's), shared by every connection it serves."""
 
-    def check(self, principal: str, per_minute: int) -> None:
+    def __init__(
+        self, window: Callable[[], CallWindow], clock: Callable[[], float] = time.time
+    ) -> None:
+        self._window = window
+        self._clock = clock
+        self._in_flight: dict[str, int] = {}
+
+    def admit(self, principal: str, per_minute: int) -> None:
+        """Refuse (RateLimited) or count the call as in flight; :meth:`release` it once its
+        audit row is written (or the call ended without one)."""
         now = self._clock()
-        stamps = self._calls.setdefault(principal, deque())
-        while stamps and now - stamps[0] >= WINDOW:
-            stamps.popleft()
-        if len(stamps) >= per_minute:
-            wait = WINDOW - (now - stamps[0])
+        try:
+            seen = self._window().count(principal, now)
+        except sqlite3.Error as exc:  # fail closed: no count, no call
+            raise AuditUnavailable(
+                "the shared call-rate window could not be read, so the call was refused.",
+                hint="Check the disk and the permissions of the mopsgate state directory.",
+                details={"cause": str(exc)},
+            ) from exc
+        calls = seen.calls + self._in_flight.get(principal, 0)
+        if calls >= per_minute:
+            wait = seen.seconds_until_one_leaves(now) if seen.calls else 1.0
             raise RateLimited(
-                f"{principal} made {len(stamps)} calls in the last minute; the limit is "
-                f"{per_minute}.",
+                f"{principal} made {calls} calls in the last minute (counted across every "
+                f"connection); the limit is {per_minute}.",
                 hint=f"Wait about {wait:.0f} s before the next call.",
                 rule_id="rate-limit",
             )
-        stamps.append(now)
+        self._in_flight[principal] = self._in_flight.get(principal, 0) + 1
+
+    def release(self, principal: str) -> None:
+        left = self._in_flight.get(principal, 0) - 1
+        if left > 0:
+            self._in_flight[principal] = left
+        else:
+            self._in_flight.pop(principal, None)

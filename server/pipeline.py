@@ -115,6 +115,7 @@ class GovernedPipeline:
         transport: str,
         resolve_principal: PrincipalResolver,
         services: dict[str, Any] | None = None,
+        call_rate: CallRate,
     ) -> None:
         self.holder = holder
         self.audit = audit
@@ -124,7 +125,7 @@ class GovernedPipeline:
         self.resolve_principal = resolve_principal
         self.services = services if services is not None else {}
         self.legacy_sessions: list[Any] = []
-        self.call_rate = CallRate()
+        self.call_rate = call_rate
 
     async def __call__(self, ctx: Any, call_next: Any) -> Any:
         if ctx.method == "tools/call":
@@ -158,6 +159,7 @@ class GovernedPipeline:
 
     async def call_tool(self, ctx: Any, call_next: Any) -> Any:
         started = time.perf_counter()
+        version = str(ctx.protocol_version)
         params = ctx.params if isinstance(ctx.params, dict) else {}
         raw_name, raw_args = params.get("name"), params.get("arguments")
         name = raw_name if isinstance(raw_name, str) else ""
@@ -176,18 +178,39 @@ class GovernedPipeline:
         )
         malformed = _malformed_call(raw_name, raw_args)
         if malformed is not None:
-            await self._finish_refused(event, malformed, started, str(ctx.protocol_version))
+            await self._finish_refused(event, malformed, started, version)
             raise invalid_params(malformed)
+        try:
+            admitted = self._identify(manifest, principal)
+            self.call_rate.admit(admitted, rate_limit(manifest, admitted).calls_per_minute)
+        except GovernanceError as refusal:  # not counted toward the rate: nothing ran
+            return await self._finish_refused(event, refusal, started, version)
+        try:  # from here on the call counts toward the principal's calls per minute
+            return await self._call_admitted(ctx, call_next, event, started, admitted, manifest)
+        finally:
+            self.call_rate.release(admitted)
+
+    async def _call_admitted(
+        self,
+        ctx: Any,
+        call_next: Any,
+        event: dict[str, Any],
+        started: float,
+        principal: str,
+        manifest: Any,
+    ) -> Any:
+        version = str(ctx.protocol_version)
+        name = str(event["tool"])
         spec = self.specs.get(name)
         try:
-            args, decision = self._admit(manifest, principal, name, spec, raw_args)
+            args, decision = self._admit(manifest, principal, name, spec, event["arguments"])
         except GovernanceError as refusal:
-            return await self._finish_refused(event, refusal, started, str(ctx.protocol_version))
-        assert spec is not None and principal is not None
+            return await self._finish_refused(event, refusal, started, version, count_call=True)
+        assert spec is not None
         tool_ctx = ToolContext(
             principal=principal,
             manifest=manifest,
-            manifest_digest=digest,
+            manifest_digest=str(event["manifest_digest"]),
             connectors=self.connectors,
             notes=CallNotes(connector=spec.target(args)[0]),
             services=self.services,
@@ -201,7 +224,7 @@ class GovernedPipeline:
                 f"the request was refused: {exc.message}",
                 details={"connector": tool_ctx.notes.connector},
             )
-            await self._finish_refused(event, rejected, started, str(ctx.protocol_version))
+            await self._finish_refused(event, rejected, started, version, count_call=True)
             raise
         is_error = bool(result.get("isError")) if isinstance(result, dict) else False
         notes = tool_ctx.notes
@@ -212,9 +235,9 @@ class GovernedPipeline:
             change_id=notes.change_id,
         )
         try:
-            await self._write(event, started)
+            await self._write(event, started, count_call=True)
         except AuditUnavailable as exc:
-            return error_result(exc, str(ctx.protocol_version))
+            return error_result(exc, version)
         return result
 
     async def _run(self, ctx: Any, call_next: Any, active: ActiveCall) -> tuple[Any, int]:
@@ -229,15 +252,8 @@ class GovernedPipeline:
             upstream_calls.reset(token_calls)
         return result, counter[0]
 
-    def _admit(
-        self,
-        manifest: Any,
-        principal: str | None,
-        name: str,
-        spec: ToolSpec[Any, Any] | None,
-        raw_args: Any,
-    ) -> tuple[BaseModel, Decision]:
-        """Identify, validate and decide; raises the refusal to audit and return."""
+    @staticmethod
+    def _identify(manifest: Any, principal: str | None) -> str:
         if principal is None or principal not in manifest.principals:
             raise UnknownPrincipal(
                 f"principal {principal or '(none)'!r} is not in the permission manifest, so "
@@ -246,7 +262,17 @@ class GovernedPipeline:
                 "connect with a token issued for a listed principal.",
                 rule_id="unknown-principal",
             )
-        self.call_rate.check(principal, rate_limit(manifest, principal).calls_per_minute)
+        return principal
+
+    def _admit(
+        self,
+        manifest: Any,
+        principal: str,
+        name: str,
+        spec: ToolSpec[Any, Any] | None,
+        raw_args: Any,
+    ) -> tuple[BaseModel, Decision]:
+        """Validate and decide; raises the refusal to audit and return."""
         if spec is None:
             visible = sorted(visible_tools(manifest, principal))
             raise NotPermitted(
@@ -271,7 +297,13 @@ class GovernedPipeline:
         return args, decision
 
     async def _finish_refused(
-        self, event: dict[str, Any], refusal: GovernanceError, started: float, version: str
+        self,
+        event: dict[str, Any],
+        refusal: GovernanceError,
+        started: float,
+        version: str,
+        *,
+        count_call: bool = False,
     ) -> Any:
         denied = isinstance(refusal, (NotPermitted, RateLimited))
         event.update(
@@ -284,15 +316,19 @@ class GovernedPipeline:
             result_summary=error_text(refusal)[:500],
         )
         try:
-            await self._write(event, started)
+            await self._write(event, started, count_call=count_call)
         except AuditUnavailable as exc:
             return error_result(exc, version)
         return error_result(refusal, version)
 
-    async def _write(self, event: dict[str, Any], started: float) -> None:
+    async def _write(
+        self, event: dict[str, Any], started: float, *, count_call: bool = False
+    ) -> None:
+        """Append the call's row; ``count_call`` also counts it toward the principal's calls
+        per minute, in the same transaction (see ``governance/call_window.py``)."""
         event["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
         try:
-            await self.audit().append(AuditEvent(**event))
+            await self.audit().append(AuditEvent(**event), count_call=count_call)
         except AuditUnavailable:
             raise
         except Exception as exc:  # any audit failure fails the call closed

@@ -1,0 +1,105 @@
+"""Calls per minute hold across connections and processes.
+
+Found by an attack run: every stdio client is its own server process, and the count lived in
+process memory, so opening a second connection gave the same principal a fresh budget.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+from mopsgate.governance.call_window import SCHEMA, CallWindow, record_calls
+from mopsgate.governance.change_store import ChangeStoreSync
+from mopsgate.server.settings import Settings
+from tests.conftest import audit_rows, text_of
+from tests.server.test_transports import MOPSGATE, _env
+
+
+def _limit(settings: Settings, per_minute: int) -> None:
+    text = settings.manifest_path.read_text()
+    limited = text.replace("calls_per_minute = 120", f"calls_per_minute = {per_minute}", 1)
+    assert limited != text
+    settings.manifest_path.write_text(limited)
+
+
+def _stdio(settings: Settings) -> Client:
+    params = StdioServerParameters(
+        command=MOPSGATE,
+        args=["serve", "--transport", "stdio"],
+        env=_env(settings, MOPSGATE_PRINCIPAL="assistant"),
+    )
+    return Client(params)
+
+
+async def test_a_second_stdio_process_does_not_get_a_fresh_budget(settings: Settings):
+    _limit(settings, 3)
+    async with _stdio(settings) as first, _stdio(settings) as second:
+        spent = [await first.call_tool("whoami", {}) for _ in range(2)]
+        spent.append(await second.call_tool("whoami", {}))
+        refused_write = await second.call_tool(
+            "propose_update_person",
+            {
+                "refs": ["hubspot:contact:1001"],
+                "fields": {"jobtitle": "Chief Everything Officer"},
+                "reason": "second connection, fresh budget?",
+            },
+        )
+        refused_first = await first.call_tool("whoami", {})
+    assert [r.is_error for r in spent] == [False, False, False]
+    for refused in (refused_write, refused_first):
+        assert refused.is_error and text_of(refused).startswith("[rate_limited]")
+        assert "3 calls in the last minute" in text_of(refused)
+    store = ChangeStoreSync.open(settings.db_path)
+    try:
+        assert store.list_changes() == []  # the refused proposal stored nothing
+    finally:
+        store.close()
+    calls = [r for r in audit_rows(settings) if r["kind"] == "tool_call"]
+    assert [(r["tool"], r["decision"], r["rule_id"]) for r in calls[-2:]] == [
+        ("propose_update_person", "denied", "rate-limit"),
+        ("whoami", "denied", "rate-limit"),
+    ]
+    assert {r["transport"] for r in calls} == {"stdio"}
+
+
+async def test_concurrent_calls_in_one_process_cannot_slip_past(connect, settings: Settings):
+    """Calls admitted but not yet audited count too, so a burst cannot overshoot."""
+    _limit(settings, 3)
+    results: list[bool] = []
+    async with connect("assistant") as one, connect("assistant") as two:
+
+        async def call(client: Client) -> None:
+            results.append((await client.call_tool("whoami", {})).is_error)
+
+        async with anyio.create_task_group() as group:
+            for client in (one, two, one, two, one, two):
+                group.start_soon(call, client)
+    assert sorted(results) == [False, False, False, True, True, True]
+    refused = [r for r in audit_rows(settings) if r["rule_id"] == "rate-limit"]
+    assert len(refused) == 3
+
+
+def test_window_counts_the_last_minute_and_forgets_older_seconds(tmp_path):
+    db = tmp_path / "window.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(SCHEMA)
+    record_calls(conn, ["a", "a", "b"], now=1000.5)
+    window = CallWindow.open(db)
+    try:
+        assert window.count("a", 1000.9).calls == 2
+        record_calls(conn, ["a"], now=1030.2)
+        assert window.count("a", 1059.0).calls == 3
+        assert window.count("a", 1060.99).calls == 3  # second 1000 may hold a call from t<1001
+        assert window.count("a", 1061.0).calls == 1
+        assert window.count("b", 1030.0).calls == 1
+        assert window.count("a", 1059.0).seconds_until_one_leaves(1059.0) == 2.0
+        record_calls(conn, ["a"], now=1100.0)  # prunes a's seconds that left the window
+        rows = conn.execute("SELECT principal, second FROM call_window ORDER BY 1, 2").fetchall()
+        assert rows == [("a", 1100), ("b", 1000)]
+    finally:
+        window.close()
+        conn.close()

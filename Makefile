@@ -8,10 +8,12 @@ STAMP := $(VENV)/.installed
 .PHONY: run test check bench clean
 
 $(STAMP): pyproject.toml
+	@echo "setting up $(VENV) (first run, or pyproject.toml changed): installing dependencies, about a minute..."
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+	@echo "$(VENV) is ready."
 
 run: $(STAMP)
 	$(BIN)/mopsgate serve --transport http

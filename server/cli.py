@@ -7,11 +7,9 @@ stdio the MCP protocol owns stdout.
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,6 +21,8 @@ from mopsgate.server.cli_manifest import manifest_app
 from mopsgate.server.cli_review import freeze_cmd, review_app, unfreeze_cmd
 from mopsgate.server.cli_sandbox import sandbox_app
 from mopsgate.server.cli_token import token_app
+from mopsgate.server.connect_help import serving_banner
+from mopsgate.server.listen import PortUnavailable, bind_http_socket
 from mopsgate.server.settings import Settings, ensure_home, load_settings
 
 app = typer.Typer(
@@ -91,8 +91,10 @@ def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
 @app.command()
 def serve(
     transport: Annotated[str, typer.Option(help="stdio or http")] = "stdio",
-    host: Annotated[str, typer.Option(help="HTTP bind address")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="HTTP port")] = 8765,
+    host: Annotated[
+        str, typer.Option(help="HTTP bind address", envvar="MOPSGATE_HOST")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port", envvar="MOPSGATE_PORT")] = 8765,
     principal: Annotated[
         str | None, typer.Option(help="stdio principal (env MOPSGATE_PRINCIPAL)")
     ] = None,
@@ -139,9 +141,14 @@ def _serve_http(runtime, host: str, port: int, allow_remote: bool) -> None:  # t
             f"refusing to bind {host}: not a loopback address. Pass --allow-remote "
             "if you really mean to expose mopsgate on the network."
         )
+    try:
+        sock = bind_http_socket(host, port)
+    except PortUnavailable as exc:
+        raise _fail(str(exc)) from exc
     starlette_app = build_http_app(runtime, host, port)
-    _print_connect_help(runtime.settings, host, port)
-    uvicorn.run(starlette_app, host=host, port=port, log_level="warning")
+    typer.echo(serving_banner(runtime.settings, host, port), err=True)
+    server = uvicorn.Server(uvicorn.Config(starlette_app, log_level="warning"))
+    server.run(sockets=[sock])
 
 
 def _is_loopback(host: str) -> bool:
@@ -151,39 +158,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _print_connect_help(settings: Settings, host: str, port: int) -> None:
-    manifest = os.path.abspath(settings.manifest_path)
-    snippet = {
-        "mcpServers": {
-            "mopsgate": {
-                "command": str(Path(sys.executable).parent / "mopsgate"),
-                "args": [
-                    "serve",
-                    "--transport",
-                    "stdio",
-                    "--principal",
-                    "assistant",
-                    "--manifest",
-                    manifest,
-                    "--home",
-                    os.path.abspath(settings.home),
-                ],
-            }
-        }
-    }
-    lines = [
-        f"mopsgate is serving MCP over streamable HTTP at http://{host}:{port}/mcp",
-        f"  manifest: {manifest}   state: {os.path.abspath(settings.home)}",
-        "  every request needs a bearer token; create one with:",
-        "    .venv/bin/mopsgate token create --principal assistant",
-        "  and send it as 'Authorization: Bearer <token>'.",
-        "  For a stdio client (Claude Desktop / Code, Cursor), use this config:",
-        *("    " + line for line in json.dumps(snippet, indent=2).splitlines()),
-        "  Stop with Ctrl-C.",
-    ]
-    typer.echo("\n".join(lines), err=True)
 
 
 def main() -> None:

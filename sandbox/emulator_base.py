@@ -1,19 +1,34 @@
-"""Shared machinery of the three sandbox emulators: request log, fault injection, rate windows
-and access tokens.
+"""What the three emulators share: the gate every request passes, the request log, rate windows,
+daily quotas and access tokens.
 
-Tests assert on the request log (how many calls, which were writes) and switch faults on
-through ``Faults`` rather than patching clients, so the clients are exercised exactly as they
-will meet the real APIs.
+Every route of every emulator is a Starlette ``Route`` made by ``Gate.route``: the gate counts
+concurrency, applies the injected delay, asks the vendor's ``Checks`` whether to refuse (auth,
+limits, quota and faults, in the vendor's own order), runs the handler, lets the vendor stamp
+its headers, and logs the request. Handlers only speak resource shapes. Tests assert on the log
+(how many calls, which were writes) and switch faults on through ``core.faults``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Literal, Protocol
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mopsgate.sandbox.faults import Faults
+
+Clock = Callable[[], float]
+Handler = Callable[[Request], Awaitable[Response]]
+TokenState = Literal["ok", "missing", "invalid", "expired"]
 
 
 @dataclass
@@ -24,70 +39,101 @@ class LoggedRequest:
     status: int
     at: float
     body_size: int = 0
+    write: bool = False  # the route changes vendor data
 
     @property
     def is_write(self) -> bool:
-        return self.method not in ("GET", "HEAD", "OPTIONS") and not self.path.endswith(
-            ("/token", "/search", "/batch/read", "/query")
-        )
-
-
-@dataclass
-class Faults:
-    """Switchable faults; counters count down as they fire."""
-
-    expire_tokens: bool = False  # every issued token is treated as expired once
-    rate_limit_next: int = 0  # answer the next N calls with the vendor's rate-limit error
-    server_error_next: int = 0  # answer the next N calls with a 5xx
-    slow_seconds: float = 0.0  # delay every response
-    fail_record_ids: set[str] = field(default_factory=set)  # per-record failures in batch writes
-    fail_after_writes: int | None = None  # after N successful write calls, every write 500s
-
-    def take_rate_limit(self) -> bool:
-        if self.rate_limit_next > 0:
-            self.rate_limit_next -= 1
-            return True
-        return False
-
-    def take_server_error(self) -> bool:
-        if self.server_error_next > 0:
-            self.server_error_next -= 1
-            return True
-        return False
+        return self.write
 
 
 class RateWindow:
-    """Counts calls in a sliding window so the emulator enforces the vendor's published limit."""
+    """Counts calls in a sliding window so the emulator enforces the vendor's published limit,
+    and says what is left and when the next slot frees up (for vendors that report it)."""
 
-    def __init__(
-        self, max_calls: int, per_seconds: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, max_calls: int, per_seconds: float, clock: Clock = time.monotonic) -> None:
         self.max_calls = max_calls
         self.per_seconds = per_seconds
         self._stamps: deque[float] = deque()
         self._clock = clock
         self.violations = 0
 
-    def hit(self) -> bool:
-        """Record a call; False (and a counted violation) when it is over the limit."""
+    def _trim(self) -> float:
         now = self._clock()
         while self._stamps and now - self._stamps[0] >= self.per_seconds:
             self._stamps.popleft()
+        return now
+
+    def hit(self) -> bool:
+        """Record a call; False (and a counted violation) when it is over the limit."""
+        now = self._trim()
         if len(self._stamps) >= self.max_calls:
             self.violations += 1
             return False
         self._stamps.append(now)
         return True
 
+    def used(self) -> int:
+        self._trim()
+        return len(self._stamps)
+
+    def remaining(self) -> int:
+        return max(0, self.max_calls - self.used())
+
+    def seconds_until_free(self) -> int:
+        now = self._trim()
+        if len(self._stamps) < self.max_calls:
+            return 0
+        return max(1, math.ceil(self.per_seconds - (now - self._stamps[0])))
+
+
+@dataclass
+class DailyQuota:
+    """A daily call allocation (Marketo's 50,000, HubSpot's private-app daily limit)."""
+
+    limit: int
+    used: int = 0
+
+    def take(self) -> bool:
+        """Count a call; False when the allocation was already spent."""
+        if self.used >= self.limit:
+            return False
+        self.used += 1
+        return True
+
+
+class Access(Enum):
+    API = "api"  # the vendor's every check: auth, limits, quota, faults
+    UNCOUNTED = "uncounted"  # authenticated, but free of the call allocation (versions)
+    TOKEN = "token"  # noqa: S105 - the token endpoint: no auth, no limits, nothing stamped
+
+
+class Checks(Protocol):
+    """One vendor's pre-handler checks in its own order, and what it stamps on every answer."""
+
+    def refuse(self, request: Request, access: Access, write: bool) -> Response | None: ...
+
+    def stamp(self, request: Request, response: Response) -> None: ...
+
+
+class VendorAnswer(Exception):
+    """Raised by a handler (or the vendor's rules under it) to answer with a vendor-shaped error;
+    the gate sends ``response`` and does not count the call as a successful write."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
 
 class EmulatorCore:
+    """The request log, concurrency accounting, rate window, faults and access tokens."""
+
     def __init__(
-        self, vendor: str, max_calls: int, per_seconds: float, max_concurrent: int | None = None
+        self, vendor: str, window: RateWindow, *, max_concurrent: int | None = None
     ) -> None:
         self.vendor = vendor
         self.requests: list[LoggedRequest] = []
         self.faults = Faults()
-        self.window = RateWindow(max_calls, per_seconds)
+        self.window = window
         self.max_concurrent = max_concurrent
         self.in_flight = 0
         self.peak_in_flight = 0
@@ -95,7 +141,6 @@ class EmulatorCore:
         self.tokens: dict[str, float] = {}  # token -> expiry (monotonic)
         self.token_ttl = 3600.0
         self.successful_writes = 0
-        self._lock = asyncio.Lock()
 
     # tokens -------------------------------------------------------------------------------
     def issue_token(self) -> tuple[str, int]:
@@ -103,31 +148,33 @@ class EmulatorCore:
         self.tokens[token] = time.monotonic() + self.token_ttl
         return token, int(self.token_ttl)
 
-    def token_state(self, header: str | None) -> str:
-        """'ok', 'missing', 'invalid' or 'expired' for an ``Authorization: Bearer`` header."""
+    def token_state(self, header: str | None) -> TokenState:
+        """The state of the token in an ``Authorization: Bearer`` header."""
         if not header or not header.startswith("Bearer "):
             return "missing"
         token = header[7:]
         expiry = self.tokens.get(token)
         if expiry is None:
             return "invalid"
-        if self.faults.expire_tokens or expiry < time.monotonic():
-            self.tokens.pop(token, None)
-            self.faults.expire_tokens = False
+        if expiry < time.monotonic() or self.faults.take_expired_token():
+            self.tokens[token] = 0.0  # stays known, and expired, like a vendor's old token
             return "expired"
         return "ok"
 
-    # accounting ---------------------------------------------------------------------------
-    def log(self, method: str, path: str, query: str, status: int, body_size: int = 0) -> None:
-        self.requests.append(
-            LoggedRequest(method, path, query, status, time.monotonic(), body_size)
-        )
+    def expire_all_tokens(self) -> None:
+        """Every token issued so far is expired from now on: every call in flight with one is
+        refused as expired, however many there are."""
+        self.tokens = dict.fromkeys(self.tokens, 0.0)
 
+    # accounting ---------------------------------------------------------------------------
     def enter(self) -> None:
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         if self.max_concurrent is not None and self.in_flight > self.max_concurrent:
             self.concurrency_violations += 1
+
+    def over_concurrency(self) -> bool:
+        return self.max_concurrent is not None and self.in_flight > self.max_concurrent
 
     def leave(self) -> None:
         self.in_flight -= 1
@@ -146,3 +193,68 @@ class EmulatorCore:
 
     def reset_log(self) -> None:
         self.requests.clear()
+
+
+ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+class Gate:
+    """The one door of an emulator: makes each of its routes, all guarded alike."""
+
+    def __init__(self, core: EmulatorCore, checks: Checks) -> None:
+        self.core = core
+        self.checks = checks
+
+    def route(
+        self,
+        path: str,
+        handler: Handler,
+        methods: Sequence[str] = ("GET",),
+        *,
+        write: bool = False,
+        access: Access = Access.API,
+    ) -> Route:
+        async def endpoint(request: Request) -> Response:
+            return await self._pass(request, handler, write, access)
+
+        return Route(path, endpoint, methods=list(methods))
+
+    def fallback(self, handler: Handler) -> Route:
+        """The last route: any other path or method, checked like the API, answered by the
+        vendor's 'not found'."""
+        return self.route("/{path:path}", handler, ALL_METHODS)
+
+    async def _pass(
+        self, request: Request, handler: Handler, write: bool, access: Access
+    ) -> Response:
+        core = self.core
+        core.enter()
+        status = 500
+        try:
+            await core.delay()
+            response = self.checks.refuse(request, access, write)
+            if response is None:
+                try:
+                    response = await handler(request)
+                except VendorAnswer as answer:
+                    response = answer.response
+                else:
+                    if write and response.status_code < 300:
+                        core.successful_writes += 1
+            if access is not Access.TOKEN:
+                self.checks.stamp(request, response)
+            status = response.status_code
+            return response
+        finally:
+            core.leave()
+            core.requests.append(
+                LoggedRequest(
+                    request.method,
+                    request.url.path,
+                    request.url.query,
+                    status,
+                    time.monotonic(),
+                    int(request.headers.get("content-length") or 0),
+                    write,
+                )
+            )

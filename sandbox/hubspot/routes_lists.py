@@ -1,30 +1,22 @@
-"""Lists API routes of the emulator (search, fetch, memberships, record memberships and
+"""Lists API routes of the HubSpot emulator (search, fetch, memberships, record memberships and
 membership writes) for one path family. DYNAMIC lists refuse membership writes as HubSpot
 does: their members come from filters."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mopsgate.connectors.hubspot.paths import Paths
-from mopsgate.sandbox.hubspot.http import (
-    BadInput,
-    guard,
-    int_param,
-    json_body,
-    not_found,
-    paging,
-    query_list,
-    validation_error,
-)
-from mopsgate.sandbox.hubspot.state import PortalList, now_iso
-
-if TYPE_CHECKING:
-    from mopsgate.sandbox.hubspot.emulator import HubSpotEmulator
+from mopsgate.sandbox.emulator_base import Gate
+from mopsgate.sandbox.faults import Faults
+from mopsgate.sandbox.hubspot import rules
+from mopsgate.sandbox.hubspot.errors import BadInput, not_found, validation_error
+from mopsgate.sandbox.hubspot.state import PortalList, PortalState
+from mopsgate.sandbox.hubspot.wire import int_param, json_body, paging, query_list
 
 
 def list_json(lst: PortalList) -> dict[str, Any]:
@@ -46,11 +38,11 @@ def list_json(lst: PortalList) -> dict[str, Any]:
     }
 
 
-class _ListRoutes:
-    def __init__(self, emu: HubSpotEmulator, p: Paths) -> None:
-        self.emu = emu
+class ListRoutes:
+    def __init__(self, state: PortalState, faults: Faults, p: Paths) -> None:
+        self.state = state
+        self.faults = faults
         self.p = p
-        self.state = emu.state
 
     async def search(self, request: Request) -> Response:
         body = await json_body(request) or {}
@@ -62,7 +54,7 @@ class _ListRoutes:
         types = body.get("processingTypes") or []
         hits = [
             lst
-            for lst in sorted(self.state.lists.values(), key=lambda x: int(x.id))
+            for lst in self.state.lists()
             if text in lst.name.lower() and (not types or lst.processing_type in types)
         ]
         page = hits[offset : offset + count]
@@ -77,18 +69,17 @@ class _ListRoutes:
 
     async def get_many(self, request: Request) -> Response:
         wanted = query_list(request, "listIds")
-        return JSONResponse(
-            {"lists": [list_json(self.state.lists[i]) for i in wanted if i in self.state.lists]}
-        )
+        found = [self.state.list_by_id(i) for i in wanted]
+        return JSONResponse({"lists": [list_json(lst) for lst in found if lst is not None]})
 
     async def get_one(self, request: Request) -> Response:
-        lst = self.state.lists.get(request.path_params["list_id"])
+        lst = self.state.list_by_id(request.path_params["list_id"])
         if lst is None:
             return not_found(f"List {request.path_params['list_id']!r}")
         return JSONResponse({"list": list_json(lst)})
 
     async def members(self, request: Request) -> Response:
-        lst = self.state.lists.get(request.path_params["list_id"])
+        lst = self.state.list_by_id(request.path_params["list_id"])
         if lst is None:
             return not_found(f"List {request.path_params['list_id']!r}")
         limit = int_param(request.query_params.get("limit"), "limit", 100, 250)
@@ -115,68 +106,47 @@ class _ListRoutes:
                 "firstAddedTimestamp": lst.members[rid],
                 "lastAddedTimestamp": lst.members[rid],
             }
-            for lst in sorted(self.state.lists.values(), key=lambda x: int(x.id))
+            for lst in self.state.lists()
             if rid in lst.members
         ]
         return JSONResponse({"results": rows, "total": len(rows)})
 
     async def add(self, request: Request) -> Response:
-        return await _write(self.emu, request, adding=True)
+        return await self._write(request, adding=True)
 
     async def remove(self, request: Request) -> Response:
-        return await _write(self.emu, request, adding=False)
+        return await self._write(request, adding=False)
 
-    def routes(self) -> list[Route]:
-        base = self.p.lists
-        return [
-            Route(f"{base}/search", guard(self.search), methods=["POST"]),
-            Route(
-                f"{base}/records/0-1/{{record_id}}/memberships",
-                guard(self.record_memberships),
-                methods=["GET"],
-            ),
-            Route(base, guard(self.get_many), methods=["GET"]),
-            Route(base + "/", guard(self.get_many), methods=["GET"]),
-            Route(base + "/{list_id}", guard(self.get_one), methods=["GET"]),
-            Route(base + "/{list_id}/memberships", guard(self.members), methods=["GET"]),
-            Route(base + "/{list_id}/memberships/add", guard(self.add), methods=["PUT"]),
-            Route(base + "/{list_id}/memberships/remove", guard(self.remove), methods=["PUT"]),
-        ]
-
-
-def routes(emu: HubSpotEmulator, p: Paths) -> list[Route]:
-    return _ListRoutes(emu, p).routes()
-
-
-async def _write(emu: HubSpotEmulator, request: Request, *, adding: bool) -> Response:
-    state = emu.state
-    lst = state.lists.get(request.path_params["list_id"])
-    if lst is None:
-        return not_found(f"List {request.path_params['list_id']!r}")
-    if lst.processing_type not in ("MANUAL", "SNAPSHOT"):
-        return validation_error(
-            f"List {lst.id} has processingType {lst.processing_type}; memberships can only be "
-            "changed manually for MANUAL or SNAPSHOT lists",
-            subCategory="ILS.LIST_PROCESSING_TYPE_NOT_SUPPORTED",
+    async def _write(self, request: Request, *, adding: bool) -> Response:
+        lst = self.state.list_by_id(request.path_params["list_id"])
+        if lst is None:
+            return not_found(f"List {request.path_params['list_id']!r}")
+        if lst.processing_type not in ("MANUAL", "SNAPSHOT"):
+            return validation_error(
+                f"List {lst.id} has processingType {lst.processing_type}; memberships can only "
+                "be changed manually for MANUAL or SNAPSHOT lists",
+                subCategory="ILS.LIST_PROCESSING_TYPE_NOT_SUPPORTED",
+            )
+        body = await json_body(request)
+        if not isinstance(body, list) or not all(isinstance(x, str) for x in body):
+            raise BadInput("the body must be a JSON array of record id strings")
+        changed, missing = rules.change_membership(
+            self.state, lst.id, body, adding=adding, failing=self.faults.fail_record_ids
         )
-    body = await json_body(request)
-    if not isinstance(body, list) or not all(isinstance(x, str) for x in body):
-        raise BadInput("the body must be a JSON array of record id strings")
-    changed, missing = [], []
-    stamp = now_iso()
-    for rid in body:
-        if rid not in state.contacts or rid in emu.core.faults.fail_record_ids:
-            missing.append(rid)
-        elif adding and rid not in lst.members:
-            lst.members[rid] = stamp
-            changed.append(rid)
-            state.log("list_added", rid, {"listId": lst.id})
-        elif not adding and rid in lst.members:
-            del lst.members[rid]
-            changed.append(rid)
-            state.log("list_removed", rid, {"listId": lst.id})
-    if changed:
-        lst.version += 1
-        lst.updated_at = stamp
-    key = "recordsIdsAdded" if adding else "recordIdsRemoved"  # sic: HubSpot's spelling
-    return JSONResponse({key: changed, "recordIdsMissing": missing})
+        key = "recordsIdsAdded" if adding else "recordIdsRemoved"  # sic: HubSpot's spelling
+        return JSONResponse({key: changed, "recordIdsMissing": missing})
+
+
+def routes(gate: Gate, state: PortalState, faults: Faults, p: Paths) -> list[Route]:
+    r = ListRoutes(state, faults, p)
+    base = p.lists
+    return [
+        gate.route(f"{base}/search", r.search, ["POST"]),
+        gate.route(f"{base}/records/0-1/{{record_id}}/memberships", r.record_memberships),
+        gate.route(base, r.get_many),
+        gate.route(base + "/", r.get_many),
+        gate.route(base + "/{list_id}", r.get_one),
+        gate.route(base + "/{list_id}/memberships", r.members),
+        gate.route(base + "/{list_id}/memberships/add", r.add, ["PUT"], write=True),
+        gate.route(base + "/{list_id}/memberships/remove", r.remove, ["PUT"], write=True),
+    ]

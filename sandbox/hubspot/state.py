@@ -1,19 +1,23 @@
-"""In-memory HubSpot portal built from the shared seed.
+"""The HubSpot emulator's state: the narrow interface its routes and rules use, and the
+in-memory portal behind it.
 
-Everything is keyed by native id in dicts so that batch endpoints cost O(batch) even with
-10,000 contacts; property values are stored the way HubSpot returns them: strings, or None
-when unset.
+``PortalState`` is the whole contract: contacts (by id, by email, all), archive, lists and their
+memberships, campaigns, owners, email events and the log of writes. Nothing else reaches into
+the data, so another store (a SQLite file shared by several processes) can stand in for
+``MemoryPortal`` without a route changing. Values handed out are read-only views: change them
+through the write methods. Property values are stored the way HubSpot returns them: strings,
+or None when unset.
+
+In memory everything is keyed by native id in dicts, so batch endpoints cost O(batch) even with
+10,000 contacts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-from mopsgate.connectors.schema import HUBSPOT_CONTACT, FieldSpec
-from mopsgate.sandbox.hubspot import ids
-from mopsgate.sandbox.seed import SeedData, SeedPerson
+from typing import Any, Protocol
 
 Props = dict[str, str | None]
 
@@ -87,210 +91,170 @@ class EmailEvent:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-# seed activity type -> legacy email event type (form fills and page views are not email
-# events; the emulator keeps them only in ``other_activities``).
-EVENT_TYPES = {
-    "email_sent": "SENT",
-    "email_delivered": "DELIVERED",
-    "email_opened": "OPEN",
-    "email_clicked": "CLICK",
-    "email_bounced": "BOUNCE",
-    "unsubscribed": "STATUSCHANGE",
-}
+class PortalState(Protocol):
+    # contacts -------------------------------------------------------------------------------
+    def contact(self, contact_id: str) -> Contact | None: ...
+
+    def contacts(self) -> Iterable[Contact]: ...
+
+    def ids_by_email(self, email: str) -> list[str]:
+        """Live contacts with this address (case-blind), lowest id first."""
+        ...
+
+    def add_contact(self, contact: Contact) -> None: ...
+
+    def save_contact(self, contact_id: str, props: Mapping[str, str | None], at: str) -> None:
+        """Set these properties (None clears one) and the modification time."""
+        ...
+
+    def archive_contact(self, contact_id: str) -> None:
+        """Archive a contact; it leaves every list."""
+        ...
+
+    def is_archived(self, contact_id: str) -> bool: ...
+
+    # lists ----------------------------------------------------------------------------------
+    def list_by_id(self, list_id: str) -> PortalList | None: ...
+
+    def lists(self) -> list[PortalList]:
+        """Every list, by id."""
+        ...
+
+    def add_list(self, lst: PortalList) -> None: ...
+
+    def set_members(
+        self, list_id: str, added: Iterable[str], removed: Iterable[str], at: str
+    ) -> None:
+        """Add and remove members at ``at``; a change bumps the list's version."""
+        ...
+
+    # campaigns, owners, email events --------------------------------------------------------
+    def campaign(self, guid: str) -> PortalCampaign | None: ...
+
+    def campaigns(self) -> list[PortalCampaign]:
+        """Every campaign, oldest first."""
+        ...
+
+    def add_campaign(self, campaign: PortalCampaign) -> None: ...
+
+    def owners(self) -> list[PortalOwner]: ...
+
+    def add_owner(self, owner: PortalOwner) -> None: ...
+
+    def events(self) -> list[EmailEvent]:
+        """Every email event, in the order added (the seed adds them oldest first)."""
+        ...
+
+    def add_event(self, event: EmailEvent) -> None: ...
+
+    # what was written -----------------------------------------------------------------------
+    def log_write(self, entry: dict[str, Any]) -> None: ...
+
+    def write_log(self) -> list[dict[str, Any]]: ...
 
 
-def seed_props(p: SeedPerson, owner_native: str) -> Props:
-    return {
-        "hs_object_id": ids.person_id(p.idx),
-        "email": p.email,
-        "firstname": p.first_name,
-        "lastname": p.last_name,
-        "company": p.company,
-        "jobtitle": p.title,
-        "phone": p.phone,
-        "country": p.country,
-        "city": p.city,
-        "address": p.street,
-        "lifecyclestage": ids.lifecycle_to_hubspot(p.lifecycle_stage),
-        "hs_lead_status": ids.lead_status_to_hubspot(p.lead_status),
-        "hubspotscore": str(p.score),
-        "hubspot_owner_id": owner_native,
-        "hs_email_optout": to_prop(p.email_opt_out),
-        "hs_email_bad_address": to_prop(p.suppressed),
-        "hs_email_quarantined": "false",
-        "hs_legal_basis": p.legal_basis,
-        "message": p.notes or None,
-        "hs_analytics_source": p.lead_source,
-        "createdate": iso(p.created_at),
-        "lastmodifieddate": iso(p.updated_at),
-    }
+class MemoryPortal:
+    """``PortalState`` in dicts."""
 
+    def __init__(self) -> None:
+        self._contacts: dict[str, Contact] = {}
+        self._archived: dict[str, Contact] = {}
+        self._by_email: dict[str, set[str]] = {}
+        self._lists: dict[str, PortalList] = {}
+        self._campaigns: dict[str, PortalCampaign] = {}
+        self._owners: dict[str, PortalOwner] = {}
+        self._events: list[EmailEvent] = []
+        self._writes: list[dict[str, Any]] = []
 
-class PortalState:
-    def __init__(self, seed: SeedData) -> None:
-        self.specs: dict[str, FieldSpec] = {s.name: s for s in HUBSPOT_CONTACT}
-        self.contacts: dict[str, Contact] = {}
-        self.archived: dict[str, Contact] = {}
-        self.by_email: dict[str, set[str]] = {}
-        for p in seed.people:
-            props = seed_props(p, ids.owner_id(p.owner_idx))
-            self._add_contact(
-                Contact(
-                    ids.person_id(p.idx),
-                    props,
-                    props["createdate"] or "",
-                    props["lastmodifieddate"] or "",
-                )
-            )
-        self.owners = {
-            ids.owner_id(o.idx): _owner(o.idx, o.name, o.email, o.active) for o in seed.owners
-        }
-        self.lists = _seed_lists(seed)
-        self.campaigns = _seed_campaigns(seed)
-        self.events: list[EmailEvent] = []
-        self.other_activities: list[dict[str, Any]] = []
-        self._seed_events(seed)
-        self.write_log: list[dict[str, Any]] = []
-        self.scheduled: list[dict[str, Any]] = []  # HubSpot has no schedule/trigger API:
-        self.triggered: list[dict[str, Any]] = []  # these stay empty (kept for parity).
+    # contacts -------------------------------------------------------------------------------
+    def contact(self, contact_id: str) -> Contact | None:
+        return self._contacts.get(contact_id)
 
-    def _add_contact(self, contact: Contact) -> None:
-        self.contacts[contact.id] = contact
-        email = (contact.props.get("email") or "").strip().lower()
-        if email:
-            self.by_email.setdefault(email, set()).add(contact.id)
+    def contacts(self) -> Iterable[Contact]:
+        return self._contacts.values()
 
-    def _seed_events(self, seed: SeedData) -> None:
-        for a in seed.activities:
-            person = seed.people[a.person_idx]
-            ecid = (
-                ids.email_campaign_id(a.campaign_idx)
-                if a.campaign_idx is not None and seed.campaigns[a.campaign_idx].sends_email
-                else None
-            )
-            ms = int(a.occurred_at.timestamp() * 1000)
-            if a.type in EVENT_TYPES:
-                extra: dict[str, Any] = {}
-                if a.type == "unsubscribed":
-                    extra = {"subscriptions": [{"id": "1", "status": "UNSUBSCRIBED"}]}
-                self.events.append(
-                    EmailEvent(
-                        ids.email_event_id(a.idx),
-                        ms,
-                        EVENT_TYPES[a.type],
-                        person.email,
-                        ecid,
-                        extra,
-                    )
-                )
-            else:
-                self.other_activities.append(
-                    {
-                        "id": ids.email_event_id(a.idx),
-                        "contactId": ids.person_id(a.person_idx),
-                        "type": a.type,
-                        "occurredAt": iso(a.occurred_at),
-                    }
-                )
-        self.events.sort(key=lambda e: (e.created_ms, e.id))
+    def ids_by_email(self, email: str) -> list[str]:
+        return sorted(self._by_email.get(email.strip().lower(), set()), key=int)
 
-    # writes -------------------------------------------------------------------------------
-    def set_props(self, contact: Contact, props: Props) -> dict[str, tuple[str | None, str | None]]:
-        changed: dict[str, tuple[str | None, str | None]] = {}
-        for name, value in props.items():
-            old = contact.props.get(name)
-            new = value if value != "" else None
-            if old != new:
-                changed[name] = (old, new)
-                contact.props[name] = new
-        if "email" in changed:
-            old_email = (changed["email"][0] or "").strip().lower()
-            self.by_email.get(old_email, set()).discard(contact.id)
-            self._add_contact(contact)
-        if changed:
-            contact.updated_at = now_iso()
-            contact.props["lastmodifieddate"] = contact.updated_at
-            self.log(
-                "field_changed",
-                contact.id,
-                {"changes": {k: {"from": old, "to": new} for k, (old, new) in changed.items()}},
-            )
-        return changed
+    def add_contact(self, contact: Contact) -> None:
+        self._contacts[contact.id] = contact
+        self._index(contact.id, contact.props.get("email"), add=True)
 
-    def archive(self, contact_id: str) -> None:
-        contact = self.contacts.pop(contact_id)
-        self.archived[contact_id] = contact
-        self.by_email.get((contact.props.get("email") or "").strip().lower(), set()).discard(
-            contact_id
-        )
-        for lst in self.lists.values():
+    def save_contact(self, contact_id: str, props: Mapping[str, str | None], at: str) -> None:
+        contact = self._contacts[contact_id]
+        if "email" in props:
+            self._index(contact_id, contact.props.get("email"), add=False)
+            self._index(contact_id, props["email"], add=True)
+        contact.props.update(props)
+        contact.updated_at = at
+
+    def archive_contact(self, contact_id: str) -> None:
+        contact = self._contacts.pop(contact_id)
+        self._archived[contact_id] = contact
+        self._index(contact_id, contact.props.get("email"), add=False)
+        for lst in self._lists.values():
             lst.members.pop(contact_id, None)
-        self.log("deleted", contact_id, {})
 
-    def unsubscribe_all(self, email: str) -> list[str]:
-        """Opt the address out of all email; every contact sharing it follows (HubSpot keys
-        subscription status by address, not by record)."""
-        touched = sorted(self.by_email.get(email.strip().lower(), set()), key=int)
-        for cid in touched:
-            contact = self.contacts[cid]
-            if contact.props.get("hs_email_optout") != "true":
-                self.set_props(contact, {"hs_email_optout": "true"})
-        if touched:
-            ms = int(datetime.now(UTC).timestamp() * 1000)
-            self.events.append(
-                EmailEvent(
-                    f"statuschange-{len(self.events)}",
-                    ms,
-                    "STATUSCHANGE",
-                    email,
-                    None,
-                    {
-                        "subscriptions": [{"id": "all", "status": "UNSUBSCRIBED"}],
-                        "source": "SOURCE_API",
-                    },
-                )
-            )
-            for cid in touched:
-                self.log("unsubscribed", cid, {"email": email})
-        return touched
+    def is_archived(self, contact_id: str) -> bool:
+        return contact_id in self._archived
 
-    def log(self, kind: str, contact_id: str, detail: dict[str, Any]) -> None:
-        self.write_log.append({"type": kind, "contactId": contact_id, "at": now_iso(), **detail})
+    def _index(self, contact_id: str, email: str | None, *, add: bool) -> None:
+        key = (email or "").strip().lower()
+        if not key:
+            return
+        if add:
+            self._by_email.setdefault(key, set()).add(contact_id)
+        else:
+            self._by_email.get(key, set()).discard(contact_id)
 
+    # lists ----------------------------------------------------------------------------------
+    def list_by_id(self, list_id: str) -> PortalList | None:
+        return self._lists.get(list_id)
 
-def _owner(idx: int, name: str, email: str, active: bool) -> PortalOwner:
-    first, _, last = name.partition(" ")
-    return PortalOwner(ids.owner_id(idx), email, first, last, not active)
+    def lists(self) -> list[PortalList]:
+        return sorted(self._lists.values(), key=lambda x: int(x.id))
 
+    def add_list(self, lst: PortalList) -> None:
+        self._lists[lst.id] = lst
 
-def _seed_lists(seed: SeedData) -> dict[str, PortalList]:
-    when = iso(seed.people[0].created_at) if seed.people else now_iso()
-    return {
-        ids.list_id(sl.idx): PortalList(
-            ids.list_id(sl.idx),
-            sl.name,
-            "MANUAL" if sl.kind == "static" else "DYNAMIC",
-            {ids.person_id(m): when for m in sl.members},
-            when,
-            when,
-        )
-        for sl in seed.lists
-    }
+    def set_members(
+        self, list_id: str, added: Iterable[str], removed: Iterable[str], at: str
+    ) -> None:
+        lst = self._lists[list_id]
+        new = [a for a in added if a not in lst.members]
+        gone = [r for r in removed if r in lst.members]
+        for rid in gone:
+            del lst.members[rid]
+        lst.members.update(dict.fromkeys(new, at))
+        if new or gone:
+            lst.version += 1
+            lst.updated_at = at
 
+    # campaigns, owners, email events --------------------------------------------------------
+    def campaign(self, guid: str) -> PortalCampaign | None:
+        return self._campaigns.get(guid)
 
-def _seed_campaigns(seed: SeedData) -> dict[str, PortalCampaign]:
-    return {
-        ids.campaign_id(c.idx): PortalCampaign(
-            ids.campaign_id(c.idx),
-            c.name,
-            "in_progress" if c.active else "completed",
-            "2026-01-05",
-            f"channel: {c.channel}",
-            {ids.person_id(pi): ids.contact_type_for_status(st) for pi, st in c.members},
-            ids.email_id(c.idx) if c.sends_email else None,
-            ids.email_campaign_id(c.idx) if c.sends_email else None,
-            ids.list_id(c.audience_list) if c.audience_list is not None else None,
-            "2025-11-03T09:00:00.000Z",
-        )
-        for c in seed.campaigns
-    }
+    def campaigns(self) -> list[PortalCampaign]:
+        return list(self._campaigns.values())
+
+    def add_campaign(self, campaign: PortalCampaign) -> None:
+        self._campaigns[campaign.guid] = campaign
+
+    def owners(self) -> list[PortalOwner]:
+        return sorted(self._owners.values(), key=lambda o: int(o.id))
+
+    def add_owner(self, owner: PortalOwner) -> None:
+        self._owners[owner.id] = owner
+
+    def events(self) -> list[EmailEvent]:
+        return self._events
+
+    def add_event(self, event: EmailEvent) -> None:
+        self._events.append(event)
+
+    # what was written -----------------------------------------------------------------------
+    def log_write(self, entry: dict[str, Any]) -> None:
+        self._writes.append(entry)
+
+    def write_log(self) -> list[dict[str, Any]]:
+        return self._writes

@@ -1,13 +1,15 @@
 """The Marketo Engage sandbox: a Starlette app speaking Marketo's REST shapes over the seed.
 
-Tests drive it through ``httpx.ASGITransport(app=emulator.app)`` and read or poke its state
-through the helpers below instead of patching the client, so the client meets the same
-envelopes, limits and faults it will meet in production.
+Every route passes the shared gate (``emulator_base.Gate``) with Marketo's checks
+(``gate.py``) and answers in Marketo's envelope (``wire.py``). The instance's data sits behind
+``InstanceState``; the helpers below are what tests read and poke instead of patching the
+client, so the client meets the same envelopes, limits and faults it will meet in production.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -16,17 +18,39 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mopsgate.sandbox.emulator_base import EmulatorCore, RateWindow
-from mopsgate.sandbox.marketo import routes_assets, routes_leads, routes_writes
-from mopsgate.sandbox.marketo.app import Gate, Router
-from mopsgate.sandbox.marketo.seed import build_world
-from mopsgate.sandbox.marketo.state import MarketoState
+from mopsgate.sandbox.emulator_base import (
+    DailyQuota,
+    EmulatorCore,
+    Gate,
+    Handler,
+    LoggedRequest,
+    RateWindow,
+)
+from mopsgate.sandbox.marketo import (
+    ids,
+    routes_account,
+    routes_activities,
+    routes_assets,
+    routes_campaigns,
+    routes_leads,
+    routes_lists,
+    routes_programs,
+)
+from mopsgate.sandbox.marketo.gate import MarketoChecks
+from mopsgate.sandbox.marketo.rules import InstanceRules
+from mopsgate.sandbox.marketo.seed import load
+from mopsgate.sandbox.marketo.state import InstanceState, MemoryInstance
+from mopsgate.sandbox.marketo.wire import Envelope
 from mopsgate.sandbox.seed import SeedData, seed_data
+
+RATE_CALLS, RATE_SECONDS, MAX_CONCURRENT = 100, 20.0, 10
+DAILY_QUOTA = 50_000
 
 
 class MarketoEmulator:
     """``MarketoEmulator(seed)``; ``clock`` feeds the 100-calls/20-s window, ``now`` the
-    timestamps written into records and activities."""
+    timestamps written into records and activities, ``state`` the instance to serve (default:
+    a fresh in-memory instance loaded from ``seed``)."""
 
     def __init__(
         self,
@@ -34,23 +58,31 @@ class MarketoEmulator:
         *,
         clock: Callable[[], float] | None = None,
         now: Callable[[], datetime] | None = None,
+        state: InstanceState | None = None,
     ) -> None:
         self.seed = seed if seed is not None else seed_data()
-        self.core = EmulatorCore("marketo", 100, 20.0, max_concurrent=10)
-        if clock is not None:
-            self.core.window = RateWindow(100, 20.0, clock)
-        self.state = MarketoState(build_world(self.seed), now)
-        router = Router()
-        for module in (routes_leads, routes_writes, routes_assets):
-            module.register(router)
-        self.gate = Gate(self.core, self.state, router)
-        self.app = Starlette(
-            routes=[Route("/{path:path}", self._endpoint, methods=["GET", "POST", "DELETE"])]
-        )
-        self.app.state.gate = self.gate
-
-    async def _endpoint(self, request: Request) -> Response:
-        return await self.gate(request)
+        if state is None:
+            state = MemoryInstance()
+            load(state, self.seed)
+        self.state = state
+        window = RateWindow(RATE_CALLS, RATE_SECONDS, *(() if clock is None else (clock,)))
+        self.core = EmulatorCore(ids.VENDOR, window, max_concurrent=MAX_CONCURRENT)
+        self.quota = DailyQuota(DAILY_QUOTA)
+        self.rules = InstanceRules(self.state, now)
+        envelope = Envelope(self.state)
+        gate = Gate(self.core, MarketoChecks(self.core, self.quota, envelope))
+        faults = self.core.faults
+        routes: list[Route] = [
+            *routes_account.routes(gate, envelope, self.rules, self.quota),
+            *routes_leads.routes(gate, envelope, self.rules, faults),
+            *routes_lists.routes(gate, envelope, self.rules, faults),
+            *routes_programs.routes(gate, envelope, self.rules, faults),
+            *routes_campaigns.routes(gate, envelope, self.rules),
+            *routes_activities.routes(gate, envelope),
+            *routes_assets.routes(gate, envelope),
+            gate.fallback(_not_found(envelope)),
+        ]
+        self.app = Starlette(routes=routes)
 
     # limits -------------------------------------------------------------------------------
     def set_rate_limit(
@@ -60,48 +92,77 @@ class MarketoEmulator:
         self.core.window = RateWindow(max_calls, per_seconds, *(() if clock is None else (clock,)))
 
     def set_daily_quota(self, quota: int) -> None:
-        self.gate.daily_quota = quota
+        self.quota.limit = quota
 
     # state helpers for tests --------------------------------------------------------------
     def person_fields(self, native_id: int) -> dict[str, Any]:
-        return dict(self.state.w.leads[int(native_id)])
+        return dict(self._lead(native_id))
 
     def has_person(self, native_id: int) -> bool:
-        return int(native_id) in self.state.w.leads
+        return self.state.lead(int(native_id)) is not None
 
     def set_person_field(self, native_id: int, field: str, value: Any) -> None:
-        self.state.w.leads[int(native_id)][field] = value
+        """Poke a field directly (no validation, no activity): a change made by someone else."""
+        self._lead(native_id)
+        self.state.save_lead(int(native_id), {field: value})
+
+    def _lead(self, native_id: int) -> dict[str, Any]:
+        lead = self.state.lead(int(native_id))
+        if lead is None:
+            raise KeyError(native_id)
+        return lead
 
     def list_member_ids(self, list_id: int) -> list[int]:
-        return sorted(self.state.w.static_lists[int(list_id)].members)
+        lst = self.state.static_list(int(list_id))
+        if lst is None:
+            raise KeyError(list_id)
+        return sorted(lst.members)
 
     def campaign_member_status(self, program_id: int, lead_id: int) -> str | None:
-        member = self.state.w.programs[int(program_id)].members.get(int(lead_id))
+        member = self.state.programs_of(int(lead_id)).get(int(program_id))
         return member.status if member else None
 
     def program_member_ids(self, program_id: int) -> list[int]:
-        return sorted(self.state.w.programs[int(program_id)].members)
+        prog = self.state.program(int(program_id))
+        if prog is None:
+            raise KeyError(program_id)
+        return sorted(prog.members)
+
+    def set_campaign_audience(self, campaign_id: int, list_names: str | None) -> None:
+        """Point a smart campaign's "Member of List" filter at other lists (comma-separated
+        names, as Marketo shows several)."""
+        camp = self.state.smart_campaign(int(campaign_id))
+        if camp is None:
+            raise KeyError(campaign_id)
+        self.state.save_smart_campaign(replace(camp, audience_list_name=list_names))
 
     @property
     def triggered(self) -> list[dict[str, Any]]:
-        return self.state.triggered
+        return self.state.runs("triggered")
 
     @property
     def scheduled(self) -> list[dict[str, Any]]:
-        return self.state.scheduled
+        return self.state.runs("scheduled")
 
     @property
     def deleted(self) -> list[dict[str, Any]]:
-        return self.state.deleted
+        return self.state.runs("deleted")
 
     @property
     def activities(self) -> list[dict[str, Any]]:
-        return self.state.w.activities
+        return self.state.activities(0, self.state.activity_count())
 
-    def requests_to(self, path_suffix: str, method: str | None = None) -> list[Any]:
+    def requests_to(self, path_suffix: str, method: str | None = None) -> list[LoggedRequest]:
         """Logged requests whose path ends with ``path_suffix`` (and method, if given)."""
         return [
             r
             for r in self.core.requests
             if r.path.endswith(path_suffix) and (method is None or r.method == method)
         ]
+
+
+def _not_found(envelope: Envelope) -> Handler:
+    async def endpoint(request: Request) -> Response:
+        return envelope.failure("610", "Requested resource not found", 404)
+
+    return endpoint

@@ -1,93 +1,29 @@
-"""Builds the Marketo emulator's in-memory world from the shared seed.
+"""The Marketo instance the emulator starts from, built deterministically from ``seed_data``.
 
 Every seed person, list, campaign, membership, activity and owner is mapped into Marketo's own
 shape here, field values chosen by the roles in ``connectors.schema`` so the emulator, the
-client and other vendors' emulators agree on what each person looks like.
+client and other vendors' emulators agree on what each person looks like. Ids follow
+``sandbox.marketo.ids``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from mopsgate.connectors.schema import MARKETO_LEAD
 from mopsgate.sandbox.marketo import ids
+from mopsgate.sandbox.marketo.state import (
+    InstanceState,
+    Ladder,
+    Member,
+    Program,
+    SmartCampaign,
+    SmartList,
+    StaticList,
+)
+from mopsgate.sandbox.marketo.wire import iso_z
 from mopsgate.sandbox.seed import EPOCH, SeedData, SeedPerson
-
-Ladder = tuple[tuple[str, int, bool], ...]
-
-
-def iso_z(when: datetime) -> str:
-    """Lead-database timestamp shape: ``2024-03-05T14:22:10Z``."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def iso_asset(when: datetime) -> str:
-    """Asset-API timestamp shape: ``2017-07-27T01:38:33Z+0000``."""
-    return iso_z(when) + "+0000"
-
-
-@dataclass
-class StaticList:
-    id: int
-    name: str
-    description: str
-    created_at: datetime
-    members: dict[int, str] = field(default_factory=dict)  # lead id -> added at (iso)
-
-
-@dataclass
-class SmartList:
-    id: int
-    name: str
-    description: str
-    created_at: datetime
-    rule_field: str
-    rule_value: str
-
-
-@dataclass
-class Member:
-    status: str
-    reached_success: bool
-    membership_date: str
-    updated_at: str
-
-
-@dataclass
-class Program:
-    id: int
-    name: str
-    type: str
-    channel: str
-    status: str
-    created_at: datetime
-    members: dict[int, Member] = field(default_factory=dict)
-
-
-@dataclass
-class SmartCampaign:
-    id: int
-    name: str
-    type: str
-    is_active: bool
-    is_requestable: bool
-    program_id: int
-    audience_list_name: str | None
-    created_at: datetime
-
-
-@dataclass
-class World:
-    leads: dict[int, dict[str, Any]]
-    static_lists: dict[int, StaticList]
-    smart_lists: dict[int, SmartList]
-    programs: dict[int, Program]
-    channels: dict[str, Ladder]
-    smart_campaigns: dict[int, SmartCampaign]
-    activities: list[dict[str, Any]]
-    sales_persons: dict[int, dict[str, Any]]
 
 
 def lead_record(p: SeedPerson) -> dict[str, Any]:
@@ -212,10 +148,23 @@ def _sales_persons(seed: SeedData) -> dict[int, dict[str, Any]]:
     return out
 
 
-def build_world(seed: SeedData) -> World:
+def load(state: InstanceState, seed: SeedData) -> None:
+    """Fill an empty instance from the seed."""
+    for p in seed.people:
+        state.add_lead(lead_record(p))
     static, smart = _lists(seed)
+    for lst in static.values():
+        state.add_static_list(lst)
+    for sl in smart.values():
+        state.add_smart_list(sl)
     programs, channels, campaigns = _campaigns(seed)
-    leads = {ids.lead_id(p.idx): lead_record(p) for p in seed.people}
-    return World(
-        leads, static, smart, programs, channels, campaigns, _activities(seed), _sales_persons(seed)
-    )
+    for name, ladder in channels.items():
+        state.add_channel(name, ladder)
+    for prog in programs.values():
+        state.add_program(prog)
+    for camp in campaigns.values():
+        state.save_smart_campaign(camp)
+    for act in _activities(seed):
+        state.add_activity(act)
+    for person in _sales_persons(seed).values():
+        state.add_sales_person(person)

@@ -1,326 +1,338 @@
-"""The Marketo emulator's mutable state and the business rules of its writes.
+"""The Marketo emulator's state: the narrow interface its routes and rules use, and the in-memory
+instance behind it.
 
-Reads are dictionary lookups so the emulator keeps up with 10,000-person plan/apply benchmarks;
-every write appends the activity Marketo itself would log (Change Data Value, Add/Remove from
-List, Change Status in Progression, Request Campaign, Delete Lead), so activity reads stay
-consistent with what was written.
+``InstanceState`` is the whole contract: leads (by id, by exact field value), static and smart
+lists, programs with their members and channel ladders, smart campaigns, the activity log,
+sales persons, and the record of what was triggered, scheduled and deleted. Nothing else
+reaches into the data, so another store (a SQLite file shared by several processes) can stand
+in for ``MemoryInstance`` without a route changing. Values handed out are read-only views:
+change them through the write methods.
+
+In memory, reads are dictionary lookups so the emulator keeps up with 10,000-person
+plan/apply benchmarks; emails are indexed case-blind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
-from typing import Any
+import bisect
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Protocol
 
-from mopsgate.connectors.schema import MARKETO_LEAD
-from mopsgate.sandbox.marketo import ids
-from mopsgate.sandbox.marketo.seed import Member, World, iso_z
-
-SPECS = {spec.name: spec for spec in MARKETO_LEAD}
-# filterType values the emulator answers (and describe2 advertises as searchable).
-SEARCHABLE = (
-    "email",
-    "id",
-    "company",
-    "lastName",
-    "firstName",
-    "mktoLifecycleStage",
-    "externalSalesPersonId",
-)
+Lead = dict[str, Any]
+Activity = dict[str, Any]
+Ladder = tuple[tuple[str, int, bool], ...]  # (status, step, success)
 
 
-class MktoError(Exception):
-    """A response-level Marketo error (HTTP 200, ``success:false``)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code} {message}")
-        self.code = code
-        self.message = message
-
-
-def skipped(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {**extra, "status": "skipped", "reasons": [{"code": code, "message": message}]}
+@dataclass
+class StaticList:
+    id: int
+    name: str
+    description: str
+    created_at: datetime
+    members: dict[int, str] = field(default_factory=dict)  # lead id -> added at (iso)
 
 
-def _type_ok(name: str, value: Any) -> bool:
-    kind = SPECS[name].type
-    if value is None:
-        return True
-    if kind == "boolean":
-        return isinstance(value, bool)
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, str)
+@dataclass
+class SmartList:
+    id: int
+    name: str
+    description: str
+    created_at: datetime
+    rule_field: str
+    rule_value: str
 
 
-class MarketoState:
-    def __init__(self, world: World, now: Callable[[], datetime] | None = None) -> None:
-        self.w = world
-        self._now = now or (lambda: datetime.now(UTC))
-        self.email_index: dict[str, set[int]] = {}
-        for lid, rec in world.leads.items():
-            self._index_email(lid, rec.get("email"))
-        self.next_activity_id = ids.ACTIVITY_BASE + len(world.activities)
-        self.triggered: list[dict[str, Any]] = []
-        self.scheduled: list[dict[str, Any]] = []
-        self.deleted: list[dict[str, Any]] = []
+@dataclass
+class Member:
+    status: str
+    reached_success: bool
+    membership_date: str
+    updated_at: str
 
-    # indexes ------------------------------------------------------------------------------
-    def _index_email(self, lid: int, email: Any) -> None:
-        if isinstance(email, str):
-            self.email_index.setdefault(email.strip().casefold(), set()).add(lid)
 
-    def _unindex_email(self, lid: int, email: Any) -> None:
-        if isinstance(email, str):
-            self.email_index.get(email.strip().casefold(), set()).discard(lid)
+@dataclass
+class Program:
+    id: int
+    name: str
+    type: str
+    channel: str
+    status: str
+    created_at: datetime
+    members: dict[int, Member] = field(default_factory=dict)
 
-    def filter_leads(self, filter_type: str, values: list[str]) -> list[int]:
-        """Ids matching an exact-value filter, in id order (string keys compare case-blind)."""
-        if filter_type == "email":
+
+@dataclass
+class SmartCampaign:
+    id: int
+    name: str
+    type: str
+    is_active: bool
+    is_requestable: bool
+    program_id: int
+    audience_list_name: str | None
+    created_at: datetime
+
+
+class InstanceState(Protocol):
+    # leads ----------------------------------------------------------------------------------
+    def lead(self, lead_id: int) -> Lead | None: ...
+
+    def find_leads(self, field: str, values: Iterable[str]) -> list[int]:
+        """Ids whose ``field`` equals one of ``values`` (case-blind for text), in id order."""
+        ...
+
+    def add_lead(self, lead: Lead) -> None: ...
+
+    def save_lead(self, lead_id: int, changes: Mapping[str, Any]) -> None: ...
+
+    def remove_lead(self, lead_id: int) -> None:
+        """Delete a lead; it leaves every list and program."""
+        ...
+
+    def lead_count(self) -> int: ...
+
+    # static and smart lists -----------------------------------------------------------------
+    def static_list(self, list_id: int) -> StaticList | None: ...
+
+    def static_lists(self) -> list[StaticList]:
+        """Every static list, by id."""
+        ...
+
+    def add_static_list(self, lst: StaticList) -> None: ...
+
+    def lists_of(self, lead_id: int) -> dict[int, str]:
+        """list id -> added at, for every static list the lead is in."""
+        ...
+
+    def add_list_member(self, list_id: int, lead_id: int, at: str) -> None: ...
+
+    def remove_list_member(self, list_id: int, lead_id: int) -> None: ...
+
+    def smart_list(self, list_id: int) -> SmartList | None: ...
+
+    def smart_lists(self) -> list[SmartList]: ...
+
+    def add_smart_list(self, lst: SmartList) -> None: ...
+
+    # programs, channels, smart campaigns ----------------------------------------------------
+    def program(self, program_id: int) -> Program | None: ...
+
+    def programs(self) -> list[Program]:
+        """Every program, by id."""
+        ...
+
+    def add_program(self, program: Program) -> None: ...
+
+    def programs_of(self, lead_id: int) -> dict[int, Member]:
+        """program id -> membership, for every program the lead is a member of."""
+        ...
+
+    def save_member(self, program_id: int, lead_id: int, member: Member) -> None: ...
+
+    def channel(self, name: str) -> Ladder | None: ...
+
+    def channels(self) -> dict[str, Ladder]: ...
+
+    def add_channel(self, name: str, ladder: Ladder) -> None: ...
+
+    def smart_campaign(self, campaign_id: int) -> SmartCampaign | None: ...
+
+    def smart_campaigns(self) -> list[SmartCampaign]:
+        """Every smart campaign, by id."""
+        ...
+
+    def save_smart_campaign(self, campaign: SmartCampaign) -> None: ...
+
+    # activities and sales persons -----------------------------------------------------------
+    def activity_count(self) -> int: ...
+
+    def activities(self, start: int, stop: int) -> list[Activity]:
+        """The log between two positions; the log is in date order."""
+        ...
+
+    def activity_position(self, since: str) -> int:
+        """Position of the first activity dated at or after ``since`` (``…Z`` form)."""
+        ...
+
+    def add_activity(self, activity: Activity) -> None:
+        """Append to the log; an activity dated before the last one is dated with it."""
+        ...
+
+    def sales_persons(self) -> list[dict[str, Any]]:
+        """Every sales person, by id."""
+        ...
+
+    def add_sales_person(self, person: dict[str, Any]) -> None: ...
+
+    # what was run ---------------------------------------------------------------------------
+    def record_run(self, kind: str, entry: dict[str, Any]) -> None:
+        """``kind``: 'triggered', 'scheduled' or 'deleted'."""
+        ...
+
+    def runs(self, kind: str) -> list[dict[str, Any]]: ...
+
+
+class MemoryInstance:
+    """``InstanceState`` in dicts."""
+
+    def __init__(self) -> None:
+        self._leads: dict[int, Lead] = {}
+        self._email_index: dict[str, set[int]] = {}
+        self._static: dict[int, StaticList] = {}
+        self._smart: dict[int, SmartList] = {}
+        self._programs: dict[int, Program] = {}
+        self._channels: dict[str, Ladder] = {}
+        self._campaigns: dict[int, SmartCampaign] = {}
+        self._activities: list[Activity] = []
+        self._sales_persons: dict[int, dict[str, Any]] = {}
+        self._runs: dict[str, list[dict[str, Any]]] = {}
+
+    # leads ----------------------------------------------------------------------------------
+    def lead(self, lead_id: int) -> Lead | None:
+        return self._leads.get(lead_id)
+
+    def find_leads(self, field: str, values: Iterable[str]) -> list[int]:
+        if field == "email":
             found: set[int] = set()
             for v in values:
-                found |= self.email_index.get(v.strip().casefold(), set())
+                found |= self._email_index.get(v.strip().casefold(), set())
             return sorted(found)
-        if filter_type == "id":
+        if field == "id":
             wanted = {int(v) for v in values if v.strip().isdigit()}
-            return sorted(w for w in wanted if w in self.w.leads)
+            return sorted(w for w in wanted if w in self._leads)
         keys = {v.strip().casefold() for v in values}
         return sorted(
-            lid
-            for lid, rec in self.w.leads.items()
-            if str(rec.get(filter_type) or "").casefold() in keys
+            lid for lid, rec in self._leads.items() if str(rec.get(field) or "").casefold() in keys
         )
 
-    # activities ---------------------------------------------------------------------------
-    def now_iso(self) -> str:
-        return iso_z(self._now())
+    def add_lead(self, lead: Lead) -> None:
+        self._leads[lead["id"]] = lead
+        self._index(lead["id"], lead.get("email"), add=True)
 
-    def add_activity(self, lead_id: int, type_id: int, **extra: Any) -> None:
-        when = self.now_iso()
-        if self.w.activities and self.w.activities[-1]["activityDate"] > when:
-            when = self.w.activities[-1]["activityDate"]  # keep the log in date order
-        self.next_activity_id += 1
-        aid = self.next_activity_id - 1
-        self.w.activities.append(
-            {
-                "id": aid,
-                "marketoGUID": str(aid),
-                "leadId": lead_id,
-                "activityDate": when,
-                "activityTypeId": type_id,
-                "attributes": [],
-                **extra,
-            }
-        )
+    def save_lead(self, lead_id: int, changes: Mapping[str, Any]) -> None:
+        lead = self._leads[lead_id]
+        if "email" in changes:
+            self._index(lead_id, lead.get("email"), add=False)
+            self._index(lead_id, changes["email"], add=True)
+        lead.update(changes)
 
-    # lead writes --------------------------------------------------------------------------
-    def update_leads(self, records: Iterable[Any], fail_ids: set[str]) -> list[dict[str, Any]]:
-        return [self._update_one(rec, fail_ids) for rec in records]
+    def remove_lead(self, lead_id: int) -> None:
+        lead = self._leads.pop(lead_id)
+        self._index(lead_id, lead.get("email"), add=False)
+        for lst in self._static.values():
+            lst.members.pop(lead_id, None)
+        for prog in self._programs.values():
+            prog.members.pop(lead_id, None)
 
-    def _update_one(self, rec: Any, fail_ids: set[str]) -> dict[str, Any]:
-        if not isinstance(rec, dict) or not isinstance(rec.get("id"), int):
-            return skipped("1003", "Value for lookup field 'id' must be an integer")
-        lid = rec["id"]
-        lead = self.w.leads.get(lid)
-        if lead is None:
-            return skipped("1004", "Lead not found")
-        if str(lid) in fail_ids:
-            return skipped("1003", "Invalid data (injected fault)", id=lid)
-        changes = {k: v for k, v in rec.items() if k != "id"}
-        for name, value in changes.items():
-            if name not in SPECS:
-                return skipped("1006", f"Field '{name}' not found", id=lid)
-            if SPECS[name].read_only:
-                return skipped("1003", f"Field '{name}' is read-only", id=lid)
-            if not _type_ok(name, value):
-                return skipped("1003", f"Invalid value for field '{name}'", id=lid)
-        for name, value in changes.items():
-            old = lead.get(name)
-            if old == value:
-                continue
-            if name == "email":
-                self._unindex_email(lid, old)
-                self._index_email(lid, value)
-            lead[name] = value
-            type_id = 22 if name == "leadScore" else 13
-            self.add_activity(
-                lid,
-                type_id,
-                primaryAttributeValue=SPECS[name].label,
-                attributes=[
-                    {"name": "Old Value", "value": old},
-                    {"name": "New Value", "value": value},
-                ],
-            )
-        lead["updatedAt"] = self.now_iso()
-        return {"id": lid, "status": "updated"}
+    def lead_count(self) -> int:
+        return len(self._leads)
 
-    def delete_leads(self, lead_ids: Iterable[Any], fail_ids: set[str]) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for lid in lead_ids:
-            if not isinstance(lid, int) or lid not in self.w.leads:
-                out.append(skipped("1004", "Lead not found", id=lid))
-            elif str(lid) in fail_ids:
-                out.append(skipped("1003", "Invalid data (injected fault)", id=lid))
-            else:
-                lead = self.w.leads.pop(lid)
-                self._unindex_email(lid, lead.get("email"))
-                for lst in self.w.static_lists.values():
-                    lst.members.pop(lid, None)
-                for prog in self.w.programs.values():
-                    prog.members.pop(lid, None)
-                self.deleted.append(
-                    {
-                        "id": self.next_activity_id,
-                        "leadId": lid,
-                        "activityDate": self.now_iso(),
-                        "activityTypeId": ids.DELETED_LEAD_TYPE_ID,
-                        "attributes": [],
-                    }
-                )
-                self.next_activity_id += 1
-                out.append({"id": lid, "status": "deleted"})
-        return out
-
-    # list writes --------------------------------------------------------------------------
-    def list_add(
-        self, list_id: int, lead_ids: Iterable[Any], fail_ids: set[str]
-    ) -> list[dict[str, Any]]:
-        lst = self.w.static_lists[list_id]
-        out: list[dict[str, Any]] = []
-        for lid in lead_ids:
-            if not isinstance(lid, int) or lid not in self.w.leads:
-                out.append(skipped("1004", "Lead not found", id=lid))
-            elif str(lid) in fail_ids:
-                out.append(skipped("1003", "Invalid data (injected fault)", id=lid))
-            else:
-                if lid not in lst.members:
-                    lst.members[lid] = self.now_iso()
-                    self.add_activity(
-                        lid, 24, primaryAttributeValueId=list_id, primaryAttributeValue=lst.name
-                    )
-                out.append({"id": lid, "status": "added"})
-        return out
-
-    def list_remove(
-        self, list_id: int, lead_ids: Iterable[Any], fail_ids: set[str]
-    ) -> list[dict[str, Any]]:
-        lst = self.w.static_lists[list_id]
-        out: list[dict[str, Any]] = []
-        for lid in lead_ids:
-            if not isinstance(lid, int) or lid not in self.w.leads:
-                out.append(skipped("1004", "Lead not found", id=lid))
-            elif str(lid) in fail_ids:
-                out.append(skipped("1003", "Invalid data (injected fault)", id=lid))
-            elif lid not in lst.members:
-                out.append(skipped("1015", "Lead not in list", id=lid))
-            else:
-                del lst.members[lid]
-                self.add_activity(
-                    lid, 25, primaryAttributeValueId=list_id, primaryAttributeValue=lst.name
-                )
-                out.append({"id": lid, "status": "removed"})
-        return out
-
-    # program and campaign writes ----------------------------------------------------------
-    def set_program_status(
-        self, program_id: int, status: str, lead_ids: list[Any], fail_ids: set[str]
-    ) -> list[dict[str, Any]]:
-        prog = self.w.programs[program_id]
-        ladder = {name: (step, ok) for name, step, ok in self.w.channels[prog.channel]}
-        if status not in ladder:
-            raise MktoError(
-                "1025", f"Program status '{status}' not found for channel '{prog.channel}'"
-            )
-        step, success = ladder[status]
-        return [
-            self._status_one(
-                prog.id, prog.members, ladder, status, step, success, seq, lid, fail_ids
-            )
-            for seq, lid in enumerate(lead_ids)
-        ]
-
-    def _status_one(
-        self,
-        program_id: int,
-        members: dict[int, Member],
-        ladder: dict[str, tuple[int, bool]],
-        status: str,
-        step: int,
-        success: bool,
-        seq: int,
-        lid: Any,
-        fail_ids: set[str],
-    ) -> dict[str, Any]:
-        if not isinstance(lid, int) or lid not in self.w.leads:
-            return skipped("1004", "Lead not found", seq=seq, leadId=lid)
-        if str(lid) in fail_ids:
-            return skipped("1003", "Invalid data (injected fault)", seq=seq, leadId=lid)
-        now = self.now_iso()
-        current = members.get(lid)
-        if current is not None and ladder.get(current.status, (0, False))[0] >= step:
-            return skipped(
-                "1037", "Lead already at or past this program status", seq=seq, leadId=lid
-            )
-        old = current.status if current else None
-        if current is None:
-            members[lid] = Member(status, success, now, now)
+    def _index(self, lead_id: int, email: Any, *, add: bool) -> None:
+        if not isinstance(email, str):
+            return
+        key = email.strip().casefold()
+        if add:
+            self._email_index.setdefault(key, set()).add(lead_id)
         else:
-            current.status, current.updated_at = status, now
-            current.reached_success = current.reached_success or success
-        self.add_activity(
-            lid,
-            104,
-            primaryAttributeValueId=program_id,
-            primaryAttributeValue=status,
-            attributes=[
-                {"name": "Old Status", "value": old},
-                {"name": "New Status", "value": status},
-            ],
-        )
-        return {"seq": seq, "leadId": lid, "status": "updated" if current else "created"}
+            self._email_index.get(key, set()).discard(lead_id)
 
-    def trigger(self, campaign_id: int, lead_ids: list[int], tokens: list[Any]) -> None:
-        camp = self.w.smart_campaigns[campaign_id]
-        if not (camp.is_active and camp.is_requestable):
-            raise MktoError(
-                "1003",
-                "Trigger campaign is not active or not requestable "
-                "('Campaign is Requested' trigger missing)",
-            )
-        existing = [lid for lid in lead_ids if lid in self.w.leads]
-        self.triggered.append(
-            {
-                "campaign_id": campaign_id,
-                "lead_ids": existing,
-                "tokens": tokens,
-                "at": self.now_iso(),
-            }
-        )
-        for lid in existing:
-            self.add_activity(
-                lid,
-                47,
-                campaignId=campaign_id,
-                primaryAttributeValueId=campaign_id,
-                primaryAttributeValue=camp.name,
-            )
+    # static and smart lists -----------------------------------------------------------------
+    def static_list(self, list_id: int) -> StaticList | None:
+        return self._static.get(list_id)
 
-    def schedule(self, campaign_id: int, run_at: datetime | None, tokens: list[Any]) -> None:
-        camp = self.w.smart_campaigns[campaign_id]
-        if camp.type != "batch":
-            raise MktoError(
-                "1003", "Cannot schedule a trigger campaign; only batch campaigns can be scheduled"
-            )
-        now = self._now()
-        if run_at is not None and (run_at - now).days > 730:
-            raise MktoError("1042", "Invalid runAt date: more than 2 years in the future")
-        when = run_at if run_at is not None and run_at > now else now
-        self.scheduled.append(
-            {
-                "campaign_id": campaign_id,
-                "run_at": iso_z(when),
-                "tokens": tokens,
-                "at": self.now_iso(),
-            }
-        )
+    def static_lists(self) -> list[StaticList]:
+        return [self._static[i] for i in sorted(self._static)]
+
+    def add_static_list(self, lst: StaticList) -> None:
+        self._static[lst.id] = lst
+
+    def lists_of(self, lead_id: int) -> dict[int, str]:
+        return {
+            i: lst.members[lead_id]
+            for i, lst in sorted(self._static.items())
+            if lead_id in lst.members
+        }
+
+    def add_list_member(self, list_id: int, lead_id: int, at: str) -> None:
+        self._static[list_id].members[lead_id] = at
+
+    def remove_list_member(self, list_id: int, lead_id: int) -> None:
+        self._static[list_id].members.pop(lead_id, None)
+
+    def smart_list(self, list_id: int) -> SmartList | None:
+        return self._smart.get(list_id)
+
+    def smart_lists(self) -> list[SmartList]:
+        return [self._smart[i] for i in sorted(self._smart)]
+
+    def add_smart_list(self, lst: SmartList) -> None:
+        self._smart[lst.id] = lst
+
+    # programs, channels, smart campaigns ----------------------------------------------------
+    def program(self, program_id: int) -> Program | None:
+        return self._programs.get(program_id)
+
+    def programs(self) -> list[Program]:
+        return [self._programs[i] for i in sorted(self._programs)]
+
+    def add_program(self, program: Program) -> None:
+        self._programs[program.id] = program
+
+    def programs_of(self, lead_id: int) -> dict[int, Member]:
+        return {
+            i: prog.members[lead_id]
+            for i, prog in sorted(self._programs.items())
+            if lead_id in prog.members
+        }
+
+    def save_member(self, program_id: int, lead_id: int, member: Member) -> None:
+        self._programs[program_id].members[lead_id] = replace(member)
+
+    def channel(self, name: str) -> Ladder | None:
+        return self._channels.get(name)
+
+    def channels(self) -> dict[str, Ladder]:
+        return dict(self._channels)
+
+    def add_channel(self, name: str, ladder: Ladder) -> None:
+        self._channels[name] = ladder
+
+    def smart_campaign(self, campaign_id: int) -> SmartCampaign | None:
+        return self._campaigns.get(campaign_id)
+
+    def smart_campaigns(self) -> list[SmartCampaign]:
+        return [self._campaigns[i] for i in sorted(self._campaigns)]
+
+    def save_smart_campaign(self, campaign: SmartCampaign) -> None:
+        self._campaigns[campaign.id] = campaign
+
+    # activities and sales persons -----------------------------------------------------------
+    def activity_count(self) -> int:
+        return len(self._activities)
+
+    def activities(self, start: int, stop: int) -> list[Activity]:
+        return self._activities[start:stop]
+
+    def activity_position(self, since: str) -> int:
+        return bisect.bisect_left(self._activities, since, key=lambda a: str(a["activityDate"]))
+
+    def add_activity(self, activity: Activity) -> None:
+        last = self._activities[-1]["activityDate"] if self._activities else None
+        if last is not None and last > activity["activityDate"]:
+            activity = {**activity, "activityDate": last}  # keep the log in date order
+        self._activities.append(activity)
+
+    def sales_persons(self) -> list[dict[str, Any]]:
+        return [self._sales_persons[i] for i in sorted(self._sales_persons)]
+
+    def add_sales_person(self, person: dict[str, Any]) -> None:
+        self._sales_persons[person["id"]] = person
+
+    # what was run ---------------------------------------------------------------------------
+    def record_run(self, kind: str, entry: dict[str, Any]) -> None:
+        self._runs.setdefault(kind, []).append(entry)
+
+    def runs(self, kind: str) -> list[dict[str, Any]]:
+        return self._runs.setdefault(kind, [])

@@ -73,15 +73,11 @@ def test_id_scheme() -> None:
 
 def test_emulators_from_the_seed_are_identical() -> None:
     a, b = HubSpotEmulator(), HubSpotEmulator()
-    assert all(a.person_fields(i) == b.person_fields(i) for i in a.state.contacts)
-    assert {k: v.members for k, v in a.state.lists.items()} == {
-        k: v.members for k, v in b.state.lists.items()
-    }
-    assert [c.members for c in a.state.campaigns.values()] == [
-        c.members for c in b.state.campaigns.values()
-    ]
-    assert [(e.id, e.type, e.recipient) for e in a.state.events] == [
-        (e.id, e.type, e.recipient) for e in b.state.events
+    assert all(a.person_fields(c.id) == b.person_fields(c.id) for c in a.state.contacts())
+    assert {v.id: v.members for v in a.state.lists()} == {v.id: v.members for v in b.state.lists()}
+    assert [c.members for c in a.state.campaigns()] == [c.members for c in b.state.campaigns()]
+    assert [(e.id, e.type, e.recipient) for e in a.state.events()] == [
+        (e.id, e.type, e.recipient) for e in b.state.events()
     ]
 
 

@@ -338,11 +338,10 @@ async def test_schedule_with_a_clean_audience_goes_through(connect, runtime: Run
     is planned, approved by two reviewers (one compliance) and applied once."""
     emu = runtime.connectors.emulator("marketo")
     webinar_send, audience = mk.smart_campaign_ref(1), mk.list_id(1)
-    members = emu.state.w.static_lists[audience].members
     sendable = {p.idx for p in seed_data().people if p.consent_status == "subscribed"}
-    for lead in list(members):
+    for lead in emu.list_member_ids(audience):
         if mk.lead_idx(lead) not in sendable:
-            del members[lead]
+            emu.state.remove_list_member(audience, lead)
     run_at = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
     async with connect("assistant") as client:
         plan = await ok(

@@ -256,9 +256,9 @@ async def test_unknown_marketo_audience_makes_every_list_a_send_list(
     an add to any list is policed, and its schedule is refused rather than checked against an
     audience the floor cannot see."""
     emu = runtime.connectors.emulator("marketo")
-    emu.state.w.smart_campaigns[
-        mk.smart_campaign_id(1)
-    ].audience_list_name = "Webinar Nov 2026 Invitees, Event Follow-up Q4"
+    emu.set_campaign_audience(
+        mk.smart_campaign_id(1), "Webinar Nov 2026 Invitees, Event Follow-up Q4"
+    )
     opted_out = outsiders(3)["opted_out"]
     run_at = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     async with connect("assistant") as client:

@@ -82,8 +82,7 @@ async def test_a_campaign_naming_several_lists_makes_the_answer_incomplete(
     longer known, so every list is checked, and the smart list that cannot be read makes the
     answer say complete: false rather than pass a partial count off as complete."""
     emu = runtime.connectors.emulator("marketo")
-    welcome = emu.state.w.smart_campaigns[mk.smart_campaign_id(2)]
-    welcome.audience_list_name = "Product Updates Beta, Event Follow-up Q4"
+    emu.set_campaign_audience(mk.smart_campaign_id(2), "Product Updates Beta, Event Follow-up Q4")
     async with connect("assistant") as client:
         got = await ok(client, "find_consent_conflicts", {"connector": "marketo"})
     assert not got["complete"]

@@ -1,49 +1,15 @@
-"""Envelope helpers shared by the emulator's route modules: HubSpot error bodies, JSON body
-parsing and cursor/limit parameters, so every route refuses bad input the same way."""
+"""Reading HubSpot requests and shaping their answers, the same way in every route: JSON bodies,
+integer and list parameters, batch inputs, paging links and 200/207/204 batch answers."""
 
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-
-def hs_error(
-    status: int,
-    message: str,
-    category: str,
-    *,
-    errors: list[Any] | None = None,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> JSONResponse:
-    body: dict[str, Any] = {
-        "status": "error",
-        "message": message,
-        "correlationId": str(uuid.uuid4()),
-        "category": category,
-        "errors": errors or [],
-        "context": {},
-        "links": {},
-        **extra,
-    }
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-def validation_error(message: str, **extra: Any) -> JSONResponse:
-    return hs_error(400, message, "VALIDATION_ERROR", **extra)
-
-
-def not_found(what: str) -> JSONResponse:
-    return hs_error(404, f"{what} not found", "OBJECT_NOT_FOUND")
-
-
-class BadInput(ValueError):
-    """Raised inside handlers; turned into a 400 VALIDATION_ERROR by ``guard``."""
+from mopsgate.sandbox.hubspot.errors import BadInput
 
 
 async def json_body(request: Request) -> Any:
@@ -66,6 +32,14 @@ def int_param(value: Any, name: str, default: int, maximum: int | None = None) -
     if number < 0 or (maximum is not None and number > maximum):
         raise BadInput(f"{name} must be between 0 and {maximum}, got {number}")
     return number
+
+
+def query_list(request: Request, name: str) -> list[str]:
+    """HubSpot accepts list params both repeated and comma-separated."""
+    out: list[str] = []
+    for value in request.query_params.getlist(name):
+        out.extend(v for v in value.split(",") if v)
+    return out
 
 
 def batch_inputs(body: Any, cap: int = 100) -> list[Any]:
@@ -95,39 +69,7 @@ def batch_response(
     return JSONResponse(body, status_code=empty_ok_status)
 
 
-def record_error(category: str, message: str, ids: list[str]) -> dict[str, Any]:
-    return {
-        "status": "error",
-        "category": category,
-        "message": message,
-        "context": {"ids": ids},
-        "errors": [],
-        "links": {},
-    }
-
-
 def paging(next_after: str | None, base: str) -> dict[str, Any]:
     if next_after is None:
         return {}
     return {"paging": {"next": {"after": next_after, "link": f"{base}?after={next_after}"}}}
-
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def guard(fn: Handler) -> Handler:
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except BadInput as exc:
-            return validation_error(str(exc))
-
-    return wrapped
-
-
-def query_list(request: Request, name: str) -> list[str]:
-    """HubSpot accepts list params both repeated and comma-separated."""
-    out: list[str] = []
-    for value in request.query_params.getlist(name):
-        out.extend(v for v in value.split(",") if v)
-    return out

@@ -1,10 +1,10 @@
-"""CRM routes of the emulator: contacts (get, list, search, batch read/update/archive),
+"""CRM routes of the HubSpot emulator: contacts (get, list, search, batch read/update/archive),
 contact properties and owners, for one path family."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -12,19 +12,11 @@ from starlette.routing import Route
 
 from mopsgate.connectors.hubspot.paths import Paths
 from mopsgate.connectors.hubspot.query import contains_token
-from mopsgate.sandbox.hubspot.http import (
-    BadInput,
-    batch_inputs,
-    batch_response,
-    guard,
-    int_param,
-    json_body,
-    not_found,
-    paging,
-    query_list,
-    record_error,
-    validation_error,
-)
+from mopsgate.connectors.schema import HUBSPOT_CONTACT
+from mopsgate.sandbox.emulator_base import Gate
+from mopsgate.sandbox.faults import Faults
+from mopsgate.sandbox.hubspot import rules
+from mopsgate.sandbox.hubspot.errors import BadInput, not_found, record_error, validation_error
 from mopsgate.sandbox.hubspot.search import (
     MAX_SEARCH_LIMIT,
     SEARCH_CEILING,
@@ -35,11 +27,17 @@ from mopsgate.sandbox.hubspot.search import (
     property_json,
     validate_props,
 )
-from mopsgate.sandbox.hubspot.state import Contact, now_iso
+from mopsgate.sandbox.hubspot.state import Contact, PortalOwner, PortalState, now_iso
+from mopsgate.sandbox.hubspot.wire import (
+    batch_inputs,
+    batch_response,
+    int_param,
+    json_body,
+    paging,
+    query_list,
+)
 
-if TYPE_CHECKING:
-    from mopsgate.sandbox.hubspot.emulator import HubSpotEmulator
-
+SPECS = {s.name: s for s in HUBSPOT_CONTACT}
 DEFAULT_PROPS = ("createdate", "email", "firstname", "lastname", "lastmodifieddate", "hs_object_id")
 _FREE_TEXT = ("email", "firstname", "lastname", "company", "phone")
 
@@ -56,11 +54,11 @@ def record_json(contact: Contact, names: list[str] | None) -> dict[str, Any]:
     }
 
 
-class _CrmRoutes:
-    def __init__(self, emu: HubSpotEmulator, p: Paths) -> None:
-        self.emu = emu
+class ContactRoutes:
+    def __init__(self, state: PortalState, faults: Faults, p: Paths) -> None:
+        self.state = state
+        self.faults = faults
         self.p = p
-        self.state = emu.state
 
     def requested(self, body: Any) -> list[str] | None:
         names = body.get("properties") if isinstance(body, dict) else None
@@ -69,9 +67,9 @@ class _CrmRoutes:
     async def get_contact(self, request: Request) -> Response:
         key = request.path_params["contact_id"]
         if request.query_params.get("idProperty") == "email":
-            found = sorted(self.state.by_email.get(key.strip().lower(), set()), key=int)
+            found = self.state.ids_by_email(key)
             key = found[0] if found else ""
-        contact = self.state.contacts.get(key)
+        contact = self.state.contact(key)
         if contact is None:
             return not_found(f"Object {key!r}")
         return JSONResponse(record_json(contact, query_list(request, "properties") or None))
@@ -80,7 +78,7 @@ class _CrmRoutes:
         limit = int_param(request.query_params.get("limit"), "limit", 10, 100)
         after = int_param(request.query_params.get("after"), "after", 0)
         names = query_list(request, "properties") or None
-        page = [c for c in ordered(self.state.contacts.values(), None) if int(c.id) > after]
+        page = [c for c in ordered(self.state.contacts(), None) if int(c.id) > after]
         more = len(page) > limit
         page = page[:limit]
         body = {
@@ -105,7 +103,7 @@ class _CrmRoutes:
             text = str(body.get("query") or "")
             hits = [
                 c
-                for c in self.state.contacts.values()
+                for c in self.state.contacts()
                 if matches(c, groups)
                 and (
                     not text or any(contains_token(c.props.get(f) or "", text) for f in _FREE_TEXT)
@@ -132,9 +130,9 @@ class _CrmRoutes:
         for item in inputs:
             key = str(item.get("id", "")) if isinstance(item, dict) else ""
             if by_email:
-                found = sorted(self.state.by_email.get(key.strip().lower(), set()), key=int)
+                found = self.state.ids_by_email(key)
                 key = found[0] if found else key
-            contact = self.state.contacts.get(key)
+            contact = self.state.contact(key)
             if contact is None:
                 missing.append(key)
             else:
@@ -165,7 +163,7 @@ class _CrmRoutes:
                     f"Duplicate IDs found in batch input: [{item['id']}]. IDs must be unique"
                 )
             seen.add(item["id"])
-            problems += validate_props(self.state.specs, item.get("properties"))
+            problems += validate_props(SPECS, item.get("properties"))
         if problems:
             return validation_error(
                 "Property values were not valid: " + json.dumps(problems),
@@ -173,45 +171,73 @@ class _CrmRoutes:
                     {"message": x["message"], "code": x["error"], "in": x["name"]} for x in problems
                 ],
             )
-        return _apply_updates(self.emu, inputs)
+        return self._apply_updates(inputs)
 
     async def batch_archive(self, request: Request) -> Response:
         inputs = batch_inputs(await json_body(request))
         missing, failed = [], []
         for item in inputs:
             key = str(item.get("id", "")) if isinstance(item, dict) else ""
-            if key in self.emu.core.faults.fail_record_ids:
+            if key in self.faults.fail_record_ids:
                 failed.append(key)
-            elif key not in self.state.contacts:
+            elif self.state.contact(key) is None:
                 missing.append(key)
             else:
-                self.state.archive(key)
+                rules.archive(self.state, key)
         errors = _errors(missing, failed)
         return batch_response([], errors, now_iso(), empty_ok_status=204)
 
     async def properties(self, request: Request) -> Response:
-        return JSONResponse({"results": [property_json(s) for s in self.state.specs.values()]})
+        return JSONResponse({"results": [property_json(s) for s in SPECS.values()]})
+
+    def _apply_updates(self, inputs: list[Any]) -> Response:
+        results, missing, failed = [], [], []
+        for item in inputs:
+            key = item["id"]
+            if key in self.faults.fail_record_ids:
+                failed.append(key)
+            elif self.state.contact(key) is None:
+                missing.append(key)
+            else:
+                rules.set_props(self.state, key, dict(item["properties"]))
+                names = [*item["properties"], "hs_object_id", "lastmodifieddate"]
+                contact = self.state.contact(key)
+                if contact is not None:
+                    results.append(record_json(contact, names))
+        return batch_response(results, _errors(missing, failed), now_iso())
 
     async def owners(self, request: Request) -> Response:
-        return _owners(self.emu, request, self.p)
-
-    def routes(self) -> list[Route]:
-        c = self.p.contacts
-        return [
-            Route(f"{c}/search", guard(self.search), methods=["POST"]),
-            Route(f"{c}/batch/read", guard(self.batch_read), methods=["POST"]),
-            Route(f"{c}/batch/update", guard(self.batch_update), methods=["POST"]),
-            Route(f"{c}/batch/archive", guard(self.batch_archive), methods=["POST"]),
-            Route(c, guard(self.list_contacts), methods=["GET"]),
-            Route(c + "/{contact_id}", guard(self.get_contact), methods=["GET"]),
-            Route(self.p.contact_properties, guard(self.properties), methods=["GET"]),
-            Route(self.p.owners, guard(self.owners), methods=["GET"]),
-            Route(self.p.owners + "/", guard(self.owners), methods=["GET"]),
+        q = request.query_params
+        archived = q.get("archived", "false").lower() == "true"
+        limit = int_param(q.get("limit"), "limit", 100, 500)
+        after = int_param(q.get("after"), "after", 0)
+        email = (q.get("email") or "").lower()
+        rows = [
+            o
+            for o in self.state.owners()
+            if o.archived == archived and int(o.id) > after and (not email or o.email == email)
         ]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_after = rows[-1].id if more else None
+        body = {"results": [_owner_json(o) for o in rows], **paging(next_after, self.p.owners)}
+        return JSONResponse(body)
 
 
-def routes(emu: HubSpotEmulator, p: Paths) -> list[Route]:
-    return _CrmRoutes(emu, p).routes()
+def routes(gate: Gate, state: PortalState, faults: Faults, p: Paths) -> list[Route]:
+    r = ContactRoutes(state, faults, p)
+    c = p.contacts
+    return [
+        gate.route(f"{c}/search", r.search, ["POST"]),
+        gate.route(f"{c}/batch/read", r.batch_read, ["POST"]),
+        gate.route(f"{c}/batch/update", r.batch_update, ["POST"], write=True),
+        gate.route(f"{c}/batch/archive", r.batch_archive, ["POST"], write=True),
+        gate.route(c, r.list_contacts),
+        gate.route(c + "/{contact_id}", r.get_contact),
+        gate.route(p.contact_properties, r.properties),
+        gate.route(p.owners, r.owners),
+        gate.route(p.owners + "/", r.owners),
+    ]
 
 
 def _errors(missing: list[str], failed: list[str]) -> list[dict[str, Any]]:
@@ -236,51 +262,17 @@ def _errors(missing: list[str], failed: list[str]) -> list[dict[str, Any]]:
     return errors
 
 
-def _apply_updates(emu: HubSpotEmulator, inputs: list[Any]) -> Response:
-    state = emu.state
-    results, missing, failed = [], [], []
-    for item in inputs:
-        key = item["id"]
-        contact = state.contacts.get(key)
-        if key in emu.core.faults.fail_record_ids:
-            failed.append(key)
-        elif contact is None:
-            missing.append(key)
-        else:
-            state.set_props(contact, dict(item["properties"]))
-            names = [*item["properties"], "hs_object_id", "lastmodifieddate"]
-            results.append(record_json(contact, names))
-    return batch_response(results, _errors(missing, failed), now_iso())
-
-
-def _owners(emu: HubSpotEmulator, request: Request, p: Paths) -> Response:
-    q = request.query_params
-    archived = q.get("archived", "false").lower() == "true"
-    limit = int_param(q.get("limit"), "limit", 100, 500)
-    after = int_param(q.get("after"), "after", 0)
-    email = (q.get("email") or "").lower()
-    rows = [
-        o
-        for o in emu.state.owners.values()
-        if o.archived == archived and int(o.id) > after and (not email or o.email == email)
-    ]
-    rows.sort(key=lambda o: int(o.id))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    results = [
-        {
-            "id": o.id,
-            "email": o.email,
-            "firstName": o.first_name,
-            "lastName": o.last_name,
-            "userId": int(o.id) - 70000,
-            "userIdIncludingInactive": int(o.id) - 70000,
-            "type": "PERSON",
-            "teams": [],
-            "archived": o.archived,
-            "createdAt": "2023-01-02T08:00:00.000Z",
-            "updatedAt": "2025-06-01T08:00:00.000Z",
-        }
-        for o in rows
-    ]
-    return JSONResponse({"results": results, **paging(rows[-1].id if more else None, p.owners)})
+def _owner_json(o: PortalOwner) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "email": o.email,
+        "firstName": o.first_name,
+        "lastName": o.last_name,
+        "userId": int(o.id) - 70000,
+        "userIdIncludingInactive": int(o.id) - 70000,
+        "type": "PERSON",
+        "teams": [],
+        "archived": o.archived,
+        "createdAt": "2023-01-02T08:00:00.000Z",
+        "updatedAt": "2025-06-01T08:00:00.000Z",
+    }

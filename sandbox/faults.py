@@ -1,0 +1,36 @@
+"""Faults a test switches on in an emulator, instead of patching a client: the client then meets
+them exactly where the real API would produce them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Faults:
+    """Switchable faults; counters count down as they fire."""
+
+    expire_tokens: bool = False  # the next call with an issued token finds it expired
+    rate_limit_next: int = 0  # answer the next N calls with the vendor's rate-limit error
+    server_error_next: int = 0  # answer the next N calls with a 5xx
+    slow_seconds: float = 0.0  # delay every response
+    fail_record_ids: set[str] = field(default_factory=set)  # per-record failures in batch writes
+    fail_after_writes: int | None = None  # after N successful write calls, every write fails
+
+    def take_rate_limit(self) -> bool:
+        if self.rate_limit_next > 0:
+            self.rate_limit_next -= 1
+            return True
+        return False
+
+    def take_server_error(self) -> bool:
+        if self.server_error_next > 0:
+            self.server_error_next -= 1
+            return True
+        return False
+
+    def take_expired_token(self) -> bool:
+        if self.expire_tokens:
+            self.expire_tokens = False
+            return True
+        return False

@@ -13,8 +13,15 @@ from mcp import Client
 
 from mopsgate.server.app import Runtime, build_runtime, build_server
 from mopsgate.server.settings import Settings
+from tests.support.clock import FakeClock
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """Time that passes only when the code under test sleeps (or the test advances it)."""
+    return FakeClock()
 
 
 @pytest.fixture

@@ -17,31 +17,21 @@ from mopsgate.connectors.model import ConsentStatus, Page, PersonQuery
 from mopsgate.connectors.protocol import Connector
 from mopsgate.sandbox.hubspot import HubSpotEmulator, ids, sandbox_client
 from mopsgate.sandbox.seed import SeedActivity, seed_data
+from tests.support.clock import FakeClock
 
 SEED = seed_data()
 T = TypeVar("T")
 EmuClient = tuple[HubSpotEmulator, HubSpotClient]
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def now(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.t += max(seconds, 0.0)
-
-
 def make(
     emu: HubSpotEmulator | None = None, clock: FakeClock | None = None, **kw: Any
 ) -> EmuClient:
     clock = clock or FakeClock()
-    emu = emu or HubSpotEmulator(clock=clock.now)
+    emu = emu or HubSpotEmulator(clock=clock)
     kw.setdefault("retry", RetryPolicy(sleep=clock.sleep, jitter=lambda: 0.5))
-    kw.setdefault("limiter", RateLimiter(90, 10.0, clock=clock.now, sleep=clock.sleep))
-    kw.setdefault("search_limiter", RateLimiter(4, 1.0, clock=clock.now, sleep=clock.sleep))
+    kw.setdefault("limiter", RateLimiter(90, 10.0, clock=clock, sleep=clock.sleep))
+    kw.setdefault("search_limiter", RateLimiter(4, 1.0, clock=clock, sleep=clock.sleep))
     return emu, sandbox_client(emu, **kw)
 
 
@@ -185,7 +175,7 @@ async def test_search_within_list(emu_client: EmuClient) -> None:
 
 async def test_search_past_the_10k_ceiling_switches_to_keyset() -> None:
     clock = FakeClock()
-    emu = HubSpotEmulator(seed_data(10_300), clock=clock.now)
+    emu = HubSpotEmulator(seed_data(10_300), clock=clock)
     _, client = make(emu, clock)
     found, pages = await all_pages(
         lambda **kw: client.search_people(PersonQuery(), limit=200, **kw)

@@ -19,34 +19,19 @@ from mopsgate.connectors.hubspot import HubSpotClient
 from mopsgate.connectors.hubspot.auth import OAuthRefreshAuth
 from mopsgate.connectors.model import PersonQuery, PersonUpdate
 from mopsgate.sandbox.hubspot import HubSpotEmulator, ids, sandbox_client
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-        self.delays: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.t += max(seconds, 0.0)
-
-    async def retry_sleep(self, seconds: float) -> None:
-        self.delays.append(seconds)
-        self.t += max(seconds, 0.0)
+from tests.support.clock import FakeClock
 
 
 def make(
     clock: FakeClock | None = None, *, limit: int = 90, **kw: Any
 ) -> tuple[FakeClock, HubSpotEmulator, HubSpotClient]:
     clock = clock or FakeClock()
-    emu = HubSpotEmulator(clock=clock.now)
+    emu = HubSpotEmulator(clock=clock)
     client = sandbox_client(
         emu,
-        retry=RetryPolicy(sleep=clock.retry_sleep, jitter=lambda: 0.5),
-        limiter=RateLimiter(limit, 10.0, clock=clock.now, sleep=clock.sleep),
-        search_limiter=RateLimiter(4, 1.0, clock=clock.now, sleep=clock.sleep),
+        retry=RetryPolicy(sleep=clock.sleep, jitter=lambda: 0.5),
+        limiter=RateLimiter(limit, 10.0, clock=clock, sleep=clock.sleep),
+        search_limiter=RateLimiter(4, 1.0, clock=clock, sleep=clock.sleep),
         **kw,
     )
     return clock, emu, client
@@ -94,7 +79,7 @@ async def test_429_is_retried_after_retry_after() -> None:
     person = await client.get_person(ids.person_ref(3))
     assert person.ref == ids.person_ref(3)
     assert [r.status for r in emu.core.requests] == [429, 429, 200]
-    assert len(clock.delays) == 2 and all(d >= 1.0 for d in clock.delays)
+    assert len(clock.slept) == 2 and all(d >= 1.0 for d in clock.slept)  # retries only
 
 
 async def test_client_limiter_keeps_inside_the_window() -> None:
@@ -111,7 +96,7 @@ async def test_without_client_limiter_the_emulator_answers_429_and_we_recover() 
         await client.get_person(ids.person_ref(i))
     assert emu.window.violations > 0
     assert sum(r.status == 429 for r in emu.core.requests) == emu.window.violations
-    assert all(d >= 1.0 for d in clock.delays)
+    assert all(d >= 1.0 for d in clock.slept)
 
 
 async def test_search_limiter_keeps_inside_search_window() -> None:

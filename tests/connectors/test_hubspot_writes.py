@@ -14,30 +14,20 @@ from mopsgate.connectors.model import PersonUpdate
 from mopsgate.sandbox.emulator_base import LoggedRequest
 from mopsgate.sandbox.hubspot import HubSpotEmulator, ids, sandbox_client
 from mopsgate.sandbox.seed import seed_data
+from tests.support.clock import FakeClock
 
 SEED = seed_data()
 EmuClient = tuple[HubSpotEmulator, HubSpotClient]
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def now(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.t += max(seconds, 0.0)
-
-
 @pytest.fixture
-def emu_client() -> EmuClient:
-    clock = FakeClock()
-    emu = HubSpotEmulator(clock=clock.now)
+def emu_client(fake_clock: FakeClock) -> EmuClient:
+    clock = fake_clock
+    emu = HubSpotEmulator(clock=clock)
     client = sandbox_client(
         emu,
         retry=RetryPolicy(sleep=clock.sleep, jitter=lambda: 0.5),
-        limiter=RateLimiter(90, 10.0, clock=clock.now, sleep=clock.sleep),
+        limiter=RateLimiter(90, 10.0, clock=clock, sleep=clock.sleep),
     )
     return emu, client
 

@@ -15,21 +15,9 @@ from mopsgate.connectors.model import Page, Person, PersonQuery
 from mopsgate.connectors.schema import MARKETO_LEAD
 from mopsgate.sandbox.marketo import MarketoEmulator, ids, routes_leads, sandbox_client
 from mopsgate.sandbox.seed import seed_data
+from tests.support.clock import FakeClock
 
 SEED = seed_data()
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.t += seconds
 
 
 @pytest.fixture
@@ -38,8 +26,8 @@ def emu() -> MarketoEmulator:
 
 
 @pytest.fixture
-def client(emu: MarketoEmulator) -> MarketoClient:
-    clock = FakeClock()
+def client(emu: MarketoEmulator, fake_clock: FakeClock) -> MarketoClient:
+    clock = fake_clock
     emu.set_rate_limit(100, 20.0, clock)
     return sandbox_client(
         emu,

@@ -19,26 +19,14 @@ from mopsgate.connectors.marketo import MarketoClient
 from mopsgate.connectors.model import PersonUpdate
 from mopsgate.sandbox.marketo import MarketoEmulator, ids, sandbox_client
 from mopsgate.sandbox.seed import seed_data
+from tests.support.clock import FakeClock
 
 SEED = seed_data()
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.t += seconds
-
-
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock(fake_clock: FakeClock) -> FakeClock:
+    return fake_clock
 
 
 @pytest.fixture

@@ -19,19 +19,9 @@ from mopsgate.connectors.marketo import MarketoClient
 from mopsgate.connectors.model import PersonUpdate
 from mopsgate.sandbox.marketo import MarketoEmulator, ids, sandbox_client
 from mopsgate.sandbox.seed import seed_data
+from tests.support.clock import FakeClock
 
 SEED = seed_data()
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.t += seconds
 
 
 @pytest.fixture
@@ -40,8 +30,8 @@ def emu() -> MarketoEmulator:
 
 
 @pytest.fixture
-def client(emu: MarketoEmulator) -> MarketoClient:
-    clock = FakeClock()
+def client(emu: MarketoEmulator, fake_clock: FakeClock) -> MarketoClient:
+    clock = fake_clock
     emu.set_rate_limit(100, 20.0, clock)
     return sandbox_client(
         emu,

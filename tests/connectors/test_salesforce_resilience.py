@@ -14,6 +14,7 @@ from mopsgate.connectors.salesforce.client import SalesforceClient
 from mopsgate.sandbox.salesforce import ids
 from mopsgate.sandbox.salesforce.connect import sandbox_client
 from mopsgate.sandbox.salesforce.emulator import SalesforceEmulator
+from tests.support.clock import FakeClock
 
 TOKEN = "/services/oauth2/token"
 ENV = {
@@ -23,23 +24,15 @@ ENV = {
 }
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
-
-
 def _client(
     emu: SalesforceEmulator,
-    sleeper: Recorder | None = None,
+    clock: FakeClock | None = None,
     limiter: RateLimiter | None = None,
     **kw: Any,
 ) -> SalesforceClient:
     return sandbox_client(
         emu,
-        retry=RetryPolicy(sleep=sleeper or Recorder(), jitter=lambda: 0.5),
+        retry=RetryPolicy(sleep=(clock or FakeClock()).sleep, jitter=lambda: 0.5),
         limiter=limiter or RateLimiter(10_000, 1.0, 50),
         **kw,
     )
@@ -115,16 +108,17 @@ async def test_concurrent_expiry_logs_in_once(emu: SalesforceEmulator) -> None:
     await client.aclose()
 
 
-async def test_request_limit_exceeded_is_never_retried(emu: SalesforceEmulator) -> None:
-    sleeper = Recorder()
-    client = _client(emu, sleeper)
+async def test_request_limit_exceeded_is_never_retried(
+    emu: SalesforceEmulator, fake_clock: FakeClock
+) -> None:
+    client = _client(emu, fake_clock)
     await client.get_person(ids.person_ref(0))
     emu.core.faults.rate_limit_next = 1
     with pytest.raises(QuotaExceeded) as exc:
         await client.get_person(ids.person_ref(1))
     assert exc.value.code == "REQUEST_LIMIT_EXCEEDED"
     assert exc.value.message == "TotalRequests Limit exceeded."
-    assert emu.core.requests[-1].status == 403 and sleeper.delays == []
+    assert emu.core.requests[-1].status == 403 and fake_clock.slept == []
     assert sum(1 for r in emu.core.requests if r.path == TOKEN) == 1  # no re-auth on 403
     await client.aclose()
 
@@ -140,22 +134,15 @@ async def test_daily_allocation_is_enforced() -> None:
     await client.aclose()
 
 
-async def test_client_limiter_keeps_inside_the_emulator_window() -> None:
-    now = [0.0]
-
-    def clock() -> float:
-        return now[0]
-
-    async def advance(seconds: float) -> None:
-        now[0] += seconds
-
-    emu = SalesforceEmulator(daily_limit=10, allocation_window=60.0, clock=clock)
-    limiter = RateLimiter(10, 60.0, 5, clock=clock, sleep=advance)
+async def test_client_limiter_keeps_inside_the_emulator_window(fake_clock: FakeClock) -> None:
+    emu = SalesforceEmulator(daily_limit=10, allocation_window=60.0, clock=fake_clock)
+    limiter = RateLimiter(10, 60.0, 5, clock=fake_clock, sleep=fake_clock.sleep)
     client = _client(emu, limiter=limiter)
     for i in range(25):
         await client.get_person(ids.person_ref(i))
     assert emu.core.window.violations == 0
-    assert now[0] >= 120.0  # the limiter waited out two windows instead of hitting the limit
+    # the limiter waited out two windows instead of hitting the limit
+    assert sum(fake_clock.slept) >= 120.0
     await client.aclose()
 
 
@@ -168,14 +155,15 @@ async def test_concurrency_stays_under_the_cap() -> None:
     await client.aclose()
 
 
-async def test_server_unavailable_is_retried_on_reads(emu: SalesforceEmulator) -> None:
-    sleeper = Recorder()
-    client = _client(emu, sleeper)
+async def test_server_unavailable_is_retried_on_reads(
+    emu: SalesforceEmulator, fake_clock: FakeClock
+) -> None:
+    client = _client(emu, fake_clock)
     await client.get_person(ids.person_ref(0))
     emu.core.faults.server_error_next = 2
     assert (await client.get_person(ids.person_ref(1))).ref == ids.person_ref(1)
     assert [r.status for r in emu.core.requests[-3:]] == [503, 503, 200]
-    assert sleeper.delays == [0.25 * 0.75, 0.5 * 0.75]
+    assert fake_clock.slept == [0.25 * 0.75, 0.5 * 0.75]
     await client.aclose()
 
 

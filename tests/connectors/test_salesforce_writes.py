@@ -22,6 +22,7 @@ from mopsgate.sandbox.salesforce import ids
 from mopsgate.sandbox.salesforce.connect import sandbox_client
 from mopsgate.sandbox.salesforce.emulator import SalesforceEmulator
 from mopsgate.sandbox.seed import seed_data
+from tests.support.clock import FakeClock
 
 SEED = seed_data()
 Env = tuple[SalesforceEmulator, SalesforceClient, list[float]]
@@ -29,19 +30,14 @@ COLLECTIONS = "/services/data/v62.0/composite/sobjects"
 
 
 @pytest.fixture
-async def env() -> AsyncIterator[Env]:
+async def env(fake_clock: FakeClock) -> AsyncIterator[Env]:
     emu = SalesforceEmulator(page_size=200)
-    delays: list[float] = []
-
-    async def sleep(d: float) -> None:
-        delays.append(d)
-
     client = sandbox_client(
         emu,
-        retry=RetryPolicy(sleep=sleep, jitter=lambda: 0.5),
+        retry=RetryPolicy(sleep=fake_clock.sleep, jitter=lambda: 0.5),
         limiter=RateLimiter(10_000, 1.0, 50),
     )
-    yield emu, client, delays
+    yield emu, client, fake_clock.slept
     await client.aclose()
 
 

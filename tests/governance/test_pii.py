@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -99,11 +98,10 @@ def test_deep_and_huge_input_stays_bounded() -> None:
         node["a"] = {}
         node = node["a"]
     assert "nested too deeply" in str(mask_arguments(deep))
+    # Huge strings are cut before any pattern runs; a pathological regex would instead hang
+    # here until pytest-timeout fails the test.
     huge = "a" * 5_000_000 + "@" + "b" * 100
-    started = time.perf_counter()
     out = mask_arguments({"blob": huge})
-    assert time.perf_counter() - started < 2
     assert len(out["blob"]) < 5000 and "truncated" in out["blob"]
-    started = time.perf_counter()
-    mask_text("1" * 1_000_000 + " " + "a." * 500_000)
-    assert time.perf_counter() - started < 5
+    digits_then_dots = "1" * 1_000_000 + " " + "a." * 500_000
+    assert mask_text(digits_then_dots) == digits_then_dots  # no phone, no e-mail: unchanged

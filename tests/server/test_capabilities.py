@@ -85,11 +85,12 @@ class RawStdio:
 
     def __init__(self, settings: Settings) -> None:
         self.stderr = settings.home.parent / "stderr.log"
+        self.stderr_file = self.stderr.open("w")
         self.proc = subprocess.Popen(
             [MOPSGATE, "serve", "--transport", "stdio"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=self.stderr.open("w"),
+            stderr=self.stderr_file,
             text=True,
             env=_env(settings, MOPSGATE_PRINCIPAL="assistant"),
         )
@@ -116,6 +117,9 @@ class RawStdio:
         assert self.proc.stdin is not None
         self.proc.stdin.close()
         self.proc.wait(30)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.stderr_file.close()
         return self.stderr.read_text()
 
 

@@ -113,8 +113,10 @@ async def test_http_token_maps_to_its_principal(http_base: str, settings: Settin
     token = create_token(settings.db_path, "analyst")
     import httpx2
 
-    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
-    async with Client(streamable_http_client(f"{http_base}/mcp", http_client=http)) as client:
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+        Client(streamable_http_client(f"{http_base}/mcp", http_client=http)) as client,
+    ):
         who = await client.call_tool("whoami", {})
         names = {t.name for t in (await client.list_tools()).tools}
     assert who.structured_content["principal"] == "analyst"
@@ -129,8 +131,10 @@ async def test_http_token_of_a_principal_no_longer_in_manifest(http_base, settin
     token = create_token(settings.db_path, "ghost")
     import httpx2
 
-    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
-    async with Client(streamable_http_client(f"{http_base}/mcp", http_client=http)) as client:
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+        Client(streamable_http_client(f"{http_base}/mcp", http_client=http)) as client,
+    ):
         result = await client.call_tool("whoami", {})
     assert result.is_error and "[unknown_principal]" in text_of(result)
     assert audit_rows(settings)[-1]["principal"] == "ghost"

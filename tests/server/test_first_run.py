@@ -73,6 +73,8 @@ def test_serve_http_prints_the_banner_then_answers(settings: Settings):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
+        if proc.stderr is not None:
+            proc.stderr.close()
     assert answer.status_code == 401
     config = _config_in(banner)
     assert config == stdio_config(

@@ -1,7 +1,7 @@
 """§3 The audit log: the writer alone vs raw sqlite3, and ``mopsgate audit verify`` on 1M rows.
 
-Writer: ``AuditLog.append`` from N concurrent tasks (group commit) and from one task, each row
-durable (WAL, synchronous=FULL) before ``append`` returns. Baselines in the same run, same
+Writer: ``SqliteAuditStore.append`` from N concurrent tasks (group commit) and from one task,
+each row durable (WAL, synchronous=FULL) before ``append`` returns. Baselines in the same run, same
 table, same pragmas, same row values: stdlib ``sqlite3`` with one INSERT+COMMIT per row (the
 naive durable writer) and with ``executemany`` batches as large as the concurrency (the best a
 group commit can do). Verify: a 1,000,000-row chain built with the writer's own chaining code,
@@ -25,7 +25,7 @@ VERIFY_TARGET_S = 10.0
 
 
 def sample_event() -> Any:
-    from mopsgate.governance.audit import AuditEvent
+    from mopsgate.governance.audit_chain import AuditEvent
 
     return AuditEvent(
         kind="tool_call",
@@ -48,9 +48,9 @@ def sample_event() -> Any:
 
 
 async def audit_log_rows(path: Path, appenders: int, per_appender: int) -> float:
-    from mopsgate.governance.audit import AuditLog
+    from mopsgate.storage.sqlite.audit import SqliteAuditStore
 
-    log = await AuditLog.open(path)
+    log = await SqliteAuditStore.open(path)
     event = sample_event()
     try:
         for _ in range(20):
@@ -68,22 +68,30 @@ async def audit_log_rows(path: Path, appenders: int, per_appender: int) -> float
     return appenders * per_appender / wall
 
 
-def _raw_conn(path: Path) -> sqlite3.Connection:
-    from mopsgate.governance.audit import SCHEMA
+def _create_schema(conn: sqlite3.Connection) -> None:
+    """The production schema, created the way mopsgate creates a new file."""
+    from mopsgate.storage.sqlite.schema import prepare
 
+    conn.execute("BEGIN IMMEDIATE")
+    prepare(conn)
+    conn.execute("COMMIT")
+
+
+def _raw_conn(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    conn.execute(SCHEMA)
+    _create_schema(conn)
     return conn
 
 
 def raw_rows(path: Path, rows: int, batch: int) -> float:
     """Prebuilt rows (no hashing, no masking): the cost of the SQL and the fsyncs alone."""
-    from mopsgate.governance.audit import INSERT_SQL, chain_rows, event_values
+    from mopsgate.governance.audit_chain import AuditHead, chain_rows, event_values
+    from mopsgate.storage.sqlite.audit import INSERT_SQL
 
     values = event_values(sample_event())
-    prebuilt = chain_rows(None, [values] * rows)
+    prebuilt = chain_rows(AuditHead(), [values] * rows)
     conn = _raw_conn(path)
     try:
         t0 = time.perf_counter()
@@ -99,10 +107,10 @@ def raw_rows(path: Path, rows: int, batch: int) -> float:
 
 async def writer_throughput(tmp: Path, reps: int, appenders: int, rows: int) -> dict[str, Any]:
     variants: dict[str, Callable[[Path], Awaitable[float]]] = {
-        f"AuditLog.append, {appenders} concurrent tasks": lambda p: audit_log_rows(
+        f"audit writer, {appenders} concurrent tasks": lambda p: audit_log_rows(
             p, appenders, rows // appenders
         ),
-        "AuditLog.append, 1 task": lambda p: audit_log_rows(p, 1, rows // 4),
+        "audit writer, 1 task": lambda p: audit_log_rows(p, 1, rows // 4),
         "raw sqlite3, INSERT+COMMIT per row": lambda p: asyncio.to_thread(
             raw_rows, p, rows // 4, 1
         ),
@@ -122,17 +130,17 @@ async def writer_throughput(tmp: Path, reps: int, appenders: int, rows: int) -> 
         "rows_per_s": rows_per_s,
         "rep_rows_per_s": results,
         "ratios": {
-            "concurrent AuditLog / raw per-row commit": rows_per_s[names[0]] / rows_per_s[names[2]],
-            "single-task AuditLog / raw per-row commit": rows_per_s[names[1]]
-            / rows_per_s[names[2]],
-            "concurrent AuditLog / raw batched": rows_per_s[names[0]] / rows_per_s[names[3]],
+            "concurrent writer / raw per-row commit": rows_per_s[names[0]] / rows_per_s[names[2]],
+            "single-task writer / raw per-row commit": rows_per_s[names[1]] / rows_per_s[names[2]],
+            "concurrent writer / raw batched": rows_per_s[names[0]] / rows_per_s[names[3]],
         },
     }
 
 
 def build_chain(path: Path, rows: int, chunk: int = 20_000) -> float:
     """A valid chain of ``rows`` rows, made by the writer's own chain_rows()."""
-    from mopsgate.governance.audit import INSERT_SQL, SCHEMA, chain_rows, event_values
+    from mopsgate.governance.audit_chain import AuditHead, chain_rows, event_values
+    from mopsgate.storage.sqlite.audit import INSERT_SQL
 
     values = event_values(sample_event())
     conn = sqlite3.connect(path, isolation_level=None)
@@ -140,14 +148,14 @@ def build_chain(path: Path, rows: int, chunk: int = 20_000) -> float:
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=OFF")  # building the fixture, not measuring it
-        conn.execute(SCHEMA)
-        head: tuple[int, str] | None = None
+        _create_schema(conn)
+        head = AuditHead()
         for start in range(0, rows, chunk):
             batch = chain_rows(head, [values] * min(chunk, rows - start))
             conn.execute("BEGIN")
             conn.executemany(INSERT_SQL, batch)
             conn.execute("COMMIT")
-            head = (batch[-1][0], batch[-1][-1])
+            head = AuditHead(batch[-1][0], batch[-1][-1])
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()

@@ -3,7 +3,7 @@
 Both servers are in-process, reached by the SDK's in-memory ``Client``, and share one connector
 registry (same clients, same emulators). Calls are interleaved one by one, rotating the order
 every round, so machine noise lands on both sides alike. The audit log is durable
-(``synchronous=FULL``, which ``AuditLog.open`` refuses to run without).
+(``synchronous=FULL``, which the audit writer refuses to run without).
 """
 
 from __future__ import annotations

@@ -124,7 +124,7 @@ async def profile_governed_calls(
 def profile_verify(tmp: Path, rows: int, out_dir: Path) -> dict[str, Any]:
     """One process's share of ``audit verify``: hashing and reading ``rows`` rows."""
     from bench.audit import build_chain
-    from mopsgate.governance.audit_verify import _scan
+    from mopsgate.storage.sqlite.audit_read import _scan
 
     db = tmp / "verify-profile.db"
     build_chain(db, rows)

@@ -93,11 +93,11 @@ async def drive(clients: list[Client], mix: Mix, calls: int, warmup: int) -> dic
     }
 
 
-def _check_audit(db_path: Path, expected: int) -> dict[str, Any]:
-    from mopsgate.governance.audit_verify import verify
+async def _check_audit(db_path: Path, expected: int) -> dict[str, Any]:
+    from mopsgate.storage import StorageConfig, audit_reader
 
     rows = audit_counts(db_path).get("tool_call", 0)
-    result = verify(db_path)
+    result = await audit_reader(StorageConfig.sqlite(db_path)).verify()
     return {"audit_rows": rows, "audit_rows_match": rows == expected, "chain_ok": result.ok}
 
 
@@ -137,7 +137,7 @@ async def inmem(
         clients = [await stack.enter_async_context(Client(s)) for s in servers]
         out = await drive(clients, mix, calls, warmup)
     if governed:
-        out.update(_check_audit(runtime.settings.db_path, out["calls_incl_warmup"]))
+        out.update(await _check_audit(runtime.settings.db_path, out["calls_incl_warmup"]))
     else:
         await runtime.connectors.aclose()
     out["rate_limit_violations"] = sum(violations(emulators).values()) - before
@@ -170,7 +170,7 @@ async def over_http(
         ]
         out = await drive(clients, mix, calls, warmup)
     if governed:
-        out.update(_check_audit(settings.db_path, out["calls_incl_warmup"]))
+        out.update(await _check_audit(settings.db_path, out["calls_incl_warmup"]))
     return out
 
 

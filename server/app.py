@@ -14,11 +14,12 @@ from mcp.server import MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
 
 from mopsgate.governance.applying import Applier
-from mopsgate.governance.audit import AuditEvent, AuditLog
+from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.call_window import CallWindow
 from mopsgate.governance.change_model import Change
 from mopsgate.governance.change_store import ChangeStore
 from mopsgate.governance.manifest_holder import ManifestEvent, ManifestHolder
+from mopsgate.governance.ports import AuditSink
 from mopsgate.governance.proposing import Proposer
 from mopsgate.server.call_rate import CallRate
 from mopsgate.server.capabilities import ServedSurface
@@ -26,6 +27,7 @@ from mopsgate.server.pipeline import GovernedPipeline, PrincipalResolver
 from mopsgate.server.registration import register_tools
 from mopsgate.server.registry import ConnectorRegistry
 from mopsgate.server.settings import Settings, ensure_home, signing_secret
+from mopsgate.storage import Storage, open_storage
 from mopsgate.tools.catalogue import build_catalogue
 from mopsgate.tools.registry import all_specs
 from mopsgate.tools.spec import ToolContext, ToolSpec
@@ -48,7 +50,7 @@ class Runtime:
     connectors: ConnectorRegistry
     specs: dict[str, ToolSpec[Any, Any]]
     services: dict[str, Any] = field(default_factory=dict)
-    audit_log: AuditLog | None = None
+    storage: Storage | None = None
     audit_busy_ms: int = 5000
     call_window: CallWindow | None = None
     _users: int = 0
@@ -58,10 +60,13 @@ class Runtime:
         # One per process, so every connection it serves shares the calls in flight.
         self.call_rate = CallRate(self.window)
 
-    def audit(self) -> AuditLog:
-        if self.audit_log is None:
-            raise RuntimeError("audit log is not open")
-        return self.audit_log
+    def audit(self) -> AuditSink:
+        if self.storage is None:
+            raise RuntimeError("storage is not open")
+        return self.storage.audit
+
+    def audit_if_open(self) -> AuditSink | None:
+        return self.storage.audit if self.storage is not None else None
 
     def window(self) -> CallWindow:
         if self.call_window is None:
@@ -73,14 +78,12 @@ class Runtime:
         start together from opening two audit writers (which would fork the chain)."""
         async with self._lock:
             self._users += 1
-            if self.audit_log is None:
+            if self.storage is None:
                 await self._open_stores()
 
     async def _open_stores(self) -> None:
         ensure_home(self.settings)
-        self.audit_log = await AuditLog.open(
-            self.settings.db_path, busy_timeout_ms=self.audit_busy_ms
-        )
+        self.storage = await open_storage(self.settings.storage(busy_timeout_ms=self.audit_busy_ms))
         self.call_window = CallWindow.open(self.settings.db_path)
         await self._open_changes()
 
@@ -123,9 +126,9 @@ class Runtime:
                 await self._close_stores()
 
     async def _close_stores(self) -> None:
-        if self.audit_log is not None:
-            await self.audit_log.close()
-            self.audit_log = None
+        if self.storage is not None:
+            await self.storage.close()
+            self.storage = None
             if self.call_window is not None:
                 self.call_window.close()
                 self.call_window = None
@@ -216,10 +219,11 @@ async def _watch_manifest(holder: ManifestHolder, interval: float = 1.0) -> None
 
 
 async def _audit_manifest_event(runtime: Runtime, transport: str, event: ManifestEvent) -> None:
-    if runtime.audit_log is None:
+    sink = runtime.audit_if_open()
+    if sink is None:
         return
     refused = event.kind == "reload_refused"
-    await runtime.audit_log.append(
+    await sink.append(
         AuditEvent(
             kind="manifest_reload",
             principal="(system)",

@@ -16,7 +16,9 @@ import typer
 
 from mopsgate.connectors.errors import ConfigError
 from mopsgate.governance.errors import ManifestError
+from mopsgate.server.cli_async import run
 from mopsgate.server.cli_audit import audit_app
+from mopsgate.server.cli_db import db_app, describe
 from mopsgate.server.cli_manifest import manifest_app
 from mopsgate.server.cli_review import freeze_cmd, review_app, unfreeze_cmd
 from mopsgate.server.cli_sandbox import sandbox_app
@@ -24,6 +26,8 @@ from mopsgate.server.cli_token import token_app
 from mopsgate.server.connect_help import serving_banner
 from mopsgate.server.listen import PortUnavailable, bind_http_socket
 from mopsgate.server.settings import Settings, ensure_home, load_settings
+from mopsgate.storage import schema_status
+from mopsgate.storage.errors import StorageUnavailable
 
 app = typer.Typer(
     name="mopsgate",
@@ -40,6 +44,7 @@ app.add_typer(
 app.command("freeze", help="Stop all applies at once (kill switch).")(freeze_cmd)
 app.command("unfreeze", help="Allow applies again.")(unfreeze_cmd)
 app.add_typer(token_app, name="token")
+app.add_typer(db_app, name="db")
 
 ManifestOpt = Annotated[
     str | None,
@@ -88,6 +93,19 @@ def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
     return runtime
 
 
+def _require_current_schema(settings: Settings) -> None:
+    """Refuse before serving anything: a schema mismatch found at the first connection would
+    fail every call instead, with the fix buried in the log."""
+    try:
+        status = run(schema_status(settings.storage()))
+    except StorageUnavailable as exc:
+        raise _fail(f"refusing to start: {exc}") from exc
+    if status.current is not None and not status.up_to_date:
+        for line in describe(status):
+            typer.echo(line, err=True)
+        raise _fail("refusing to start: the database schema does not match this mopsgate")
+
+
 @app.command()
 def serve(
     transport: Annotated[str, typer.Option(help="stdio or http")] = "stdio",
@@ -108,6 +126,7 @@ def serve(
     _log_to_stderr()
     settings = load_settings(manifest, home)
     ensure_home(settings)
+    _require_current_schema(settings)
     runtime = _runtime(settings)
     if transport == "stdio":
         _serve_stdio(runtime, principal or os.environ.get("MOPSGATE_PRINCIPAL"))

@@ -1,18 +1,18 @@
 """`mopsgate audit …` — what auditors and risk owners run.
 
-Everything here only reads the log (read-only SQLite connection), so it is safe to run beside a
+Everything here only reads the log (read-only connections), so it is safe to run beside a
 live server. `verify` exits non-zero on tampering so it can gate a CI job or a cron check.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO, TypeVar
 
 import typer
 from rich import box
@@ -20,8 +20,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from mopsgate.governance.audit_verify import export_jsonl, iter_rows, tail, verify
+from mopsgate.governance.audit_chain import VerifyResult
+from mopsgate.server.cli_async import run
 from mopsgate.server.settings import load_settings
+from mopsgate.storage import AuditReader, audit_reader
+from mopsgate.storage.errors import StorageNotFound, StorageUnavailable
 
 audit_app = typer.Typer(help="Inspect, verify and export the tamper-evident audit log.")
 
@@ -30,29 +33,53 @@ HomeOption = Annotated[
     typer.Option("--home", help="State directory holding mopsgate.db (default: MOPSGATE_HOME)."),
 ]
 _COLUMNS = ("time", "principal", "tool", "connector", "decision", "rule", "outcome", "change")
+T = TypeVar("T")
 
 
-def _db_path(home: Path | None) -> Path:
-    """Resolve the DB and fail with a message a person can act on when it is not there."""
-    path = load_settings(home=home).db_path
-    if not path.is_file():
-        typer.echo(
-            f"No audit log at {path}. Run the server once to create it, or pass --home "
-            "(or set MOPSGATE_HOME) to point at the right state directory.",
-            err=True,
-        )
-        raise typer.Exit(1)
-    return path
+def _reader(home: Path | None) -> tuple[AuditReader, str]:
+    cfg = load_settings(home=home).storage()
+    return audit_reader(cfg), cfg.where
 
 
 @contextmanager
-def _readable(path: Path) -> Iterator[None]:
-    """A corrupt or locked file gets a one-line explanation and exit 1, not a traceback."""
+def _readable(where: str) -> Iterator[None]:
+    """A missing, corrupt or locked database gets a one-line explanation and exit 1, not a
+    traceback."""
     try:
         yield
-    except sqlite3.Error as exc:
-        typer.echo(f"Cannot read the audit log at {path}: {exc}", err=True)
+    except StorageNotFound as exc:
+        typer.echo(
+            f"No audit log at {where}. Run the server once to create it, or pass --home "
+            "(or set MOPSGATE_HOME) to point at the right state directory.",
+            err=True,
+        )
         raise typer.Exit(1) from exc
+    except StorageUnavailable as exc:
+        typer.echo(f"Cannot read the audit log at {where}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def _read(where: str, work: Coroutine[Any, Any, T]) -> T:
+    with _readable(where):
+        return run(work)
+
+
+async def _after(reader: AuditReader, seq: int) -> list[dict[str, Any]]:
+    return [row.as_dict() async for row in reader.rows(after_seq=seq)]
+
+
+async def _tail(reader: AuditReader, n: int) -> list[dict[str, Any]]:
+    return [row.as_dict() for row in await reader.tail(n)]
+
+
+async def _export(reader: AuditReader, out: TextIO) -> int:
+    """One JSON object per line; JSON escaping keeps CRM text with newlines or ANSI codes from
+    forging extra lines in the export."""
+    count = 0
+    async for row in reader.rows():
+        out.write(json.dumps(row.as_dict(), ensure_ascii=False) + "\n")
+        count += 1
+    return count
 
 
 def _cells(row: dict[str, Any], narrow: bool) -> list[str]:
@@ -88,10 +115,9 @@ def tail_cmd(
     home: HomeOption = None,
 ) -> None:
     """Show the most recent audit rows (who, what, under which rule, with what outcome)."""
-    path = _db_path(home)
+    reader, where = _reader(home)
     console = Console(highlight=False)
-    with _readable(path):
-        rows = tail(path, n)
+    rows = _read(where, _tail(reader, n))
     console.print(_table(rows, console.width))
     if not follow:
         return
@@ -99,8 +125,7 @@ def tail_cmd(
     try:
         while True:
             time.sleep(1.0)
-            with _readable(path):
-                new = list(iter_rows(path, after_seq=last))
+            new = _read(where, _after(reader, last))
             if new:
                 console.print(_table(new, console.width))
                 last = new[-1]["seq"]
@@ -111,9 +136,8 @@ def tail_cmd(
 @audit_app.command("verify")
 def verify_cmd(home: HomeOption = None) -> None:
     """Check the hash chain; exit 1 and name the first bad row if anything was altered."""
-    path = _db_path(home)
-    with _readable(path):
-        result = verify(path)
+    reader, where = _reader(home)
+    result: VerifyResult = _read(where, reader.verify())
     if result.ok:
         typer.echo(f"OK: {result.rows} rows, chain intact (head {result.head_hash[:12]})")
         return
@@ -131,11 +155,10 @@ def export_cmd(
     if fmt != "jsonl":
         typer.echo(f"Unsupported format {fmt!r}; use --format jsonl.", err=True)
         raise typer.Exit(2)
-    path = _db_path(home)
-    with _readable(path):
-        if output is None:
-            export_jsonl(path, sys.stdout)
-            return
-        with output.open("w", encoding="utf-8") as out:
-            count = export_jsonl(path, out)
+    reader, where = _reader(home)
+    if output is None:
+        _read(where, _export(reader, sys.stdout))
+        return
+    with output.open("w", encoding="utf-8") as out:
+        count = _read(where, _export(reader, out))
     typer.echo(f"Exported {count} rows to {output}", err=True)

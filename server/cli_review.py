@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mopsgate.governance.approvals import approval_progress, approve, reject
-from mopsgate.governance.audit import AuditEvent, Outcome, append_event_sync
+from mopsgate.governance.audit_chain import AuditEvent, Outcome
 from mopsgate.governance.change_model import Change, ChangeStatus, utcnow
 from mopsgate.governance.change_store import ChangeStoreSync
 from mopsgate.governance.diff_render import render_rich, visible
@@ -26,7 +26,10 @@ from mopsgate.governance.errors import AuditUnavailable, GovernanceError, Manife
 from mopsgate.governance.freeze import freeze, frozen_state, unfreeze
 from mopsgate.governance.manifest_load import load_manifest, manifest_digest
 from mopsgate.governance.manifest_model import Manifest
+from mopsgate.server.cli_async import run
 from mopsgate.server.settings import Settings, ensure_home, load_settings
+from mopsgate.storage import append_once
+from mopsgate.storage.errors import StorageUnavailable
 from mopsgate.tools.catalogue import build_catalogue
 
 review_app = typer.Typer(
@@ -73,8 +76,8 @@ def _store(settings: Settings) -> Iterator[ChangeStoreSync]:
 
 def _audit(settings: Settings, **fields: Any) -> None:
     try:
-        append_event_sync(settings.db_path, AuditEvent(transport="cli", **fields))
-    except AuditUnavailable as exc:
+        run(append_once(settings.storage(), AuditEvent(transport="cli", **fields)))
+    except (AuditUnavailable, StorageUnavailable) as exc:
         raise _fail(f"{exc.message} {exc.hint}") from exc
 
 

@@ -7,11 +7,13 @@ from typing import Annotated
 
 import typer
 
-from mopsgate.governance.audit import AuditEvent, append_event_sync
+from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.bearer import create_token, revoke_principal_tokens
 from mopsgate.governance.errors import ManifestError
 from mopsgate.governance.manifest_load import load_manifest
+from mopsgate.server.cli_async import run
 from mopsgate.server.settings import Settings, ensure_home, load_settings
+from mopsgate.storage import append_once
 from mopsgate.tools.catalogue import build_catalogue
 
 token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for HTTP clients.")
@@ -26,18 +28,16 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 
 def _audit(settings: Settings, principal: str, action: str, summary: str) -> None:
-    append_event_sync(
-        settings.db_path,
-        AuditEvent(
-            kind="token",
-            principal=principal,
-            transport="cli",
-            tool=f"token {action}",
-            decision="n/a",
-            outcome="ok",
-            result_summary=summary,
-        ),
+    event = AuditEvent(
+        kind="token",
+        principal=principal,
+        transport="cli",
+        tool=f"token {action}",
+        decision="n/a",
+        outcome="ok",
+        result_summary=summary,
     )
+    run(append_once(settings.storage(), event))
 
 
 @token_app.command("create")

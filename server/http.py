@@ -87,4 +87,4 @@ def build_http_app(runtime: Any, host: str, port: int) -> Any:
         **http_server_kwargs(runtime.settings.db_path, host, port),
     )
     app = server.streamable_http_app(transport_security=transport_security(host, port), host=host)
-    return ExplainUnauthorized(app, runtime.settings.db_path, lambda: runtime.audit_log)
+    return ExplainUnauthorized(app, runtime.settings.db_path, runtime.audit_if_open)

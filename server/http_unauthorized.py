@@ -19,9 +19,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from mopsgate.governance.audit import AuditEvent, AuditLog
+from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.bearer import RefusedToken, refused_token
 from mopsgate.governance.errors import AuditUnavailable
+from mopsgate.governance.ports import AuditSink
 
 log = logging.getLogger("mopsgate.http")
 
@@ -67,7 +68,7 @@ class ExplainUnauthorized:
     """ASGI wrapper: any 401 from the app underneath goes out with mopsgate's own body."""
 
     def __init__(
-        self, app: ASGIApp, db_path: Path, audit_log: Callable[[], AuditLog | None]
+        self, app: ASGIApp, db_path: Path, audit_log: Callable[[], AuditSink | None]
     ) -> None:
         self.app = app
         self.db_path = db_path

@@ -20,7 +20,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ValidationError
 
 from mopsgate.connectors.http import upstream_calls
-from mopsgate.governance.audit import AuditEvent, AuditLog
+from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.errors import (
     AuditUnavailable,
     FloorViolation,
@@ -32,6 +32,7 @@ from mopsgate.governance.errors import (
 )
 from mopsgate.governance.manifest_holder import ManifestHolder
 from mopsgate.governance.policy import Decision, decide, rate_limit, visible_tools
+from mopsgate.governance.ports import AuditSink
 from mopsgate.server.call_rate import CallRate
 from mopsgate.server.errors import error_result, error_text, invalid_params
 from mopsgate.tools.spec import CallNotes, Connectors, ToolContext, ToolSpec
@@ -109,7 +110,7 @@ class GovernedPipeline:
         self,
         *,
         holder: ManifestHolder,
-        audit: Callable[[], AuditLog],
+        audit: Callable[[], AuditSink],
         connectors: Connectors,
         specs: dict[str, ToolSpec[Any, Any]],
         transport: str,

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from mopsgate.storage import StorageConfig
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -20,6 +22,12 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return self.home / "mopsgate.db"
+
+    def storage(self, *, busy_timeout_ms: int | None = None) -> StorageConfig:
+        """The database every command and the server use."""
+        if busy_timeout_ms is None:
+            return StorageConfig.sqlite(self.db_path)
+        return StorageConfig.sqlite(self.db_path, busy_timeout_ms=busy_timeout_ms)
 
     @property
     def secret_path(self) -> Path:

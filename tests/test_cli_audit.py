@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from pathlib import Path
@@ -9,8 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mopsgate.governance.audit import AuditEvent, append_event_sync
+from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.server.cli_audit import audit_app
+from mopsgate.storage import StorageConfig, append_once
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "200"}
@@ -44,7 +46,7 @@ def home(tmp_path: Path) -> Path:
         AuditEvent(kind="review", principal="bob", transport="cli", change_id="chg_7"),
     ]
     for event in events:
-        append_event_sync(db, event)
+        asyncio.run(append_once(StorageConfig.sqlite(db), event))
     return home
 
 

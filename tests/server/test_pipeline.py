@@ -179,7 +179,7 @@ async def test_concurrent_connections_share_one_audit_chain(connect, settings):
     """Sixteen clients starting together must not open two audit writers (a forked chain)."""
     import asyncio
 
-    from mopsgate.governance.audit_verify import verify
+    from mopsgate.storage import audit_reader
 
     async def one(i: int) -> bool:
         async with connect("analyst") as client:
@@ -187,5 +187,5 @@ async def test_concurrent_connections_share_one_audit_chain(connect, settings):
             return not result.is_error
 
     assert all(await asyncio.gather(*(one(i) for i in range(16))))
-    assert verify(settings.db_path).ok
+    assert (await audit_reader(settings.storage()).verify()).ok
     assert len(audit_rows(settings)) == 16

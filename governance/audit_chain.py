@@ -1,0 +1,310 @@
+"""The audit log's rules, without a database: what an event is, how it is stored, how rows chain,
+and how a run of stored rows is checked.
+
+Every call — allowed, denied or failed — becomes one row, and a call may not answer before its
+row is durable; how a backend makes it durable lives in ``storage/``. What is the same for every
+backend lives here, once: the masked, bounded values of an event, the chain
+(``row_hash = sha256(prev_hash || canonical JSON of the content)``) and the check that catches an
+edited, deleted, inserted or reordered row. Limits, stated plainly: the hash is unkeyed, so
+someone who can write the database *and* recompute the whole chain, or who truncates the tail,
+is only caught against an exported checkpoint (the head hash).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from json import encoder as _json_encoder
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mopsgate.governance.pii import mask_arguments, mask_text
+
+GENESIS_HASH = "0" * 64
+MAX_TEXT = 2000
+
+# Extend here (and only here) when a new kind of event is audited.
+EventKind = Literal[
+    "tool_call", "manifest_reload", "review", "freeze", "token", "change", "startup"
+]
+Transport = Literal["stdio", "http", "memory", "cli"]
+Decision = Literal["allowed", "denied", "error", "n/a"]
+Outcome = Literal["ok", "denied", "error", "refused"]
+
+EVENT_COLUMNS = (
+    "kind",
+    "principal",
+    "client_name",
+    "client_version",
+    "transport",
+    "tool",
+    "connector",
+    "arguments",
+    "decision",
+    "rule_id",
+    "reason",
+    "outcome",
+    "error_code",
+    "result_summary",
+    "upstream_calls",
+    "duration_ms",
+    "change_id",
+    "manifest_digest",
+)
+CONTENT_COLUMNS = ("seq", "ts", *EVENT_COLUMNS)
+COLUMNS = (*CONTENT_COLUMNS, "prev_hash", "row_hash")
+
+# One stored row as plain values in COLUMNS order: what backends read and write, and what the
+# verifier hashes (a million of them, so no model objects on that path).
+StoredRow = tuple[Any, ...]
+
+
+class AuditEvent(BaseModel):
+    """What happened. ``arguments`` should already be masked by the caller; the writer masks
+    again anyway, because one forgotten call site must not leak PII into a years-long record."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: EventKind
+    principal: str | None = None
+    client_name: str | None = None
+    client_version: str | None = None
+    transport: Transport | None = None
+    tool: str | None = None
+    connector: str | None = None
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    decision: Decision = "n/a"
+    rule_id: str | None = None
+    reason: str | None = None
+    outcome: Outcome = "ok"
+    error_code: str | None = None
+    result_summary: str | None = None
+    upstream_calls: int = Field(default=0, ge=0)
+    duration_ms: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    change_id: str | None = None
+    manifest_digest: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """The receipt of a durable row."""
+
+    seq: int
+    row_hash: str
+    ts: str
+
+
+@dataclass(frozen=True)
+class AuditHead:
+    """The last row of the chain (``seq`` 0 and the genesis hash when the log is empty): the
+    checkpoint an operator exports to catch a truncated tail."""
+
+    seq: int = 0
+    row_hash: str = GENESIS_HASH
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One stored row as read back, ``arguments`` as stored (masked JSON text)."""
+
+    seq: int
+    ts: str
+    kind: str
+    principal: str | None
+    client_name: str | None
+    client_version: str | None
+    transport: str | None
+    tool: str | None
+    connector: str | None
+    arguments: str
+    decision: str
+    rule_id: str | None
+    reason: str | None
+    outcome: str
+    error_code: str | None
+    result_summary: str | None
+    upstream_calls: int
+    duration_ms: float
+    change_id: str | None
+    manifest_digest: str | None
+    prev_hash: str
+    row_hash: str
+
+    @classmethod
+    def of(cls, row: Sequence[Any]) -> AuditRow:
+        return cls(*row)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every column, ``arguments`` decoded; if it does not decode it is shown as stored
+        (verification says whether it was tampered with)."""
+        record: dict[str, Any] = {name: getattr(self, name) for name in COLUMNS}
+        with contextlib.suppress(TypeError, ValueError):
+            record["arguments"] = json.loads(self.arguments)
+        return record
+
+
+# --- the chain: one definition shared by every writer and the verifier ---
+
+_c_make_encoder = getattr(_json_encoder, "c_make_encoder", None)
+_PY_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _no_default(obj: object) -> Any:
+    raise TypeError(f"not canonical JSON: {type(obj).__name__}")
+
+
+# Built once: the verifier hashes a million rows, and json.dumps rebuilds its encoder per call.
+_C_ITERENCODE = (
+    _c_make_encoder(
+        None, _no_default, _json_encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+    if _c_make_encoder is not None
+    else None
+)
+
+
+def canonical_json(content: Sequence[Any]) -> str:
+    """Compact JSON array of the content columns in :data:`CONTENT_COLUMNS` order."""
+    if _C_ITERENCODE is not None:
+        return "".join(_C_ITERENCODE(content, 0))
+    return _PY_ENCODER.encode(list(content))
+
+
+def compute_hash(prev_hash: str, content: Sequence[Any]) -> str:
+    return hashlib.sha256((prev_hash + canonical_json(content)).encode("utf-8")).hexdigest()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_ts(at: datetime) -> str:
+    """The one stored timestamp format: UTC, microseconds, explicit offset."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def event_values(event: AuditEvent) -> tuple[Any, ...]:
+    """The stored (masked, bounded) values of an event, in :data:`EVENT_COLUMNS` order."""
+    data = event.model_dump()
+    data["arguments"] = json.dumps(
+        mask_arguments(event.arguments), ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    )
+    for name in ("reason", "result_summary"):
+        if data[name] is not None:
+            data[name] = mask_text(data[name], MAX_TEXT)
+    for name in ("principal", "client_name", "client_version", "tool", "connector", "rule_id"):
+        if data[name] is not None:
+            data[name] = mask_text(data[name], 256)
+    data["duration_ms"] = round(float(data["duration_ms"]), 3)
+    return tuple(data[name] for name in EVENT_COLUMNS)
+
+
+def chain_rows(
+    head: AuditHead, batch: Iterable[tuple[Any, ...]], clock: Callable[[], datetime] = utc_now
+) -> list[StoredRow]:
+    """Number, timestamp and chain a batch of :func:`event_values` after ``head``. A backend
+    calls it while it holds the head exclusively, so two writers can never fork the chain."""
+    seq, prev = head.seq, head.row_hash
+    rows = []
+    for values in batch:
+        seq += 1
+        content = (seq, format_ts(clock()), *values)
+        prev_hash, prev = prev, compute_hash(prev, content)
+        rows.append((*content, prev_hash, prev))
+    return rows
+
+
+def record_of(row: StoredRow) -> AuditRecord:
+    return AuditRecord(seq=row[0], row_hash=row[-1], ts=row[1])
+
+
+# --- verification: check runs of rows, then stitch the runs together ---
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    rows: int
+    first_bad_seq: int | None
+    problem: str
+    head_hash: str = GENESIS_HASH
+
+
+@dataclass(frozen=True)
+class Segment:
+    """What checking one seq range found; ranges are checked apart (in parallel on big logs)."""
+
+    rows: int
+    first: tuple[int, str] | None  # (seq, prev_hash) of the first row
+    last: tuple[int, str] | None  # (seq, row_hash) of the last row checked
+    bad_seq: int | None = None
+    problem: str = ""
+
+
+class UnreadableRow(Exception):
+    """A backend could not read the next row (a corrupt page, a broken value); raised from the
+    row iterator so :func:`check_rows` can name where reading stopped."""
+
+
+def check_rows(rows: Iterable[StoredRow]) -> Segment:
+    """Check a run of rows in seq order: contiguous seq, each prev_hash linking to the row
+    before it, each row_hash matching the content. Links across run edges are :func:`stitch`'s."""
+    count, first, prev_seq, prev_hash = 0, None, 0, ""
+    try:
+        for row in rows:
+            seq, prev = row[0], row[-2]
+            if first is None:
+                first = (seq, prev)
+            elif seq != prev_seq + 1:
+                return Segment(count, first, (prev_seq, prev_hash), *gap(prev_seq, seq))
+            elif prev != prev_hash:
+                problem = f"prev_hash does not match the hash of row seq={prev_seq}"
+                return Segment(count, first, (prev_seq, prev_hash), seq, problem)
+            if compute_hash(prev, row[:-2]) != row[-1]:
+                problem = "row content does not match its hash (the row was edited)"
+                return Segment(count, first, (prev_seq, prev_hash), seq, problem)
+            count, prev_seq, prev_hash = count + 1, seq, row[-1]
+    except (UnreadableRow, TypeError, ValueError) as exc:
+        problem = f"row after seq={prev_seq} cannot be read ({exc})"
+        return Segment(count, first, (prev_seq, prev_hash), prev_seq + 1, problem)
+    return Segment(count, first, (prev_seq, prev_hash) if first else None)
+
+
+def gap(prev_seq: int, seq: int) -> tuple[int, str]:
+    if seq <= prev_seq:
+        return seq, f"seq={seq} appears out of order after seq={prev_seq} (duplicate or reordered)"
+    missing = f"seq={prev_seq + 1}" if seq == prev_seq + 2 else f"seq={prev_seq + 1}..{seq - 1}"
+    return prev_seq + 1, f"row {missing} is missing (deleted); the next row is seq={seq}"
+
+
+def split_ranges(lo: int, hi: int, parts: int) -> list[tuple[int, int]]:
+    """``parts`` contiguous seq ranges covering [lo, hi], for checking in parallel."""
+    step = max(1, (hi - lo + parts) // parts)
+    return [(start, min(hi, start + step - 1)) for start in range(lo, hi + 1, step)]
+
+
+def stitch(segments: Sequence[Segment]) -> VerifyResult:
+    """Join per-range results in seq order; the earliest fault anywhere wins."""
+    total, last = 0, (0, GENESIS_HASH)
+    for seg in segments:
+        if seg.first is not None:
+            seq, prev = seg.first
+            if seq != last[0] + 1:
+                bad, problem = gap(last[0], seq)
+                return VerifyResult(False, total, bad, problem)
+            if prev != last[1]:
+                what = "the genesis hash" if seq == 1 else f"the hash of row seq={last[0]}"
+                return VerifyResult(False, total, seq, f"prev_hash does not match {what}")
+        total += seg.rows
+        if seg.bad_seq is not None:
+            return VerifyResult(False, total, seg.bad_seq, seg.problem)
+        if seg.last is not None:
+            last = seg.last
+    if total == 0:
+        return VerifyResult(True, 0, None, "no audit rows yet")
+    return VerifyResult(True, total, None, "chain intact", head_hash=last[1])

@@ -1,0 +1,114 @@
+"""Where mopsgate keeps its state: one package, one way per backend, behind typed ports.
+
+``open_storage`` picks the backend from the database URL (``sqlite:///<path>`` today;
+``postgresql://…`` is #12) and returns a :class:`~mopsgate.storage.api.Storage`; callers use
+its ports and never see SQL. The CLI uses the very same classes through ``asyncio.run``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mopsgate.governance.audit_chain import AuditEvent, AuditRecord
+from mopsgate.storage.api import AuditReader, Storage
+from mopsgate.storage.errors import StorageUnavailable
+from mopsgate.storage.migrate import Migration, SchemaStatus, require_head
+from mopsgate.storage.sqlite.audit import SqliteAuditStore
+from mopsgate.storage.sqlite.audit_read import SqliteAuditReader
+from mopsgate.storage.sqlite.backend import SqliteStorage
+from mopsgate.storage.sqlite.db import BUSY_TIMEOUT_MS, SqliteDb
+from mopsgate.storage.sqlite.schema import prepare, upgrade_one, version_of
+
+SQLITE_PREFIX = "sqlite:///"
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """Which database, and how long a write may wait for a lock another process holds."""
+
+    url: str
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS
+
+    @classmethod
+    def sqlite(cls, path: str | Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> StorageConfig:
+        return cls(f"{SQLITE_PREFIX}{path}", busy_timeout_ms)
+
+    @property
+    def sqlite_path(self) -> Path:
+        if not self.url.startswith(SQLITE_PREFIX):
+            raise StorageUnavailable(
+                f"unsupported database URL {self.where!r}",
+                hint="Use sqlite:///<path> (PostgreSQL support is planned).",
+            )
+        return Path(self.url.removeprefix(SQLITE_PREFIX))
+
+    @property
+    def where(self) -> str:
+        """The location for messages (never a password)."""
+        if self.url.startswith(SQLITE_PREFIX):
+            return self.url.removeprefix(SQLITE_PREFIX)
+        scheme, _, rest = self.url.partition("://")
+        return f"{scheme}://{rest.rpartition('@')[2]}"
+
+
+async def open_storage(cfg: StorageConfig) -> Storage:
+    """Open every port of the configured backend; refuses a schema that is not HEAD."""
+    return await SqliteStorage.open(cfg.sqlite_path, busy_timeout_ms=cfg.busy_timeout_ms)
+
+
+async def append_once(cfg: StorageConfig, event: AuditEvent) -> AuditRecord:
+    """One audit row from a short-lived process (a CLI command): the same writer, the same
+    chaining and durability rules as the server's, as a batch of one."""
+    sink = await SqliteAuditStore.open(cfg.sqlite_path, busy_timeout_ms=cfg.busy_timeout_ms)
+    try:
+        return await sink.append(event)
+    finally:
+        await sink.close()
+
+
+def audit_reader(cfg: StorageConfig) -> AuditReader:
+    """A read-only view of the audit log, for auditors (it never creates a database)."""
+    return SqliteAuditReader(cfg.sqlite_path)
+
+
+async def schema_status(cfg: StorageConfig) -> SchemaStatus:
+    """Where the database stands, without changing it."""
+    path = cfg.sqlite_path
+    if not path.is_file():
+        return SchemaStatus(cfg.where, None)
+    db = await SqliteDb.open(path, name="schema", readonly=True)
+    try:
+        return SchemaStatus(cfg.where, await db.read(version_of))
+    finally:
+        await db.close()
+
+
+async def upgrade_schema(cfg: StorageConfig) -> list[Migration]:
+    """Apply every pending migration, each with its version row in one transaction; a new
+    database is created at HEAD. Returns what was applied; refuses a newer schema."""
+    db = await SqliteDb.open(cfg.sqlite_path, name="schema", busy_timeout_ms=cfg.busy_timeout_ms)
+    applied: list[Migration] = []
+    try:
+        await db.write(prepare)
+        while (done := await db.write(upgrade_one)) is not None:
+            applied.append(done)
+        current = await db.read(version_of)
+        require_head(cfg.where, current or 0)
+    finally:
+        await db.close()
+    return applied
+
+
+__all__ = [
+    "AuditReader",
+    "Migration",
+    "SchemaStatus",
+    "Storage",
+    "StorageConfig",
+    "append_once",
+    "audit_reader",
+    "open_storage",
+    "schema_status",
+    "upgrade_schema",
+]

@@ -1,0 +1,1 @@
+"""The SQLite backend: one file, WAL, ``synchronous=FULL``, one thread per connection."""

@@ -1,0 +1,194 @@
+"""Reading the audit log on SQLite: head, tail, every row in order, and verification.
+
+Read-only connections only: auditors run these against a copy or beside a live server, and
+nothing here may ever write (nor create an empty file where a log was expected). Verification
+checks rows as plain tuples (no models) and, on large logs, splits the seq range across forked
+processes — a million rows must check in seconds, or nobody will run it.
+
+What verification can and cannot prove: it catches any edited, deleted, inserted or reordered
+row *inside* the log. It cannot see rows cut from the end, or a chain an attacker rebuilt from
+scratch; those need a checkpoint (the head hash) kept somewhere the server cannot write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from pathlib import Path
+from urllib.parse import quote
+
+from mopsgate.governance.audit_chain import (
+    COLUMNS,
+    AuditHead,
+    AuditRow,
+    Segment,
+    StoredRow,
+    UnreadableRow,
+    VerifyResult,
+    check_rows,
+    split_ranges,
+    stitch,
+)
+from mopsgate.storage.errors import StorageNotFound
+from mopsgate.storage.migrate import HEAD, too_new
+from mopsgate.storage.sqlite.audit import TABLE, read_head
+from mopsgate.storage.sqlite.db import SqliteDb
+from mopsgate.storage.sqlite.schema import version_of
+
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM {TABLE}"  # noqa: S608 - constants only
+_BOUNDS = f"SELECT MIN(seq), MAX(seq), COUNT(*) FROM {TABLE}"  # noqa: S608 - constants only
+PARALLEL_MIN_ROWS = 200_000
+PAGE = 2000
+EMPTY = VerifyResult(True, 0, None, "no audit rows yet")
+
+
+def _has_table(conn: sqlite3.Connection) -> bool:
+    sql = "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?"
+    return conn.execute(sql, (TABLE,)).fetchone() is not None
+
+
+def _bounds(conn: sqlite3.Connection) -> tuple[int, int, int] | None:
+    if not _has_table(conn):
+        return None
+    lo, hi, count = conn.execute(_BOUNDS).fetchone()
+    return (int(lo), int(hi), int(count)) if count else None
+
+
+def _tail(conn: sqlite3.Connection, n: int) -> list[StoredRow]:
+    if not _has_table(conn):
+        return []
+    rows = conn.execute(f"{_SELECT} ORDER BY seq DESC LIMIT ?", (max(0, n),)).fetchall()
+    return list(reversed(rows))
+
+
+def _page(conn: sqlite3.Connection, after: int) -> list[StoredRow]:
+    if not _has_table(conn):
+        return []
+    return conn.execute(f"{_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?", (after, PAGE)).fetchall()
+
+
+def _range_rows(conn: sqlite3.Connection, lo: int, hi: int) -> Iterator[StoredRow]:
+    """Rows in [lo, hi]; a read error becomes :class:`UnreadableRow`, so the check can say
+    where reading stopped instead of failing the whole verification."""
+    try:
+        cursor = conn.execute(f"{_SELECT} WHERE seq BETWEEN ? AND ? ORDER BY seq", (lo, hi))
+        cursor.arraysize = PAGE
+        yield from cursor
+    except sqlite3.Error as exc:
+        raise UnreadableRow(str(exc)) from exc
+
+
+def _scan_conn(conn: sqlite3.Connection, lo: int, hi: int) -> Segment:
+    return check_rows(_range_rows(conn, lo, hi))
+
+
+def _connect_readonly(path: str) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{quote(str(Path(path).resolve()))}?mode=ro", uri=True)
+
+
+def _scan(path: str, lo: int, hi: int) -> Segment:
+    """One range, in a forked worker process with its own read-only connection."""
+    conn = _connect_readonly(path)
+    try:
+        return _scan_conn(conn, lo, hi)
+    finally:
+        conn.close()
+
+
+def _check_version(conn: sqlite3.Connection) -> int | None:
+    return version_of(conn)
+
+
+class SqliteAuditReader:
+    """The :class:`~mopsgate.storage.api.AuditReader` for SQLite. Every operation opens a
+    read-only connection on a thread of its own and closes it when done."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+
+    async def head(self) -> AuditHead:
+        db = await self._open()
+        try:
+            return await db.read(lambda c: read_head(c) if _has_table(c) else AuditHead())
+        finally:
+            await db.close()
+
+    async def tail(self, n: int) -> list[AuditRow]:
+        db = await self._open()
+        try:
+            return [AuditRow.of(row) for row in await db.read(partial(_tail, n=n))]
+        finally:
+            await db.close()
+
+    async def rows(self, after_seq: int = 0) -> AsyncIterator[AuditRow]:
+        """Every row with seq > ``after_seq``, in order, one page per hop."""
+        db = await self._open()
+        try:
+            last = after_seq
+            while True:
+                page = await db.read(partial(_page, after=last))
+                for row in page:
+                    yield AuditRow.of(row)
+                if len(page) < PAGE:
+                    return
+                last = int(page[-1][0])
+        finally:
+            await db.close()
+
+    async def verify(self, *, workers: int | None = None) -> VerifyResult:
+        """Check the whole chain; report the first bad row."""
+        parts = workers or os.cpu_count() or 1
+        db = await self._open()
+        try:
+            bounds = await db.read(_bounds)
+            if bounds is None:
+                return EMPTY
+            lo, hi, count = bounds
+            if parts < 2 or count < PARALLEL_MIN_ROWS:
+                return stitch([await db.read(partial(_scan_conn, lo=lo, hi=hi))])
+        finally:
+            await db.close()  # joins our thread: a fork below must find none of ours alive
+        return stitch(await self._scan_parallel(lo, hi, parts))
+
+    async def close(self) -> None:
+        """Nothing stays open between operations."""
+
+    async def _scan_parallel(self, lo: int, hi: int, parts: int) -> list[Segment]:
+        """Fork one process per range. Fork is only safe with no other thread alive (one
+        might hold a lock the child needs), so inside a server, or under a test driving the
+        CLI from a thread, the whole range is checked in one hop instead."""
+        if threading.active_count() > 1:
+            db = await self._open()
+            try:
+                return [await db.read(partial(_scan_conn, lo=lo, hi=hi))]
+            finally:
+                await db.close()
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=parts, mp_context=context) as pool:
+            futures = [pool.submit(_scan, self.path, a, b) for a, b in split_ranges(lo, hi, parts)]
+            return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in futures)))
+
+    async def _open(self) -> SqliteDb:
+        if not Path(self.path).is_file():
+            raise StorageNotFound(
+                f"there is no database at {self.path}",
+                hint="Run the server once to create it, or point --home (or MOPSGATE_HOME) at "
+                "the right state directory.",
+                details={"path": self.path},
+            )
+        db = await SqliteDb.open(self.path, name="audit-read", readonly=True)
+        try:
+            current = await db.read(_check_version)
+        except BaseException:
+            await db.close()
+            raise
+        if current is not None and current > HEAD:
+            await db.close()
+            raise too_new(self.path, current)
+        return db

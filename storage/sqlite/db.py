@@ -1,0 +1,151 @@
+"""The one way mopsgate uses SQLite: one connection, owned by one thread, one hop per unit.
+
+A *unit* is a plain function of a ``sqlite3.Connection`` that does a whole piece of work (a
+claim, a batch of audit rows, a point read). :meth:`SqliteDb.write` runs it on the connection's
+own thread inside ``BEGIN IMMEDIATE … COMMIT`` (rolled back if it raises), :meth:`SqliteDb.read`
+inside ``BEGIN … COMMIT`` (one consistent snapshot): one event-loop round trip per unit rather
+than one per statement, and never a statement on the event loop. The connection is created on
+its thread with ``check_same_thread`` on, so sqlite3 itself refuses any use from elsewhere; the
+single thread also serialises the units, so no lock is needed around them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Literal, TypeVar
+from urllib.parse import quote
+
+from mopsgate.storage.errors import StorageUnavailable
+
+T = TypeVar("T")
+Unit = Callable[[sqlite3.Connection], T]
+Synchronous = Literal["FULL", "NORMAL"]
+BUSY_TIMEOUT_MS = 5000
+
+
+def unavailable(path: str | Path, exc: BaseException) -> StorageUnavailable:
+    return StorageUnavailable(
+        f"the database at {path} could not be used ({type(exc).__name__}: {exc})",
+        hint=f"Check that {path} and its directory exist and are writable, that the disk is not "
+        "full and that no other process holds a long write lock on it, then retry.",
+        details={"path": str(path), "cause": f"{type(exc).__name__}: {exc}"},
+    )
+
+
+def _connect(
+    path: str, readonly: bool, synchronous: Synchronous, busy_timeout_ms: int
+) -> sqlite3.Connection:
+    if readonly:
+        # mode=ro: a reader can never write, nor create an empty file where a log was expected.
+        uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+    else:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
+    try:
+        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={synchronous}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _in_transaction(conn: sqlite3.Connection, begin: str, unit: Unit[T]) -> T:
+    conn.execute(begin)
+    try:
+        result = unit(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # the original error is the one to report
+                conn.execute("ROLLBACK")
+        raise
+    return result
+
+
+class SqliteDb:
+    """One connection on one dedicated thread. Use :meth:`open`, then :meth:`write`,
+    :meth:`read` or :meth:`call`, then :meth:`close`."""
+
+    def __init__(self, path: str, name: str, executor: ThreadPoolExecutor) -> None:
+        self.path = path
+        self.name = name
+        self._executor = executor
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        name: str,
+        synchronous: Synchronous = "FULL",
+        readonly: bool = False,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    ) -> SqliteDb:
+        """Connect on a new thread named ``mopsgate-db-<name>``; WAL and ``synchronous`` are
+        set once here (a read-only connection sets neither: it cannot)."""
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"mopsgate-db-{name}")
+        db = cls(str(path), name, executor)
+        try:
+            db._conn = await db._hop(
+                lambda: _connect(str(path), readonly, synchronous, busy_timeout_ms)
+            )
+        except BaseException:
+            db._closed = True
+            executor.shutdown(wait=True)
+            raise
+        return db
+
+    async def write(self, unit: Unit[T]) -> T:
+        """Run ``unit`` in ``BEGIN IMMEDIATE … COMMIT``: it holds the write lock from the
+        first statement, so a read-then-write inside it is a compare-and-set no other
+        connection (or process) can interleave with."""
+        conn = self._require()
+        return await self._hop(lambda: _in_transaction(conn, "BEGIN IMMEDIATE", unit))
+
+    async def read(self, unit: Unit[T]) -> T:
+        """Run ``unit`` in ``BEGIN … COMMIT``: every statement sees one snapshot."""
+        conn = self._require()
+        return await self._hop(lambda: _in_transaction(conn, "BEGIN", unit))
+
+    async def call(self, unit: Unit[T]) -> T:
+        """Run ``unit`` outside any transaction (PRAGMAs, or a unit managing its own)."""
+        conn = self._require()
+        return await self._hop(lambda: unit(conn))
+
+    async def close(self) -> None:
+        """Close the connection on its thread, then end the thread (joined, so a process that
+        forks next has no thread of ours left)."""
+        if self._closed:
+            return
+        self._closed = True
+        conn, self._conn = self._conn, None
+        try:
+            if conn is not None:
+                await self._hop(conn.close)
+        finally:
+            self._executor.shutdown(wait=True)
+
+    def _require(self) -> sqlite3.Connection:
+        if self._closed or self._conn is None:
+            raise unavailable(self.path, RuntimeError(f"the {self.name} connection is closed"))
+        return self._conn
+
+    async def _hop(self, fn: Callable[[], T]) -> T:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        except sqlite3.Error as exc:
+            raise unavailable(self.path, exc) from exc
+        except RuntimeError as exc:  # the executor was shut down under us
+            if self._closed:
+                raise unavailable(self.path, exc) from exc
+            raise

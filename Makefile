@@ -25,9 +25,10 @@ check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mopsgate .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .mopsgate .pytest_cache .mypy_cache .ruff_cache .import_linter_cache build *.egg-info

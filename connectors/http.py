@@ -112,11 +112,12 @@ class RateLimiter:
 
 
 class Auth(Protocol):
-    """Supplies auth headers; ``refresh`` is called once when the vendor says the token expired."""
+    """Supplies auth headers; ``refresh`` is called once when the vendor refuses the headers in
+    ``rejected`` as expired (another call may have replaced them already)."""
 
     async def headers(self, http: VendorHTTP) -> dict[str, str]: ...
 
-    async def refresh(self, http: VendorHTTP) -> None: ...
+    async def refresh(self, http: VendorHTTP, rejected: Mapping[str, str]) -> None: ...
 
 
 ErrorMapper = Callable[[httpx.Response, Any], VendorError | None]
@@ -194,13 +195,17 @@ class VendorHTTP:
         refreshed = False
         while True:
             attempt += 1
+            auth = self.auth if authenticated else None
+            sent = await auth.headers(self) if auth is not None else {}
             try:
-                return await self._attempt(method, url, params, json, data, headers, authenticated)
+                return await self._attempt(
+                    method, url, params, json, data, {**(headers or {}), **sent}
+                )
             except TokenExpired:
-                if refreshed or self.auth is None or not authenticated:
+                if refreshed or auth is None:
                     raise
                 refreshed = True
-                await self.auth.refresh(self)
+                await auth.refresh(self, sent)
                 attempt -= 1  # a re-auth is not a retry
             except VendorError as exc:
                 if not self._should_retry(exc, attempt, idempotent):
@@ -223,12 +228,8 @@ class VendorHTTP:
         params: Mapping[str, Any] | None,
         json: Any,
         data: Mapping[str, str] | None,
-        headers: Mapping[str, str] | None,
-        authenticated: bool,
+        hdrs: dict[str, str],
     ) -> Any:
-        hdrs = dict(headers or {})
-        if authenticated and self.auth is not None:
-            hdrs.update(await self.auth.headers(self))
         limiter = self.limiter
         try:
             if limiter is not None:

@@ -187,6 +187,14 @@ class EmulatorCore:
     def write_requests(self) -> list[LoggedRequest]:
         return [r for r in self.requests if r.is_write]
 
+    def requests_to(self, path_suffix: str, method: str | None = None) -> list[LoggedRequest]:
+        """Logged requests whose path ends with ``path_suffix`` (and method, if given)."""
+        return [
+            r
+            for r in self.requests
+            if r.path.endswith(path_suffix) and (method is None or r.method == method)
+        ]
+
     async def delay(self) -> None:
         if self.faults.slow_seconds:
             await asyncio.sleep(self.faults.slow_seconds)

@@ -20,7 +20,7 @@ from mopsgate.connectors.http import Auth
 from mopsgate.connectors.hubspot import ids
 from mopsgate.connectors.hubspot.account import HubSpotAccount
 from mopsgate.connectors.hubspot.activities import HubSpotActivities
-from mopsgate.connectors.hubspot.auth import OAuthRefreshAuth, StaticTokenAuth
+from mopsgate.connectors.hubspot.auth import StaticTokenAuth, oauth_auth
 from mopsgate.connectors.hubspot.campaigns import HubSpotCampaigns
 from mopsgate.connectors.hubspot.lists import HubSpotLists
 from mopsgate.connectors.hubspot.paths import FAMILIES, ApiFamily
@@ -82,7 +82,7 @@ class HubSpotClient(ComposedConnector):
             for var in ("HUBSPOT_CLIENT_ID", "HUBSPOT_CLIENT_SECRET"):
                 if not env.get(var):
                     raise ConfigError(ids.VENDOR, var, "needed with HUBSPOT_REFRESH_TOKEN")
-            auth = OAuthRefreshAuth(
+            auth = oauth_auth(
                 env["HUBSPOT_CLIENT_ID"],
                 env["HUBSPOT_CLIENT_SECRET"],
                 env["HUBSPOT_REFRESH_TOKEN"],

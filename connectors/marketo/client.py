@@ -19,7 +19,7 @@ from mopsgate.connectors.http import Clock, RateLimiter, RetryPolicy, VendorHTTP
 from mopsgate.connectors.marketo import ids
 from mopsgate.connectors.marketo.account import MarketoAccount
 from mopsgate.connectors.marketo.activities import MarketoActivities
-from mopsgate.connectors.marketo.auth import MarketoAuth
+from mopsgate.connectors.marketo.auth import marketo_auth
 from mopsgate.connectors.marketo.campaigns import MarketoCampaigns
 from mopsgate.connectors.marketo.errors import map_error
 from mopsgate.connectors.marketo.lists import MarketoLists
@@ -68,9 +68,9 @@ class MarketoClient(ComposedConnector):
         timeout: float = 90.0,
     ) -> None:
         self.auth = (
-            MarketoAuth(client_id, client_secret, auth_clock)
+            marketo_auth(client_id, client_secret, auth_clock)
             if auth_clock
-            else MarketoAuth(client_id, client_secret)
+            else marketo_auth(client_id, client_secret)
         )
         self.session = MarketoSession(
             VendorHTTP(

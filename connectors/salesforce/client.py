@@ -21,7 +21,7 @@ from mopsgate.connectors.http import RateLimiter, RetryPolicy
 from mopsgate.connectors.salesforce import ids
 from mopsgate.connectors.salesforce.account import SalesforceAccount
 from mopsgate.connectors.salesforce.activities import SalesforceActivities
-from mopsgate.connectors.salesforce.auth import SalesforceAuth
+from mopsgate.connectors.salesforce.auth import salesforce_auth
 from mopsgate.connectors.salesforce.campaigns import SalesforceCampaigns
 from mopsgate.connectors.salesforce.lists import SalesforceLists
 from mopsgate.connectors.salesforce.people import SalesforcePeople
@@ -53,7 +53,7 @@ class SalesforceClient(ComposedConnector):
         limiter: RateLimiter | None = None,
         timeout: float = 30.0,
     ) -> None:
-        self.auth = SalesforceAuth(login_url, client_id, client_secret)
+        self.auth = salesforce_auth(login_url, client_id, client_secret)
         self.session = SalesforceSession(
             login_url,
             self.auth,

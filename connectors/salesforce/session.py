@@ -15,9 +15,8 @@ from urllib.parse import quote
 import httpx
 
 from mopsgate.connectors.errors import InvalidRequest, MalformedResponse, VendorError
-from mopsgate.connectors.http import RateLimiter, RetryPolicy, VendorHTTP
+from mopsgate.connectors.http import Auth, RateLimiter, RetryPolicy, VendorHTTP
 from mopsgate.connectors.salesforce import ids
-from mopsgate.connectors.salesforce.auth import SalesforceAuth
 from mopsgate.connectors.salesforce.errors import Record, map_error
 
 VENDOR = ids.VENDOR
@@ -38,7 +37,7 @@ class SalesforceSession:
     def __init__(
         self,
         base_url: str,
-        auth: SalesforceAuth,
+        auth: Auth,
         *,
         api_version: str = ids.DEFAULT_API_VERSION,
         transport: httpx.AsyncBaseTransport | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mopsgate.connectors.http import in_process
-from mopsgate.connectors.hubspot.auth import OAuthRefreshAuth
+from mopsgate.connectors.hubspot.auth import oauth_auth
 from mopsgate.connectors.hubspot.client import HubSpotClient
 from mopsgate.sandbox.hubspot.emulator import HubSpotEmulator
 from mopsgate.sandbox.hubspot.ids import (
@@ -26,7 +26,7 @@ def sandbox_client(
     if oauth:
         options.setdefault(
             "auth",
-            OAuthRefreshAuth(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_REFRESH_TOKEN),
+            oauth_auth(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_REFRESH_TOKEN),
         )
     else:
         options.setdefault("access_token", SANDBOX_TOKEN)

@@ -137,9 +137,5 @@ class HubSpotEmulator:
     def triggered(self) -> list[dict[str, Any]]:
         return []
 
-    def requests_to(self, suffix: str, method: str | None = None) -> list[LoggedRequest]:
-        return [
-            r
-            for r in self.core.requests
-            if r.path.endswith(suffix) and (method is None or r.method == method)
-        ]
+    def requests_to(self, path_suffix: str, method: str | None = None) -> list[LoggedRequest]:
+        return self.core.requests_to(path_suffix, method)

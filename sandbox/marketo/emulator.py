@@ -153,12 +153,7 @@ class MarketoEmulator:
         return self.state.activities(0, self.state.activity_count())
 
     def requests_to(self, path_suffix: str, method: str | None = None) -> list[LoggedRequest]:
-        """Logged requests whose path ends with ``path_suffix`` (and method, if given)."""
-        return [
-            r
-            for r in self.core.requests
-            if r.path.endswith(path_suffix) and (method is None or r.method == method)
-        ]
+        return self.core.requests_to(path_suffix, method)
 
 
 def _not_found(envelope: Envelope) -> Handler:

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mopsgate.sandbox.emulator_base import EmulatorCore, Gate, RateWindow
+from mopsgate.sandbox.emulator_base import EmulatorCore, Gate, LoggedRequest, RateWindow
 from mopsgate.sandbox.salesforce import ids, routes_org, routes_query, routes_sobjects, rules
 from mopsgate.sandbox.salesforce.errors import not_found
 from mopsgate.sandbox.salesforce.gate import SalesforceChecks
@@ -123,3 +123,6 @@ class SalesforceEmulator:
 
     def records(self, obj: str) -> dict[str, dict[str, Any]]:
         return {r["Id"]: dict(r) for r in self.state.rows(obj)}
+
+    def requests_to(self, path_suffix: str, method: str | None = None) -> list[LoggedRequest]:
+        return self.core.requests_to(path_suffix, method)

@@ -16,7 +16,7 @@ from mopsgate.connectors.errors import (
 )
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
 from mopsgate.connectors.hubspot import HubSpotClient
-from mopsgate.connectors.hubspot.auth import OAuthRefreshAuth
+from mopsgate.connectors.hubspot.auth import oauth_auth
 from mopsgate.connectors.model import PersonQuery, PersonUpdate
 from mopsgate.sandbox.hubspot import HubSpotEmulator, ids, sandbox_client
 from tests.support.clock import FakeClock
@@ -67,7 +67,7 @@ async def test_oauth_token_expiry_mid_run_reauths_once() -> None:
 
 async def test_oauth_bad_refresh_token_is_auth_error() -> None:
     emu = HubSpotEmulator()
-    auth = OAuthRefreshAuth(ids.SANDBOX_CLIENT_ID, "wrong", ids.SANDBOX_REFRESH_TOKEN)
+    auth = oauth_auth(ids.SANDBOX_CLIENT_ID, "wrong", ids.SANDBOX_REFRESH_TOKEN)
     client = sandbox_client(emu, auth=auth)
     with pytest.raises(AuthError, match="refresh token"):
         await client.get_person(ids.person_ref(0))

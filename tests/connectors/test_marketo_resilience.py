@@ -71,7 +71,7 @@ async def test_token_renewed_proactively_before_expiry(
     await client.get_person(ids.lead_ref(1))
     clock.t += 3599 - 59  # fewer than 60 s left
     await client.get_person(ids.lead_ref(1))
-    assert client.auth.fetches == 2
+    assert client.auth.token_requests == 2
 
 
 async def test_bad_credentials_raise_auth_error(emu: MarketoEmulator, clock: FakeClock) -> None:

@@ -93,7 +93,7 @@ async def test_token_expiry_mid_run_reauthenticates_once(emu: SalesforceEmulator
     assert person.ref == ids.person_ref(1)
     assert [r.status for r in emu.core.requests] == [200, 200, 401, 200, 200]
     assert sum(1 for r in emu.core.requests if r.path == TOKEN) == 2
-    assert client.auth.logins == 2
+    assert client.auth.token_requests == 2
     await client.aclose()
 
 
@@ -104,7 +104,7 @@ async def test_concurrent_expiry_logs_in_once(emu: SalesforceEmulator) -> None:
     emu.core.faults.slow_seconds = 0.002
     people = await asyncio.gather(*(client.get_person(ids.person_ref(i)) for i in range(8)))
     assert [p.ref for p in people] == [ids.person_ref(i) for i in range(8)]
-    assert client.auth.logins == 2
+    assert client.auth.token_requests == 2
     await client.aclose()
 
 
@@ -197,7 +197,7 @@ def test_from_env_reads_version_and_validates() -> None:
     client = SalesforceClient.from_env({**ENV, "SALESFORCE_API_VERSION": "v64.0"})
     assert (
         client.session.api_version == "v64.0"
-        and client.auth.login_url == ENV["SALESFORCE_LOGIN_URL"]
+        and client.http.base_url == ENV["SALESFORCE_LOGIN_URL"]
     )
     assert SalesforceClient.from_env(ENV).session.api_version == "v62.0"
     with pytest.raises(ConfigError) as exc:

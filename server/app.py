@@ -175,11 +175,11 @@ def build_server(
         await _audit_manifest_event(runtime, transport, event)
         if event.kind == "reloaded":
             await bus.publish(ToolsListChanged())
-            for session in list(pipeline.legacy_sessions):
+            for conn, session in list(pipeline.legacy_sessions.items()):
                 try:
                     await session.send_tool_list_changed()
                 except Exception:  # a closed session is simply forgotten
-                    pipeline.legacy_sessions.remove(session)
+                    pipeline.legacy_sessions.pop(conn, None)
 
     runtime.holder.listeners.append(on_manifest_event)
 

@@ -25,7 +25,13 @@ from mopsgate.server.cli_sandbox import sandbox_app
 from mopsgate.server.cli_token import token_app
 from mopsgate.server.connect_help import serving_banner
 from mopsgate.server.listen import PortUnavailable, bind_http_socket
-from mopsgate.server.settings import Settings, ensure_home, load_settings
+from mopsgate.server.settings import (
+    Settings,
+    SettingsError,
+    ensure_home,
+    load_http_session_settings,
+    load_settings,
+)
 from mopsgate.storage import schema_status
 from mopsgate.storage.errors import StorageUnavailable
 
@@ -161,10 +167,11 @@ def _serve_http(runtime, host: str, port: int, allow_remote: bool) -> None:  # t
             "if you really mean to expose mopsgate on the network."
         )
     try:
+        sessions = load_http_session_settings()
         sock = bind_http_socket(host, port)
-    except PortUnavailable as exc:
+    except (PortUnavailable, SettingsError) as exc:
         raise _fail(str(exc)) from exc
-    starlette_app = build_http_app(runtime, host, port)
+    starlette_app = build_http_app(runtime, host, port, sessions)
     typer.echo(serving_banner(runtime.settings, host, port), err=True)
     server = uvicorn.Server(uvicorn.Config(starlette_app, log_level="warning"))
     server.run(sockets=[sock])

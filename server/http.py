@@ -19,11 +19,15 @@ from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import AnyHttpUrl
+from starlette.routing import Route
 
 from mopsgate.governance.bearer import lookup_token
+from mopsgate.server.http_sessions import SdkSessions, SessionLimits
 from mopsgate.server.http_unauthorized import ExplainUnauthorized
+from mopsgate.server.settings import HttpSessionSettings
 
 SCOPE = "mopsgate"
+MCP_PATH = "/mcp"
 
 
 class DbTokenVerifier(TokenVerifier):
@@ -75,16 +79,30 @@ def transport_security(host: str, port: int) -> TransportSecuritySettings:
     )
 
 
-def build_http_app(runtime: Any, host: str, port: int) -> Any:
-    """The Starlette app ``mopsgate serve --transport http`` runs: auth, Host/Origin checks and
-    the governed MCP server, with the lifespan that opens the audit log once per process."""
+def build_http_app(
+    runtime: Any, host: str, port: int, sessions: HttpSessionSettings | None = None
+) -> Any:
+    """The Starlette app ``mopsgate serve --transport http`` runs: auth, Host/Origin checks,
+    bounded sessions and the governed MCP server, with the lifespan that opens the audit log
+    once per process."""
     from mopsgate.server.app import build_server
 
+    limits = sessions or HttpSessionSettings()
     server = build_server(
         runtime,
         transport="http",
         resolve_principal=http_principal,
         **http_server_kwargs(runtime.settings.db_path, host, port),
     )
-    app = server.streamable_http_app(transport_security=transport_security(host, port), host=host)
+    app = server.streamable_http_app(
+        transport_security=transport_security(host, port),
+        host=host,
+        session_idle_timeout=limits.idle_seconds,
+        max_sessions=limits.max_sessions,
+    )
+    (endpoint,) = [r for r in app.routes if isinstance(r, Route) and r.path == MCP_PATH]
+    # Route.app is the endpoint behind the app-wide authentication middleware.
+    endpoint.app = SessionLimits(
+        endpoint.app, SdkSessions(server.session_manager), limits.per_principal
+    )
     return ExplainUnauthorized(app, runtime.settings.db_path, runtime.audit_if_open)

@@ -125,7 +125,8 @@ class GovernedPipeline:
         self.transport = transport
         self.resolve_principal = resolve_principal
         self.services = services if services is not None else {}
-        self.legacy_sessions: list[Any] = []
+        # connection -> a session on it; forgotten when the connection ends (see below)
+        self.legacy_sessions: dict[Any, Any] = {}
         self.call_rate = call_rate
 
     async def __call__(self, ctx: Any, call_next: Any) -> Any:
@@ -137,12 +138,16 @@ class GovernedPipeline:
         return await call_next(ctx)
 
     def _remember_session(self, ctx: Any) -> None:
-        """Legacy-era sessions get tools/list_changed pushed on their own channel."""
+        """Legacy-era sessions get tools/list_changed pushed on their own channel. Each is
+        forgotten when its connection ends (closed, expired or evicted), or thousands of
+        abandoned HTTP sessions would stay in memory through this table."""
         if str(ctx.protocol_version) >= "2026":
             return
         conn = getattr(ctx.session, "_connection", None)
-        if not any(getattr(s, "_connection", None) is conn for s in self.legacy_sessions):
-            self.legacy_sessions.append(ctx.session)
+        if conn is None or conn in self.legacy_sessions:
+            return
+        self.legacy_sessions[conn] = ctx.session
+        conn.exit_stack.callback(self.legacy_sessions.pop, conn, None)
 
     async def list_tools(self, ctx: Any, call_next: Any) -> Any:
         result = await call_next(ctx)

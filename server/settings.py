@@ -34,6 +34,54 @@ class Settings:
         return self.home / "secret.key"
 
 
+class SettingsError(ValueError):
+    """A setting from the environment that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class HttpSessionSettings:
+    """Limits on streamable-HTTP sessions (the 2025-era handshake keeps one per client).
+
+    Without them an abandoned client's session lived until the SDK's 30-minute default, and
+    sessions of one principal were limited only by the global cap: an attack run left 59 open.
+    A session idle (no request in flight, no open event stream) for ``idle_seconds`` is closed;
+    a principal opening one more than ``per_principal`` closes its least recently used idle
+    session (a busy one is never cut off; if all are busy the new one is refused with 429);
+    ``max_sessions`` caps all principals together (503 beyond it).
+    """
+
+    idle_seconds: float = 600.0
+    per_principal: int = 16
+    max_sessions: int = 1000
+
+
+_SESSION_ENV = {
+    "MOPSGATE_HTTP_SESSION_IDLE_SECONDS": "idle_seconds",
+    "MOPSGATE_HTTP_SESSIONS_PER_PRINCIPAL": "per_principal",
+    "MOPSGATE_HTTP_MAX_SESSIONS": "max_sessions",
+}
+
+
+def load_http_session_settings() -> HttpSessionSettings:
+    """From the environment or ``.env``; anything unset keeps its default."""
+    load_dotenv(override=False)
+    values: dict[str, float | int] = {}
+    for variable, name in _SESSION_ENV.items():
+        raw = os.environ.get(variable)
+        if raw is None or raw.strip() == "":
+            continue
+        kind = float if name == "idle_seconds" else int
+        try:
+            value = kind(raw)
+        except ValueError:
+            value = 0
+        if not 0 < value < float("inf"):
+            unit = "a number of seconds" if kind is float else "a whole number"
+            raise SettingsError(f"{variable} must be {unit} above 0, not {raw!r}")
+        values[name] = value
+    return HttpSessionSettings(**values)  # type: ignore[arg-type]
+
+
 def load_settings(manifest: str | Path | None = None, home: str | Path | None = None) -> Settings:
     load_dotenv(override=False)
     manifest_path = Path(manifest or os.environ.get("MOPSGATE_MANIFEST") or "permissions.toml")

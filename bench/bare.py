@@ -55,7 +55,7 @@ def twin_context(manifest_path: Path, connectors: Any, principal: str = "assista
     """A ToolContext like the pipeline builds, made once per call but never decided on,
     validated or audited."""
     from mopsgate.governance.manifest_load import load_manifest, manifest_digest
-    from mopsgate.tools.catalogue import build_catalogue
+    from mopsgate.server.catalogue import build_catalogue
     from mopsgate.tools.spec import CallNotes, ToolContext
 
     manifest = load_manifest(manifest_path, build_catalogue())

@@ -168,7 +168,7 @@ def bench_manifest_text() -> str:
 def write_bench_manifest(directory: Path) -> Path:
     """Write and validate the bench manifest; it must pass the same validator as any other."""
     from mopsgate.governance.manifest_load import check_manifest
-    from mopsgate.tools.catalogue import build_catalogue
+    from mopsgate.server.catalogue import build_catalogue
 
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "permissions.toml"

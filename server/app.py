@@ -23,12 +23,12 @@ from mopsgate.governance.ports import AuditSink
 from mopsgate.governance.proposing import Proposer
 from mopsgate.server.call_rate import CallRate
 from mopsgate.server.capabilities import ServedSurface
+from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.pipeline import GovernedPipeline, PrincipalResolver
 from mopsgate.server.registration import register_tools
 from mopsgate.server.registry import ConnectorRegistry
 from mopsgate.server.settings import Settings, ensure_home, signing_secret
 from mopsgate.storage import Storage, open_storage
-from mopsgate.tools.catalogue import build_catalogue
 from mopsgate.tools.registry import all_specs
 from mopsgate.tools.spec import ToolContext, ToolSpec
 

@@ -20,8 +20,8 @@ from mopsgate.governance.manifest_load import Problem, load_manifest, manifest_d
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.policy import explain as explain_rights
 from mopsgate.governance.policy import field_access, rate_limit
+from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.settings import load_settings
-from mopsgate.tools.catalogue import build_catalogue
 
 manifest_app = typer.Typer(
     help="Check and explain the permission manifest (permissions.toml).",

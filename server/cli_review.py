@@ -26,11 +26,11 @@ from mopsgate.governance.errors import AuditUnavailable, GovernanceError, Manife
 from mopsgate.governance.freeze import freeze, frozen_state, unfreeze
 from mopsgate.governance.manifest_load import load_manifest, manifest_digest
 from mopsgate.governance.manifest_model import Manifest
+from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
 from mopsgate.server.settings import Settings, ensure_home, load_settings
 from mopsgate.storage import append_once
 from mopsgate.storage.errors import StorageUnavailable
-from mopsgate.tools.catalogue import build_catalogue
 
 review_app = typer.Typer(
     no_args_is_help=True,

@@ -11,10 +11,10 @@ from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.bearer import create_token, revoke_principal_tokens
 from mopsgate.governance.errors import ManifestError
 from mopsgate.governance.manifest_load import load_manifest
+from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
 from mopsgate.server.settings import Settings, ensure_home, load_settings
 from mopsgate.storage import append_once
-from mopsgate.tools.catalogue import build_catalogue
 
 token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for HTTP clients.")
 

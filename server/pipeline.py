@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcp.shared.exceptions import MCPError
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from mopsgate.connectors.http import upstream_calls
 from mopsgate.governance.audit_chain import AuditEvent
@@ -35,7 +35,7 @@ from mopsgate.governance.policy import Decision, decide, rate_limit, visible_too
 from mopsgate.governance.ports import AuditSink
 from mopsgate.server.call_rate import CallRate
 from mopsgate.server.errors import error_result, error_text, invalid_params
-from mopsgate.tools.spec import CallNotes, Connectors, ToolContext, ToolSpec
+from mopsgate.tools.spec import CallNotes, Connectors, ToolContext, ToolInput, ToolSpec
 
 log = logging.getLogger("mopsgate.pipeline")
 
@@ -45,7 +45,7 @@ class ActiveCall:
     """Handed from the pipeline to the registered tool function through a context variable."""
 
     spec: ToolSpec[Any, Any]
-    args: BaseModel
+    args: ToolInput
     ctx: ToolContext
     error: GovernanceError | None = None
 
@@ -218,7 +218,7 @@ class GovernedPipeline:
             manifest=manifest,
             manifest_digest=str(event["manifest_digest"]),
             connectors=self.connectors,
-            notes=CallNotes(connector=spec.target(args)[0]),
+            notes=CallNotes(connector=args.target().connector),
             services=self.services,
             transport=self.transport,
         )
@@ -277,7 +277,7 @@ class GovernedPipeline:
         name: str,
         spec: ToolSpec[Any, Any] | None,
         raw_args: Any,
-    ) -> tuple[BaseModel, Decision]:
+    ) -> tuple[ToolInput, Decision]:
         """Validate and decide; raises the refusal to audit and return."""
         if spec is None:
             visible = sorted(visible_tools(manifest, principal))
@@ -290,8 +290,9 @@ class GovernedPipeline:
             args = spec.input_model.model_validate(raw_args if isinstance(raw_args, dict) else {})
         except ValidationError as exc:
             raise describe_validation(name, exc) from None
-        connector, obj = spec.target(args)
-        decision = decide(manifest, principal, name, connector, obj)
+        target = args.target()
+        connector = target.connector
+        decision = decide(manifest, principal, name, connector, target.object)
         if not decision.allowed:
             raise NotPermitted(
                 f"{name} is not permitted for {principal}: {decision.reason}",

@@ -23,8 +23,8 @@ from mopsgate.governance.change_store import ChangeStoreSync
 from mopsgate.governance.freeze import frozen_state
 from mopsgate.governance.manifest_load import load_manifest, manifest_digest
 from mopsgate.governance.risk import RiskClass
+from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_review import freeze_cmd, review_app, unfreeze_cmd
-from mopsgate.tools.catalogue import build_catalogue
 
 runner = CliRunner()
 app = typer.Typer()

@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 from mopsgate.governance.risk import RiskClass
-from mopsgate.tools.names import CONNECTORLESS_TOOLS
 from mopsgate.tools.registry import all_specs
+from mopsgate.tools.spec import ConnectorNeed
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SPECS = all_specs()
@@ -53,9 +53,12 @@ def test_risk_cells_match_the_catalogue():
             if name in INHERITED:
                 assert cell == INHERITED[name], suggested_row(name)
             elif cell == NO_CONNECTOR:
-                assert name in CONNECTORLESS_TOOLS and not name.startswith("propose_"), (
+                assert spec.needs is not ConnectorNeed.ARGUMENT, (
                     f"{name} names a connector, so its row needs its risk class: "
                     + suggested_row(name)
+                )
+                assert not name.startswith("propose_"), "a proposal always has a risk class: " + (
+                    suggested_row(name)
                 )
             else:
                 assert first in classes, f"unknown risk class {first!r} in the row of {name}"

@@ -13,10 +13,10 @@ from mopsgate.governance.applying import Applier
 from mopsgate.governance.change_model import Change, ChangeStatus
 from mopsgate.governance.change_store import ChangeStore
 from mopsgate.governance.errors import NotFound
+from mopsgate.governance.risk import RiskClass
 from mopsgate.tools.change_views import ChangeOut, change_out
 from mopsgate.tools.common import connector
-from mopsgate.tools.names import TOOL_RISK
-from mopsgate.tools.spec import StrictInput, ToolContext, ToolSpec
+from mopsgate.tools.spec import ConnectorNeed, ToolContext, ToolInput, ToolSpec
 
 ChangeId = Annotated[
     str, Field(pattern=r"^chg_[0-9a-f]{12}$", description="a change id such as chg_0123456789ab")
@@ -40,7 +40,7 @@ def _out(ctx: ToolContext, change: Change) -> ChangeOut:
     return ChangeOut(**change_out(change, None))
 
 
-class ChangeIn(StrictInput):
+class ChangeIn(ToolInput):
     change_id: ChangeId
 
 
@@ -48,7 +48,7 @@ async def get_change(ctx: ToolContext, args: ChangeIn) -> ChangeOut:
     return _out(ctx, await _own(ctx, args.change_id))
 
 
-class ListMineIn(StrictInput):
+class ListMineIn(ToolInput):
     status: ChangeStatus | None = None
     limit: int = Field(20, ge=1, le=100)
 
@@ -98,7 +98,7 @@ async def cancel_change(ctx: ToolContext, args: ChangeIn) -> ChangeOut:
     return _out(ctx, change)
 
 
-class ApplyIn(StrictInput):
+class ApplyIn(ToolInput):
     change_id: ChangeId
     confirmation_token: str = Field(min_length=10, max_length=2000)
 
@@ -125,8 +125,19 @@ async def apply_change(ctx: ToolContext, args: ApplyIn) -> ChangeOut:
     return _out(ctx, result)
 
 
-def _spec(name: str, title: str, desc: str, i: Any, o: Any, h: Any) -> ToolSpec[Any, Any]:
-    return ToolSpec(name, title, desc, i, o, h, TOOL_RISK[name])
+def _spec(
+    name: str,
+    title: str,
+    desc: str,
+    i: Any,
+    o: Any,
+    h: Any,
+    risk: RiskClass = RiskClass.READ,
+    needs: ConnectorNeed = ConnectorNeed.NONE,
+) -> ToolSpec[Any, Any]:
+    """The requester's bookkeeping reads and cancels only the change store (risk read, no
+    connector); apply_change says otherwise."""
+    return ToolSpec(name, title, desc, i, o, h, risk, needs)
 
 
 CHANGE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
@@ -164,5 +175,7 @@ CHANGE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         ApplyIn,
         ChangeOut,
         apply_change,
+        RiskClass.UPDATE_FIELDS,
+        ConnectorNeed.STORED_CHANGE,
     ),
 )

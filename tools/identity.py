@@ -9,11 +9,10 @@ from pydantic import BaseModel, Field
 
 from mopsgate.governance.policy import explain
 from mopsgate.governance.risk import RiskClass
-from mopsgate.tools.names import TOOL_RISK
-from mopsgate.tools.spec import StrictInput, ToolContext, ToolSpec
+from mopsgate.tools.spec import ConnectorNeed, ToolContext, ToolInput, ToolSpec
 
 
-class NoInput(StrictInput):
+class NoInput(ToolInput):
     pass
 
 
@@ -77,7 +76,7 @@ async def my_permissions(ctx: ToolContext, _: NoInput) -> MyPermissions:
     rows = [
         PermissionRow(
             tool=r.tool,
-            risk_class=str(TOOL_RISK.get(r.tool, RiskClass.READ)),
+            risk_class=str(ctx.manifest.catalogue.tools.get(r.tool, RiskClass.READ)),
             connector=r.connector or "-",
             mode=str(r.mode),
             fields=r.fields,
@@ -97,23 +96,25 @@ async def my_permissions(ctx: ToolContext, _: NoInput) -> MyPermissions:
 
 IDENTITY_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     ToolSpec(
-        "whoami",
-        "Who am I",
-        "Returns the principal this session acts as, its use cases (purpose, owners, "
-        "review date) and the environment of each connector (sandbox or production).",
-        NoInput,
-        WhoAmI,
-        whoami,
-        TOOL_RISK["whoami"],
+        name="whoami",
+        title="Who am I",
+        description="Returns the principal this session acts as, its use cases (purpose, "
+        "owners, review date) and the environment of each connector (sandbox or production).",
+        input_model=NoInput,
+        output_model=WhoAmI,
+        handler=whoami,
+        risk=RiskClass.READ,
+        needs=ConnectorNeed.NONE,
     ),
     ToolSpec(
-        "my_permissions",
-        "My permissions",
-        "Lists this principal's effective rights: per tool and connector the mode, readable "
-        "fields, approvals needed and record caps. Use it before planning a change.",
-        NoInput,
-        MyPermissions,
-        my_permissions,
-        TOOL_RISK["my_permissions"],
+        name="my_permissions",
+        title="My permissions",
+        description="Lists this principal's effective rights: per tool and connector the mode, "
+        "readable fields, approvals needed and record caps. Use it before planning a change.",
+        input_model=NoInput,
+        output_model=MyPermissions,
+        handler=my_permissions,
+        risk=RiskClass.READ,
+        needs=ConnectorNeed.NONE,
     ),
 )

@@ -18,6 +18,7 @@ from mopsgate.connectors.schema import Role, field_by_role
 from mopsgate.governance.hygiene import clean_text
 from mopsgate.governance.pii import mask_email
 from mopsgate.governance.policy import FieldAccess
+from mopsgate.governance.risk import RiskClass
 from mopsgate.governance.send_lists import SendLists, email_campaigns, from_campaigns
 from mopsgate.tools.common import (
     ConnectorName,
@@ -31,8 +32,7 @@ from mopsgate.tools.common import (
     readable_objects,
     same_connector,
 )
-from mopsgate.tools.names import TOOL_RISK
-from mopsgate.tools.spec import StrictInput, ToolContext, ToolSpec
+from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, ToolSpec
 
 MAX_SCAN = 20_000
 MAX_REPORTED = 500
@@ -65,13 +65,16 @@ async def _pages(
             return
 
 
-class ConflictsIn(StrictInput):
+class ConflictsIn(ToolInput):
     connector: ConnectorName
     campaign_ref: Ref | None = Field(
         None,
         description="check only this campaign (whatever its channel); default: every active "
         "campaign that sends e-mail",
     )
+
+    def target(self) -> Target:
+        return Target(self.connector).or_(Target.of(self.campaign_ref))
 
 
 class Conflict(BaseModel):
@@ -224,12 +227,15 @@ async def find_consent_conflicts(ctx: ToolContext, args: ConflictsIn) -> Conflic
     )
 
 
-class DuplicatesIn(StrictInput):
+class DuplicatesIn(ToolInput):
     connector: ConnectorName
     object: str | None = Field(
         None, description="person object; default: every person object of the connector"
     )
     list_ref: Ref | None = Field(None, description="only look inside this list")
+
+    def target(self) -> Target:
+        return Target(self.connector, self.object).or_(Target.of(self.list_ref))
 
 
 class DuplicateGroup(BaseModel):
@@ -332,7 +338,8 @@ HYGIENE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         ConflictsIn,
         ConflictsOut,
         find_consent_conflicts,
-        TOOL_RISK["find_consent_conflicts"],
+        RiskClass.READ,
+        ConnectorNeed.ARGUMENT,
     ),
     ToolSpec(
         "find_duplicates",
@@ -344,6 +351,7 @@ HYGIENE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         DuplicatesIn,
         DuplicatesOut,
         find_duplicates,
-        TOOL_RISK["find_duplicates"],
+        RiskClass.READ,
+        ConnectorNeed.ARGUMENT,
     ),
 )

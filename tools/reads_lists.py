@@ -21,6 +21,7 @@ from mopsgate.connectors.model import (
 from mopsgate.connectors.protocol import Connector
 from mopsgate.connectors.schema import PERSON_OBJECTS
 from mopsgate.governance.errors import InvalidInput
+from mopsgate.governance.risk import RiskClass
 from mopsgate.tools.common import (
     ConnectorName,
     Cursor,
@@ -34,11 +35,10 @@ from mopsgate.tools.common import (
     read_access,
     same_connector,
 )
-from mopsgate.tools.names import TOOL_RISK
 from mopsgate.tools.paging import bounded_page
 from mopsgate.tools.reads_people import PeoplePage, access_by_object
 from mopsgate.tools.shaping import clean_campaign, clean_list, shape_activity
-from mopsgate.tools.spec import StrictInput, ToolContext, ToolSpec
+from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, ToolSpec
 
 MAX_MEMBER_PAGES = 1000
 
@@ -53,11 +53,14 @@ MEMBERSHIP_NOTES: dict[str, str] = {
 }
 
 
-class ListListsIn(StrictInput):
+class ListListsIn(ToolInput):
     connector: ConnectorName
     name_contains: str | None = Field(None, max_length=120)
     limit: Limit = 50
     cursor: Cursor = None
+
+    def target(self) -> Target:
+        return Target(self.connector)
 
 
 class ListsPage(BaseModel):
@@ -80,10 +83,13 @@ async def list_lists(ctx: ToolContext, args: ListListsIn) -> ListsPage:
     return ListsPage(items=items, next_cursor=nxt, truncated_by_size=cut)
 
 
-class ListMembersIn(StrictInput):
+class ListMembersIn(ToolInput):
     list_ref: Ref
     limit: Limit = 50
     cursor: Cursor = None
+
+    def target(self) -> Target:
+        return Target.of(self.list_ref)
 
 
 async def list_members(ctx: ToolContext, args: ListMembersIn) -> PeoplePage:
@@ -104,8 +110,11 @@ async def list_members(ctx: ToolContext, args: ListMembersIn) -> PeoplePage:
     return PeoplePage(items=items, next_cursor=nxt, truncated_by_size=cut)
 
 
-class MembershipsIn(StrictInput):
+class MembershipsIn(ToolInput):
     person_ref: Ref
+
+    def target(self) -> Target:
+        return Target.of(self.person_ref)
 
 
 class MembershipsOut(BaseModel):
@@ -127,10 +136,13 @@ async def get_person_memberships(ctx: ToolContext, args: MembershipsIn) -> Membe
     )
 
 
-class ListCampaignsIn(StrictInput):
+class ListCampaignsIn(ToolInput):
     connector: ConnectorName
     limit: Limit = 50
     cursor: Cursor = None
+
+    def target(self) -> Target:
+        return Target(self.connector)
 
 
 class CampaignsPage(BaseModel):
@@ -153,8 +165,11 @@ async def list_campaigns(ctx: ToolContext, args: ListCampaignsIn) -> CampaignsPa
     return CampaignsPage(items=items, next_cursor=nxt, truncated_by_size=cut)
 
 
-class CampaignIn(StrictInput):
+class CampaignIn(ToolInput):
     campaign_ref: Ref
+
+    def target(self) -> Target:
+        return Target.of(self.campaign_ref)
 
 
 async def get_campaign(ctx: ToolContext, args: CampaignIn) -> Campaign:
@@ -244,7 +259,7 @@ async def campaign_performance(ctx: ToolContext, args: CampaignIn) -> Performanc
     )
 
 
-class ActivitiesIn(StrictInput):
+class ActivitiesIn(ToolInput):
     person_ref: Ref | None = None
     campaign_ref: Ref | None = None
     connector: ConnectorName | None = Field(
@@ -255,6 +270,9 @@ class ActivitiesIn(StrictInput):
     until: datetime | None = Field(None, description="ISO 8601, exclusive; UTC by default")
     limit: Limit = 50
     cursor: Cursor = None
+
+    def target(self) -> Target:
+        return Target(self.connector).or_(Target.of(self.person_ref or self.campaign_ref))
 
 
 class ActivitiesPage(BaseModel):
@@ -315,7 +333,8 @@ async def get_activities(ctx: ToolContext, args: ActivitiesIn) -> ActivitiesPage
 
 
 def _spec(name: str, title: str, desc: str, i: Any, o: Any, h: Any) -> ToolSpec[Any, Any]:
-    return ToolSpec(name, title, desc, i, o, h, TOOL_RISK[name])
+    """Every list, campaign and activity tool reads the connector its arguments name."""
+    return ToolSpec(name, title, desc, i, o, h, RiskClass.READ, ConnectorNeed.ARGUMENT)
 
 
 LIST_TOOLS: tuple[ToolSpec[Any, Any], ...] = (

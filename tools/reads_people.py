@@ -11,6 +11,7 @@ from mopsgate.connectors.model import ApiBudget, ConsentStatus, Page, Person, Pe
 from mopsgate.governance.errors import InvalidInput
 from mopsgate.governance.hygiene import clean_text
 from mopsgate.governance.policy import FieldAccess
+from mopsgate.governance.risk import RiskClass
 from mopsgate.tools.common import (
     ConnectorName,
     Cursor,
@@ -25,13 +26,12 @@ from mopsgate.tools.common import (
     readable_objects,
     same_connector,
 )
-from mopsgate.tools.names import TOOL_RISK
 from mopsgate.tools.paging import bounded_page
 from mopsgate.tools.shaping import ConsentOut, PersonOut, consent_out, shape_person
-from mopsgate.tools.spec import StrictInput, ToolContext, ToolSpec
+from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, ToolSpec
 
 
-class SearchPeopleIn(StrictInput):
+class SearchPeopleIn(ToolInput):
     connector: ConnectorName
     object: str | None = Field(
         None,
@@ -47,6 +47,10 @@ class SearchPeopleIn(StrictInput):
     consent: ConsentStatus | None = None
     limit: Limit = 25
     cursor: Cursor = None
+
+    def target(self) -> Target:
+        # with no person object named, a list_ref's object stands in (as it always has)
+        return Target(self.connector, self.object).or_(Target.of(self.list_ref))
 
 
 class PeoplePage(BaseModel):
@@ -99,11 +103,14 @@ async def search_people(ctx: ToolContext, args: SearchPeopleIn) -> PeoplePage:
     return PeoplePage(items=items, next_cursor=nxt, truncated_by_size=cut)
 
 
-class GetPersonIn(StrictInput):
+class GetPersonIn(ToolInput):
     ref: Ref
     fields: list[str] | None = Field(
         None, max_length=100, description="only these fields (default: all you may read)"
     )
+
+    def target(self) -> Target:
+        return Target.of(self.ref)
 
 
 async def get_person(ctx: ToolContext, args: GetPersonIn) -> PersonOut:
@@ -124,11 +131,14 @@ async def get_person(ctx: ToolContext, args: GetPersonIn) -> PersonOut:
     return shape_person(person, access, wanted)
 
 
-class DescribeIn(StrictInput):
+class DescribeIn(ToolInput):
     connector: ConnectorName
     object: str | None = Field(
         None, description="person object; default: the connector's first (Salesforce: Lead)"
     )
+
+    def target(self) -> Target:
+        return Target(self.connector, self.object)
 
 
 class FieldOut(BaseModel):
@@ -171,8 +181,11 @@ async def describe_fields(ctx: ToolContext, args: DescribeIn) -> DescribeOut:
     return DescribeOut(connector=args.connector, object=obj, fields=out)
 
 
-class ConsentIn(StrictInput):
+class ConsentIn(ToolInput):
     ref: Ref
+
+    def target(self) -> Target:
+        return Target.of(self.ref)
 
 
 class ConsentStateOut(BaseModel):
@@ -197,8 +210,11 @@ async def get_consent_state(ctx: ToolContext, args: ConsentIn) -> ConsentStateOu
     return ConsentStateOut(ref=args.ref, consent=shown, sendable=state.sendable, explanation=why)
 
 
-class BudgetIn(StrictInput):
+class BudgetIn(ToolInput):
     connector: ConnectorName
+
+    def target(self) -> Target:
+        return Target(self.connector)
 
 
 async def api_budget(ctx: ToolContext, args: BudgetIn) -> ApiBudget:
@@ -207,7 +223,6 @@ async def api_budget(ctx: ToolContext, args: BudgetIn) -> ApiBudget:
     return budget
 
 
-R = TOOL_RISK
 PEOPLE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     ToolSpec(
         "search_people",
@@ -223,7 +238,8 @@ PEOPLE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         SearchPeopleIn,
         PeoplePage,
         search_people,
-        R["search_people"],
+        RiskClass.READ,
+        ConnectorNeed.ARGUMENT,
     ),
     ToolSpec(
         "get_person",
@@ -233,7 +249,8 @@ PEOPLE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         GetPersonIn,
         PersonOut,
         get_person,
-        R["get_person"],
+        RiskClass.READ,
+        ConnectorNeed.ARGUMENT,
     ),
     ToolSpec(
         "describe_fields",
@@ -243,7 +260,8 @@ PEOPLE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         DescribeIn,
         DescribeOut,
         describe_fields,
-        R["describe_fields"],
+        RiskClass.READ,
+        ConnectorNeed.ARGUMENT,
     ),
     ToolSpec(
         "get_consent_state",
@@ -253,7 +271,8 @@ PEOPLE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         ConsentIn,
         ConsentStateOut,
         get_consent_state,
-        R["get_consent_state"],
+        RiskClass.READ,
+        ConnectorNeed.ARGUMENT,
     ),
     ToolSpec(
         "api_budget",
@@ -263,6 +282,7 @@ PEOPLE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         BudgetIn,
         ApiBudget,
         api_budget,
-        R["api_budget"],
+        RiskClass.READ,
+        ConnectorNeed.ARGUMENT,
     ),
 )

@@ -1,4 +1,5 @@
-"""Every tool mopsgate offers, in one place; the server registers exactly these."""
+"""Every tool mopsgate offers, in one place: the server serves exactly these, and the manifest's
+catalogue, the MCP listing and the README check are derived from them."""
 
 from __future__ import annotations
 
@@ -12,14 +13,15 @@ from mopsgate.tools.reads_people import PEOPLE_TOOLS
 from mopsgate.tools.spec import ToolSpec
 from mopsgate.tools.writes import WRITE_TOOLS
 
+SPECS: tuple[ToolSpec[Any, Any], ...] = (
+    *IDENTITY_TOOLS,
+    *PEOPLE_TOOLS,
+    *LIST_TOOLS,
+    *HYGIENE_TOOLS,
+    *WRITE_TOOLS,
+    *CHANGE_TOOLS,
+)
+
 
 def all_specs() -> dict[str, ToolSpec[Any, Any]]:
-    specs: list[ToolSpec[Any, Any]] = [
-        *IDENTITY_TOOLS,
-        *PEOPLE_TOOLS,
-        *LIST_TOOLS,
-        *HYGIENE_TOOLS,
-        *WRITE_TOOLS,
-        *CHANGE_TOOLS,
-    ]
-    return {s.name: s for s in specs}
+    return {s.name: s for s in SPECS}

@@ -1,4 +1,5 @@
-"""How a tool is declared: an input model, an output model, a handler, and its risk class.
+"""How a tool is declared: an input model (which names its target), an output model, a handler,
+its risk class and whether it needs a connector.
 
 A tool never talks to MCP, audit or policy itself: the server's pipeline decides, validates,
 runs the handler with a ``ToolContext`` and audits. The handler only asks the core for what it
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from enum import StrEnum
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,14 +20,54 @@ from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.policy import FieldAccess
 from mopsgate.governance.risk import RiskClass
 
-In = TypeVar("In", bound=BaseModel)
+In = TypeVar("In", bound="ToolInput")
 Out = TypeVar("Out", bound=BaseModel)
 
 
-class StrictInput(BaseModel):
-    """Base of every tool input: unknown fields are errors, not silently dropped."""
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The connector and object a call is decided on (either may be absent)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    connector: str | None = None
+    object: str | None = None
+
+    NONE: ClassVar[Target]
+
+    @classmethod
+    def of(cls, *refs: str | None) -> Target:
+        """The one connector of these record references, and their object when they all
+        share one; no target when they span connectors (the tool then refuses the mix)."""
+        parts = {tuple(ref.split(":", 2)[:2]) for ref in refs if ref}
+        connectors = {connector for connector, _ in parts}
+        if len(connectors) != 1:
+            return cls.NONE
+        objects = {obj for _, obj in parts}
+        return cls(connectors.pop(), objects.pop() if len(objects) == 1 else None)
+
+    def or_(self, fallback: Target) -> Target:
+        """This target, with what it leaves open taken from ``fallback``."""
+        return Target(self.connector or fallback.connector, self.object or fallback.object)
+
+
+Target.NONE = Target()
+
+
+class ToolInput(BaseModel):
+    """Base of every tool input: unknown fields are errors, not silently dropped; and the input
+    says which connector and object the call addresses, for the policy decision."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    def target(self) -> Target:
+        return Target.NONE
+
+
+class ConnectorNeed(StrEnum):
+    """Whether a tool talks to a vendor, and where the connector comes from."""
+
+    NONE = "none"  # identity and the change bookkeeping: no vendor at all
+    ARGUMENT = "argument"  # reads and proposals: the arguments name the connector
+    STORED_CHANGE = "stored_change"  # apply_change, propose_revert: the stored change names it
 
 
 class Connectors(Protocol):
@@ -65,6 +107,9 @@ Handler = Callable[[ToolContext, In], Awaitable[Out]]
 
 @dataclass(frozen=True)
 class ToolSpec(Generic[In, Out]):
+    """One tool, declared once: everything else (the manifest's catalogue, the MCP listing and
+    annotations, the README check) is derived from these."""
+
     name: str
     title: str
     description: str
@@ -72,35 +117,4 @@ class ToolSpec(Generic[In, Out]):
     output_model: type[Out]
     handler: Handler[In, Out]
     risk: RiskClass
-
-    def target(self, args: BaseModel) -> tuple[str | None, str | None]:
-        """The connector and object a call addresses, for the policy decision.
-
-        Taken from an explicit ``connector``/``object`` argument, else from the first record
-        reference among the arguments (``"<connector>:<object>:<id>"``).
-        """
-        connector = getattr(args, "connector", None)
-        obj = getattr(args, "object", None)
-        if not isinstance(connector, str):
-            connector = None
-        if not isinstance(obj, str):
-            obj = None
-        for attr in REF_ATTRS:
-            ref = getattr(args, attr, None)
-            if isinstance(ref, str) and ref.count(":") >= 2:
-                ref_connector, ref_obj, _ = ref.split(":", 2)
-                return connector or ref_connector, obj or ref_obj
-        for attr in REF_LIST_ATTRS:
-            refs = getattr(args, attr, None)
-            if isinstance(refs, list) and refs and all(isinstance(r, str) for r in refs):
-                parts = {tuple(r.split(":", 2)[:2]) for r in refs}
-                connectors = {p[0] for p in parts}
-                if len(connectors) == 1:
-                    objects = {p[1] for p in parts if len(p) == 2}
-                    only_obj = objects.pop() if len(objects) == 1 else None
-                    return connector or connectors.pop(), obj or only_obj
-        return connector, obj
-
-
-REF_ATTRS = ("ref", "person_ref", "list_ref", "campaign_ref")
-REF_LIST_ATTRS = ("refs", "person_refs")
+    needs: ConnectorNeed

@@ -14,8 +14,7 @@ from mopsgate.governance.proposing import Proposal, Proposer, repeated
 from mopsgate.governance.risk import RiskClass
 from mopsgate.tools.change_views import ProposalOut, change_out
 from mopsgate.tools.common import ConnectorName, Ref, connector, person_ref, split_ref
-from mopsgate.tools.names import TOOL_RISK
-from mopsgate.tools.spec import StrictInput, ToolContext, ToolSpec
+from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, ToolSpec
 
 Reason = Annotated[
     str,
@@ -93,12 +92,15 @@ async def _propose(
     )
 
 
-class UpdatePersonIn(StrictInput):
+class UpdatePersonIn(ToolInput):
     refs: Refs
     fields: dict[str, Value] = Field(
         min_length=1, max_length=50, description="field name -> new value (vendor field names)"
     )
     reason: Reason
+
+    def target(self) -> Target:
+        return Target.of(*self.refs)
 
 
 async def propose_update_person(ctx: ToolContext, args: UpdatePersonIn) -> ProposalOut:
@@ -115,10 +117,13 @@ async def propose_update_person(ctx: ToolContext, args: UpdatePersonIn) -> Propo
     return await _propose(ctx, "propose_update_person", args.reason, inp, RiskClass.UPDATE_FIELDS)
 
 
-class ListChangeIn(StrictInput):
+class ListChangeIn(ToolInput):
     list_ref: Ref
     person_refs: Refs
     reason: Reason
+
+    def target(self) -> Target:
+        return Target.of(self.list_ref)
 
 
 def _list_input(op: str, args: ListChangeIn) -> PlanInput:
@@ -148,11 +153,14 @@ async def propose_remove_from_list(ctx: ToolContext, args: ListChangeIn) -> Prop
     )
 
 
-class CampaignStatusIn(StrictInput):
+class CampaignStatusIn(ToolInput):
     campaign_ref: Ref
     person_refs: Refs
     status: str = Field(min_length=1, max_length=80)
     reason: Reason
+
+    def target(self) -> Target:
+        return Target.of(self.campaign_ref)
 
 
 async def propose_set_campaign_status(ctx: ToolContext, args: CampaignStatusIn) -> ProposalOut:
@@ -167,11 +175,14 @@ async def propose_set_campaign_status(ctx: ToolContext, args: CampaignStatusIn) 
     return await _propose(ctx, "propose_set_campaign_status", args.reason, inp, RiskClass.LIFECYCLE)
 
 
-class TriggerIn(StrictInput):
+class TriggerIn(ToolInput):
     campaign_ref: Ref
     person_refs: Annotated[list[Ref], refs_field(1000), AfterValidator(_once_each)]
     tokens: dict[str, str] = Field(default_factory=dict, max_length=20)
     reason: Reason
+
+    def target(self) -> Target:
+        return Target.of(self.campaign_ref)
 
 
 async def propose_trigger_campaign(ctx: ToolContext, args: TriggerIn) -> ProposalOut:
@@ -186,7 +197,7 @@ async def propose_trigger_campaign(ctx: ToolContext, args: TriggerIn) -> Proposa
     return await _propose(ctx, "propose_trigger_campaign", args.reason, inp, RiskClass.SEND)
 
 
-class ScheduleIn(StrictInput):
+class ScheduleIn(ToolInput):
     campaign_ref: Ref
     run_at: datetime = Field(description="when to run, ISO 8601 with time zone")
     tokens: dict[str, str] = Field(default_factory=dict, max_length=20)
@@ -201,6 +212,9 @@ class ScheduleIn(StrictInput):
             raise ValueError("run_at must be in the future")
         return value
 
+    def target(self) -> Target:
+        return Target.of(self.campaign_ref)
+
 
 async def propose_schedule_campaign(ctx: ToolContext, args: ScheduleIn) -> ProposalOut:
     conn, _, _ = split_ref(args.campaign_ref)
@@ -213,10 +227,13 @@ async def propose_schedule_campaign(ctx: ToolContext, args: ScheduleIn) -> Propo
     return await _propose(ctx, "propose_schedule_campaign", args.reason, inp, RiskClass.SEND)
 
 
-class PeopleIn(StrictInput):
+class PeopleIn(ToolInput):
     connector: ConnectorName
     person_refs: Refs
     reason: Reason
+
+    def target(self) -> Target:
+        return Target(self.connector).or_(Target.of(*self.person_refs))
 
 
 async def propose_opt_out(ctx: ToolContext, args: PeopleIn) -> ProposalOut:
@@ -231,7 +248,7 @@ async def propose_delete_person(ctx: ToolContext, args: PeopleIn) -> ProposalOut
     return await _propose(ctx, "propose_delete_person", args.reason, inp, RiskClass.DELETE)
 
 
-class RevertIn(StrictInput):
+class RevertIn(ToolInput):
     change_id: str = Field(pattern=r"^chg_[0-9a-f]{12}$")
     reason: Reason
 
@@ -254,7 +271,17 @@ async def propose_revert(ctx: ToolContext, args: RevertIn) -> ProposalOut:
     )
 
 
-def _spec(name: str, title: str, desc: str, i: Any, h: Any) -> ToolSpec[Any, Any]:
+def _spec(
+    name: str,
+    title: str,
+    desc: str,
+    i: Any,
+    h: Any,
+    risk: RiskClass,
+    needs: ConnectorNeed = ConnectorNeed.ARGUMENT,
+) -> ToolSpec[Any, Any]:
+    """A propose tool; ``risk`` is the class of the change it plans (``propose_update_person``
+    is reclassified per field at plan time, ``propose_revert`` takes the original's)."""
     return ToolSpec(
         name,
         title,
@@ -262,7 +289,8 @@ def _spec(name: str, title: str, desc: str, i: Any, h: Any) -> ToolSpec[Any, Any
         i,
         ProposalOut,
         h,
-        TOOL_RISK[name],
+        risk,
+        needs,
     )
 
 
@@ -274,6 +302,7 @@ WRITE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         "one or many people (same connector). Returns the field-level diff from live data.",
         UpdatePersonIn,
         propose_update_person,
+        RiskClass.UPDATE_FIELDS,
     ),
     _spec(
         "propose_add_to_list",
@@ -282,6 +311,7 @@ WRITE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         "list. People who may not be emailed are blocked from lists that feed sends.",
         ListChangeIn,
         propose_add_to_list,
+        RiskClass.AUDIENCE,
     ),
     _spec(
         "propose_remove_from_list",
@@ -289,6 +319,7 @@ WRITE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         "Propose removing people from a static list.",
         ListChangeIn,
         propose_remove_from_list,
+        RiskClass.AUDIENCE,
     ),
     _spec(
         "propose_set_campaign_status",
@@ -296,6 +327,7 @@ WRITE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         "Propose a new campaign member status (must be on the campaign's status ladder).",
         CampaignStatusIn,
         propose_set_campaign_status,
+        RiskClass.LIFECYCLE,
     ),
     _spec(
         "propose_trigger_campaign",
@@ -305,6 +337,7 @@ WRITE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         "are blocked. Needs two approvals, one from compliance.",
         TriggerIn,
         propose_trigger_campaign,
+        RiskClass.SEND,
     ),
     _spec(
         "propose_schedule_campaign",
@@ -313,6 +346,7 @@ WRITE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         "campaign run. Refused while its audience holds anyone who may not be emailed.",
         ScheduleIn,
         propose_schedule_campaign,
+        RiskClass.SEND,
     ),
     _spec(
         "propose_opt_out",
@@ -320,6 +354,7 @@ WRITE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         "Propose recording an email opt-out. Opting people in is not offered.",
         PeopleIn,
         propose_opt_out,
+        RiskClass.CONSENT,
     ),
     _spec(
         "propose_delete_person",
@@ -328,6 +363,7 @@ WRITE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         "(denied unless the manifest allows it; never applied without approval).",
         PeopleIn,
         propose_delete_person,
+        RiskClass.DELETE,
     ),
     _spec(
         "propose_revert",
@@ -336,5 +372,7 @@ WRITE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         "applied, built from its before-images. Goes through the same review.",
         RevertIn,
         propose_revert,
+        RiskClass.UPDATE_FIELDS,
+        ConnectorNeed.STORED_CHANGE,
     ),
 )

@@ -17,7 +17,7 @@ from mopsgate.governance.change_model import (
 from mopsgate.governance.manifest_load import load_manifest_text, manifest_digest
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.risk import RiskClass
-from mopsgate.tools.catalogue import build_catalogue
+from mopsgate.server.catalogue import build_catalogue
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SECRET = b"k" * 32

@@ -14,7 +14,7 @@ from mopsgate.governance.manifest_load import (
     load_manifest_text,
     manifest_digest,
 )
-from mopsgate.tools.catalogue import build_catalogue
+from mopsgate.server.catalogue import build_catalogue
 
 CAT = build_catalogue()
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,8 +21,7 @@ from mopsgate.governance.policy import (
     visible_tools,
 )
 from mopsgate.governance.risk import RiskClass
-from mopsgate.tools.catalogue import build_catalogue
-from mopsgate.tools.names import TOOL_RISK
+from mopsgate.server.catalogue import build_catalogue
 
 CAT = build_catalogue()
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,7 +111,7 @@ def build(rules: list[str] = RULES, env: str = "sandbox") -> Manifest:
 def all_decisions(m: Manifest) -> dict[tuple[str, str, str | None, str | None], tuple[bool, str]]:
     out = {}
     for principal in ("bot", "other", "ghost"):
-        for tool in TOOL_RISK:
+        for tool in build_catalogue().tools:
             for conn in (None, *CAT.objects):
                 for obj in (None, *(CAT.objects.get(conn or "", {}))):
                     d = decide(m, principal, tool, conn, obj)

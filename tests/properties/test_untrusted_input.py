@@ -19,8 +19,8 @@ from mopsgate.governance.errors import (
 from mopsgate.governance.manifest_load import load_manifest_text
 from mopsgate.governance.policy import decide
 from mopsgate.sandbox.salesforce.soql import Comparison, parse
+from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.errors import error_text
-from mopsgate.tools.catalogue import build_catalogue
 from mopsgate.tools.paging import decode_cursor
 from tests.governance.change_factory import NOW, SECRET, change, manifest
 from tests.properties.strategies import json_values, tricky_text

@@ -17,7 +17,6 @@ from mcp import Client
 
 from mopsgate.server.app import Runtime, build_runtime, build_server
 from mopsgate.server.settings import Settings
-from mopsgate.tools.names import TOOL_RISK
 from mopsgate.tools.registry import all_specs
 
 CHILD_MAPS = ("properties", "$defs", "definitions", "patternProperties")
@@ -30,7 +29,7 @@ def everything_manifest(shipped: str) -> str:
     so tools/list publishes every schema there is."""
     text = shipped.replace('"lifecycle", "send"]', '"lifecycle", "send", "delete"]', 1)
     text = text.replace('"lifecycle"]\n', '"lifecycle", "delete"]\n', 1)
-    tools = ", ".join(f'"{t}"' for t in TOOL_RISK)
+    tools = ", ".join(f'"{t}"' for t in all_specs())
     return text + (
         "\n[principals.schema-checker]\n"
         'use_cases = ["campaign-ops"]\n\n'

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from mopsgate.tools.registry import all_specs
+from mopsgate.tools.spec import Target
 
 SPECS = all_specs()
 WHY = "the user asked for it in these words"
@@ -146,4 +147,4 @@ def test_every_tool_has_a_pinned_target():
 def test_target(tool: str, arguments: dict[str, Any], expected: tuple[str | None, str | None]):
     spec = SPECS[tool]
     args = spec.input_model.model_validate(arguments)
-    assert spec.target(args) == expected
+    assert args.target() == Target(*expected)

@@ -1,5 +1,8 @@
-"""Builds the governance catalogue (what tools, objects and fields exist) from the tool names
-and the connectors' field tables."""
+"""Builds the governance catalogue (what tools, objects and fields exist) from the tool specs and
+the connectors' field tables.
+
+It lives in the composition root because it joins two packages that must not know each other:
+the tools (their names, risk classes and connector needs) and the vendors' field tables."""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ from functools import cache
 from mopsgate.connectors.schema import OTHER_OBJECTS, PERSON_OBJECTS
 from mopsgate.governance.catalogue import Catalogue, ObjectFields
 from mopsgate.tools.common import LIST_OBJECTS
-from mopsgate.tools.names import CONNECTORLESS_TOOLS, TOOL_RISK
+from mopsgate.tools.registry import SPECS
+from mopsgate.tools.spec import ConnectorNeed
 
 
 @cache
@@ -28,8 +32,10 @@ def build_catalogue() -> Catalogue:
             objs[obj] = ObjectFields(fields=frozenset())
         objects[connector] = objs
     return Catalogue(
-        tools=dict(TOOL_RISK),
+        tools={spec.name: spec.risk for spec in SPECS},
         objects=objects,
-        connectorless_tools=CONNECTORLESS_TOOLS,
+        connectorless_tools=frozenset(
+            spec.name for spec in SPECS if spec.needs is not ConnectorNeed.ARGUMENT
+        ),
         list_objects={c: frozenset(objs) for c, objs in LIST_OBJECTS.items()},
     )

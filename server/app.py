@@ -18,12 +18,12 @@ from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.call_window import CallWindow
 from mopsgate.governance.change_model import Change
 from mopsgate.governance.change_store import ChangeStore
-from mopsgate.governance.manifest_holder import ManifestEvent, ManifestHolder
 from mopsgate.governance.ports import AuditSink
 from mopsgate.governance.proposing import Proposer
 from mopsgate.server.call_rate import CallRate
 from mopsgate.server.capabilities import ServedSurface
 from mopsgate.server.catalogue import build_catalogue
+from mopsgate.server.manifest_holder import ManifestEvent, ManifestHolder, watch_manifest
 from mopsgate.server.pipeline import GovernedPipeline, PrincipalResolver
 from mopsgate.server.registration import register_tools
 from mopsgate.server.registry import ConnectorRegistry
@@ -186,7 +186,7 @@ def build_server(
     @contextlib.asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[Runtime]:
         await runtime.open()
-        watcher = asyncio.create_task(_watch_manifest(runtime.holder))
+        watcher = asyncio.create_task(watch_manifest(runtime.holder))
         try:
             yield runtime
         finally:
@@ -206,16 +206,6 @@ def build_server(
     )
     register_tools(server, runtime.specs)
     return server
-
-
-async def _watch_manifest(holder: ManifestHolder, interval: float = 1.0) -> None:
-    """Notice edits even when no call arrives, so clients hear tools/list_changed promptly."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await holder.current()
-        except Exception:  # the watcher must never die; the next call re-checks anyway
-            log.exception("manifest watcher failed")
 
 
 async def _audit_manifest_event(runtime: Runtime, transport: str, event: ManifestEvent) -> None:

@@ -21,13 +21,14 @@ from mopsgate.governance.approvals import approval_progress, approve, reject
 from mopsgate.governance.audit_chain import AuditEvent, Outcome
 from mopsgate.governance.change_model import Change, ChangeStatus, utcnow
 from mopsgate.governance.change_store import ChangeStoreSync
-from mopsgate.governance.diff_render import render_rich, visible
+from mopsgate.governance.diff_lines import visible
 from mopsgate.governance.errors import AuditUnavailable, GovernanceError, ManifestError
 from mopsgate.governance.freeze import freeze, frozen_state, unfreeze
 from mopsgate.governance.manifest_load import load_manifest, manifest_digest
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
+from mopsgate.server.cli_render import render_rich
 from mopsgate.server.settings import Settings, ensure_home, load_settings
 from mopsgate.storage import append_once
 from mopsgate.storage.errors import StorageUnavailable

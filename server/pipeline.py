@@ -30,11 +30,11 @@ from mopsgate.governance.errors import (
     RateLimited,
     UnknownPrincipal,
 )
-from mopsgate.governance.manifest_holder import ManifestHolder
 from mopsgate.governance.policy import Decision, decide, rate_limit, visible_tools
 from mopsgate.governance.ports import AuditSink
 from mopsgate.server.call_rate import CallRate
 from mopsgate.server.errors import error_result, error_text, invalid_params
+from mopsgate.server.manifest_holder import ManifestHolder
 from mopsgate.tools.spec import CallNotes, Connectors, ToolContext, ToolInput, ToolSpec
 
 log = logging.getLogger("mopsgate.pipeline")

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from mopsgate.governance.change_model import Change, ChangeStatus
-from mopsgate.governance.diff_render import render_text
+from mopsgate.governance.diff_lines import render_text
 from mopsgate.governance.pii import mask_value
 from mopsgate.governance.policy import FieldAccess
 

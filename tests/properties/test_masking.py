@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mopsgate.governance.diff_render import visible
+from mopsgate.governance.diff_lines import visible
 from mopsgate.governance.hygiene import clean_record, clean_text
 from mopsgate.governance.pii import mask_arguments, mask_text
 from tests.properties.strategies import json_values, tricky_text

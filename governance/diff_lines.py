@@ -1,12 +1,12 @@
-"""The diff a reviewer reads before approving: plain text (tools, logs) and coloured (CLI).
+"""The diff a reviewer reads before approving, as styled lines: plain text here (tools, logs);
+the coloured terminal view (``server/cli_render.py``) draws the very same lines.
 
 Everything that came from outside — CRM values and the requester's reason — is untrusted. It is
 shown literally, on one line, with control, bidi and invisible characters spelled out as
 ``<U+202E>`` and newlines as ``\\n``: text typed into a web form must never be able to draw a fake
-"approved by compliance" line or hide part of a value from the person approving it. Rich output is
-built from ``Text`` segments, never from markup strings, so ``[bold]`` in a CRM field stays text.
-Both renderers share one line builder, so the coloured view never shows something the plain one
-does not.
+"approved by compliance" line or hide part of a value from the person approving it. Every renderer
+draws :func:`diff_lines`, segments of (text, style), so no view shows something the plain one
+does not, and none has to parse markup.
 """
 
 from __future__ import annotations
@@ -14,9 +14,6 @@ from __future__ import annotations
 import json
 import unicodedata
 from typing import Any
-
-from rich.console import Group
-from rich.text import Text
 
 from mopsgate.governance.change_model import Change, PlannedRecord
 
@@ -163,13 +160,3 @@ def diff_lines(change: Change) -> list[Line]:
 
 def render_text(change: Change) -> str:
     return "\n".join("".join(text for text, _ in line) for line in diff_lines(change))
-
-
-def render_rich(change: Change) -> Group:
-    lines = []
-    for line in diff_lines(change):
-        text = Text()
-        for segment, style in line:
-            text.append(segment, style="cyan" if style == UNTRUSTED else style)
-        lines.append(text)
-    return Group(*lines)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 
 from mopsgate.governance.change_model import FieldChange, Plan, PlannedRecord
-from mopsgate.governance.diff_render import render_rich, render_text, visible
+from mopsgate.governance.diff_lines import render_text, visible
+from mopsgate.server.cli_render import render_rich
 from tests.governance.change_factory import change
 
 

@@ -1,4 +1,5 @@
-"""Keeps the manifest in force and swaps it when the file changes.
+"""Keeps the manifest in force and swaps it when the file changes (watching files is the
+server's job; reading and validating a manifest is the core's, ``governance/manifest_load``).
 
 Every call asks ``current()``, which costs one ``stat``; a changed file is re-read and, only if
 it is entirely valid, replaces the version in force. An invalid edit never takes effect: the last
@@ -8,6 +9,7 @@ distinct bad content so a broken file does not flood the log.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -102,3 +104,13 @@ def _describe(exc: ManifestError) -> str:
     shown = "; ".join(str(p) for p in problems[:5])
     more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
     return shown + more
+
+
+async def watch_manifest(holder: ManifestHolder, interval: float = 1.0) -> None:
+    """Notice edits even when no call arrives, so clients hear tools/list_changed promptly."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await holder.current()
+        except Exception:  # the watcher must never die; the next call re-checks anyway
+            log.exception("manifest watcher failed")

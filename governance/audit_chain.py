@@ -30,7 +30,7 @@ MAX_TEXT = 2000
 
 # Extend here (and only here) when a new kind of event is audited.
 EventKind = Literal[
-    "tool_call", "manifest_reload", "review", "freeze", "token", "change", "startup"
+    "tool_call", "manifest_reload", "review", "freeze", "token", "change", "startup", "recovery"
 ]
 Transport = Literal["stdio", "http", "memory", "cli"]
 Decision = Literal["allowed", "denied", "error", "n/a"]

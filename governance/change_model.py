@@ -197,6 +197,10 @@ class Change(_Data):
     status_detail: str | None = None
     revert_of: str | None = None
     reverted_by: str | None = None
+    # A change that failed part-way is finished by a new one holding exactly its unwritten
+    # records (propose_finish); these link the two like revert_of / reverted_by.
+    finish_of: str | None = None
+    finished_by: str | None = None
 
     @property
     def blocked(self) -> list[BlockedRecord]:
@@ -239,6 +243,7 @@ def new_change(
     now: datetime | None = None,
     ttl: timedelta = DEFAULT_TTL,
     revert_of: str | None = None,
+    finish_of: str | None = None,
 ) -> Change:
     """A fresh proposed change with its id, digest and expiry filled in consistently."""
     created = now or utcnow()
@@ -256,4 +261,5 @@ def new_change(
         manifest_digest=manifest_digest,
         approvals_required=approvals_required,
         revert_of=revert_of,
+        finish_of=finish_of,
     )

@@ -393,10 +393,11 @@ def interrupted_ids() -> Op[list[str]]:
     return [row[0] for row in res.rows]
 
 
-def link_revert(original_id: str, revert_id: str) -> Op[Done]:
+def link(original_id: str, field: str, follow_up_id: str) -> Op[Done]:
+    """Point ``original`` at the change that follows it up (``reverted_by``, ``finished_by``)."""
     change = yield from load(original_id)
     if change is None:
         return Done(refusal=not_found(original_id))
-    updated = change.model_copy(update={"reverted_by": revert_id})
+    updated = change.model_copy(update={field: follow_up_id})
     yield Query("UPDATE changes SET data = ? WHERE id = ?", (_stored_data(updated), original_id))
     return Done(updated)

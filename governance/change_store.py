@@ -207,15 +207,15 @@ class ChangeStore:
         return await self.records_proposed_since(requester, _resolve_now(now) - timedelta(hours=1))
 
     async def link_revert(self, original_id: str, revert_id: str) -> Change:
-        return _change(await self._run(sql.link_revert(original_id, revert_id)))
+        return _change(await self._run(sql.link(original_id, "reverted_by", revert_id)))
 
-    async def recover_interrupted(self, now: datetime | None = None) -> list[str]:
-        """At start-up only: a change left ``applying`` by a dead process becomes ``failed``,
-        keeping its exact per-record account. Never call it while another server may apply."""
-        ids = await self._run(sql.interrupted_ids())
-        for change_id in ids:
-            await self._run(_finish(change_id, S.FAILED, _INTERRUPTED, _resolve_now(now)))
-        return ids
+    async def link_finish(self, original_id: str, finish_id: str) -> Change:
+        return _change(await self._run(sql.link(original_id, "finished_by", finish_id)))
+
+    async def interrupted_ids(self) -> list[str]:
+        """Changes left ``applying``: at start-up, ones a dead process was applying (see
+        ``governance.recovering``)."""
+        return await self._run(sql.interrupted_ids())
 
     async def frozen(self) -> FreezeState | None:
         return await self._run(_frozen())
@@ -350,9 +350,6 @@ class ChangeStoreSync:
 
     def frozen(self) -> FreezeState | None:
         return self._run(_frozen())
-
-
-_INTERRUPTED = "interrupted: the process stopped mid-apply; the outcome lists what was written"
 
 
 def _finish(

@@ -92,6 +92,8 @@ def _header(change: Change) -> list[Line]:
     ]
     if change.revert_of:
         lines.append([(f"Reverts change {change.revert_of}", "magenta")])
+    if change.finish_of:
+        lines.append([(f"Finishes change {change.finish_of} (its unwritten records)", "magenta")])
     if change.status_detail:
         lines.append([("Status detail: ", ""), _u(change.status_detail)])
     return lines

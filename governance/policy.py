@@ -11,8 +11,9 @@ Semantics, in one place:
   its class. Modes a rule does not set come from ``DEFAULT_MODES``.
 - Connectorless tools: read-class ones (whoami, my_permissions, get_change, list_my_changes,
   cancel_change) only ever show or touch the caller's own things and are allowed to every known
-  principal; write-class ones (apply_change, propose_revert) are allowed when the principal may
-  propose in at least one class or a rule grants them. An explicit deny still wins.
+  principal; write-class ones (apply_change, propose_revert, propose_finish) are allowed when
+  the principal may propose in at least one class or a rule grants them. An explicit deny still
+  wins.
 - ``connector=None`` / ``obj=None`` for a connector tool means "anywhere": allowed when allowed
   on at least one concrete connector/object. Pass ``obj`` whenever the object is known.
 """

@@ -48,6 +48,7 @@ class Proposer:
         inp: pl.PlanInput,
         risk: RiskClass,
         revert_of: str | None = None,
+        finish_of: str | None = None,
         now: datetime | None = None,
     ) -> Proposal:
         refs = _target_refs(inp)
@@ -66,6 +67,7 @@ class Proposer:
             plan=plan,
             manifest_digest=digest,
             revert_of=revert_of,
+            finish_of=finish_of,
             now=now or utcnow(),
             approvals_required=ApprovalsRequired(
                 count=req.count, roles=sorted(req.roles), rule_id=req.rule_id, reason=req.reason
@@ -74,6 +76,8 @@ class Proposer:
         stored = await self.store.insert(change)
         if revert_of:
             await self.store.link_revert(revert_of, stored.id)
+        if finish_of:
+            await self.store.link_finish(finish_of, stored.id)
         frozen = await self.store.frozen()
         note = f"applies are frozen: {frozen.reason}" if frozen else None
         return Proposal(stored, issue(self.secret, stored, now=now), note)

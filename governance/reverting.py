@@ -26,6 +26,17 @@ ENDED_UNWRITTEN = frozenset(
 )
 
 
+def refuse_second(
+    original: Change, follow_up: str | None, previous: Change | None, what: str
+) -> None:
+    """One live follow-up (revert, finish) per change; one that ended without writing
+    (``previous``, the change ``follow_up`` names) leaves room for another."""
+    if follow_up and (previous is None or previous.status not in ENDED_UNWRITTEN):
+        raise ChangeRefused(
+            f"{original.id} {what}: {follow_up}.", hint="Use get_change on that change."
+        )
+
+
 def revert_input(
     original: Change, written: set[str], previous: Change | None = None
 ) -> pl.PlanInput:
@@ -36,11 +47,7 @@ def revert_input(
             "partly applied) change can be reverted.",
             hint="Cancel it instead if it was never applied.",
         )
-    if original.reverted_by and (previous is None or previous.status not in ENDED_UNWRITTEN):
-        raise ChangeRefused(
-            f"{original.id} already has a revert: {original.reverted_by}.",
-            hint="Use get_change on that revert.",
-        )
+    refuse_second(original, original.reverted_by, previous, "already has a revert")
     op = original.plan.operation
     if op == "opt_out":
         raise FloorViolation(

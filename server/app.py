@@ -13,6 +13,7 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
 
+from mopsgate.connectors.http import upstream_calls
 from mopsgate.governance.applying import Applier
 from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.call_window import CallWindow
@@ -20,6 +21,7 @@ from mopsgate.governance.change_model import Change
 from mopsgate.governance.change_store import ChangeStore
 from mopsgate.governance.ports import AuditSink
 from mopsgate.governance.proposing import Proposer
+from mopsgate.governance.recovering import recover_change
 from mopsgate.server.call_rate import CallRate
 from mopsgate.server.capabilities import ServedSurface
 from mopsgate.server.catalogue import build_catalogue
@@ -89,9 +91,7 @@ class Runtime:
 
     async def _open_changes(self) -> None:
         store = await ChangeStore.open(self.settings.db_path)
-        interrupted = await store.recover_interrupted()
-        if interrupted:
-            log.warning("changes interrupted mid-apply are now failed: %s", interrupted)
+        await self._recover(store)
         secret = signing_secret(self.settings)
         self.services.update(
             store=store,
@@ -99,6 +99,32 @@ class Runtime:
             applier=Applier(store, secret),
             audit_intent=self._audit_intent,
         )
+
+    async def _recover(self, store: ChangeStore) -> None:
+        """Before any call is served, settle the account of every apply a dead process left
+        half done (re-reading its unaccounted records from the vendor); each is audited."""
+        for change_id in await store.interrupted_ids():
+            calls = [0]
+            counting = upstream_calls.set(calls)
+            try:
+                found = await recover_change(store, change_id, self.connectors.get)
+            finally:
+                upstream_calls.reset(counting)
+            log.warning("recovered %s: %s", change_id, found.summary)
+            await self.audit().append(
+                AuditEvent(
+                    kind="recovery",
+                    principal="(system)",
+                    tool="apply_change",
+                    connector=found.connector,
+                    decision="n/a",
+                    outcome="error" if found.error else "ok",
+                    reason="start-up recovery of an apply interrupted mid-write",
+                    change_id=change_id,
+                    result_summary=found.summary,
+                    upstream_calls=calls[0],
+                )
+            )
 
     async def _audit_intent(self, ctx: ToolContext, change: Change, what: str) -> None:
         """Written before an upstream write, so a write never happens without its row."""

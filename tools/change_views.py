@@ -72,6 +72,8 @@ class ChangeOut(BaseModel):
     status_detail: str | None = None
     revert_of: str | None = None
     reverted_by: str | None = None
+    finish_of: str | None = None
+    finished_by: str | None = None
 
 
 class ProposalOut(ChangeOut):
@@ -173,4 +175,6 @@ def change_out(change: Change, access: FieldAccess | None) -> dict[str, Any]:
         status_detail=change.status_detail,
         revert_of=change.revert_of,
         reverted_by=change.reverted_by,
+        finish_of=change.finish_of,
+        finished_by=change.finished_by,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from mopsgate.tools.changes import CHANGE_TOOLS
+from mopsgate.tools.follow_ups import FOLLOW_UP_TOOLS
 from mopsgate.tools.identity import IDENTITY_TOOLS
 from mopsgate.tools.reads_hygiene import HYGIENE_TOOLS
 from mopsgate.tools.reads_lists import LIST_TOOLS
@@ -19,6 +20,7 @@ SPECS: tuple[ToolSpec[Any, Any], ...] = (
     *LIST_TOOLS,
     *HYGIENE_TOOLS,
     *WRITE_TOOLS,
+    *FOLLOW_UP_TOOLS,
     *CHANGE_TOOLS,
 )
 

@@ -51,13 +51,14 @@ NEXT = (
 )
 
 
-async def _propose(
+async def propose(
     ctx: ToolContext,
     tool: str,
     reason: str,
     inp: PlanInput,
     risk: RiskClass,
     revert_of: str | None = None,
+    finish_of: str | None = None,
 ) -> ProposalOut:
     proposer: Proposer = ctx.services["proposer"]
     proposal: Proposal = await proposer.propose(
@@ -70,6 +71,7 @@ async def _propose(
         inp=inp,
         risk=risk,
         revert_of=revert_of,
+        finish_of=finish_of,
     )
     change = proposal.change
     ctx.notes.change_id = change.id
@@ -114,7 +116,7 @@ async def propose_update_person(ctx: ToolContext, args: UpdatePersonIn) -> Propo
         connector=conn.pop(),
         updates={r: dict(args.fields) for r in args.refs},
     )
-    return await _propose(ctx, "propose_update_person", args.reason, inp, RiskClass.UPDATE_FIELDS)
+    return await propose(ctx, "propose_update_person", args.reason, inp, RiskClass.UPDATE_FIELDS)
 
 
 class ListChangeIn(ToolInput):
@@ -134,7 +136,7 @@ def _list_input(op: str, args: ListChangeIn) -> PlanInput:
 
 
 async def propose_add_to_list(ctx: ToolContext, args: ListChangeIn) -> ProposalOut:
-    return await _propose(
+    return await propose(
         ctx,
         "propose_add_to_list",
         args.reason,
@@ -144,7 +146,7 @@ async def propose_add_to_list(ctx: ToolContext, args: ListChangeIn) -> ProposalO
 
 
 async def propose_remove_from_list(ctx: ToolContext, args: ListChangeIn) -> ProposalOut:
-    return await _propose(
+    return await propose(
         ctx,
         "propose_remove_from_list",
         args.reason,
@@ -172,7 +174,7 @@ async def propose_set_campaign_status(ctx: ToolContext, args: CampaignStatusIn) 
         target=args.campaign_ref,
         params={"status": args.status},
     )
-    return await _propose(ctx, "propose_set_campaign_status", args.reason, inp, RiskClass.LIFECYCLE)
+    return await propose(ctx, "propose_set_campaign_status", args.reason, inp, RiskClass.LIFECYCLE)
 
 
 class TriggerIn(ToolInput):
@@ -194,7 +196,7 @@ async def propose_trigger_campaign(ctx: ToolContext, args: TriggerIn) -> Proposa
         target=args.campaign_ref,
         params={"tokens": dict(args.tokens)},
     )
-    return await _propose(ctx, "propose_trigger_campaign", args.reason, inp, RiskClass.SEND)
+    return await propose(ctx, "propose_trigger_campaign", args.reason, inp, RiskClass.SEND)
 
 
 class ScheduleIn(ToolInput):
@@ -224,7 +226,7 @@ async def propose_schedule_campaign(ctx: ToolContext, args: ScheduleIn) -> Propo
         target=args.campaign_ref,
         params={"run_at": args.run_at.isoformat(), "tokens": dict(args.tokens)},
     )
-    return await _propose(ctx, "propose_schedule_campaign", args.reason, inp, RiskClass.SEND)
+    return await propose(ctx, "propose_schedule_campaign", args.reason, inp, RiskClass.SEND)
 
 
 class PeopleIn(ToolInput):
@@ -238,40 +240,17 @@ class PeopleIn(ToolInput):
 
 async def propose_opt_out(ctx: ToolContext, args: PeopleIn) -> ProposalOut:
     inp = PlanInput(operation="opt_out", connector=args.connector, refs=list(args.person_refs))
-    return await _propose(ctx, "propose_opt_out", args.reason, inp, RiskClass.CONSENT)
+    return await propose(ctx, "propose_opt_out", args.reason, inp, RiskClass.CONSENT)
 
 
 async def propose_delete_person(ctx: ToolContext, args: PeopleIn) -> ProposalOut:
     inp = PlanInput(
         operation="delete_person", connector=args.connector, refs=list(args.person_refs)
     )
-    return await _propose(ctx, "propose_delete_person", args.reason, inp, RiskClass.DELETE)
+    return await propose(ctx, "propose_delete_person", args.reason, inp, RiskClass.DELETE)
 
 
-class RevertIn(ToolInput):
-    change_id: str = Field(pattern=r"^chg_[0-9a-f]{12}$")
-    reason: Reason
-
-
-async def propose_revert(ctx: ToolContext, args: RevertIn) -> ProposalOut:
-    from mopsgate.governance.errors import NotPermitted
-    from mopsgate.governance.reverting import revert_input
-
-    store = ctx.services["store"]
-    original = await store.require(args.change_id)
-    if original.requester != ctx.principal:
-        raise NotPermitted(
-            f"{args.change_id} was proposed by another principal.",
-            hint="Only the requester of a change can propose its revert.",
-        )
-    previous = await store.get(original.reverted_by) if original.reverted_by else None
-    inp = revert_input(original, await store.written_refs(original.id), previous)
-    return await _propose(
-        ctx, "propose_revert", args.reason, inp, original.risk_class, revert_of=original.id
-    )
-
-
-def _spec(
+def proposal_spec(
     name: str,
     title: str,
     desc: str,
@@ -281,7 +260,7 @@ def _spec(
     needs: ConnectorNeed = ConnectorNeed.ARGUMENT,
 ) -> ToolSpec[Any, Any]:
     """A propose tool; ``risk`` is the class of the change it plans (``propose_update_person``
-    is reclassified per field at plan time, ``propose_revert`` takes the original's)."""
+    is reclassified per field at plan time; follow-ups take the original's)."""
     return ToolSpec(
         name,
         title,
@@ -295,7 +274,7 @@ def _spec(
 
 
 WRITE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    _spec(
+    proposal_spec(
         "propose_update_person",
         "Propose a field update",
         "Propose new values for fields of "
@@ -304,7 +283,7 @@ WRITE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         propose_update_person,
         RiskClass.UPDATE_FIELDS,
     ),
-    _spec(
+    proposal_spec(
         "propose_add_to_list",
         "Propose adding to a list",
         "Propose adding people to a static "
@@ -313,7 +292,7 @@ WRITE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         propose_add_to_list,
         RiskClass.AUDIENCE,
     ),
-    _spec(
+    proposal_spec(
         "propose_remove_from_list",
         "Propose removing from a list",
         "Propose removing people from a static list.",
@@ -321,7 +300,7 @@ WRITE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         propose_remove_from_list,
         RiskClass.AUDIENCE,
     ),
-    _spec(
+    proposal_spec(
         "propose_set_campaign_status",
         "Propose campaign member status",
         "Propose a new campaign member status (must be on the campaign's status ladder).",
@@ -329,7 +308,7 @@ WRITE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         propose_set_campaign_status,
         RiskClass.LIFECYCLE,
     ),
-    _spec(
+    proposal_spec(
         "propose_trigger_campaign",
         "Propose triggering a campaign",
         "Propose running a "
@@ -339,7 +318,7 @@ WRITE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         propose_trigger_campaign,
         RiskClass.SEND,
     ),
-    _spec(
+    proposal_spec(
         "propose_schedule_campaign",
         "Propose scheduling a campaign",
         "Propose scheduling a "
@@ -348,7 +327,7 @@ WRITE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         propose_schedule_campaign,
         RiskClass.SEND,
     ),
-    _spec(
+    proposal_spec(
         "propose_opt_out",
         "Propose an opt-out",
         "Propose recording an email opt-out. Opting people in is not offered.",
@@ -356,7 +335,7 @@ WRITE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         propose_opt_out,
         RiskClass.CONSENT,
     ),
-    _spec(
+    proposal_spec(
         "propose_delete_person",
         "Propose deleting people",
         "Propose deleting people "
@@ -364,15 +343,5 @@ WRITE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         PeopleIn,
         propose_delete_person,
         RiskClass.DELETE,
-    ),
-    _spec(
-        "propose_revert",
-        "Propose reverting a change",
-        "Propose the inverse of a change you "
-        "applied, built from its before-images. Goes through the same review.",
-        RevertIn,
-        propose_revert,
-        RiskClass.UPDATE_FIELDS,
-        ConnectorNeed.STORED_CHANGE,
     ),
 )

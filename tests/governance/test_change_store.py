@@ -164,9 +164,9 @@ async def test_recover_then_resume_never_writes_twice(db: Path) -> None:
     refs = [r.ref for r in c.plan.records]
     await store.claim_for_apply(c.id, "n1", now=NOW)
     await store.record_result(c.id, RecordResult(ref=refs[0], ok=True), {"jobtitle": "M"})
-    assert await store.recover_interrupted() == [c.id]
-    failed = await store.require(c.id)
-    assert failed.status is S.FAILED and "interrupted" in (failed.outcome.detail or "")
+    assert await store.interrupted_ids() == [c.id]
+    failed = await store.finish_apply(c.id, S.FAILED, "interrupted")
+    assert failed.status is S.FAILED and await store.interrupted_ids() == []
     with pytest.raises(ChangeRefused, match="is failed"):
         await store.claim_for_apply(c.id, "n2", now=NOW)
     await store.claim_for_apply(c.id, "n2", now=NOW, resume=True)
@@ -258,11 +258,13 @@ def test_frozen_blocks_the_claim(store: ChangeStoreSync, db: Path) -> None:
     assert store.require(cid).status is S.APPROVED
 
 
-def test_link_revert(store: ChangeStoreSync) -> None:
+def test_link_follow_ups(store: ChangeStoreSync) -> None:
     c = store.insert(change())
-    r = store.insert(change())
-    assert store._run(change_sql.link_revert(c.id, r.id))
-    assert store.require(c.id).reverted_by == r.id
+    r, f = store.insert(change()), store.insert(change())
+    assert store._run(change_sql.link(c.id, "reverted_by", r.id))
+    assert store._run(change_sql.link(c.id, "finished_by", f.id))
+    got = store.require(c.id)
+    assert (got.reverted_by, got.finished_by) == (r.id, f.id)
 
 
 def test_insert_refuses_non_fresh_change(store: ChangeStoreSync) -> None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from mcp import Client
 
 from mopsgate.connectors.http import RetryPolicy
 from mopsgate.connectors.model import PersonUpdate, RecordResult
@@ -16,9 +17,9 @@ from mopsgate.sandbox.hubspot import ids as hs
 from mopsgate.sandbox.marketo import ids as mk
 from mopsgate.sandbox.salesforce import ids as sf
 from mopsgate.sandbox.seed import seed_data
-from mopsgate.server.app import Runtime, build_runtime
+from mopsgate.server.app import Runtime, build_runtime, build_server
 from mopsgate.server.settings import Settings
-from tests.conftest import text_of
+from tests.conftest import audit_rows, text_of
 from tests.server.e2e_support import VENDORS, approve
 from tests.server.test_changes_kit import (
     MK,
@@ -212,18 +213,52 @@ async def test_propose_tools_never_write_upstream(vendor_name, connect, runtime,
     assert planned == PLANNED[vendor_name]
 
 
-async def test_crash_mid_apply_is_failed_with_unknown_records(connect, runtime: Runtime, settings):
-    """A process killed mid-apply leaves the change applying; the next start marks it failed
-    and the records without a result are reported as unaccounted, never re-applied."""
+async def test_restart_after_a_crash_mid_apply_settles_the_account(
+    connect, runtime: Runtime, settings: Settings
+):
+    """A process that died mid-apply left the change applying with no per-record results,
+    although the vendor had written one of its two records. The next start re-reads both,
+    records exactly what the vendor holds, audits the recovery, and propose_finish offers
+    exactly the record that was not written; applying it writes it once."""
+    emu = runtime.connectors.emulator("marketo")
     idxs = people("subscribed", 2, start=1000)
+    refs = [MK.ref(i) for i in idxs]
     async with connect("assistant") as client:
-        plan = await propose_titles(client, MK, idxs)
+        plan = await propose_titles(client, MK, idxs, NEW)
         approve(settings, plan["change_id"])
-        store = runtime.services["store"]
-        await store.claim_for_apply(plan["change_id"], "nonce-of-the-dead-process")
-        assert await store.recover_interrupted() == [plan["change_id"]]
+        await runtime.services["store"].claim_for_apply(plan["change_id"], "dead-process")
+    emu.set_person_field(MK.native(idxs[0]), "title", NEW)  # the vendor got that far
+    again = build_runtime(settings, env={}, emulators=runtime.connectors.emulators)
+    server = build_server(again, transport="memory", resolve_principal=lambda _: "assistant")
+    async with Client(server) as client:
         change = await ok(client, "get_change", change_id=plan["change_id"])
-        assert change["status"] == "failed"
-        assert change["outcome"]["unaccounted"] == [MK.ref(i) for i in idxs]
-        assert (await apply(client, plan)).is_error
-    assert runtime.connectors.emulator("marketo").core.write_requests == []
+        assert change["status"] == "failed", change
+        counts = change["outcome"]["counts"]
+        assert counts == {
+            "planned": 2, "written": 1, "failed": 1, "not_attempted": 0, "unaccounted": 0
+        }  # fmt: skip
+        assert change["outcome"]["written_refs"] == [refs[0]]
+        assert [(f["ref"], f["code"]) for f in change["outcome"]["failed"]] == [
+            (refs[1], "not_written")
+        ]
+        rows = [r for r in audit_rows(settings) if r["kind"] == "recovery"]
+        assert [(r["change_id"], r["outcome"], r["principal"]) for r in rows] == [
+            (plan["change_id"], "ok", "(system)")
+        ]
+        assert "1 written, 1 not written" in rows[0]["result_summary"]
+        assert rows[0]["upstream_calls"] >= 1
+        assert (await apply(client, plan)).is_error  # never applied again
+        rest = await ok(client, "propose_finish", change_id=plan["change_id"], reason=REASON)
+        assert [(r["ref"], r["action"]) for r in rest["records"]] == [(refs[1], "update")]
+        assert rest["finish_of"] == plan["change_id"]
+        assert (await ok(client, "get_change", change_id=plan["change_id"]))["finished_by"] == rest[
+            "change_id"
+        ]
+        approve(settings, rest["change_id"])
+        emu.core.reset_log()
+        done = await apply(client, rest)
+        assert not done.is_error and done.structured_content["status"] == "applied"
+        twice = await call(client, "propose_finish", change_id=plan["change_id"], reason=REASON)
+        assert twice.is_error and "already being finished" in text_of(twice)
+    assert len(emu.core.write_requests) == 1
+    assert {emu.person_fields(MK.native(i))["title"] for i in idxs} == {NEW}

@@ -1,0 +1,157 @@
+"""Start-up recovery of applies a dead process left half done: settle the account.
+
+A process killed while a vendor batch is in flight leaves its change ``applying`` with that
+batch (and any later ones) without a result, although the vendor may have written it. Recovery
+re-reads exactly those records from the vendor, compares each with the plan's after-image, and
+records it as written or not written, so the account matches the vendor. The change then ends
+``applied`` (everything was written) or ``failed``; the rest can be finished through a new,
+reviewed proposal (``propose_finish``). Nothing is written upstream here.
+
+A campaign trigger or schedule leaves no state to re-read, so its records stay unaccounted:
+guessing either way could email someone twice or never.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mopsgate.connectors.errors import VendorError
+from mopsgate.connectors.model import RecordResult
+from mopsgate.connectors.protocol import Connector
+from mopsgate.governance import planning as pl
+from mopsgate.governance.applying import after_image
+from mopsgate.governance.change_model import Change, ChangeStatus, PlannedRecord
+from mopsgate.governance.change_store import ChangeStore, FinalStatus
+
+UNVERIFIABLE = frozenset({"trigger_campaign", "schedule_campaign"})
+WRITTEN = "verified_after_interruption"
+NOT_WRITTEN = "not_written"
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What recovery found for one interrupted change (one audit row)."""
+
+    change_id: str
+    connector: str
+    status: str
+    written: list[str] = field(default_factory=list)
+    not_written: list[str] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def summary(self) -> str:
+        checked = len(self.written) + len(self.not_written) + len(self.unverified)
+        text = (
+            f"interrupted mid-apply; recovery re-read {checked} unaccounted records: "
+            f"{len(self.written)} written, {len(self.not_written)} not written"
+        )
+        if self.unverified:
+            why = self.error or "a campaign run leaves no state to re-read"
+            text += f", {len(self.unverified)} could not be verified ({why})"
+        return f"{text}; the change is {self.status}"
+
+
+async def recover_change(
+    store: ChangeStore,
+    change_id: str,
+    client_for: Callable[[str], Connector],
+    now: datetime | None = None,
+) -> Recovery:
+    """Settle one change a dead process left ``applying`` (``store.interrupted_ids()``). Call
+    only at start-up, when no other process may be applying."""
+    change = await store.require(change_id)
+    recorded = {r.ref for r in change.outcome.records}
+    missing = [r for r in change.plan.effective_records if r.ref not in recorded]
+    error: str | None = None
+    verdicts: dict[str, bool] = {}
+    if missing and change.plan.operation not in UNVERIFIABLE:
+        try:
+            verdicts = await written_now(client_for(change.connector), change, missing)
+        except VendorError as exc:
+            error = f"the vendor could not be read: {exc.message}"
+        except Exception as exc:  # a missing credential, a bug: leave the account as it was
+            error = f"the vendor could not be read: {type(exc).__name__}"
+    results = [(_result(r.ref, verdicts[r.ref]), r) for r in missing if r.ref in verdicts]
+    if results:
+        await store.record_results(
+            change.id,
+            [(res, after_image(rec) if res.ok else {}) for res, rec in results],
+            now=now,
+        )
+    written = [r.ref for r in missing if verdicts.get(r.ref) is True]
+    all_written = all(r.ok for r in change.outcome.records) and len(written) == len(missing)
+    status: FinalStatus = ChangeStatus.APPLIED if all_written else ChangeStatus.FAILED
+    recovery = Recovery(
+        change_id=change.id,
+        connector=change.connector,
+        status=str(status),
+        written=written,
+        not_written=[r.ref for r in missing if verdicts.get(r.ref) is False],
+        unverified=[r.ref for r in missing if r.ref not in verdicts],
+        error=error,
+    )
+    await store.finish_apply(change.id, status, recovery.summary, now=now)
+    return recovery
+
+
+def _result(ref: str, written: bool) -> RecordResult:
+    if written:
+        return RecordResult(
+            ref=ref,
+            ok=True,
+            code=WRITTEN,
+            message="re-read after the interrupted apply: holds the planned value",
+        )
+    return RecordResult(
+        ref=ref,
+        ok=False,
+        code=NOT_WRITTEN,
+        message="re-read after the interrupted apply: does not hold the planned value",
+    )
+
+
+async def written_now(
+    client: Connector, change: Change, records: Sequence[PlannedRecord]
+) -> dict[str, bool]:
+    """For each record, whether the vendor now holds the plan's after-image."""
+    plan = change.plan
+    refs = [r.ref for r in records]
+    op = plan.operation
+    if op in ("add_to_list", "remove_from_list"):
+        members = await pl.list_member_refs(client, str(plan.target))
+        return {ref: (ref in members) == (op == "add_to_list") for ref in refs}
+    if op == "set_campaign_status":
+        statuses = await pl.campaign_statuses(client, str(plan.target))
+        return {ref: statuses.get(ref) == plan.params.get("status") for ref in refs}
+    people = await pl.read_people(client, refs)
+    if op == "delete_person":
+        return {ref: ref not in people for ref in refs}
+    if op == "opt_out":
+        return {ref: ref in people and people[ref].consent.email_opt_out is True for ref in refs}
+    return {
+        r.ref: r.ref in people
+        and all(holds(people[r.ref].fields.get(c.field), c.after) for c in r.changes)
+        for r in records
+    }
+
+
+def holds(current: Any, planned: Any) -> bool:
+    """Whether a vendor value is the planned one, allowing for how vendors echo values back
+    (HubSpot stores every property as text: True comes back as "true", 5 as "5")."""
+    if current == planned:
+        return True
+    if planned in (None, "") or current in (None, ""):
+        return planned in (None, "") and current in (None, "")
+    if isinstance(planned, bool):
+        return str(current).lower() == str(planned).lower()
+    if isinstance(planned, int | float):
+        try:
+            return float(current) == float(planned)
+        except (TypeError, ValueError):
+            return False
+    return False

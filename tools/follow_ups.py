@@ -1,0 +1,87 @@
+"""Proposals that follow up an earlier change of the caller's: its revert, or its finish.
+
+Both are built from the change's own record (before-images, per-record results) rather than
+from what the assistant asks for, and both go through the same planning, floor and review as
+any proposal. Only the requester of the original may propose either.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from mopsgate.governance.change_model import Change
+from mopsgate.governance.change_store import ChangeStore
+from mopsgate.governance.errors import NotPermitted
+from mopsgate.governance.finishing import finish_input
+from mopsgate.governance.reverting import revert_input
+from mopsgate.governance.risk import RiskClass
+from mopsgate.tools.change_views import ProposalOut
+from mopsgate.tools.spec import ConnectorNeed, ToolContext, ToolInput, ToolSpec
+from mopsgate.tools.writes import Reason, proposal_spec, propose
+
+
+class FollowUpIn(ToolInput):
+    change_id: str = Field(pattern=r"^chg_[0-9a-f]{12}$")
+    reason: Reason
+
+
+async def _own(ctx: ToolContext, change_id: str, what: str) -> Change:
+    store: ChangeStore = ctx.services["store"]
+    original = await store.require(change_id)
+    if original.requester != ctx.principal:
+        raise NotPermitted(
+            f"{change_id} was proposed by another principal.",
+            hint=f"Only the requester of a change can propose its {what}.",
+        )
+    return original
+
+
+async def _linked(ctx: ToolContext, change_id: str | None) -> Change | None:
+    store: ChangeStore = ctx.services["store"]
+    return await store.get(change_id) if change_id else None
+
+
+async def propose_revert(ctx: ToolContext, args: FollowUpIn) -> ProposalOut:
+    original = await _own(ctx, args.change_id, "revert")
+    store: ChangeStore = ctx.services["store"]
+    previous = await _linked(ctx, original.reverted_by)
+    inp = revert_input(original, await store.written_refs(original.id), previous)
+    return await propose(
+        ctx, "propose_revert", args.reason, inp, original.risk_class, revert_of=original.id
+    )
+
+
+async def propose_finish(ctx: ToolContext, args: FollowUpIn) -> ProposalOut:
+    original = await _own(ctx, args.change_id, "finish")
+    inp = finish_input(original, await _linked(ctx, original.finished_by))
+    return await propose(
+        ctx, "propose_finish", args.reason, inp, original.risk_class, finish_of=original.id
+    )
+
+
+FOLLOW_UP_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    proposal_spec(
+        "propose_revert",
+        "Propose reverting a change",
+        "Propose the inverse of a change you "
+        "applied, built from its before-images. Goes through the same review.",
+        FollowUpIn,
+        propose_revert,
+        RiskClass.UPDATE_FIELDS,
+        ConnectorNeed.STORED_CHANGE,
+    ),
+    proposal_spec(
+        "propose_finish",
+        "Propose finishing a failed change",
+        "Propose the rest of a change of yours that failed part-way (an upstream failure, or "
+        "a server stopped mid-apply): the same operation on exactly its records that were not "
+        "written, planned against live data. Goes through the same review; the failed change "
+        "itself is never applied again.",
+        FollowUpIn,
+        propose_finish,
+        RiskClass.UPDATE_FIELDS,
+        ConnectorNeed.STORED_CHANGE,
+    ),
+)

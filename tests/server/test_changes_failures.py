@@ -27,6 +27,7 @@ from tests.server.test_changes_kit import (
     REASON,
     WELCOME_TRIGGER,
     apply,
+    approved_send,
     call,
     last_refusal,
     ok,
@@ -118,10 +119,12 @@ async def test_failure_mid_batch_leaves_an_exact_account(
         assert len(emu.core.write_requests) == writes
         assert await status(client, plan["change_id"]) == "failed"
 
-        # The remainder is a new plan: the written records are no-ops in it, so only the
-        # 50 unwritten ones go out, and no record is ever written twice.
-        rest = await propose_titles(client, v, idxs, NEW)
-        assert rest["summary"]["noops"] == 100 and rest["summary"]["updates"] == 50
+        # The remainder is a new, reviewed change holding exactly the 50 unwritten records,
+        # so no record is ever written twice.
+        rest = await ok(client, "propose_finish", change_id=plan["change_id"], reason=REASON)
+        assert [(r["ref"], r["action"]) for r in rest["records"]] == [
+            (r, "update") for r in refs[100:]
+        ]
         approve(settings, rest["change_id"])
         done = await apply(client, rest)
         assert not done.is_error, text_of(done)
@@ -262,3 +265,31 @@ async def test_restart_after_a_crash_mid_apply_settles_the_account(
         assert twice.is_error and "already being finished" in text_of(twice)
     assert len(emu.core.write_requests) == 1
     assert {emu.person_fields(MK.native(i))["title"] for i in idxs} == {NEW}
+
+
+async def test_a_send_of_unknown_outcome_is_never_finished(
+    connect, runtime: Runtime, settings: Settings
+):
+    """The trigger call failed upstream, so whether the emails went out is unknown: asking
+    to finish it is refused rather than risk emailing someone twice."""
+    emu = runtime.connectors.emulator("marketo")
+    idxs = people("subscribed", 2, start=20)
+    async with connect("assistant") as client:
+        plan = await approved_send(client, settings, idxs)
+        emu.core.faults.fail_after_writes = 0
+        assert (await apply(client, plan)).is_error
+        emu.core.faults.fail_after_writes = None
+        writes = len(emu.core.write_requests)
+        text = text_of(
+            await call(client, "propose_finish", change_id=plan["change_id"], reason=REASON)
+        )
+        assert "may or may not have been sent" in text and "never repeated blind" in text, text
+        applied = await propose_titles(client, MK, people("subscribed", 1, start=1100))
+        approve(settings, applied["change_id"])
+        assert not (await apply(client, applied)).is_error
+        nothing = text_of(
+            await call(client, "propose_finish", change_id=applied["change_id"], reason=REASON)
+        )
+        assert "only a change that failed part-way" in nothing, nothing
+    assert len(emu.core.write_requests) == writes + 1 and emu.triggered == []
+    assert last_refusal(settings, "propose_finish")["error_code"] == "change_refused"

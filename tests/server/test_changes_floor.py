@@ -4,7 +4,6 @@ and no timing lowers them, and a refusal writes nothing upstream."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -22,6 +21,7 @@ from tests.server.test_changes_kit import (
     REASON,
     WELCOME_TRIGGER,
     apply,
+    approved_send,
     cli,
     last_refusal,
     ok,
@@ -73,26 +73,11 @@ async def test_manifest_changed_between_plan_and_apply_is_stale(
     assert last_refusal(settings)["error_code"] == "stale"
 
 
-async def _approved_send(client, settings: Settings, idxs: list[int]) -> dict[str, Any]:
-    plan = await ok(
-        client,
-        "propose_trigger_campaign",
-        campaign_ref=WELCOME_TRIGGER,
-        person_refs=[MK.ref(i) for i in idxs],
-        reason=REASON,
-    )
-    assert plan["risk_class"] == "send" and plan["approvals"]["required"] == 2
-    approve(settings, plan["change_id"], "mops-lead")
-    assert await status(client, plan["change_id"]) == "proposed"  # compliance still needed
-    approve(settings, plan["change_id"], "compliance")
-    return plan
-
-
 async def test_approved_send_triggers_once(connect, runtime: Runtime, settings: Settings):
     emu = runtime.connectors.emulator("marketo")
     idxs = people("subscribed", 2, start=20)
     async with connect("assistant") as client:
-        plan = await _approved_send(client, settings, idxs)
+        plan = await approved_send(client, settings, idxs)
         result = await apply(client, plan)
         assert not result.is_error, text_of(result)
         assert result.structured_content["status"] == "applied"
@@ -107,7 +92,7 @@ async def test_opt_out_between_plan_and_trigger_blocks_the_send(
     emu = runtime.connectors.emulator("marketo")
     idxs = people("subscribed", 3)
     async with connect("assistant") as client:
-        plan = await _approved_send(client, settings, idxs)
+        plan = await approved_send(client, settings, idxs)
         emu.set_person_field(MK.native(idxs[2]), "unsubscribed", True)
         result = await apply(client, plan)
         text = text_of(result)

@@ -15,7 +15,7 @@ from mopsgate.sandbox.seed import seed_data
 from mopsgate.server.cli import app
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows, text_of
-from tests.server.e2e_support import VENDORS, Vendor
+from tests.server.e2e_support import VENDORS, Vendor, approve
 
 MK = VENDORS["marketo"]
 WELCOME_TRIGGER = mk.smart_campaign_ref(2)  # triggerable; audience list 5
@@ -79,6 +79,22 @@ async def apply(client: Client, plan: dict[str, Any], token: str | None = None) 
 
 async def status(client: Client, change_id: str) -> str:
     return str((await ok(client, "get_change", change_id=change_id))["status"])
+
+
+async def approved_send(client: Client, settings: Settings, idxs: list[int]) -> dict[str, Any]:
+    """A Marketo welcome-trigger send for these people, approved by mops and compliance."""
+    plan = await ok(
+        client,
+        "propose_trigger_campaign",
+        campaign_ref=WELCOME_TRIGGER,
+        person_refs=[MK.ref(i) for i in idxs],
+        reason=REASON,
+    )
+    assert plan["risk_class"] == "send" and plan["approvals"]["required"] == 2
+    approve(settings, plan["change_id"], "mops-lead")
+    assert await status(client, plan["change_id"]) == "proposed"  # compliance still needed
+    approve(settings, plan["change_id"], "compliance")
+    return plan
 
 
 def last_refusal(settings: Settings, tool: str = "apply_change") -> dict[str, Any]:

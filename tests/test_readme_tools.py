@@ -13,7 +13,7 @@ from mopsgate.tools.spec import ConnectorNeed
 README = Path(__file__).resolve().parent.parent / "README.md"
 SPECS = all_specs()
 NO_CONNECTOR = "—"  # the risk cell of the change-lifecycle row: those tools name no connector
-INHERITED = {"propose_revert": "the original's class"}
+INHERITED = {"propose_revert": "the original's class", "propose_finish": "the original's class"}
 
 
 def tool_rows() -> list[tuple[list[str], str]]:

@@ -128,6 +128,7 @@ CASES: list[tuple[str, dict[str, Any], tuple[str | None, str | None]]] = [
         ("salesforce", "Lead"),
     ),
     ("propose_revert", {"change_id": "chg_0123456789ab", "reason": WHY}, (None, None)),
+    ("propose_finish", {"change_id": "chg_0123456789ab", "reason": WHY}, (None, None)),
     ("get_change", {"change_id": "chg_0123456789ab"}, (None, None)),
     ("list_my_changes", {}, (None, None)),
     ("cancel_change", {"change_id": "chg_0123456789ab"}, (None, None)),

@@ -10,8 +10,9 @@ What a plan must learn, and an apply must re-check before writing (drift, consen
   the records it will write, then the writes.
 
 Minimum = sum over those of ``ceil(items / cap)`` (at least one call for a listing), with the
-caps below: each vendor's documented per-call limit, as the connector itself uses it. Auth
-token requests are not counted in the minimum (one per token lifetime, made during warm-up).
+caps below: each vendor's documented per-call limit, as the connector declares it in its
+capabilities. Auth token requests are not counted in the minimum (one per token lifetime, made
+during warm-up).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from mopsgate.connectors.capabilities import capabilities_of
+
 
 @dataclass(frozen=True)
 class Caps:
@@ -34,17 +37,24 @@ class Caps:
     describe_per_object: int = 1
 
 
-CAPS = {
-    # leads.json?filterType=id (300 ids), lists/{id}/leads.json (batchSize 300), Sync Leads and
-    # list add/remove (300 per call); campaigns live in two listings (programs, smart campaigns).
-    "marketo": Caps(read=300, members=300, write=300, campaign_listing=2),
-    # crm/v3 batch/read and batch/update (100), lists/{id}/memberships (250 per page),
-    # memberships/add (chunked at 100 by the client), marketing/v3/campaigns (100 per page).
-    "hubspot": Caps(read=100, members=250, write=100, campaign_listing=1),
-    # SOQL Id IN (...) of <=200 ids per object, CampaignMember query pages of 2000,
-    # sObject Collections (200 records per call), one Campaign query.
-    "salesforce": Caps(read=200, members=2000, write=200, campaign_listing=1),
-}
+# Campaign listings: Marketo's live in two collections (programs, smart campaigns); HubSpot's
+# and Salesforce's in one.
+CAMPAIGN_LISTINGS = {"marketo": 2, "hubspot": 1, "salesforce": 1}
+
+
+def _caps(vendor: str) -> Caps:
+    """From what the connector declares (``connectors/<vendor>/capabilities.py``): Marketo
+    300 / 300 / 300, HubSpot 100 / 250 / 100, Salesforce 200 / 2000 / 200."""
+    declared = capabilities_of(vendor)
+    return Caps(
+        read=declared.read_batch,
+        members=declared.member_page,
+        write=declared.update_batch,
+        campaign_listing=CAMPAIGN_LISTINGS[vendor],
+    )
+
+
+CAPS = {vendor: _caps(vendor) for vendor in CAMPAIGN_LISTINGS}
 
 
 def _calls(items: int, cap: int) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from mopsgate.connectors.capabilities import Capabilities
 from mopsgate.connectors.http import VendorHTTP
 from mopsgate.connectors.model import (
     Activity,
@@ -41,8 +42,7 @@ from mopsgate.connectors.protocol import (
 class ComposedConnector:
     name: str
     person_objects: tuple[str, ...]
-    batch_size: int
-    send_audiences_named: bool
+    capabilities: Capabilities
 
     def __init__(
         self,

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from mopsgate.connectors.capabilities import Capabilities
 from mopsgate.connectors.model import (
     Activity,
     ActivityType,
@@ -130,12 +131,6 @@ class Connector(
 ):
     name: str
     person_objects: tuple[str, ...]
-    batch_size: int  # the vendor's write batch cap for person updates
-    # Whether the vendor names every list its email sends go to (as campaign audiences), so a
-    # list no active email campaign names is known not to feed sends. False where sends are run
-    # by a platform the connector cannot see (Salesforce campaigns are emailed by Marketing
-    # Cloud or Account Engagement): there the compliance floor treats every list as a send list
-    # unless the manifest declares it is not one.
-    send_audiences_named: bool
+    capabilities: Capabilities  # what the vendor allows: batch and page sizes, sends
 
     async def aclose(self) -> None: ...

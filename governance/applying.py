@@ -114,8 +114,7 @@ class Applier:
 
     async def _write(self, client: Connector, change: Change) -> Change:
         records = change.plan.effective_records
-        limit = 100 if change.plan.operation == "trigger_campaign" else client.batch_size
-        size = max(1, min(client.batch_size, limit))
+        size = max(1, client.capabilities.batch_for(change.plan.operation))
         written = 0
         for start in range(0, len(records), size):
             batch = records[start : start + size]

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mopsgate.connectors.capabilities import Capabilities
 from mopsgate.connectors.model import Campaign, FieldInfo, Person
 from mopsgate.connectors.protocol import Connector
 from mopsgate.governance import send_lists
@@ -24,7 +25,6 @@ from mopsgate.governance.risk import RiskClass
 
 MEMBER = "__member__"
 STATUS = "__status__"
-PAGE = 300
 
 
 @dataclass
@@ -38,13 +38,13 @@ class PlanInput:
 
 
 async def read_people(client: Connector, refs: Sequence[str]) -> dict[str, Person]:
-    """Batch reads grouped by object and cut at the vendor's batch size, so a plan of N people
-    costs the minimum number of vendor calls (a Lead/Contact mix read 300 at a time would cost
-    two queries per chunk on Salesforce)."""
+    """Batch reads grouped by object and cut at the vendor's read batch, so a plan of N people
+    costs the minimum number of vendor calls (a mix of person objects read in one chunk would
+    cost a query per object per chunk on vendors that keep them apart)."""
     by_object: dict[str, list[str]] = {}
     for ref in refs:
         by_object.setdefault(ref.split(":", 2)[1], []).append(ref)
-    size = max(1, client.batch_size)
+    size = max(1, client.capabilities.read_batch)
     out: dict[str, Person] = {}
     for group in by_object.values():
         for start in range(0, len(group), size):
@@ -56,7 +56,9 @@ async def list_member_refs(client: Connector, list_ref: str) -> set[str]:
     members: set[str] = set()
     cursor: str | None = None
     for _ in range(10_000):
-        page = await client.list_members(list_ref, cursor=cursor, limit=PAGE)
+        page = await client.list_members(
+            list_ref, cursor=cursor, limit=client.capabilities.member_page
+        )
         members.update(p.ref for p in page.items)
         cursor = page.next_cursor
         if not cursor:
@@ -68,7 +70,9 @@ async def campaign_statuses(client: Connector, campaign_ref: str) -> dict[str, s
     out: dict[str, str | None] = {}
     cursor: str | None = None
     for _ in range(10_000):
-        page = await client.campaign_members(campaign_ref, cursor=cursor, limit=PAGE)
+        page = await client.campaign_members(
+            campaign_ref, cursor=cursor, limit=client.capabilities.campaign_member_page
+        )
         out.update({m.person_ref: m.status for m in page.items})
         cursor = page.next_cursor
         if not cursor:
@@ -273,6 +277,26 @@ def plan_per_person(inp: PlanInput, people: dict[str, Person], *, floor: bool) -
         records=records,
         blocked=blocked,
     )
+
+
+def require_capability(caps: Capabilities, operation: str, connector: str) -> None:
+    """Refuse, before reading anything, what the vendor's API cannot do at all."""
+    if operation == "trigger_campaign" and not caps.can_trigger:
+        raise NotSupported(
+            f"campaigns on {connector} cannot be triggered through its API.",
+            hint="Sends run inside the vendor; ask its owner, or use a connector that can.",
+        )
+    if operation == "schedule_campaign" and not caps.can_schedule:
+        raise NotSupported(
+            f"campaigns on {connector} cannot be scheduled through its API.",
+            hint="Schedules are set inside the vendor; ask its owner.",
+        )
+    if operation == "set_campaign_status" and not caps.can_set_campaign_status:
+        raise NotSupported(
+            f"campaigns on {connector} have no member status ladder, so a member status "
+            "cannot be set through the API.",
+            hint="Use campaign_performance to read how members are attributed.",
+        )
 
 
 def require_campaign(campaign: Campaign, operation: str) -> None:

@@ -91,6 +91,7 @@ class Proposer:
         risk: RiskClass,
     ) -> tuple[Plan, RiskClass]:
         op = inp.operation
+        pl.require_capability(client.capabilities, op, inp.connector)
         if op == "update_fields":
             people = await pl.read_people(client, list(inp.updates))
             objects = {p.object for p in people.values()}

@@ -15,8 +15,8 @@ IRREVERSIBLE = {
     "trigger_campaign": "the campaign already ran; an email cannot be unsent",
     "schedule_campaign": "unscheduling is done in the vendor's UI by a human",
     "delete_person": "deleted records cannot be restored through the API",
-    "set_campaign_status": "campaign status ladders are forward-only in Marketo and keep "
-    "history elsewhere; ask a human to correct statuses",
+    "set_campaign_status": "campaign member statuses keep their history in the vendor, and "
+    "some ladders only move forward; ask a human to correct statuses",
 }
 
 

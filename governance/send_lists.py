@@ -67,7 +67,7 @@ async def email_campaigns(
     read = 0
     cursor: str | None = None
     for _ in range(MAX_CAMPAIGN_PAGES):
-        page = await client.list_campaigns(cursor=cursor, limit=100)
+        page = await client.list_campaigns(cursor=cursor, limit=client.capabilities.campaign_page)
         for summary in page.items:
             if summary.active is False:
                 continue
@@ -89,7 +89,8 @@ def from_campaigns(
     client: Connector, campaigns: list[Campaign], all_seen: bool, declared: frozenset[str]
 ) -> SendLists:
     named = frozenset(c.audience_list_ref for c in campaigns if c.audience_list_ref)
-    complete = all_seen and client.send_audiences_named and all(c.audience_known for c in campaigns)
+    named_all = client.capabilities.send_audiences_named
+    complete = all_seen and named_all and all(c.audience_known for c in campaigns)
     return SendLists(client.name, named, complete, declared)
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from functools import cache
 
+from mopsgate.connectors.capabilities import capabilities_of
 from mopsgate.connectors.schema import OTHER_OBJECTS, PERSON_OBJECTS
 from mopsgate.governance.catalogue import Catalogue, ObjectFields
-from mopsgate.tools.common import LIST_OBJECTS
 from mopsgate.tools.registry import SPECS
 from mopsgate.tools.spec import ConnectorNeed
 
@@ -37,5 +37,5 @@ def build_catalogue() -> Catalogue:
         connectorless_tools=frozenset(
             spec.name for spec in SPECS if spec.needs is not ConnectorNeed.ARGUMENT
         ),
-        list_objects={c: frozenset(objs) for c, objs in LIST_OBJECTS.items()},
+        list_objects={c: frozenset(capabilities_of(c).list_objects) for c in PERSON_OBJECTS},
     )

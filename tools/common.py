@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from mopsgate.connectors.capabilities import Capabilities, capabilities_of
 from mopsgate.connectors.errors import NotSupportedByVendor
 from mopsgate.connectors.model import parse_ref
 from mopsgate.connectors.protocol import Connector
@@ -15,19 +16,6 @@ from mopsgate.governance.policy import FieldAccess, field_access
 from mopsgate.tools.spec import ToolContext
 
 ConnectorName = Literal["marketo", "hubspot", "salesforce"]
-
-# Which objects of each connector are lists and campaigns (Salesforce lists are Campaigns of
-# Type 'List', so a Salesforce Campaign reference is accepted as either).
-LIST_OBJECTS: dict[str, tuple[str, ...]] = {
-    "marketo": ("list",),
-    "hubspot": ("list",),
-    "salesforce": ("Campaign",),
-}
-CAMPAIGN_OBJECTS: dict[str, tuple[str, ...]] = {
-    "marketo": ("program", "smart_campaign"),
-    "hubspot": ("campaign",),
-    "salesforce": ("Campaign",),
-}
 
 REF_PATTERN = r"^(marketo|hubspot|salesforce):[A-Za-z_]{1,40}:[A-Za-z0-9-]{1,64}$"
 Ref = Annotated[
@@ -95,15 +83,23 @@ def split_ref(ref: str, *, kinds: tuple[str, ...] | None = None) -> tuple[str, s
     return conn, obj, native
 
 
+def _capabilities(ref: str) -> Capabilities | None:
+    try:
+        return capabilities_of(ref.split(":", 1)[0])
+    except KeyError:
+        return None
+
+
 def list_ref(ref: str) -> str:
-    """The connector of a list reference; anything else is an error naming the list objects."""
-    conn = ref.split(":", 1)[0]
-    return split_ref(ref, kinds=LIST_OBJECTS.get(conn, ()))[0]
+    """The connector of a list reference; anything else is an error naming the list objects.
+    (A vendor's list objects may be campaigns too: Salesforce lists are Campaigns.)"""
+    caps = _capabilities(ref)
+    return split_ref(ref, kinds=caps.list_objects if caps else ())[0]
 
 
 def campaign_ref(ref: str) -> str:
-    conn = ref.split(":", 1)[0]
-    return split_ref(ref, kinds=CAMPAIGN_OBJECTS.get(conn, ()))[0]
+    caps = _capabilities(ref)
+    return split_ref(ref, kinds=caps.campaign_objects if caps else ())[0]
 
 
 def person_ref(ref: str) -> tuple[str, str]:

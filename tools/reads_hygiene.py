@@ -115,7 +115,9 @@ async def _unnamed_send_lists(
     list could be listed."""
     skipped: list[str] = []
     try:
-        async for lst in _pages(lambda cur: client.list_lists(cursor=cur, limit=100), [MAX_SCAN]):
+        page = client.capabilities.list_page
+        lists_of = _pages(lambda cur: client.list_lists(cursor=cur, limit=page), [MAX_SCAN])
+        async for lst in lists_of:
             if lists.feeds_sends(lst.ref):
                 await scan.audience(lst.ref)
             else:
@@ -127,7 +129,7 @@ async def _unnamed_send_lists(
 
 def _list_fetch(client: Connector, ref: str) -> Callable[[str | None], Awaitable[Page[Person]]]:
     async def fetch(cursor: str | None) -> Page[Person]:
-        return await client.list_members(ref, cursor=cursor, limit=300)
+        return await client.list_members(ref, cursor=cursor, limit=client.capabilities.member_page)
 
     return fetch
 
@@ -136,7 +138,9 @@ def _members_fetch(
     client: Connector, ref: str
 ) -> Callable[[str | None], Awaitable[Page[CampaignMember]]]:
     async def fetch(cursor: str | None) -> Page[CampaignMember]:
-        return await client.campaign_members(ref, cursor=cursor, limit=300)
+        return await client.campaign_members(
+            ref, cursor=cursor, limit=client.capabilities.campaign_member_page
+        )
 
     return fetch
 
@@ -294,7 +298,8 @@ def _duplicate_source(
     every = person_objects(args.connector, args.object)
     objects = readable_objects(ctx, args.connector, every, "find_duplicates")
     query = PersonQuery(object=objects[0] if len(objects) < len(every) or args.object else None)
-    return _pages(lambda cur: client.search_people(query, cursor=cur, limit=200), budget)
+    page = client.capabilities.search_page
+    return _pages(lambda cur: client.search_people(query, cursor=cur, limit=page), budget)
 
 
 async def find_duplicates(ctx: ToolContext, args: DuplicatesIn) -> DuplicatesOut:

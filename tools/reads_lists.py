@@ -42,16 +42,6 @@ from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, T
 
 MAX_MEMBER_PAGES = 1000
 
-# What a vendor's membership view leaves out, said plainly instead of an empty list passing
-# for "none".
-MEMBERSHIP_NOTES: dict[str, str] = {
-    "hubspot": "HubSpot does not report a contact's campaigns (campaign attribution is only "
-    "readable per campaign), so 'campaigns' is always empty here; use campaign_performance "
-    "or get_activities on a campaign instead.",
-    "marketo": "Marketo lists here are static lists; smart-list membership is not readable "
-    "over the REST API. Campaigns are programs with the person's progression status.",
-}
-
 
 class ListListsIn(ToolInput):
     connector: ConnectorName
@@ -126,13 +116,14 @@ class MembershipsOut(BaseModel):
 
 async def get_person_memberships(ctx: ToolContext, args: MembershipsIn) -> MembershipsOut:
     conn, _ = person_ref(args.person_ref)
-    result = await connector(ctx, conn).person_memberships(args.person_ref)
+    client = connector(ctx, conn)
+    result = await client.person_memberships(args.person_ref)
     ctx.notes.summary = f"{len(result.lists)} lists, {len(result.campaigns)} campaigns"
     return MembershipsOut(
         person_ref=args.person_ref,
         lists=[clean_list(x) for x in result.lists],
         campaigns=result.campaigns,
-        notes=MEMBERSHIP_NOTES.get(conn, ""),
+        notes=client.capabilities.membership_notes,  # what the vendor's view leaves out
     )
 
 
@@ -207,7 +198,9 @@ async def _tally(client: Connector, ref: str, success_statuses: set[str]) -> _Ta
     tally = _Tally()
     cursor: str | None = None
     for _ in range(MAX_MEMBER_PAGES):
-        page = await client.campaign_members(ref, cursor=cursor, limit=200)
+        page = await client.campaign_members(
+            ref, cursor=cursor, limit=client.capabilities.campaign_member_page
+        )
         for m in page.items:
             status = m.status or "(none)"
             tally.counts[status] = tally.counts.get(status, 0) + 1

@@ -1,5 +1,5 @@
-"""HubSpot connector: the client. Its sandbox emulator lives in ``sandbox/hubspot/``."""
+"""The HubSpot connector: ``client.HubSpotClient`` and the parts it is made of.
 
-from mopsgate.connectors.hubspot.client import HubSpotClient
-
-__all__ = ["HubSpotClient"]
+Nothing is imported here, so reading the vendor's identities or capabilities does not load the
+client (see README.md); its emulator lives in ``sandbox/hubspot/``.
+"""

@@ -22,18 +22,18 @@ from mopsgate.connectors.hubspot.account import HubSpotAccount
 from mopsgate.connectors.hubspot.activities import HubSpotActivities
 from mopsgate.connectors.hubspot.auth import StaticTokenAuth, oauth_auth
 from mopsgate.connectors.hubspot.campaigns import HubSpotCampaigns
+from mopsgate.connectors.hubspot.capabilities import CAPABILITIES
 from mopsgate.connectors.hubspot.lists import HubSpotLists
 from mopsgate.connectors.hubspot.paths import FAMILIES, ApiFamily
 from mopsgate.connectors.hubspot.people import HubSpotPeople
-from mopsgate.connectors.hubspot.session import BATCH_CAP, DEFAULT_BASE_URL, HubSpotSession
+from mopsgate.connectors.hubspot.session import DEFAULT_BASE_URL, HubSpotSession
 from mopsgate.connectors.hubspot.writes import HubSpotWrites
 
 
 class HubSpotClient(ComposedConnector):
     name = ids.VENDOR
     person_objects: tuple[str, ...] = (ids.CONTACT,)
-    batch_size = BATCH_CAP
-    send_audiences_named = True
+    capabilities = CAPABILITIES
     people: HubSpotPeople
     lists: HubSpotLists
     campaigns: HubSpotCampaigns

@@ -1,5 +1,5 @@
-"""Marketo Engage connector: the REST client. Its sandbox emulator lives in ``sandbox/marketo/``."""
+"""The Marketo Engage connector: ``client.MarketoClient`` and the parts it is made of.
 
-from mopsgate.connectors.marketo.client import MarketoClient
-
-__all__ = ["MarketoClient"]
+Nothing is imported here, so reading the vendor's identities or capabilities does not load the
+client (see README.md); its emulator lives in ``sandbox/marketo/``.
+"""

@@ -21,11 +21,12 @@ from mopsgate.connectors.marketo.account import MarketoAccount
 from mopsgate.connectors.marketo.activities import MarketoActivities
 from mopsgate.connectors.marketo.auth import marketo_auth
 from mopsgate.connectors.marketo.campaigns import MarketoCampaigns
+from mopsgate.connectors.marketo.capabilities import CAPABILITIES
 from mopsgate.connectors.marketo.errors import map_error
 from mopsgate.connectors.marketo.lists import MarketoLists
 from mopsgate.connectors.marketo.people import MarketoPeople
 from mopsgate.connectors.marketo.session import MarketoSession
-from mopsgate.connectors.marketo.writes import BATCH_CAP, MarketoWrites
+from mopsgate.connectors.marketo.writes import MarketoWrites
 
 ENV_VARS = ("MARKETO_BASE_URL", "MARKETO_CLIENT_ID", "MARKETO_CLIENT_SECRET")
 
@@ -46,8 +47,7 @@ def _root(base_url: str) -> str:
 class MarketoClient(ComposedConnector):
     name = ids.VENDOR
     person_objects: tuple[str, ...] = (ids.LEAD,)
-    batch_size = BATCH_CAP
-    send_audiences_named = True
+    capabilities = CAPABILITIES
     people: MarketoPeople
     lists: MarketoLists
     campaigns: MarketoCampaigns

@@ -14,6 +14,7 @@ from typing import Any
 
 from mopsgate.connectors.errors import InvalidRequest, NotFoundError, NotSupportedByVendor
 from mopsgate.connectors.marketo import ids, mapping
+from mopsgate.connectors.marketo.capabilities import CAPABILITIES
 from mopsgate.connectors.marketo.ids import VENDOR, native_id
 from mopsgate.connectors.marketo.session import MarketoSession, chunks, phased_page
 from mopsgate.connectors.model import FieldInfo, Page, Person, PersonQuery
@@ -152,7 +153,7 @@ class MarketoPeople:
             except InvalidRequest:
                 continue  # not a Marketo lead: absent from the result, like a missing one
         out: dict[str, Person] = {}
-        for part in chunks(sorted(set(wanted)), 300):
+        for part in chunks(sorted(set(wanted)), CAPABILITIES.read_batch):
             params: dict[str, Any] = {
                 "filterType": "id",
                 "filterValues": ",".join(map(str, part)),

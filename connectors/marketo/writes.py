@@ -14,13 +14,13 @@ from typing import Any
 
 from mopsgate.connectors.errors import InvalidRequest, NotFoundError, NotSupportedByVendor
 from mopsgate.connectors.marketo import ids
+from mopsgate.connectors.marketo.capabilities import CAPABILITIES
 from mopsgate.connectors.marketo.ids import CAMPAIGN_OBJECTS, VENDOR, is_lead, native_id
 from mopsgate.connectors.marketo.lists import MarketoLists
 from mopsgate.connectors.marketo.session import MarketoSession
 from mopsgate.connectors.model import PersonUpdate, RecordResult
 
-BATCH_CAP = 300
-TRIGGER_CAP = 100
+CAPS = CAPABILITIES
 SMART_LIST_WRITE = (
     "smart lists are rule-based: membership follows their filters and cannot "
     "be written; add people to a static list instead"
@@ -59,7 +59,7 @@ class MarketoWrites:
                 continue  # reported per record by _chunked
             by_id[lead] = {k: v for k, v in upd.fields.items() if k != "id"}
         return await self.s.chunked(
-            refs, BATCH_CAP, (ids.LEAD,), lambda part: self._sync(by_id, part)
+            refs, CAPS.update_batch, (ids.LEAD,), lambda part: self._sync(by_id, part)
         )
 
     async def opt_out(self, person_refs: Sequence[str]) -> list[RecordResult]:
@@ -68,7 +68,10 @@ class MarketoWrites:
             native_id(r, ids.LEAD)[1]: {"unsubscribed": True} for r in person_refs if is_lead(r)
         }
         return await self.s.chunked(
-            list(person_refs), BATCH_CAP, (ids.LEAD,), lambda part: self._sync(records, part)
+            list(person_refs),
+            CAPS.update_batch,
+            (ids.LEAD,),
+            lambda part: self._sync(records, part),
         )
 
     async def _list_write(
@@ -81,8 +84,9 @@ class MarketoWrites:
             body = {"input": [{"id": i} for i in part]}
             return list((await self.s.send(method, path, body)).get("result") or [])
 
+        cap = CAPS.list_add_batch if method == "POST" else CAPS.list_remove_batch
         try:
-            return await self.s.chunked(list(person_refs), BATCH_CAP, (ids.LEAD,), call)
+            return await self.s.chunked(list(person_refs), cap, (ids.LEAD,), call)
         except NotFoundError:
             await self.lists.refuse_if_smart(list_id, operation, SMART_LIST_WRITE)
             raise
@@ -113,7 +117,7 @@ class MarketoWrites:
             path = f"/rest/v1/programs/{cid}/members/status.json"
             return list((await self.s.send("POST", path, body)).get("result") or [])
 
-        return await self.s.chunked(list(person_refs), BATCH_CAP, (ids.LEAD,), call)
+        return await self.s.chunked(list(person_refs), CAPS.status_batch, (ids.LEAD,), call)
 
     def _smart_campaign(self, ref: str, operation: str) -> int:
         obj, cid = native_id(ref, *CAMPAIGN_OBJECTS)
@@ -138,7 +142,7 @@ class MarketoWrites:
             body = {"input": {"leads": [{"id": i} for i in part], "tokens": _tokens(tokens)}}
             await self.s.send("POST", path, body, idempotent=False)
 
-        return await self.s.chunked(list(person_refs), TRIGGER_CAP, (ids.LEAD,), call)
+        return await self.s.chunked(list(person_refs), CAPS.trigger_batch, (ids.LEAD,), call)
 
     async def schedule_campaign(
         self, campaign_ref: str, run_at: datetime, tokens: dict[str, str]
@@ -158,4 +162,4 @@ class MarketoWrites:
                 (await self.s.send("POST", "/rest/v1/leads/delete.json", body)).get("result") or []
             )
 
-        return await self.s.chunked(list(person_refs), BATCH_CAP, (ids.LEAD,), call)
+        return await self.s.chunked(list(person_refs), CAPS.delete_batch, (ids.LEAD,), call)

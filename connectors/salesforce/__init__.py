@@ -1,5 +1,5 @@
-"""Salesforce connector: the REST + SOQL client (its emulator lives in ``sandbox/salesforce/``)."""
+"""The Salesforce connector: ``client.SalesforceClient`` and the parts it is made of.
 
-from mopsgate.connectors.salesforce.client import SalesforceClient
-
-__all__ = ["SalesforceClient"]
+Nothing is imported here, so reading the vendor's identities or capabilities does not load the
+client (see README.md); its emulator lives in ``sandbox/salesforce/``.
+"""

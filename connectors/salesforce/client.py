@@ -23,17 +23,17 @@ from mopsgate.connectors.salesforce.account import SalesforceAccount
 from mopsgate.connectors.salesforce.activities import SalesforceActivities
 from mopsgate.connectors.salesforce.auth import salesforce_auth
 from mopsgate.connectors.salesforce.campaigns import SalesforceCampaigns
+from mopsgate.connectors.salesforce.capabilities import CAPABILITIES
 from mopsgate.connectors.salesforce.lists import SalesforceLists
 from mopsgate.connectors.salesforce.people import SalesforcePeople
-from mopsgate.connectors.salesforce.session import MAX_BATCH, SalesforceSession
+from mopsgate.connectors.salesforce.session import SalesforceSession
 from mopsgate.connectors.salesforce.writes import SalesforceWrites
 
 
 class SalesforceClient(ComposedConnector):
     name = ids.VENDOR
     person_objects: tuple[str, ...] = ids.PERSON_OBJECTS
-    batch_size = MAX_BATCH
-    send_audiences_named = False  # lists are emailed by Marketing Cloud / Account Engagement
+    capabilities = CAPABILITIES
     people: SalesforcePeople
     lists: SalesforceLists
     campaigns: SalesforceCampaigns

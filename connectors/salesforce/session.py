@@ -17,11 +17,12 @@ import httpx
 from mopsgate.connectors.errors import InvalidRequest, MalformedResponse, VendorError
 from mopsgate.connectors.http import Auth, RateLimiter, RetryPolicy, VendorHTTP
 from mopsgate.connectors.salesforce import ids
+from mopsgate.connectors.salesforce.capabilities import BATCH, PAGE
 from mopsgate.connectors.salesforce.errors import Record, map_error
 
 VENDOR = ids.VENDOR
-MAX_BATCH = 200
-PAGE_MAX = 2000
+MAX_BATCH = BATCH
+PAGE_MAX = PAGE
 _NEXT_RE = re.compile(r"/query/(01g[0-9A-Za-z]{12,15})-([0-9]{1,9})$")
 _LOC_CURSOR = re.compile(r"^loc:(01g[0-9A-Za-z]{12,15})-([0-9]{1,9})$")
 _OFF_CURSOR = re.compile(r"^off:([0-9]{1,9})$")

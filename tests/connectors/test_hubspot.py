@@ -11,7 +11,7 @@ import pytest
 
 from mopsgate.connectors.errors import InvalidRequest, NotFoundError
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
-from mopsgate.connectors.hubspot import HubSpotClient
+from mopsgate.connectors.hubspot.client import HubSpotClient
 from mopsgate.connectors.hubspot.paths import ApiFamily
 from mopsgate.connectors.model import ConsentStatus, Page, PersonQuery
 from mopsgate.connectors.protocol import Connector
@@ -74,7 +74,7 @@ def test_emulators_from_the_seed_are_identical() -> None:
 async def test_client_implements_protocol(emu_client: EmuClient) -> None:
     _, client = emu_client
     assert isinstance(client, Connector)
-    assert client.name == "hubspot" and client.batch_size == 100
+    assert client.name == "hubspot" and client.capabilities.update_batch == 100
     assert client.person_objects == ("contact",)
 
 

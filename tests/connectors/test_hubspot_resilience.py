@@ -15,8 +15,8 @@ from mopsgate.connectors.errors import (
     ServerError,
 )
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
-from mopsgate.connectors.hubspot import HubSpotClient
 from mopsgate.connectors.hubspot.auth import oauth_auth
+from mopsgate.connectors.hubspot.client import HubSpotClient
 from mopsgate.connectors.model import PersonQuery, PersonUpdate
 from mopsgate.sandbox.hubspot import HubSpotEmulator, ids, sandbox_client
 from tests.support.clock import FakeClock

@@ -9,7 +9,7 @@ import pytest
 
 from mopsgate.connectors.errors import InvalidRequest, NotSupportedByVendor, ServerError
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
-from mopsgate.connectors.hubspot import HubSpotClient
+from mopsgate.connectors.hubspot.client import HubSpotClient
 from mopsgate.connectors.model import PersonUpdate
 from mopsgate.sandbox.emulator_base import LoggedRequest
 from mopsgate.sandbox.hubspot import HubSpotEmulator, ids, sandbox_client

@@ -10,7 +10,7 @@ import pytest
 
 from mopsgate.connectors.errors import InvalidRequest, NotFoundError, NotSupportedByVendor
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
-from mopsgate.connectors.marketo import MarketoClient
+from mopsgate.connectors.marketo.client import MarketoClient
 from mopsgate.connectors.model import Page, Person, PersonQuery
 from mopsgate.connectors.schema import MARKETO_LEAD
 from mopsgate.sandbox.marketo import MarketoEmulator, ids, routes_leads, sandbox_client

@@ -15,7 +15,7 @@ from mopsgate.connectors.errors import (
     ServerError,
 )
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
-from mopsgate.connectors.marketo import MarketoClient
+from mopsgate.connectors.marketo.client import MarketoClient
 from mopsgate.connectors.model import PersonUpdate
 from mopsgate.sandbox.marketo import MarketoEmulator, ids, sandbox_client
 from mopsgate.sandbox.seed import seed_data
@@ -194,7 +194,7 @@ async def test_from_env_names_the_missing_variable() -> None:
     client = MarketoClient.from_env({**env, "MARKETO_CLIENT_SECRET": "s"})
     assert client.http.base_url == "https://123-ABC-456.mktorest.com"
     assert client.name == "marketo" and client.person_objects == ("lead",)
-    assert client.batch_size == 300
+    assert client.capabilities.update_batch == 300
     await client.aclose()
 
 

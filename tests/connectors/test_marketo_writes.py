@@ -15,7 +15,7 @@ from mopsgate.connectors.errors import (
     ServerError,
 )
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
-from mopsgate.connectors.marketo import MarketoClient
+from mopsgate.connectors.marketo.client import MarketoClient
 from mopsgate.connectors.model import PersonUpdate
 from mopsgate.sandbox.marketo import MarketoEmulator, ids, sandbox_client
 from mopsgate.sandbox.seed import seed_data

@@ -53,7 +53,7 @@ def _queries(emu: SalesforceEmulator) -> list[LoggedRequest]:
 async def test_client_implements_the_protocol(env: Env) -> None:
     _, client = env
     assert isinstance(client, Connector)
-    assert client.person_objects == ("Lead", "Contact") and client.batch_size == 200
+    assert client.person_objects == ("Lead", "Contact") and client.capabilities.update_batch == 200
 
 
 async def test_get_person_maps_fields_and_consent(env: Env) -> None:

@@ -125,12 +125,13 @@ def profile_verify(tmp: Path, rows: int, out_dir: Path) -> dict[str, Any]:
     """One process's share of ``audit verify``: hashing and reading ``rows`` rows."""
     from bench.audit import build_chain
     from mopsgate.storage.sqlite.audit_read import _scan
+    from mopsgate.storage.sqlite.readonly import read_in_place
 
     db = tmp / "verify-profile.db"
     build_chain(db, rows)
     prof = cProfile.Profile()
     prof.enable()
-    segment = _scan(str(db), 1, rows)
+    segment = _scan(read_in_place(str(db)), 1, rows)
     prof.disable()
     db.unlink()
     if segment.bad_seq is not None:

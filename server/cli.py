@@ -19,6 +19,7 @@ from mopsgate.governance.errors import ManifestError
 from mopsgate.server.cli_async import run
 from mopsgate.server.cli_audit import audit_app
 from mopsgate.server.cli_db import db_app, describe
+from mopsgate.server.cli_errors import guard_commands
 from mopsgate.server.cli_manifest import manifest_app
 from mopsgate.server.cli_review import freeze_cmd, review_app, unfreeze_cmd
 from mopsgate.server.cli_sandbox import sandbox_app
@@ -32,8 +33,7 @@ from mopsgate.server.settings import (
     load_http_session_settings,
     load_settings,
 )
-from mopsgate.storage import schema_status
-from mopsgate.storage.errors import StorageUnavailable
+from mopsgate.storage import check_writable, explain_failure, schema_status
 
 app = typer.Typer(
     name="mopsgate",
@@ -100,12 +100,18 @@ def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def _require_current_schema(settings: Settings) -> None:
-    """Refuse before serving anything: a schema mismatch found at the first connection would
-    fail every call instead, with the fix buried in the log."""
+    """Refuse before serving anything: a schema mismatch, a locked or a read-only database
+    found at the first connection would fail every call instead (or the start-up, with a
+    traceback), with the fix buried in the log."""
+    cfg = settings.storage()
     try:
-        status = run(schema_status(settings.storage()))
-    except StorageUnavailable as exc:
-        raise _fail(f"refusing to start: {exc}") from exc
+        run(check_writable(cfg))
+        status = run(schema_status(cfg))
+    except Exception as exc:
+        problem = explain_failure(cfg, exc)
+        if problem is None:
+            raise
+        raise _fail(f"refusing to start: {problem.message} {problem.hint}") from exc
     if status.current is not None and not status.up_to_date:
         for line in describe(status):
             typer.echo(line, err=True)
@@ -131,7 +137,10 @@ def serve(
     """Run the MCP server over stdio (one principal) or streamable HTTP (bearer tokens)."""
     _log_to_stderr()
     settings = load_settings(manifest, home)
-    ensure_home(settings)
+    try:
+        ensure_home(settings)
+    except PermissionError as exc:
+        raise _fail(f"refusing to start: cannot set up the state directory ({exc})") from exc
     _require_current_schema(settings)
     runtime = _runtime(settings)
     if transport == "stdio":
@@ -184,6 +193,14 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# Last, once every command is registered: a failure about the database is one line, never a
+# traceback (serve has its own start-up checks and exit code).
+guard_commands(
+    [app, manifest_app, audit_app, review_app, token_app, db_app, sandbox_app],
+    except_names={"serve"},
+)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,9 +91,14 @@ def load_settings(manifest: str | Path | None = None, home: str | Path | None = 
 
 
 def ensure_home(settings: Settings) -> None:
-    """Create the state directory (0700) on first use; nothing in it is for other users."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    os.chmod(settings.home, 0o700)
+    """Create the state directory (0700) on first use; nothing in it is for other users. An
+    existing one loses any access for others but gains nothing: a directory made read-only
+    (exported evidence, a read-only copy) stays read-only, and writing to it then fails with a
+    message saying so, instead of mopsgate quietly making it writable again."""
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(settings.home.stat().st_mode)
+    if mode & 0o077:
+        os.chmod(settings.home, mode & 0o700)
 
 
 def signing_secret(settings: Settings) -> bytes:

@@ -7,6 +7,7 @@ its ports and never see SQL. The CLI uses the very same classes through ``asynci
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from mopsgate.storage.migrate import Migration, SchemaStatus, require_head
 from mopsgate.storage.sqlite.audit import SqliteAuditStore
 from mopsgate.storage.sqlite.audit_read import SqliteAuditReader
 from mopsgate.storage.sqlite.backend import SqliteStorage
-from mopsgate.storage.sqlite.db import BUSY_TIMEOUT_MS, SqliteDb
+from mopsgate.storage.sqlite.db import BUSY_TIMEOUT_MS, SqliteDb, unavailable
+from mopsgate.storage.sqlite.readonly import open_for_reading
 from mopsgate.storage.sqlite.schema import prepare, upgrade_one, version_of
 
 SQLITE_PREFIX = "sqlite:///"
@@ -72,16 +74,64 @@ def audit_reader(cfg: StorageConfig) -> AuditReader:
     return SqliteAuditReader(cfg.sqlite_path)
 
 
+def explain_failure(cfg: StorageConfig, exc: BaseException) -> StorageUnavailable | None:
+    """The failure of a command that touched the database, as a :class:`StorageUnavailable`
+    naming its cause (locked, read-only, full, damaged); None when ``exc`` is not about the
+    database. Code that still reaches SQLite directly raises raw driver errors; this is where
+    they become the same one-line explanation as everything behind the ports."""
+    if isinstance(exc, StorageUnavailable):
+        return exc
+    if isinstance(exc, sqlite3.Error) or (
+        isinstance(exc, PermissionError) and _in_state_dir(cfg, exc.filename)
+    ):
+        return unavailable(cfg.where, exc)
+    return None
+
+
+def _in_state_dir(cfg: StorageConfig, filename: object) -> bool:
+    """A permission error on the state directory or a file in it (not, say, the manifest)."""
+    if not cfg.url.startswith(SQLITE_PREFIX) or not isinstance(filename, str | Path):
+        return False
+    folder = cfg.sqlite_path.resolve().parent
+    target = Path(filename).resolve()
+    return target == folder or folder in target.parents
+
+
+class _Probed(Exception):
+    """Raised by the write probe to roll its transaction back."""
+
+
+def _write_probe(conn: sqlite3.Connection) -> None:
+    # Taking the lock is not enough: SQLite opens a file it cannot write read-only and lets a
+    # read-only connection take the write lock; only writing a page says it cannot.
+    conn.execute("CREATE TABLE mopsgate_write_probe (x INTEGER)")
+    raise _Probed
+
+
+async def check_writable(cfg: StorageConfig) -> None:
+    """Write once (rolled back, so nothing stays), waiting as long as any write would: a locked
+    or read-only database is refused before a server starts, with its cause, instead of failing
+    every call (or the start-up, with a traceback)."""
+    db = await SqliteDb.open(cfg.sqlite_path, name="probe", busy_timeout_ms=cfg.busy_timeout_ms)
+    try:
+        await db.write(_write_probe)
+    except _Probed:
+        pass
+    finally:
+        await db.close()
+
+
 async def schema_status(cfg: StorageConfig) -> SchemaStatus:
     """Where the database stands, without changing it."""
     path = cfg.sqlite_path
     if not path.is_file():
         return SchemaStatus(cfg.where, None)
-    db = await SqliteDb.open(path, name="schema", readonly=True)
+    db, source = await open_for_reading(str(path), name="schema")
     try:
         return SchemaStatus(cfg.where, await db.read(version_of))
     finally:
         await db.close()
+        source.close()
 
 
 async def upgrade_schema(cfg: StorageConfig) -> list[Migration]:
@@ -108,6 +158,8 @@ __all__ = [
     "StorageConfig",
     "append_once",
     "audit_reader",
+    "check_writable",
+    "explain_failure",
     "open_storage",
     "schema_status",
     "upgrade_schema",

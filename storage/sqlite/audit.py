@@ -34,6 +34,7 @@ from mopsgate.governance.errors import AuditUnavailable
 from mopsgate.storage.errors import SchemaMismatch, StorageUnavailable
 from mopsgate.storage.migrate import require_head
 from mopsgate.storage.sqlite.db import BUSY_TIMEOUT_MS, SqliteDb
+from mopsgate.storage.sqlite.diagnose import diagnose
 from mopsgate.storage.sqlite.schema import prepare
 
 TABLE = "audit_log"
@@ -62,9 +63,13 @@ def commit_rows(
 
 def unavailable(path: str | Path, exc: BaseException) -> AuditUnavailable:
     cause = exc.__cause__ if isinstance(exc, StorageUnavailable) and exc.__cause__ else exc
+    named = diagnose(path, cause)
     return AuditUnavailable(
-        "The audit log could not be written, so the call was refused.",
-        hint=(
+        "The audit log could not be written, so the call was refused."
+        + (f" Cause: {named[0]}" if named else ""),
+        hint=named[1]
+        if named
+        else (
             f"Check that {path} and its directory are writable, that the disk is not full and "
             f"that no other process holds a long write lock on it, then retry. ({cause})"
         ),

@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
-from urllib.parse import quote
 
 from mopsgate.governance.audit_chain import (
     COLUMNS,
@@ -38,7 +37,8 @@ from mopsgate.governance.audit_chain import (
 from mopsgate.storage.errors import StorageNotFound
 from mopsgate.storage.migrate import HEAD, too_new
 from mopsgate.storage.sqlite.audit import TABLE, read_head
-from mopsgate.storage.sqlite.db import SqliteDb
+from mopsgate.storage.sqlite.db import SqliteDb, readonly_uri
+from mopsgate.storage.sqlite.readonly import ReadSource, open_for_reading, read_in_place
 from mopsgate.storage.sqlite.schema import version_of
 
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM {TABLE}"  # noqa: S608 - constants only
@@ -88,13 +88,9 @@ def _scan_conn(conn: sqlite3.Connection, lo: int, hi: int) -> Segment:
     return check_rows(_range_rows(conn, lo, hi))
 
 
-def _connect_readonly(path: str) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{quote(str(Path(path).resolve()))}?mode=ro", uri=True)
-
-
-def _scan(path: str, lo: int, hi: int) -> Segment:
+def _scan(source: ReadSource, lo: int, hi: int) -> Segment:
     """One range, in a forked worker process with its own read-only connection."""
-    conn = _connect_readonly(path)
+    conn = sqlite3.connect(readonly_uri(source.path, immutable=source.immutable), uri=True)
     try:
         return _scan_conn(conn, lo, hi)
     finally:
@@ -111,6 +107,7 @@ class SqliteAuditReader:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        self._source = read_in_place(self.path)
 
     async def head(self) -> AuditHead:
         db = await self._open()
@@ -157,7 +154,8 @@ class SqliteAuditReader:
         return stitch(await self._scan_parallel(lo, hi, parts))
 
     async def close(self) -> None:
-        """Nothing stays open between operations."""
+        """Nothing stays open between operations; a private copy (see ``readonly.py``) goes."""
+        self._source.close()
 
     async def _scan_parallel(self, lo: int, hi: int, parts: int) -> list[Segment]:
         """Fork one process per range. Fork is only safe with no other thread alive (one
@@ -171,7 +169,8 @@ class SqliteAuditReader:
                 await db.close()
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=parts, mp_context=context) as pool:
-            futures = [pool.submit(_scan, self.path, a, b) for a, b in split_ranges(lo, hi, parts)]
+            ranges = split_ranges(lo, hi, parts)
+            futures = [pool.submit(_scan, self._source, a, b) for a, b in ranges]
             return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in futures)))
 
     async def _open(self) -> SqliteDb:
@@ -182,7 +181,8 @@ class SqliteAuditReader:
                 "the right state directory.",
                 details={"path": self.path},
             )
-        db = await SqliteDb.open(self.path, name="audit-read", readonly=True)
+        # Read-only media are read without writing beside them (readonly.py).
+        db, self._source = await open_for_reading(self.path, name="audit-read", source=self._source)
         try:
             current = await db.read(_check_version)
         except BaseException:

@@ -21,6 +21,7 @@ from typing import Literal, TypeVar
 from urllib.parse import quote
 
 from mopsgate.storage.errors import StorageUnavailable
+from mopsgate.storage.sqlite.diagnose import diagnose
 
 T = TypeVar("T")
 Unit = Callable[[sqlite3.Connection], T]
@@ -29,21 +30,34 @@ BUSY_TIMEOUT_MS = 5000
 
 
 def unavailable(path: str | Path, exc: BaseException) -> StorageUnavailable:
+    details = {"path": str(path), "cause": f"{type(exc).__name__}: {exc}"}
+    named = diagnose(path, exc)
+    if named is not None:  # locked, read-only, full, damaged: say which, and what to do
+        return StorageUnavailable(named[0], hint=named[1], details=details)
     return StorageUnavailable(
         f"the database at {path} could not be used ({type(exc).__name__}: {exc})",
         hint=f"Check that {path} and its directory exist and are writable, that the disk is not "
         "full and that no other process holds a long write lock on it, then retry.",
-        details={"path": str(path), "cause": f"{type(exc).__name__}: {exc}"},
+        details=details,
+    )
+
+
+def readonly_uri(path: str | Path, *, immutable: bool = False) -> str:
+    """mode=ro: a reader can never write, nor create an empty file where a log was expected.
+    immutable=1 (only for a file that cannot change and has no write-ahead log to merge, see
+    ``readonly.py``): no locks and no -shm, so it reads from media nobody may write."""
+    return f"file:{quote(str(Path(path).resolve()))}?mode=ro" + (
+        "&immutable=1" if immutable else ""
     )
 
 
 def _connect(
-    path: str, readonly: bool, synchronous: Synchronous, busy_timeout_ms: int
+    path: str, readonly: bool, synchronous: Synchronous, busy_timeout_ms: int, immutable: bool
 ) -> sqlite3.Connection:
     if readonly:
-        # mode=ro: a reader can never write, nor create an empty file where a log was expected.
-        uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        conn = sqlite3.connect(
+            readonly_uri(path, immutable=immutable), uri=True, isolation_level=None
+        )
     else:
         conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
     try:
@@ -90,6 +104,7 @@ class SqliteDb:
         synchronous: Synchronous = "FULL",
         readonly: bool = False,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        immutable: bool = False,
     ) -> SqliteDb:
         """Connect on a new thread named ``mopsgate-db-<name>``; WAL and ``synchronous`` are
         set once here (a read-only connection sets neither: it cannot)."""
@@ -97,7 +112,7 @@ class SqliteDb:
         db = cls(str(path), name, executor)
         try:
             db._conn = await db._hop(
-                lambda: _connect(str(path), readonly, synchronous, busy_timeout_ms)
+                lambda: _connect(str(path), readonly, synchronous, busy_timeout_ms, immutable)
             )
         except BaseException:
             db._closed = True

@@ -1,0 +1,80 @@
+"""Why SQLite refused, said as what happened and what to do: one line an operator can act on.
+
+"OperationalError: database is locked" with a traceback told an operator neither that another
+process holds the lock nor what to do about it; "attempt to write a readonly database" did not
+say that the file or its directory is read-only for this user. The primary result code says
+which failure it is; the message names the file, says that nothing was changed, and what to do.
+"""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+from pathlib import Path
+
+# Primary SQLite result codes (https://sqlite.org/rescode.html).
+_PERM, _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = (
+    3, 5, 6, 8, 10, 11, 13, 14, 26,
+)  # fmt: skip
+READ_ONLY_COPIES = "read-only copies can be checked with `mopsgate audit verify --home DIR`"
+
+
+def _primary(exc: BaseException) -> int | None:
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return None if code is None else int(code) & 0xFF
+    if isinstance(exc, PermissionError) or (
+        isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+    ):
+        return _READONLY
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return _FULL
+    return None
+
+
+def diagnose(path: str | Path, exc: BaseException) -> tuple[str, str] | None:
+    """(what happened, what to do) for a failure we can name; None for anything else."""
+    code = _primary(exc)
+    folder = Path(path).parent
+    if code in (_BUSY, _LOCKED):
+        return (
+            f"the database at {path} is locked: another process has held a write lock on it "
+            "for longer than this command waits.",
+            "Nothing was changed. Retry once that process is done; if the lock never clears, "
+            f"look for a stuck mopsgate or sqlite3 process holding it (e.g. `fuser {path}`).",
+        )
+    if code in (_READONLY, _PERM):
+        return (
+            f"the database at {path} is read-only for this user (the file or its directory "
+            f"{folder} cannot be written).",
+            f"Nothing was changed. Run mopsgate as the user that owns {folder}, or make it "
+            f"writable; {READ_ONLY_COPIES}.",
+        )
+    if code == _CANTOPEN:
+        return (
+            f"the database at {path} cannot be opened (its directory is missing or not "
+            "accessible to this user).",
+            "Check --home / MOPSGATE_HOME and the directory's permissions.",
+        )
+    if code == _FULL:
+        return (
+            f"the disk holding the database at {path} is full.",
+            "Nothing was changed. Free some space, then retry.",
+        )
+    if code in (_CORRUPT, _NOTADB):
+        return (
+            f"the file at {path} is damaged or is not a mopsgate database.",
+            "Restore it from a backup; `mopsgate audit verify` on a copy names the first row "
+            "that cannot be trusted.",
+        )
+    if code == _IOERR:
+        return (
+            f"the disk failed while reading or writing the database at {path} (I/O error).",
+            "Check the disk and the filesystem, then retry.",
+        )
+    return None
+
+
+def is_read_only(exc: BaseException) -> bool:
+    """A failure that a read-only copy of the file explains (see ``audit_read``)."""
+    return _primary(exc) in (_READONLY, _PERM, _CANTOPEN)

@@ -37,6 +37,7 @@ from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, T
 MAX_SCAN = 20_000
 MAX_REPORTED = 500
 MAX_CAMPAIGNS = 200
+MAX_LISTS = 2000  # lists checked where the vendor cannot name its send lists
 
 CONFLICTS_DEFINITION = (
     "People whose consent is not 'subscribed' (opted out, suppressed, or no legal basis "
@@ -114,9 +115,10 @@ async def _unnamed_send_lists(
     sends (all but the declared ones). Returns the declared lists skipped, and whether every
     list could be listed."""
     skipped: list[str] = []
+    budget = [MAX_LISTS]
     try:
         page = client.capabilities.list_page
-        lists_of = _pages(lambda cur: client.list_lists(cursor=cur, limit=page), [MAX_SCAN])
+        lists_of = _pages(lambda cur: client.list_lists(cursor=cur, limit=page), budget)
         async for lst in lists_of:
             if lists.feeds_sends(lst.ref):
                 await scan.audience(lst.ref)
@@ -124,7 +126,7 @@ async def _unnamed_send_lists(
                 skipped.append(lst.ref)
     except NotSupportedByVendor:
         return skipped, False
-    return skipped, True
+    return skipped, budget[0] > 0
 
 
 def _list_fetch(client: Connector, ref: str) -> Callable[[str | None], Awaitable[Page[Person]]]:

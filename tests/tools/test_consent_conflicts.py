@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -10,6 +11,7 @@ from mopsgate.sandbox.marketo import ids as mk
 from mopsgate.sandbox.salesforce import ids as sf
 from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
+from mopsgate.tools import reads_hygiene
 from tests.conftest import audit_rows
 from tests.tools.seed_facts import NAMES, SEED, VENDORS, expected_conflicts, first
 from tests.tools.test_reads_per_vendor import ok, refused
@@ -30,7 +32,7 @@ SF_DECLARED = {sf.list_ref(i) for i in (2, 3, 6)}
 
 
 @pytest.mark.parametrize("name", NAMES)
-async def test_finds_exactly_the_seeded_conflicts(name, connect):
+async def test_finds_exactly_the_seeded_conflicts(name, connect, runtime: Runtime, settings):
     """The attack run found Salesforce reporting 73 conflicts and complete: true while Marketo
     and HubSpot reported 177 for the same people: every connector must find the same 177."""
     v = VENDORS[name]
@@ -52,6 +54,14 @@ async def test_finds_exactly_the_seeded_conflicts(name, connect):
     declared = SF_DECLARED if name == "salesforce" else set()
     assert set(got["lists_declared_not_send"]) == declared
     assert "Salesforce" in got["definition"]
+    assert runtime.connectors.emulator(name).core.write_requests == []
+    assert last_call(settings)["result_summary"].startswith("177 conflicts")
+
+
+def last_call(settings: Settings) -> dict[str, Any]:
+    rows = [r for r in audit_rows(settings) if r["tool"] == "find_consent_conflicts"]
+    assert rows and rows[-1]["outcome"] == "ok"
+    return rows[-1]
 
 
 async def test_salesforce_without_declarations_checks_every_list(connect, settings: Settings):
@@ -73,6 +83,20 @@ async def test_salesforce_without_declarations_checks_every_list(connect, settin
     assert set(got["lists_checked"]) == {v.list_ref(i) for i in static}
     assert {c["person_ref"]: set(c["found_in"]) for c in got["conflicts"]} == expected
     assert got["total_conflicts"] == len(expected) > 177
+    assert last_call(settings)["result_summary"].startswith(f"{len(expected)} conflicts")
+
+
+async def test_a_list_scan_cut_short_is_not_complete(
+    connect, runtime: Runtime, settings: Settings, monkeypatch
+):
+    """Where every Salesforce list must be checked, a scan that stops at its limit says
+    complete: false instead of passing off the lists it reached as all of them."""
+    monkeypatch.setattr(reads_hygiene, "MAX_LISTS", 2)
+    async with connect("assistant") as client:
+        got = await ok(client, "find_consent_conflicts", {"connector": "salesforce"})
+    assert not got["complete"]
+    assert runtime.connectors.emulator("salesforce").core.write_requests == []
+    last_call(settings)
 
 
 async def test_a_campaign_naming_several_lists_makes_the_answer_incomplete(
@@ -89,8 +113,7 @@ async def test_a_campaign_naming_several_lists_makes_the_answer_incomplete(
     assert got["unreadable"] == [mk.list_ref(4)]  # "All MQLs (smart)": a smart list
     assert mk.list_ref(3) in got["lists_checked"]  # not named by any campaign, still checked
     assert emu.core.write_requests == []
-    row = [r for r in audit_rows(settings) if r["tool"] == "find_consent_conflicts"][-1]
-    assert row["outcome"] == "ok"
+    last_call(settings)
 
 
 @pytest.mark.parametrize("name", NAMES)

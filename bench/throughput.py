@@ -154,12 +154,15 @@ async def over_http(
     warmup: int,
     governed: bool,
 ) -> dict[str, Any]:
-    from mopsgate.governance.bearer import create_token
+    from mopsgate.server.cli_token import create_token
     from mopsgate.server.settings import Settings, ensure_home
 
     settings = Settings(manifest, home)
     ensure_home(settings)
-    tokens = [create_token(settings.db_path, p) for p in BENCH_PRINCIPALS[:n_clients]]
+    tokens = [
+        await create_token(settings.storage(), p, "bench", None)
+        for p in BENCH_PRINCIPALS[:n_clients]
+    ]
     async with (
         spawn_http(tmp, manifest, home, governed) as url,
         contextlib.AsyncExitStack() as stack,

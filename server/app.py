@@ -16,7 +16,6 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
 from mopsgate.connectors.http import upstream_calls
 from mopsgate.governance.applying import Applier
 from mopsgate.governance.audit_chain import AuditEvent
-from mopsgate.governance.call_window import CallWindow
 from mopsgate.governance.change_model import Change
 from mopsgate.governance.change_store import ChangeStore
 from mopsgate.governance.ports import AuditSink
@@ -31,6 +30,7 @@ from mopsgate.server.registration import register_tools
 from mopsgate.server.registry import ConnectorRegistry
 from mopsgate.server.settings import Settings, ensure_home, signing_secret
 from mopsgate.storage import Storage, open_storage
+from mopsgate.storage.errors import StorageUnavailable
 from mopsgate.tools.registry import all_specs
 from mopsgate.tools.spec import ToolContext, ToolSpec
 
@@ -54,26 +54,26 @@ class Runtime:
     services: dict[str, Any] = field(default_factory=dict)
     storage: Storage | None = None
     audit_busy_ms: int = 5000
-    call_window: CallWindow | None = None
     _users: int = 0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         # One per process, so every connection it serves shares the calls in flight.
-        self.call_rate = CallRate(self.window)
+        self.call_rate = CallRate(lambda: self.require_storage().rates)
+
+    def require_storage(self) -> Storage:
+        if self.storage is None:
+            raise StorageUnavailable(
+                "mopsgate's storage is not open (the server is starting or stopping)",
+                hint="Retry in a moment.",
+            )
+        return self.storage
 
     def audit(self) -> AuditSink:
-        if self.storage is None:
-            raise RuntimeError("storage is not open")
-        return self.storage.audit
+        return self.require_storage().audit
 
     def audit_if_open(self) -> AuditSink | None:
         return self.storage.audit if self.storage is not None else None
-
-    def window(self) -> CallWindow:
-        if self.call_window is None:
-            raise RuntimeError("the call window is not open")
-        return self.call_window
 
     async def open(self) -> None:
         """Shared by every connection of this process; the lock stops two connections that
@@ -86,7 +86,6 @@ class Runtime:
     async def _open_stores(self) -> None:
         ensure_home(self.settings)
         self.storage = await open_storage(self.settings.storage(busy_timeout_ms=self.audit_busy_ms))
-        self.call_window = CallWindow.open(self.settings.db_path)
         await self._open_changes()
 
     async def _open_changes(self) -> None:
@@ -155,9 +154,6 @@ class Runtime:
         if self.storage is not None:
             await self.storage.close()
             self.storage = None
-            if self.call_window is not None:
-                self.call_window.close()
-                self.call_window = None
             store = self.services.pop("store", None)
             if store is not None:
                 await store.close()

@@ -10,37 +10,45 @@ store.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 
-from mopsgate.governance.call_window import CallWindow
 from mopsgate.governance.errors import AuditUnavailable, RateLimited
+from mopsgate.storage.api import RateWindows
+from mopsgate.storage.errors import StorageUnavailable
 
 
 class CallRate:
     """One per process (the runtime's), shared by every connection it serves."""
 
     def __init__(
-        self, window: Callable[[], CallWindow], clock: Callable[[], float] = time.time
+        self, windows: Callable[[], RateWindows], clock: Callable[[], float] = time.time
     ) -> None:
-        self._window = window
+        self._windows = windows
         self._clock = clock
         self._in_flight: dict[str, int] = {}
+        self._released: dict[str, int] = {}
 
-    def admit(self, principal: str, per_minute: int) -> None:
+    async def admit(self, principal: str, per_minute: int) -> None:
         """Refuse (RateLimited) or count the call as in flight; :meth:`release` it once its
-        audit row is written (or the call ended without one)."""
+        audit row is written (or the call ended without one).
+
+        The committed count is read in one hop off the event loop. A call of this process that
+        committed and was released while that hop was under way may be missing from the
+        snapshot, so calls released during the hop are counted as still in flight: the count
+        can only err high, never low."""
         now = self._clock()
+        released_before = self._released.get(principal, 0)
         try:
-            seen = self._window().count(principal, now)
-        except sqlite3.Error as exc:  # fail closed: no count, no call
+            seen = await self._windows().count_calls(principal, now)
+        except StorageUnavailable as exc:  # fail closed: no count, no call
             raise AuditUnavailable(
                 "the shared call-rate window could not be read, so the call was refused.",
                 hint="Check the disk and the permissions of the mopsgate state directory.",
                 details={"cause": str(exc)},
             ) from exc
-        calls = seen.calls + self._in_flight.get(principal, 0)
+        during_read = self._released.get(principal, 0) - released_before
+        calls = seen.calls + self._in_flight.get(principal, 0) + during_read
         if calls >= per_minute:
             wait = seen.seconds_until_one_leaves(now) if seen.calls else 1.0
             raise RateLimited(
@@ -52,6 +60,7 @@ class CallRate:
         self._in_flight[principal] = self._in_flight.get(principal, 0) + 1
 
     def release(self, principal: str) -> None:
+        self._released[principal] = self._released.get(principal, 0) + 1
         left = self._in_flight.get(principal, 0) - 1
         if left > 0:
             self._in_flight[principal] = left

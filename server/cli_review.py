@@ -30,7 +30,7 @@ from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
 from mopsgate.server.cli_render import render_rich
 from mopsgate.server.settings import Settings, ensure_home, load_settings
-from mopsgate.storage import append_once
+from mopsgate.storage import append_once, ensure_schema
 from mopsgate.storage.errors import StorageUnavailable
 
 review_app = typer.Typer(
@@ -50,8 +50,14 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _settings(manifest: str | None, home: str | None) -> Settings:
+    """The settings, with the database created at the current schema (or refused at another
+    one) before any store touches it."""
     settings = load_settings(manifest, home)
     ensure_home(settings)
+    try:
+        run(ensure_schema(settings.storage()))
+    except StorageUnavailable as exc:
+        raise _fail(str(exc), 2) from exc
     return settings
 
 

@@ -3,18 +3,18 @@ hash, bound to one principal; creating and revoking are both audited."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
 
 from mopsgate.governance.audit_chain import AuditEvent
-from mopsgate.governance.bearer import create_token, revoke_principal_tokens
-from mopsgate.governance.errors import ManifestError
+from mopsgate.governance.errors import GovernanceError, ManifestError
 from mopsgate.governance.manifest_load import load_manifest
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
-from mopsgate.server.settings import Settings, ensure_home, load_settings
-from mopsgate.storage import append_once
+from mopsgate.server.settings import ensure_home, load_settings
+from mopsgate.storage import Storage, StorageConfig, open_storage
 
 token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for HTTP clients.")
 
@@ -27,17 +27,40 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _audit(settings: Settings, principal: str, action: str, summary: str) -> None:
-    event = AuditEvent(
-        kind="token",
-        principal=principal,
-        transport="cli",
-        tool=f"token {action}",
-        decision="n/a",
-        outcome="ok",
-        result_summary=summary,
+async def _audit(storage: Storage, principal: str, action: str, summary: str) -> None:
+    await storage.audit.append(
+        AuditEvent(
+            kind="token",
+            principal=principal,
+            transport="cli",
+            tool=f"token {action}",
+            decision="n/a",
+            outcome="ok",
+            result_summary=summary,
+        )
     )
-    run(append_once(settings.storage(), event))
+
+
+async def create_token(cfg: StorageConfig, principal: str, label: str, ttl_days: int | None) -> str:
+    storage = await open_storage(cfg)
+    try:
+        now = datetime.now(UTC)
+        expires = now + timedelta(days=ttl_days) if ttl_days else None
+        issued = await storage.tokens.create(principal, label=label, expires_at=expires, now=now)
+        await _audit(storage, principal, "create", f"token created ({label or 'no label'})")
+    finally:
+        await storage.close()
+    return issued.token
+
+
+async def revoke_tokens(cfg: StorageConfig, principal: str) -> int:
+    storage = await open_storage(cfg)
+    try:
+        count = await storage.tokens.revoke_principal(principal)
+        await _audit(storage, principal, "revoke", f"{count} token(s) revoked")
+    finally:
+        await storage.close()
+    return count
 
 
 @token_app.command("create")
@@ -61,8 +84,10 @@ def token_create(
             1,
         )
     ensure_home(settings)
-    token = create_token(settings.db_path, principal, label=label, ttl_days=ttl_days)
-    _audit(settings, principal, "create", f"token created ({label or 'no label'})")
+    try:
+        token = run(create_token(settings.storage(), principal, label, ttl_days))
+    except GovernanceError as exc:
+        raise _fail(str(exc), 1) from exc
     typer.echo(token)
 
 
@@ -74,6 +99,8 @@ def token_revoke(
     """Revoke every bearer token of PRINCIPAL at once (e.g. a leaked token); audited."""
     settings = load_settings(None, home)
     ensure_home(settings)
-    count = revoke_principal_tokens(settings.db_path, principal)
-    _audit(settings, principal, "revoke", f"{count} token(s) revoked")
+    try:
+        count = run(revoke_tokens(settings.storage(), principal))
+    except GovernanceError as exc:
+        raise _fail(str(exc), 1) from exc
     typer.echo(f"revoked {count} token(s) of {principal}")

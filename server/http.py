@@ -10,45 +10,20 @@ where its metadata would be advertised. The 401 itself is explained by ``http_un
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 from typing import Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
-from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import AnyHttpUrl
 from starlette.routing import Route
 
-from mopsgate.governance.bearer import lookup_token
+from mopsgate.server.bearer import SCOPE, BearerCache, BearerVerifier
 from mopsgate.server.http_sessions import SdkSessions, SessionLimits
 from mopsgate.server.http_unauthorized import ExplainUnauthorized
 from mopsgate.server.settings import HttpSessionSettings
 
-SCOPE = "mopsgate"
 MCP_PATH = "/mcp"
-
-
-class DbTokenVerifier(TokenVerifier):
-    def __init__(self, db_path: Path) -> None:
-        self.db_path = db_path
-
-    async def verify_token(self, token: str) -> AccessToken | None:
-        record = lookup_token(self.db_path, token)
-        if record is None:
-            return None
-        expires = None
-        if record.expires_at:
-            from datetime import datetime
-
-            expires = int(datetime.fromisoformat(record.expires_at).timestamp())
-        return AccessToken(
-            token="(redacted)",  # noqa: S106 - the real token is never kept
-            client_id=record.principal,
-            scopes=[SCOPE],
-            expires_at=expires if expires else int(time.time()) + 3600,
-        )
 
 
 def http_principal(_ctx: Any) -> str | None:
@@ -56,9 +31,9 @@ def http_principal(_ctx: Any) -> str | None:
     return token.client_id if token is not None else None
 
 
-def http_server_kwargs(db_path: Path, host: str, port: int) -> dict[str, Any]:
+def http_server_kwargs(cache: BearerCache, host: str, port: int) -> dict[str, Any]:
     return {
-        "token_verifier": DbTokenVerifier(db_path),
+        "token_verifier": BearerVerifier(cache),
         "auth": AuthSettings(
             # Required by the SDK; with no resource_server_url it is never published.
             issuer_url=AnyHttpUrl(f"http://{host}:{port}"),
@@ -88,11 +63,12 @@ def build_http_app(
     from mopsgate.server.app import build_server
 
     limits = sessions or HttpSessionSettings()
+    cache = BearerCache(lambda: runtime.require_storage().tokens)
     server = build_server(
         runtime,
         transport="http",
         resolve_principal=http_principal,
-        **http_server_kwargs(runtime.settings.db_path, host, port),
+        **http_server_kwargs(cache, host, port),
     )
     app = server.streamable_http_app(
         transport_security=transport_security(host, port),
@@ -105,4 +81,4 @@ def build_http_app(
     endpoint.app = SessionLimits(
         endpoint.app, SdkSessions(server.session_manager), limits.per_principal
     )
-    return ExplainUnauthorized(app, runtime.settings.db_path, runtime.audit_if_open)
+    return ExplainUnauthorized(app, cache, runtime.audit_if_open)

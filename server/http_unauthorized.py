@@ -16,13 +16,15 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from mopsgate.governance.audit_chain import AuditEvent
-from mopsgate.governance.bearer import RefusedToken, refused_token
-from mopsgate.governance.errors import AuditUnavailable
+from mopsgate.governance.bearer_tokens import Refusal
+from mopsgate.governance.errors import AuditUnavailable, GovernanceError
 from mopsgate.governance.ports import AuditSink
+from mopsgate.server.bearer import BearerCache
 
 log = logging.getLogger("mopsgate.http")
 
@@ -43,11 +45,27 @@ def _bearer(scope: dict[str, Any]) -> str | None:
     return None
 
 
-def explain(presented: str | None, refused: RefusedToken | None) -> tuple[str, str]:
+@dataclass(frozen=True)
+class RefusedToken:
+    """A presented token that matches a stored one but is no longer accepted."""
+
+    principal: str
+    reason: Refusal
+
+
+UNCHECKED = "unchecked"
+
+
+def explain(presented: str | None, refused: RefusedToken | str | None) -> tuple[str, str]:
     """The (error, description) for a 401, from what the client sent."""
     if presented is None:
         return "missing_token", "mopsgate needs a bearer token on every request; none was sent."
-    if refused is not None and refused.reason == "revoked":
+    if refused == UNCHECKED:
+        return "invalid_token", (
+            "The token could not be checked: mopsgate's state database is unavailable. "
+            "Retry shortly; if it persists, tell the mopsgate operator."
+        )
+    if isinstance(refused, RefusedToken) and refused.reason == "revoked":
         return "invalid_token", "This token was revoked; it no longer grants access."
     if refused is not None:
         return "invalid_token", "This token has expired; it no longer grants access."
@@ -68,10 +86,10 @@ class ExplainUnauthorized:
     """ASGI wrapper: any 401 from the app underneath goes out with mopsgate's own body."""
 
     def __init__(
-        self, app: ASGIApp, db_path: Path, audit_log: Callable[[], AuditSink | None]
+        self, app: ASGIApp, tokens: BearerCache, audit_log: Callable[[], AuditSink | None]
     ) -> None:
         self.app = app
-        self.db_path = db_path
+        self.tokens = tokens
         self.audit_log = audit_log
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -94,9 +112,9 @@ class ExplainUnauthorized:
 
     async def _refuse(self, scope: dict[str, Any], send: Any) -> None:
         presented = _bearer(scope)
-        refused = refused_token(self.db_path, presented) if presented else None
+        refused = await self._refused(presented) if presented else None
         error, description = explain(presented, refused)
-        if refused is not None:
+        if isinstance(refused, RefusedToken):
             await self._audit(refused)
         body = unauthorized_body(error, description)
         challenge = 'Bearer realm="mopsgate"'  # RFC 6750 3.1: no error code without a token
@@ -114,6 +132,19 @@ class ExplainUnauthorized:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+    async def _refused(self, presented: str) -> RefusedToken | str | None:
+        """Why an issued token is refused (revoked or expired); None for a token that was
+        never issued; UNCHECKED when the store cannot be asked."""
+        try:
+            record = await self.tokens.lookup(presented)
+        except GovernanceError as exc:
+            log.error("could not look up a refused bearer token: %s", exc)
+            return UNCHECKED
+        if record is None:
+            return None
+        reason = record.refusal(datetime.now(UTC))
+        return None if reason is None else RefusedToken(record.principal, reason)
 
     async def _audit(self, refused: RefusedToken) -> None:
         audit_log = self.audit_log()

@@ -188,7 +188,7 @@ class GovernedPipeline:
             raise invalid_params(malformed)
         try:
             admitted = self._identify(manifest, principal)
-            self.call_rate.admit(admitted, rate_limit(manifest, admitted).calls_per_minute)
+            await self.call_rate.admit(admitted, rate_limit(manifest, admitted).calls_per_minute)
         except GovernanceError as refusal:  # not counted toward the rate: nothing ran
             return await self._finish_refused(event, refusal, started, version)
         try:  # from here on the call counts toward the principal's calls per minute

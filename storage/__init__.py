@@ -134,6 +134,15 @@ async def schema_status(cfg: StorageConfig) -> SchemaStatus:
         source.close()
 
 
+async def ensure_schema(cfg: StorageConfig) -> None:
+    """Create a new database at HEAD; refuse one at another version (SchemaTooOld/New)."""
+    db = await SqliteDb.open(cfg.sqlite_path, name="schema", busy_timeout_ms=cfg.busy_timeout_ms)
+    try:
+        require_head(cfg.where, await db.write(prepare))
+    finally:
+        await db.close()
+
+
 async def upgrade_schema(cfg: StorageConfig) -> list[Migration]:
     """Apply every pending migration, each with its version row in one transaction; a new
     database is created at HEAD. Returns what was applied; refuses a newer schema."""
@@ -159,6 +168,7 @@ __all__ = [
     "append_once",
     "audit_reader",
     "check_writable",
+    "ensure_schema",
     "explain_failure",
     "open_storage",
     "schema_status",

@@ -25,7 +25,7 @@ class Migration:
         return f"{self.version:04d}_{self.name}"
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "baseline"),)
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "baseline"), Migration(2, "token_epoch"))
 HEAD = MIGRATIONS[-1].version
 
 

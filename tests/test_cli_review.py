@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from mopsgate.governance.manifest_load import load_manifest, manifest_digest
 from mopsgate.governance.risk import RiskClass
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_review import freeze_cmd, review_app, unfreeze_cmd
+from mopsgate.storage import StorageConfig, ensure_schema
 
 runner = CliRunner()
 app = typer.Typer()
@@ -88,6 +90,7 @@ def _insert(
         manifest_digest=manifest_digest(manifest),
         approvals_required=ApprovalsRequired(count=count, roles=list(roles)),
     )
+    asyncio.run(ensure_schema(StorageConfig.sqlite(db)))  # as the server creates it
     with ChangeStoreSync.open(db) as store:
         return store.insert(c)
 

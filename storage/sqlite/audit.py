@@ -29,12 +29,12 @@ from mopsgate.governance.audit_chain import (
     event_values,
     record_of,
 )
-from mopsgate.governance.call_window import record_calls
 from mopsgate.governance.errors import AuditUnavailable
 from mopsgate.storage.errors import SchemaMismatch, StorageUnavailable
 from mopsgate.storage.migrate import require_head
 from mopsgate.storage.sqlite.db import BUSY_TIMEOUT_MS, SqliteDb
 from mopsgate.storage.sqlite.diagnose import diagnose
+from mopsgate.storage.sqlite.rates import record_calls
 from mopsgate.storage.sqlite.schema import prepare
 
 TABLE = "audit_log"

@@ -1,8 +1,9 @@
 """Everything the SQLite backend opens for one process.
 
-Connections by job, each on its own thread: ``state`` (schema check at open; the change,
-freeze and token tables later) and ``audit`` (the group-commit writer). PRAGMAs, durability and
-the schema version are checked once here, at open, never per request.
+Connections by job, each on its own thread: ``state`` (schema check at open; tokens, and the
+change and freeze tables later), ``read`` (query-only: token lookups and call windows, which
+never wait for a writer in WAL mode) and ``audit`` (the group-commit writer). PRAGMAs,
+durability and the schema version are checked once here, at open, never per request.
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ from mopsgate.storage.migrate import require_head
 from mopsgate.storage.sqlite.audit import SqliteAuditStore
 from mopsgate.storage.sqlite.audit_read import SqliteAuditReader
 from mopsgate.storage.sqlite.db import BUSY_TIMEOUT_MS, SqliteDb
+from mopsgate.storage.sqlite.rates import SqliteRateWindows
 from mopsgate.storage.sqlite.schema import prepare
+from mopsgate.storage.sqlite.tokens import SqliteTokenStore
 
 
 class SqliteStorage:
-    def __init__(
-        self, path: str, state: SqliteDb, audit: SqliteAuditStore, reader: SqliteAuditReader
-    ) -> None:
+    def __init__(self, path: str, state: SqliteDb, read: SqliteDb, audit: SqliteAuditStore) -> None:
         self.path = path
         self.state = state
+        self.read = read
         self.audit = audit
-        self.audit_reader = reader
+        self.audit_reader = SqliteAuditReader(path)
+        self.tokens = SqliteTokenStore(state, read, path)
+        self.rates = SqliteRateWindows(read)
 
     @classmethod
     async def open(
@@ -31,19 +35,30 @@ class SqliteStorage:
     ) -> SqliteStorage:
         """Create a new file at HEAD, stamp one from before versioning, refuse any other
         version than HEAD (SchemaTooOld / SchemaTooNew, saying what to run)."""
-        state = await SqliteDb.open(path, name="state", busy_timeout_ms=busy_timeout_ms)
+        opened: list[SqliteDb | SqliteAuditStore] = []
         try:
+            state = await SqliteDb.open(path, name="state", busy_timeout_ms=busy_timeout_ms)
+            opened.append(state)
             require_head(str(path), await state.write(prepare))
+            read = await SqliteDb.open(
+                path, name="read", query_only=True, busy_timeout_ms=busy_timeout_ms
+            )
+            opened.append(read)
             audit = await SqliteAuditStore.open(
                 path, busy_timeout_ms=busy_timeout_ms, prepare_schema=False
             )
+            opened.append(audit)
+            storage = cls(str(path), state, read, audit)
+            await storage.tokens.publish_current()
         except BaseException:
-            await state.close()
+            for part in reversed(opened):
+                await part.close()
             raise
-        return cls(str(path), state, audit, SqliteAuditReader(path))
+        return storage
 
     async def close(self) -> None:
         try:
             await self.audit.close()
         finally:
+            await self.read.close()
             await self.state.close()

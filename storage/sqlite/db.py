@@ -52,7 +52,12 @@ def readonly_uri(path: str | Path, *, immutable: bool = False) -> str:
 
 
 def _connect(
-    path: str, readonly: bool, synchronous: Synchronous, busy_timeout_ms: int, immutable: bool
+    path: str,
+    readonly: bool,
+    query_only: bool,
+    synchronous: Synchronous,
+    busy_timeout_ms: int,
+    immutable: bool,
 ) -> sqlite3.Connection:
     if readonly:
         conn = sqlite3.connect(
@@ -65,6 +70,8 @@ def _connect(
         if not readonly:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={synchronous}")
+        if query_only:
+            conn.execute("PRAGMA query_only=ON")
     except BaseException:
         conn.close()
         raise
@@ -103,16 +110,20 @@ class SqliteDb:
         name: str,
         synchronous: Synchronous = "FULL",
         readonly: bool = False,
+        query_only: bool = False,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
         immutable: bool = False,
     ) -> SqliteDb:
         """Connect on a new thread named ``mopsgate-db-<name>``; WAL and ``synchronous`` are
-        set once here (a read-only connection sets neither: it cannot)."""
+        set once here (a ``readonly`` file connection sets neither: it cannot). ``query_only``
+        opens the file normally but refuses every write (a reader beside live writers)."""
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"mopsgate-db-{name}")
         db = cls(str(path), name, executor)
         try:
             db._conn = await db._hop(
-                lambda: _connect(str(path), readonly, synchronous, busy_timeout_ms, immutable)
+                lambda: _connect(
+                    str(path), readonly, query_only, synchronous, busy_timeout_ms, immutable
+                )
             )
         except BaseException:
             db._closed = True

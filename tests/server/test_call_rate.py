@@ -11,9 +11,10 @@ import sqlite3
 import anyio
 from mcp import Client, StdioServerParameters
 
-from mopsgate.governance.call_window import SCHEMA, CallWindow, record_calls
 from mopsgate.governance.change_store import ChangeStoreSync
 from mopsgate.server.settings import Settings
+from mopsgate.storage.sqlite.rates import count_calls, record_calls
+from mopsgate.storage.sqlite.schema import prepare
 from tests.conftest import audit_rows, text_of
 from tests.server.test_transports import MOPSGATE, _env
 
@@ -86,20 +87,20 @@ def test_window_counts_the_last_minute_and_forgets_older_seconds(tmp_path):
     db = tmp_path / "window.db"
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(SCHEMA)
+    conn.execute("BEGIN IMMEDIATE")
+    prepare(conn)
+    conn.execute("COMMIT")
     record_calls(conn, ["a", "a", "b"], now=1000.5)
-    window = CallWindow.open(db)
     try:
-        assert window.count("a", 1000.9).calls == 2
+        assert count_calls(conn, "a", 1000.9).calls == 2
         record_calls(conn, ["a"], now=1030.2)
-        assert window.count("a", 1059.0).calls == 3
-        assert window.count("a", 1060.99).calls == 3  # second 1000 may hold a call from t<1001
-        assert window.count("a", 1061.0).calls == 1
-        assert window.count("b", 1030.0).calls == 1
-        assert window.count("a", 1059.0).seconds_until_one_leaves(1059.0) == 2.0
+        assert count_calls(conn, "a", 1059.0).calls == 3
+        assert count_calls(conn, "a", 1060.99).calls == 3  # second 1000 may hold a call from t<1001
+        assert count_calls(conn, "a", 1061.0).calls == 1
+        assert count_calls(conn, "b", 1030.0).calls == 1
+        assert count_calls(conn, "a", 1059.0).seconds_until_one_leaves(1059.0) == 2.0
         record_calls(conn, ["a"], now=1100.0)  # prunes a's seconds that left the window
         rows = conn.execute("SELECT principal, second FROM call_window ORDER BY 1, 2").fetchall()
         assert rows == [("a", 1100), ("b", 1000)]
     finally:
-        window.close()
         conn.close()

@@ -6,10 +6,10 @@ import sqlite3
 
 from typer.testing import CliRunner, Result
 
-from mopsgate.governance.bearer import lookup_token
 from mopsgate.server.cli import app
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows
+from tests.support.tokens import stored_token
 
 
 def _invoke(settings: Settings, *args: str) -> Result:
@@ -32,7 +32,7 @@ def test_token_is_printed_once_and_stored_hashed(settings: Settings) -> None:
     assert result.exit_code == 0, result.output
     token = result.output.strip()
     assert token.startswith("mgt_")
-    record = lookup_token(settings.db_path, token)
+    record = stored_token(settings, token)
     assert record is not None and record.principal == "assistant"
     raw = b"".join(p.read_bytes() for p in settings.home.glob("mopsgate.db*"))
     assert token.encode() not in raw
@@ -59,6 +59,7 @@ def test_revoked_tokens_stop_working_and_revocation_is_audited(settings: Setting
         app, ["token", "revoke", "--principal", "assistant", "--home", str(settings.home)]
     )
     assert result.exit_code == 0 and "revoked 1 token(s) of assistant" in result.output
-    assert lookup_token(settings.db_path, token) is None
+    record = stored_token(settings, token)
+    assert record is not None and record.revoked
     row = audit_rows(settings)[-1]
     assert (row["tool"], row["result_summary"]) == ("token revoke", "1 token(s) revoked")

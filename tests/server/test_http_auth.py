@@ -7,10 +7,12 @@ import sqlite3
 from typing import Any
 
 import httpx
+from typer.testing import CliRunner
 
-from mopsgate.governance.bearer import create_token, revoke_principal_tokens
+from mopsgate.server.cli import app
 from mopsgate.server.settings import Settings, ensure_home
 from tests.conftest import audit_rows
+from tests.support.tokens import issue_token
 
 CALL = {
     "jsonrpc": "2.0",
@@ -59,11 +61,17 @@ def test_a_token_never_issued_is_refused_without_an_audit_row(http_base: str, se
     assert not [r for r in audit_rows(settings) if r["kind"] in ("token", "tool_call")]
 
 
-def test_a_revoked_token_is_refused_and_its_use_audited(http_base: str, settings: Settings):
+def test_a_revoked_token_is_refused_on_the_very_next_request(http_base: str, settings: Settings):
+    """The server caches token lookups; `mopsgate token revoke` run in another process (here:
+    the CLI, beside the running server) still cuts the token off at the next request."""
     ensure_home(settings)
-    token = create_token(settings.db_path, "analyst")
-    assert _post(http_base, token).status_code != 401  # accepted until revoked
-    revoke_principal_tokens(settings.db_path, "analyst")
+    token = issue_token(settings, "analyst")
+    for _ in range(2):  # accepted, and now cached, until revoked
+        assert _post(http_base, token).status_code != 401
+    revoked = CliRunner().invoke(
+        app, ["token", "revoke", "--principal", "analyst", "--home", str(settings.home)]
+    )
+    assert revoked.exit_code == 0 and "revoked 1 token(s)" in revoked.output
     calls_before = len(_tool_calls(settings))
     response = _post(http_base, token)
     assert response.status_code == 401
@@ -81,7 +89,7 @@ def test_a_revoked_token_is_refused_and_its_use_audited(http_base: str, settings
 
 def test_an_expired_token_is_refused_and_its_use_audited(http_base: str, settings: Settings):
     ensure_home(settings)
-    token = create_token(settings.db_path, "analyst", ttl_days=1)
+    token = issue_token(settings, "analyst", ttl_days=1)
     with sqlite3.connect(settings.db_path) as conn:
         conn.execute("UPDATE bearer_tokens SET expires_at = '2020-01-01T00:00:00+00:00'")
     response = _post(http_base, token)

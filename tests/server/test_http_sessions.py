@@ -21,7 +21,6 @@ import anyio
 import pytest
 from mcp import Client
 
-from mopsgate.governance.bearer import create_token
 from mopsgate.server.app import Runtime, build_server
 from mopsgate.server.http import MCP_PATH, build_http_app
 from mopsgate.server.http_sessions import SessionLimits
@@ -34,6 +33,7 @@ from mopsgate.server.settings import (
 )
 from tests.conftest import audit_rows
 from tests.server.test_transports import MOPSGATE, _env
+from tests.support.tokens import issue_token
 
 HOST = b"127.0.0.1:8765"
 INITIALIZE = {
@@ -140,7 +140,7 @@ async def serving(runtime: Runtime, limits: HttpSessionSettings) -> AsyncIterato
 
 def _token(settings: Settings, principal: str) -> str:
     ensure_home(settings)
-    return create_token(settings.db_path, principal)
+    return issue_token(settings, principal)
 
 
 def _rss_bytes() -> int:

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 from mcp import Client, StdioServerParameters
 
-from mopsgate.governance.bearer import create_token
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows, text_of
+from tests.support.tokens import issue_token
 
 MOPSGATE = str(Path(sys.executable).parent / "mopsgate")
 
@@ -94,7 +94,7 @@ def test_http_with_a_wrong_token_is_401(http_base: str):
 
 def test_http_rejects_a_foreign_origin(http_base: str, settings: Settings):
     settings.home.mkdir(parents=True, exist_ok=True)
-    token = create_token(settings.db_path, "analyst")
+    token = issue_token(settings, "analyst")
     response = _call(
         http_base, {"Authorization": f"Bearer {token}", "Origin": "http://evil.example"}
     )
@@ -102,7 +102,7 @@ def test_http_rejects_a_foreign_origin(http_base: str, settings: Settings):
 
 
 def test_http_rejects_a_foreign_host(http_base: str, settings: Settings):
-    token = create_token(settings.db_path, "analyst")
+    token = issue_token(settings, "analyst")
     response = _call(http_base, {"Authorization": f"Bearer {token}", "Host": "evil.example"})
     assert response.status_code in (400, 421)
 
@@ -110,7 +110,7 @@ def test_http_rejects_a_foreign_host(http_base: str, settings: Settings):
 async def test_http_token_maps_to_its_principal(http_base: str, settings: Settings):
     from mcp.client.streamable_http import streamable_http_client
 
-    token = create_token(settings.db_path, "analyst")
+    token = issue_token(settings, "analyst")
     import httpx2
 
     async with (
@@ -128,7 +128,7 @@ async def test_http_token_maps_to_its_principal(http_base: str, settings: Settin
 async def test_http_token_of_a_principal_no_longer_in_manifest(http_base, settings, manifest_path):
     from mcp.client.streamable_http import streamable_http_client
 
-    token = create_token(settings.db_path, "ghost")
+    token = issue_token(settings, "ghost")
     import httpx2
 
     async with (

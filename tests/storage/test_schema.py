@@ -13,7 +13,7 @@ from typer.testing import CliRunner, Result
 from mopsgate.storage import StorageConfig, audit_reader, open_storage
 from mopsgate.storage.errors import SchemaTooNew, SchemaTooOld, StorageUnavailable
 from mopsgate.storage.migrate import HEAD, MIGRATIONS
-from mopsgate.storage.sqlite.schema import migration_files, statements
+from mopsgate.storage.sqlite.schema import VERSION_TABLE, migration_files, statements
 from tests.storage.backends import SqliteBackend
 from tests.storage.events import allowed
 
@@ -63,19 +63,25 @@ async def test_a_new_file_is_created_at_head(home: Path) -> None:
     assert {"audit_log", "changes", "approvals", "used_nonces", "bearer_tokens"} <= tables
 
 
-async def test_a_file_from_before_versioning_is_stamped_and_kept(home: Path) -> None:
-    """What mopsgate wrote before versions existed: some of the tables, with rows in them."""
+async def test_a_file_from_before_versioning_is_stamped_then_upgraded(home: Path) -> None:
+    """What mopsgate wrote before versions existed (here: its audit log with a row in it) is
+    version 1 as it stands: stamped, refused until upgraded, then served with its rows."""
     sql = migration_files()["0001_baseline"]
     audit_table = next(s for s in statements(sql) if "audit_log" in s)
     execute(home, "PRAGMA journal_mode=WAL", audit_table)
-    storage = await open_storage(cfg(home))
-    await storage.audit.append(allowed())
-    await storage.close()
-    first = await open_storage(cfg(home))  # opening again changes nothing
-    assert (await first.audit_reader.verify()).rows == 1
-    await first.close()
+    with pytest.raises(SchemaTooOld, match="schema version 1;"):
+        await open_storage(cfg(home))
     assert query(home, "SELECT version FROM schema_version") == [(1,)]
     assert query(home, "SELECT COUNT(*) FROM changes") == [(0,)]  # filled in by 0001
+    upgrade = await asyncio.to_thread(mopsgate, "db", "upgrade", "--home", str(home))
+    assert upgrade.exit_code == 0, upgrade.output
+    assert [f"Applied {m.label}." for m in MIGRATIONS[1:]] == upgrade.output.splitlines()[:-1]
+    storage = await open_storage(cfg(home))
+    await storage.audit.append(allowed())
+    assert (await storage.audit_reader.verify()).rows == 1
+    await storage.close()
+    versions = query(home, "SELECT version FROM schema_version ORDER BY version")
+    assert versions == [(m.version,) for m in MIGRATIONS]
 
 
 async def test_a_newer_schema_is_refused_everywhere(home: Path) -> None:
@@ -114,32 +120,45 @@ def test_serve_refuses_a_schema_it_was_not_built_for(home: Path, tmp_path: Path)
     assert "refusing to start" in output and "newer mopsgate" in output
 
 
+def at_version(home: Path, version: int) -> None:
+    """A database as an older mopsgate left it: migrations 1..version applied."""
+    script = [VERSION_TABLE]
+    for migration in MIGRATIONS[:version]:
+        script += statements(migration_files()[migration.label])
+        script.append(
+            f"INSERT INTO schema_version VALUES ({migration.version}, '{migration.name}', "  # noqa: S608
+            "'2026-01-01T00:00:00+00:00', 'an older mopsgate')"
+        )
+    execute(home, "PRAGMA journal_mode=WAL", *script)
+
+
 async def test_an_older_schema_is_refused_until_upgraded(home: Path) -> None:
-    """A file whose versions stop short of HEAD (here: the table exists, no version applied):
-    refused with the command to run; `db status` lists what is pending; `db upgrade` applies it
-    and keeps every row."""
-    storage = await open_storage(cfg(home))
-    await storage.audit.append(allowed())
-    await storage.close()
-    execute(home, "DELETE FROM schema_version")
+    """Refused with the command to run; `db status` lists what is pending; `db upgrade`
+    applies it and keeps every row."""
+    at_version(home, HEAD - 1)
+    execute(
+        home,
+        "INSERT INTO bearer_tokens (token_hash, principal, created_at) "
+        "VALUES ('h', 'assistant', '2026-01-01T00:00:00+00:00')",
+    )
     with pytest.raises(SchemaTooOld) as info:
         await open_storage(cfg(home))
-    assert f"schema version 0; this mopsgate needs version {HEAD}" in info.value.message
+    assert f"schema version {HEAD - 1}; this mopsgate needs version {HEAD}" in info.value.message
     assert "mopsgate db upgrade" in info.value.hint
 
     status = await asyncio.to_thread(mopsgate, "db", "status", "--home", str(home))
     assert status.exit_code == 1
-    assert "0001_baseline" in status.output
+    assert MIGRATIONS[-1].label in status.output
     upgrade = await asyncio.to_thread(mopsgate, "db", "upgrade", "--home", str(home))
     assert upgrade.exit_code == 0, upgrade.output
-    assert "Applied 0001_baseline." in upgrade.output
+    assert f"Applied {MIGRATIONS[-1].label}." in upgrade.output
     status = await asyncio.to_thread(mopsgate, "db", "status", "--home", str(home))
     assert status.exit_code == 0 and "Up to date." in status.output
 
     storage = await open_storage(cfg(home))
-    result = await storage.audit_reader.verify()
+    record = await storage.tokens.lookup("h")
     await storage.close()
-    assert result.ok and result.rows == 1
+    assert record is not None and record.principal == "assistant"
 
 
 def test_db_commands_on_a_new_home(home: Path) -> None:

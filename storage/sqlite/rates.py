@@ -1,0 +1,49 @@
+"""Calls per minute on SQLite: the ``call_window`` table, written by the audit writer inside the
+transaction that commits each batch of rows, read by :class:`SqliteRateWindows`."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable
+from functools import partial
+
+from mopsgate.governance.call_window import WindowCount, first_counted_second
+from mopsgate.storage.sqlite.db import SqliteDb
+
+UPSERT_SQL = (
+    "INSERT INTO call_window (principal, second, calls) VALUES (?, ?, ?) "
+    "ON CONFLICT(principal, second) DO UPDATE SET calls = calls + excluded.calls"
+)
+PRUNE_SQL = "DELETE FROM call_window WHERE principal = ? AND second < ?"
+COUNT_SQL = (
+    "SELECT COALESCE(SUM(calls), 0), MIN(second) FROM call_window "
+    "WHERE principal = ? AND second >= ?"
+)
+
+
+def record_calls(conn: sqlite3.Connection, principals: Iterable[str], now: float) -> None:
+    """Count the calls of one committed batch; run inside the audit writer's transaction, which
+    also drops the principal's seconds that left the window (so the table stays tiny)."""
+    counts = Counter(principals)
+    if not counts:
+        return
+    second, oldest = math.floor(now), first_counted_second(now)
+    conn.executemany(UPSERT_SQL, [(p, second, n) for p, n in counts.items()])
+    conn.executemany(PRUNE_SQL, [(p, oldest) for p in counts])
+
+
+def count_calls(conn: sqlite3.Connection, principal: str, now: float) -> WindowCount:
+    row = conn.execute(COUNT_SQL, (principal, first_counted_second(now))).fetchone()
+    return WindowCount(int(row[0]), None if row[1] is None else int(row[1]))
+
+
+class SqliteRateWindows:
+    """The :class:`~mopsgate.storage.api.RateWindows` for SQLite, on the read connection."""
+
+    def __init__(self, read: SqliteDb) -> None:
+        self._read = read
+
+    async def count_calls(self, principal: str, now: float) -> WindowCount:
+        return await self._read.read(partial(count_calls, principal=principal, now=now))

@@ -54,10 +54,7 @@ def _settings(manifest: str | None, home: str | None) -> Settings:
     one) before any store touches it."""
     settings = load_settings(manifest, home)
     ensure_home(settings)
-    try:
-        run(ensure_schema(settings.storage()))
-    except StorageUnavailable as exc:
-        raise _fail(str(exc), 2) from exc
+    run(ensure_schema(settings.storage()))  # a failure is one line (cli_errors)
     return settings
 
 

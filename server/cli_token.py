@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from mopsgate.governance.audit_chain import AuditEvent
-from mopsgate.governance.errors import GovernanceError, ManifestError
+from mopsgate.governance.errors import ManifestError
 from mopsgate.governance.manifest_load import load_manifest
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
@@ -84,10 +84,7 @@ def token_create(
             1,
         )
     ensure_home(settings)
-    try:
-        token = run(create_token(settings.storage(), principal, label, ttl_days))
-    except GovernanceError as exc:
-        raise _fail(str(exc), 1) from exc
+    token = run(create_token(settings.storage(), principal, label, ttl_days))
     typer.echo(token)
 
 
@@ -99,8 +96,5 @@ def token_revoke(
     """Revoke every bearer token of PRINCIPAL at once (e.g. a leaked token); audited."""
     settings = load_settings(None, home)
     ensure_home(settings)
-    try:
-        count = run(revoke_tokens(settings.storage(), principal))
-    except GovernanceError as exc:
-        raise _fail(str(exc), 1) from exc
+    count = run(revoke_tokens(settings.storage(), principal))
     typer.echo(f"revoked {count} token(s) of {principal}")

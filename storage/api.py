@@ -8,13 +8,15 @@ underneath (SQLite today, PostgreSQL in #12).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import datetime
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from mopsgate.governance.audit_chain import AuditHead, AuditRow, VerifyResult
 from mopsgate.governance.bearer_tokens import IssuedToken, TokenRecord
 from mopsgate.governance.call_window import WindowCount
+from mopsgate.governance.manifest_history import ManifestLoad
+from mopsgate.governance.outbox import OutboxItem, OutboxMessage
 from mopsgate.governance.ports import AuditSink
 
 
@@ -71,6 +73,41 @@ class RateWindows(Protocol):
         ...
 
 
+class ManifestHistory(Protocol):
+    """Every manifest version that came into force or was refused (#10)."""
+
+    async def record(self, load: ManifestLoad, text: str) -> None:
+        """Keep one load; the text is stored once per digest."""
+        ...
+
+    async def versions(self, *, since: datetime | None = None) -> list[ManifestLoad]:
+        """Loads at or after ``since``, oldest first."""
+        ...
+
+    async def text(self, digest: str) -> str | None: ...
+
+
+class Outbox(Protocol):
+    """Messages to send after a state change, at least once (#14). Stores that change state
+    queue theirs in the same transaction (``notify=``); this is for everything else and for
+    the sender."""
+
+    async def enqueue(self, messages: Sequence[OutboxMessage], *, now: datetime) -> int:
+        """Queue messages (a key already queued is kept as it was); how many were new."""
+        ...
+
+    async def claim_due(self, now: datetime, *, limit: int, lease: timedelta) -> list[OutboxItem]:
+        """Up to ``limit`` unsent messages due at ``now`` and not leased by another sender,
+        oldest first, leased until ``now + lease``. Two senders never hold the same message."""
+        ...
+
+    async def sent(self, item_id: int, at: datetime) -> None: ...
+
+    async def retry_later(self, item_id: int, at: datetime, error: str) -> None:
+        """Release the lease; due again at ``at``, with the error kept for the operator."""
+        ...
+
+
 class Storage(Protocol):
     """One open backend: the ports, and ``close``."""
 
@@ -85,5 +122,11 @@ class Storage(Protocol):
 
     @property
     def rates(self) -> RateWindows: ...
+
+    @property
+    def manifests(self) -> ManifestHistory: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
 
     async def close(self) -> None: ...

@@ -25,7 +25,12 @@ class Migration:
         return f"{self.version:04d}_{self.name}"
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "baseline"), Migration(2, "token_epoch"))
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "baseline"),
+    Migration(2, "token_epoch"),
+    Migration(3, "outbox"),
+    Migration(4, "manifest_history"),
+)
 HEAD = MIGRATIONS[-1].version
 
 

@@ -1,9 +1,10 @@
 """Everything the SQLite backend opens for one process.
 
-Connections by job, each on its own thread: ``state`` (schema check at open; tokens, and the
-change and freeze tables later), ``read`` (query-only: token lookups and call windows, which
-never wait for a writer in WAL mode) and ``audit`` (the group-commit writer). PRAGMAs,
-durability and the schema version are checked once here, at open, never per request.
+Connections by job, each on its own thread: ``state`` (schema check at open; tokens, manifest
+history, the outbox, and the change and freeze tables later), ``read`` (query-only: token
+lookups, call windows, history; in WAL mode it never waits for a writer) and ``audit`` (the
+group-commit writer). PRAGMAs, durability and the schema version are checked once here, at
+open, never per request.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from mopsgate.storage.migrate import require_head
 from mopsgate.storage.sqlite.audit import SqliteAuditStore
 from mopsgate.storage.sqlite.audit_read import SqliteAuditReader
 from mopsgate.storage.sqlite.db import BUSY_TIMEOUT_MS, SqliteDb
+from mopsgate.storage.sqlite.manifests import SqliteManifestHistory
+from mopsgate.storage.sqlite.outbox import SqliteOutbox
 from mopsgate.storage.sqlite.rates import SqliteRateWindows
 from mopsgate.storage.sqlite.schema import prepare
 from mopsgate.storage.sqlite.tokens import SqliteTokenStore
@@ -28,6 +31,8 @@ class SqliteStorage:
         self.audit_reader = SqliteAuditReader(path)
         self.tokens = SqliteTokenStore(state, read, path)
         self.rates = SqliteRateWindows(read)
+        self.manifests = SqliteManifestHistory(state, read)
+        self.outbox = SqliteOutbox(state)
 
     @classmethod
     async def open(

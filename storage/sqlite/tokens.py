@@ -15,11 +15,12 @@ import contextlib
 import os
 import secrets
 import sqlite3
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 
 from mopsgate.governance.bearer_tokens import IssuedToken, TokenRecord, new_token, token_hash
+from mopsgate.storage.sqlite.codec import maybe_ts, maybe_when, ts, when
 from mopsgate.storage.sqlite.db import SqliteDb, unavailable
 
 _SELECT = (
@@ -27,17 +28,6 @@ _SELECT = (
     "WHERE token_hash = ?"
 )
 _BUMP = "UPDATE token_epoch SET n = n + 1 WHERE id = 1"
-
-
-def _text(at: datetime | None) -> str | None:
-    return None if at is None else at.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _when(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    at = datetime.fromisoformat(text)
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _insert(conn: sqlite3.Connection, token_hash: str, record: TokenRecord) -> int:
@@ -48,8 +38,8 @@ def _insert(conn: sqlite3.Connection, token_hash: str, record: TokenRecord) -> i
             token_hash,
             record.principal,
             record.label,
-            _text(record.created_at),
-            _text(record.expires_at),
+            ts(record.created_at),
+            maybe_ts(record.expires_at),
         ),
     )
     conn.execute(_BUMP)
@@ -68,9 +58,7 @@ def _lookup(conn: sqlite3.Connection, token_hash: str) -> TokenRecord | None:
     row = conn.execute(_SELECT, (token_hash,)).fetchone()
     if row is None:
         return None
-    created = _when(row[2])
-    assert created is not None
-    return TokenRecord(row[0], row[1], created, _when(row[3]), bool(row[4]))
+    return TokenRecord(row[0], row[1], when(row[2]), maybe_when(row[3]), bool(row[4]))
 
 
 def _epoch(conn: sqlite3.Connection) -> int:

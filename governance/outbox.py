@@ -1,0 +1,36 @@
+"""Messages about what happened, queued for sending later (notifications, #14): pure types.
+
+The queue is a transactional outbox: a message is stored in the same transaction as the state
+change it reports, so no change happens without its message being queued and no message goes
+out for a change that was rolled back. A sender claims due messages with a lease (a sender that
+dies mid-send lets the lease lapse and another takes over), sends each at least once, and marks
+it sent or due again later. ``key`` is the idempotency key: queuing the same key twice stores
+one message, and receivers de-duplicate on it. Payloads carry references and counts, never PII.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import JsonValue
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    topic: str  # what happened, e.g. "change.awaiting_review"
+    key: str  # idempotency key, unique across the outbox
+    payload: Mapping[str, JsonValue]
+    not_before: datetime | None = None  # not due before this (None: at once)
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A claimed message: send it, then mark it sent or due again later."""
+
+    id: int
+    message: OutboxMessage
+    attempts: int  # including the current one
+    enqueued_at: datetime
+    last_error: str | None

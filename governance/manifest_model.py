@@ -13,7 +13,7 @@ import re
 import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema
 
 from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.risk import Mode, RiskClass
@@ -43,8 +43,19 @@ def check_name_or_wildcard(value: str) -> str:
     return value if value == WILDCARD else check_ident(value)
 
 
-Ident = Annotated[str, AfterValidator(check_ident)]
-NameOrWildcard = Annotated[str, AfterValidator(check_name_or_wildcard)]
+# The JSON Schema (``mopsgate manifest schema``) states the same rule as a pattern, so an editor
+# flags a look-alike character while the admin types.
+IDENT_PATTERN = "^[A-Za-z0-9_.-]+$"
+Ident = Annotated[
+    str,
+    AfterValidator(check_ident),
+    WithJsonSchema({"type": "string", "pattern": IDENT_PATTERN}),
+]
+NameOrWildcard = Annotated[
+    str,
+    AfterValidator(check_name_or_wildcard),
+    WithJsonSchema({"type": "string", "pattern": r"^([A-Za-z0-9_.-]+|\*)$"}),
+]
 Names = tuple[NameOrWildcard, ...]
 ApprovalCount = Annotated[int, Field(ge=0, le=MAX_APPROVALS)]
 Environment = Literal["sandbox", "production"]
@@ -52,7 +63,11 @@ RiskLevel = Literal["low", "medium", "high"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+    # Attribute docstrings become the field descriptions of the JSON Schema an admin's editor
+    # shows, so the text below is user documentation, kept next to the rule it documents.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=False, use_attribute_docstrings=True
+    )
 
 
 class NotSendList(_Strict):
@@ -64,96 +79,168 @@ class NotSendList(_Strict):
     declaration can narrow only what is unknown, never lower the floor."""
 
     ref: str = Field(min_length=1, max_length=200)
+    """The list's record reference, e.g. "salesforce:Campaign:7015e0001000003"."""
     reason: str = Field(min_length=1, max_length=500)
+    """Why this list never feeds an email send (shown to reviewers and auditors)."""
 
 
 class ConnectorConfig(_Strict):
+    """One vendor connection (``[connectors.<marketo|hubspot|salesforce>]``)."""
+
     environment: Environment = "sandbox"
+    """"sandbox" talks to the local emulators; "production" to the real API, with stricter
+    defaults (one more approval per change, halved rate limits and caps, PII masked)."""
     not_send_lists: tuple[NotSendList, ...] = ()
+    """Lists declared as feeding no email send (matters on Salesforce, see above)."""
 
 
 class Reviewer(_Strict):
+    """A human who approves changes with `mopsgate review` (``[reviewers.<name>]``)."""
+
     name: str = ""
+    """Full name, shown with each approval."""
     email: str = ""
+    """Where review requests go."""
     roles: tuple[Ident, ...] = ()
+    """Roles this reviewer holds, e.g. "compliance"; approval policies can require a role."""
     risk_classes: tuple[RiskClass, ...] = ()
+    """The risk classes this reviewer may approve; anything else is refused."""
 
 
 class Owners(_Strict):
+    """Who answers for a use case. A medium or high risk use case must name all five."""
+
     business: str = ""
+    """Business owner: who wants the outcome and decides whether it is worth the risk."""
     technical: str = ""
+    """Technical owner: who runs the integration."""
     data: str = ""
+    """Data owner: who answers for the records it reads and changes."""
     risk: str = ""
+    """Risk owner: who answers for this use of AI (required for every use case)."""
     escalation: str = ""
+    """Escalation contact: who is told when something goes wrong or a review is overdue."""
 
 
 class UseCase(_Strict):
+    """Why AI is used here, and who answers for it (``[use_cases.<name>]``)."""
+
     purpose: str
+    """What the AI does for this use case, in one or two sentences."""
     risk_level: RiskLevel
+    """"low", "medium" or "high"."""
     review_date: dt.date
+    """When this use case must be reviewed again (a TOML date, e.g. 2027-05-01)."""
     owners: Owners = Owners()
+    """The owners and the escalation contact."""
 
 
 class ApprovalPolicy(_Strict):
     """Manifest-wide approval settings for one risk class (``[approvals.<class>]``)."""
 
     count: ApprovalCount | None = None
+    """Approvals every change of this class needs (never below the compliance floor)."""
     roles: tuple[Ident, ...] = ()
+    """Roles that must be among the approvers (sends always need "compliance")."""
     reviewers: tuple[Ident, ...] = ()
+    """If set, only these reviewers may approve this class."""
     records_over: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    """Changes touching more records than this need `extra` more approvals."""
     extra: ApprovalCount = 1
+    """Additional approvals above `records_over`."""
 
 
 class RateLimit(_Strict):
+    """Limits shared by every connection and process of one principal."""
+
     calls_per_minute: Annotated[int, Field(ge=1, le=10_000)]
+    """Tool calls per minute."""
     records_per_hour: Annotated[int, Field(ge=1, le=1_000_000)]
+    """Records proposed per hour, across all changes."""
 
 
 class Principal(_Strict):
+    """Who calls mopsgate: stdio runs as one, an HTTP bearer token maps to one."""
+
     description: str = ""
+    """What this principal is (an assistant, a team's agent)."""
     use_cases: tuple[Ident, ...] = ()
+    """The use cases this principal works under; every grant names one of them."""
     rate_limit: RateLimit | None = None
+    """Explicit limits; without them the defaults apply (halved for production)."""
 
 
 class _RuleBase(_Strict):
     id: Ident
+    """A unique id; decisions and audit rows name it."""
     principals: Names
+    """Who the rule is about ("*" for every principal)."""
     tools: Names
+    """Which tools ("*" never matches send or delete tools: name those)."""
     connectors: Names = (WILDCARD,)
+    """Where: marketo, hubspot, salesforce or "*"."""
     objects: Names = (WILDCARD,)
+    """Which objects of those connectors (e.g. Lead, Contact) or "*"."""
 
 
 class AllowRule(_RuleBase):
+    """A grant. Default deny: nothing is allowed that no allow rule grants."""
+
     effect: Literal["allow"]
+    """"allow" or "deny"."""
     use_case: Ident | None = None
+    """The use case this grant serves (required for allow rules)."""
     read_fields: Names = (WILDCARD,)
+    """Fields the principal may read ("*" for all not denied)."""
     deny_fields: Names = ()
+    """Fields withheld from reads."""
     write_fields: Names = ()
+    """Fields proposals may change (named explicitly; never consent fields)."""
     pii: Literal["masked", "unmasked"] = "masked"
+    """Whether PII fields are masked in reads."""
     modes: dict[RiskClass, Mode] = Field(default_factory=dict)
+    """Mode per risk class: "deny", "read" (reads) or "propose" (writes)."""
     approvals: dict[RiskClass, ApprovalCount] = Field(default_factory=dict)
+    """Approvals per risk class (only ever raises the defaults and the floor)."""
     max_records_per_change: Annotated[int, Field(ge=1, le=MAX_RECORDS_PER_CHANGE)] | None = None
+    """The most records one change may touch under this rule."""
     reason: str = ""
+    """Why this grant exists (shown in explanations)."""
 
 
 class DenyRule(_RuleBase):
+    """An explicit deny: it wins over every allow rule, whatever the order of the file."""
+
     effect: Literal["deny"]
+    """"allow" or "deny"."""
     fields: Names = ()
+    """Fields withheld; empty means the whole tool is denied."""
     reason: str = ""
+    """Why (required; shown to the assistant and the user)."""
 
 
 Rule = Annotated[AllowRule | DenyRule, Field(discriminator="effect")]
 
 
 class Manifest(_Strict):
+    """The mopsgate permission manifest (permissions.toml): the policy itself."""
+
     version: Literal[1]
+    """The manifest format version: 1."""
     connectors: dict[Ident, ConnectorConfig] = Field(default_factory=dict)
+    """Vendor connections by name."""
     pii: dict[Ident, tuple[Ident, ...]] = Field(default_factory=dict)
+    """Extra PII fields per connector (masked unless a rule says pii = "unmasked")."""
     reviewers: dict[Ident, Reviewer] = Field(default_factory=dict)
+    """Humans who approve changes."""
     use_cases: dict[Ident, UseCase] = Field(default_factory=dict)
+    """Why AI is used, and who answers for it."""
     approvals: dict[RiskClass, ApprovalPolicy] = Field(default_factory=dict)
+    """Approval policies per risk class."""
     principals: dict[Ident, Principal] = Field(default_factory=dict)
+    """Who calls mopsgate."""
     rules: tuple[Rule, ...] = ()
+    """Allow and deny rules, as [[rules]] tables; their order never changes a decision."""
 
     # Set by the loader: the catalogue it was validated against, and the compiled policy that
     # ``governance.policy`` builds once so per-call decisions do not rescan the rules.

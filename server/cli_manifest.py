@@ -1,4 +1,4 @@
-"""`mopsgate manifest check|explain`: the admin's view of the permission manifest.
+"""`mopsgate manifest check|explain|schema`: the admin's view of the permission manifest.
 
 ``check`` prints compiler-style ``path:line:col: message`` lines so editors and CI can jump to the
 problem; ``explain`` shows a principal's effective rights as mopsgate will enforce them, which is
@@ -18,6 +18,7 @@ from rich.table import Table
 from mopsgate.governance.errors import ManifestError
 from mopsgate.governance.manifest_load import Problem, load_manifest, manifest_digest
 from mopsgate.governance.manifest_model import Manifest
+from mopsgate.governance.manifest_schema import FILE_NAME, manifest_schema_text
 from mopsgate.governance.policy import explain as explain_rights
 from mopsgate.governance.policy import field_access, rate_limit
 from mopsgate.server.catalogue import build_catalogue
@@ -56,6 +57,25 @@ def check(
         _report(problems, target)
         raise typer.Exit(1)
     typer.echo(f"OK {target} (digest {manifest_digest(manifest)[:12]})")
+
+
+@manifest_app.command("schema")
+def schema(
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help=f"File to write (e.g. {FILE_NAME}); default stdout."),
+    ] = None,
+) -> None:
+    """Write the manifest's JSON Schema, for editors that validate TOML as you type.
+
+    Put `#:schema ./permissions.schema.json` on the first line of permissions.toml and taplo /
+    Even Better TOML check keys, values and descriptions while you edit."""
+    text = manifest_schema_text()
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {out}", err=True)
 
 
 def _print_principal(console: Console, manifest: Manifest, name: str) -> None:

@@ -193,9 +193,7 @@ async def one_size(vendor: str, n: int, manifest: Path, tmp: Path) -> list[dict[
     runtime = build_runtime(
         Settings(manifest, tmp / f"bulk-{vendor}-{n}"), env={}, emulators={vendor: emu}
     )
-    server = build_server(
-        runtime, transport="memory", resolve_principal=lambda _: "assistant", log_level="WARNING"
-    )
+    server = build_server(runtime, transport="memory", resolve_principal=lambda _: "assistant")
     out = []
     async with Client(server) as client:
         await client.call_tool("get_person", {"ref": vendor_facts(vendor)["ref"](1)})  # auth

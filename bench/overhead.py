@@ -72,9 +72,7 @@ async def one_rep(
     runtime = build_runtime(
         Settings(manifest, home), env={}, emulators=emulators, client_options=fast_client_options()
     )
-    gov = build_server(
-        runtime, transport="memory", resolve_principal=lambda _: principal, log_level="WARNING"
-    )
+    gov = build_server(runtime, transport="memory", resolve_principal=lambda _: principal)
     bare = build_bare_server(runtime.connectors, twin_context(manifest, runtime.connectors))
     specs = variants()
     lat: dict[str, list[float]] = {label: [] for label, *_ in specs}

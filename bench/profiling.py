@@ -100,9 +100,7 @@ async def profile_governed_calls(
         emulators=fast_emulators(),
         client_options=fast_client_options(),
     )
-    server = build_server(
-        runtime, transport="memory", resolve_principal=lambda _: "bench-31", log_level="WARNING"
-    )
+    server = build_server(runtime, transport="memory", resolve_principal=lambda _: "bench-31")
     refs = person_refs("hubspot")
     out: dict[str, Any] = {}
     async with Client(server) as client:

@@ -123,11 +123,10 @@ async def inmem(
     runtime = build_runtime(
         Settings(manifest, home), env={}, emulators=emulators, client_options=fast_client_options()
     )
+    servers: list[Any]
     if governed:
         servers = [
-            build_server(
-                runtime, transport="memory", resolve_principal=as_principal(p), log_level="WARNING"
-            )
+            build_server(runtime, transport="memory", resolve_principal=as_principal(p))
             for p in BENCH_PRINCIPALS[:n_clients]
         ]
     else:

@@ -1,4 +1,4 @@
-"""Composition root: wires manifest, audit log, connectors and tools into one MCPServer."""
+"""Composition root: wires manifest, storage, connectors and tools into one MCP server."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcp.server import MCPServer
-from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
+from mcp.server import Server
+from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from mopsgate.connectors.http import upstream_calls
 from mopsgate.governance.applying import Applier
@@ -22,17 +22,22 @@ from mopsgate.governance.ports import AuditSink
 from mopsgate.governance.proposing import Proposer
 from mopsgate.governance.recovering import recover_change
 from mopsgate.server.call_rate import CallRate
-from mopsgate.server.capabilities import ServedSurface
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.manifest_holder import ManifestEvent, ManifestHolder, watch_manifest
-from mopsgate.server.pipeline import GovernedPipeline, PrincipalResolver
-from mopsgate.server.registration import register_tools
+from mopsgate.server.pipeline import Pipeline
 from mopsgate.server.registry import ConnectorRegistry
 from mopsgate.server.settings import Settings, ensure_home, signing_secret
+from mopsgate.server.surface import (
+    GovernedServer,
+    McpSurface,
+    PrincipalResolver,
+    announce_list_changed,
+    build_mcp_server,
+)
 from mopsgate.storage import Storage, open_storage
 from mopsgate.storage.errors import StorageUnavailable
 from mopsgate.tools.registry import all_specs
-from mopsgate.tools.spec import ToolContext, ToolSpec
+from mopsgate.tools.spec import Services, ToolContext, ToolSpec
 
 log = logging.getLogger("mopsgate.server")
 
@@ -51,7 +56,7 @@ class Runtime:
     holder: ManifestHolder
     connectors: ConnectorRegistry
     specs: dict[str, ToolSpec[Any, Any]]
-    services: dict[str, Any] = field(default_factory=dict)
+    services: Services | None = None
     storage: Storage | None = None
     audit_busy_ms: int = 5000
     _users: int = 0
@@ -75,6 +80,11 @@ class Runtime:
     def audit_if_open(self) -> AuditSink | None:
         return self.storage.audit if self.storage is not None else None
 
+    def require_services(self) -> Services:
+        if self.services is None:
+            raise RuntimeError("the change services are not open")
+        return self.services
+
     async def open(self) -> None:
         """Shared by every connection of this process; the lock stops two connections that
         start together from opening two audit writers (which would fork the chain)."""
@@ -92,7 +102,7 @@ class Runtime:
         store = await ChangeStore.open(self.settings.db_path)
         await self._recover(store)
         secret = signing_secret(self.settings)
-        self.services.update(
+        self.services = Services(
             store=store,
             proposer=Proposer(store, secret),
             applier=Applier(store, secret),
@@ -154,9 +164,9 @@ class Runtime:
         if self.storage is not None:
             await self.storage.close()
             self.storage = None
-            store = self.services.pop("store", None)
-            if store is not None:
-                await store.close()
+            if self.services is not None:
+                await self.services.store.close()
+                self.services = None
             await self.connectors.aclose()
 
 
@@ -179,34 +189,30 @@ def build_runtime(
 
 
 def build_server(
-    runtime: Runtime, *, transport: str, resolve_principal: PrincipalResolver, **server_kwargs: Any
-) -> MCPServer:
-    bus = InMemorySubscriptionBus()
-    pipeline = GovernedPipeline(
+    runtime: Runtime, *, transport: str, resolve_principal: PrincipalResolver
+) -> GovernedServer:
+    """One MCP server (one per stdio process, HTTP app or in-memory client) over the runtime
+    that every server of the process shares."""
+    pipeline = Pipeline(
         holder=runtime.holder,
-        audit=runtime.audit,
-        connectors=runtime.connectors,
         specs=runtime.specs,
-        transport=transport,
-        resolve_principal=resolve_principal,
-        services=runtime.services,
+        audit=runtime.audit,
         call_rate=runtime.call_rate,
+        connectors=runtime.connectors,
+        services=lambda: runtime.services,
     )
+    surface = McpSurface(pipeline, transport, resolve_principal)
+    bus = InMemorySubscriptionBus()
 
     async def on_manifest_event(event: ManifestEvent) -> None:
         await _audit_manifest_event(runtime, transport, event)
         if event.kind == "reloaded":
-            await bus.publish(ToolsListChanged())
-            for conn, session in list(pipeline.legacy_sessions.items()):
-                try:
-                    await session.send_tool_list_changed()
-                except Exception:  # a closed session is simply forgotten
-                    pipeline.legacy_sessions.pop(conn, None)
+            await announce_list_changed(bus, surface)
 
     runtime.holder.listeners.append(on_manifest_event)
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: MCPServer) -> AsyncIterator[Runtime]:
+    async def lifespan(_: Server[Any]) -> AsyncIterator[Runtime]:
         await runtime.open()
         watcher = asyncio.create_task(watch_manifest(runtime.holder))
         try:
@@ -217,17 +223,7 @@ def build_server(
                 await watcher
             await runtime.close()
 
-    server = MCPServer(
-        "mopsgate",
-        version="0.1.0",
-        instructions=INSTRUCTIONS,
-        lifespan=lifespan,
-        subscriptions=bus,
-        middleware=[ServedSurface(), pipeline],
-        **server_kwargs,
-    )
-    register_tools(server, runtime.specs)
-    return server
+    return build_mcp_server(surface, bus, instructions=INSTRUCTIONS, lifespan=lifespan)
 
 
 async def _audit_manifest_event(runtime: Runtime, transport: str, event: ManifestEvent) -> None:

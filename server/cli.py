@@ -10,7 +10,7 @@ import ipaddress
 import logging
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -34,6 +34,9 @@ from mopsgate.server.settings import (
     load_settings,
 )
 from mopsgate.storage import check_writable, explain_failure, schema_status
+
+if TYPE_CHECKING:
+    from mopsgate.server.surface import GovernedServer
 
 app = typer.Typer(
     name="mopsgate",
@@ -161,8 +164,17 @@ def _serve_stdio(runtime, principal: str | None) -> None:  # type: ignore[no-unt
             f"unknown principal {principal!r}: it is not in "
             f"{runtime.settings.manifest_path}; every call would be refused"
         )
+    import anyio
+
     server = build_server(runtime, transport="stdio", resolve_principal=lambda _ctx: principal)
-    server.run("stdio")
+    anyio.run(_run_stdio, server)
+
+
+async def _run_stdio(server: GovernedServer) -> None:
+    from mcp.server.stdio import stdio_server
+
+    async with stdio_server() as (read_stream, write_stream):
+        await server.run(read_stream, write_stream, server.create_initialization_options())
 
 
 def _serve_http(runtime, host: str, port: int, allow_remote: bool) -> None:  # type: ignore[no-untyped-def]

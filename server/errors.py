@@ -1,4 +1,4 @@
-"""The one place core refusals become MCP tool errors.
+"""The one place failures become the typed refusals a caller is told.
 
 Text follows one shape so an assistant can act on it: ``[code] what was wrong. What to do: …
 (rule <id>)``. Nothing from an unexpected exception (tracebacks, upstream bodies, secrets)
@@ -8,11 +8,6 @@ ever reaches the client: those become a generic internal error, logged to stderr
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
-from mcp_types.methods import serialize_server_result
 
 from mopsgate.connectors.errors import (
     ConfigError,
@@ -56,19 +51,6 @@ def error_text(exc: GovernanceError) -> str:
     if exc.rule_id:
         text += f" (rule {exc.rule_id})"
     return text
-
-
-def error_result(exc: GovernanceError, protocol_version: str) -> dict[str, Any]:
-    """A wire-shaped CallToolResult for refusals made before the tool runs, shaped for the
-    caller's protocol era (the 2026 era requires ``resultType``; older clients reject it)."""
-    result = CallToolResult(content=[TextContent(type="text", text=error_text(exc))], is_error=True)
-    data = result.model_dump(by_alias=True, mode="json", exclude_none=True)
-    return serialize_server_result("tools/call", protocol_version, data)
-
-
-def invalid_params(exc: GovernanceError) -> MCPError:
-    """A request that does not have the protocol's shape: the standard JSON-RPC -32602."""
-    return MCPError(code=INVALID_PARAMS, message=error_text(exc))
 
 
 def internal_error(tool: str, exc: BaseException) -> GovernanceError:

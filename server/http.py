@@ -31,16 +31,13 @@ def http_principal(_ctx: Any) -> str | None:
     return token.client_id if token is not None else None
 
 
-def http_server_kwargs(cache: BearerCache, host: str, port: int) -> dict[str, Any]:
-    return {
-        "token_verifier": BearerVerifier(cache),
-        "auth": AuthSettings(
-            # Required by the SDK; with no resource_server_url it is never published.
-            issuer_url=AnyHttpUrl(f"http://{host}:{port}"),
-            resource_server_url=None,
-            required_scopes=[SCOPE],
-        ),
-    }
+def auth_settings(host: str, port: int) -> AuthSettings:
+    return AuthSettings(
+        # Required by the SDK; with no resource_server_url it is never published.
+        issuer_url=AnyHttpUrl(f"http://{host}:{port}"),
+        resource_server_url=None,
+        required_scopes=[SCOPE],
+    )
 
 
 def transport_security(host: str, port: int) -> TransportSecuritySettings:
@@ -64,15 +61,12 @@ def build_http_app(
 
     limits = sessions or HttpSessionSettings()
     cache = BearerCache(lambda: runtime.require_storage().tokens)
-    server = build_server(
-        runtime,
-        transport="http",
-        resolve_principal=http_principal,
-        **http_server_kwargs(cache, host, port),
-    )
+    server = build_server(runtime, transport="http", resolve_principal=http_principal)
     app = server.streamable_http_app(
         transport_security=transport_security(host, port),
         host=host,
+        auth=auth_settings(host, port),
+        token_verifier=BearerVerifier(cache),
         session_idle_timeout=limits.idle_seconds,
         max_sessions=limits.max_sessions,
     )

@@ -1,26 +1,28 @@
 """The governed pipeline: the only path a tool call can take.
 
-It runs as server middleware around every ``tools/call`` and ``tools/list``: identify the
-principal → take the manifest in force → validate the input strictly → decide → run the tool →
-audit. A call the policy refuses never reaches the tool; a call whose audit row cannot be made
-durable returns an error instead of its result. ``tools/list`` is filtered so a principal only
-sees what it may call.
+``Pipeline.call`` is one direct sequence: take the manifest in force → identify the principal →
+count the call against its rate → find the tool → validate the arguments (once, with the tool's
+own input model) → decide (once, on the target the arguments name) → run the handler with a
+``ToolContext`` → audit. It returns ``Answered`` or ``Refused`` and never raises: a call the
+policy refuses never reaches the tool, and a call whose audit row cannot be made durable is
+refused instead of answered. It knows nothing of MCP; ``server/surface.py`` turns requests into
+calls and outcomes into results.
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mcp.shared.exceptions import MCPError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from mopsgate.connectors.errors import ConfigError, VendorError
 from mopsgate.connectors.http import upstream_calls
 from mopsgate.governance.audit_chain import AuditEvent
+from mopsgate.governance.caller import Caller
 from mopsgate.governance.errors import (
     AuditUnavailable,
     FloorViolation,
@@ -30,38 +32,31 @@ from mopsgate.governance.errors import (
     RateLimited,
     UnknownPrincipal,
 )
+from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.policy import Decision, decide, rate_limit, visible_tools
 from mopsgate.governance.ports import AuditSink
 from mopsgate.server.call_rate import CallRate
-from mopsgate.server.errors import error_result, error_text, invalid_params
+from mopsgate.server.errors import error_text, from_vendor, internal_error
 from mopsgate.server.manifest_holder import ManifestHolder
-from mopsgate.tools.spec import CallNotes, Connectors, ToolContext, ToolInput, ToolSpec
+from mopsgate.tools.spec import CallNotes, Connectors, Services, ToolContext, ToolInput, ToolSpec
 
 log = logging.getLogger("mopsgate.pipeline")
 
-
-@dataclass
-class ActiveCall:
-    """Handed from the pipeline to the registered tool function through a context variable."""
-
-    spec: ToolSpec[Any, Any]
-    args: ToolInput
-    ctx: ToolContext
-    error: GovernanceError | None = None
-
-
-ACTIVE_CALL: contextvars.ContextVar[ActiveCall | None] = contextvars.ContextVar(
-    "mopsgate_active_call", default=None
-)
-
-PrincipalResolver = Callable[[Any], str | None]
 _IN_TOOL_DENIALS = (NotPermitted, RateLimited, FloorViolation)
+AnySpec = ToolSpec[Any, Any]
 
 
-def _client_info(ctx: Any) -> tuple[str | None, str | None]:
-    params = getattr(ctx.session, "client_params", None)
-    info = getattr(params, "client_info", None)
-    return getattr(info, "name", None), getattr(info, "version", None)
+@dataclass(frozen=True)
+class Answered:
+    output: BaseModel
+
+
+@dataclass(frozen=True)
+class Refused:
+    error: GovernanceError
+
+
+CallOutcome = Answered | Refused
 
 
 def describe_validation(tool: str, exc: ValidationError) -> InvalidInput:
@@ -77,206 +72,165 @@ def describe_validation(tool: str, exc: ValidationError) -> InvalidInput:
     )
 
 
-def _malformed_call(name: Any, arguments: Any) -> InvalidInput | None:
-    """A tools/call whose params do not have the protocol's shape is a client bug: it gets the
-    standard -32602 (after its audit row), not a tool result."""
-    if isinstance(name, str) and name and (arguments is None or isinstance(arguments, dict)):
-        return None
-    return InvalidInput(
-        "tools/call needs params.name (a non-empty string) and params.arguments (an object, "
-        "or absent).",
-        hint="Send the tool's name and its arguments as a JSON object; nothing was run.",
-    )
-
-
-def _verdict(active: ActiveCall, decision: Decision, is_error: bool) -> dict[str, Any]:
+def _verdict(error: GovernanceError | None, decision: Decision, notes: CallNotes) -> dict[str, Any]:
     """Audit fields of a call that ran. A policy refusal made inside the tool (record cap,
     hourly rate, compliance floor, unwritable field) is a denial under its own rule, not an
     allowed call that happened to fail."""
-    error = active.error
     denial = error if isinstance(error, _IN_TOOL_DENIALS) else None
     return dict(
         decision="denied" if denial else "allowed",
         rule_id=denial.rule_id if denial and denial.rule_id else decision.rule_id,
         reason=denial.message[:500] if denial else decision.reason,
-        outcome="denied" if denial else ("error" if is_error else "ok"),
-        error_code=error.code if error else ("error" if is_error else None),
-        result_summary=(error_text(error) if error else active.ctx.notes.summary)[:500],
+        outcome="denied" if denial else ("error" if error else "ok"),
+        error_code=error.code if error else None,
+        result_summary=(error_text(error) if error else notes.summary)[:500],
     )
 
 
-class GovernedPipeline:
+def _identify(manifest: Manifest, principal: str | None) -> str:
+    if principal is None or principal not in manifest.principals:
+        raise UnknownPrincipal(
+            f"principal {principal or '(none)'!r} is not in the permission manifest, so "
+            "every call is refused.",
+            hint="Ask the platform owner to add this principal to permissions.toml, or "
+            "connect with a token issued for a listed principal.",
+            rule_id="unknown-principal",
+        )
+    return principal
+
+
+class Pipeline:
     def __init__(
         self,
         *,
         holder: ManifestHolder,
+        specs: Mapping[str, AnySpec],
         audit: Callable[[], AuditSink],
-        connectors: Connectors,
-        specs: dict[str, ToolSpec[Any, Any]],
-        transport: str,
-        resolve_principal: PrincipalResolver,
-        services: dict[str, Any] | None = None,
         call_rate: CallRate,
+        connectors: Connectors,
+        services: Callable[[], Services | None],
     ) -> None:
         self.holder = holder
-        self.audit = audit
-        self.connectors = connectors
         self.specs = specs
-        self.transport = transport
-        self.resolve_principal = resolve_principal
-        self.services = services if services is not None else {}
-        # connection -> a session on it; forgotten when the connection ends (see below)
-        self.legacy_sessions: dict[Any, Any] = {}
+        self.audit = audit
         self.call_rate = call_rate
+        self.connectors = connectors
+        self.services = services
 
-    async def __call__(self, ctx: Any, call_next: Any) -> Any:
-        if ctx.method == "tools/call":
-            return await self.call_tool(ctx, call_next)
-        if ctx.method == "tools/list":
-            self._remember_session(ctx)
-            return await self.list_tools(ctx, call_next)
-        return await call_next(ctx)
-
-    def _remember_session(self, ctx: Any) -> None:
-        """Legacy-era sessions get tools/list_changed pushed on their own channel. Each is
-        forgotten when its connection ends (closed, expired or evicted), or thousands of
-        abandoned HTTP sessions would stay in memory through this table."""
-        if str(ctx.protocol_version) >= "2026":
-            return
-        conn = getattr(ctx.session, "_connection", None)
-        if conn is None or conn in self.legacy_sessions:
-            return
-        self.legacy_sessions[conn] = ctx.session
-        conn.exit_stack.callback(self.legacy_sessions.pop, conn, None)
-
-    async def list_tools(self, ctx: Any, call_next: Any) -> Any:
-        result = await call_next(ctx)
+    async def visible(self, caller: Caller) -> list[AnySpec]:
+        """The tools this caller may call (an unknown principal sees none)."""
         manifest, _ = await self.holder.current()
-        principal = self.resolve_principal(ctx)
-        allowed = (
-            visible_tools(manifest, principal)
-            if principal and principal in manifest.principals
-            else frozenset()
-        )
-        if isinstance(result, dict):
-            result = dict(result)
-            result["tools"] = [t for t in result.get("tools", []) if t.get("name") in allowed]
-        return result
+        principal = caller.principal
+        if principal is None or principal not in manifest.principals:
+            return []
+        allowed = visible_tools(manifest, principal)
+        return [spec for spec in self.specs.values() if spec.name in allowed]
 
-    async def call_tool(self, ctx: Any, call_next: Any) -> Any:
+    async def call(self, caller: Caller, name: str, raw_args: object) -> CallOutcome:
         started = time.perf_counter()
-        version = str(ctx.protocol_version)
-        params = ctx.params if isinstance(ctx.params, dict) else {}
-        raw_name, raw_args = params.get("name"), params.get("arguments")
-        name = raw_name if isinstance(raw_name, str) else ""
         manifest, digest = await self.holder.current()
-        principal = self.resolve_principal(ctx)
-        client_name, client_version = _client_info(ctx)
-        event: dict[str, Any] = dict(
+        event = self._event(caller, name, raw_args, digest)
+        try:
+            principal = _identify(manifest, caller.principal)
+            await self.call_rate.admit(principal, rate_limit(manifest, principal).calls_per_minute)
+        except GovernanceError as refusal:  # not counted toward the rate: nothing ran
+            return await self._refused(event, refusal, started)
+        try:  # from here on the call counts toward the principal's calls per minute
+            return await self._call_admitted(caller, principal, manifest, event, started)
+        finally:
+            self.call_rate.release(principal)
+
+    async def refuse(
+        self, caller: Caller, name: str, raw_args: object, error: InvalidInput
+    ) -> None:
+        """Audit a request refused before it became a call (a malformed ``tools/call``); the
+        surface answers it with the protocol's error. Raises AuditUnavailable."""
+        started = time.perf_counter()
+        _, digest = await self.holder.current()
+        event = self._event(caller, name, raw_args, digest)
+        outcome = await self._refused(event, error, started)
+        if outcome.error is not error:
+            raise outcome.error
+
+    @staticmethod
+    def _event(caller: Caller, name: str, raw_args: object, digest: str) -> dict[str, Any]:
+        return dict(
             kind="tool_call",
-            principal=principal or "(unknown)",
-            client_name=client_name,
-            client_version=client_version,
-            transport=self.transport,
+            principal=caller.principal or "(unknown)",
+            client_name=caller.client_name,
+            client_version=caller.client_version,
+            transport=caller.transport,
             tool=name,
             arguments=raw_args if isinstance(raw_args, dict) else {},  # masked by the audit log
             manifest_digest=digest,
         )
-        malformed = _malformed_call(raw_name, raw_args)
-        if malformed is not None:
-            await self._finish_refused(event, malformed, started, version)
-            raise invalid_params(malformed)
-        try:
-            admitted = self._identify(manifest, principal)
-            await self.call_rate.admit(admitted, rate_limit(manifest, admitted).calls_per_minute)
-        except GovernanceError as refusal:  # not counted toward the rate: nothing ran
-            return await self._finish_refused(event, refusal, started, version)
-        try:  # from here on the call counts toward the principal's calls per minute
-            return await self._call_admitted(ctx, call_next, event, started, admitted, manifest)
-        finally:
-            self.call_rate.release(admitted)
 
     async def _call_admitted(
         self,
-        ctx: Any,
-        call_next: Any,
+        caller: Caller,
+        principal: str,
+        manifest: Manifest,
         event: dict[str, Any],
         started: float,
-        principal: str,
-        manifest: Any,
-    ) -> Any:
-        version = str(ctx.protocol_version)
+    ) -> CallOutcome:
         name = str(event["tool"])
         spec = self.specs.get(name)
         try:
             args, decision = self._admit(manifest, principal, name, spec, event["arguments"])
         except GovernanceError as refusal:
-            return await self._finish_refused(event, refusal, started, version, count_call=True)
+            return await self._refused(event, refusal, started, count_call=True)
         assert spec is not None
-        tool_ctx = ToolContext(
+        ctx = ToolContext(
             principal=principal,
             manifest=manifest,
             manifest_digest=str(event["manifest_digest"]),
             connectors=self.connectors,
             notes=CallNotes(connector=args.target().connector),
-            services=self.services,
-            transport=self.transport,
+            services=self.services(),
+            transport=caller.transport,
         )
-        active = ActiveCall(spec, args, tool_ctx)
-        try:
-            result, calls = await self._run(ctx, call_next, active)
-        except MCPError as exc:  # the SDK refused the request itself: still one audit row
-            rejected = InvalidInput(
-                f"the request was refused: {exc.message}",
-                details={"connector": tool_ctx.notes.connector},
-            )
-            await self._finish_refused(event, rejected, started, version, count_call=True)
-            raise
-        is_error = bool(result.get("isError")) if isinstance(result, dict) else False
-        notes = tool_ctx.notes
+        output, error, calls = await self._run(spec, ctx, args)
         event.update(
-            _verdict(active, decision, is_error),
-            connector=notes.connector,
+            _verdict(error, decision, ctx.notes),
+            connector=ctx.notes.connector,
             upstream_calls=calls,
-            change_id=notes.change_id,
+            change_id=ctx.notes.change_id,
         )
         try:
             await self._write(event, started, count_call=True)
         except AuditUnavailable as exc:
-            return error_result(exc, version)
-        return result
-
-    async def _run(self, ctx: Any, call_next: Any, active: ActiveCall) -> tuple[Any, int]:
-        """Run the tool with its admitted arguments, counting the vendor calls it makes."""
-        counter = [0]
-        token_calls = upstream_calls.set(counter)
-        token_active = ACTIVE_CALL.set(active)
-        try:
-            result = await call_next(ctx)
-        finally:
-            ACTIVE_CALL.reset(token_active)
-            upstream_calls.reset(token_calls)
-        return result, counter[0]
+            return Refused(exc)
+        if error is not None or output is None:
+            return Refused(error or internal_error(name, RuntimeError("no result")))
+        return Answered(output)
 
     @staticmethod
-    def _identify(manifest: Any, principal: str | None) -> str:
-        if principal is None or principal not in manifest.principals:
-            raise UnknownPrincipal(
-                f"principal {principal or '(none)'!r} is not in the permission manifest, so "
-                "every call is refused.",
-                hint="Ask the platform owner to add this principal to permissions.toml, or "
-                "connect with a token issued for a listed principal.",
-                rule_id="unknown-principal",
-            )
-        return principal
+    async def _run(
+        spec: AnySpec, ctx: ToolContext, args: ToolInput
+    ) -> tuple[BaseModel | None, GovernanceError | None, int]:
+        """Run the handler, counting the vendor calls it makes; every failure becomes the
+        typed refusal the caller is told and the audit row records."""
+        counter = [0]
+        token = upstream_calls.set(counter)
+        try:
+            output: BaseModel = await spec.handler(ctx, args)
+            return output, None, counter[0]
+        except GovernanceError as exc:
+            return None, exc, counter[0]
+        except (VendorError, ConfigError) as exc:
+            return None, from_vendor(exc), counter[0]
+        except Exception as exc:
+            return None, internal_error(spec.name, exc), counter[0]
+        finally:
+            upstream_calls.reset(token)
 
+    @staticmethod
     def _admit(
-        self,
-        manifest: Any,
+        manifest: Manifest,
         principal: str,
         name: str,
-        spec: ToolSpec[Any, Any] | None,
-        raw_args: Any,
+        spec: AnySpec | None,
+        raw_args: object,
     ) -> tuple[ToolInput, Decision]:
         """Validate and decide; raises the refusal to audit and return."""
         if spec is None:
@@ -287,31 +241,29 @@ class GovernedPipeline:
                 rule_id="unknown-tool",
             )
         try:
-            args = spec.input_model.model_validate(raw_args if isinstance(raw_args, dict) else {})
+            args: ToolInput = spec.input_model.model_validate(raw_args)
         except ValidationError as exc:
             raise describe_validation(name, exc) from None
         target = args.target()
-        connector = target.connector
-        decision = decide(manifest, principal, name, connector, target.object)
+        decision = decide(manifest, principal, name, target.connector, target.object)
         if not decision.allowed:
             raise NotPermitted(
                 f"{name} is not permitted for {principal}: {decision.reason}",
                 hint="Call my_permissions to see what you may do, or ask the "
                 "manifest owner for a grant.",
                 rule_id=decision.rule_id,
-                details={"connector": connector},
+                details={"connector": target.connector},
             )
         return args, decision
 
-    async def _finish_refused(
+    async def _refused(
         self,
         event: dict[str, Any],
         refusal: GovernanceError,
         started: float,
-        version: str,
         *,
         count_call: bool = False,
-    ) -> Any:
+    ) -> Refused:
         denied = isinstance(refusal, (NotPermitted, RateLimited))
         event.update(
             connector=refusal.details.get("connector"),
@@ -325,8 +277,8 @@ class GovernedPipeline:
         try:
             await self._write(event, started, count_call=count_call)
         except AuditUnavailable as exc:
-            return error_result(exc, version)
-        return error_result(refusal, version)
+            return Refused(exc)
+        return Refused(refusal)
 
     async def _write(
         self, event: dict[str, Any], started: float, *, count_call: bool = False

@@ -25,7 +25,7 @@ ChangeId = Annotated[
 
 async def _own(ctx: ToolContext, change_id: str) -> Change:
     """A principal only sees its own changes; someone else's is reported as not found."""
-    store: ChangeStore = ctx.services["store"]
+    store: ChangeStore = ctx.changes.store
     change = await store.get(change_id)
     if change is None or change.requester != ctx.principal:
         raise NotFound(
@@ -69,7 +69,7 @@ class ChangeList(BaseModel):
 
 
 async def list_my_changes(ctx: ToolContext, args: ListMineIn) -> ChangeList:
-    store: ChangeStore = ctx.services["store"]
+    store: ChangeStore = ctx.changes.store
     changes = await store.list_changes(
         status=args.status, requester=ctx.principal, limit=args.limit
     )
@@ -93,7 +93,7 @@ async def list_my_changes(ctx: ToolContext, args: ListMineIn) -> ChangeList:
 
 async def cancel_change(ctx: ToolContext, args: ChangeIn) -> ChangeOut:
     await _own(ctx, args.change_id)
-    store: ChangeStore = ctx.services["store"]
+    store: ChangeStore = ctx.changes.store
     change = await store.cancel(args.change_id, ctx.principal, "cancelled by the requester")
     return _out(ctx, change)
 
@@ -104,7 +104,7 @@ class ApplyIn(ToolInput):
 
 
 async def apply_change(ctx: ToolContext, args: ApplyIn) -> ChangeOut:
-    store: ChangeStore = ctx.services["store"]
+    store: ChangeStore = ctx.changes.store
     change = await store.get(args.change_id)
     if change is None:
         raise NotFound(
@@ -112,8 +112,8 @@ async def apply_change(ctx: ToolContext, args: ApplyIn) -> ChangeOut:
         )
     ctx.notes.change_id = change.id
     ctx.notes.connector = change.connector
-    await ctx.services["audit_intent"](ctx, change, "apply requested")
-    applier: Applier = ctx.services["applier"]
+    await ctx.changes.audit_intent(ctx, change, "apply requested")
+    applier: Applier = ctx.changes.applier
     result = await applier.apply(
         change_id=args.change_id,
         token=args.confirmation_token,

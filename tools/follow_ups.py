@@ -28,7 +28,7 @@ class FollowUpIn(ToolInput):
 
 
 async def _own(ctx: ToolContext, change_id: str, what: str) -> Change:
-    store: ChangeStore = ctx.services["store"]
+    store: ChangeStore = ctx.changes.store
     original = await store.require(change_id)
     if original.requester != ctx.principal:
         raise NotPermitted(
@@ -39,13 +39,13 @@ async def _own(ctx: ToolContext, change_id: str, what: str) -> Change:
 
 
 async def _linked(ctx: ToolContext, change_id: str | None) -> Change | None:
-    store: ChangeStore = ctx.services["store"]
+    store: ChangeStore = ctx.changes.store
     return await store.get(change_id) if change_id else None
 
 
 async def propose_revert(ctx: ToolContext, args: FollowUpIn) -> ProposalOut:
     original = await _own(ctx, args.change_id, "revert")
-    store: ChangeStore = ctx.services["store"]
+    store: ChangeStore = ctx.changes.store
     previous = await _linked(ctx, original.reverted_by)
     inp = revert_input(original, await store.written_refs(original.id), previous)
     return await propose(

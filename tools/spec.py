@@ -16,8 +16,12 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from mopsgate.connectors.protocol import Connector
+from mopsgate.governance.applying import Applier
+from mopsgate.governance.change_model import Change
+from mopsgate.governance.change_store import ChangeStore
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.policy import FieldAccess
+from mopsgate.governance.proposing import Proposer
 from mopsgate.governance.risk import RiskClass
 
 In = TypeVar("In", bound="ToolInput")
@@ -86,6 +90,19 @@ class CallNotes:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+AuditIntent = Callable[["ToolContext", Change, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Services:
+    """The change lifecycle's services, opened once per process with the state directory."""
+
+    store: ChangeStore
+    proposer: Proposer
+    applier: Applier
+    audit_intent: AuditIntent  # the intent row written before an upstream write
+
+
 @dataclass
 class ToolContext:
     principal: str
@@ -93,13 +110,20 @@ class ToolContext:
     manifest_digest: str
     connectors: Connectors
     notes: CallNotes
-    services: dict[str, Any] = field(default_factory=dict)
+    services: Services | None = None
     transport: str = "memory"
 
     def field_access(self, connector: str, obj: str) -> FieldAccess:
         from mopsgate.governance.policy import field_access
 
         return field_access(self.manifest, self.principal, connector, obj)
+
+    @property
+    def changes(self) -> Services:
+        """The change services; only the change tools ask, and only once the runtime is open."""
+        if self.services is None:
+            raise RuntimeError("the change services are not open")
+        return self.services
 
 
 Handler = Callable[[ToolContext, In], Awaitable[Out]]

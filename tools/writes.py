@@ -60,7 +60,7 @@ async def propose(
     revert_of: str | None = None,
     finish_of: str | None = None,
 ) -> ProposalOut:
-    proposer: Proposer = ctx.services["proposer"]
+    proposer: Proposer = ctx.changes.proposer
     proposal: Proposal = await proposer.propose(
         manifest=ctx.manifest,
         digest=ctx.manifest_digest,

@@ -229,7 +229,7 @@ async def test_restart_after_a_crash_mid_apply_settles_the_account(
     async with connect("assistant") as client:
         plan = await propose_titles(client, MK, idxs, NEW)
         approve(settings, plan["change_id"])
-        await runtime.services["store"].claim_for_apply(plan["change_id"], "dead-process")
+        await runtime.require_services().store.claim_for_apply(plan["change_id"], "dead-process")
     emu.set_person_field(MK.native(idxs[0]), "title", NEW)  # the vendor got that far
     again = build_runtime(settings, env={}, emulators=runtime.connectors.emulators)
     server = build_server(again, transport="memory", resolve_principal=lambda _: "assistant")

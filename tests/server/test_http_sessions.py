@@ -24,13 +24,13 @@ from mcp import Client
 from mopsgate.server.app import Runtime, build_server
 from mopsgate.server.http import MCP_PATH, build_http_app
 from mopsgate.server.http_sessions import SessionLimits
-from mopsgate.server.pipeline import GovernedPipeline
 from mopsgate.server.settings import (
     HttpSessionSettings,
     Settings,
     ensure_home,
     load_http_session_settings,
 )
+from mopsgate.server.surface import McpSurface
 from tests.conftest import audit_rows
 from tests.server.test_transports import MOPSGATE, _env
 from tests.support.tokens import issue_token
@@ -259,9 +259,9 @@ async def test_a_closed_legacy_session_is_forgotten_by_the_pipeline(runtime):
     """Legacy sessions are remembered for tools/list_changed; an ended one must not stay in
     memory through that table (with 10,000 abandoned sessions it would hold them all)."""
     server = build_server(runtime, transport="memory", resolve_principal=lambda _ctx: "analyst")
-    (pipeline,) = [m for m in server.middleware if isinstance(m, GovernedPipeline)]
+    (surface,) = [m for m in server.middleware if isinstance(m, McpSurface)]
     for _ in range(3):
         async with Client(server, mode="legacy") as client:
             await client.list_tools()
-            assert len(pipeline.legacy_sessions) == 1
-    assert pipeline.legacy_sessions == {}
+            assert len(surface.legacy_sessions) == 1
+    assert surface.legacy_sessions == {}

@@ -13,9 +13,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -27,6 +27,7 @@ MAX_PAGE_BYTES = 256_000
 
 T = TypeVar("T")
 Shaped = TypeVar("Shaped", bound=BaseModel)
+Query = Mapping[str, object]  # what a cursor is bound to: the tool, connector and filters
 
 
 @dataclass(frozen=True)
@@ -35,17 +36,17 @@ class Cursor:
     skip: int
 
 
-def _query_key(query: Any) -> str:
+def _query_key(query: Query) -> str:
     raw = json.dumps(query, sort_keys=True, default=str).encode()
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def encode_cursor(cursor: Cursor, query: Any) -> str:
+def encode_cursor(cursor: Cursor, query: Query) -> str:
     payload = {"v": cursor.vendor, "s": cursor.skip, "q": _query_key(query)}
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
 
-def decode_cursor(token: str | None, query: Any) -> Cursor:
+def decode_cursor(token: str | None, query: Query) -> Cursor:
     if not token:
         return Cursor(None, 0)
     try:
@@ -71,7 +72,7 @@ async def bounded_page(
     *,
     cursor: str | None,
     limit: int,
-    query: Any,
+    query: Query,
 ) -> tuple[list[Shaped], str | None, bool]:
     """Fetch one vendor page and shape it within the item and byte caps.
 

@@ -18,6 +18,8 @@ from mopsgate.connectors.errors import VendorError
 from mopsgate.connectors.model import PersonUpdate, RecordResult
 from mopsgate.connectors.protocol import Connector
 from mopsgate.governance import planning as pl
+from mopsgate.governance.audit_events import apply_intent_event
+from mopsgate.governance.caller import Caller
 from mopsgate.governance.change_model import Change, ChangeStatus, PlannedRecord
 from mopsgate.governance.change_store import ChangeStore
 from mopsgate.governance.confirm_token import verify
@@ -29,6 +31,7 @@ from mopsgate.governance.errors import (
 )
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.plan_checks import consent_blocks
+from mopsgate.governance.ports import AuditSink
 
 PSEUDO = (pl.MEMBER, pl.STATUS)
 
@@ -37,19 +40,24 @@ PSEUDO = (pl.MEMBER, pl.STATUS)
 class Applier:
     store: ChangeStore
     secret: bytes
+    audit: AuditSink
 
     async def apply(
         self,
         *,
         change_id: str,
         token: str,
-        principal: str,
+        caller: Caller,
         manifest: Manifest,
         digest: str,
         client: Connector,
         now: datetime | None = None,
     ) -> Change:
+        """Every attempt leaves an intent row before anything else happens, so no upstream
+        write can ever happen without one (if the row cannot be written, nothing is tried)."""
         change = await self.store.require(change_id)
+        await self.audit.append(apply_intent_event(caller, change, digest, "apply requested"))
+        principal = caller.principal or ""
         await self.store.ensure_not_frozen()
         nonce = await self._verify(change, token, principal, digest, now)
         if change.status is ChangeStatus.PROPOSED:

@@ -16,7 +16,6 @@ from mcp.server.subscriptions import InMemorySubscriptionBus
 from mopsgate.connectors.http import upstream_calls
 from mopsgate.governance.applying import Applier
 from mopsgate.governance.audit_chain import AuditEvent
-from mopsgate.governance.change_model import Change
 from mopsgate.governance.change_store import ChangeStore
 from mopsgate.governance.ports import AuditSink
 from mopsgate.governance.proposing import Proposer
@@ -37,7 +36,7 @@ from mopsgate.server.surface import (
 from mopsgate.storage import Storage, open_storage
 from mopsgate.storage.errors import StorageUnavailable
 from mopsgate.tools.registry import all_specs
-from mopsgate.tools.spec import Services, ToolContext, ToolSpec
+from mopsgate.tools.spec import Services, ToolSpec
 
 log = logging.getLogger("mopsgate.server")
 
@@ -105,8 +104,7 @@ class Runtime:
         self.services = Services(
             store=store,
             proposer=Proposer(store, secret),
-            applier=Applier(store, secret),
-            audit_intent=self._audit_intent,
+            applier=Applier(store, secret, self.audit()),
         )
 
     async def _recover(self, store: ChangeStore) -> None:
@@ -134,25 +132,6 @@ class Runtime:
                     upstream_calls=calls[0],
                 )
             )
-
-    async def _audit_intent(self, ctx: ToolContext, change: Change, what: str) -> None:
-        """Written before an upstream write, so a write never happens without its row."""
-        await self.audit().append(
-            AuditEvent(
-                kind="change",
-                principal=ctx.principal,
-                transport=ctx.transport,
-                tool="apply_change",
-                connector=change.connector,
-                decision="allowed",
-                outcome="ok",
-                reason=what,
-                change_id=change.id,
-                manifest_digest=ctx.manifest_digest,
-                result_summary=f"{what}: {change.plan.operation}, "
-                f"{len(change.plan.effective_records)} records",
-            )
-        )
 
     async def close(self) -> None:
         async with self._lock:

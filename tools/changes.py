@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from mopsgate.governance.applying import Applier
+from mopsgate.governance.caller import Caller
 from mopsgate.governance.change_model import Change, ChangeStatus
 from mopsgate.governance.change_store import ChangeStore
 from mopsgate.governance.errors import NotFound
@@ -112,12 +113,11 @@ async def apply_change(ctx: ToolContext, args: ApplyIn) -> ChangeOut:
         )
     ctx.notes.change_id = change.id
     ctx.notes.connector = change.connector
-    await ctx.changes.audit_intent(ctx, change, "apply requested")
     applier: Applier = ctx.changes.applier
     result = await applier.apply(
         change_id=args.change_id,
         token=args.confirmation_token,
-        principal=ctx.principal,
+        caller=Caller(ctx.principal, ctx.transport),
         manifest=ctx.manifest,
         digest=ctx.manifest_digest,
         client=connector(ctx, change.connector),

@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict
 
 from mopsgate.connectors.protocol import Connector
 from mopsgate.governance.applying import Applier
-from mopsgate.governance.change_model import Change
 from mopsgate.governance.change_store import ChangeStore
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.policy import FieldAccess
@@ -90,17 +89,13 @@ class CallNotes:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-AuditIntent = Callable[["ToolContext", Change, str], Awaitable[None]]
-
-
 @dataclass(frozen=True)
 class Services:
     """The change lifecycle's services, opened once per process with the state directory."""
 
     store: ChangeStore
     proposer: Proposer
-    applier: Applier
-    audit_intent: AuditIntent  # the intent row written before an upstream write
+    applier: Applier  # writes its own intent row before any upstream write
 
 
 @dataclass

@@ -108,17 +108,17 @@ async def timed_call(client: Client, emu: Any, tool: str, args: dict[str, Any]) 
     }
 
 
-def approve_change(db_path: Path, manifest: Any, change_id: str) -> list[str]:
-    """The reviewer's approval (what ``mopsgate review approve`` runs); returns the refs the
-    apply will write."""
+async def approve_change(db_path: Path, manifest: Any, change_id: str) -> list[str]:
+    """The reviewer's approval (what ``mopsgate review approve`` runs, from a storage of its
+    own as the CLI's would be); returns the refs the apply will write."""
     from mopsgate.governance.approvals import approve
-    from mopsgate.governance.change_store import ChangeStoreSync
+    from mopsgate.storage import StorageConfig, open_storage
 
-    store = ChangeStoreSync.open(db_path)
+    storage = await open_storage(StorageConfig.sqlite(db_path))
     try:
-        change = approve(store, manifest, change_id, "mops-lead", "bench")
+        change = await approve(storage.changes, manifest, change_id, "mops-lead", "bench")
     finally:
-        store.close()
+        await storage.close()
     return [r.ref for r in change.plan.effective_records]
 
 
@@ -158,9 +158,7 @@ async def one_op(client: Client, runtime: Any, emu: Any, vendor: str, op: str, n
     plan = await timed_call(client, emu, tool, args)
     change = plan.pop("result")
     db = runtime.settings.db_path
-    written = await asyncio.to_thread(
-        approve_change, db, runtime.holder.manifest, change["change_id"]
-    )
+    written = await approve_change(db, runtime.holder.manifest, change["change_id"])
     apply_args = {
         "change_id": change["change_id"],
         "confirmation_token": change["confirmation_token"],

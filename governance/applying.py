@@ -21,7 +21,6 @@ from mopsgate.governance import planning as pl
 from mopsgate.governance.audit_events import apply_intent_event
 from mopsgate.governance.caller import Caller
 from mopsgate.governance.change_model import Change, ChangeStatus, PlannedRecord
-from mopsgate.governance.change_store import ChangeStore
 from mopsgate.governance.confirm_token import verify
 from mopsgate.governance.errors import (
     ChangeRefused,
@@ -31,7 +30,7 @@ from mopsgate.governance.errors import (
 )
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.plan_checks import consent_blocks
-from mopsgate.governance.ports import AuditSink
+from mopsgate.governance.ports import AuditSink, ChangeStore
 
 PSEUDO = (pl.MEMBER, pl.STATUS)
 

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from mopsgate.governance.change_model import Approval, Change, ChangeStatus, utcnow
-from mopsgate.governance.change_sql import status_refusal
-from mopsgate.governance.change_store import ChangeStore, ChangeStoreSync
+from mopsgate.governance.change_rules import status_refusal
 from mopsgate.governance.errors import (
     ChangeRefused,
     GovernanceError,
@@ -29,6 +28,7 @@ from mopsgate.governance.policy import (
     reviewer_may_approve,
 )
 from mopsgate.governance.policy_core import Decision as PolicyDecision
+from mopsgate.governance.ports import ChangeStore
 
 S = ChangeStatus
 
@@ -68,12 +68,12 @@ def _check_reviewer(manifest: Manifest, change: Change, reviewer: str, action: s
         )
 
 
-def _check_fresh(
-    store: ChangeStoreSync, manifest: Manifest, change: Change, now: datetime, action: str
+async def _check_fresh(
+    store: ChangeStore, manifest: Manifest, change: Change, now: datetime, action: str
 ) -> None:
     """Refuse (and record) expiry and manifest drift before any decision is stored."""
     if change.status in {S.PROPOSED, S.APPROVED} and change.is_expired(now):
-        store.mark_expired(change.id)
+        await store.mark_expired(change.id)
         raise ChangeRefused(
             f"change {change.id} is expired (at {change.expires_at.isoformat(timespec='seconds')})"
             f", so it cannot be {action}",
@@ -84,7 +84,7 @@ def _check_fresh(
         manifest
     ):
         detail = "the manifest changed since this plan was made"
-        store.mark_stale(change.id, detail)
+        await store.mark_stale(change.id, detail)
         raise StaleChange(
             f"change {change.id} is stale: {detail}, so it cannot be {action}",
             hint="the requester must propose it again under the current manifest",
@@ -92,8 +92,8 @@ def _check_fresh(
         )
 
 
-def approve(
-    store: ChangeStoreSync,
+async def approve(
+    store: ChangeStore,
     manifest: Manifest,
     change_id: str,
     reviewer: str,
@@ -102,11 +102,11 @@ def approve(
 ) -> Change:
     """Add one approval; the one that completes the set moves the change to ``approved``."""
     at = now or utcnow()
-    change = store.require(change_id)
+    change = await store.require(change_id)
     _check_reviewer(manifest, change, reviewer, "approve")
     if change.status is not S.PROPOSED:
         raise status_refusal(change, change.status, "approved")
-    _check_fresh(store, manifest, change, at, "approved")
+    await _check_fresh(store, manifest, change, at, "approved")
     roles = list(manifest.reviewers[reviewer].roles)
     approval = Approval(reviewer=reviewer, roles=roles, note=note, at=at)
 
@@ -121,11 +121,11 @@ def approve(
             return ChangeRefused(f"change {current.id} expired while it was being approved")
         return None
 
-    return store.add_approval(change_id, approval, satisfied, still_fresh)
+    return await store.add_approval(change_id, approval, satisfied, still_fresh)
 
 
-def reject(
-    store: ChangeStoreSync,
+async def reject(
+    store: ChangeStore,
     manifest: Manifest,
     change_id: str,
     reviewer: str,
@@ -138,20 +138,14 @@ def reject(
             "a rejection needs a reason", hint="say why, so the requester can act on it"
         )
     at = now or utcnow()
-    change = store.require(change_id)
+    change = await store.require(change_id)
     _check_reviewer(manifest, change, reviewer, "reject")
-    _check_fresh(store, manifest, change, at, "rejected")
-    return store.reject(change_id, reviewer, reason, lambda _c: None, now=at)
+    await _check_fresh(store, manifest, change, at, "rejected")
+    return await store.reject(change_id, reviewer, reason, lambda _c: None, now=at)
 
 
-def cancel(
-    store: ChangeStoreSync, change_id: str, principal: str, now: datetime | None = None
-) -> Change:
-    """Only the requester may cancel, and only while the change is proposed or approved."""
-    return store.cancel(change_id, principal, "cancelled by the requester", now=now)
-
-
-async def cancel_async(
+async def cancel(
     store: ChangeStore, change_id: str, principal: str, now: datetime | None = None
 ) -> Change:
+    """Only the requester may cancel, and only while the change is proposed or approved."""
     return await store.cancel(change_id, principal, "cancelled by the requester", now=now)

@@ -8,10 +8,22 @@ knows a database, so the core stays pure and a second backend never touches a ca
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from mopsgate.connectors.model import RecordResult
 from mopsgate.governance.audit_chain import AuditEvent, AuditRecord
+from mopsgate.governance.change_model import Approval, Change, ChangeStatus
+from mopsgate.governance.change_rules import (
+    DEFAULT_LIST_LIMIT,
+    FinalStatus,
+    Guard,
+    RecordBudget,
+    Satisfied,
+)
+from mopsgate.governance.freeze import FreezeState
+from mopsgate.governance.outbox import OutboxMessage
 
 
 class Clock(Protocol):
@@ -41,4 +53,137 @@ class AuditSink(Protocol):
         :class:`~mopsgate.governance.errors.AuditUnavailable`, and the caller must refuse
         whatever the row was for. ``count_call``: the row is a tool call that counts toward
         its principal's calls per minute, counted in the same transaction (one commit)."""
+        ...
+
+
+class FreezeSwitch(Protocol):
+    """The kill switch every apply reads before it writes, shared by every process."""
+
+    async def state(self) -> FreezeState | None:
+        """The freeze in force, or None; read fresh every time."""
+        ...
+
+    async def freeze(self, reason: str, by: str, *, at: datetime) -> FreezeState:
+        """Once this returns, no apply starts in any process until :meth:`unfreeze`."""
+        ...
+
+    async def unfreeze(self, by: str) -> FreezeState | None:
+        """Lift the freeze; the one that was lifted, or None if applies were not frozen."""
+        ...
+
+
+class ChangeStore(Protocol):
+    """Where changes live. Every state change is one transaction and a compare-and-set on the
+    status it read, so of two racing callers (in any process) exactly one wins; a refusal is
+    raised after whatever the transaction wrote on the way has committed."""
+
+    async def insert(
+        self,
+        change: Change,
+        *,
+        budget: RecordBudget | None = None,
+        notify: Sequence[OutboxMessage] = (),
+    ) -> Change:
+        """Store a fresh proposed change; with ``budget``, the requester's records in the
+        last hour are summed in the same transaction (RateLimited over it)."""
+        ...
+
+    async def get(self, change_id: str) -> Change | None: ...
+
+    async def require(self, change_id: str) -> Change:
+        """The change, or NotFound."""
+        ...
+
+    async def list_changes(
+        self,
+        status: ChangeStatus | None = None,
+        requester: str | None = None,
+        limit: int = DEFAULT_LIST_LIMIT,
+    ) -> list[Change]:
+        """Newest first."""
+        ...
+
+    async def claim_for_apply(
+        self, change_id: str, token_nonce: str, *, now: datetime | None = None, resume: bool = False
+    ) -> Change:
+        """approved (or failed, with ``resume``) -> applying, with the token's nonce spent and
+        the freeze and expiry checked in the same transaction: the single-use guarantee."""
+        ...
+
+    async def record_results(
+        self,
+        change_id: str,
+        items: Sequence[tuple[RecordResult, dict[str, Any]]],
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        """One vendor batch's outcomes, durable before the next batch is written; a record
+        written successfully can never be recorded again."""
+        ...
+
+    async def finish_apply(
+        self,
+        change_id: str,
+        status: FinalStatus,
+        detail: str | None,
+        *,
+        now: datetime | None = None,
+    ) -> Change: ...
+
+    async def mark_stale(self, change_id: str, detail: str) -> Change: ...
+
+    async def mark_expired(self, change_id: str) -> Change: ...
+
+    async def cancel(
+        self, change_id: str, principal: str, reason: str = "", *, now: datetime | None = None
+    ) -> Change:
+        """Only the requester, only while proposed or approved."""
+        ...
+
+    async def add_approval(
+        self,
+        change_id: str,
+        approval: Approval,
+        satisfied: Satisfied,
+        guard: Guard,
+        *,
+        notify: Sequence[OutboxMessage] = (),
+    ) -> Change:
+        """Record one approval and, when ``satisfied``, promote to approved, in one
+        transaction."""
+        ...
+
+    async def reject(
+        self,
+        change_id: str,
+        reviewer: str,
+        reason: str,
+        guard: Guard,
+        *,
+        now: datetime | None = None,
+        notify: Sequence[OutboxMessage] = (),
+    ) -> Change: ...
+
+    async def expire_due(self, now: datetime | None = None) -> list[str]: ...
+
+    async def written_refs(self, change_id: str) -> set[str]:
+        """References the change wrote successfully (what a revert may undo)."""
+        ...
+
+    async def records_proposed_last_hour(
+        self, requester: str, now: datetime | None = None
+    ) -> int: ...
+
+    async def link_revert(self, original_id: str, revert_id: str) -> Change: ...
+
+    async def link_finish(self, original_id: str, finish_id: str) -> Change: ...
+
+    async def interrupted_ids(self) -> list[str]:
+        """Changes left applying (at start-up: by a process that died mid-apply)."""
+        ...
+
+    async def frozen(self) -> FreezeState | None: ...
+
+    async def ensure_not_frozen(self) -> None:
+        """Raise Frozen while applies are frozen."""
         ...

@@ -9,16 +9,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from mopsgate.connectors.protocol import Connector
 from mopsgate.governance import planning as pl
 from mopsgate.governance.change_model import ApprovalsRequired, Change, Plan, new_change, utcnow
-from mopsgate.governance.change_store import ChangeStore
+from mopsgate.governance.change_rules import RecordBudget
 from mopsgate.governance.confirm_token import issue
-from mopsgate.governance.errors import FloorViolation, InvalidInput, NotPermitted, RateLimited
+from mopsgate.governance.errors import FloorViolation, InvalidInput, NotPermitted
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.policy import approval_requirement, field_access, rate_limit, record_cap
+from mopsgate.governance.ports import ChangeStore
 from mopsgate.governance.risk import RiskClass
 
 MAX_RECORDS = 10_000
@@ -56,7 +57,7 @@ class Proposer:
         plan, risk = await self._plan(manifest, principal, client, inp, risk)
         n = len(plan.records) + len(plan.blocked)
         self._check_class(manifest, principal, inp.connector, risk, n)
-        await self._check_rate(manifest, principal, n, now)
+        budget = await self._check_rate(manifest, principal, n, now or utcnow())
         _refuse_if_all_blocked(plan)
         req = approval_requirement(manifest, principal, inp.connector, risk, n)
         change = new_change(
@@ -73,7 +74,7 @@ class Proposer:
                 count=req.count, roles=sorted(req.roles), rule_id=req.rule_id, reason=req.reason
             ),
         )
-        stored = await self.store.insert(change)
+        stored = await self.store.insert(change, budget=budget)
         if revert_of:
             await self.store.link_revert(revert_of, stored.id)
         if finish_of:
@@ -140,17 +141,18 @@ class Proposer:
             )
 
     async def _check_rate(
-        self, manifest: Manifest, principal: str, n: int, now: datetime | None
-    ) -> None:
-        limit = rate_limit(manifest, principal).records_per_hour
-        used = await self.store.records_proposed_last_hour(principal, now)
-        if used + n > limit:
-            raise RateLimited(
-                f"proposing {n} more records would exceed your limit of {limit} records per "
-                f"hour ({used} already proposed).",
-                hint="Wait, or ask a human to handle this bulk change.",
-                rule_id="rate-limit",
-            )
+        self, manifest: Manifest, principal: str, n: int, now: datetime
+    ) -> RecordBudget:
+        """Refuse early (before the floor's verdict) when the hourly budget is already spent;
+        the store checks it again in the transaction that stores the change, so two proposals
+        racing cannot both slip under it."""
+        budget = RecordBudget(
+            rate_limit(manifest, principal).records_per_hour, now - timedelta(hours=1), n
+        )
+        refusal = budget.refusal(await self.store.records_proposed_last_hour(principal, now))
+        if refusal is not None:
+            raise refusal
+        return budget
 
 
 def _refuse_if_all_blocked(plan: Plan) -> None:

@@ -24,7 +24,8 @@ from mopsgate.connectors.protocol import Connector
 from mopsgate.governance import planning as pl
 from mopsgate.governance.applying import after_image
 from mopsgate.governance.change_model import Change, ChangeStatus, PlannedRecord
-from mopsgate.governance.change_store import ChangeStore, FinalStatus
+from mopsgate.governance.change_rules import FinalStatus
+from mopsgate.governance.ports import ChangeStore
 
 UNVERIFIABLE = frozenset({"trigger_campaign", "schedule_campaign"})
 WRITTEN = "verified_after_interruption"

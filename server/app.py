@@ -16,8 +16,7 @@ from mcp.server.subscriptions import InMemorySubscriptionBus
 from mopsgate.connectors.http import upstream_calls
 from mopsgate.governance.applying import Applier
 from mopsgate.governance.audit_chain import AuditEvent
-from mopsgate.governance.change_store import ChangeStore
-from mopsgate.governance.ports import AuditSink
+from mopsgate.governance.ports import AuditSink, ChangeStore
 from mopsgate.governance.proposing import Proposer
 from mopsgate.governance.recovering import recover_change
 from mopsgate.server.call_rate import CallRate
@@ -98,7 +97,7 @@ class Runtime:
         await self._open_changes()
 
     async def _open_changes(self) -> None:
-        store = await ChangeStore.open(self.settings.db_path)
+        store = self.require_storage().changes
         await self._recover(store)
         secret = signing_secret(self.settings)
         self.services = Services(
@@ -141,11 +140,9 @@ class Runtime:
 
     async def _close_stores(self) -> None:
         if self.storage is not None:
-            await self.storage.close()
+            await self.storage.close()  # the change store with it
             self.storage = None
-            if self.services is not None:
-                await self.services.store.close()
-                self.services = None
+            self.services = None
             await self.connectors.aclose()
 
 

@@ -8,9 +8,9 @@ refusal exits 1 with the reason on stderr so scripts and people both notice.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -20,18 +20,18 @@ from rich.text import Text
 from mopsgate.governance.approvals import approval_progress, approve, reject
 from mopsgate.governance.audit_chain import AuditEvent, Outcome
 from mopsgate.governance.change_model import Change, ChangeStatus, utcnow
-from mopsgate.governance.change_store import ChangeStoreSync
 from mopsgate.governance.diff_lines import visible
 from mopsgate.governance.errors import AuditUnavailable, GovernanceError, ManifestError
-from mopsgate.governance.freeze import freeze, frozen_state, unfreeze
+from mopsgate.governance.freeze import FreezeState
 from mopsgate.governance.manifest_load import load_manifest, manifest_digest
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
 from mopsgate.server.cli_render import render_rich
 from mopsgate.server.settings import Settings, ensure_home, load_settings
-from mopsgate.storage import append_once, ensure_schema
-from mopsgate.storage.errors import StorageUnavailable
+from mopsgate.storage import Storage, open_storage
+
+T = TypeVar("T")
 
 review_app = typer.Typer(
     no_args_is_help=True,
@@ -50,12 +50,26 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _settings(manifest: str | None, home: str | None) -> Settings:
-    """The settings, with the database created at the current schema (or refused at another
-    one) before any store touches it."""
     settings = load_settings(manifest, home)
     ensure_home(settings)
-    run(ensure_schema(settings.storage()))  # a failure is one line (cli_errors)
     return settings
+
+
+def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T:
+    """Run ``work`` against the same storage the server uses (a failure to open it is one
+    line, see ``cli_errors``)."""
+
+    async def session() -> T:
+        storage = await open_storage(settings.storage())
+        try:
+            return await work(storage)
+        finally:
+            await storage.close()
+
+    try:
+        return run(session())
+    except AuditUnavailable as exc:
+        raise _fail(f"{exc.message} {exc.hint}") from exc
 
 
 def _manifest(settings: Settings) -> Manifest:
@@ -69,20 +83,10 @@ def _manifest(settings: Settings) -> Manifest:
         ) from exc
 
 
-@contextmanager
-def _store(settings: Settings) -> Iterator[ChangeStoreSync]:
-    store = ChangeStoreSync.open(settings.db_path)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-def _audit(settings: Settings, **fields: Any) -> None:
-    try:
-        run(append_once(settings.storage(), AuditEvent(transport="cli", **fields)))
-    except (AuditUnavailable, StorageUnavailable) as exc:
-        raise _fail(f"{exc.message} {exc.hint}") from exc
+async def _audit(storage: Storage, **fields: Any) -> None:
+    """Every review action, refused ones included, is a durable audit row before the command
+    returns; if it cannot be written, the command fails (AuditUnavailable, one line)."""
+    await storage.audit.append(AuditEvent(transport="cli", **fields))
 
 
 def _effective_status(change: Change) -> str:
@@ -100,8 +104,7 @@ def list_cmd(
 ) -> None:
     """List changes, newest first."""
     settings = _settings(manifest, home)
-    with _store(settings) as store:
-        changes = store.list_changes(status=status)
+    changes = _with_storage(settings, lambda s: s.changes.list_changes(status=status))
     if not changes:
         typer.echo("No changes" + (f" with status {status}." if status else "."))
         return
@@ -130,8 +133,11 @@ def show_cmd(change_id: str, manifest: ManifestOpt = None, home: HomeOpt = None)
     """Show the diff, who asked and why, the risk class, blocked records and approvals."""
     settings = _settings(manifest, home)
     m = _manifest(settings)
-    with _store(settings) as store:
-        change = store.get(change_id)
+
+    async def read(storage: Storage) -> tuple[Change | None, FreezeState | None]:
+        return await storage.changes.get(change_id), await storage.freeze.state()
+
+    change, state = _with_storage(settings, read)
     if change is None:
         raise _fail(f"there is no change {change_id!r}; see 'mopsgate review list'")
     console = Console(highlight=False, soft_wrap=True)
@@ -156,7 +162,6 @@ def show_cmd(change_id: str, manifest: ManifestOpt = None, home: HomeOpt = None)
             style="bold red",
             markup=False,
         )
-    state = frozen_state(settings.db_path)
     if state is not None:
         console.print(
             f"Applies are frozen: {state.reason} (by {state.by})", style="bold red", markup=False
@@ -168,7 +173,7 @@ def _decide(
     action: str,
     change_id: str,
     reviewer: str,
-    run: Callable[[], Change],
+    decide: Callable[[Storage], Awaitable[Change]],
     arguments: dict[str, Any],
 ) -> Change:
     """Run a review decision and audit it whatever happens; a refusal exits 1."""
@@ -179,30 +184,37 @@ def _decide(
         "change_id": change_id,
         "arguments": arguments,
     }
-    try:
-        change = run()
-    except GovernanceError as exc:
-        outcome: Outcome = "refused"
-        _audit(
-            settings,
+
+    async def session(storage: Storage) -> Change | GovernanceError:
+        try:
+            change = await decide(storage)
+        except GovernanceError as exc:
+            outcome: Outcome = "refused"
+            await _audit(
+                storage,
+                **base,
+                decision="denied",
+                outcome=outcome,
+                rule_id=exc.rule_id,
+                reason=exc.message,
+                error_code=str(exc.details.get("reason_code", exc.code)),
+            )
+            return exc
+        await _audit(
+            storage,
             **base,
-            decision="denied",
-            outcome=outcome,
-            rule_id=exc.rule_id,
-            reason=exc.message,
-            error_code=str(exc.details.get("reason_code", exc.code)),
+            decision="allowed",
+            outcome="ok",
+            connector=change.connector,
+            manifest_digest=change.manifest_digest,
+            result_summary=f"{action}: status now {change.status}",
         )
-        raise _fail(f"{exc.message}" + (f" ({exc.hint})" if exc.hint else "")) from exc
-    _audit(
-        settings,
-        **base,
-        decision="allowed",
-        outcome="ok",
-        connector=change.connector,
-        manifest_digest=change.manifest_digest,
-        result_summary=f"{action}: status now {change.status}",
-    )
-    return change
+        return change
+
+    result = _with_storage(settings, session)
+    if isinstance(result, GovernanceError):
+        raise _fail(f"{result.message}" + (f" ({result.hint})" if result.hint else ""))
+    return result
 
 
 @review_app.command("approve")
@@ -216,15 +228,14 @@ def approve_cmd(
     """Approve a proposed change as REVIEWER (who must hold its risk class)."""
     settings = _settings(manifest, home)
     m = _manifest(settings)
-    with _store(settings) as store:
-        change = _decide(
-            settings,
-            "approve",
-            change_id,
-            reviewer,
-            lambda: approve(store, m, change_id, reviewer, note),
-            {"note": note},
-        )
+    change = _decide(
+        settings,
+        "approve",
+        change_id,
+        reviewer,
+        lambda s: approve(s.changes, m, change_id, reviewer, note),
+        {"note": note},
+    )
     if change.status is ChangeStatus.APPROVED:
         typer.echo(f"Approved {change.id}: it is now approved and can be applied.")
     else:
@@ -245,15 +256,14 @@ def reject_cmd(
     """Reject a proposed change (or revoke an approved one before it is applied)."""
     settings = _settings(manifest, home)
     m = _manifest(settings)
-    with _store(settings) as store:
-        change = _decide(
-            settings,
-            "reject",
-            change_id,
-            reviewer,
-            lambda: reject(store, m, change_id, reviewer, reason),
-            {"reason": reason},
-        )
+    change = _decide(
+        settings,
+        "reject",
+        change_id,
+        reviewer,
+        lambda s: reject(s.changes, m, change_id, reviewer, reason),
+        {"reason": reason},
+    )
     typer.echo(f"Rejected {change.id}.")
 
 
@@ -268,17 +278,22 @@ def freeze_cmd(
     """Stop all applies now, in every running server (the kill switch)."""
     settings = _settings(manifest, home)
     who = by or getpass.getuser()
-    state = freeze(settings.db_path, reason, who)
-    _audit(
-        settings,
-        kind="freeze",
-        principal=who,
-        tool="freeze",
-        decision="allowed",
-        outcome="ok",
-        reason=reason or None,
-        result_summary="applies frozen",
-    )
+
+    async def session(storage: Storage) -> FreezeState:
+        state = await storage.freeze.freeze(reason, who, at=datetime.now(UTC))
+        await _audit(
+            storage,
+            kind="freeze",
+            principal=who,
+            tool="freeze",
+            decision="allowed",
+            outcome="ok",
+            reason=reason or None,
+            result_summary="applies frozen",
+        )
+        return state
+
+    state = _with_storage(settings, session)
     typer.echo(
         f"Applies are frozen as of {state.at.isoformat(timespec='seconds')}. "
         "Proposals and reviews still work; run 'mopsgate unfreeze' to resume."
@@ -295,16 +310,21 @@ def unfreeze_cmd(
     """Let applies run again."""
     settings = _settings(manifest, home)
     who = by or getpass.getuser()
-    previous = unfreeze(settings.db_path, who)
-    summary = "applies resumed" if previous else "applies were not frozen"
-    _audit(
-        settings,
-        kind="freeze",
-        principal=who,
-        tool="unfreeze",
-        decision="allowed",
-        outcome="ok",
-        reason=previous.reason if previous else None,
-        result_summary=summary,
-    )
+
+    async def session(storage: Storage) -> str:
+        previous = await storage.freeze.unfreeze(who)
+        summary = "applies resumed" if previous else "applies were not frozen"
+        await _audit(
+            storage,
+            kind="freeze",
+            principal=who,
+            tool="unfreeze",
+            decision="allowed",
+            outcome="ok",
+            reason=previous.reason if previous else None,
+            result_summary=summary,
+        )
+        return summary
+
+    summary = _with_storage(settings, session)
     typer.echo(summary[0].upper() + summary[1:] + ".")

@@ -1,6 +1,6 @@
 """The storage ports the server side uses, and :class:`Storage`, everything one backend opens.
 
-The core's own ports (``AuditSink``, and the change store and freeze switch) are declared in
+The core's own ports (``AuditSink``, ``ChangeStore``, ``FreezeSwitch``) are declared in
 ``governance/ports.py``; these are the ones only the server and the CLI need. Every method is
 async and every backend implements the same ones, so callers never know which database is
 underneath (SQLite today, PostgreSQL in #12).
@@ -17,7 +17,7 @@ from mopsgate.governance.bearer_tokens import IssuedToken, TokenRecord
 from mopsgate.governance.call_window import WindowCount
 from mopsgate.governance.manifest_history import ManifestLoad
 from mopsgate.governance.outbox import OutboxItem, OutboxMessage
-from mopsgate.governance.ports import AuditSink
+from mopsgate.governance.ports import AuditSink, ChangeStore, FreezeSwitch
 
 
 class AuditReader(Protocol):
@@ -116,6 +116,12 @@ class Storage(Protocol):
 
     @property
     def audit_reader(self) -> AuditReader: ...
+
+    @property
+    def changes(self) -> ChangeStore: ...
+
+    @property
+    def freeze(self) -> FreezeSwitch: ...
 
     @property
     def tokens(self) -> TokenStore: ...

@@ -30,6 +30,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "token_epoch"),
     Migration(3, "outbox"),
     Migration(4, "manifest_history"),
+    Migration(5, "freeze_row"),
 )
 HEAD = MIGRATIONS[-1].version
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import typer
@@ -20,14 +21,15 @@ from mopsgate.governance.change_model import (
     PlannedRecord,
     new_change,
 )
-from mopsgate.governance.change_store import ChangeStoreSync
-from mopsgate.governance.freeze import frozen_state
+from mopsgate.governance.freeze import FreezeState
 from mopsgate.governance.manifest_load import load_manifest, manifest_digest
 from mopsgate.governance.risk import RiskClass
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_review import freeze_cmd, review_app, unfreeze_cmd
-from mopsgate.storage import StorageConfig, ensure_schema
+from mopsgate.storage import Storage, StorageConfig
+from tests.support.changes import with_storage
 
+T = TypeVar("T")
 runner = CliRunner()
 app = typer.Typer()
 app.add_typer(review_app, name="review")
@@ -90,9 +92,7 @@ def _insert(
         manifest_digest=manifest_digest(manifest),
         approvals_required=ApprovalsRequired(count=count, roles=list(roles)),
     )
-    asyncio.run(ensure_schema(StorageConfig.sqlite(db)))  # as the server creates it
-    with ChangeStoreSync.open(db) as store:
-        return store.insert(c)
+    return _in_storage(db, lambda s: s.changes.insert(c))
 
 
 def _audit(db: Path) -> list[tuple[object, ...]]:
@@ -106,8 +106,16 @@ def _audit(db: Path) -> list[tuple[object, ...]]:
 
 
 def _status(db: Path, change_id: str) -> ChangeStatus:
-    with ChangeStoreSync.open(db) as store:
-        return store.require(change_id).status
+    return _in_storage(db, lambda s: s.changes.require(change_id)).status
+
+
+def _frozen(db: Path) -> FreezeState | None:
+    return _in_storage(db, lambda s: s.freeze.state())
+
+
+def _in_storage(db: Path, work: Callable[[Storage], Awaitable[T]]) -> T:
+    """What the server would store or see, through a storage of its own."""
+    return with_storage(StorageConfig.sqlite(db), work)
 
 
 def test_list_and_show(env) -> None:
@@ -197,13 +205,13 @@ def test_freeze_and_unfreeze_are_audited(env) -> None:
     result = runner.invoke(app, ["freeze", "--reason", "incident", "--by", "alice", *opts])
     assert result.exit_code == 0, result.output
     assert "frozen" in result.output
-    state = frozen_state(db)
+    state = _frozen(db)
     assert state is not None and state.reason == "incident"
     c = _insert(db)
     shown = runner.invoke(app, ["review", "show", c.id, *opts])
     assert "Applies are frozen: incident" in shown.output
     result = runner.invoke(app, ["unfreeze", "--by", "bob", *opts])
     assert result.exit_code == 0
-    assert frozen_state(db) is None
+    assert _frozen(db) is None
     rows = [(r[0], r[1], r[2], r[3]) for r in _audit(db)]
     assert rows == [("freeze", "alice", "freeze", "ok"), ("freeze", "bob", "unfreeze", "ok")]

@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 from mopsgate.governance.applying import Applier
 from mopsgate.governance.caller import Caller
 from mopsgate.governance.change_model import Change, ChangeStatus
-from mopsgate.governance.change_store import ChangeStore
 from mopsgate.governance.errors import NotFound
+from mopsgate.governance.ports import ChangeStore
 from mopsgate.governance.risk import RiskClass
 from mopsgate.tools.change_views import ChangeOut, change_out
 from mopsgate.tools.common import connector

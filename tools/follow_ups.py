@@ -12,9 +12,9 @@ from typing import Any
 from pydantic import Field
 
 from mopsgate.governance.change_model import Change
-from mopsgate.governance.change_store import ChangeStore
 from mopsgate.governance.errors import NotPermitted
 from mopsgate.governance.finishing import finish_input
+from mopsgate.governance.ports import ChangeStore
 from mopsgate.governance.reverting import revert_input
 from mopsgate.governance.risk import RiskClass
 from mopsgate.tools.change_views import ProposalOut

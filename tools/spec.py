@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict
 
 from mopsgate.connectors.protocol import Connector
 from mopsgate.governance.applying import Applier
-from mopsgate.governance.change_store import ChangeStore
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.policy import FieldAccess
+from mopsgate.governance.ports import ChangeStore
 from mopsgate.governance.proposing import Proposer
 from mopsgate.governance.risk import RiskClass
 

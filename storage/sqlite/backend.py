@@ -1,9 +1,9 @@
 """Everything the SQLite backend opens for one process.
 
-Connections by job, each on its own thread: ``state`` (schema check at open; tokens, manifest
-history, the outbox, and the change and freeze tables later), ``read`` (query-only: token
-lookups, call windows, history; in WAL mode it never waits for a writer) and ``audit`` (the
-group-commit writer). PRAGMAs, durability and the schema version are checked once here, at
+Connections by job, each on its own thread: ``state`` (schema check at open; changes, freeze,
+tokens, manifest history, the outbox), ``read`` (query-only: change and token lookups, the
+freeze state, call windows, history; in WAL mode it never waits for a writer) and ``audit``
+(the group-commit writer). PRAGMAs, durability and the schema version are checked once here, at
 open, never per request.
 """
 
@@ -14,7 +14,9 @@ from pathlib import Path
 from mopsgate.storage.migrate import require_head
 from mopsgate.storage.sqlite.audit import SqliteAuditStore
 from mopsgate.storage.sqlite.audit_read import SqliteAuditReader
+from mopsgate.storage.sqlite.changes import SqliteChangeStore
 from mopsgate.storage.sqlite.db import BUSY_TIMEOUT_MS, SqliteDb
+from mopsgate.storage.sqlite.freeze import SqliteFreezeSwitch
 from mopsgate.storage.sqlite.manifests import SqliteManifestHistory
 from mopsgate.storage.sqlite.outbox import SqliteOutbox
 from mopsgate.storage.sqlite.rates import SqliteRateWindows
@@ -29,6 +31,8 @@ class SqliteStorage:
         self.read = read
         self.audit = audit
         self.audit_reader = SqliteAuditReader(path)
+        self.changes = SqliteChangeStore(state, read)
+        self.freeze = SqliteFreezeSwitch(state, read)
         self.tokens = SqliteTokenStore(state, read, path)
         self.rates = SqliteRateWindows(read)
         self.manifests = SqliteManifestHistory(state, read)

@@ -11,12 +11,12 @@ import sqlite3
 import anyio
 from mcp import Client, StdioServerParameters
 
-from mopsgate.governance.change_store import ChangeStoreSync
 from mopsgate.server.settings import Settings
 from mopsgate.storage.sqlite.rates import count_calls, record_calls
 from mopsgate.storage.sqlite.schema import prepare
 from tests.conftest import audit_rows, text_of
 from tests.server.test_transports import MOPSGATE, _env
+from tests.support.changes import stored_changes
 
 
 def _limit(settings: Settings, per_minute: int) -> None:
@@ -53,11 +53,7 @@ async def test_a_second_stdio_process_does_not_get_a_fresh_budget(settings: Sett
     for refused in (refused_write, refused_first):
         assert refused.is_error and text_of(refused).startswith("[rate_limited]")
         assert "3 calls in the last minute" in text_of(refused)
-    store = ChangeStoreSync.open(settings.db_path)
-    try:
-        assert store.list_changes() == []  # the refused proposal stored nothing
-    finally:
-        store.close()
+    assert stored_changes(settings) == []  # the refused proposal stored nothing
     calls = [r for r in audit_rows(settings) if r["kind"] == "tool_call"]
     assert [(r["tool"], r["decision"], r["rule_id"]) for r in calls[-2:]] == [
         ("propose_update_person", "denied", "rate-limit"),

@@ -9,7 +9,6 @@ import re
 from datetime import timedelta
 
 from mopsgate.governance.change_model import utcnow
-from mopsgate.governance.change_store import ChangeStoreSync
 from mopsgate.governance.confirm_token import issue
 from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
@@ -25,6 +24,7 @@ from tests.server.test_changes_kit import (
     sql,
     status,
 )
+from tests.support.changes import stored_change
 
 
 async def test_apply_without_approval(connect, runtime: Runtime, settings: Settings):
@@ -41,8 +41,7 @@ async def test_apply_without_approval(connect, runtime: Runtime, settings: Setti
 
 def _forge(runtime: Runtime, settings: Settings, change_id: str) -> str:
     """A well-formed token over the real payload, signed with a key mopsgate never had."""
-    with ChangeStoreSync.open(settings.db_path) as store:
-        change = store.require(change_id)
+    change = stored_change(settings, change_id)
     return issue(b"an attacker's guess at the key!!" * 2, change)
 
 

@@ -27,7 +27,6 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
-from mopsgate.governance.change_store import ChangeStoreSync
 from mopsgate.sandbox.hubspot import ids as hs
 from mopsgate.sandbox.hubspot.emulator import HubSpotEmulator
 from mopsgate.server.settings import Settings
@@ -35,6 +34,7 @@ from tests.conftest import audit_rows
 from tests.server.e2e_support import approve
 from tests.server.loopback import serving
 from tests.server.test_changes_kit import REASON, people
+from tests.support.changes import stored_change
 
 MOPSGATE = str(Path(sys.executable).parent / "mopsgate")
 NEW = "Written Before The Crash"
@@ -220,8 +220,7 @@ async def test_kill_9_mid_batch_then_restart_settles_the_account(settings: Setti
     change_id = await _propose_then_die_mid_apply(settings, env, refs, hold)
 
     # The dead process's account: batch 1 recorded, batch 2 (written upstream) unknown.
-    with ChangeStoreSync.open(settings.db_path) as store:
-        dead = store.require(change_id)
+    dead = stored_change(settings, change_id)
     assert dead.status == "applying" and len(dead.outcome.written) == BATCH
     titles = {hs.person_ref(i): emu.person_fields(hs.person_id(i)).get("jobtitle") for i in idxs}
     assert [r for r in refs if titles[r] != NEW] == refused

@@ -30,9 +30,17 @@ MAX_TEXT = 2000
 
 # Extend here (and only here) when a new kind of event is audited.
 EventKind = Literal[
-    "tool_call", "manifest_reload", "review", "freeze", "token", "change", "startup", "recovery"
+    "tool_call",
+    "manifest_reload",
+    "review",
+    "freeze",
+    "token",
+    "change",
+    "startup",
+    "recovery",
+    "enrolment",
 ]
-Transport = Literal["stdio", "http", "memory", "cli"]
+Transport = Literal["stdio", "http", "memory", "cli", "console"]
 Decision = Literal["allowed", "denied", "error", "n/a"]
 Outcome = Literal["ok", "denied", "error", "refused"]
 

@@ -15,6 +15,7 @@ from itertools import product
 from mopsgate.governance.catalogue import CONNECTORS, Catalogue
 from mopsgate.governance.manifest_model import WILDCARD, AllowRule, DenyRule, Manifest
 from mopsgate.governance.policy import approval_requirement, record_cap, reviewer_may_approve
+from mopsgate.governance.reviewer_checks import check_reviewers
 from mopsgate.governance.risk import (
     DEFAULT_MODES,
     FLOOR_MIN_APPROVALS,
@@ -82,6 +83,7 @@ def run_checks(m: Manifest, cat: Catalogue, add: Add) -> None:
                     uc_name,
                 )
     _check_approvals(m, add)
+    check_reviewers(m, add)
     ids: dict[str, int] = {}
     for i, rule in enumerate(m.rules):
         if rule.id in ids:

@@ -129,6 +129,7 @@ def _model_keys() -> set[str]:
     models: list[type[BaseModel]] = [
         mm.Manifest, mm.ConnectorConfig, mm.NotSendList, mm.Reviewer, mm.Owners, mm.UseCase,
         mm.ApprovalPolicy, mm.RateLimit, mm.Principal, mm.AllowRule, mm.DenyRule,
+        mm.ReviewerKey, mm.ReviewerPasskey, mm.ChecklistItem,
     ]  # fmt: skip
     return {name for m in models for name in m.model_fields}
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema
 
 from mopsgate.governance.catalogue import Catalogue
+from mopsgate.governance.public_keys import base64url_raw, ed25519_raw, passkey_key_raw
 from mopsgate.governance.risk import Mode, RiskClass
 
 IDENT_RE = re.compile(r"[A-Za-z0-9_.-]+")
@@ -94,6 +95,43 @@ class ConnectorConfig(_Strict):
     """Lists declared as feeding no email send (matters on Salesforce, see above)."""
 
 
+def _check_ed25519(value: str) -> str:
+    ed25519_raw(value)
+    return value
+
+
+def _check_credential_id(value: str) -> str:
+    base64url_raw(value, "a passkey id")
+    return value
+
+
+def _check_passkey_key(value: str) -> str:
+    passkey_key_raw(value)
+    return value
+
+
+class ReviewerKey(_Strict):
+    """An Ed25519 public key the reviewer signs CLI decisions with (``mopsgate reviewer
+    keygen`` prints this table; the private half stays in the reviewer's own config dir)."""
+
+    public_key: Annotated[str, AfterValidator(_check_ed25519)]
+    """"ed25519:" and the base64 of the 32-byte public key."""
+    label: str = Field(default="", max_length=200)
+    """Whose machine, since when: for the humans reading the manifest."""
+
+
+class ReviewerPasskey(_Strict):
+    """A passkey the reviewer logs in to the console and signs decisions with (the console's
+    enrolment page prints this table)."""
+
+    id: Annotated[str, Field(min_length=16, max_length=1400), AfterValidator(_check_credential_id)]
+    """The credential id, base64url."""
+    public_key: Annotated[str, Field(max_length=2000), AfterValidator(_check_passkey_key)]
+    """The COSE public key, base64url."""
+    label: str = Field(default="", max_length=200)
+    """Which device, since when: for the humans reading the manifest."""
+
+
 class Reviewer(_Strict):
     """A human who approves changes with `mopsgate review` (``[reviewers.<name>]``)."""
 
@@ -105,6 +143,15 @@ class Reviewer(_Strict):
     """Roles this reviewer holds, e.g. "compliance"; approval policies can require a role."""
     risk_classes: tuple[RiskClass, ...] = ()
     """The risk classes this reviewer may approve; anything else is refused."""
+    pii: Literal["none", "masked", "unmasked"] = "masked"
+    """What the review console and `review show` show this reviewer of the people a change
+    touches: "none" (references only), "masked" (j***@example.com) or "unmasked"."""
+    may_freeze: bool = False
+    """Whether this reviewer may freeze and unfreeze applies from the review console."""
+    keys: tuple[ReviewerKey, ...] = ()
+    """Ed25519 public keys this reviewer signs CLI decisions with (`mopsgate reviewer keygen`)."""
+    passkeys: tuple[ReviewerPasskey, ...] = ()
+    """Passkeys this reviewer logs in to the review console and signs decisions with."""
 
 
 class Owners(_Strict):
@@ -135,6 +182,18 @@ class UseCase(_Strict):
     """The owners and the escalation contact."""
 
 
+class ChecklistItem(_Strict):
+    """One thing an approver of this risk class must confirm ("tick") or write down ("text"),
+    e.g. "consent basis checked" or "ticket id". Answers are part of the signed statement."""
+
+    id: Ident
+    """A short name for the item; the CLI answers it as --check ID or --check ID=TEXT."""
+    label: str = Field(min_length=1, max_length=200)
+    """What the approver confirms or answers."""
+    answer: Literal["tick", "text"] = "tick"
+    """"tick": a checkbox that must be ticked; "text": a value that must be filled in."""
+
+
 class ApprovalPolicy(_Strict):
     """Manifest-wide approval settings for one risk class (``[approvals.<class>]``)."""
 
@@ -148,6 +207,8 @@ class ApprovalPolicy(_Strict):
     """Changes touching more records than this need `extra` more approvals."""
     extra: ApprovalCount = 1
     """Additional approvals above `records_over`."""
+    checklist: tuple[ChecklistItem, ...] = ()
+    """What every approver of this class must tick or answer; the answers are signed."""
 
 
 class RateLimit(_Strict):

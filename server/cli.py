@@ -22,6 +22,7 @@ from mopsgate.server.cli_db import db_app, describe
 from mopsgate.server.cli_errors import guard_commands
 from mopsgate.server.cli_manifest import manifest_app
 from mopsgate.server.cli_review import freeze_cmd, review_app, unfreeze_cmd
+from mopsgate.server.cli_reviewer import reviewer_app
 from mopsgate.server.cli_sandbox import sandbox_app
 from mopsgate.server.cli_token import token_app
 from mopsgate.server.connect_help import serving_banner
@@ -49,6 +50,9 @@ app.add_typer(audit_app, name="audit", help="Read and verify the tamper-evident 
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(
     review_app, name="review", help="Human review of proposed changes (not reachable over MCP)."
+)
+app.add_typer(
+    reviewer_app, name="reviewer", help="Enrol reviewers: a signing key, or a console passkey."
 )
 app.command("freeze", help="Stop all applies at once (kill switch).")(freeze_cmd)
 app.command("unfreeze", help="Allow applies again.")(unfreeze_cmd)
@@ -210,7 +214,7 @@ def _is_loopback(host: str) -> bool:
 # Last, once every command is registered: a failure about the database is one line, never a
 # traceback (serve has its own start-up checks and exit code).
 guard_commands(
-    [app, manifest_app, audit_app, review_app, token_app, db_app, sandbox_app],
+    [app, manifest_app, audit_app, review_app, reviewer_app, token_app, db_app, sandbox_app],
     except_names={"serve"},
 )
 

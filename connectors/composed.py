@@ -78,6 +78,9 @@ class ComposedConnector:
     async def get_people(self, refs: Sequence[str]) -> dict[str, Person]:
         return await self.people.get_people(refs)
 
+    async def people_by_email(self, emails: Sequence[str]) -> list[Person]:
+        return await self.people.people_by_email(emails)
+
     async def describe_fields(self, obj: str) -> list[FieldInfo]:
         return await self.people.describe_fields(obj)
 

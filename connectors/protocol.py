@@ -44,6 +44,14 @@ class PeopleReads(Protocol):
         """Batch read; refs that do not exist are absent from the result."""
         ...
 
+    async def people_by_email(self, emails: Sequence[str]) -> list[Person]:
+        """Every person record, of every person object, whose email is one of ``emails``,
+        compared without regard to case as the vendor compares them. The compliance floor
+        judges a person by every record of their address (an opted-out duplicate opts the
+        person out), so this is batched at the vendor's limits and read to the last page: a
+        record left out would be a person sent to against their opt-out."""
+        ...
+
     async def describe_fields(self, obj: str) -> list[FieldInfo]: ...
 
 

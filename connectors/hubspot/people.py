@@ -12,7 +12,7 @@ from mopsgate.connectors.hubspot.capabilities import CAPABILITIES
 from mopsgate.connectors.hubspot.lists import HubSpotLists
 from mopsgate.connectors.hubspot.mapping import PERSON_PROPERTIES, to_field_info, to_person
 from mopsgate.connectors.hubspot.query import filter_groups, matches
-from mopsgate.connectors.hubspot.session import HubSpotSession, next_after, offset_of
+from mopsgate.connectors.hubspot.session import HubSpotSession, chunked, next_after, offset_of
 from mopsgate.connectors.model import FieldInfo, Page, Person, PersonQuery
 
 SEARCH_MAX_LIMIT = CAPABILITIES.search_page
@@ -38,20 +38,37 @@ class HubSpotPeople:
         if query.list_ref:
             return await self._search_in_list(query, cursor, limit)
         offset, after_id = _parse_search_cursor(cursor)
+        data = await self._search(filter_groups(query, after_id), offset, limit)
+        records = data.get("results", []) if isinstance(data, dict) else []
+        people = [to_person(r) for r in records]
+        items = [p for p in people if matches(p, query)]
+        nxt = _next_search_cursor(data, offset, limit, records, keyset=after_id is not None)
+        return Page(items=items, next_cursor=nxt)
+
+    async def _search(self, groups: list[dict[str, Any]], offset: int, limit: int) -> Any:
+        """One CRM search call, sorted by id so offsets page stably, inside the search limit."""
         body: dict[str, Any] = {
-            "filterGroups": filter_groups(query, after_id),
+            "filterGroups": groups,
             "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
             "properties": PERSON_PROPERTIES,
             "limit": limit,
             "after": str(offset),
         }
         async with self.s.search_limiter:
-            data = await self.s.http.send("POST", f"{self.s.paths.contacts}/search", json=body)
-        records = data.get("results", []) if isinstance(data, dict) else []
-        people = [to_person(r) for r in records]
-        items = [p for p in people if matches(p, query)]
-        nxt = _next_search_cursor(data, offset, limit, records, keyset=after_id is not None)
-        return Page(items=items, next_cursor=nxt)
+            return await self.s.http.send("POST", f"{self.s.paths.contacts}/search", json=body)
+
+    async def people_by_email(self, emails: Sequence[str]) -> list[Person]:
+        """``email IN (…)`` searches of 100 addresses, lower-cased (HubSpot keeps emails in
+        lower case and matches IN values on text exactly), each read to its last page."""
+        out: dict[str, Person] = {}
+        for chunk in chunked(list(dict.fromkeys(e.strip().lower() for e in emails))):
+            groups = [{"filters": [{"propertyName": "email", "operator": "IN", "values": chunk}]}]
+            offset: str | None = "0"
+            while offset is not None:
+                data = await self._search(groups, offset_of(offset), SEARCH_MAX_LIMIT)
+                out.update((p.ref, p) for p in map(to_person, (data or {}).get("results", [])))
+                offset = next_after(data)
+        return list(out.values())
 
     async def _search_in_list(
         self, query: PersonQuery, cursor: str | None, limit: int

@@ -10,6 +10,7 @@ exact account and nothing is ever written twice.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from mopsgate.governance.audit_events import apply_intent_event
 from mopsgate.governance.caller import Caller
 from mopsgate.governance.change_model import Change, ChangeStatus, PlannedRecord
 from mopsgate.governance.confirm_token import verify
+from mopsgate.governance.consent_floor import floor_blocks, reading_consent
 from mopsgate.governance.errors import (
     ChangeRefused,
     FloorViolation,
@@ -29,7 +31,6 @@ from mopsgate.governance.errors import (
     UpstreamFailure,
 )
 from mopsgate.governance.manifest_model import Manifest
-from mopsgate.governance.plan_checks import consent_blocks
 from mopsgate.governance.ports import AuditSink, ChangeStore
 
 PSEUDO = (pl.MEMBER, pl.STATUS)
@@ -77,15 +78,17 @@ class Applier:
         try:
             drift = await find_drift(client, claimed, manifest)
         except Exception as exc:
-            why = exc.message if isinstance(exc, VendorError) else type(exc).__name__
+            known = (VendorError, UpstreamFailure)
+            why = exc.message if isinstance(exc, known) else type(exc).__name__
             await self.store.finish_apply(
                 claimed.id, "failed", f"could not re-read targets: {why}; nothing was written"
             )
-            if not isinstance(exc, VendorError):
+            if not isinstance(exc, known):
                 raise
             raise UpstreamFailure(
                 f"could not re-read the targets: {why}",
-                hint="Nothing was written. Propose again later.",
+                hint="Nothing was written: without a fresh read of every target and its consent "
+                "nothing is applied (fail closed). Propose again later.",
             ) from exc
         if drift:
             detail = "; ".join(drift[:10]) + (
@@ -236,7 +239,9 @@ async def find_drift(client: Connector, change: Change, manifest: Manifest) -> l
     records = plan.effective_records
     if plan.operation == "schedule_campaign":
         return await _audience_drift(client, change)
-    people = await pl.read_people(client, [r.ref for r in records])
+    sending = plan.operation in ("trigger_campaign", "add_to_list")
+    with reading_consent(client.name, f"{len(records)} people") if sending else nullcontext():
+        people = await pl.read_people(client, [r.ref for r in records])
     members = (
         await pl.list_member_refs(client, str(plan.target))
         if plan.operation in ("add_to_list", "remove_from_list")
@@ -247,9 +252,10 @@ async def find_drift(client: Connector, change: Change, manifest: Manifest) -> l
         if plan.operation == "set_campaign_status"
         else None
     )
+    blocks = await floor_blocks(client, people.values()) if sending else {}
     sends = plan.operation == "trigger_campaign" or (
         plan.operation == "add_to_list"
-        and await pl.feeds_sends(client, manifest, str(plan.target), people.values()) is not None
+        and await pl.feeds_sends(client, manifest, str(plan.target), blocks) is not None
     )
     out: list[str] = []
     for rec in records:
@@ -267,7 +273,7 @@ async def find_drift(client: Connector, change: Change, manifest: Manifest) -> l
             )
             if now_value != before:
                 out.append(f"{rec.ref} {field} was {before!r} at plan time, is now {now_value!r}")
-        if sends and (why := consent_blocks(person)):
+        if sends and (why := blocks.get(rec.ref)):
             out.append(f"{rec.ref} is now {why[1]} (consent re-checked at apply)")
     return out
 
@@ -275,11 +281,12 @@ async def find_drift(client: Connector, change: Change, manifest: Manifest) -> l
 async def _audience_drift(client: Connector, change: Change) -> list[str]:
     campaign = await client.get_campaign(str(change.plan.target))
     try:
-        people = await pl.schedule_audience(client, campaign)
+        with reading_consent(client.name, f"the audience of {campaign.name!r}"):
+            people = await pl.schedule_audience(client, campaign)
     except FloorViolation as exc:
         return [exc.message.rstrip(".")]
+    blocks = await floor_blocks(client, people.values())
     return [
-        f"{p.ref} in the audience is now {why[1]} (consent re-checked at apply)"
-        for p in people.values()
-        if (why := consent_blocks(p))
+        f"{ref} in the audience is now {why[1]} (consent re-checked at apply)"
+        for ref, why in sorted(blocks.items())
     ]

@@ -8,7 +8,7 @@ in them the same way as in real fields.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +17,10 @@ from mopsgate.connectors.model import Campaign, FieldInfo, Person
 from mopsgate.connectors.protocol import Connector
 from mopsgate.governance import send_lists
 from mopsgate.governance.change_model import BlockedRecord, FieldChange, Plan, PlannedRecord
+from mopsgate.governance.consent_floor import Block
 from mopsgate.governance.errors import FloorViolation, InvalidInput, NotSupported
 from mopsgate.governance.manifest_model import Manifest
-from mopsgate.governance.plan_checks import check_update_fields, consent_blocks
+from mopsgate.governance.plan_checks import check_update_fields
 from mopsgate.governance.policy import FieldAccess
 from mopsgate.governance.risk import RiskClass
 
@@ -81,12 +82,12 @@ async def campaign_statuses(client: Connector, campaign_ref: str) -> dict[str, s
 
 
 async def feeds_sends(
-    client: Connector, manifest: Manifest, list_ref: str, people: Iterable[Person]
+    client: Connector, manifest: Manifest, list_ref: str, blocks: Mapping[str, Block]
 ) -> str | None:
-    """Why adding these people to ``list_ref`` is a send the floor must police (the words a
-    blocked record gives), or None: the list feeds no send, or everyone here may be emailed
-    (then the answer does not matter, and the campaign scan is skipped)."""
-    if not any(consent_blocks(p) for p in people):
+    """Why adding people to ``list_ref`` is a send the floor must police (the words a blocked
+    record gives), or None: the list feeds no send, or nobody here is blocked (``blocks`` is
+    empty: then the answer does not matter, and the campaign scan is skipped)."""
+    if not blocks:
         return None
     lists = await send_lists.scan(client, manifest)
     return lists.why(list_ref) if lists.feeds_sends(list_ref) else None
@@ -162,9 +163,14 @@ def plan_updates(
 
 
 def plan_membership(
-    inp: PlanInput, people: dict[str, Person], members: set[str], sends: str | None
+    inp: PlanInput,
+    people: dict[str, Person],
+    members: set[str],
+    sends: str | None,
+    blocks: Mapping[str, Block],
 ) -> Plan:
-    """``sends``: why the target list counts as a send list, or None when it does not."""
+    """``sends``: why the target list counts as a send list, or None when it does not;
+    ``blocks``: who the floor blocks from a send (``consent_floor.floor_blocks``)."""
     adding = inp.operation == "add_to_list"
     records: list[PlannedRecord] = []
     blocked = missing(inp.refs, people)
@@ -172,7 +178,7 @@ def plan_membership(
         person = people.get(ref)
         if person is None:
             continue
-        if adding and sends and (why := consent_blocks(person)):
+        if adding and sends and (why := blocks.get(ref)):
             blocked.append(BlockedRecord(ref=ref, reason_code=why[0], reason=f"{why[1]}; {sends}"))
             continue
         is_member = ref in members
@@ -234,8 +240,11 @@ def plan_campaign_status(
     )
 
 
-def plan_per_person(inp: PlanInput, people: dict[str, Person], *, floor: bool) -> Plan:
-    """trigger_campaign, opt_out, delete_person: one action per person."""
+def plan_per_person(
+    inp: PlanInput, people: dict[str, Person], blocks: Mapping[str, Block] | None = None
+) -> Plan:
+    """trigger_campaign, opt_out, delete_person: one action per person; ``blocks`` (sends
+    only): who the floor blocks (``consent_floor.floor_blocks``)."""
     action = {"trigger_campaign": "trigger", "opt_out": "opt_out", "delete_person": "delete"}[
         inp.operation
     ]
@@ -245,7 +254,7 @@ def plan_per_person(inp: PlanInput, people: dict[str, Person], *, floor: bool) -
         person = people.get(ref)
         if person is None:
             continue
-        if floor and (why := consent_blocks(person)):
+        if blocks and (why := blocks.get(ref)):
             blocked.append(BlockedRecord(ref=ref, reason_code=why[0], reason=why[1]))
             continue
         before = consent_image(person)

@@ -16,6 +16,7 @@ from mopsgate.governance import planning as pl
 from mopsgate.governance.change_model import ApprovalsRequired, Change, Plan, new_change, utcnow
 from mopsgate.governance.change_rules import RecordBudget
 from mopsgate.governance.confirm_token import issue
+from mopsgate.governance.consent_floor import floor_blocks, reading_consent
 from mopsgate.governance.errors import FloorViolation, InvalidInput, NotPermitted
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.policy import approval_requirement, field_access, rate_limit, record_cap
@@ -101,16 +102,17 @@ class Proposer:
             return pl.plan_updates(inp, people, described, access)
         if op == "schedule_campaign":
             return await _plan_schedule(client, inp), risk
-        people = await pl.read_people(client, inp.refs)
+        if op in ("add_to_list", "trigger_campaign"):  # sends: the floor decides
+            with reading_consent(client.name, f"{len(inp.refs)} people"):
+                people = await pl.read_people(client, inp.refs)
+            blocks = await floor_blocks(client, people.values())
+        else:
+            people, blocks = await pl.read_people(client, inp.refs), {}
         if op in ("add_to_list", "remove_from_list"):
             assert inp.target is not None
             members = await pl.list_member_refs(client, inp.target)
-            sends = (
-                await pl.feeds_sends(client, manifest, inp.target, people.values())
-                if op == "add_to_list"
-                else None
-            )
-            return pl.plan_membership(inp, people, members, sends), risk
+            sends = await pl.feeds_sends(client, manifest, inp.target, blocks)
+            return pl.plan_membership(inp, people, members, sends, blocks), risk
         if op == "set_campaign_status":
             assert inp.target is not None
             campaign = await client.get_campaign(inp.target)
@@ -119,7 +121,7 @@ class Proposer:
         if op == "trigger_campaign":
             assert inp.target is not None
             pl.require_campaign(await client.get_campaign(inp.target), op)
-        return pl.plan_per_person(inp, people, floor=op == "trigger_campaign"), risk
+        return pl.plan_per_person(inp, people, blocks), risk
 
     def _check_class(
         self, manifest: Manifest, principal: str, connector: str, risk: RiskClass, n: int
@@ -216,12 +218,14 @@ async def _plan_schedule(client: Connector, inp: pl.PlanInput) -> Plan:
     assert inp.target is not None
     campaign = await client.get_campaign(inp.target)
     pl.require_campaign(campaign, "schedule_campaign")
-    audience = await pl.schedule_audience(client, campaign)
-    blocked = [p for p in audience.values() if p.consent.status != "subscribed"]
-    if blocked:
+    with reading_consent(client.name, f"the audience of {campaign.name!r}"):
+        audience = await pl.schedule_audience(client, campaign)
+    if blocked := await floor_blocks(client, audience.values()):
+        who = "1 person" if len(blocked) == 1 else f"{len(blocked)} people"
         raise FloorViolation(
-            f"the audience of {campaign.name!r} holds {len(blocked)} people who are opted out, "
-            "suppressed or of unknown consent; a schedule would email them.",
+            f"the audience of {campaign.name!r} holds {who} who may not be emailed (opted out, "
+            "suppressed or of unknown consent, by their own record or by another record with "
+            "the same email address); a schedule would email them.",
             hint="Use find_consent_conflicts, then propose_remove_from_list for them first.",
             rule_id="compliance-floor",
         )

@@ -1,0 +1,153 @@
+"""Who the compliance floor blocks from a send, judged per person rather than per record.
+
+Real stacks hold the same person more than once: an import or a form fill creates a second
+record under the same address in other case (the seed has 32 such pairs). An opt-out belongs
+to the person, so the floor's rule is:
+
+    A person may be sent to, triggered for, or added to a send list only if their own record
+    AND every other record of the same connector with the same normalised email is subscribed.
+    If any of them is opted out, suppressed or of unknown consent, so is the person (in that
+    order of precedence), and the blocked record names the record that blocks it.
+
+The normalised email is the address trimmed, its domain in IDNA ASCII form (``müller.de`` and
+``xn--mller-kva.de`` are one domain), all in lower case; the vendors compare addresses without
+regard to case, so the lookup finds every spelling that differs only in case. An address that
+cannot be normalised — a local part that is not plain ASCII (which is how a homoglyph or an
+invisible character would dodge the match), a malformed address or domain — cannot be matched
+against anyone's opt-out, and the floor fails closed: the person counts as of unknown consent.
+
+Records that share only a name and company are *not* merged: two people called Jane Smith at
+Acme are two people, an address is what an email goes to, and a floor that blocked on a name
+match would block people who never opted out. ``find_duplicates`` reports those groups for a
+human to merge. Sub-addresses (``jane+news@``) and provider dot rules are not folded either:
+they are other addresses as far as the vendors are concerned.
+
+The lookup costs extra upstream calls: one batched ``people_by_email`` over the addresses of
+the people not already blocked by their own record (Marketo ≈ 1 call per 150 addresses, HubSpot
+1 per 100, Salesforce 2 per 150 — Leads and Contacts). A failed lookup raises; the plan or the
+apply then fails closed with nothing proposed or written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from mopsgate.connectors.errors import VendorError
+from mopsgate.connectors.model import Person
+from mopsgate.connectors.protocol import Connector
+from mopsgate.governance.errors import UpstreamFailure
+from mopsgate.governance.plan_checks import consent_blocks
+
+Block = tuple[str, str]  # (reason_code, reason)
+
+# RFC 5322 dot-atom text, ASCII only: what a vendor stores, compares and sends to alike.
+_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}")
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+# Worst first: the reason a person is blocked is the strongest one among their records.
+PRECEDENCE = ("opted_out", "suppressed", "consent_unknown")
+UNMATCHABLE = (
+    "consent_unknown",
+    "consent unknown: the email address is malformed or not plain ASCII, so it cannot be "
+    "matched against the opt-outs of other records",
+)
+
+
+def normalise_email(raw: str) -> str | None:
+    """The address the floor matches on, or None when it cannot be normalised."""
+    local, at, domain = raw.strip().rpartition("@")
+    if not at or not _LOCAL.fullmatch(local) or not domain:
+        return None
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return None
+    labels = ascii_domain.split(".")
+    if len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
+        return None
+    return f"{local.lower()}@{ascii_domain}"
+
+
+def lookup_forms(key: str) -> list[str]:
+    """The spellings to ask the vendor for: the normalised address, and the same address with
+    its domain in Unicode when it is an internationalised one (records keep what was typed)."""
+    local, _, domain = key.partition("@")
+    forms = [key]
+    if "xn--" in domain:
+        forms.append(f"{local}@{domain.encode('ascii').decode('idna')}")
+    return forms
+
+
+def email_of(person: Person) -> Any:
+    return person.role("email")
+
+
+async def floor_blocks(client: Connector, people: Iterable[Person]) -> dict[str, Block]:
+    """ref → (reason_code, reason) for each of ``people`` the floor blocks from a send, by
+    their own record and by every record sharing their normalised email. Raises
+    :class:`UpstreamFailure` if the vendor cannot say (fail closed)."""
+    blocks: dict[str, Block] = {}
+    keys: dict[str, str] = {}  # ref -> normalised email, for those the lookup must clear
+    for person in people:
+        if own := consent_blocks(person):
+            blocks[person.ref] = own
+            continue
+        raw = email_of(person)
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            continue  # no address: nothing to send to, and nothing to match
+        key = normalise_email(raw) if isinstance(raw, str) else None
+        if key is None:
+            blocks[person.ref] = UNMATCHABLE
+        else:
+            keys[person.ref] = key
+    if keys:
+        found = await _same_email(client, set(keys.values()))
+        for ref, key in keys.items():
+            if block := _worst(ref, found.get(key, ())):
+                blocks[ref] = block
+    return blocks
+
+
+@contextmanager
+def reading_consent(connector: str, what: str) -> Iterator[None]:
+    """A vendor failure while reading what the floor decides on becomes a refusal that says
+    so: without the answer nobody may be sent to, so nothing goes ahead (fail closed)."""
+    try:
+        yield
+    except VendorError as exc:
+        raise UpstreamFailure(
+            f"could not read consent on {connector} ({what}): {exc.message.rstrip('.')}.",
+            hint="The compliance floor fails closed: nothing was proposed, sent or written. "
+            "Try again later; if it persists, ask the platform owner to check the connector.",
+            details={"vendor_code": exc.code, "http_status": exc.http_status},
+        ) from exc
+
+
+async def _same_email(client: Connector, keys: set[str]) -> dict[str, list[Person]]:
+    """Every record of ``client`` holding one of ``keys``, grouped by key."""
+    forms = {form: key for key in sorted(keys) for form in lookup_forms(key)}
+    with reading_consent(client.name, f"the other records of {len(keys)} email address(es)"):
+        found = await client.people_by_email(list(forms))
+    out: dict[str, list[Person]] = {}
+    for other in found:
+        raw = email_of(other)
+        if not isinstance(raw, str):
+            continue
+        key = normalise_email(raw) or forms.get(raw.strip().lower())
+        if key in keys:
+            out.setdefault(key, []).append(other)
+    return out
+
+
+def _worst(ref: str, others: Iterable[Person]) -> Block | None:
+    found: dict[str, tuple[str, Block]] = {}
+    for other in sorted(others, key=lambda p: p.ref):
+        if other.ref != ref and (block := consent_blocks(other)):
+            found.setdefault(block[0], (other.ref, block))
+    for code in PRECEDENCE:
+        if code in found:
+            other_ref, (_, reason) = found[code]
+            return code, f"{reason} on {other_ref}, another record with the same email address"
+    return None

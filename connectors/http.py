@@ -126,7 +126,25 @@ ErrorMapper = Callable[[httpx.Response, Any], VendorError | None]
 def in_process(app: Any) -> httpx.AsyncBaseTransport:
     """A transport that hands requests to an ASGI app in this process (the sandbox emulators),
     so the client meets them through exactly the path it uses in production."""
-    return httpx.ASGITransport(app=app)
+    return _InProcess(httpx.ASGITransport(app=app))
+
+
+class _InProcess(httpx.AsyncBaseTransport):
+    """An app that gives no answer in time (raises ``TimeoutError``, e.g. an emulator's
+    ``timeout_on`` fault) reaches the client as the network transport reports it: a read
+    timeout, so timeouts are tested through the same path as in production."""
+
+    def __init__(self, inner: httpx.ASGITransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self._inner.handle_async_request(request)
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout(str(exc), request=request) from exc
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def parse_retry_after(value: str | None) -> float | None:

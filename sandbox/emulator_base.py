@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal, Protocol
+from urllib.parse import unquote_plus
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -99,6 +100,11 @@ class DailyQuota:
             return False
         self.used += 1
         return True
+
+
+def request_line(request: Request) -> str:
+    """``METHOD /path?query`` with the query decoded: what an aimed fault's key is found in."""
+    return f"{request.method} {request.url.path}?{unquote_plus(request.url.query)}"
 
 
 class Access(Enum):
@@ -240,6 +246,8 @@ class Gate:
         status = 500
         try:
             await core.delay()
+            if core.faults.take_timeout(request_line(request)):
+                raise TimeoutError(f"{core.vendor} emulator: no answer (fault timeout_on)")
             response = self.checks.refuse(request, access, write)
             if response is None:
                 try:

@@ -16,6 +16,12 @@ class Faults:
     slow_seconds: float = 0.0  # delay every response
     fail_record_ids: set[str] = field(default_factory=set)  # per-record failures in batch writes
     fail_after_writes: int | None = None  # after N successful write calls, every write fails
+    # Aimed faults: the next N calls whose request line ("GET /path?query", the query decoded)
+    # contains the key answer with a 5xx (``error_on``) or not at all (``timeout_on``: the
+    # client times out); every other call passes. So a test breaks one kind of call, e.g. only
+    # the compliance floor's consent lookup, and leaves the reads before it alone.
+    error_on: dict[str, int] = field(default_factory=dict)
+    timeout_on: dict[str, int] = field(default_factory=dict)
 
     def take_rate_limit(self) -> bool:
         if self.rate_limit_next > 0:
@@ -23,14 +29,25 @@ class Faults:
             return True
         return False
 
-    def take_server_error(self) -> bool:
+    def take_server_error(self, line: str = "") -> bool:
         if self.server_error_next > 0:
             self.server_error_next -= 1
             return True
-        return False
+        return _take_aimed(self.error_on, line)
+
+    def take_timeout(self, line: str) -> bool:
+        return _take_aimed(self.timeout_on, line)
 
     def take_expired_token(self) -> bool:
         if self.expire_tokens:
             self.expire_tokens = False
             return True
         return False
+
+
+def _take_aimed(aimed: dict[str, int], line: str) -> bool:
+    for key, left in aimed.items():
+        if left > 0 and key in line:
+            aimed[key] = left - 1
+            return True
+    return False

@@ -11,7 +11,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mopsgate.sandbox.emulator_base import Access, DailyQuota, EmulatorCore, RateWindow
+from mopsgate.sandbox.emulator_base import (
+    Access,
+    DailyQuota,
+    EmulatorCore,
+    RateWindow,
+    request_line,
+)
 from mopsgate.sandbox.hubspot.errors import hs_error
 
 
@@ -46,7 +52,7 @@ class HubSpotChecks:
             return hs_error(
                 429, "You have reached your daily limit.", "RATE_LIMITS", policyName="DAILY"
             )
-        if faults.take_server_error():
+        if faults.take_server_error(request_line(request)):
             return hs_error(
                 500, "internal error (emulator fault server_error_next)", "INTERNAL_ERROR"
             )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from mopsgate.sandbox.emulator_base import Access, DailyQuota, EmulatorCore
+from mopsgate.sandbox.emulator_base import Access, DailyQuota, EmulatorCore, request_line
 from mopsgate.sandbox.marketo.wire import Envelope
 
 
@@ -34,7 +34,7 @@ class MarketoChecks:
             return fail(code, f"Access token {text}")
         if not self.quota.take():
             return fail("607", "Daily quota reached")
-        if core.faults.take_server_error():
+        if core.faults.take_server_error(request_line(request)):
             return PlainTextResponse("<html>502 Bad Gateway</html>", status_code=502)
         if write and core.write_should_fail():
             return fail("611", "System error")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mopsgate.sandbox.emulator_base import Access, EmulatorCore
+from mopsgate.sandbox.emulator_base import Access, EmulatorCore, request_line
 from mopsgate.sandbox.salesforce.errors import not_found, sf_error
 
 
@@ -33,7 +33,7 @@ class SalesforceChecks:
             return sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid")
         if faults.take_rate_limit():
             return sf_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
-        if faults.take_server_error():
+        if faults.take_server_error(request_line(request)):
             return sf_error(503, "SERVER_UNAVAILABLE", "Server temporarily unavailable")
         if access is Access.API and not core.window.hit():
             return sf_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")

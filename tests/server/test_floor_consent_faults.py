@@ -1,0 +1,238 @@
+"""A consent read that fails is not consent (catalogue C-02).
+
+The vendor answers 5xx, or nothing at all, exactly where the floor reads what it decides on:
+the targets' own records, the lookup of every other record with their address, a scheduled
+campaign's audience. At propose the call is refused and nothing is stored; at the apply-time
+re-check the change ends as failed before a single write. Each refusal is in the audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from mopsgate.connectors.http import RetryPolicy
+from mopsgate.sandbox.marketo import ids as mk
+from mopsgate.server.app import Runtime, build_runtime
+from mopsgate.server.settings import Settings
+from tests.conftest import audit_rows, text_of
+from tests.server.e2e_support import VENDORS, approve
+from tests.server.test_changes_kit import (
+    MK,
+    REASON,
+    WELCOME_TRIGGER,
+    apply,
+    approved_send,
+    last_refusal,
+    ok,
+    refused,
+    status,
+)
+from tests.server.test_floor_duplicates import (
+    SEND_LIST,
+    WEBINAR,
+    _webinar_audience_of_sendable_people,
+    single,
+)
+from tests.server.test_send_lists_floor import LIST_REF, SENDER, members_of
+
+TRIES = RetryPolicy().max_attempts  # a fault that outlasts every retry
+# What each kind of consent read looks like on the wire (an aimed fault's key).
+LOOKUP = {
+    "marketo": "filterType=email",
+    "hubspot": "/contacts/search",
+    "salesforce": "WHERE Email IN (",
+}
+TARGETS = {
+    "marketo": "filterType=id",
+    "hubspot": "/contacts/batch/read",
+    "salesforce": "WHERE Id IN (",
+}
+FAULTS = ("error_on", "timeout_on")
+
+
+async def _no_sleep(_seconds: float) -> None:
+    return None
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Runtime:
+    """Retries without waiting, so a fault that outlasts them costs milliseconds."""
+    retry = RetryPolicy(sleep=_no_sleep, jitter=lambda: 0.5)
+    return build_runtime(settings, env={}, client_options={"retry": retry})
+
+
+def _aim(runtime: Runtime, vendor: str, fault: str, key: str) -> None:
+    getattr(runtime.connectors.emulator(vendor).core.faults, fault)[key] = TRIES
+
+
+def _hit(runtime: Runtime, vendor: str, key: str) -> int:
+    """Calls the aimed fault answered (they are logged with status 5xx)."""
+    requests = runtime.connectors.emulator(vendor).core.requests
+    return sum(r.status >= 500 and key in f"{r.path}?{_decoded(r.query)}" for r in requests)
+
+
+def _decoded(query: str) -> str:
+    from urllib.parse import unquote_plus
+
+    return unquote_plus(query)
+
+
+async def _propose_add(client: Any, vendor: str, refs: list[str]) -> str:
+    return await refused(
+        client,
+        "propose_add_to_list",
+        list_ref=LIST_REF[vendor](SEND_LIST),
+        person_refs=refs,
+        reason=REASON,
+    )
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("read", ["lookup", "targets"])
+@pytest.mark.parametrize("vendor", sorted(VENDORS))
+async def test_add_to_send_list_is_refused_when_consent_cannot_be_read(
+    vendor, read, fault, connect, runtime: Runtime, settings: Settings
+):
+    v = VENDORS[vendor]
+    emu = runtime.connectors.emulator(vendor)
+    key = (LOOKUP if read == "lookup" else TARGETS)[vendor]
+    _aim(runtime, vendor, fault, key)
+    before = members_of(runtime, vendor, SEND_LIST)
+    async with connect("assistant") as client:
+        text = await _propose_add(client, vendor, [v.ref(i) for i in single(2, SEND_LIST)])
+        assert f"[upstream_error] could not read consent on {vendor}" in text, text
+        assert "fails closed: nothing was proposed" in text, text
+        assert (await ok(client, "list_my_changes"))["changes"] == []
+    assert _hit(runtime, vendor, key) == TRIES
+    assert emu.core.write_requests == []
+    assert members_of(runtime, vendor, SEND_LIST) == before
+    row = last_refusal(settings, "propose_add_to_list")
+    assert (row["outcome"], row["error_code"]) == ("error", "upstream_error")
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("read", ["lookup", "targets"])
+async def test_trigger_is_refused_when_consent_cannot_be_read(
+    read, fault, connect, runtime: Runtime, settings: Settings
+):
+    emu = runtime.connectors.emulator("marketo")
+    key = (LOOKUP if read == "lookup" else TARGETS)["marketo"]
+    _aim(runtime, "marketo", fault, key)
+    async with connect("assistant") as client:
+        text = await refused(
+            client,
+            "propose_trigger_campaign",
+            campaign_ref=WELCOME_TRIGGER,
+            person_refs=[MK.ref(i) for i in single(2, SEND_LIST)],
+            reason=REASON,
+        )
+        assert "[upstream_error] could not read consent on marketo" in text, text
+        assert (await ok(client, "list_my_changes"))["changes"] == []
+    assert _hit(runtime, "marketo", key) == TRIES
+    assert emu.core.write_requests == [] and emu.triggered == []
+    assert last_refusal(settings, "propose_trigger_campaign")["error_code"] == "upstream_error"
+
+
+@pytest.mark.parametrize("read", ["lookup", "audience"])
+async def test_schedule_is_refused_when_the_audience_consent_cannot_be_read(
+    read, connect, runtime: Runtime, settings: Settings
+):
+    emu = runtime.connectors.emulator("marketo")
+    _webinar_audience_of_sendable_people(runtime)
+    key = LOOKUP["marketo"] if read == "lookup" else f"/lists/{mk.list_id(WEBINAR)}/leads.json"
+    _aim(runtime, "marketo", "error_on", key)
+    async with connect("assistant") as client:
+        text = await refused(
+            client,
+            "propose_schedule_campaign",
+            campaign_ref=SENDER["marketo"](WEBINAR),
+            run_at=(datetime.now(UTC) + timedelta(days=2)).isoformat(),
+            reason=REASON,
+        )
+        assert "[upstream_error] could not read consent on marketo" in text, text
+        assert "nothing was proposed" in text, text
+        assert ("the audience of 'Webinar Nov 2026 - Send'" in text) == (read == "audience"), text
+    assert _hit(runtime, "marketo", key) == TRIES
+    assert emu.core.write_requests == [] and emu.scheduled == []
+    assert last_refusal(settings, "propose_schedule_campaign")["error_code"] == "upstream_error"
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("read", ["lookup", "targets"])
+@pytest.mark.parametrize("vendor", sorted(VENDORS))
+async def test_failed_consent_re_check_at_apply_writes_nothing(
+    vendor, read, fault, connect, runtime: Runtime, settings: Settings
+):
+    v = VENDORS[vendor]
+    emu = runtime.connectors.emulator(vendor)
+    key = (LOOKUP if read == "lookup" else TARGETS)[vendor]
+    before = members_of(runtime, vendor, SEND_LIST)
+    async with connect("assistant") as client:
+        plan = await ok(
+            client,
+            "propose_add_to_list",
+            list_ref=LIST_REF[vendor](SEND_LIST),
+            person_refs=[v.ref(i) for i in single(2, SEND_LIST)],
+            reason=REASON,
+        )
+        approve(settings, plan["change_id"])
+        _aim(runtime, vendor, fault, key)
+        result = await apply(client, plan)
+        text = text_of(result)
+        assert result.is_error and "[upstream_error] could not re-read the targets" in text, text
+        assert f"could not read consent on {vendor}" in text and "fail closed" in text, text
+        assert await status(client, plan["change_id"]) == "failed"
+        detail = (await ok(client, "get_change", change_id=plan["change_id"]))["status_detail"]
+        assert "nothing was written" in detail, detail
+        again = await apply(client, plan)
+        assert again.is_error  # the token was spent: a failed change is not retried
+    assert _hit(runtime, vendor, key) == TRIES
+    assert emu.core.write_requests == []
+    assert members_of(runtime, vendor, SEND_LIST) == before
+    calls = [
+        r for r in audit_rows(settings) if r["tool"] == "apply_change" and r["outcome"] != "ok"
+    ]
+    assert [(r["change_id"], r["error_code"]) for r in calls] == [
+        (plan["change_id"], "upstream_error"),
+        (plan["change_id"], "invalid_confirmation"),
+    ]
+
+
+async def test_failed_consent_re_check_stops_an_approved_trigger(
+    connect, runtime: Runtime, settings: Settings
+):
+    emu = runtime.connectors.emulator("marketo")
+    async with connect("assistant") as client:
+        plan = await approved_send(client, settings, single(2, SEND_LIST))
+        _aim(runtime, "marketo", "timeout_on", LOOKUP["marketo"])
+        result = await apply(client, plan)
+        assert result.is_error and "could not read consent" in text_of(result), text_of(result)
+        assert await status(client, plan["change_id"]) == "failed"
+    assert emu.core.write_requests == [] and emu.triggered == []
+    assert last_refusal(settings)["change_id"] == plan["change_id"]
+
+
+async def test_failed_audience_re_check_stops_an_approved_schedule(
+    connect, runtime: Runtime, settings: Settings
+):
+    emu = runtime.connectors.emulator("marketo")
+    _webinar_audience_of_sendable_people(runtime)
+    async with connect("assistant") as client:
+        plan = await ok(
+            client,
+            "propose_schedule_campaign",
+            campaign_ref=SENDER["marketo"](WEBINAR),
+            run_at=(datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0).isoformat(),
+            reason=REASON,
+        )
+        approve(settings, plan["change_id"], "mops-lead")
+        approve(settings, plan["change_id"], "compliance")
+        _aim(runtime, "marketo", "error_on", LOOKUP["marketo"])
+        result = await apply(client, plan)
+        assert result.is_error and "could not read consent" in text_of(result), text_of(result)
+        assert await status(client, plan["change_id"]) == "failed"
+    assert emu.core.write_requests == [] and emu.scheduled == []
+    assert last_refusal(settings)["change_id"] == plan["change_id"]

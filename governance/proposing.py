@@ -166,10 +166,18 @@ def _refuse_if_all_blocked(plan: Plan) -> None:
     ):
         raise FloorViolation(
             "every person in this request is blocked by the compliance "
-            f"floor ({len(plan.blocked)} blocked); nothing left to do.",
+            f"floor ({len(plan.blocked)} blocked: {blocked_refs(plan)}); nothing left to do.",
             hint="Check consent with get_consent_state.",
             rule_id="compliance-floor",
         )
+
+
+def blocked_refs(plan: Plan, most: int = 8) -> str:
+    """The blocked records with their reason codes, for refusals and audit summaries: record
+    references are pseudonymous ids, so the evidence names who was excluded without PII."""
+    shown = [f"{b.ref} ({b.reason_code})" for b in plan.blocked[:most]]
+    more = len(plan.blocked) - most
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
 def _target_refs(inp: pl.PlanInput) -> list[str]:

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from mopsgate.governance.planning import PlanInput
-from mopsgate.governance.proposing import Proposal, Proposer, repeated
+from mopsgate.governance.proposing import Proposal, Proposer, blocked_refs, repeated
 from mopsgate.governance.risk import RiskClass
 from mopsgate.tools.change_views import ProposalOut, change_out
 from mopsgate.tools.common import ConnectorName, Ref, connector, person_ref, split_ref
@@ -80,6 +80,8 @@ async def propose(
         f"{change.plan.summary.records} records, {len(change.plan.blocked)} "
         f"blocked, {change.approvals_required.count} approval(s) needed"
     )
+    if change.plan.blocked:
+        ctx.notes.summary += f"; blocked: {blocked_refs(change.plan)}"
     first = change.plan.records[0].ref if change.plan.records else None
     access = None
     if first:

@@ -1,0 +1,87 @@
+"""People who may not be emailed never reach a send audience, on any vendor (catalogue C-01).
+
+The attack end to end: propose opted-out, suppressed and unknown-consent people (Salesforce
+``HasOptedOutOfEmail``, Marketo ``unsubscribed``, HubSpot ``hs_email_optout``) together with
+one subscribed person into a list that feeds email sends, have it approved, apply it. Only the
+subscribed person is written; the others are listed as blocked with their consent reasons, and
+the audit row of the proposal names them by reference.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mopsgate.server.app import Runtime
+from mopsgate.server.settings import Settings
+from tests.conftest import audit_rows, text_of
+from tests.server.e2e_support import VENDORS, approve
+from tests.server.test_changes_kit import REASON, apply, last_refusal, ok, refused
+from tests.server.test_send_lists_floor import LIST_REF, SEND_LISTS, members_of, outsiders
+
+REASONS = {
+    "opted_out": ("opted_out", "opted out of email"),
+    "suppressed": ("suppressed", "suppressed: "),
+    "unknown": ("consent_unknown", "consent unknown: no legal basis recorded"),
+}
+
+
+@pytest.mark.parametrize("list_idx", sorted(SEND_LISTS))
+@pytest.mark.parametrize("vendor", sorted(VENDORS))
+async def test_only_who_may_be_emailed_is_added_to_a_send_audience(
+    vendor, list_idx, connect, runtime: Runtime, settings: Settings
+):
+    v = VENDORS[vendor]
+    emu = runtime.connectors.emulator(vendor)
+    who = outsiders(list_idx)
+    before = members_of(runtime, vendor, list_idx)
+    async with connect("assistant") as client:
+        plan = await ok(
+            client,
+            "propose_add_to_list",
+            list_ref=LIST_REF[vendor](list_idx),
+            person_refs=[v.ref(i) for i in who.values()],
+            reason=REASON,
+        )
+        blocked = {b["ref"]: b for b in plan["blocked"]}
+        assert set(blocked) == {v.ref(who[s]) for s in REASONS}
+        for status, (code, words) in REASONS.items():
+            b = blocked[v.ref(who[status])]
+            assert b["reason_code"] == code and b["reason"].startswith(words), b
+        assert "blocked" in plan["diff_text"]
+        approve(settings, plan["change_id"])
+        done = await apply(client, plan)
+        assert not done.is_error, text_of(done)
+        assert done.structured_content["status"] == "applied"
+        written = done.structured_content["outcome"]["written_refs"]
+        assert written == [v.ref(who["subscribed"])]
+    added = members_of(runtime, vendor, list_idx) - before
+    assert added == {str(v.native(who["subscribed"]))}
+    assert len(emu.core.write_requests) == 1
+    [proposed] = [r for r in audit_rows(settings) if r["tool"] == "propose_add_to_list"]
+    assert proposed["change_id"] == plan["change_id"]
+    for status, (code, _) in REASONS.items():
+        assert f"{v.ref(who[status])} ({code})" in proposed["result_summary"]
+
+
+@pytest.mark.parametrize("vendor", sorted(VENDORS))
+async def test_a_send_audience_of_only_blocked_people_is_refused_and_named(
+    vendor, connect, runtime: Runtime, settings: Settings
+):
+    v = VENDORS[vendor]
+    emu = runtime.connectors.emulator(vendor)
+    who = outsiders(0)
+    refs = [v.ref(who[s]) for s in REASONS]
+    async with connect("assistant") as client:
+        text = await refused(
+            client,
+            "propose_add_to_list",
+            list_ref=LIST_REF[vendor](0),
+            person_refs=refs,
+            reason=REASON,
+        )
+        assert "[compliance_floor]" in text and "3 blocked" in text, text
+        for status, (code, _) in REASONS.items():
+            assert f"{v.ref(who[status])} ({code})" in text, text
+    assert emu.core.write_requests == []
+    row = last_refusal(settings, "propose_add_to_list")
+    assert row["error_code"] == "compliance_floor" and refs[0] in row["result_summary"]

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from itertools import product
 
 from mopsgate.governance.catalogue import CONNECTORS, Catalogue
-from mopsgate.governance.manifest_model import WILDCARD, AllowRule, DenyRule, Manifest
+from mopsgate.governance.manifest_model import WILDCARD, AllowRule, DenyRule, Manifest, UseCase
 from mopsgate.governance.policy import approval_requirement, record_cap, reviewer_may_approve
 from mopsgate.governance.reviewer_checks import check_reviewers
 from mopsgate.governance.risk import (
@@ -64,13 +64,7 @@ def run_checks(m: Manifest, cat: Catalogue, add: Add) -> None:
             if fields and f not in fields:
                 add(("pii", conn), f"pii.{conn}: unknown field {f!r}{suggest(f, fields)}", f)
     for name, uc in m.use_cases.items():
-        if not uc.owners.risk.strip():
-            add(
-                ("use_cases", name, "owners"),
-                f"use case {name!r} has no risk owner "
-                "(set owners.risk: who answers for this use of AI)",
-                None,
-            )
+        _check_owners(name, uc, add)
     for name, p in m.principals.items():
         if not p.use_cases:
             add(("principals", name, "use_cases"), f"principal {name!r} has no use case", None)
@@ -95,6 +89,40 @@ def run_checks(m: Manifest, cat: Catalogue, add: Add) -> None:
         ids.setdefault(rule.id, i)
         _check_rule(m, cat, i, rule, add)
     _check_conflicts(m, cat, add)
+
+
+OWNER_ROLES = {
+    "business": "who wants the outcome",
+    "technical": "who runs the integration",
+    "data": "who answers for the records",
+    "risk": "who answers for this use of AI",
+    "escalation": "who is told when something goes wrong",
+}
+
+
+def _check_owners(name: str, uc: UseCase, add: Add) -> None:
+    """Every use case names its risk owner; one of medium or high risk names all four owners
+    and the escalation contact, because a risk review asks who answers for each of them and an
+    overdue review must have someone to tell."""
+    loc: Loc = ("use_cases", name, "owners")
+    if uc.risk_level == "low":
+        if not uc.owners.risk.strip():
+            add(
+                loc,
+                f"use case {name!r} has no risk owner "
+                "(set owners.risk: who answers for this use of AI)",
+                None,
+            )
+        return
+    missing = [k for k in OWNER_ROLES if not getattr(uc.owners, k).strip()]
+    if missing:
+        what = "; ".join(f"owners.{k} ({OWNER_ROLES[k]})" for k in missing)
+        add(
+            loc,
+            f"use case {name!r} has risk_level {uc.risk_level!r}, so it must name all four "
+            f"owners and an escalation contact; missing: {what}",
+            None,
+        )
 
 
 def _check_approvals(m: Manifest, add: Add) -> None:

@@ -177,7 +177,13 @@ class UseCase(_Strict):
     risk_level: RiskLevel
     """"low", "medium" or "high"."""
     review_date: dt.date
-    """When this use case must be reviewed again (a TOML date, e.g. 2027-05-01)."""
+    """When this use case must be reviewed again (a TOML date, e.g. 2027-05-01). Its owners
+    review it, then move this date forward."""
+    on_overdue: Literal["warn", "propose_only", "deny"] = "warn"
+    """What an overdue review stops once grace_days have passed: "warn" nothing (it is shown
+    everywhere), "propose_only" every apply (reads and proposals go on), "deny" every call."""
+    grace_days: Annotated[int, Field(ge=0, le=365)] = 14
+    """Days after review_date during which an overdue review only warns."""
     owners: Owners = Owners()
     """The owners and the escalation contact."""
 

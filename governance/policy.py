@@ -20,9 +20,13 @@ Semantics, in one place:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from functools import partial
 
-from mopsgate.governance.manifest_model import WILDCARD, Manifest, RateLimit
+from mopsgate.governance.cadence import RULE_ID as REVIEW_OVERDUE
+from mopsgate.governance.cadence import cadence_refusal, utc_today
+from mopsgate.governance.manifest_model import WILDCARD, AllowRule, Manifest, RateLimit
 from mopsgate.governance.policy_core import (
     DEFAULT_RATE_LIMIT,
     Compiled,
@@ -45,7 +49,12 @@ from mopsgate.governance.policy_views import (
 )
 from mopsgate.governance.risk import WRITE_CLASSES, RiskClass
 
+AMBIGUOUS = "ambiguous-use-case"
+UNKNOWN_USE_CASE = "unknown-use-case"
+SELF_SERVICE = "self-service"
+
 __all__ = [
+    "AMBIGUOUS",
     "ApprovalRequirement",
     "Decision",
     "ExplainRow",
@@ -68,9 +77,36 @@ def decide(
     tool: str,
     connector: str | None = None,
     obj: str | None = None,
+    *,
+    use_case: str | None = None,
+    today: dt.date | None = None,
+) -> Decision:
+    """Whether ``principal`` may use ``tool`` here, under which rule and use case.
+
+    ``use_case`` is the one the call names (optional); a principal bound to several use cases
+    whose rules all allow the call must name one, or the call is refused with the candidates.
+    ``today`` (default: the UTC date now) decides whether an overdue review stops the call."""
+    base = _decide(manifest, principal, tool, connector, obj, use_case)
+    if not base.allowed or base.rule_id == SELF_SERVICE:
+        # Self-service (whoami, get_change, cancel_change…) stays: it is how the assistant
+        # learns why it is refused, and cancelling is always safe.
+        return base
+    refusal = cadence_refusal(manifest, base.use_case, tool, today or utc_today())
+    if refusal is None:
+        return base
+    return Decision(False, REVIEW_OVERDUE, refusal, base.use_case)
+
+
+def _decide(
+    manifest: Manifest,
+    principal: str,
+    tool: str,
+    connector: str | None,
+    obj: str | None,
+    use_case: str | None,
 ) -> Decision:
     comp = compiled(manifest)
-    key = (principal, tool, connector, obj)
+    key = (principal, tool, connector, obj, use_case)
     hit = comp.cache.get(key)
     if hit is not None:
         return hit
@@ -85,8 +121,16 @@ def decide(
     risk = cat.tools.get(tool)
     if risk is None:
         return Decision(False, "unknown-tool", f"there is no tool {tool!r}")
+    mine = manifest.principals[principal].use_cases
+    if use_case is not None and use_case not in mine:
+        return Decision(
+            False,
+            UNKNOWN_USE_CASE,
+            f"use case {use_case!r} is not one of yours; name one of: "
+            f"{', '.join(mine) or 'none'} (or leave use_case out)",
+        )
     if tool in cat.connectorless_tools:
-        result = _decide_connectorless(comp, principal, tool, risk)
+        result = _decide_connectorless(comp, principal, tool, risk, use_case)
     else:
         if connector is not None and connector not in connectors_of(manifest):
             return Decision(False, "unknown-connector", f"there is no connector {connector!r}")
@@ -96,25 +140,32 @@ def decide(
             return Decision(
                 False, "unknown-object", f"{connector} has no object {obj!r} (objects: {known})"
             )
-        result = _decide_anywhere(comp, principal, tool, risk, connector, obj)
+        result = _decide_anywhere(comp, principal, tool, risk, connector, obj, use_case)
     comp.cache[key] = result
     return result
 
 
 def _decide_anywhere(
-    comp: Compiled, p: str, tool: str, risk: RiskClass, connector: str | None, obj: str | None
+    comp: Compiled,
+    p: str,
+    tool: str,
+    risk: RiskClass,
+    connector: str | None,
+    obj: str | None,
+    use_case: str | None,
 ) -> Decision:
     cat = comp.manifest.catalogue
     found: list[Decision] = []
     for c in (connector,) if connector else connectors_of(comp.manifest):
         objs: Sequence[str | None] = (obj,) if obj else (sorted(cat.objects.get(c, {})) or [None])
         for o in objs:
-            d = _decide_concrete(comp, p, tool, risk, c, o, named=obj is not None)
+            d = _decide_concrete(comp, p, tool, risk, c, o, use_case, named=obj is not None)
             if d.allowed:
                 return d
             found.append(d)
+    ambiguous = [d for d in found if d.rule_id == AMBIGUOUS]
     explicit = [d for d in found if d.rule_id != "default-deny"]
-    return (explicit or found)[0]
+    return (ambiguous or explicit or found)[0]
 
 
 def _where(connector: str | None, obj: str | None) -> str:
@@ -148,6 +199,7 @@ def _decide_concrete(
     risk: RiskClass,
     c: str | None,
     o: str | None,
+    use_case: str | None,
     *,
     named: bool = True,
 ) -> Decision:
@@ -162,14 +214,18 @@ def _decide_concrete(
         for r in comp.allow[p]
         if tool_match(r.tools, tool, risk) and scope_match(r, tool, c, o, deny=False)
     ]
-    for rule in matching:
-        if grants(rule, risk):
-            how = " as a proposal for human review" if risk in WRITE_CLASSES else ""
-            return Decision(
-                True,
-                rule.id,
-                f"rule {rule.id!r} (use case {rule.use_case!r}) allows {tool}{where}{how}",
-            )
+    granting = [r for r in matching if grants(r, risk)]
+    chosen = _one_use_case(granting, use_case, f"{tool}{where}")
+    if isinstance(chosen, Decision):
+        return chosen
+    if chosen is not None:
+        how = " as a proposal for human review" if risk in WRITE_CLASSES else ""
+        return Decision(
+            True,
+            chosen.id,
+            f"rule {chosen.id!r} (use case {chosen.use_case!r}) allows {tool}{where}{how}",
+            chosen.use_case,
+        )
     if matching:
         rule = matching[0]
         want = "read" if risk is RiskClass.READ else "propose"
@@ -179,6 +235,7 @@ def _decide_concrete(
             f"rule {rule.id!r} covers {tool}{where} but its mode for {risk} is "
             f"{mode_of(rule, risk)!r}; ask the manifest owner to set modes.{risk} = "
             f'"{want}" in rule {rule.id!r}',
+            rule.use_case,
         )
     return Decision(
         False,
@@ -188,41 +245,101 @@ def _decide_concrete(
     )
 
 
-def _decide_connectorless(comp: Compiled, p: str, tool: str, risk: RiskClass) -> Decision:
+def _one_use_case(
+    granting: Sequence[AllowRule], use_case: str | None, what: str
+) -> AllowRule | Decision | None:
+    """The rule (smallest id) that decides among ``granting``, restricted to the named use
+    case; a refusal when the use case is ambiguous or grants nothing here; None if nothing
+    grants it at all."""
+    if not granting:
+        return None
+    if use_case is not None:
+        own = [r for r in granting if r.use_case == use_case]
+        if own:
+            return own[0]
+        others = sorted({str(r.use_case) for r in granting})
+        return Decision(
+            False,
+            granting[0].id,
+            f"use case {use_case!r} does not allow {what}; it is allowed under use case "
+            f"{', '.join(repr(u) for u in others)}: call again naming that use case if the "
+            "call serves it",
+            use_case,
+        )
+    cases = sorted({str(r.use_case) for r in granting})
+    if len(cases) > 1:
+        return Decision(
+            False,
+            AMBIGUOUS,
+            f"{what} is allowed to you under several use cases ({', '.join(cases)}); call "
+            "again with the use_case argument naming the one this call serves",
+            None,
+            tuple(cases),
+        )
+    return granting[0]
+
+
+def _decide_connectorless(
+    comp: Compiled, p: str, tool: str, risk: RiskClass, use_case: str | None
+) -> Decision:
     denied = _denied(comp, p, tool, risk, None, None, "")
     if denied is not None:
         return denied
+    mine = comp.manifest.principals[p].use_cases
     if risk is RiskClass.READ:
+        only = use_case or (mine[0] if len(mine) == 1 else None)
         return Decision(
-            True, "self-service", f"{tool} only shows or touches your own identity and changes"
+            True,
+            SELF_SERVICE,
+            f"{tool} only shows or touches your own identity and changes",
+            only,
         )
-    for rule in comp.allow[p]:
-        if tool_match(rule.tools, tool, risk) and scope_match(rule, tool, None, None, deny=False):
-            return Decision(True, rule.id, f"rule {rule.id!r} allows {tool}")
-    proposer = comp.proposer[p]
+    granting = [
+        rule
+        for rule in comp.allow[p]
+        if tool_match(rule.tools, tool, risk) and scope_match(rule, tool, None, None, deny=False)
+    ]
+    if granting:
+        chosen = _rule_of(granting, use_case)
+        if chosen is not None:
+            return Decision(True, chosen.id, f"rule {chosen.id!r} allows {tool}", chosen.use_case)
+    proposer = _rule_of(comp.proposer[p], use_case)
     if proposer is not None:
         return Decision(
             True,
-            proposer,
-            f"{tool} follows from rule {proposer!r}, which lets you propose changes; each "
+            proposer.id,
+            f"{tool} follows from rule {proposer.id!r}, which lets you propose changes; each "
             "change is still checked against its own class and approvals",
+            proposer.use_case if len({r.use_case for r in comp.proposer[p]}) == 1 else use_case,
         )
     return Decision(
         False,
         "default-deny",
-        f"principal {p!r} may not propose any change, so {tool} is not available; ask the "
-        "manifest owner for a rule with a propose mode",
+        f"principal {p!r} may not propose any change"
+        + (f" under use case {use_case!r}" if use_case else "")
+        + f", so {tool} is not available; ask the manifest owner for a rule with a propose mode",
     )
 
 
+def _rule_of(rules: Sequence[AllowRule], use_case: str | None) -> AllowRule | None:
+    """The first rule (by id) of the named use case, or of any when none is named. A change
+    tool (apply, revert, finish) acts on a stored change, whose own use case governs it."""
+    return next((r for r in rules if use_case is None or r.use_case == use_case), None)
+
+
 def visible_tools(manifest: Manifest, principal: str) -> frozenset[str]:
-    """Tools worth listing to the client: allowed somewhere. Hidden tools are simply absent."""
+    """Tools worth listing to the client: allowed somewhere (under at least one use case).
+    Hidden tools are simply absent. An overdue review does not hide tools: a call says why it
+    is refused, which a missing tool could not."""
     comp = compiled(manifest)
     key = ("visible", principal)
     hit = comp.views.get(key)
     if isinstance(hit, frozenset):
         return hit
-    out = frozenset(t for t in manifest.catalogue.tools if decide(manifest, principal, t).allowed)
+    decided = {
+        t: _decide(manifest, principal, t, None, None, None) for t in manifest.catalogue.tools
+    }
+    out = frozenset(t for t, d in decided.items() if d.allowed or d.rule_id == AMBIGUOUS)
     if principal in manifest.principals:
         comp.views[key] = out
     return out
@@ -295,6 +412,12 @@ def approvals_satisfied(
     return Decision(True, requirement.rule_id, f"approved by {', '.join(eligible)}")
 
 
-def explain(manifest: Manifest, principal: str) -> list[ExplainRow]:
-    """Effective rights as rows: everything allowed, plus what an explicit rule denies."""
-    return explain_rows(manifest, principal, decide)
+def explain(
+    manifest: Manifest, principal: str, *, today: dt.date | None = None
+) -> list[ExplainRow]:
+    """Effective rights as rows: everything allowed, plus what an explicit rule, an overdue
+    review or an ambiguous use case stops (as of ``today``, default the UTC date now)."""
+    day = today or utc_today()
+    return explain_rows(
+        manifest, principal, partial(decide, today=day), shown={REVIEW_OVERDUE, AMBIGUOUS}
+    )

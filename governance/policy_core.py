@@ -24,6 +24,11 @@ class Decision:
     allowed: bool
     rule_id: str
     reason: str
+    # The use case of the rule that decided: what the call ran under, for the audit row and the
+    # change. None when no rule of a use case decided (default deny, an explicit deny).
+    use_case: str | None = None
+    # When the call could run under several use cases and named none: the ones to choose from.
+    candidates: tuple[str, ...] = ()
 
 
 @dataclass
@@ -33,8 +38,10 @@ class Compiled:
     manifest: Manifest
     allow: dict[str, tuple[AllowRule, ...]]
     deny: dict[str, tuple[DenyRule, ...]]
-    proposer: dict[str, str | None]
-    cache: dict[tuple[str, str, str | None, str | None], Decision] = field(default_factory=dict)
+    proposer: dict[str, tuple[AllowRule, ...]]  # rules that let the principal propose, by id
+    cache: dict[tuple[str, str, str | None, str | None, str | None], Decision] = field(
+        default_factory=dict
+    )
     views: dict[tuple[object, ...], object] = field(default_factory=dict)
 
 
@@ -88,18 +95,19 @@ def compiled(manifest: Manifest) -> Compiled:
                 allow[p].append(rule)
             elif p in deny and isinstance(rule, DenyRule):
                 deny[p].append(rule)
-    proposer: dict[str, str | None] = {}
+    proposer: dict[str, tuple[AllowRule, ...]] = {}
     for p, rules in allow.items():
-        ids = [
-            r.id
+        proposer[p] = tuple(
+            r
             for r in rules
-            for tool, risk in cat.tools.items()
-            if risk in WRITE_CLASSES
-            and tool not in cat.connectorless_tools
-            and tool_match(r.tools, tool, risk)
-            and mode_of(r, risk) is Mode.PROPOSE
-        ]
-        proposer[p] = min(ids) if ids else None
+            if any(
+                risk in WRITE_CLASSES
+                and tool not in cat.connectorless_tools
+                and tool_match(r.tools, tool, risk)
+                and mode_of(r, risk) is Mode.PROPOSE
+                for tool, risk in cat.tools.items()
+            )
+        )
     comp = Compiled(
         manifest=manifest,
         allow={p: tuple(v) for p, v in allow.items()},

@@ -7,7 +7,7 @@ connectors get stricter defaults.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from mopsgate.governance.catalogue import ObjectFields
@@ -227,11 +227,13 @@ def _row(
     manifest: Manifest, principal: str, tool: str, connector: str | None, d: Decision
 ) -> ExplainRow:
     risk = manifest.catalogue.tools[tool]
+    # Allowed under each of several use cases: the rights are real, the call must name one.
+    granted = d.allowed or bool(d.candidates)
     mode = "deny"
-    if d.allowed:
+    if granted:
         mode = "read" if risk is RiskClass.READ else "propose"
     fields, approvals, cap = "", "-", None
-    if d.allowed and connector is not None:
+    if granted and connector is not None:
         if risk in {RiskClass.READ, RiskClass.UPDATE_FIELDS}:
             fields = _fields_summary(manifest, principal, connector, tool)
         if risk in WRITE_CLASSES:
@@ -243,10 +245,15 @@ def _row(
 
 
 def explain_rows(
-    manifest: Manifest, principal: str, decide: Callable[..., Decision]
+    manifest: Manifest,
+    principal: str,
+    decide: Callable[..., Decision],
+    shown: Collection[str] = (),
 ) -> list[ExplainRow]:
+    """Rows for what is allowed, what a deny rule withholds, and refusals whose rule id is in
+    ``shown`` (an overdue review, an ambiguous use case)."""
     comp = compiled(manifest)
-    deny_ids = {r.id for r in manifest.rules if isinstance(r, DenyRule)}
+    deny_ids = {r.id for r in manifest.rules if isinstance(r, DenyRule)} | set(shown)
     rows: list[ExplainRow] = []
     if principal not in comp.allow:
         return rows

@@ -13,12 +13,15 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from mopsgate.governance import cadence
 from mopsgate.governance.errors import ManifestError
 from mopsgate.governance.manifest_load import Problem, load_manifest, manifest_digest
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.manifest_schema import FILE_NAME, manifest_schema_text
+from mopsgate.governance.manifest_warnings import review_warnings
 from mopsgate.governance.policy import explain as explain_rights
 from mopsgate.governance.policy import field_access, rate_limit
 from mopsgate.server.catalogue import build_catalogue
@@ -44,19 +47,41 @@ def _report(problems: list[Problem], target: Path) -> None:
     typer.echo(f"{len(problems)} problem(s) in {target}", err=True)
 
 
+AsOf = Annotated[
+    dt.datetime | None,
+    typer.Option(
+        "--as-of",
+        formats=["%Y-%m-%d"],
+        help="Judge review dates as of this day (YYYY-MM-DD; default today, UTC).",
+    ),
+]
+
+
+def _day(as_of: dt.datetime | None) -> dt.date:
+    return as_of.date() if as_of is not None else cadence.utc_today()
+
+
 @manifest_app.command("check")
 def check(
     path: Annotated[
         Path | None,
         typer.Argument(help="Manifest to check (default: settings / MOPSGATE_MANIFEST)."),
     ] = None,
+    as_of: AsOf = None,
 ) -> None:
-    """Validate the manifest; exit 1 and list every problem if it is invalid."""
+    """Validate the manifest; exit 1 and list every problem if it is invalid. Reviews that are
+    overdue or due soon are listed as warnings (exit 0)."""
     target, manifest, problems = _load(path)
     if manifest is None:
         _report(problems, target)
         raise typer.Exit(1)
     typer.echo(f"OK {target} (digest {manifest_digest(manifest)[:12]})")
+    text = target.read_text(encoding="utf-8")
+    warnings = review_warnings(manifest, text, str(target), _day(as_of))
+    for warning in warnings:
+        typer.echo(str(warning))
+    if warnings:
+        typer.echo(f"{len(warnings)} warning(s) in {target}", err=True)
 
 
 @manifest_app.command("schema")
@@ -78,7 +103,7 @@ def schema(
     typer.echo(f"wrote {out}", err=True)
 
 
-def _print_principal(console: Console, manifest: Manifest, name: str) -> None:
+def _print_principal(console: Console, manifest: Manifest, name: str, today: dt.date) -> None:
     principal = manifest.principals[name]
     console.print(f"[bold]{name}[/bold] — {principal.description or 'no description'}")
     limits = rate_limit(manifest, name)
@@ -86,15 +111,23 @@ def _print_principal(console: Console, manifest: Manifest, name: str) -> None:
         f"rate limit: {limits.calls_per_minute} calls/min, "
         f"{limits.records_per_hour} proposed records/hour"
     )
-    today = dt.date.today()
     for uc_name in principal.use_cases:
         uc = manifest.use_cases[uc_name]
-        due = " [red](review overdue)[/red]" if uc.review_date < today else ""
-        console.print(
-            f"use case [bold]{uc_name}[/bold] ({uc.risk_level} risk, review by "
-            f"{uc.review_date}{due}): {uc.purpose}"
+        status = cadence.review_status(uc_name, uc, today)
+        due = {"current": "", "overdue": " [yellow](review overdue)[/yellow]"}.get(
+            status.state, " [red](review overdue: enforced)[/red]"
         )
-        console.print(f"  risk owner: {uc.owners.risk}; escalation: {uc.owners.escalation or '-'}")
+        console.print(
+            f"use case [bold]{escape(uc_name)}[/bold] ({uc.risk_level} risk, review by "
+            f"{uc.review_date}{due}, on_overdue {uc.on_overdue}): {escape(uc.purpose)}"
+        )
+        owners = ", ".join(
+            f"{role} {escape(getattr(uc.owners, role) or '-')}"
+            for role in ("business", "technical", "data", "risk", "escalation")
+        )
+        console.print(f"  owners: {owners}")
+        if status.overdue:
+            console.print(f"  [yellow]{escape(status.describe())}[/yellow]")
     envs = ", ".join(f"{c}={manifest.environment(c)}" for c in manifest.catalogue.objects)
     console.print(f"connectors: {envs}")
 
@@ -105,6 +138,7 @@ def explain(
     manifest_path: Annotated[
         Path | None, typer.Option("--manifest", "-m", help="Manifest file (default: settings).")
     ] = None,
+    as_of: AsOf = None,
 ) -> None:
     """Show what a principal may do: tools, connectors, modes, fields, approvals and caps."""
     target, manifest, problems = _load(manifest_path)
@@ -116,16 +150,17 @@ def explain(
         typer.echo(f"unknown principal {principal!r} in {target} (known: {known})", err=True)
         raise typer.Exit(1)
     console = Console()
-    _print_principal(console, manifest, principal)
-    console.print(_tools_table(manifest, principal))
+    today = _day(as_of)
+    _print_principal(console, manifest, principal, today)
+    console.print(_tools_table(manifest, principal, today))
     console.print(_fields_table(manifest, principal))
     console.print(f"manifest digest {manifest_digest(manifest)[:12]}")
 
 
-def _tools_table(manifest: Manifest, principal: str) -> Table:
+def _tools_table(manifest: Manifest, principal: str, today: dt.date) -> Table:
     """One line per tool and outcome; connectors with the same outcome share the line."""
     groups: dict[tuple[str, ...], list[str]] = {}
-    for row in explain_rights(manifest, principal):
+    for row in explain_rights(manifest, principal, today=today):
         cap = str(row.cap) if row.cap is not None else "-"
         key = (row.tool, row.risk, row.mode, row.approvals, cap, row.rule_id)
         groups.setdefault(key, []).append(row.connector or "-")

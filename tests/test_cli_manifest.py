@@ -16,7 +16,7 @@ runner = CliRunner(env={"COLUMNS": "200"})
 
 
 def test_check_ok_prints_digest() -> None:
-    result = runner.invoke(manifest_app, ["check", str(SHIPPED)])
+    result = runner.invoke(manifest_app, ["check", str(SHIPPED), "--as-of", "2026-12-01"])
     assert result.exit_code == 0, result.output
     assert re.fullmatch(rf"OK {re.escape(str(SHIPPED))} \(digest [0-9a-f]{{12}}\)\n", result.stdout)
 
@@ -88,3 +88,45 @@ def test_explain_unknown_principal_and_invalid_manifest(tmp_path: Path) -> None:
     bad.write_text("version = 3\n")
     result = runner.invoke(manifest_app, ["explain", "-p", "assistant", "-m", str(bad)])
     assert result.exit_code == 1 and f"{bad}:1:" in result.stdout
+
+
+def _overdue(tmp_path: Path, on_overdue: str = "deny") -> Path:
+    text = SHIPPED.read_text().replace('on_overdue = "warn"', f'on_overdue = "{on_overdue}"', 1)
+    path = tmp_path / "permissions.toml"
+    path.write_text(text)
+    return path
+
+
+def test_check_warns_about_reviews_due_or_overdue_at_their_line(tmp_path: Path) -> None:
+    path = _overdue(tmp_path)
+    lines = path.read_text().splitlines()
+    due_lines = [i + 1 for i, line in enumerate(lines) if line.startswith("review_date")]
+    soon = runner.invoke(manifest_app, ["check", str(path), "--as-of", "2027-04-25"])
+    assert soon.exit_code == 0
+    out = soon.stdout.splitlines()
+    assert out[0].startswith("OK ") and len(out) == 3
+    assert out[1] == (
+        f"{path}:{due_lines[0]}:1: warning: use case 'campaign-ops' is due for review on "
+        "2027-05-01 (in 6 day(s))"
+    )
+    late = runner.invoke(manifest_app, ["check", str(path), "--as-of", "2027-05-20"])
+    assert late.exit_code == 0
+    campaign, reporting = late.stdout.splitlines()[1:]
+    assert campaign.startswith(f"{path}:{due_lines[0]}:1: warning: use case 'campaign-ops' was due")
+    assert '(19 day(s) overdue); on_overdue = "deny": every call under it is refused' in campaign
+    assert reporting.startswith(f"{path}:{due_lines[1]}:1: warning: use case 'reporting'")
+    assert 'on_overdue = "warn": nothing is refused' in reporting
+    assert "2 warning(s)" in late.stderr
+
+
+def test_explain_shows_owners_and_overdue_review(tmp_path: Path) -> None:
+    path = _overdue(tmp_path)
+    args = ["explain", "-p", "assistant", "-m", str(path), "--as-of", "2027-05-20"]
+    result = runner.invoke(manifest_app, args)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "review overdue: enforced" in out and "on_overdue deny" in out
+    assert "escalation mops-oncall@example.com" in out and "business Head of Demand" in out
+    assert "review-overdue" in out  # the tools table says which rule refuses them
+    current = runner.invoke(manifest_app, [*args[:-1], "2027-04-01"])
+    assert "review overdue" not in current.stdout and "review-overdue" not in current.stdout

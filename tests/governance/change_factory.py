@@ -43,6 +43,10 @@ risk_level = "medium"
 review_date = 2027-01-01
 [use_cases.ops.owners]
 risk = "DPO"
+business = "Head of Demand Gen"
+technical = "MOPs Lead"
+data = "Data Steward"
+escalation = "oncall@example.com"
 [approvals.send]
 count = 2
 roles = ["compliance"]

@@ -32,6 +32,10 @@ risk_level = "medium"
 review_date = 2027-01-01
 [use_cases.ops.owners]
 risk = "DPO"
+business = "Head of Demand Gen"
+technical = "MOPs Lead"
+data = "Data Steward"
+escalation = "oncall@example.com"
 [principals.bot]
 use_cases = ["ops"]
 [[rules]]
@@ -84,78 +88,83 @@ def test_base_and_shipped_manifests_load() -> None:
 # fmt: off
 REJECTIONS = [
     pytest.param(edit('connectors = ["marketo"]\n[[rules]]', 'connectors = ["marketo"\n[[rules]]'),
-                 "invalid TOML", 22, id="malformed-toml"),
+                 "invalid TOML", 26, id="malformed-toml"),
     pytest.param("", "manifest is empty", 1, id="empty"),
     pytest.param("   \n# only a comment\n", "manifest is empty", 1, id="blank"),
     pytest.param("\ufeff" + BASE, "byte order mark", 1, id="bom"),
     pytest.param("version = 2\n", "version: Input should be 1", 1, id="version"),
     pytest.param(edit('use_cases = ["ops"]', 'use_cases = ["ops"]\ndescripton = "x"'),
-                 "principals.bot: unknown key 'descripton' (did you mean 'description'?)", 15,
+                 "principals.bot: unknown key 'descripton' (did you mean 'description'?)", 19,
                  id="unknown-key"),
     pytest.param(edit('"get_person"]', '"get_persn"]'),
-                 "rule 'bot-read': unknown tool 'get_persn'; did you mean 'get_person'", 20,
+                 "rule 'bot-read': unknown tool 'get_persn'; did you mean 'get_person'", 24,
                  id="unknown-tool"),
     pytest.param(edit('connectors = ["marketo"]', 'connectors = ["marketoo"]'),
-                 "unknown connector 'marketoo'; did you mean 'marketo'", 21,
+                 "unknown connector 'marketoo'; did you mean 'marketo'", 25,
                  id="unknown-connector"),
     pytest.param(edit("[connectors.marketo]", "[connectors.pardot]"), "unknown connector 'pardot'",
                  2, id="unknown-connector-table"),
     pytest.param(edit('connectors = ["marketo"]', 'connectors = ["marketo"]\nobjects = ["leads"]'),
-                 "unknown object 'leads' on marketo; did you mean 'lead'", 22, id="unknown-object"),
+                 "unknown object 'leads' on marketo; did you mean 'lead'", 26, id="unknown-object"),
     pytest.param(edit('write_fields = ["title"]', 'write_fields = ["titel"]'),
-                 "unknown field 'titel' on marketo; did you mean 'title'", 29, id="unknown-field"),
+                 "unknown field 'titel' on marketo; did you mean 'title'", 33, id="unknown-field"),
     pytest.param(edit('use_cases = ["ops"]', 'use_cases = ["opz"]'),
-                 "principal 'bot' names unknown use case 'opz'", 14, id="unknown-use-case"),
+                 "principal 'bot' names unknown use case 'opz'", 18, id="unknown-use-case"),
     pytest.param(edit('use_case = "ops"\ntools = ["propose', 'use_case = "opz"\ntools = ["propose'),
-                 "rule 'bot-write': unknown use case 'opz'", 26, id="rule-unknown-use-case"),
+                 "rule 'bot-write': unknown use case 'opz'", 30, id="rule-unknown-use-case"),
     pytest.param(edit('principals = ["bot"]', 'principals = ["bott"]'), "unknown principal 'bott'",
-                 18, id="unknown-principal"),
+                 22, id="unknown-principal"),
     pytest.param(BASE + '[approvals.update_fields]\nreviewers = ["nobody"]\n',
-                 "approvals.update_fields.reviewers: unknown reviewer 'nobody'", 32,
+                 "approvals.update_fields.reviewers: unknown reviewer 'nobody'", 36,
                  id="unknown-reviewer"),
     pytest.param(edit('use_cases = ["ops"]', "use_cases = []"), "principal 'bot' has no use case",
-                 14, id="principal-without-use-case"),
-    pytest.param(edit('risk = "DPO"', 'business = "Head of X"'), "use case 'ops' has no risk owner",
-                 11, id="no-risk-owner"),
+                 18, id="principal-without-use-case"),
+    pytest.param(edit('risk = "DPO"\n', "", edit('risk_level = "medium"', 'risk_level = "low"')),
+                 "use case 'ops' has no risk owner", 11, id="no-risk-owner"),
+    pytest.param(edit('risk = "DPO"\n', "", edit('escalation = "oncall@example.com"\n', "")),
+                 "use case 'ops' has risk_level 'medium', so it must name all four owners and an "
+                 "escalation contact; missing: owners.risk (who answers for this use of AI); "
+                 "owners.escalation (who is told when something goes wrong)",
+                 11, id="medium-risk-owners"),
     pytest.param(edit('tools = ["search_people", "get_person"]',
                       'tools = ["search_people", "get_person"]\nread_fields = ["email"]\n'
                       'deny_fields = ["email"]'),
-                 "field 'email' is both in read_fields and deny_fields", 22, id="read-and-deny"),
+                 "field 'email' is both in read_fields and deny_fields", 26, id="read-and-deny"),
     pytest.param(edit('write_fields = ["title"]',
                       'write_fields = ["title"]\ndeny_fields = ["title"]'),
-                 "field 'title' is in write_fields but also in deny_fields", 29, id="write-denied"),
+                 "field 'title' is in write_fields but also in deny_fields", 33, id="write-denied"),
     pytest.param(edit("max_records_per_change", "x", BASE + "max_records_per_change = 20000\n"),
-                 "rules[1]: unknown key 'x'", 31, id="unknown-key-in-rule"),
+                 "rules[1]: unknown key 'x'", 35, id="unknown-key-in-rule"),
     pytest.param(BASE + "max_records_per_change = 20000\n",
-                 "max_records_per_change: Input should be less than or equal to 10000", 31,
+                 "max_records_per_change: Input should be less than or equal to 10000", 35,
                  id="out-of-range"),
     pytest.param(BASE + "[principals.bot.rate_limit]\ncalls_per_minute = 0\nrecords_per_hour = 5\n",
-                 "calls_per_minute: Input should be greater than or equal to 1", 32,
+                 "calls_per_minute: Input should be greater than or equal to 1", 36,
                  id="rate-limit-range"),
     pytest.param(edit("[principals.bot]", '[principals."b\u043et"]'),
-                 "U+043E CYRILLIC SMALL LETTER O", 13, id="homoglyph"),
-    pytest.param(edit('id = "bot-read"', 'id = "bot\u200b-read"'), "U+200B ZERO WIDTH SPACE", 16,
+                 "U+043E CYRILLIC SMALL LETTER O", 17, id="homoglyph"),
+    pytest.param(edit('id = "bot-read"', 'id = "bot\u200b-read"'), "U+200B ZERO WIDTH SPACE", 20,
                  id="zero-width"),
     pytest.param(edit('id = "bot-write"', 'id = "bot-read"'),
-                 "duplicate rule id 'bot-read' (also rules[0])", 23, id="duplicate-rule-id"),
+                 "duplicate rule id 'bot-read' (also rules[0])", 27, id="duplicate-rule-id"),
     pytest.param(edit( 'modes = { update_fields = "propose" }',
                  'approvals = { update_fields = 0 }\nmodes = { update_fields = "propose" }', ),
-                 "approvals.update_fields = 0 is below the compliance floor of 1 approval(s)", 30,
+                 "approvals.update_fields = 0 is below the compliance floor of 1 approval(s)", 34,
                  id="floor-rule-approvals"),
     pytest.param(BASE + '[approvals.send]\ncount = 0\nroles = ["compliance"]\n',
-                 "approvals.send.count = 0 is below the compliance floor of 1", 32,
+                 "approvals.send.count = 0 is below the compliance floor of 1", 36,
                  id="floor-approvals-count"),
     pytest.param(BASE + '[approvals.send]\ncount = 2\nroles = ["mops"]\n',
-                 "approvals.send.roles must include 'compliance'", 33, id="floor-send-roles"),
+                 "approvals.send.roles must include 'compliance'", 37, id="floor-send-roles"),
     pytest.param(edit('write_fields = ["title"]', 'write_fields = ["title", "unsubscribed"]'),
                  "consent changes go through propose_opt_out only; "
                  "re-subscribing is never possible",
-                 29, id="floor-consent-write"),
+                 33, id="floor-consent-write"),
     pytest.param(edit("version = 1\n", "version = 1\n[floor]\nmin_approvals = 0\n"),
                  "the compliance floor is built in and cannot be changed by the manifest", 2,
                  id="floor-table"),
     pytest.param(BASE + "allow_resubscribe = true\n",
-                 "the compliance floor is built in and cannot be changed by the manifest", 31,
+                 "the compliance floor is built in and cannot be changed by the manifest", 35,
                  id="floor-key"),
     pytest.param(edit('environment = "sandbox"', 'environment = "sandbox"\nclient_secret = "s3"'),
                  "credentials do not belong in the manifest; put them in .env", 4,
@@ -164,23 +173,23 @@ REJECTIONS = [
                       'roles = ["mops", "compliance"]\npassword = "x"'),
                  "reviewers.lead.password: credentials do not belong", 6, id="password"),
     pytest.param(edit('use_case = "ops"\ntools = ["search', 'tools = ["search'),
-                 "allow rules need a use_case", 17, id="allow-without-use-case"),
+                 "allow rules need a use_case", 21, id="allow-without-use-case"),
     pytest.param(BASE + '[[rules]]\nid = "no"\neffect = "deny"\nprincipals = ["bot"]\n'
                  'tools = ["get_person"]\n',
-                 "deny rules need a reason", 31, id="deny-without-reason"),
+                 "deny rules need a reason", 35, id="deny-without-reason"),
     pytest.param(edit('effect = "allow"', 'effect = "permit"'), 'effect must be "allow" or "deny"',
-                 17, id="bad-effect"),
+                 21, id="bad-effect"),
     pytest.param(edit('modes = { update_fields = "propose" }', "modes = {}"),
                  "names tool 'propose_update_person' but modes.update_fields is not \"propose\"",
-                 30, id="write-tool-without-propose"),
+                 34, id="write-tool-without-propose"),
     pytest.param(edit('modes = { update_fields = "propose" }',
                       'modes = { update_fields = "maybe" }'),
-                 "modes.update_fields: Input should be 'deny', 'read' or 'propose'", 30,
+                 "modes.update_fields: Input should be 'deny', 'read' or 'propose'", 34,
                  id="bad-mode"),
     pytest.param(edit('write_fields = ["title"]', 'write_fields = ["*"]'),
-                 "write_fields must name fields explicitly", 29, id="write-wildcard"),
+                 "write_fields must name fields explicitly", 33, id="write-wildcard"),
     pytest.param(edit('write_fields = ["title"]', 'write_fields = ["id"]'),
-                 "field 'id' is read-only", 29, id="write-read-only"),
+                 "field 'id' is read-only", 33, id="write-read-only"),
 ]
 # fmt: on
 
@@ -245,7 +254,7 @@ def test_problems_are_all_reported_and_sorted() -> None:
     found = problems(text)
     assert len(found) >= 2
     assert found == sorted(found)
-    assert str(found[0]).startswith("m.toml:14:")
+    assert str(found[0]).startswith("m.toml:18:")
 
 
 def test_file_level_rejections(tmp_path: Path) -> None:

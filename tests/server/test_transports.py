@@ -151,6 +151,10 @@ risk_level = "medium"
 review_date = 2027-05-01
 [use_cases.reporting.owners]
 risk = "Data Protection Officer"
+business = "Head of Demand Gen"
+technical = "MOPs Lead"
+data = "Data Steward"
+escalation = "oncall@example.com"
 
 [principals.analyst]
 use_cases = ["reporting"]

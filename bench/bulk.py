@@ -189,7 +189,9 @@ async def one_size(vendor: str, n: int, manifest: Path, tmp: Path) -> list[dict[
 
     emu = make_emulator(vendor)
     runtime = build_runtime(
-        Settings(manifest, tmp / f"bulk-{vendor}-{n}"), env={}, emulators={vendor: emu}
+        Settings(manifest, tmp / f"bulk-{vendor}-{n}", sandbox="memory"),
+        env={},
+        emulators={vendor: emu},
     )
     server = build_server(runtime, transport="memory", resolve_principal=lambda _: "assistant")
     out = []

@@ -23,7 +23,7 @@ def main(argv: list[str]) -> None:
     quiet()
     port, manifest, home = int(argv[0]), Path(argv[1]), Path(argv[2])
     runtime = build_runtime(
-        Settings(manifest, home),
+        Settings(manifest, home, sandbox="memory"),
         env={},
         emulators=fast_emulators(),
         client_options=fast_client_options(),

@@ -70,7 +70,10 @@ async def one_rep(
     from mopsgate.server.settings import Settings
 
     runtime = build_runtime(
-        Settings(manifest, home), env={}, emulators=emulators, client_options=fast_client_options()
+        Settings(manifest, home, sandbox="memory"),
+        env={},
+        emulators=emulators,
+        client_options=fast_client_options(),
     )
     gov = build_server(runtime, transport="memory", resolve_principal=lambda _: principal)
     bare = build_bare_server(runtime.connectors, twin_context(manifest, runtime.connectors))

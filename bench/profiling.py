@@ -95,7 +95,7 @@ async def profile_governed_calls(
     from mopsgate.server.settings import Settings
 
     runtime = build_runtime(
-        Settings(manifest, tmp / "profile"),
+        Settings(manifest, tmp / "profile", sandbox="memory"),
         env={},
         emulators=fast_emulators(),
         client_options=fast_client_options(),

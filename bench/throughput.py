@@ -121,7 +121,10 @@ async def inmem(
     emulators = emulators or fast_emulators()
     before = sum(violations(emulators).values())
     runtime = build_runtime(
-        Settings(manifest, home), env={}, emulators=emulators, client_options=fast_client_options()
+        Settings(manifest, home, sandbox="memory"),
+        env={},
+        emulators=emulators,
+        client_options=fast_client_options(),
     )
     servers: list[Any]
     if governed:
@@ -156,7 +159,7 @@ async def over_http(
     from mopsgate.server.cli_token import create_token
     from mopsgate.server.settings import Settings, ensure_home
 
-    settings = Settings(manifest, home)
+    settings = Settings(manifest, home, sandbox="memory")
     ensure_home(settings)
     tokens = [
         await create_token(settings.storage(), p, "bench", None)

@@ -30,6 +30,8 @@ from mopsgate.sandbox.faults import Faults
 Clock = Callable[[], float]
 Handler = Callable[[Request], Awaitable[Response]]
 TokenState = Literal["ok", "missing", "invalid", "expired"]
+# A handler's outcome: its response, and whether it answered normally (False: a VendorAnswer).
+Outcome = tuple[Response, bool]
 
 
 @dataclass
@@ -119,6 +121,19 @@ class Checks(Protocol):
     def refuse(self, request: Request, access: Access, write: bool) -> Response | None: ...
 
     def stamp(self, request: Request, response: Response) -> None: ...
+
+
+class Runner(Protocol):
+    """Where a handler runs. In memory: right here, on the event loop. Over the persistent
+    store: as one transaction on the store's thread (``persist.store.SandboxStore``)."""
+
+    async def __call__(
+        self, request: Request, run: Callable[[], Awaitable[Outcome]], write: bool
+    ) -> Outcome: ...
+
+
+async def on_loop(request: Request, run: Callable[[], Awaitable[Outcome]], write: bool) -> Outcome:
+    return await run()
 
 
 class VendorAnswer(Exception):
@@ -215,9 +230,10 @@ ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 class Gate:
     """The one door of an emulator: makes each of its routes, all guarded alike."""
 
-    def __init__(self, core: EmulatorCore, checks: Checks) -> None:
+    def __init__(self, core: EmulatorCore, checks: Checks, runner: Runner = on_loop) -> None:
         self.core = core
         self.checks = checks
+        self.runner = runner
 
     def route(
         self,
@@ -250,13 +266,17 @@ class Gate:
                 raise TimeoutError(f"{core.vendor} emulator: no answer (fault timeout_on)")
             response = self.checks.refuse(request, access, write)
             if response is None:
-                try:
-                    response = await handler(request)
-                except VendorAnswer as answer:
-                    response = answer.response
-                else:
-                    if write and response.status_code < 300:
-                        core.successful_writes += 1
+
+                async def run() -> Outcome:
+                    try:
+                        return await handler(request), True
+                    except VendorAnswer as answer:
+                        return answer.response, False
+
+                runner = on_loop if access is Access.TOKEN else self.runner
+                response, normal = await runner(request, run, write)
+                if normal and write and response.status_code < 300:
+                    core.successful_writes += 1
             if access is not Access.TOKEN:
                 self.checks.stamp(request, response)
             status = response.status_code

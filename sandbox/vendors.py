@@ -4,21 +4,38 @@ the server's registry and ``mopsgate sandbox serve`` reach the sandbox."""
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mopsgate.connectors.protocol import Connector
+
+if TYPE_CHECKING:
+    from mopsgate.sandbox.persist.store import SandboxStore
 
 EMULATORS: dict[str, str] = {
     "marketo": "MarketoEmulator",
     "hubspot": "HubSpotEmulator",
     "salesforce": "SalesforceEmulator",
 }
+SANDBOX_FILE = "sandbox.db"
 
 
-def new_emulator(connector: str) -> Any:
-    """A fresh emulator over the default seed (imported on first use: start-up stays lean)."""
+def new_emulator(connector: str, store: SandboxStore | None = None) -> Any:
+    """An emulator over ``store`` (the persistent sandbox every process shares), or, without
+    one, over a fresh in-memory copy of the default seed (imported on first use: start-up
+    stays lean)."""
     module = importlib.import_module(f"mopsgate.sandbox.{connector}.emulator")
-    return getattr(module, EMULATORS[connector])()
+    cls = getattr(module, EMULATORS[connector])
+    if store is None:
+        return cls()
+    return cls(state=store.state(connector), runner=store)
+
+
+def open_store(home: Path) -> SandboxStore:
+    """The persistent sandbox of a state directory (nothing is read until it is used)."""
+    from mopsgate.sandbox.persist.store import SandboxStore
+
+    return SandboxStore(home / SANDBOX_FILE)
 
 
 def sandbox_client(connector: str, emulator: Any, **options: Any) -> Connector:

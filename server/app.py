@@ -24,7 +24,13 @@ from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.manifest_holder import ManifestEvent, ManifestHolder, watch_manifest
 from mopsgate.server.pipeline import Pipeline
 from mopsgate.server.registry import ConnectorRegistry
-from mopsgate.server.settings import Settings, ensure_home, signing_secret
+from mopsgate.server.settings import (
+    SANDBOX_STATES,
+    Settings,
+    SettingsError,
+    ensure_home,
+    signing_secret,
+)
 from mopsgate.server.surface import (
     GovernedServer,
     McpSurface,
@@ -153,13 +159,19 @@ def build_runtime(
     emulators: dict[str, Any] | None = None,
     client_options: dict[str, Any] | None = None,
 ) -> Runtime:
-    """Load the manifest (raises ManifestError when invalid) and prepare connectors."""
+    """Load the manifest (raises ManifestError when invalid) and prepare connectors (raises
+    SettingsError for an unknown sandbox choice)."""
+    if settings.sandbox not in SANDBOX_STATES:
+        raise SettingsError(
+            f"MOPSGATE_SANDBOX must be one of {', '.join(SANDBOX_STATES)}, not {settings.sandbox!r}"
+        )
     holder = ManifestHolder(settings.manifest_path, build_catalogue())
     connectors = ConnectorRegistry(
         lambda: {n: str(c.environment) for n, c in holder.manifest.connectors.items()},
         os.environ if env is None else env,
         emulators=emulators,
         client_options=client_options,
+        sandbox_home=settings.home if settings.sandbox == "persistent" else None,
     )
     return Runtime(settings=settings, holder=holder, connectors=connectors, specs=all_specs())
 

@@ -101,7 +101,7 @@ def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
             f"refusing to start: {settings.manifest_path} is not a valid manifest "
             "(run 'mopsgate manifest check' for details)"
         ) from exc
-    except ConfigError as exc:
+    except (ConfigError, SettingsError) as exc:
         raise _fail(f"refusing to start: {exc}") from exc
     return runtime
 

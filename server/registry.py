@@ -1,8 +1,10 @@
 """Builds one client per connector, sandbox or production, from the manifest's environments.
 
-A sandbox connector gets its in-process emulator (no credentials, no network); a production one
-reads credentials from the environment and fails at start-up naming the missing variable.
-Emulators are kept reachable for tests and demos. This is the only server module that imports
+A sandbox connector gets its in-process emulator (no credentials, no network): over the
+persistent sandbox file of the state directory when ``sandbox_home`` is given (every process
+then sees the same data), in memory otherwise. A production one reads credentials from the
+environment and fails at start-up naming the missing variable. Emulators are kept reachable for
+tests and demos. This is the only server module that imports
 the sandbox, and only where it wires a sandbox connector.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from mopsgate.connectors.errors import ConfigError
@@ -36,12 +39,16 @@ class ConnectorRegistry:
         *,
         emulators: dict[str, Any] | None = None,
         client_options: dict[str, Any] | None = None,
+        sandbox_home: Path | None = None,
     ) -> None:
         self._environments = environments
         self._env = env
         self._clients: dict[tuple[str, str], Connector] = {}
         self.emulators: dict[str, Any] = dict(emulators or {})
         self._client_options = client_options or {}
+        self._sandbox_home = sandbox_home
+        self.sandbox_store: Any = None
+        self._from_store: set[str] = set()
 
     def environment(self, name: str) -> str:
         envs = self._environments()
@@ -51,9 +58,13 @@ class ConnectorRegistry:
 
     def emulator(self, name: str) -> Any:
         if name not in self.emulators:
-            from mopsgate.sandbox.vendors import new_emulator
+            from mopsgate.sandbox.vendors import new_emulator, open_store
 
-            self.emulators[name] = new_emulator(name)
+            if self._sandbox_home is not None and self.sandbox_store is None:
+                self.sandbox_store = open_store(self._sandbox_home)
+            self.emulators[name] = new_emulator(name, self.sandbox_store)
+            if self.sandbox_store is not None:
+                self._from_store.add(name)
         return self.emulators[name]
 
     def get(self, name: str) -> Connector:
@@ -83,6 +94,12 @@ class ConnectorRegistry:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+        if self.sandbox_store is not None:  # its thread ends; a reopen makes a new one
+            await self.sandbox_store.aclose()
+            self.sandbox_store = None
+            for name in self._from_store:
+                self.emulators.pop(name, None)
+            self._from_store.clear()
 
 
 __all__ = ["ConfigError", "ConnectorRegistry"]

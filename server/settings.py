@@ -14,15 +14,26 @@ from dotenv import load_dotenv
 
 from mopsgate.storage import StorageConfig
 
+SANDBOX_STATES = ("persistent", "memory")
+
 
 @dataclass(frozen=True)
 class Settings:
     manifest_path: Path
     home: Path
+    # "persistent": the sandbox emulators keep their data in ``sandbox_path``, shared by every
+    # process on this state directory; "memory": each process starts from the seed and forgets
+    # (tests and benchmarks choose it explicitly; MOPSGATE_SANDBOX=memory does for a server).
+    sandbox: str = "persistent"
 
     @property
     def db_path(self) -> Path:
         return self.home / "mopsgate.db"
+
+    @property
+    def sandbox_path(self) -> Path:
+        """The sandbox emulators' data: a file of its own, never mopsgate's database."""
+        return self.home / "sandbox.db"
 
     def storage(self, *, busy_timeout_ms: int | None = None) -> StorageConfig:
         """The database every command and the server use."""
@@ -87,7 +98,8 @@ def load_settings(manifest: str | Path | None = None, home: str | Path | None = 
     load_dotenv(override=False)
     manifest_path = Path(manifest or os.environ.get("MOPSGATE_MANIFEST") or "permissions.toml")
     home_path = Path(home or os.environ.get("MOPSGATE_HOME") or ".mopsgate")
-    return Settings(manifest_path=manifest_path, home=home_path)
+    sandbox = (os.environ.get("MOPSGATE_SANDBOX") or "persistent").strip().lower()
+    return Settings(manifest_path=manifest_path, home=home_path, sandbox=sandbox)
 
 
 def ensure_home(settings: Settings) -> None:

@@ -33,7 +33,9 @@ def manifest_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path, manifest_path: Path) -> Settings:
-    return Settings(manifest_path=manifest_path, home=tmp_path / "home")
+    # The in-memory sandbox, chosen explicitly: each test starts from the seed, fast. The
+    # persistent one has its own tests (tests/sandbox/test_persistent_*.py).
+    return Settings(manifest_path=manifest_path, home=tmp_path / "home", sandbox="memory")
 
 
 @pytest.fixture

@@ -19,7 +19,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mopsgate.connectors.hubspot.paths import FAMILIES, Paths
-from mopsgate.sandbox.emulator_base import DailyQuota, EmulatorCore, Gate, LoggedRequest, RateWindow
+from mopsgate.sandbox.emulator_base import (
+    DailyQuota,
+    EmulatorCore,
+    Gate,
+    LoggedRequest,
+    RateWindow,
+    Runner,
+    on_loop,
+)
 from mopsgate.sandbox.hubspot import (
     ids,
     routes_account,
@@ -51,13 +59,15 @@ class HubSpotEmulator:
         clock: Callable[[], float] | None = None,
         ten_second_limit: int = TEN_SECOND_MAX,
         state: PortalState | None = None,
+        runner: Runner = on_loop,
     ) -> None:
         """``ten_second_limit``: the portal tier's burst limit (100 Free/Starter, 190
         Professional/Enterprise, 250 with the limit-increase pack). ``state``: the portal to
         serve (default: a fresh in-memory portal loaded from ``seed``)."""
-        self.seed = seed if seed is not None else seed_data()
+        self.seed = seed
         if state is None:
             state = MemoryPortal()
+            self.seed = seed if seed is not None else seed_data()
             load(state, self.seed)
         self.state = state
         clk = clock or time.monotonic
@@ -68,7 +78,7 @@ class HubSpotEmulator:
         self.static_tokens: set[str] = {ids.SANDBOX_TOKEN}
         self.quota = DailyQuota(DAILY_LIMIT)
         checks = HubSpotChecks(self.core, self.search_window, self.quota, self.static_tokens)
-        gate = Gate(self.core, checks)
+        gate = Gate(self.core, checks, runner)
         faults = self.core.faults
         routes: list[Route] = []
         for family in FAMILIES:

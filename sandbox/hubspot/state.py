@@ -3,10 +3,10 @@ in-memory portal behind it.
 
 ``PortalState`` is the whole contract: contacts (by id, by email, all), archive, lists and their
 memberships, campaigns, owners, email events and the log of writes. Nothing else reaches into
-the data, so another store (a SQLite file shared by several processes) can stand in for
-``MemoryPortal`` without a route changing. Values handed out are read-only views: change them
-through the write methods. Property values are stored the way HubSpot returns them: strings,
-or None when unset.
+the data, so another store (``sqlite_state.SqlitePortal``, a file shared by several processes)
+stands in for ``MemoryPortal`` without a route changing. Values handed out are read-only views:
+change them through the write methods (a list's ``members`` is a live view). Property values
+are stored the way HubSpot returns them: strings, or None when unset.
 
 In memory everything is keyed by native id in dicts, so batch endpoints cost O(batch) even with
 10,000 contacts.
@@ -15,7 +15,7 @@ In memory everything is keyed by native id in dicts, so batch endpoints cost O(b
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -52,7 +52,7 @@ class PortalList:
     id: str
     name: str
     processing_type: str  # MANUAL | DYNAMIC | SNAPSHOT
-    members: dict[str, str]  # contact id -> membership timestamp
+    members: Mapping[str, str]  # contact id -> membership timestamp
     created_at: str
     updated_at: str
     version: int = 1
@@ -65,7 +65,7 @@ class PortalCampaign:
     status: str
     start_date: str
     notes: str
-    members: dict[str, str]  # contact id -> report contact type
+    members: Mapping[str, str]  # contact id -> report contact type
     email_id: str | None
     email_campaign_id: str | None
     list_id: str | None
@@ -161,6 +161,7 @@ class MemoryPortal:
         self._archived: dict[str, Contact] = {}
         self._by_email: dict[str, set[str]] = {}
         self._lists: dict[str, PortalList] = {}
+        self._list_members: dict[str, dict[str, str]] = {}
         self._campaigns: dict[str, PortalCampaign] = {}
         self._owners: dict[str, PortalOwner] = {}
         self._events: list[EmailEvent] = []
@@ -192,8 +193,8 @@ class MemoryPortal:
         contact = self._contacts.pop(contact_id)
         self._archived[contact_id] = contact
         self._index(contact_id, contact.props.get("email"), add=False)
-        for lst in self._lists.values():
-            lst.members.pop(contact_id, None)
+        for members in self._list_members.values():
+            members.pop(contact_id, None)
 
     def is_archived(self, contact_id: str) -> bool:
         return contact_id in self._archived
@@ -215,17 +216,19 @@ class MemoryPortal:
         return sorted(self._lists.values(), key=lambda x: int(x.id))
 
     def add_list(self, lst: PortalList) -> None:
-        self._lists[lst.id] = lst
+        members = dict(lst.members)
+        self._list_members[lst.id] = members
+        self._lists[lst.id] = replace(lst, members=members)
 
     def set_members(
         self, list_id: str, added: Iterable[str], removed: Iterable[str], at: str
     ) -> None:
-        lst = self._lists[list_id]
-        new = [a for a in added if a not in lst.members]
-        gone = [r for r in removed if r in lst.members]
+        lst, members = self._lists[list_id], self._list_members[list_id]
+        new = [a for a in added if a not in members]
+        gone = [r for r in removed if r in members]
         for rid in gone:
-            del lst.members[rid]
-        lst.members.update(dict.fromkeys(new, at))
+            del members[rid]
+        members.update(dict.fromkeys(new, at))
         if new or gone:
             lst.version += 1
             lst.updated_at = at

@@ -25,6 +25,8 @@ from mopsgate.sandbox.emulator_base import (
     Handler,
     LoggedRequest,
     RateWindow,
+    Runner,
+    on_loop,
 )
 from mopsgate.sandbox.marketo import (
     ids,
@@ -59,10 +61,12 @@ class MarketoEmulator:
         clock: Callable[[], float] | None = None,
         now: Callable[[], datetime] | None = None,
         state: InstanceState | None = None,
+        runner: Runner = on_loop,
     ) -> None:
-        self.seed = seed if seed is not None else seed_data()
+        self.seed = seed
         if state is None:
             state = MemoryInstance()
+            self.seed = seed if seed is not None else seed_data()
             load(state, self.seed)
         self.state = state
         window = RateWindow(RATE_CALLS, RATE_SECONDS, *(() if clock is None else (clock,)))
@@ -70,7 +74,7 @@ class MarketoEmulator:
         self.quota = DailyQuota(DAILY_QUOTA)
         self.rules = InstanceRules(self.state, now)
         envelope = Envelope(self.state)
-        gate = Gate(self.core, MarketoChecks(self.core, self.quota, envelope))
+        gate = Gate(self.core, MarketoChecks(self.core, self.quota, envelope), runner)
         faults = self.core.faults
         routes: list[Route] = [
             *routes_account.routes(gate, envelope, self.rules, self.quota),

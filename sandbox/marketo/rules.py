@@ -6,7 +6,7 @@ consistent with what was written. Per-record outcomes keep input order."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -199,7 +199,7 @@ class InstanceRules:
     def _status_one(
         self,
         program_id: int,
-        members: dict[int, Member],
+        members: Mapping[int, Member],
         ladder: dict[str, tuple[int, bool]],
         status: str,
         step: int,

@@ -4,9 +4,10 @@ instance behind it.
 ``InstanceState`` is the whole contract: leads (by id, by exact field value), static and smart
 lists, programs with their members and channel ladders, smart campaigns, the activity log,
 sales persons, and the record of what was triggered, scheduled and deleted. Nothing else
-reaches into the data, so another store (a SQLite file shared by several processes) can stand
-in for ``MemoryInstance`` without a route changing. Values handed out are read-only views:
-change them through the write methods.
+reaches into the data, so another store (``sqlite_state.SqliteInstance``, a file shared by
+several processes) stands in for ``MemoryInstance`` without a route changing. Values handed
+out are read-only views: change them through the write methods. A list's or a program's
+``members`` is a live view: it shows a write made through the state right after it.
 
 In memory, reads are dictionary lookups so the emulator keeps up with 10,000-person
 plan/apply benchmarks; emails are indexed case-blind.
@@ -31,7 +32,7 @@ class StaticList:
     name: str
     description: str
     created_at: datetime
-    members: dict[int, str] = field(default_factory=dict)  # lead id -> added at (iso)
+    members: Mapping[int, str] = field(default_factory=dict)  # lead id -> added at (iso)
 
 
 @dataclass
@@ -60,7 +61,7 @@ class Program:
     channel: str
     status: str
     created_at: datetime
-    members: dict[int, Member] = field(default_factory=dict)
+    members: Mapping[int, Member] = field(default_factory=dict)
 
 
 @dataclass
@@ -181,8 +182,10 @@ class MemoryInstance:
         self._leads: dict[int, Lead] = {}
         self._email_index: dict[str, set[int]] = {}
         self._static: dict[int, StaticList] = {}
+        self._static_members: dict[int, dict[int, str]] = {}
         self._smart: dict[int, SmartList] = {}
         self._programs: dict[int, Program] = {}
+        self._program_members: dict[int, dict[int, Member]] = {}
         self._channels: dict[str, Ladder] = {}
         self._campaigns: dict[int, SmartCampaign] = {}
         self._activities: list[Activity] = []
@@ -221,10 +224,10 @@ class MemoryInstance:
     def remove_lead(self, lead_id: int) -> None:
         lead = self._leads.pop(lead_id)
         self._index(lead_id, lead.get("email"), add=False)
-        for lst in self._static.values():
-            lst.members.pop(lead_id, None)
-        for prog in self._programs.values():
-            prog.members.pop(lead_id, None)
+        for members in self._static_members.values():
+            members.pop(lead_id, None)
+        for program_members in self._program_members.values():
+            program_members.pop(lead_id, None)
 
     def lead_count(self) -> int:
         return len(self._leads)
@@ -246,20 +249,22 @@ class MemoryInstance:
         return [self._static[i] for i in sorted(self._static)]
 
     def add_static_list(self, lst: StaticList) -> None:
-        self._static[lst.id] = lst
+        members = dict(lst.members)
+        self._static_members[lst.id] = members
+        self._static[lst.id] = replace(lst, members=members)
 
     def lists_of(self, lead_id: int) -> dict[int, str]:
         return {
-            i: lst.members[lead_id]
-            for i, lst in sorted(self._static.items())
-            if lead_id in lst.members
+            i: members[lead_id]
+            for i, members in sorted(self._static_members.items())
+            if lead_id in members
         }
 
     def add_list_member(self, list_id: int, lead_id: int, at: str) -> None:
-        self._static[list_id].members[lead_id] = at
+        self._static_members[list_id][lead_id] = at
 
     def remove_list_member(self, list_id: int, lead_id: int) -> None:
-        self._static[list_id].members.pop(lead_id, None)
+        self._static_members[list_id].pop(lead_id, None)
 
     def smart_list(self, list_id: int) -> SmartList | None:
         return self._smart.get(list_id)
@@ -278,17 +283,19 @@ class MemoryInstance:
         return [self._programs[i] for i in sorted(self._programs)]
 
     def add_program(self, program: Program) -> None:
-        self._programs[program.id] = program
+        members = dict(program.members)
+        self._program_members[program.id] = members
+        self._programs[program.id] = replace(program, members=members)
 
     def programs_of(self, lead_id: int) -> dict[int, Member]:
         return {
-            i: prog.members[lead_id]
-            for i, prog in sorted(self._programs.items())
-            if lead_id in prog.members
+            i: members[lead_id]
+            for i, members in sorted(self._program_members.items())
+            if lead_id in members
         }
 
     def save_member(self, program_id: int, lead_id: int, member: Member) -> None:
-        self._programs[program_id].members[lead_id] = replace(member)
+        self._program_members[program_id][lead_id] = replace(member)
 
     def channel(self, name: str) -> Ladder | None:
         return self._channels.get(name)

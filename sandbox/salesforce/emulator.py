@@ -17,7 +17,14 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mopsgate.sandbox.emulator_base import EmulatorCore, Gate, LoggedRequest, RateWindow
+from mopsgate.sandbox.emulator_base import (
+    EmulatorCore,
+    Gate,
+    LoggedRequest,
+    RateWindow,
+    Runner,
+    on_loop,
+)
 from mopsgate.sandbox.salesforce import ids, routes_org, routes_query, routes_sobjects, rules
 from mopsgate.sandbox.salesforce.errors import not_found
 from mopsgate.sandbox.salesforce.gate import SalesforceChecks
@@ -54,18 +61,20 @@ class SalesforceEmulator:
         instance_url: str | None = None,
         credentials: tuple[str, str] = (ids.SANDBOX_CLIENT_ID, ids.SANDBOX_CLIENT_SECRET),
         state: OrgState | None = None,
+        runner: Runner = on_loop,
     ) -> None:
         """``state``: the org to serve (default: a fresh in-memory org loaded from ``seed``)."""
-        self.seed = seed if seed is not None else seed_data()
+        self.seed = seed
         window = RateWindow(daily_limit, allocation_window, clock)
         self.core = EmulatorCore(ids.VENDOR, window, max_concurrent=max_concurrent)
         if state is None:
             state = MemoryOrg(now)
+            self.seed = seed if seed is not None else seed_data()
             load(state, self.seed)
         self.state = state
         self.cursors = Cursors(page_size=page_size)
         org = Org(credentials, instance_url, VERSIONS)
-        gate = Gate(self.core, SalesforceChecks(self.core, VERSIONS))
+        gate = Gate(self.core, SalesforceChecks(self.core, VERSIONS), runner)
         self.app = Starlette(
             routes=[
                 *routes_org.routes(gate, org),

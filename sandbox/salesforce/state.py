@@ -3,9 +3,10 @@ use, and the in-memory org behind it.
 
 ``OrgState`` is the whole contract: records by object and id, a few indexed foreign keys, field
 reads that include the computed fields, inserts, updates and deletes. Nothing else reaches
-into the data, so another store (a SQLite file shared by several processes) can stand in for
-``MemoryOrg`` without a route changing. Records handed out are read-only views: change them
-through ``update``.
+into the data, so another store (``sqlite_state.SqliteOrg``, a file shared by several
+processes) stands in for ``MemoryOrg`` without a route changing. Records handed out are
+read-only views: change them through ``update``. Computed fields and relationship paths are
+worked out once, in ``OrgReads``, over any store's ``record`` and ``by_index``.
 
 In memory, records are plain dicts keyed by object and id; the foreign keys queries filter on
 (CampaignMember.CampaignId/LeadId/ContactId, CampaignMemberStatus.CampaignId, Task.WhoId and
@@ -24,7 +25,7 @@ from mopsgate.sandbox.salesforce import ids
 
 Record = dict[str, Any]
 
-_INDEXED = {
+INDEXED = {
     ("CampaignMember", "CampaignId"),
     ("CampaignMember", "LeadId"),
     ("CampaignMember", "ContactId"),
@@ -33,7 +34,7 @@ _INDEXED = {
     ("Task", "WhatId"),
 }
 _MEMBER_COPIES = ("Email", "FirstName", "LastName", "HasOptedOutOfEmail", "DoNotCall")
-_NEW_ID = {
+NEW_ID = {
     "CampaignMember": ids.member_id,
     "Task": ids.task_id,
     "CampaignMemberStatus": ids.status_id,
@@ -72,15 +73,58 @@ class OrgState(Protocol):
         ...
 
 
-class MemoryOrg:
+class OrgReads:
+    """Field reads every store shares: computed fields (the Name of a person, CampaignMember
+    copies of person fields, Campaign roll-ups) and relationship paths, over the store's own
+    ``record`` and ``by_index``."""
+
+    def record(self, obj: str, native_id: str) -> Record | None:
+        raise NotImplementedError
+
+    def by_index(self, obj: str, field: str, value: str) -> list[Record] | None:
+        raise NotImplementedError
+
+    def get(self, obj: str, rec: Record, path: str) -> Any:
+        if "." in path:
+            rel, _, field = path.partition(".")
+            fk, target = cat.RELATIONSHIPS[obj][rel]
+            parent = self.record(target, rec.get(fk) or "")
+            return None if parent is None else self.get(target, parent, field)
+        if path in rec:
+            return rec[path]
+        return self._computed(obj, rec, path)
+
+    def _computed(self, obj: str, rec: Record, field: str) -> Any:
+        if field == cat.NAME_FIELD and cat.is_person(obj):
+            return " ".join(x for x in (rec.get("FirstName"), rec.get("LastName")) if x)
+        if obj == "CampaignMember":
+            pid = rec.get("LeadId") or rec.get("ContactId")
+            if field == "LeadOrContactId":
+                return pid
+            person = self._person(pid) if pid else None
+            return person.get(field) if person and field in _MEMBER_COPIES else None
+        if obj == "Campaign" and field.startswith("NumberOf"):
+            members = self.by_index("CampaignMember", "CampaignId", rec["Id"]) or []
+            if field == "NumberOfResponses":
+                return sum(1 for m in members if m["HasResponded"])
+            key = "LeadId" if field == "NumberOfLeads" else "ContactId"
+            return sum(1 for m in members if m.get(key))
+        return None
+
+    def _person(self, native_id: str) -> Record | None:
+        obj = ids.object_of(native_id)
+        return self.record(obj, native_id) if obj in ids.PERSON_OBJECTS else None
+
+
+class MemoryOrg(OrgReads):
     """``OrgState`` in dicts."""
 
     def __init__(self, now: Callable[[], datetime]) -> None:
         self._now = now
         self._objects: dict[str, dict[str, Record]] = {o: {} for o in cat.all_objects()}
-        self._index: dict[tuple[str, str], dict[str, dict[str, None]]] = {k: {} for k in _INDEXED}
+        self._index: dict[tuple[str, str], dict[str, dict[str, None]]] = {k: {} for k in INDEXED}
         self._deleted: set[str] = set()
-        self._counters = dict.fromkeys(_NEW_ID, 0)
+        self._counters = dict.fromkeys(NEW_ID, 0)
 
     # reads ----------------------------------------------------------------------------------
     def rows(self, obj: str) -> Iterable[Record]:
@@ -106,44 +150,13 @@ class MemoryOrg:
     def now(self) -> datetime:
         return self._now()
 
-    def get(self, obj: str, rec: Record, path: str) -> Any:
-        if "." in path:
-            rel, _, field = path.partition(".")
-            fk, target = cat.RELATIONSHIPS[obj][rel]
-            parent = self._objects[target].get(rec.get(fk) or "")
-            return None if parent is None else self.get(target, parent, field)
-        if path in rec:
-            return rec[path]
-        return self._computed(obj, rec, path)
-
-    def _computed(self, obj: str, rec: Record, field: str) -> Any:
-        if field == cat.NAME_FIELD and cat.is_person(obj):
-            return " ".join(x for x in (rec.get("FirstName"), rec.get("LastName")) if x)
-        if obj == "CampaignMember":
-            pid = rec.get("LeadId") or rec.get("ContactId")
-            if field == "LeadOrContactId":
-                return pid
-            person = self._person(pid) if pid else None
-            return person.get(field) if person and field in _MEMBER_COPIES else None
-        if obj == "Campaign" and field.startswith("NumberOf"):
-            members = self.by_index("CampaignMember", "CampaignId", rec["Id"]) or []
-            if field == "NumberOfResponses":
-                return sum(1 for m in members if m["HasResponded"])
-            key = "LeadId" if field == "NumberOfLeads" else "ContactId"
-            return sum(1 for m in members if m.get(key))
-        return None
-
-    def _person(self, native_id: str) -> Record | None:
-        obj = ids.object_of(native_id)
-        return self._objects[obj].get(native_id) if obj in ids.PERSON_OBJECTS else None
-
     # writes ---------------------------------------------------------------------------------
     def insert(self, obj: str, values: Record) -> Record:
         rec = dict(values)
         if not rec.get("Id"):
             n = self._counters[obj]
             self._counters[obj] = n + 1
-            rec["Id"] = _NEW_ID[obj](n)
+            rec["Id"] = NEW_ID[obj](n)
         self._objects[obj][rec["Id"]] = rec
         self._reindex(obj, rec, add=True)
         return rec

@@ -10,7 +10,6 @@ next request.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -45,7 +44,7 @@ def _guarded(store: Any, action: Callable[[], T]) -> T:
 
     try:
         return action()
-    except (SandboxFileError, sqlite3.Error, OSError) as exc:
+    except (SandboxFileError, OSError) as exc:
         typer.echo(f"mopsgate: the sandbox at {store.path} cannot be used: {exc}", err=True)
         raise typer.Exit(1) from exc
     finally:

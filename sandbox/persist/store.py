@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,6 +32,7 @@ from starlette.responses import Response
 from mopsgate.sandbox.persist.db import SandboxDb, drive
 from mopsgate.sandbox.seed import N_PEOPLE, SEED, seed_data
 
+T = TypeVar("T")
 FORMAT = "1"  # bump when a table changes: an older file is then refused until reset
 VENDORS = ("marketo", "hubspot", "salesforce")
 _STATE = {
@@ -200,14 +201,21 @@ class SandboxStore:
         held (another format included)."""
         self._replacing = True
         try:
-            self.db.run(lambda conn: self._fill(conn, seed, people, only_if_empty=False))
+            self._run(lambda conn: self._fill(conn, seed, people, only_if_empty=False))
         finally:
             self._replacing = False
         return self.seeding()
 
     def seeding(self) -> Seeding:
-        meta = self.db.run(_meta)
+        meta = self._run(_meta)
         return Seeding(int(meta["seed"]), int(meta["people"]), meta.get("seeded_at", "?"))
+
+    def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """A command's unit; a file SQLite cannot use is a ``SandboxFileError`` saying so."""
+        try:
+            return self.db.run(fn)
+        except sqlite3.Error as exc:
+            raise SandboxFileError(f"SQLite says: {exc}") from exc
 
     def compare(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         """Run ``fn`` with the template of the file's seed attached as ``tpl``, in one read
@@ -226,7 +234,7 @@ class SandboxStore:
             finally:
                 conn.execute("DETACH DATABASE tpl")
 
-        return self.db.run(unit)
+        return self._run(unit)
 
     def close(self) -> None:
         self.db.close()

@@ -23,7 +23,7 @@ from mopsgate.governance.audit_events import apply_intent_event
 from mopsgate.governance.caller import Caller
 from mopsgate.governance.change_model import Change, ChangeStatus, PlannedRecord
 from mopsgate.governance.confirm_token import verify
-from mopsgate.governance.consent_floor import floor_blocks, reading_consent
+from mopsgate.governance.consent_floor import Block, floor_blocks, reading_consent
 from mopsgate.governance.errors import (
     ChangeRefused,
     FloorViolation,
@@ -252,11 +252,11 @@ async def find_drift(client: Connector, change: Change, manifest: Manifest) -> l
         if plan.operation == "set_campaign_status"
         else None
     )
-    blocks = await floor_blocks(client, people.values()) if sending else {}
-    sends = plan.operation == "trigger_campaign" or (
-        plan.operation == "add_to_list"
-        and await pl.feeds_sends(client, manifest, str(plan.target), blocks) is not None
-    )
+    blocks: dict[str, Block] = {}  # who the floor now blocks from this send
+    if plan.operation == "trigger_campaign":
+        blocks = await floor_blocks(client, people.values())
+    elif plan.operation == "add_to_list":
+        _, blocks = await pl.send_list_floor(client, manifest, str(plan.target), people.values())
     out: list[str] = []
     for rec in records:
         person = people.get(rec.ref)
@@ -273,7 +273,7 @@ async def find_drift(client: Connector, change: Change, manifest: Manifest) -> l
             )
             if now_value != before:
                 out.append(f"{rec.ref} {field} was {before!r} at plan time, is now {now_value!r}")
-        if sends and (why := blocks.get(rec.ref)):
+        if why := blocks.get(rec.ref):
             out.append(f"{rec.ref} is now {why[1]} (consent re-checked at apply)")
     return out
 

@@ -22,10 +22,12 @@ match would block people who never opted out. ``find_duplicates`` reports those 
 human to merge. Sub-addresses (``jane+news@``) and provider dot rules are not folded either:
 they are other addresses as far as the vendors are concerned.
 
-The lookup costs extra upstream calls: one batched ``people_by_email`` over the addresses of
-the people not already blocked by their own record (Marketo ≈ 1 call per 150 addresses, HubSpot
-1 per 100, Salesforce 2 per 150 — Leads and Contacts). A failed lookup raises; the plan or the
-apply then fails closed with nothing proposed or written.
+The lookup costs extra upstream calls, at propose and again at apply: one batched
+``people_by_email`` over the addresses of the people not already blocked by their own record
+(Marketo ≈ 1 call per 150 addresses, HubSpot 1 per 100, Salesforce 2 per 150 — Leads and
+Contacts). For an add to a list it runs only when it can change the answer
+(``planning.send_list_floor``). A failed lookup raises; the plan or the apply then fails
+closed with nothing proposed or written.
 """
 
 from __future__ import annotations

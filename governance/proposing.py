@@ -105,13 +105,16 @@ class Proposer:
         if op in ("add_to_list", "trigger_campaign"):  # sends: the floor decides
             with reading_consent(client.name, f"{len(inp.refs)} people"):
                 people = await pl.read_people(client, inp.refs)
-            blocks = await floor_blocks(client, people.values())
         else:
-            people, blocks = await pl.read_people(client, inp.refs), {}
+            people = await pl.read_people(client, inp.refs)
         if op in ("add_to_list", "remove_from_list"):
             assert inp.target is not None
             members = await pl.list_member_refs(client, inp.target)
-            sends = await pl.feeds_sends(client, manifest, inp.target, blocks)
+            sends, blocks = (
+                await pl.send_list_floor(client, manifest, inp.target, people.values())
+                if op == "add_to_list"
+                else (None, {})
+            )
             return pl.plan_membership(inp, people, members, sends, blocks), risk
         if op == "set_campaign_status":
             assert inp.target is not None
@@ -121,7 +124,10 @@ class Proposer:
         if op == "trigger_campaign":
             assert inp.target is not None
             pl.require_campaign(await client.get_campaign(inp.target), op)
-        return pl.plan_per_person(inp, people, blocks), risk
+            return pl.plan_per_person(
+                inp, people, await floor_blocks(client, people.values())
+            ), risk
+        return pl.plan_per_person(inp, people), risk
 
     def _check_class(
         self, manifest: Manifest, principal: str, connector: str, risk: RiskClass, n: int

@@ -355,3 +355,39 @@ async def test_same_name_and_company_is_another_person_and_is_not_blocked(
     assert plan["blocked"] == [] and plan["records"][0]["action"] == "add"
     rows = [r for r in audit_rows(settings) if r["tool"] == "propose_add_to_list"]
     assert [(r["outcome"], r["change_id"]) for r in rows] == [("ok", plan["change_id"])]
+
+
+async def test_a_list_that_feeds_no_send_costs_no_needless_lookup(
+    connect, runtime: Runtime, settings: Settings
+):
+    """The same-email lookup and the campaign scan each run only when their answer can change
+    the plan (Marketo list 3 feeds no email send): the API budget is the user's."""
+    emu = runtime.connectors.emulator("marketo")
+    no_send = LIST_REF["marketo"](3)
+    fine = single(1, 3)[0]
+    opted_out = next(p.idx for p in SEED.people if p.consent_status == "opted_out")
+
+    def calls() -> tuple[int, bool]:
+        requests = emu.core.requests
+        lookups = sum("filterType=email" in r.query for r in requests)
+        scanned = any(r.path.startswith("/rest/asset/v1/") for r in requests)
+        emu.core.reset_log()
+        return lookups, scanned
+
+    async with connect("assistant") as client:
+        for refs, expected in (
+            ([fine], (1, False)),  # nobody blocked: one lookup, no scan
+            ([fine, opted_out], (0, True)),  # scan first; no send list, so no lookup
+            ([DUP], (1, True)),  # the lookup blocks 221, so the scan runs: no send list
+        ):
+            calls()
+            plan = await ok(
+                client,
+                "propose_add_to_list",
+                list_ref=no_send,
+                person_refs=[MK.ref(i) for i in refs],
+                reason=REASON,
+            )
+            assert plan["blocked"] == [], plan["blocked"]  # a list that feeds no send
+            assert calls() == expected, refs
+    assert emu.core.write_requests == []

@@ -21,6 +21,7 @@ from mopsgate.server.cli_audit import audit_app
 from mopsgate.server.cli_db import db_app, describe
 from mopsgate.server.cli_errors import guard_commands
 from mopsgate.server.cli_manifest import manifest_app
+from mopsgate.server.cli_report import report_app
 from mopsgate.server.cli_review import freeze_cmd, review_app, unfreeze_cmd
 from mopsgate.server.cli_reviewer import reviewer_app
 from mopsgate.server.cli_sandbox import sandbox_app
@@ -47,6 +48,7 @@ app = typer.Typer(
 )
 app.add_typer(manifest_app, name="manifest", help="Check and explain the permission manifest.")
 app.add_typer(audit_app, name="audit", help="Read and verify the tamper-evident audit log.")
+app.add_typer(report_app, name="report", help="The risk-review report (HTML, Markdown, JSON).")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(
     review_app, name="review", help="Human review of proposed changes (not reachable over MCP)."
@@ -214,7 +216,17 @@ def _is_loopback(host: str) -> bool:
 # Last, once every command is registered: a failure about the database is one line, never a
 # traceback (serve has its own start-up checks and exit code).
 guard_commands(
-    [app, manifest_app, audit_app, review_app, reviewer_app, token_app, db_app, sandbox_app],
+    [
+        app,
+        manifest_app,
+        audit_app,
+        report_app,
+        review_app,
+        reviewer_app,
+        token_app,
+        db_app,
+        sandbox_app,
+    ],
     except_names={"serve"},
 )
 

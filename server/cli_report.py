@@ -1,0 +1,133 @@
+"""`mopsgate report risk-review`: the one artefact a risk-review board asks for.
+
+Reads the evidence (the manifest in force, the audit log with its chain checked, the changes,
+the manifest history, the exceptions), builds the report in the pure core
+(``governance/report_build.py``) and renders it as one self-contained HTML file, Markdown for a
+pull request, or JSON for other tools. Reading only: it is safe beside a running server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, cast
+
+import typer
+
+from mopsgate.governance.audit_chain import AuditRow, VerifyResult
+from mopsgate.governance.change_model import Change
+from mopsgate.governance.errors import ManifestError
+from mopsgate.governance.manifest_load import load_manifest, manifest_digest
+from mopsgate.governance.report_build import ReportInputs, build_report
+from mopsgate.server.catalogue import build_catalogue
+from mopsgate.server.cli_async import run
+from mopsgate.server.report_render import Format, render
+from mopsgate.server.settings import Settings, load_settings
+from mopsgate.storage import audit_reader, open_storage
+from mopsgate.storage.errors import StorageNotFound
+
+report_app = typer.Typer(
+    no_args_is_help=True, help="Reports for risk owners, auditors and the risk-review board."
+)
+_SPAN = re.compile(r"^(\d+)([dwh])$")
+_UNITS = {"d": "days", "w": "weeks", "h": "hours"}
+ALL_CHANGES = 1_000_000
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"mopsgate: {message}", err=True)
+    return typer.Exit(code)
+
+
+def parse_since(text: str, until: dt.datetime) -> dt.datetime:
+    """``90d``, ``12w``, ``48h`` before ``until``, or a date / date-time (UTC unless it says)."""
+    m = _SPAN.match(text.strip())
+    if m:
+        return until - dt.timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    return parse_moment(text, "--since")
+
+
+def parse_moment(text: str, option: str) -> dt.datetime:
+    try:
+        at = dt.datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise _fail(
+            f"{option} {text!r} is neither a span like 90d, 12w, 48h nor a date like "
+            "2026-09-01 (or 2026-09-01T12:00)",
+            2,
+        ) from exc
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+
+
+async def _gather(settings: Settings) -> tuple[list[AuditRow], VerifyResult, list[Change]]:
+    reader = audit_reader(settings.storage())
+    rows = [row async for row in reader.rows()]
+    chain = await reader.verify()
+    storage = await open_storage(settings.storage())
+    try:
+        changes = await storage.changes.list_changes(limit=ALL_CHANGES)
+    finally:
+        await storage.close()
+    return rows, chain, changes
+
+
+@report_app.command("risk-review")
+def risk_review(
+    since: Annotated[
+        str, typer.Option("--since", help="Start of the period: 90d, 12w, 48h or a date.")
+    ] = "90d",
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="End of the period (a date or date-time; default now)."),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="html (printable, one file), md or json.")
+    ] = "html",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="File to write.")] = None,
+    manifest: Annotated[
+        str | None, typer.Option("--manifest", help="permissions.toml (env MOPSGATE_MANIFEST).")
+    ] = None,
+    home: Annotated[
+        str | None, typer.Option("--home", help="State directory (env MOPSGATE_HOME).")
+    ] = None,
+) -> None:
+    """Where AI risk sits: use cases, owners and reviews, what was read, proposed, approved,
+    rejected, refused and changed, freezes, manifest versions, exceptions, problems found."""
+    if fmt not in ("html", "md", "json"):
+        raise _fail(f"--format {fmt!r} is not one of html, md, json", 2)
+    end = parse_moment(until, "--until") if until else dt.datetime.now(dt.UTC)
+    start = parse_since(since, end)
+    if start >= end:
+        raise _fail(f"the period is empty: --since {since} is not before --until {end}", 2)
+    settings = load_settings(manifest, home)
+    try:
+        in_force = load_manifest(settings.manifest_path, build_catalogue())
+    except ManifestError as exc:
+        raise _fail(
+            f"{settings.manifest_path} is not a valid manifest; run 'mopsgate manifest check'", 2
+        ) from exc
+    try:
+        rows, chain, changes = run(_gather(settings))
+    except StorageNotFound as exc:
+        raise _fail(
+            f"no audit log at {settings.storage().where}: pass --home (or set MOPSGATE_HOME) "
+            "to the state directory of the server to report on"
+        ) from exc
+    report = build_report(
+        ReportInputs(
+            manifest=in_force,
+            manifest_digest=manifest_digest(in_force),
+            rows=rows,
+            changes=changes,
+            since=start,
+            until=end,
+            chain=chain,
+        )
+    )
+    text = render(report, cast(Format, fmt))
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {out} ({fmt}, {report.activity.calls} calls in the period)", err=True)

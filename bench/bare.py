@@ -17,7 +17,7 @@ from typing import Any
 
 from mcp.server import MCPServer
 
-from mopsgate.connectors.model import Page, Person, PersonList
+from mopsgate.crm.records import Page, Person, PersonList
 from mopsgate.tools.identity import NoInput, WhoAmI
 from mopsgate.tools.identity import whoami as whoami_handler
 

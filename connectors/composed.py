@@ -11,9 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from mopsgate.connectors.capabilities import Capabilities
 from mopsgate.connectors.http import VendorHTTP
-from mopsgate.connectors.model import (
+from mopsgate.connectors.schema import PERSON_OBJECTS
+from mopsgate.crm.capabilities import Capabilities
+from mopsgate.crm.connector import (
+    AccountReads,
+    ActivityReads,
+    CampaignReads,
+    ListReads,
+    PeopleReads,
+    Writes,
+)
+from mopsgate.crm.records import (
     Activity,
     ActivityType,
     ApiBudget,
@@ -28,14 +37,6 @@ from mopsgate.connectors.model import (
     PersonQuery,
     PersonUpdate,
     RecordResult,
-)
-from mopsgate.connectors.protocol import (
-    AccountReads,
-    ActivityReads,
-    CampaignReads,
-    ListReads,
-    PeopleReads,
-    Writes,
 )
 
 
@@ -65,6 +66,10 @@ class ComposedConnector:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+    def role_value(self, person: Person, role: str) -> object:
+        spec = next((s for s in PERSON_OBJECTS[self.name][person.object] if s.role == role), None)
+        return person.fields.get(spec.name) if spec is not None else None
 
     # people -------------------------------------------------------------------------------
     async def search_people(

@@ -4,13 +4,12 @@ Every request goes through ``VendorHTTP.send``: the client-side rate limiter (st
 vendor's published limits rather than discover them), auth headers, the vendor's error mapper,
 and retries with capped exponential backoff and jitter. The sleep, the jitter source and the
 clock are injectable so tests can run retry storms in milliseconds and assert exact behaviour.
-Every attempt is counted in ``upstream_calls`` so the audit log can say what a tool call cost.
+Every attempt is counted (``crm/metering.py``) so the audit log can say what a tool call cost.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import email.utils
 import random
 import time
@@ -21,24 +20,13 @@ from typing import Any, Protocol
 
 import httpx
 
-from mopsgate.connectors.errors import (
+from mopsgate.crm.errors import (
     MalformedResponse,
     TokenExpired,
     TransportFailure,
     VendorError,
 )
-
-# Counts vendor HTTP attempts made on behalf of the current tool call (read by the pipeline).
-upstream_calls: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
-    "upstream_calls", default=None
-)
-
-
-def _count_call() -> None:
-    box = upstream_calls.get()
-    if box is not None:
-        box[0] += 1
-
+from mopsgate.crm.metering import count_call
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
@@ -231,7 +219,7 @@ class VendorHTTP:
                 await self.retry.sleep(self.retry.backoff(attempt, exc.retry_after))
 
     def _should_retry(self, exc: VendorError, attempt: int, idempotent: bool) -> bool:
-        from mopsgate.connectors.errors import RateLimitError
+        from mopsgate.crm.errors import RateLimitError
 
         if attempt >= self.retry.max_attempts or not exc.retryable:
             return False
@@ -275,7 +263,7 @@ class VendorHTTP:
         headers: dict[str, str],
     ) -> httpx.Response:
         self.calls += 1
-        _count_call()
+        count_call()
         return await self.client.request(
             method, url, params=params, json=json, data=data, headers=headers
         )

@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mopsgate.connectors.errors import MalformedResponse
 from mopsgate.connectors.http import Clock, VendorHTTP
+from mopsgate.crm.errors import MalformedResponse
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mopsgate.connectors.errors import VendorError
-from mopsgate.connectors.model import PersonUpdate, RecordResult
-from mopsgate.connectors.protocol import Connector
+from mopsgate.crm.connector import Connector
+from mopsgate.crm.errors import VendorError
+from mopsgate.crm.records import PersonUpdate, RecordResult
 from mopsgate.governance import planning as pl
 from mopsgate.governance.audit_events import apply_intent_event
 from mopsgate.governance.caller import Caller

@@ -37,9 +37,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mopsgate.connectors.errors import VendorError
-from mopsgate.connectors.model import Person
-from mopsgate.connectors.protocol import Connector
+from mopsgate.crm.connector import Connector
+from mopsgate.crm.errors import VendorError
+from mopsgate.crm.records import Person
 from mopsgate.governance.errors import UpstreamFailure
 from mopsgate.governance.plan_checks import consent_blocks
 
@@ -82,8 +82,8 @@ def lookup_forms(key: str) -> list[str]:
     return forms
 
 
-def email_of(person: Person) -> Any:
-    return person.role("email")
+def email_of(client: Connector, person: Person) -> Any:
+    return client.role_value(person, "email")
 
 
 async def floor_blocks(client: Connector, people: Iterable[Person]) -> dict[str, Block]:
@@ -96,7 +96,7 @@ async def floor_blocks(client: Connector, people: Iterable[Person]) -> dict[str,
         if own := consent_blocks(person):
             blocks[person.ref] = own
             continue
-        raw = email_of(person)
+        raw = email_of(client, person)
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             continue  # no address: nothing to send to, and nothing to match
         key = normalise_email(raw) if isinstance(raw, str) else None
@@ -134,7 +134,7 @@ async def _same_email(client: Connector, keys: set[str]) -> dict[str, list[Perso
         found = await client.people_by_email(list(forms))
     out: dict[str, list[Person]] = {}
     for other in found:
-        raw = email_of(other)
+        raw = email_of(client, other)
         if not isinstance(raw, str):
             continue
         key = normalise_email(raw) or forms.get(raw.strip().lower())

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from mopsgate.connectors.model import FieldInfo, Person
+from mopsgate.crm.records import FieldInfo, Person
 from mopsgate.governance.errors import FloorViolation, InvalidInput, NotPermitted
 from mopsgate.governance.policy import FieldAccess
 

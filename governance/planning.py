@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mopsgate.connectors.capabilities import Capabilities
-from mopsgate.connectors.model import Campaign, FieldInfo, Person
-from mopsgate.connectors.protocol import Connector
+from mopsgate.crm.capabilities import Capabilities
+from mopsgate.crm.connector import Connector
+from mopsgate.crm.records import Campaign, FieldInfo, Person
 from mopsgate.governance import send_lists
 from mopsgate.governance.change_model import BlockedRecord, FieldChange, Plan, PlannedRecord
 from mopsgate.governance.consent_floor import Block, floor_blocks

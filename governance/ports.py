@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from mopsgate.connectors.model import RecordResult
+from mopsgate.crm.records import RecordResult
 from mopsgate.governance.audit_chain import AuditEvent, AuditRecord
 from mopsgate.governance.change_model import Approval, Change, ChangeStatus
 from mopsgate.governance.change_rules import (

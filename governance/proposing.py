@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from mopsgate.connectors.protocol import Connector
+from mopsgate.crm.connector import Connector
 from mopsgate.governance import planning as pl
 from mopsgate.governance.change_model import ApprovalsRequired, Change, Plan, new_change, utcnow
 from mopsgate.governance.change_rules import RecordBudget

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mopsgate.connectors.errors import VendorError
-from mopsgate.connectors.model import RecordResult
-from mopsgate.connectors.protocol import Connector
+from mopsgate.crm.connector import Connector
+from mopsgate.crm.errors import VendorError
+from mopsgate.crm.records import RecordResult
 from mopsgate.governance import planning as pl
 from mopsgate.governance.applying import after_image
 from mopsgate.governance.change_model import Change, ChangeStatus, PlannedRecord

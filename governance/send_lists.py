@@ -14,8 +14,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mopsgate.connectors.model import Campaign
-from mopsgate.connectors.protocol import Connector
+from mopsgate.crm.connector import Connector
+from mopsgate.crm.records import Campaign
 from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.manifest_model import Manifest
 

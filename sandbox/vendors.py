@@ -7,7 +7,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mopsgate.connectors.protocol import Connector
+from mopsgate.crm.connector import Connector
 
 if TYPE_CHECKING:
     from mopsgate.sandbox.persist.store import SandboxStore

@@ -13,7 +13,7 @@ from typing import Any
 from mcp.server import Server
 from mcp.server.subscriptions import InMemorySubscriptionBus
 
-from mopsgate.connectors.http import upstream_calls
+from mopsgate.crm.metering import metering
 from mopsgate.governance.applying import Applier
 from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.ports import AuditSink, ChangeStore
@@ -116,12 +116,8 @@ class Runtime:
         """Before any call is served, settle the account of every apply a dead process left
         half done (re-reading its unaccounted records from the vendor); each is audited."""
         for change_id in await store.interrupted_ids():
-            calls = [0]
-            counting = upstream_calls.set(calls)
-            try:
+            with metering() as meter:
                 found = await recover_change(store, change_id, self.connectors.get)
-            finally:
-                upstream_calls.reset(counting)
             log.warning("recovered %s: %s", change_id, found.summary)
             await self.audit().append(
                 AuditEvent(
@@ -134,7 +130,7 @@ class Runtime:
                     reason="start-up recovery of an apply interrupted mid-write",
                     change_id=change_id,
                     result_summary=found.summary,
-                    upstream_calls=calls[0],
+                    upstream_calls=meter.calls,
                 )
             )
 

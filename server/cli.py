@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mopsgate.connectors.errors import ConfigError
+from mopsgate.crm.errors import ConfigError
 from mopsgate.governance.errors import ManifestError
 from mopsgate.server.cli_async import run
 from mopsgate.server.cli_audit import audit_app

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from mopsgate.connectors.errors import (
+from mopsgate.crm.errors import (
     ConfigError,
     NotSupportedByVendor,
     QuotaExceeded,

@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from mopsgate.connectors.errors import ConfigError, VendorError
-from mopsgate.connectors.http import upstream_calls
+from mopsgate.crm.errors import ConfigError, VendorError
+from mopsgate.crm.metering import metering
 from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.caller import Caller
 from mopsgate.governance.errors import (
@@ -210,19 +210,16 @@ class Pipeline:
     ) -> tuple[BaseModel | None, GovernanceError | None, int]:
         """Run the handler, counting the vendor calls it makes; every failure becomes the
         typed refusal the caller is told and the audit row records."""
-        counter = [0]
-        token = upstream_calls.set(counter)
-        try:
-            output: BaseModel = await spec.handler(ctx, args)
-            return output, None, counter[0]
-        except GovernanceError as exc:
-            return None, exc, counter[0]
-        except (VendorError, ConfigError) as exc:
-            return None, from_vendor(exc), counter[0]
-        except Exception as exc:
-            return None, internal_error(spec.name, exc), counter[0]
-        finally:
-            upstream_calls.reset(token)
+        with metering() as meter:
+            try:
+                output: BaseModel = await spec.handler(ctx, args)
+                return output, None, meter.calls
+            except GovernanceError as exc:
+                return None, exc, meter.calls
+            except (VendorError, ConfigError) as exc:
+                return None, from_vendor(exc), meter.calls
+            except Exception as exc:
+                return None, internal_error(spec.name, exc), meter.calls
 
     @staticmethod
     def _admit(

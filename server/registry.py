@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mopsgate.connectors.errors import ConfigError
-from mopsgate.connectors.protocol import Connector
+from mopsgate.crm.connector import Connector
+from mopsgate.crm.errors import ConfigError
 
 CLIENTS: dict[str, tuple[str, str]] = {
     # connector: (module, client class)

@@ -6,11 +6,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from mopsgate.connectors.capabilities import Capabilities, capabilities_of
-from mopsgate.connectors.errors import NotSupportedByVendor
-from mopsgate.connectors.model import parse_ref
-from mopsgate.connectors.protocol import Connector
+from mopsgate.connectors.capabilities import capabilities_of
 from mopsgate.connectors.schema import OTHER_OBJECTS, PERSON_OBJECTS
+from mopsgate.crm.capabilities import Capabilities
+from mopsgate.crm.connector import Connector
+from mopsgate.crm.errors import NotSupportedByVendor
+from mopsgate.crm.refs import parse_ref
 from mopsgate.governance.errors import InvalidInput, NotPermitted, NotSupported
 from mopsgate.governance.policy import FieldAccess, field_access
 from mopsgate.tools.spec import ToolContext

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from mopsgate.connectors.model import Page
+from mopsgate.crm.records import Page
 from mopsgate.governance.errors import InvalidInput
 
 HARD_PAGE_CAP = 100

@@ -11,10 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from mopsgate.connectors.errors import NotSupportedByVendor
-from mopsgate.connectors.model import Campaign, CampaignMember, Page, Person, PersonQuery
-from mopsgate.connectors.protocol import Connector
 from mopsgate.connectors.schema import Role, field_by_role
+from mopsgate.crm.connector import Connector
+from mopsgate.crm.errors import NotSupportedByVendor
+from mopsgate.crm.records import Campaign, CampaignMember, Page, Person, PersonQuery
 from mopsgate.governance.hygiene import clean_text
 from mopsgate.governance.pii import mask_email
 from mopsgate.governance.policy import FieldAccess

@@ -8,8 +8,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from mopsgate.connectors.errors import NotSupportedByVendor
-from mopsgate.connectors.model import (
+from mopsgate.connectors.schema import PERSON_OBJECTS
+from mopsgate.crm.connector import Connector
+from mopsgate.crm.errors import NotSupportedByVendor
+from mopsgate.crm.records import (
     Activity,
     ActivityType,
     Campaign,
@@ -18,8 +20,6 @@ from mopsgate.connectors.model import (
     Person,
     PersonList,
 )
-from mopsgate.connectors.protocol import Connector
-from mopsgate.connectors.schema import PERSON_OBJECTS
 from mopsgate.governance.errors import InvalidInput
 from mopsgate.governance.risk import RiskClass
 from mopsgate.tools.common import (

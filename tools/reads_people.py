@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from mopsgate.connectors.model import ApiBudget, ConsentStatus, Page, Person, PersonQuery
+from mopsgate.crm.records import ApiBudget, ConsentStatus, Page, Person, PersonQuery
 from mopsgate.governance.errors import InvalidInput
 from mopsgate.governance.hygiene import clean_text
 from mopsgate.governance.policy import FieldAccess

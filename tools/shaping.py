@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from mopsgate.connectors.model import Activity, Campaign, ConsentState, Person, PersonList
+from mopsgate.crm.records import Activity, Campaign, ConsentState, Person, PersonList
 from mopsgate.governance.hygiene import clean_record, clean_text
 from mopsgate.governance.pii import mask_arguments, mask_value
 from mopsgate.governance.policy import FieldAccess

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from mopsgate.connectors.protocol import Connector
+from mopsgate.crm.connector import Connector
 from mopsgate.governance.applying import Applier
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.policy import FieldAccess

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mopsgate.connectors.errors import Forbidden, NotFoundError
 from mopsgate.connectors.hubspot import ids
 from mopsgate.connectors.hubspot.mapping import to_owner
 from mopsgate.connectors.hubspot.paths import DAILY_USAGE
 from mopsgate.connectors.hubspot.session import HubSpotSession, next_after
-from mopsgate.connectors.model import ApiBudget, Owner
+from mopsgate.crm.errors import Forbidden, NotFoundError
+from mopsgate.crm.records import ApiBudget, Owner
 
 
 class HubSpotAccount:

@@ -13,7 +13,8 @@ from mopsgate.connectors.hubspot.campaigns import HubSpotCampaigns
 from mopsgate.connectors.hubspot.mapping import EVENT_TYPE_FOR, contact_ref, event_type, to_activity
 from mopsgate.connectors.hubspot.paths import EMAIL_EVENTS
 from mopsgate.connectors.hubspot.session import HubSpotSession, chunked
-from mopsgate.connectors.model import Activity, ActivityType, Page, make_ref
+from mopsgate.crm.records import Activity, ActivityType, Page
+from mopsgate.crm.refs import make_ref
 
 UNRESOLVED = make_ref(ids.VENDOR, ids.CONTACT, "unresolved")
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from mopsgate.connectors.errors import AuthError
 from mopsgate.connectors.http import Clock, VendorHTTP
 from mopsgate.connectors.hubspot.ids import VENDOR
 from mopsgate.connectors.hubspot.paths import OAUTH_TOKEN
 from mopsgate.connectors.oauth import OAuthSession, Token, refresh_token
+from mopsgate.crm.errors import AuthError
 
 ACCESS_TOKEN_TTL = 1800.0  # OAuth access tokens live 30 minutes
 REFRESH_MARGIN = 60.0  # seconds before expiry at which a token is renewed

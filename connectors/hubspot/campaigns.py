@@ -12,7 +12,8 @@ from typing import Any
 from mopsgate.connectors.hubspot import ids
 from mopsgate.connectors.hubspot.mapping import contact_ref, to_campaign
 from mopsgate.connectors.hubspot.session import HubSpotSession, next_after
-from mopsgate.connectors.model import Campaign, CampaignMember, Page, make_ref
+from mopsgate.crm.records import Campaign, CampaignMember, Page
+from mopsgate.crm.refs import make_ref
 
 CAMPAIGN_PROPERTIES = "hs_name,hs_campaign_status,hs_start_date,hs_end_date,hs_notes"
 

@@ -1,7 +1,7 @@
 """What HubSpot's APIs allow: CRM batches of 100, search pages of 200, list membership pages of
 250; no API that sends a campaign to given contacts and no campaign member statuses."""
 
-from mopsgate.connectors.capabilities import Capabilities
+from mopsgate.crm.capabilities import Capabilities
 
 CAPABILITIES = Capabilities(
     read_batch=100,  # crm batch/read

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from mopsgate.connectors.composed import ComposedConnector
-from mopsgate.connectors.errors import ConfigError
 from mopsgate.connectors.http import Auth
 from mopsgate.connectors.hubspot import ids
 from mopsgate.connectors.hubspot.account import HubSpotAccount
@@ -28,6 +27,7 @@ from mopsgate.connectors.hubspot.paths import FAMILIES, ApiFamily
 from mopsgate.connectors.hubspot.people import HubSpotPeople
 from mopsgate.connectors.hubspot.session import DEFAULT_BASE_URL, HubSpotSession
 from mopsgate.connectors.hubspot.writes import HubSpotWrites
+from mopsgate.crm.errors import ConfigError
 
 
 class HubSpotClient(ComposedConnector):

@@ -1,4 +1,4 @@
-"""The one place HubSpot error answers become the typed error tree (``connectors.errors``).
+"""The one place HubSpot error answers become the typed error tree (``crm/errors.py``).
 
 HubSpot says to treat every field of an error body as optional, so everything here falls back
 to the HTTP status. 207 Multi-Status is *not* an error: its ``errors[]`` are record-level
@@ -11,7 +11,10 @@ from typing import Any
 
 import httpx
 
-from mopsgate.connectors.errors import (
+from mopsgate.connectors.http import parse_retry_after
+from mopsgate.connectors.hubspot.ids import VENDOR
+from mopsgate.connectors.hubspot.paths import OAUTH_TOKEN
+from mopsgate.crm.errors import (
     AuthError,
     Conflict,
     Forbidden,
@@ -23,9 +26,6 @@ from mopsgate.connectors.errors import (
     TokenExpired,
     VendorError,
 )
-from mopsgate.connectors.http import parse_retry_after
-from mopsgate.connectors.hubspot.ids import VENDOR
-from mopsgate.connectors.hubspot.paths import OAUTH_TOKEN
 
 
 def map_error(response: httpx.Response, body: Any) -> VendorError | None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from mopsgate.connectors.errors import InvalidRequest
-from mopsgate.connectors.model import parse_ref
+from mopsgate.crm.errors import InvalidRequest
+from mopsgate.crm.refs import parse_ref
 
 VENDOR = "hubspot"
 CONTACT = "contact"

@@ -9,7 +9,7 @@ from mopsgate.connectors.hubspot import ids
 from mopsgate.connectors.hubspot.capabilities import CAPABILITIES
 from mopsgate.connectors.hubspot.mapping import PERSON_PROPERTIES, to_list, to_person
 from mopsgate.connectors.hubspot.session import HubSpotSession, chunked, next_after, offset_of
-from mopsgate.connectors.model import Memberships, Page, Person, PersonList
+from mopsgate.crm.records import Memberships, Page, Person, PersonList
 
 MEMBERSHIP_MAX_LIMIT = CAPABILITIES.member_page
 

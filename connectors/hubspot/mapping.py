@@ -11,8 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from mopsgate.connectors.consent import consent_from_fields
 from mopsgate.connectors.hubspot.ids import CONTACT, VENDOR
-from mopsgate.connectors.model import (
+from mopsgate.connectors.schema import HUBSPOT_CONTACT
+from mopsgate.crm.records import (
     Activity,
     ActivityType,
     Campaign,
@@ -20,10 +22,8 @@ from mopsgate.connectors.model import (
     Owner,
     Person,
     PersonList,
-    consent_from_fields,
-    make_ref,
 )
-from mopsgate.connectors.schema import HUBSPOT_CONTACT
+from mopsgate.crm.refs import make_ref
 
 SPECS = {s.name: s for s in HUBSPOT_CONTACT}
 PERSON_PROPERTIES = [s.name for s in HUBSPOT_CONTACT]

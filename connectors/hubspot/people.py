@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mopsgate.connectors.errors import InvalidRequest
 from mopsgate.connectors.hubspot import ids
 from mopsgate.connectors.hubspot.capabilities import CAPABILITIES
 from mopsgate.connectors.hubspot.lists import HubSpotLists
 from mopsgate.connectors.hubspot.mapping import PERSON_PROPERTIES, to_field_info, to_person
 from mopsgate.connectors.hubspot.query import filter_groups, matches
 from mopsgate.connectors.hubspot.session import HubSpotSession, chunked, next_after, offset_of
-from mopsgate.connectors.model import FieldInfo, Page, Person, PersonQuery
+from mopsgate.crm.errors import InvalidRequest
+from mopsgate.crm.records import FieldInfo, Page, Person, PersonQuery
 
 SEARCH_MAX_LIMIT = CAPABILITIES.search_page
 SEARCH_CEILING = 10_000

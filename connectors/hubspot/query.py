@@ -14,7 +14,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from mopsgate.connectors.hubspot import ids
-from mopsgate.connectors.model import Person, PersonQuery
+from mopsgate.crm.records import Person, PersonQuery
 
 MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 10, 25
 

@@ -9,13 +9,13 @@ from typing import Any
 
 import httpx
 
-from mopsgate.connectors.errors import InvalidRequest, VendorError
 from mopsgate.connectors.http import Auth, RateLimiter, RetryPolicy, VendorHTTP
 from mopsgate.connectors.hubspot import ids
 from mopsgate.connectors.hubspot.capabilities import CAPABILITIES
 from mopsgate.connectors.hubspot.errors import map_error
 from mopsgate.connectors.hubspot.paths import ApiFamily, Paths
-from mopsgate.connectors.model import RecordResult
+from mopsgate.crm.errors import InvalidRequest, VendorError
+from mopsgate.crm.records import RecordResult
 
 BATCH_CAP = CAPABILITIES.update_batch
 DEFAULT_BASE_URL = "https://api.hubapi.com"

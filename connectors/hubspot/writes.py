@@ -12,13 +12,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from mopsgate.connectors.errors import InvalidRequest, NotSupportedByVendor, VendorError
 from mopsgate.connectors.hubspot import ids
 from mopsgate.connectors.hubspot.errors import errors_by_id
 from mopsgate.connectors.hubspot.mapping import SPECS, to_prop
 from mopsgate.connectors.hubspot.paths import UNSUBSCRIBE_ALL_BATCH
 from mopsgate.connectors.hubspot.session import HubSpotSession, chunked
-from mopsgate.connectors.model import PersonUpdate, RecordResult
+from mopsgate.crm.errors import InvalidRequest, NotSupportedByVendor, VendorError
+from mopsgate.crm.records import PersonUpdate, RecordResult
 
 ChunkCall = Callable[[list[str]], Awaitable[dict[str, RecordResult]]]
 

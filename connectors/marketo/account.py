@@ -5,7 +5,7 @@ from __future__ import annotations
 from mopsgate.connectors.marketo import mapping
 from mopsgate.connectors.marketo.ids import VENDOR
 from mopsgate.connectors.marketo.session import MarketoSession
-from mopsgate.connectors.model import ApiBudget, Owner
+from mopsgate.crm.records import ApiBudget, Owner
 
 DAILY_LIMIT = 50_000  # the default subscription allocation; instances may have more
 

@@ -12,7 +12,7 @@ from typing import Any
 from mopsgate.connectors.marketo import ids, mapping
 from mopsgate.connectors.marketo.ids import CAMPAIGN_OBJECTS, native_id
 from mopsgate.connectors.marketo.session import Fetch, MarketoSession, phased_page
-from mopsgate.connectors.model import Activity, ActivityType, Page
+from mopsgate.crm.records import Activity, ActivityType, Page
 
 EPOCH_SINCE = datetime(2000, 1, 1, tzinfo=UTC)
 

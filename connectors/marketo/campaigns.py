@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from mopsgate.connectors.errors import NotFoundError, NotSupportedByVendor
 from mopsgate.connectors.marketo import ids, mapping
 from mopsgate.connectors.marketo.ids import CAMPAIGN_OBJECTS, VENDOR, native_id
 from mopsgate.connectors.marketo.session import Fetch, MarketoSession, phased_page
-from mopsgate.connectors.model import Campaign, CampaignMember, Page
+from mopsgate.crm.errors import NotFoundError, NotSupportedByVendor
+from mopsgate.crm.records import Campaign, CampaignMember, Page
 
 
 class MarketoCampaigns:

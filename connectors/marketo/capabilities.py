@@ -1,8 +1,8 @@
 """What Marketo's REST API allows (vendor-apis.md §2.4): 300 leads per lead-database call, 100
 per Request Campaign, asset listings of 200, and a campaign audience named by its smart list."""
 
-from mopsgate.connectors.capabilities import Capabilities
 from mopsgate.connectors.marketo import ids
+from mopsgate.crm.capabilities import Capabilities
 
 CAPABILITIES = Capabilities(
     read_batch=300,  # leads.json?filterType=id takes 300 values

@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 
 from mopsgate.connectors.composed import ComposedConnector
-from mopsgate.connectors.errors import ConfigError
 from mopsgate.connectors.http import Clock, RateLimiter, RetryPolicy, VendorHTTP
 from mopsgate.connectors.marketo import ids
 from mopsgate.connectors.marketo.account import MarketoAccount
@@ -27,6 +26,7 @@ from mopsgate.connectors.marketo.lists import MarketoLists
 from mopsgate.connectors.marketo.people import MarketoPeople
 from mopsgate.connectors.marketo.session import MarketoSession
 from mopsgate.connectors.marketo.writes import MarketoWrites
+from mopsgate.crm.errors import ConfigError
 
 ENV_VARS = ("MARKETO_BASE_URL", "MARKETO_CLIENT_ID", "MARKETO_CLIENT_SECRET")
 

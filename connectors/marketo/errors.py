@@ -1,4 +1,4 @@
-"""Marketo's three error levels mapped onto the shared error tree (``connectors.errors``), in
+"""Marketo's three error levels mapped onto the shared error tree (``crm/errors.py``), in
 one place.
 
 HTTP-level (401 from Identity, 413/414, 5xx from the gateway), response-level (HTTP 200 with
@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 
-from mopsgate.connectors.errors import (
+from mopsgate.connectors.marketo.ids import VENDOR
+from mopsgate.crm.errors import (
     AuthError,
     Forbidden,
     InvalidRequest,
@@ -24,8 +25,7 @@ from mopsgate.connectors.errors import (
     TokenExpired,
     VendorError,
 )
-from mopsgate.connectors.marketo.ids import VENDOR
-from mopsgate.connectors.model import RecordResult
+from mopsgate.crm.records import RecordResult
 
 RATE_WINDOW_SECONDS = 20.0
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 
-from mopsgate.connectors.errors import InvalidRequest
-from mopsgate.connectors.model import ActivityType, parse_ref
+from mopsgate.crm.errors import InvalidRequest
+from mopsgate.crm.records import ActivityType
+from mopsgate.crm.refs import parse_ref
 
 VENDOR = "marketo"
 _ID = re.compile(r"[1-9][0-9]{0,17}\Z")

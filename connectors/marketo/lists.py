@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mopsgate.connectors.errors import NotFoundError, NotSupportedByVendor
 from mopsgate.connectors.marketo import ids, mapping
 from mopsgate.connectors.marketo.ids import VENDOR, native_id
 from mopsgate.connectors.marketo.people import MarketoPeople, casefold
 from mopsgate.connectors.marketo.session import Fetch, MarketoSession, phased_page
-from mopsgate.connectors.model import Memberships, Page, Person, PersonList, PersonQuery
+from mopsgate.crm.errors import NotFoundError, NotSupportedByVendor
+from mopsgate.crm.records import Memberships, Page, Person, PersonList, PersonQuery
 
 
 class MarketoLists:

@@ -10,8 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from mopsgate.connectors.consent import consent_from_fields
 from mopsgate.connectors.marketo import ids
-from mopsgate.connectors.model import (
+from mopsgate.connectors.schema import MARKETO_LEAD
+from mopsgate.crm.records import (
     Activity,
     ActivityType,
     Campaign,
@@ -20,10 +22,8 @@ from mopsgate.connectors.model import (
     Person,
     PersonList,
     StatusStep,
-    consent_from_fields,
-    make_ref,
 )
-from mopsgate.connectors.schema import MARKETO_LEAD
+from mopsgate.crm.refs import make_ref
 
 FIELD_NAMES: tuple[str, ...] = tuple(spec.name for spec in MARKETO_LEAD)
 _TYPE_BY_ID: dict[int, ActivityType] = {v: k for k, v in ids.ACTIVITY_TYPE_IDS.items()}

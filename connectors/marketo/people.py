@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from mopsgate.connectors.errors import InvalidRequest, NotFoundError, NotSupportedByVendor
 from mopsgate.connectors.lookups import url_sized_chunks
 from mopsgate.connectors.marketo import ids, mapping
 from mopsgate.connectors.marketo.capabilities import CAPABILITIES
 from mopsgate.connectors.marketo.ids import VENDOR, native_id
 from mopsgate.connectors.marketo.session import MarketoSession, chunks, phased_page
-from mopsgate.connectors.model import FieldInfo, Page, Person, PersonQuery
 from mopsgate.connectors.schema import MARKETO_LEAD
+from mopsgate.crm.errors import InvalidRequest, NotFoundError, NotSupportedByVendor
+from mopsgate.crm.records import FieldInfo, Page, Person, PersonQuery
 
 FIELDS_PARAM = ",".join(mapping.FIELD_NAMES)
 _SPECS = {s.name: s for s in MARKETO_LEAD}

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from mopsgate.connectors.errors import InvalidRequest, MalformedResponse, VendorError
 from mopsgate.connectors.http import VendorHTTP
 from mopsgate.connectors.marketo.errors import record_result
 from mopsgate.connectors.marketo.ids import VENDOR, native_id
-from mopsgate.connectors.model import RecordResult
+from mopsgate.crm.errors import InvalidRequest, MalformedResponse, VendorError
+from mopsgate.crm.records import RecordResult
 
 T = TypeVar("T")
 Fetch = Callable[[str | None, int], Awaitable[tuple[list[T], str | None]]]

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from mopsgate.connectors.errors import InvalidRequest, NotFoundError, NotSupportedByVendor
 from mopsgate.connectors.marketo import ids
 from mopsgate.connectors.marketo.capabilities import CAPABILITIES
 from mopsgate.connectors.marketo.ids import CAMPAIGN_OBJECTS, VENDOR, is_lead, native_id
 from mopsgate.connectors.marketo.lists import MarketoLists
 from mopsgate.connectors.marketo.session import MarketoSession
-from mopsgate.connectors.model import PersonUpdate, RecordResult
+from mopsgate.crm.errors import InvalidRequest, NotFoundError, NotSupportedByVendor
+from mopsgate.crm.records import PersonUpdate, RecordResult
 
 CAPS = CAPABILITIES
 SMART_LIST_WRITE = (

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from mopsgate.connectors.model import ApiBudget, Owner
 from mopsgate.connectors.salesforce import ids
 from mopsgate.connectors.salesforce import mapping as m
 from mopsgate.connectors.salesforce.session import SalesforceSession
 from mopsgate.connectors.salesforce.soql_build import Select
+from mopsgate.crm.records import ApiBudget, Owner
 
 
 class SalesforceAccount:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from mopsgate.connectors.model import Activity, ActivityType, Page
 from mopsgate.connectors.salesforce import fields as cat
 from mopsgate.connectors.salesforce import ids
 from mopsgate.connectors.salesforce import mapping as m
 from mopsgate.connectors.salesforce.session import SalesforceSession
 from mopsgate.connectors.salesforce.soql_build import Select
+from mopsgate.crm.records import Activity, ActivityType, Page
 
 
 class SalesforceActivities:

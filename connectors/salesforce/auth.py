@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from mopsgate.connectors.errors import MalformedResponse
 from mopsgate.connectors.http import VendorHTTP
 from mopsgate.connectors.oauth import Grant, OAuthSession, Token, client_credentials
 from mopsgate.connectors.salesforce.ids import VENDOR
+from mopsgate.crm.errors import MalformedResponse
 
 
 def instance_origin(instance: object) -> str:

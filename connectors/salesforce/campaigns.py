@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mopsgate.connectors.errors import MalformedResponse
-from mopsgate.connectors.model import Campaign, CampaignMember, Page
 from mopsgate.connectors.salesforce import ids
 from mopsgate.connectors.salesforce import mapping as m
 from mopsgate.connectors.salesforce.session import SalesforceSession
 from mopsgate.connectors.salesforce.soql_build import Select
+from mopsgate.crm.errors import MalformedResponse
+from mopsgate.crm.records import Campaign, CampaignMember, Page
 
 
 class SalesforceCampaigns:

@@ -2,8 +2,8 @@
 campaigns record members and statuses but send no email (a connected platform does, out of
 sight), so the lists emails go to are never named."""
 
-from mopsgate.connectors.capabilities import Capabilities
 from mopsgate.connectors.salesforce import ids
+from mopsgate.crm.capabilities import Capabilities
 
 BATCH = 200  # sObject Collections, and Id IN (...) reads of the same size
 PAGE = 2000  # SOQL batchSize ceiling

@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 
 from mopsgate.connectors.composed import ComposedConnector
-from mopsgate.connectors.errors import ConfigError
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
 from mopsgate.connectors.salesforce import ids
 from mopsgate.connectors.salesforce.account import SalesforceAccount
@@ -28,6 +27,7 @@ from mopsgate.connectors.salesforce.lists import SalesforceLists
 from mopsgate.connectors.salesforce.people import SalesforcePeople
 from mopsgate.connectors.salesforce.session import SalesforceSession
 from mopsgate.connectors.salesforce.writes import SalesforceWrites
+from mopsgate.crm.errors import ConfigError
 
 
 class SalesforceClient(ComposedConnector):

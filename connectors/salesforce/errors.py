@@ -1,4 +1,4 @@
-"""Salesforce's error answers mapped onto the typed error tree (``connectors.errors``), in one
+"""Salesforce's error answers mapped onto the typed error tree (``crm/errors.py``), in one
 place.
 
 Call level: REST errors are a JSON array ``[{message, errorCode, fields}]``; the OAuth endpoint
@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 
-from mopsgate.connectors.errors import (
+from mopsgate.connectors.salesforce.ids import VENDOR
+from mopsgate.crm.errors import (
     AuthError,
     Conflict,
     Forbidden,
@@ -26,8 +27,7 @@ from mopsgate.connectors.errors import (
     TokenExpired,
     VendorError,
 )
-from mopsgate.connectors.model import RecordResult
-from mopsgate.connectors.salesforce.ids import VENDOR
+from mopsgate.crm.records import RecordResult
 
 Record = dict[str, Any]
 _RETRYABLE_CODES = frozenset({"SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW", "UNKNOWN_EXCEPTION"})

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from functools import cache
 
-from mopsgate.connectors.model import ActivityType
 from mopsgate.connectors.salesforce.ids import VENDOR
 from mopsgate.connectors.schema import PERSON_OBJECTS, FieldSpec
+from mopsgate.crm.records import ActivityType
 
 OTHER_FIELDS: dict[str, tuple[str, ...]] = {
     "Campaign": (

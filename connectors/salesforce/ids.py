@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from mopsgate.connectors.model import parse_ref
+from mopsgate.crm.refs import parse_ref
 
 VENDOR = "salesforce"
 LEAD = "Lead"

@@ -3,13 +3,13 @@ Campaigns of Type 'List' and membership is CampaignMember rows."""
 
 from __future__ import annotations
 
-from mopsgate.connectors.model import CampaignMember, Memberships, Page, Person, PersonList
 from mopsgate.connectors.salesforce import ids
 from mopsgate.connectors.salesforce import mapping as m
 from mopsgate.connectors.salesforce.campaigns import SalesforceCampaigns
 from mopsgate.connectors.salesforce.people import SalesforcePeople
 from mopsgate.connectors.salesforce.session import SalesforceSession
 from mopsgate.connectors.salesforce.soql_build import Select
+from mopsgate.crm.records import CampaignMember, Memberships, Page, Person, PersonList
 
 
 class SalesforceLists:

@@ -10,7 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mopsgate.connectors.model import (
+from mopsgate.connectors.consent import consent_from_fields
+from mopsgate.connectors.salesforce import fields as cat
+from mopsgate.connectors.salesforce import ids
+from mopsgate.crm.records import (
     Activity,
     Campaign,
     CampaignMember,
@@ -18,11 +21,8 @@ from mopsgate.connectors.model import (
     Person,
     PersonList,
     StatusStep,
-    consent_from_fields,
-    make_ref,
 )
-from mopsgate.connectors.salesforce import fields as cat
-from mopsgate.connectors.salesforce import ids
+from mopsgate.crm.refs import make_ref
 
 LIST_TYPE = "List"
 # Salesforce sends no email itself: a connected platform (Marketing Cloud, Account Engagement)

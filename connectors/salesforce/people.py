@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mopsgate.connectors.errors import InvalidRequest, MalformedResponse
 from mopsgate.connectors.lookups import url_sized_chunks
-from mopsgate.connectors.model import FieldInfo, Page, Person, PersonQuery
 from mopsgate.connectors.salesforce import fields as cat
 from mopsgate.connectors.salesforce import ids
 from mopsgate.connectors.salesforce import mapping as m
@@ -20,6 +18,8 @@ from mopsgate.connectors.salesforce.errors import Record
 from mopsgate.connectors.salesforce.session import MAX_BATCH, SalesforceSession
 from mopsgate.connectors.salesforce.soql_build import Clause, Select
 from mopsgate.connectors.schema import field_by_role
+from mopsgate.crm.errors import InvalidRequest, MalformedResponse
+from mopsgate.crm.records import FieldInfo, Page, Person, PersonQuery
 
 
 class SalesforcePeople:

@@ -14,11 +14,11 @@ from urllib.parse import quote
 
 import httpx
 
-from mopsgate.connectors.errors import InvalidRequest, MalformedResponse, VendorError
 from mopsgate.connectors.http import Auth, RateLimiter, RetryPolicy, VendorHTTP
 from mopsgate.connectors.salesforce import ids
 from mopsgate.connectors.salesforce.capabilities import BATCH, PAGE
 from mopsgate.connectors.salesforce.errors import Record, map_error
+from mopsgate.crm.errors import InvalidRequest, MalformedResponse, VendorError
 
 VENDOR = ids.VENDOR
 MAX_BATCH = BATCH

@@ -13,8 +13,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from mopsgate.connectors.errors import NotSupportedByVendor, VendorError
-from mopsgate.connectors.model import PersonUpdate, RecordResult
 from mopsgate.connectors.salesforce import fields as cat
 from mopsgate.connectors.salesforce import ids
 from mopsgate.connectors.salesforce.errors import (
@@ -26,6 +24,8 @@ from mopsgate.connectors.salesforce.errors import (
 )
 from mopsgate.connectors.salesforce.session import MAX_BATCH, SalesforceSession
 from mopsgate.connectors.salesforce.soql_build import Select
+from mopsgate.crm.errors import NotSupportedByVendor, VendorError
+from mopsgate.crm.records import PersonUpdate, RecordResult
 
 Item = tuple[int, str, Any]  # (input position, ref, payload)
 Interpret = Callable[[str, Record], RecordResult]

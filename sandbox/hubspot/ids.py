@@ -23,7 +23,7 @@ from mopsgate.connectors.hubspot.ids import (
     lifecycle_to_hubspot,
     native_id,
 )
-from mopsgate.connectors.model import make_ref
+from mopsgate.crm.refs import make_ref
 
 SANDBOX_TOKEN = "pat-sandbox"  # noqa: S105 - the emulator's published private-app token
 SANDBOX_CLIENT_ID = "sandbox-client"

@@ -21,7 +21,7 @@ from mopsgate.connectors.marketo.ids import (
     is_lead,
     native_id,
 )
-from mopsgate.connectors.model import make_ref
+from mopsgate.crm.refs import make_ref
 from mopsgate.sandbox.seed_model import SeedCampaign
 
 SANDBOX_CLIENT_ID = "sandbox"

@@ -8,7 +8,6 @@ asking the emulator. The middle ``5e000`` of every id is a made-up pod/instance 
 
 from __future__ import annotations
 
-from mopsgate.connectors.model import make_ref
 from mopsgate.connectors.salesforce.ids import (
     CAMPAIGN,
     CAMPAIGN_MEMBER,
@@ -27,6 +26,7 @@ from mopsgate.connectors.salesforce.ids import (
     parse_native,
     valid_id,
 )
+from mopsgate.crm.refs import make_ref
 
 SANDBOX_CLIENT_ID = "sandbox"
 SANDBOX_CLIENT_SECRET = "sandbox"  # noqa: S105 - the emulator's published sandbox secret

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from mopsgate.connectors.model import RecordResult
+from mopsgate.crm.records import RecordResult
 from mopsgate.governance import change_rules as rules
 from mopsgate.governance.change_model import (
     AppliedRecord,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mopsgate.connectors.capabilities import capabilities_of
-from mopsgate.connectors.model import PersonUpdate
+from mopsgate.crm.records import PersonUpdate
 from mopsgate.sandbox.hubspot import HubSpotEmulator
 from mopsgate.sandbox.hubspot import ids as hs
 from mopsgate.sandbox.hubspot.connect import sandbox_client as hubspot_client

@@ -9,12 +9,12 @@ from typing import Any, TypeVar
 
 import pytest
 
-from mopsgate.connectors.errors import InvalidRequest, NotFoundError
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
 from mopsgate.connectors.hubspot.client import HubSpotClient
 from mopsgate.connectors.hubspot.paths import ApiFamily
-from mopsgate.connectors.model import ConsentStatus, Page, PersonQuery
-from mopsgate.connectors.protocol import Connector
+from mopsgate.crm.connector import Connector
+from mopsgate.crm.errors import InvalidRequest, NotFoundError
+from mopsgate.crm.records import ConsentStatus, Page, PersonQuery
 from mopsgate.sandbox.hubspot import HubSpotEmulator, ids, sandbox_client
 from mopsgate.sandbox.seed import SeedActivity, seed_data
 from tests.support.clock import FakeClock

@@ -7,17 +7,17 @@ from typing import Any
 import httpx
 import pytest
 
-from mopsgate.connectors.errors import (
+from mopsgate.connectors.http import RateLimiter, RetryPolicy
+from mopsgate.connectors.hubspot.auth import oauth_auth
+from mopsgate.connectors.hubspot.client import HubSpotClient
+from mopsgate.crm.errors import (
     AuthError,
     ConfigError,
     InvalidRequest,
     QuotaExceeded,
     ServerError,
 )
-from mopsgate.connectors.http import RateLimiter, RetryPolicy
-from mopsgate.connectors.hubspot.auth import oauth_auth
-from mopsgate.connectors.hubspot.client import HubSpotClient
-from mopsgate.connectors.model import PersonQuery, PersonUpdate
+from mopsgate.crm.records import PersonQuery, PersonUpdate
 from mopsgate.sandbox.hubspot import HubSpotEmulator, ids, sandbox_client
 from tests.support.clock import FakeClock
 

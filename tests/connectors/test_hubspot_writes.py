@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mopsgate.connectors.errors import InvalidRequest, NotSupportedByVendor, ServerError
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
 from mopsgate.connectors.hubspot.client import HubSpotClient
-from mopsgate.connectors.model import PersonUpdate
+from mopsgate.crm.errors import InvalidRequest, NotSupportedByVendor, ServerError
+from mopsgate.crm.records import PersonUpdate
 from mopsgate.sandbox.emulator_base import LoggedRequest
 from mopsgate.sandbox.hubspot import HubSpotEmulator, ids, sandbox_client
 from mopsgate.sandbox.seed import seed_data

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from mopsgate.connectors.errors import InvalidRequest, NotFoundError, NotSupportedByVendor
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
 from mopsgate.connectors.marketo.client import MarketoClient
-from mopsgate.connectors.model import Page, Person, PersonQuery
 from mopsgate.connectors.schema import MARKETO_LEAD
+from mopsgate.crm.errors import InvalidRequest, NotFoundError, NotSupportedByVendor
+from mopsgate.crm.records import Page, Person, PersonQuery
 from mopsgate.sandbox.marketo import MarketoEmulator, ids, routes_leads, sandbox_client
 from mopsgate.sandbox.seed import seed_data
 from tests.support.clock import FakeClock
@@ -357,6 +357,6 @@ async def test_two_emulators_from_the_seed_are_identical() -> None:
 
 
 def test_client_implements_the_connector_protocol(emu: MarketoEmulator) -> None:
-    from mopsgate.connectors.protocol import Connector
+    from mopsgate.crm.connector import Connector
 
     assert isinstance(sandbox_client(emu), Connector)

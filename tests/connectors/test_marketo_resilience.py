@@ -7,16 +7,16 @@ from typing import Any
 
 import pytest
 
-from mopsgate.connectors.errors import (
+from mopsgate.connectors.http import RateLimiter, RetryPolicy
+from mopsgate.connectors.marketo.client import MarketoClient
+from mopsgate.crm.errors import (
     AuthError,
     ConfigError,
     QuotaExceeded,
     RateLimitError,
     ServerError,
 )
-from mopsgate.connectors.http import RateLimiter, RetryPolicy
-from mopsgate.connectors.marketo.client import MarketoClient
-from mopsgate.connectors.model import PersonUpdate
+from mopsgate.crm.records import PersonUpdate
 from mopsgate.sandbox.marketo import MarketoEmulator, ids, sandbox_client
 from mopsgate.sandbox.seed import seed_data
 from tests.support.clock import FakeClock
@@ -200,7 +200,7 @@ async def test_from_env_names_the_missing_variable() -> None:
 
 async def test_unknown_path_is_marketo_610(emu: MarketoEmulator, clock: FakeClock) -> None:
     client = make(emu, clock)
-    from mopsgate.connectors.errors import NotFoundError
+    from mopsgate.crm.errors import NotFoundError
 
     with pytest.raises(NotFoundError) as err:
         await client.session.get("/rest/v1/nothing.json")

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from mopsgate.connectors.errors import (
+from mopsgate.connectors.http import RateLimiter, RetryPolicy
+from mopsgate.connectors.marketo.client import MarketoClient
+from mopsgate.crm.errors import (
     InvalidRequest,
     NotFoundError,
     NotSupportedByVendor,
     ServerError,
 )
-from mopsgate.connectors.http import RateLimiter, RetryPolicy
-from mopsgate.connectors.marketo.client import MarketoClient
-from mopsgate.connectors.model import PersonUpdate
+from mopsgate.crm.records import PersonUpdate
 from mopsgate.sandbox.marketo import MarketoEmulator, ids, sandbox_client
 from mopsgate.sandbox.seed import seed_data
 from tests.support.clock import FakeClock

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from mopsgate.connectors.errors import InvalidRequest, NotFoundError
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
-from mopsgate.connectors.model import PersonQuery
-from mopsgate.connectors.protocol import Connector
 from mopsgate.connectors.salesforce.client import SalesforceClient
+from mopsgate.connectors.schema import field_by_role
+from mopsgate.crm.connector import Connector
+from mopsgate.crm.errors import InvalidRequest, NotFoundError
+from mopsgate.crm.records import PersonQuery
 from mopsgate.sandbox.emulator_base import LoggedRequest
 from mopsgate.sandbox.salesforce import ids
 from mopsgate.sandbox.salesforce.connect import sandbox_client
@@ -65,7 +66,8 @@ async def test_get_person_maps_fields_and_consent(env: Env) -> None:
         assert person.object == ids.person_object(idx)
         assert person.fields["Email"] == seed.email
         assert person.consent.status == seed.consent_status
-        assert person.role("owner_id") == ids.owner_id(seed.owner_idx)
+        owner = field_by_role("salesforce", person.object, "owner_id")
+        assert owner is not None and person.fields[owner.name] == ids.owner_id(seed.owner_idx)
     contact = await client.get_person(ids.person_ref(4))
     assert contact.fields["Company__c"] == SEED.people[4].company
 

@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from mopsgate.connectors.errors import AuthError, ConfigError, InvalidRequest, QuotaExceeded
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
 from mopsgate.connectors.salesforce.client import SalesforceClient
+from mopsgate.crm.errors import AuthError, ConfigError, InvalidRequest, QuotaExceeded
 from mopsgate.sandbox.salesforce import ids
 from mopsgate.sandbox.salesforce.connect import sandbox_client
 from mopsgate.sandbox.salesforce.emulator import SalesforceEmulator

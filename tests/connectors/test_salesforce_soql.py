@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from mopsgate.connectors.errors import InvalidRequest
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
-from mopsgate.connectors.model import PersonQuery
 from mopsgate.connectors.salesforce.client import SalesforceClient
 from mopsgate.connectors.salesforce.soql_build import Select, soql_like_contains, soql_quote
+from mopsgate.crm.errors import InvalidRequest
+from mopsgate.crm.records import PersonQuery
 from mopsgate.sandbox.salesforce import ids
 from mopsgate.sandbox.salesforce.connect import sandbox_client
 from mopsgate.sandbox.salesforce.emulator import SalesforceEmulator

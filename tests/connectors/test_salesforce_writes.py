@@ -8,15 +8,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mopsgate.connectors.errors import (
+from mopsgate.connectors.http import RateLimiter, RetryPolicy
+from mopsgate.connectors.salesforce.client import SalesforceClient
+from mopsgate.crm.errors import (
     InvalidRequest,
     NotFoundError,
     NotSupportedByVendor,
     ServerError,
 )
-from mopsgate.connectors.http import RateLimiter, RetryPolicy
-from mopsgate.connectors.model import PersonUpdate
-from mopsgate.connectors.salesforce.client import SalesforceClient
+from mopsgate.crm.records import PersonUpdate
 from mopsgate.sandbox.emulator_base import LoggedRequest
 from mopsgate.sandbox.salesforce import ids
 from mopsgate.sandbox.salesforce.connect import sandbox_client

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mopsgate.connectors.model import make_ref, parse_ref
 from mopsgate.connectors.salesforce.soql_build import soql_quote
+from mopsgate.crm.refs import make_ref, parse_ref
 from mopsgate.governance import confirm_token
 from mopsgate.governance.errors import (
     ChangeRefused,

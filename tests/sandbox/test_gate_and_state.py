@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mopsgate.connectors.model import PersonQuery, PersonUpdate
+from mopsgate.crm.records import PersonQuery, PersonUpdate
 from mopsgate.sandbox.hubspot import HubSpotEmulator
 from mopsgate.sandbox.hubspot import ids as hs
 from mopsgate.sandbox.hubspot.connect import sandbox_client as hubspot_client

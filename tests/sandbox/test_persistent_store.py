@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mopsgate.connectors.model import PersonUpdate
+from mopsgate.crm.records import PersonUpdate
 from mopsgate.sandbox.marketo import ids as mk
 from mopsgate.sandbox.persist.store import SandboxStore
 from mopsgate.sandbox.seed import seed_data
@@ -27,7 +27,7 @@ WRITES = 15  # per process
 WRITER = """
 import asyncio, sys, time
 from pathlib import Path
-from mopsgate.connectors.model import PersonUpdate
+from mopsgate.crm.records import PersonUpdate
 from mopsgate.sandbox.marketo import ids as mk
 from mopsgate.sandbox.persist.store import SandboxStore
 from mopsgate.sandbox.vendors import new_emulator, sandbox_client

@@ -12,7 +12,7 @@ import pytest
 from mcp import Client
 
 from mopsgate.connectors.http import RetryPolicy
-from mopsgate.connectors.model import PersonUpdate, RecordResult
+from mopsgate.crm.records import PersonUpdate, RecordResult
 from mopsgate.sandbox.hubspot import ids as hs
 from mopsgate.sandbox.marketo import ids as mk
 from mopsgate.sandbox.salesforce import ids as sf

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mopsgate.connectors.model import RecordResult
+from mopsgate.crm.records import RecordResult
 from mopsgate.governance.change_model import Approval, ChangeStatus
 from mopsgate.governance.change_rules import RecordBudget
 from mopsgate.governance.errors import (

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mopsgate.connectors.model import make_ref
+from mopsgate.crm.refs import make_ref
 from mopsgate.sandbox.hubspot import ids as hs
 from mopsgate.sandbox.marketo import ids as mk
 from mopsgate.sandbox.salesforce import ids as sf

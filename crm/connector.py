@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from mopsgate.connectors.capabilities import Capabilities
-from mopsgate.connectors.model import (
+from mopsgate.crm.capabilities import Capabilities
+from mopsgate.crm.records import (
     Activity,
     ActivityType,
     ApiBudget,
@@ -140,5 +140,10 @@ class Connector(
     name: str
     person_objects: tuple[str, ...]
     capabilities: Capabilities  # what the vendor allows: batch and page sizes, sends
+
+    def role_value(self, person: Person, role: str) -> object:
+        """The value of the vendor field that plays ``role`` (``email``, ``owner_id``, ...) on
+        this person's object: the vendor knows its own field table, the core does not."""
+        ...
 
     async def aclose(self) -> None: ...

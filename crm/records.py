@@ -1,8 +1,8 @@
 """The common MOPs model every connector returns (vendor-apis.md §6, trimmed to what tools use).
 
 Person records keep *vendor* field names in ``fields``: the manifest's field rules name vendor
-fields, so allowlists and masking work on exactly what the vendor calls them. The canonical view
-(consent, lifecycle, owner) is derived from the field table's roles in one place, here.
+fields, so allowlists and masking work on exactly what the vendor calls them. The consent verdict
+is derived from the vendors' field tables in one place, ``connectors/consent.py``.
 """
 
 from __future__ import annotations
@@ -12,26 +12,9 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mopsgate.connectors.schema import PERSON_OBJECTS, Role
-
 T = TypeVar("T")
 
 ConsentStatus = Literal["subscribed", "opted_out", "suppressed", "unknown"]
-
-
-def make_ref(connector: str, obj: str, native_id: str | int) -> str:
-    return f"{connector}:{obj}:{native_id}"
-
-
-def parse_ref(ref: str) -> tuple[str, str, str]:
-    """Split ``"<connector>:<object>:<id>"``; raises ValueError with the expected shape."""
-    parts = ref.split(":", 2)
-    if len(parts) != 3 or not all(parts):
-        raise ValueError(
-            f"record reference {ref!r} is not of the form '<connector>:<object>:<id>', "
-            "e.g. 'hubspot:contact:1051'"
-        )
-    return parts[0], parts[1], parts[2]
 
 
 class _Model(BaseModel):
@@ -58,12 +41,6 @@ class Person(_Model):
     object: str
     fields: dict[str, Any]
     consent: ConsentState
-
-    def role(self, role: Role) -> Any:
-        for spec in PERSON_OBJECTS[self.ref.split(":", 1)[0]][self.object]:
-            if spec.role == role:
-                return self.fields.get(spec.name)
-        return None
 
 
 class FieldInfo(_Model):
@@ -201,47 +178,3 @@ class RecordResult(_Model):
     ok: bool
     code: str | None = None
     message: str | None = None
-
-
-def consent_from_fields(connector: str, obj: str, fields: dict[str, Any]) -> ConsentState:
-    """Derive the consent verdict from the vendor fields, the same way for emulator and client.
-
-    Unknown consent (no legal basis recorded) is its own status: the floor treats it like an
-    opt-out for sends, but reporting must be able to tell the two apart.
-    """
-    specs = PERSON_OBJECTS[connector][obj]
-    by_role: dict[str, Any] = {}
-    evidence: dict[str, Any] = {}
-    reasons: list[str] = []
-    for spec in specs:
-        if spec.consent:
-            value = fields.get(spec.name)
-            evidence[spec.name] = value
-            by_role.setdefault(spec.role, value)
-            if spec.role in ("suppressed", "none") and value is True:
-                reasons.append(spec.name)
-            if spec.role == "suppression_reason" and value:
-                reasons.append(f"{spec.name}={value}")
-    opt_out = by_role.get("email_opt_out")
-    legal_basis = by_role.get("legal_basis")
-    suppressed = bool(reasons)
-    status: ConsentStatus
-    if opt_out is True:
-        status = "opted_out"
-    elif suppressed:
-        status = "suppressed"
-    elif opt_out is None or not legal_basis:
-        status = "unknown"
-    else:
-        status = "subscribed"
-    return ConsentState(
-        status=status,
-        email_opt_out=opt_out if isinstance(opt_out, bool) else None,
-        do_not_call=by_role.get("do_not_call")
-        if isinstance(by_role.get("do_not_call"), bool)
-        else None,
-        suppressed=suppressed,
-        suppression_reasons=reasons,
-        legal_basis=legal_basis if isinstance(legal_basis, str) else None,
-        evidence=evidence,
-    )

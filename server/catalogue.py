@@ -38,4 +38,13 @@ def build_catalogue() -> Catalogue:
             spec.name for spec in SPECS if spec.needs is not ConnectorNeed.ARGUMENT
         ),
         list_objects={c: frozenset(capabilities_of(c).list_objects) for c in PERSON_OBJECTS},
+        person_objects={c: tuple(persons) for c, persons in PERSON_OBJECTS.items()},
+        roles={
+            c: {
+                obj: {s.role: s.name for s in reversed(specs) if s.role != "none"}
+                for obj, specs in persons.items()
+            }
+            for c, persons in PERSON_OBJECTS.items()
+        },
+        capabilities={c: capabilities_of(c) for c in PERSON_OBJECTS},
     )

@@ -6,12 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from mopsgate.connectors.capabilities import capabilities_of
-from mopsgate.connectors.schema import OTHER_OBJECTS, PERSON_OBJECTS
-from mopsgate.crm.capabilities import Capabilities
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import NotSupportedByVendor
 from mopsgate.crm.refs import parse_ref
+from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.errors import InvalidInput, NotPermitted, NotSupported
 from mopsgate.governance.policy import FieldAccess, field_access
 from mopsgate.tools.spec import ToolContext
@@ -42,9 +40,9 @@ def connector(ctx: ToolContext, name: str) -> Connector:
     return ctx.connectors.get(name)
 
 
-def person_object(connector_name: str, obj: str | None) -> str:
+def person_object(cat: Catalogue, connector_name: str, obj: str | None) -> str:
     """The person object to use; an unknown one is an error listing what exists."""
-    objects = PERSON_OBJECTS[connector_name]
+    objects = cat.person_objects[connector_name]
     if obj is None:
         return next(iter(objects))
     if obj not in objects:
@@ -55,27 +53,29 @@ def person_object(connector_name: str, obj: str | None) -> str:
     return obj
 
 
-def person_objects(connector_name: str, obj: str | None) -> tuple[str, ...]:
+def person_objects(cat: Catalogue, connector_name: str, obj: str | None) -> tuple[str, ...]:
     """The named person object, or every person object of the connector when none is named."""
     if obj is None:
-        return tuple(PERSON_OBJECTS[connector_name])
-    return (person_object(connector_name, obj),)
+        return cat.person_objects[connector_name]
+    return (person_object(cat, connector_name, obj),)
 
 
-def known_object(connector_name: str, obj: str) -> None:
-    names = [*PERSON_OBJECTS[connector_name], *OTHER_OBJECTS[connector_name]]
+def known_object(cat: Catalogue, connector_name: str, obj: str) -> None:
+    names = list(cat.objects[connector_name])
     if obj not in names:
         raise InvalidInput(
             f"{connector_name} has no object {obj!r}.", hint=f"Objects: {', '.join(names)}."
         )
 
 
-def split_ref(ref: str, *, kinds: tuple[str, ...] | None = None) -> tuple[str, str, str]:
+def split_ref(
+    cat: Catalogue, ref: str, *, kinds: tuple[str, ...] | None = None
+) -> tuple[str, str, str]:
     try:
         conn, obj, native = parse_ref(ref)
     except ValueError as exc:
         raise InvalidInput(str(exc), hint="Use a reference returned by a read tool.") from exc
-    known_object(conn, obj)
+    known_object(cat, conn, obj)
     if kinds is not None and obj not in kinds:
         raise InvalidInput(
             f"{ref!r} is a {obj}, not one of: {', '.join(kinds)}.",
@@ -84,31 +84,24 @@ def split_ref(ref: str, *, kinds: tuple[str, ...] | None = None) -> tuple[str, s
     return conn, obj, native
 
 
-def _capabilities(ref: str) -> Capabilities | None:
-    try:
-        return capabilities_of(ref.split(":", 1)[0])
-    except KeyError:
-        return None
-
-
-def list_ref(ref: str) -> str:
+def list_ref(cat: Catalogue, ref: str) -> str:
     """The connector of a list reference; anything else is an error naming the list objects.
     (A vendor's list objects may be campaigns too: Salesforce lists are Campaigns.)"""
-    caps = _capabilities(ref)
-    return split_ref(ref, kinds=caps.list_objects if caps else ())[0]
+    caps = cat.capabilities.get(ref.split(":", 1)[0])
+    return split_ref(cat, ref, kinds=caps.list_objects if caps else ())[0]
 
 
-def campaign_ref(ref: str) -> str:
-    caps = _capabilities(ref)
-    return split_ref(ref, kinds=caps.campaign_objects if caps else ())[0]
+def campaign_ref(cat: Catalogue, ref: str) -> str:
+    caps = cat.capabilities.get(ref.split(":", 1)[0])
+    return split_ref(cat, ref, kinds=caps.campaign_objects if caps else ())[0]
 
 
-def person_ref(ref: str) -> tuple[str, str]:
-    conn, obj, _ = split_ref(ref)
-    if obj not in PERSON_OBJECTS[conn]:
+def person_ref(cat: Catalogue, ref: str) -> tuple[str, str]:
+    conn, obj, _ = split_ref(cat, ref)
+    persons = cat.person_objects[conn]
+    if obj not in persons:
         raise InvalidInput(
-            f"{ref!r} is not a person.",
-            hint=f"Person objects on {conn}: {', '.join(PERSON_OBJECTS[conn])}.",
+            f"{ref!r} is not a person.", hint=f"Person objects on {conn}: {', '.join(persons)}."
         )
     return conn, obj
 

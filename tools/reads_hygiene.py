@@ -11,10 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from mopsgate.connectors.schema import Role, field_by_role
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import NotSupportedByVendor
 from mopsgate.crm.records import Campaign, CampaignMember, Page, Person, PersonQuery
+from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.hygiene import clean_text
 from mopsgate.governance.pii import mask_email
 from mopsgate.governance.policy import FieldAccess
@@ -202,7 +202,7 @@ class _Scan:
 
 async def find_consent_conflicts(ctx: ToolContext, args: ConflictsIn) -> ConflictsOut:
     if args.campaign_ref:
-        same_connector(args.connector, campaign_ref(args.campaign_ref))
+        same_connector(args.connector, campaign_ref(ctx.manifest.catalogue, args.campaign_ref))
     client = connector(ctx, args.connector)
     campaigns, all_seen = await _send_campaigns(client, args.campaign_ref)
     scan = _Scan(client)
@@ -261,17 +261,12 @@ def normalise(text: str | None) -> str:
     return " ".join(clean_text(text or "", 400).text.split()).casefold()
 
 
-def _field(person: Person, role: Role) -> str | None:
-    spec = field_by_role(person.ref.split(":", 1)[0], person.object, role)
-    return spec.name if spec else None
-
-
-def _keys(person: Person, access: FieldAccess) -> list[tuple[str, str]]:
+def _keys(cat: Catalogue, person: Person, access: FieldAccess) -> list[tuple[str, str]]:
     """Match keys built only from fields the principal may read: grouping on a withheld
     field would reveal what it withholds."""
 
-    def value(role: Role) -> str:
-        name = _field(person, role)
+    def value(role: str) -> str:
+        name = cat.field_for(person.ref.split(":", 1)[0], person.object, role)
         return normalise(person.fields.get(name)) if name and access.can_read(name) else ""
 
     keys = []
@@ -295,9 +290,9 @@ def _duplicate_source(
     ctx: ToolContext, client: Connector, args: DuplicatesIn, budget: list[int]
 ) -> AsyncIterator[Any]:
     if args.list_ref:
-        same_connector(args.connector, list_ref(args.list_ref))
+        same_connector(args.connector, list_ref(ctx.manifest.catalogue, args.list_ref))
         return _pages(_list_fetch(client, args.list_ref), budget)
-    every = person_objects(args.connector, args.object)
+    every = person_objects(ctx.manifest.catalogue, args.connector, args.object)
     objects = readable_objects(ctx, args.connector, every, "find_duplicates")
     query = PersonQuery(object=objects[0] if len(objects) < len(every) or args.object else None)
     page = client.capabilities.search_page
@@ -315,7 +310,7 @@ async def find_duplicates(ctx: ToolContext, args: DuplicatesIn) -> DuplicatesOut
                 access[person.object] = read_access(
                     ctx, args.connector, person.object, "find_duplicates"
                 )
-            for key in _keys(person, access[person.object]):
+            for key in _keys(ctx.manifest.catalogue, person, access[person.object]):
                 groups.setdefault(key, []).append(person.ref)
     except NotSupportedByVendor as exc:
         raise not_supported(

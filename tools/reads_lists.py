@@ -8,7 +8,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from mopsgate.connectors.schema import PERSON_OBJECTS
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import NotSupportedByVendor
 from mopsgate.crm.records import (
@@ -20,6 +19,7 @@ from mopsgate.crm.records import (
     Person,
     PersonList,
 )
+from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.errors import InvalidInput
 from mopsgate.governance.risk import RiskClass
 from mopsgate.tools.common import (
@@ -83,7 +83,7 @@ class ListMembersIn(ToolInput):
 
 
 async def list_members(ctx: ToolContext, args: ListMembersIn) -> PeoplePage:
-    conn = list_ref(args.list_ref)
+    conn = list_ref(ctx.manifest.catalogue, args.list_ref)
     client = connector(ctx, conn)
 
     async def fetch(cur: str | None, limit: int) -> Page[Person]:
@@ -115,7 +115,7 @@ class MembershipsOut(BaseModel):
 
 
 async def get_person_memberships(ctx: ToolContext, args: MembershipsIn) -> MembershipsOut:
-    conn, _ = person_ref(args.person_ref)
+    conn, _ = person_ref(ctx.manifest.catalogue, args.person_ref)
     client = connector(ctx, conn)
     result = await client.person_memberships(args.person_ref)
     ctx.notes.summary = f"{len(result.lists)} lists, {len(result.campaigns)} campaigns"
@@ -164,7 +164,7 @@ class CampaignIn(ToolInput):
 
 
 async def get_campaign(ctx: ToolContext, args: CampaignIn) -> Campaign:
-    conn = campaign_ref(args.campaign_ref)
+    conn = campaign_ref(ctx.manifest.catalogue, args.campaign_ref)
     campaign = await connector(ctx, conn).get_campaign(args.campaign_ref)
     ctx.notes.summary = f"campaign {args.campaign_ref}"
     return clean_campaign(campaign)
@@ -216,7 +216,7 @@ async def _tally(client: Connector, ref: str, success_statuses: set[str]) -> _Ta
 async def campaign_performance(ctx: ToolContext, args: CampaignIn) -> PerformanceOut:
     """Counts are derived from campaign members, which every vendor exposes, rather than
     from report APIs only some have."""
-    conn = campaign_ref(args.campaign_ref)
+    conn = campaign_ref(ctx.manifest.catalogue, args.campaign_ref)
     client = connector(ctx, conn)
     campaign = await client.get_campaign(args.campaign_ref)
     ladder = {s.name: s.success for s in campaign.status_ladder}
@@ -278,7 +278,7 @@ def _utc(when: datetime | None) -> datetime | None:
     return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
 
 
-def _activity_scope(args: ActivitiesIn) -> str:
+def _activity_scope(cat: Catalogue, args: ActivitiesIn) -> str:
     """The one connector the call addresses, after checking every reference's kind."""
     if args.person_ref is None and args.campaign_ref is None:
         raise InvalidInput(
@@ -286,9 +286,9 @@ def _activity_scope(args: ActivitiesIn) -> str:
             hint="Pass the person or campaign whose activities you want.",
         )
     if args.person_ref:
-        person_ref(args.person_ref)
+        person_ref(cat, args.person_ref)
     if args.campaign_ref:
-        campaign_ref(args.campaign_ref)
+        campaign_ref(cat, args.campaign_ref)
     since, until = _utc(args.since), _utc(args.until)
     if since is not None and until is not None and since >= until:
         raise InvalidInput("since must be before until.", hint="Fix the time window.")
@@ -296,11 +296,12 @@ def _activity_scope(args: ActivitiesIn) -> str:
 
 
 async def get_activities(ctx: ToolContext, args: ActivitiesIn) -> ActivitiesPage:
-    conn = _activity_scope(args)
+    conn = _activity_scope(ctx.manifest.catalogue, args)
     client = connector(ctx, conn)
     query = {"tool": "get_activities", **args.model_dump(exclude={"cursor", "limit"}, mode="json")}
     unmasked = all(
-        read_access(ctx, conn, o, "get_activities").unmasked_pii for o in PERSON_OBJECTS[conn]
+        read_access(ctx, conn, o, "get_activities").unmasked_pii
+        for o in ctx.manifest.catalogue.person_objects[conn]
     )
 
     async def fetch(cur: str | None, limit: int) -> Page[Activity]:

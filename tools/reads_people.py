@@ -73,7 +73,7 @@ def access_by_object(ctx: ToolContext, conn: str, tool: str) -> Callable[[Person
 
 
 async def search_people(ctx: ToolContext, args: SearchPeopleIn) -> PeoplePage:
-    every = person_objects(args.connector, args.object)
+    every = person_objects(ctx.manifest.catalogue, args.connector, args.object)
     objects = readable_objects(ctx, args.connector, every, "search_people")
     client = connector(ctx, args.connector)
     query = PersonQuery(
@@ -87,7 +87,7 @@ async def search_people(ctx: ToolContext, args: SearchPeopleIn) -> PeoplePage:
         consent=args.consent,
     )
     if args.list_ref:
-        same_connector(args.connector, list_ref(args.list_ref))
+        same_connector(args.connector, list_ref(ctx.manifest.catalogue, args.list_ref))
 
     async def fetch(cur: str | None, limit: int) -> Page[Person]:
         return await client.search_people(query, cursor=cur, limit=limit)
@@ -114,7 +114,7 @@ class GetPersonIn(ToolInput):
 
 
 async def get_person(ctx: ToolContext, args: GetPersonIn) -> PersonOut:
-    conn, obj = person_ref(args.ref)
+    conn, obj = person_ref(ctx.manifest.catalogue, args.ref)
     access = read_access(ctx, conn, obj, "get_person")
     wanted = None
     if args.fields:
@@ -160,7 +160,7 @@ class DescribeOut(BaseModel):
 
 
 async def describe_fields(ctx: ToolContext, args: DescribeIn) -> DescribeOut:
-    obj = person_object(args.connector, args.object)
+    obj = person_object(ctx.manifest.catalogue, args.connector, args.object)
     access = read_access(ctx, args.connector, obj, "describe_fields")
     infos = await connector(ctx, args.connector).describe_fields(obj)
     out = [
@@ -196,7 +196,7 @@ class ConsentStateOut(BaseModel):
 
 
 async def get_consent_state(ctx: ToolContext, args: ConsentIn) -> ConsentStateOut:
-    conn, _ = person_ref(args.ref)
+    conn, _ = person_ref(ctx.manifest.catalogue, args.ref)
     person = await connector(ctx, conn).get_person(args.ref)
     state = person.consent
     shown = consent_out(state)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.planning import PlanInput
 from mopsgate.governance.proposing import Proposal, Proposer, blocked_refs, repeated
 from mopsgate.governance.risk import RiskClass
@@ -108,7 +109,7 @@ class UpdatePersonIn(ToolInput):
 
 
 async def propose_update_person(ctx: ToolContext, args: UpdatePersonIn) -> ProposalOut:
-    conn = {person_ref(r)[0] for r in args.refs}
+    conn = {person_ref(ctx.manifest.catalogue, r)[0] for r in args.refs}
     if len(conn) != 1:
         from mopsgate.governance.errors import InvalidInput
 
@@ -130,8 +131,8 @@ class ListChangeIn(ToolInput):
         return Target.of(self.list_ref)
 
 
-def _list_input(op: str, args: ListChangeIn) -> PlanInput:
-    conn, _, _ = split_ref(args.list_ref)
+def _list_input(cat: Catalogue, op: str, args: ListChangeIn) -> PlanInput:
+    conn, _, _ = split_ref(cat, args.list_ref)
     return PlanInput(
         operation=op, connector=conn, refs=list(args.person_refs), target=args.list_ref
     )
@@ -142,7 +143,7 @@ async def propose_add_to_list(ctx: ToolContext, args: ListChangeIn) -> ProposalO
         ctx,
         "propose_add_to_list",
         args.reason,
-        _list_input("add_to_list", args),
+        _list_input(ctx.manifest.catalogue, "add_to_list", args),
         RiskClass.AUDIENCE,
     )
 
@@ -152,7 +153,7 @@ async def propose_remove_from_list(ctx: ToolContext, args: ListChangeIn) -> Prop
         ctx,
         "propose_remove_from_list",
         args.reason,
-        _list_input("remove_from_list", args),
+        _list_input(ctx.manifest.catalogue, "remove_from_list", args),
         RiskClass.AUDIENCE,
     )
 
@@ -168,7 +169,7 @@ class CampaignStatusIn(ToolInput):
 
 
 async def propose_set_campaign_status(ctx: ToolContext, args: CampaignStatusIn) -> ProposalOut:
-    conn, _, _ = split_ref(args.campaign_ref)
+    conn, _, _ = split_ref(ctx.manifest.catalogue, args.campaign_ref)
     inp = PlanInput(
         operation="set_campaign_status",
         connector=conn,
@@ -190,7 +191,7 @@ class TriggerIn(ToolInput):
 
 
 async def propose_trigger_campaign(ctx: ToolContext, args: TriggerIn) -> ProposalOut:
-    conn, _, _ = split_ref(args.campaign_ref)
+    conn, _, _ = split_ref(ctx.manifest.catalogue, args.campaign_ref)
     inp = PlanInput(
         operation="trigger_campaign",
         connector=conn,
@@ -221,7 +222,7 @@ class ScheduleIn(ToolInput):
 
 
 async def propose_schedule_campaign(ctx: ToolContext, args: ScheduleIn) -> ProposalOut:
-    conn, _, _ = split_ref(args.campaign_ref)
+    conn, _, _ = split_ref(ctx.manifest.catalogue, args.campaign_ref)
     inp = PlanInput(
         operation="schedule_campaign",
         connector=conn,

@@ -145,6 +145,20 @@ _SUBSTITUTIONS = (
 )
 
 
+# The bench's reviewer signs approvals with a key made for this run, declared only in the bench
+# manifest: approvals take the same signed path as `mopsgate review approve`.
+BENCH_REVIEWER = "mops-lead"
+_BENCH_KEY: list[Any] = []
+
+
+def bench_reviewer_key() -> Any:
+    from mopsgate.governance.reviewer_keys import new_private_key
+
+    if not _BENCH_KEY:
+        _BENCH_KEY.append(new_private_key())
+    return _BENCH_KEY[0]
+
+
 def bench_manifest_text() -> str:
     """The shipped manifest with the caps raised for bulk runs and the bench principals
     added to every rule the assistant has. Fails loudly if the shipped file no longer has
@@ -162,6 +176,10 @@ def bench_manifest_text() -> str:
         f"records_per_hour = {MAX_RECORDS_PER_HOUR}\n"
         for p in BENCH_PRINCIPALS
     ]
+    from mopsgate.governance.reviewer_keys import public_key_text
+
+    key = public_key_text(bench_reviewer_key())
+    blocks.append(f'\n[[reviewers.{BENCH_REVIEWER}.keys]]\npublic_key = "{key}"\nlabel = "bench"\n')
     return text + "".join(blocks)
 
 

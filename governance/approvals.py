@@ -2,8 +2,9 @@
 
 Separation of duties (NIST AC-3(2), AC-5): the principal that asked for a change can never approve
 it, an AI principal's name can never act as a reviewer, and N approvals mean N different people
-who each hold the change's risk class, with every required role among them. These functions are
-for the reviewer CLI only; no MCP tool reaches approve or reject.
+who each hold the change's risk class, with every required role among them. A decision is a
+signed statement (``governance.reviewer_proof``): a typed name proves nothing. These functions
+are for the reviewer CLI and the review console only; no MCP tool reaches approve or reject.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 
 from mopsgate.governance.change_model import Approval, Change, ChangeStatus, utcnow
 from mopsgate.governance.change_rules import status_refusal
+from mopsgate.governance.decision_proof import SignedDecision
 from mopsgate.governance.errors import (
     ChangeRefused,
     GovernanceError,
@@ -29,6 +31,7 @@ from mopsgate.governance.policy import (
 )
 from mopsgate.governance.policy_core import Decision as PolicyDecision
 from mopsgate.governance.ports import ChangeStore
+from mopsgate.governance.reviewer_proof import check_signed, checklist_answers
 
 S = ChangeStatus
 
@@ -44,7 +47,7 @@ def approval_progress(manifest: Manifest, change: Change) -> PolicyDecision:
     return approvals_satisfied(manifest, change.risk_class, requirement_of(change), approvers)
 
 
-def _check_reviewer(manifest: Manifest, change: Change, reviewer: str, action: str) -> None:
+def check_reviewer(manifest: Manifest, change: Change, reviewer: str, action: str) -> None:
     details = {"change_id": change.id, "reviewer": reviewer}
     if reviewer == change.requester:
         raise NotPermitted(
@@ -95,20 +98,29 @@ async def _check_fresh(
 async def approve(
     store: ChangeStore,
     manifest: Manifest,
-    change_id: str,
-    reviewer: str,
-    note: str = "",
+    signed: SignedDecision,
+    *,
     now: datetime | None = None,
 ) -> Change:
-    """Add one approval; the one that completes the set moves the change to ``approved``."""
+    """Add one signed approval; the one that completes the set moves the change to
+    ``approved``. The statement must be signed with a key the manifest declares for its
+    reviewer, over this change's plan digest and the manifest in force (``check_signed``)."""
     at = now or utcnow()
-    change = await store.require(change_id)
-    _check_reviewer(manifest, change, reviewer, "approve")
+    st = signed.statement
+    change = await store.require(st.change_id)
+    check_reviewer(manifest, change, st.reviewer, "approve")
     if change.status is not S.PROPOSED:
         raise status_refusal(change, change.status, "approved")
     await _check_fresh(store, manifest, change, at, "approved")
-    roles = list(manifest.reviewers[reviewer].roles)
-    approval = Approval(reviewer=reviewer, roles=roles, note=note, at=at)
+    if checklist_answers(manifest, change.risk_class, st.checklist) != st.checklist:
+        raise InvalidInput(
+            "the signed checklist answers are not the checklist's answers",
+            hint="answer every item as asked (ticks as yes), then sign again",
+            details={"reason_code": "checklist_incomplete", "change_id": change.id},
+        )
+    check_signed(manifest, manifest_digest(manifest), change, signed, "approve", at)
+    roles = list(manifest.reviewers[st.reviewer].roles)
+    approval = Approval(reviewer=st.reviewer, roles=roles, note=st.note, at=st.time, proof=signed)
 
     def satisfied(approvals: Sequence[Approval]) -> bool:
         names = [a.reviewer for a in approvals]
@@ -121,27 +133,31 @@ async def approve(
             return ChangeRefused(f"change {current.id} expired while it was being approved")
         return None
 
-    return await store.add_approval(change_id, approval, satisfied, still_fresh)
+    return await store.add_approval(change.id, approval, satisfied, still_fresh)
 
 
 async def reject(
     store: ChangeStore,
     manifest: Manifest,
-    change_id: str,
-    reviewer: str,
-    reason: str,
+    signed: SignedDecision,
+    *,
     now: datetime | None = None,
 ) -> Change:
-    """A reviewer may reject a proposed change, or revoke an approved one before it is applied."""
-    if not reason.strip():
+    """A reviewer may reject a proposed change, or revoke an approved one before it is applied;
+    the statement's note is the reason, and it is signed like an approval."""
+    st = signed.statement
+    if not st.note.strip():
         raise InvalidInput(
             "a rejection needs a reason", hint="say why, so the requester can act on it"
         )
     at = now or utcnow()
-    change = await store.require(change_id)
-    _check_reviewer(manifest, change, reviewer, "reject")
+    change = await store.require(st.change_id)
+    check_reviewer(manifest, change, st.reviewer, "reject")
     await _check_fresh(store, manifest, change, at, "rejected")
-    return await store.reject(change_id, reviewer, reason, lambda _c: None, now=at)
+    check_signed(manifest, manifest_digest(manifest), change, signed, "reject", at)
+    return await store.reject(
+        change.id, st.reviewer, st.note, lambda _c: None, now=st.time, proof=signed
+    )
 
 
 async def cancel(

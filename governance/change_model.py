@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mopsgate.governance.decision_proof import SignedDecision
 from mopsgate.governance.risk import RiskClass
 
 DEFAULT_TTL = timedelta(hours=24)
@@ -147,6 +148,9 @@ class Approval(_Data):
     roles: list[str] = Field(default_factory=list)
     note: str = ""
     at: datetime
+    # The signed statement and its proof: what `mopsgate audit verify` re-checks. None only in
+    # rows recorded before decisions were signed (audit verify reports those as unproven).
+    proof: SignedDecision | None = None
 
 
 class Decision(_Data):
@@ -155,6 +159,7 @@ class Decision(_Data):
     by: str
     reason: str = ""
     at: datetime
+    proof: SignedDecision | None = None  # a rejection is signed like an approval
 
 
 class AppliedRecord(_Data):

@@ -22,6 +22,7 @@ from mopsgate.governance.change_rules import (
     RecordBudget,
     Satisfied,
 )
+from mopsgate.governance.decision_proof import SignedDecision
 from mopsgate.governance.freeze import FreezeState
 from mopsgate.governance.outbox import OutboxMessage
 
@@ -162,7 +163,10 @@ class ChangeStore(Protocol):
         *,
         now: datetime | None = None,
         notify: Sequence[OutboxMessage] = (),
-    ) -> Change: ...
+        proof: SignedDecision | None = None,
+    ) -> Change:
+        """proposed or approved -> rejected, with the reviewer's signed statement (if any)."""
+        ...
 
     async def expire_due(self, now: datetime | None = None) -> list[str]: ...
 

@@ -19,6 +19,7 @@ from mopsgate.governance.errors import ManifestError
 from mopsgate.server.cli_async import run
 from mopsgate.server.cli_audit import audit_app
 from mopsgate.server.cli_db import db_app, describe
+from mopsgate.server.cli_decide import add_decision_commands
 from mopsgate.server.cli_errors import guard_commands
 from mopsgate.server.cli_manifest import manifest_app
 from mopsgate.server.cli_report import report_app
@@ -50,6 +51,7 @@ app.add_typer(manifest_app, name="manifest", help="Check and explain the permiss
 app.add_typer(audit_app, name="audit", help="Read and verify the tamper-evident audit log.")
 app.add_typer(report_app, name="report", help="The risk-review report (HTML, Markdown, JSON).")
 app.add_typer(sandbox_app, name="sandbox")
+add_decision_commands(review_app)
 app.add_typer(
     review_app, name="review", help="Human review of proposed changes (not reachable over MCP)."
 )

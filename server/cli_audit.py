@@ -21,9 +21,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from mopsgate.governance.audit_chain import VerifyResult
+from mopsgate.governance.decision_audit import DeclaredKeys, check_decisions
+from mopsgate.governance.errors import ManifestError
+from mopsgate.governance.manifest_load import load_manifest_text
+from mopsgate.governance.manifest_model import Manifest
+from mopsgate.governance.reviewer_proof import declared_keys
+from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
 from mopsgate.server.settings import load_settings
-from mopsgate.storage import AuditReader, audit_reader
+from mopsgate.storage import AuditReader, audit_reader, stored_decisions
 from mopsgate.storage.errors import StorageNotFound, StorageUnavailable
 
 audit_app = typer.Typer(help="Inspect, verify and export the tamper-evident audit log.")
@@ -135,14 +141,52 @@ def tail_cmd(
 
 @audit_app.command("verify")
 def verify_cmd(home: HomeOption = None) -> None:
-    """Check the hash chain; exit 1 and name the first bad row if anything was altered."""
+    """Check the hash chain and every decision's signature; exit 1 and name what is wrong if
+    anything was altered."""
     reader, where = _reader(home)
     result: VerifyResult = _read(where, reader.verify())
     if result.ok:
         typer.echo(f"OK: {result.rows} rows, chain intact (head {result.head_hash[:12]})")
-        return
-    typer.echo(f"TAMPERED: first bad row seq={result.first_bad_seq}: {result.problem}")
-    raise typer.Exit(1)
+    else:
+        typer.echo(f"TAMPERED: first bad row seq={result.first_bad_seq}: {result.problem}")
+    decisions, texts = _read(where, stored_decisions(load_settings(home=home).storage()))
+    verdict = check_decisions(decisions, _declared_in(texts))
+    for problem in verdict.problems:
+        typer.echo(f"TAMPERED: decision {problem}")
+    if verdict.ok:
+        unproven = (
+            f"; {verdict.keys_unrecorded} not provable: their manifest is not in the history"
+            if verdict.keys_unrecorded
+            else ""
+        )
+        typer.echo(
+            f"OK: {verdict.checked} decisions, every signature verifies "
+            f"({verdict.keys_proven} keys shown declared by the manifest in force{unproven})"
+        )
+    if not (result.ok and verdict.ok):
+        raise typer.Exit(1)
+
+
+def _declared_in(texts: dict[str, str]) -> DeclaredKeys:
+    """Which keys each recorded manifest declared per reviewer (None: no text recorded)."""
+    catalogue = build_catalogue()
+    manifests: dict[str, Manifest | None] = {}
+
+    def declared(digest: str, reviewer: str) -> frozenset[str] | None:
+        if digest not in manifests:
+            text = texts.get(digest)
+            try:
+                manifests[digest] = (
+                    None
+                    if text is None
+                    else load_manifest_text(text, f"manifest {digest[:12]}", catalogue)
+                )
+            except ManifestError:
+                manifests[digest] = None
+        found = manifests[digest]
+        return None if found is None else frozenset(declared_keys(found, reviewer))
+
+    return declared
 
 
 @audit_app.command("export")

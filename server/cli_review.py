@@ -17,11 +17,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mopsgate.governance.approvals import approval_progress, approve, reject
-from mopsgate.governance.audit_chain import AuditEvent, Outcome
+from mopsgate.governance.approvals import approval_progress
+from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.change_model import Change, ChangeStatus, utcnow
 from mopsgate.governance.diff_lines import visible
-from mopsgate.governance.errors import AuditUnavailable, GovernanceError, ManifestError
+from mopsgate.governance.errors import AuditUnavailable, ManifestError
 from mopsgate.governance.freeze import FreezeState
 from mopsgate.governance.manifest_load import load_manifest, manifest_digest
 from mopsgate.governance.manifest_model import Manifest
@@ -44,18 +44,18 @@ ManifestOpt = Annotated[
 HomeOpt = Annotated[str | None, typer.Option("--home", help="State directory (env MOPSGATE_HOME).")]
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
+def fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(f"mopsgate: {message}", err=True)
     return typer.Exit(code)
 
 
-def _settings(manifest: str | None, home: str | None) -> Settings:
+def review_settings(manifest: str | None, home: str | None) -> Settings:
     settings = load_settings(manifest, home)
     ensure_home(settings)
     return settings
 
 
-def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T:
+def with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T:
     """Run ``work`` against the same storage the server uses (a failure to open it is one
     line, see ``cli_errors``)."""
 
@@ -69,14 +69,14 @@ def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -
     try:
         return run(session())
     except AuditUnavailable as exc:
-        raise _fail(f"{exc.message} {exc.hint}") from exc
+        raise fail(f"{exc.message} {exc.hint}") from exc
 
 
-def _manifest(settings: Settings) -> Manifest:
+def manifest_or_exit(settings: Settings) -> Manifest:
     try:
         return load_manifest(settings.manifest_path, build_catalogue())
     except ManifestError as exc:
-        raise _fail(
+        raise fail(
             f"{settings.manifest_path} is not a valid manifest ({exc.message}); "
             "run 'mopsgate manifest check'",
             2,
@@ -103,8 +103,8 @@ def list_cmd(
     home: HomeOpt = None,
 ) -> None:
     """List changes, newest first."""
-    settings = _settings(manifest, home)
-    changes = _with_storage(settings, lambda s: s.changes.list_changes(status=status))
+    settings = review_settings(manifest, home)
+    changes = with_storage(settings, lambda s: s.changes.list_changes(status=status))
     if not changes:
         typer.echo("No changes" + (f" with status {status}." if status else "."))
         return
@@ -131,15 +131,15 @@ def list_cmd(
 @review_app.command("show")
 def show_cmd(change_id: str, manifest: ManifestOpt = None, home: HomeOpt = None) -> None:
     """Show the diff, who asked and why, the risk class, blocked records and approvals."""
-    settings = _settings(manifest, home)
-    m = _manifest(settings)
+    settings = review_settings(manifest, home)
+    m = manifest_or_exit(settings)
 
     async def read(storage: Storage) -> tuple[Change | None, FreezeState | None]:
         return await storage.changes.get(change_id), await storage.freeze.state()
 
-    change, state = _with_storage(settings, read)
+    change, state = with_storage(settings, read)
     if change is None:
-        raise _fail(f"there is no change {change_id!r}; see 'mopsgate review list'")
+        raise fail(f"there is no change {change_id!r}; see 'mopsgate review list'")
     console = Console(highlight=False, soft_wrap=True)
     console.print(render_rich(change))
     if change.status is ChangeStatus.PROPOSED:
@@ -168,105 +168,6 @@ def show_cmd(change_id: str, manifest: ManifestOpt = None, home: HomeOpt = None)
         )
 
 
-def _decide(
-    settings: Settings,
-    action: str,
-    change_id: str,
-    reviewer: str,
-    decide: Callable[[Storage], Awaitable[Change]],
-    arguments: dict[str, Any],
-) -> Change:
-    """Run a review decision and audit it whatever happens; a refusal exits 1."""
-    base = {
-        "kind": "review",
-        "principal": reviewer,
-        "tool": f"review {action}",
-        "change_id": change_id,
-        "arguments": arguments,
-    }
-
-    async def session(storage: Storage) -> Change | GovernanceError:
-        try:
-            change = await decide(storage)
-        except GovernanceError as exc:
-            outcome: Outcome = "refused"
-            await _audit(
-                storage,
-                **base,
-                decision="denied",
-                outcome=outcome,
-                rule_id=exc.rule_id,
-                reason=exc.message,
-                error_code=str(exc.details.get("reason_code", exc.code)),
-            )
-            return exc
-        await _audit(
-            storage,
-            **base,
-            decision="allowed",
-            outcome="ok",
-            connector=change.connector,
-            manifest_digest=change.manifest_digest,
-            result_summary=f"{action}: status now {change.status}",
-        )
-        return change
-
-    result = _with_storage(settings, session)
-    if isinstance(result, GovernanceError):
-        raise _fail(f"{result.message}" + (f" ({result.hint})" if result.hint else ""))
-    return result
-
-
-@review_app.command("approve")
-def approve_cmd(
-    change_id: str,
-    reviewer: Annotated[str, typer.Option("--reviewer", help="Your reviewer name.")],
-    note: Annotated[str, typer.Option("--note", help="A note for the record.")] = "",
-    manifest: ManifestOpt = None,
-    home: HomeOpt = None,
-) -> None:
-    """Approve a proposed change as REVIEWER (who must hold its risk class)."""
-    settings = _settings(manifest, home)
-    m = _manifest(settings)
-    change = _decide(
-        settings,
-        "approve",
-        change_id,
-        reviewer,
-        lambda s: approve(s.changes, m, change_id, reviewer, note),
-        {"note": note},
-    )
-    if change.status is ChangeStatus.APPROVED:
-        typer.echo(f"Approved {change.id}: it is now approved and can be applied.")
-    else:
-        typer.echo(
-            f"Approval recorded for {change.id}; still needed: "
-            f"{approval_progress(m, change).reason}"
-        )
-
-
-@review_app.command("reject")
-def reject_cmd(
-    change_id: str,
-    reviewer: Annotated[str, typer.Option("--reviewer", help="Your reviewer name.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why; the requester sees it.")],
-    manifest: ManifestOpt = None,
-    home: HomeOpt = None,
-) -> None:
-    """Reject a proposed change (or revoke an approved one before it is applied)."""
-    settings = _settings(manifest, home)
-    m = _manifest(settings)
-    change = _decide(
-        settings,
-        "reject",
-        change_id,
-        reviewer,
-        lambda s: reject(s.changes, m, change_id, reviewer, reason),
-        {"reason": reason},
-    )
-    typer.echo(f"Rejected {change.id}.")
-
-
 def freeze_cmd(
     reason: Annotated[str, typer.Option("--reason", help="Why applies are frozen.")] = "",
     by: Annotated[
@@ -276,7 +177,7 @@ def freeze_cmd(
     home: HomeOpt = None,
 ) -> None:
     """Stop all applies now, in every running server (the kill switch)."""
-    settings = _settings(manifest, home)
+    settings = review_settings(manifest, home)
     who = by or getpass.getuser()
 
     async def session(storage: Storage) -> FreezeState:
@@ -293,7 +194,7 @@ def freeze_cmd(
         )
         return state
 
-    state = _with_storage(settings, session)
+    state = with_storage(settings, session)
     typer.echo(
         f"Applies are frozen as of {state.at.isoformat(timespec='seconds')}. "
         "Proposals and reviews still work; run 'mopsgate unfreeze' to resume."
@@ -308,7 +209,7 @@ def unfreeze_cmd(
     home: HomeOpt = None,
 ) -> None:
     """Let applies run again."""
-    settings = _settings(manifest, home)
+    settings = review_settings(manifest, home)
     who = by or getpass.getuser()
 
     async def session(storage: Storage) -> str:
@@ -326,5 +227,5 @@ def unfreeze_cmd(
         )
         return summary
 
-    summary = _with_storage(settings, session)
+    summary = with_storage(settings, session)
     typer.echo(summary[0].upper() + summary[1:] + ".")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mopsgate.governance.audit_chain import AuditEvent, AuditRecord
+from mopsgate.governance.decision_audit import StoredDecision
 from mopsgate.storage.api import AuditReader, Storage
 from mopsgate.storage.errors import StorageUnavailable
 from mopsgate.storage.migrate import Migration, SchemaStatus, require_head
@@ -19,6 +20,7 @@ from mopsgate.storage.sqlite.audit import SqliteAuditStore
 from mopsgate.storage.sqlite.audit_read import SqliteAuditReader
 from mopsgate.storage.sqlite.backend import SqliteStorage
 from mopsgate.storage.sqlite.db import BUSY_TIMEOUT_MS, SqliteDb, unavailable
+from mopsgate.storage.sqlite.decisions_read import read_decisions
 from mopsgate.storage.sqlite.readonly import open_for_reading
 from mopsgate.storage.sqlite.schema import prepare, upgrade_one, version_of
 
@@ -67,6 +69,14 @@ async def append_once(cfg: StorageConfig, event: AuditEvent) -> AuditRecord:
         return await sink.append(event)
     finally:
         await sink.close()
+
+
+async def stored_decisions(cfg: StorageConfig) -> tuple[list[StoredDecision], dict[str, str]]:
+    """Every approval and rejection with its proof, and the recorded manifest texts they name
+    (read-only, for ``audit verify``)."""
+    if not cfg.sqlite_path.is_file():
+        return [], {}
+    return await read_decisions(str(cfg.sqlite_path))
 
 
 def audit_reader(cfg: StorageConfig) -> AuditReader:

@@ -18,6 +18,7 @@ from mopsgate.governance.call_window import WindowCount
 from mopsgate.governance.manifest_history import ManifestLoad
 from mopsgate.governance.outbox import OutboxItem, OutboxMessage
 from mopsgate.governance.ports import AuditSink, ChangeStore, FreezeSwitch
+from mopsgate.governance.reviewer_invites import Invite
 
 
 class AuditReader(Protocol):
@@ -108,6 +109,19 @@ class Outbox(Protocol):
         ...
 
 
+class ReviewerInvites(Protocol):
+    """One-time passkey enrolment links (``governance/reviewer_invites.py``), by token hash."""
+
+    async def create(self, invite: Invite) -> None: ...
+
+    async def find(self, token_hash: str) -> Invite | None: ...
+
+    async def use(self, token_hash: str, *, at: datetime, credential: str) -> Invite | None:
+        """Mark the invite used by the enrolment of ``credential`` (a key fingerprint), if it is
+        unused and unexpired at ``at``; of two racing uses exactly one gets the invite back."""
+        ...
+
+
 class Storage(Protocol):
     """One open backend: the ports, and ``close``."""
 
@@ -134,5 +148,8 @@ class Storage(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def invites(self) -> ReviewerInvites: ...
 
     async def close(self) -> None: ...

@@ -31,6 +31,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "outbox"),
     Migration(4, "manifest_history"),
     Migration(5, "freeze_row"),
+    Migration(6, "reviewer_proofs"),
 )
 HEAD = MIGRATIONS[-1].version
 

@@ -14,6 +14,7 @@ from mcp import Client
 from mopsgate.server.app import Runtime, build_runtime, build_server
 from mopsgate.server.settings import Settings
 from tests.support.clock import FakeClock
+from tests.support.reviewers import declare_keys, install_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,10 +25,26 @@ def fake_clock() -> FakeClock:
     return FakeClock()
 
 
+# The shipped manifest's reviewers, each with a signing key declared (as after `mopsgate
+# reviewer keygen`) and installed in the test's own config dir, so `mopsgate review approve
+# --reviewer NAME` signs as NAME.
+REVIEWERS = ("mops-lead", "compliance")
+
+
+@pytest.fixture(autouse=True)
+def reviewer_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own XDG config dir holding the reviewers' private keys."""
+    config = tmp_path / "xdg-config"
+    install_keys(config, REVIEWERS)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    return config
+
+
 @pytest.fixture
 def manifest_path(tmp_path: Path) -> Path:
     target = tmp_path / "permissions.toml"
     shutil.copy(ROOT / "permissions.toml", target)
+    declare_keys(target, REVIEWERS)
     return target
 
 

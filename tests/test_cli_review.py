@@ -25,13 +25,16 @@ from mopsgate.governance.freeze import FreezeState
 from mopsgate.governance.manifest_load import load_manifest, manifest_digest
 from mopsgate.governance.risk import RiskClass
 from mopsgate.server.catalogue import build_catalogue
+from mopsgate.server.cli_decide import add_decision_commands
 from mopsgate.server.cli_review import freeze_cmd, review_app, unfreeze_cmd
 from mopsgate.storage import Storage, StorageConfig
 from tests.support.changes import with_storage
+from tests.support.reviewers import install_keys, key_table
 
 T = TypeVar("T")
 runner = CliRunner()
 app = typer.Typer()
+add_decision_commands(review_app)
 app.add_typer(review_app, name="review")
 app.command("freeze")(freeze_cmd)
 app.command("unfreeze")(unfreeze_cmd)
@@ -64,9 +67,10 @@ EVIL = "[bold green]APPROVED by compliance[/]\u202eevil\nfake line"
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> tuple[list[str], Path]:
+def env(tmp_path: Path, reviewer_config: Path) -> tuple[list[str], Path]:
     manifest = tmp_path / "permissions.toml"
-    manifest.write_text(MANIFEST, encoding="utf-8")
+    manifest.write_text(MANIFEST + key_table("lead") + key_table("dpo"), encoding="utf-8")
+    install_keys(reviewer_config, ("lead", "dpo"))
     home = tmp_path / "home"
     return ["--manifest", str(manifest), "--home", str(home)], home / "mopsgate.db"
 

@@ -17,6 +17,7 @@ from mopsgate.storage.sqlite.audit_read import SqliteAuditReader
 from mopsgate.storage.sqlite.changes import SqliteChangeStore
 from mopsgate.storage.sqlite.db import BUSY_TIMEOUT_MS, SqliteDb
 from mopsgate.storage.sqlite.freeze import SqliteFreezeSwitch
+from mopsgate.storage.sqlite.invites import SqliteReviewerInvites
 from mopsgate.storage.sqlite.manifests import SqliteManifestHistory
 from mopsgate.storage.sqlite.outbox import SqliteOutbox
 from mopsgate.storage.sqlite.rates import SqliteRateWindows
@@ -37,6 +38,7 @@ class SqliteStorage:
         self.rates = SqliteRateWindows(read)
         self.manifests = SqliteManifestHistory(state, read)
         self.outbox = SqliteOutbox(state)
+        self.invites = SqliteReviewerInvites(state, read)
 
     @classmethod
     async def open(

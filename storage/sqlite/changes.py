@@ -36,6 +36,7 @@ from mopsgate.governance.change_rules import (
     RecordBudget,
     Satisfied,
 )
+from mopsgate.governance.decision_proof import SignedDecision
 from mopsgate.governance.freeze import FreezeState, frozen_error
 from mopsgate.governance.outbox import OutboxMessage
 from mopsgate.storage.sqlite.codec import to_json, ts
@@ -48,7 +49,8 @@ INTERRUPTED = "interrupted: the process stopped mid-apply; the outcome lists wha
 
 _SELECT_CHANGE = "SELECT data, status FROM changes WHERE id = ?"
 _SELECT_APPROVALS = (
-    "SELECT reviewer, roles, note, at FROM approvals WHERE change_id = ? ORDER BY at, reviewer"
+    "SELECT reviewer, roles, note, at, proof FROM approvals WHERE change_id = ? "
+    "ORDER BY at, reviewer"
 )
 _SELECT_RECORDS = (
     "SELECT ref, ok, code, message, after_image, written_at FROM applied_records "
@@ -75,7 +77,8 @@ def load(conn: sqlite3.Connection, change_id: str) -> Change | None:
     data = json.loads(head[0])
     data["status"] = head[1]
     data["approvals"] = [
-        Approval(reviewer=r[0], roles=json.loads(r[1]), note=r[2], at=r[3]).model_dump()
+        {"reviewer": r[0], "roles": json.loads(r[1]), "note": r[2], "at": r[3]}
+        | ({"proof": json.loads(r[4])} if r[4] is not None else {})
         for r in conn.execute(_SELECT_APPROVALS, (change_id,))
     ]
     data.setdefault("outcome", {})["records"] = [
@@ -240,9 +243,18 @@ def _add_approval(
         return Done(change, refusal)
     if any(a.reviewer == approval.reviewer for a in change.approvals):
         return Done(change, rules.approved_twice(change, approval.reviewer))
+    proof = None if approval.proof is None else to_json(approval.proof.model_dump(mode="json"))
     conn.execute(
-        "INSERT INTO approvals (change_id, reviewer, roles, note, at) VALUES (?, ?, ?, ?, ?)",
-        (change_id, approval.reviewer, to_json(approval.roles), approval.note, ts(approval.at)),
+        "INSERT INTO approvals (change_id, reviewer, roles, note, at, proof) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            change_id,
+            approval.reviewer,
+            to_json(approval.roles),
+            approval.note,
+            ts(approval.at),
+            proof,
+        ),
     )
     if satisfied([*change.approvals, approval]):
         done = transition(conn, change_id, S.APPROVED, "approved", allowed={S.PROPOSED})
@@ -260,8 +272,10 @@ def _reject(
     guard: Guard,
     now: datetime,
     notify: Sequence[OutboxMessage],
+    proof: SignedDecision | None,
 ) -> Done:
-    patch = {"rejection": Decision(by=reviewer, reason=reason, at=now), "status_detail": reason}
+    rejection = Decision(by=reviewer, reason=reason, at=now, proof=proof)
+    patch = {"rejection": rejection, "status_detail": reason}
     done = transition(conn, change_id, S.REJECTED, "rejected", patch, guard=guard)
     if done.refusal is None:
         enqueue(conn, notify, now)
@@ -429,9 +443,12 @@ class SqliteChangeStore:
         *,
         now: datetime | None = None,
         notify: Sequence[OutboxMessage] = (),
+        proof: SignedDecision | None = None,
     ) -> Change:
         unit = partial(_reject, change_id=change_id, reviewer=reviewer, reason=reason)
-        return await self._write(partial(unit, guard=guard, now=_or_now(now), notify=notify))
+        return await self._write(
+            partial(unit, guard=guard, now=_or_now(now), notify=notify, proof=proof)
+        )
 
     async def expire_due(self, now: datetime | None = None) -> list[str]:
         return await self._state.write(partial(_expire_due, now=_or_now(now)))

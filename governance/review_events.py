@@ -1,0 +1,67 @@
+"""The audit row of a review decision, the same from the CLI and the console.
+
+An allowed decision's row carries the key fingerprint, the method (ed25519 or passkey), the
+sha256 of the signed statement and the checklist answers, so the row alone ties the decision
+to the exact bytes the reviewer signed; ``mopsgate audit verify`` checks the stored proof
+against both. A refused decision's row carries the reason code that says why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mopsgate.governance.audit_chain import AuditEvent, Transport
+from mopsgate.governance.change_model import Change
+from mopsgate.governance.decision_proof import SignedDecision
+from mopsgate.governance.errors import GovernanceError
+
+
+def proof_arguments(signed: SignedDecision | None) -> dict[str, Any]:
+    if signed is None:
+        return {}
+    return {
+        "key_fingerprint": signed.fingerprint,
+        "method": signed.proof.method,
+        "statement_sha256": signed.statement.digest_hex(),
+        "plan_digest": signed.statement.plan_digest,
+        "checklist": dict(signed.statement.checklist),
+    }
+
+
+def decision_event(
+    *,
+    action: str,
+    change_id: str,
+    reviewer: str,
+    transport: Transport,
+    arguments: dict[str, Any],
+    signed: SignedDecision | None = None,
+    change: Change | None = None,
+    error: GovernanceError | None = None,
+) -> AuditEvent:
+    base: dict[str, Any] = {
+        "kind": "review",
+        "principal": reviewer,
+        "transport": transport,
+        "tool": f"review {action}",
+        "change_id": change_id,
+        "arguments": {**arguments, **proof_arguments(signed)},
+    }
+    if error is not None:
+        return AuditEvent(
+            **base,
+            decision="denied",
+            outcome="refused",
+            rule_id=error.rule_id,
+            reason=error.message,
+            error_code=str(error.details.get("reason_code", error.code)),
+        )
+    assert change is not None
+    return AuditEvent(
+        **base,
+        decision="allowed",
+        outcome="ok",
+        connector=change.connector,
+        manifest_digest=change.manifest_digest,
+        result_summary=f"{action}: status now {change.status}",
+    )

@@ -11,9 +11,10 @@ import pytest
 from mcp import Client
 
 from mopsgate.server.settings import Settings
-from tests.conftest import ROOT, audit_rows
+from tests.conftest import REVIEWERS, ROOT, audit_rows
 from tests.server.e2e_support import VENDORS, approve
 from tests.server.test_changes_kit import apply, ok, propose_titles, refused
+from tests.support.reviewers import declare_keys
 
 MK = VENDORS["marketo"]
 
@@ -27,6 +28,7 @@ def overdue_manifest(tmp_path: Path, on_overdue: str) -> Path:
     assert old in text
     text = text.replace(old, f'review_date = 2020-01-01\non_overdue = "{on_overdue}"', 1)
     target.write_text(text.replace("grace_days = 14", "grace_days = 0", 1))
+    declare_keys(target, REVIEWERS)
     return target
 
 

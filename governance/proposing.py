@@ -13,7 +13,14 @@ from datetime import datetime, timedelta
 
 from mopsgate.crm.connector import Connector
 from mopsgate.governance import planning as pl
-from mopsgate.governance.change_model import ApprovalsRequired, Change, Plan, new_change, utcnow
+from mopsgate.governance.change_model import (
+    ApprovalsRequired,
+    BlockedRecord,
+    Change,
+    Plan,
+    new_change,
+    utcnow,
+)
 from mopsgate.governance.change_rules import RecordBudget
 from mopsgate.governance.confirm_token import issue
 from mopsgate.governance.consent_floor import floor_blocks, reading_consent
@@ -172,17 +179,18 @@ def _refuse_if_all_blocked(plan: Plan) -> None:
     ):
         raise FloorViolation(
             "every person in this request is blocked by the compliance "
-            f"floor ({len(plan.blocked)} blocked: {blocked_refs(plan)}); nothing left to do.",
+            f"floor ({len(plan.blocked)} blocked: {blocked_refs(plan.blocked)}); nothing left "
+            "to do.",
             hint="Check consent with get_consent_state.",
             rule_id="compliance-floor",
         )
 
 
-def blocked_refs(plan: Plan, most: int = 8) -> str:
+def blocked_refs(blocked: Sequence[BlockedRecord], most: int = 8) -> str:
     """The blocked records with their reason codes, for refusals and audit summaries: record
     references are pseudonymous ids, so the evidence names who was excluded without PII."""
-    shown = [f"{b.ref} ({b.reason_code})" for b in plan.blocked[:most]]
-    more = len(plan.blocked) - most
+    shown = [f"{b.ref} ({b.reason_code})" for b in blocked[:most]]
+    more = len(blocked) - most
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
@@ -234,13 +242,17 @@ async def _plan_schedule(client: Connector, inp: pl.PlanInput) -> Plan:
     pl.require_campaign(campaign, "schedule_campaign")
     with reading_consent(client.name, f"the audience of {campaign.name!r}"):
         audience = await pl.schedule_audience(client, campaign)
-    if blocked := await floor_blocks(client, audience.values()):
+    if blocks := await floor_blocks(client, audience.values()):
+        blocked = [
+            BlockedRecord(ref=r, reason_code=c, reason=w) for r, (c, w) in sorted(blocks.items())
+        ]
         who = "1 person" if len(blocked) == 1 else f"{len(blocked)} people"
         raise FloorViolation(
             f"the audience of {campaign.name!r} holds {who} who may not be emailed (opted out, "
             "suppressed or of unknown consent, by their own record or by another record with "
-            "the same email address); a schedule would email them.",
-            hint="Use find_consent_conflicts, then propose_remove_from_list for them first.",
+            f"the same email address): {blocked_refs(blocked)}; a schedule would email them.",
+            hint="Remove them from the audience list first (propose_remove_from_list; "
+            "get_consent_state says why each is blocked), then propose the schedule again.",
             rule_id="compliance-floor",
         )
     record = PlannedRecord(

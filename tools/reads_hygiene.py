@@ -15,6 +15,7 @@ from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import NotSupportedByVendor
 from mopsgate.crm.records import Campaign, CampaignMember, Page, Person, PersonQuery
 from mopsgate.governance.catalogue import Catalogue
+from mopsgate.governance.consent_floor import floor_blocks
 from mopsgate.governance.hygiene import clean_text
 from mopsgate.governance.pii import mask_email
 from mopsgate.governance.policy import FieldAccess
@@ -34,6 +35,7 @@ from mopsgate.tools.common import (
 )
 from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, ToolSpec
 
+STATUS_OF_BLOCK = {"consent_unknown": "unknown"}  # the floor's reason code -> consent status
 MAX_SCAN = 20_000
 MAX_REPORTED = 500
 MAX_CAMPAIGNS = 200
@@ -41,7 +43,8 @@ MAX_LISTS = 2000  # lists checked where the vendor cannot name its send lists
 
 CONFLICTS_DEFINITION = (
     "People whose consent is not 'subscribed' (opted out, suppressed, or no legal basis "
-    "recorded) who are members of an active e-mail-sending campaign or sit in a list that "
+    "recorded) — on their own record, or on another record with the same email address — "
+    "who are members of an active e-mail-sending campaign or sit in a list that "
     "feeds e-mail sends. Active: not ended or switched off. E-mail sending: as the vendor "
     "reports it (get_campaign; Marketo smart campaigns follow their program's type; "
     "Salesforce sends no e-mail itself, so there its active campaigns of Type Email or "
@@ -154,25 +157,30 @@ class _Scan:
         self.budget = [MAX_SCAN]
         self.lists: list[str] = []
         self.unreadable: list[str] = []
+        self.subscribed: dict[str, tuple[Person, list[str]]] = {}  # ref -> (person, where)
 
     def note(self, person: Person, where: str) -> None:
         state = person.consent
         if state.status == "subscribed":
+            self.subscribed.setdefault(person.ref, (person, []))[1].append(where)
             return
+        reasons = [state.status, *(clean_text(r, 200).text for r in state.suppression_reasons)]
+        self._hit(person.ref, state.status, reasons, [where])
+
+    def _hit(self, ref: str, status: str, reasons: list[str], where: list[str]) -> None:
         hit = self.hits.setdefault(
-            person.ref,
-            Conflict(
-                person_ref=person.ref,
-                consent_status=state.status,
-                reasons=[
-                    state.status,
-                    *(clean_text(r, 200).text for r in state.suppression_reasons),
-                ],
-                found_in=[],
-            ),
+            ref, Conflict(person_ref=ref, consent_status=status, reasons=reasons, found_in=[])
         )
-        if where not in hit.found_in:
-            hit.found_in.append(where)
+        hit.found_in.extend(w for w in dict.fromkeys(where) if w not in hit.found_in)
+
+    async def by_person(self) -> None:
+        """Subscribed records whose address another record holds opted out, suppressed or of
+        unknown consent: the floor blocks them, so they are conflicts too (one batched lookup
+        of every other record of their addresses)."""
+        people = [person for person, _ in self.subscribed.values()]
+        for ref, (code, reason) in (await floor_blocks(self.client, people)).items():
+            status = STATUS_OF_BLOCK.get(code, code)
+            self._hit(ref, status, [status, reason], self.subscribed[ref][1])
 
     async def audience(self, ref: str) -> None:
         if ref in self.lists or ref in self.unreadable:
@@ -215,6 +223,7 @@ async def find_consent_conflicts(ctx: ToolContext, args: ConflictsIn) -> Conflic
     if not args.campaign_ref and not lists.complete:
         declared, listed = await _unnamed_send_lists(client, lists, scan)
         all_seen = all_seen and listed
+    await scan.by_person()
     ordered = sorted(scan.hits.values(), key=lambda c: c.person_ref)
     by_status: dict[str, int] = {}
     for c in ordered:

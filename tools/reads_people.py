@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from mopsgate.crm.records import ApiBudget, ConsentStatus, Page, Person, PersonQuery
+from mopsgate.governance.consent_floor import floor_blocks
 from mopsgate.governance.errors import InvalidInput
 from mopsgate.governance.hygiene import clean_text
 from mopsgate.governance.policy import FieldAccess
@@ -191,14 +192,25 @@ class ConsentIn(ToolInput):
 class ConsentStateOut(BaseModel):
     ref: str
     consent: ConsentOut
-    sendable: bool = Field(description="true only when consent is known and not withdrawn")
+    sendable: bool = Field(
+        description="true only when consent is known and not withdrawn, on this record and on "
+        "every other record with the same email address (the compliance floor's verdict)"
+    )
     explanation: str
 
 
 async def get_consent_state(ctx: ToolContext, args: ConsentIn) -> ConsentStateOut:
+    """The record's own consent, and the floor's verdict on the person: a subscribed record
+    whose address another record holds opted out may not be emailed, and says which record."""
     conn, _ = person_ref(ctx.manifest.catalogue, args.ref)
-    person = await connector(ctx, conn).get_person(args.ref)
+    client = connector(ctx, conn)
+    person = await client.get_person(args.ref)
     state = person.consent
+    if state.sendable and (block := (await floor_blocks(client, [person])).get(person.ref)):
+        ctx.notes.summary = f"{args.ref}: subscribed, blocked ({block[0]})"
+        return ConsentStateOut(
+            ref=args.ref, consent=consent_out(state), sendable=False, explanation=block[1]
+        )
     shown = consent_out(state)
     why = {
         "subscribed": "email opt-out is false and a legal basis is recorded",
@@ -267,7 +279,8 @@ PEOPLE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
         "get_consent_state",
         "Get consent state",
         "Consent verdict for one person: subscribed, opted_out, suppressed or unknown, "
-        "with the vendor fields it was derived from and whether they may be emailed.",
+        "with the vendor fields it was derived from and whether they may be emailed (which "
+        "also needs every other record with the same email address to be subscribed).",
         ConsentIn,
         ConsentStateOut,
         get_consent_state,

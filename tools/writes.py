@@ -82,7 +82,7 @@ async def propose(
         f"blocked, {change.approvals_required.count} approval(s) needed"
     )
     if change.plan.blocked:
-        ctx.notes.summary += f"; blocked: {blocked_refs(change.plan)}"
+        ctx.notes.summary += f"; blocked: {blocked_refs(change.plan.blocked)}"
     first = change.plan.records[0].ref if change.plan.records else None
     access = None
     if first:

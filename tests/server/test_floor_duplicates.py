@@ -200,7 +200,7 @@ async def test_schedule_to_an_audience_holding_the_duplicate_is_refused(
         assert (await ok(client, "list_my_changes"))["changes"] == []
     if vendor == "marketo":
         assert "[compliance_floor]" in text and "holds 1 person who may not" in text, text
-        assert "another record with the same email address" in text
+        assert f"{MK.ref(DUP)} (opted_out)" in text  # named, so it can be removed first
     else:
         assert "[not_supported]" in text and "cannot be scheduled" in text, text
     assert emu.core.write_requests == [] and getattr(emu, "scheduled", []) == []
@@ -391,3 +391,22 @@ async def test_a_list_that_feeds_no_send_costs_no_needless_lookup(
             assert plan["blocked"] == [], plan["blocked"]  # a list that feeds no send
             assert calls() == expected, refs
     assert emu.core.write_requests == []
+
+
+@pytest.mark.parametrize("vendor", sorted(VENDORS))
+async def test_consent_state_gives_the_floors_verdict(
+    vendor, connect, runtime: Runtime, settings: Settings
+):
+    """What the assistant is told before a send agrees with what the floor enforces: 221's
+    own record is subscribed, but 221 may not be emailed, and the reason names 149."""
+    v = VENDORS[vendor]
+    why = f"opted out of email on {v.ref(OPTED_OUT)}, {SAME_ADDRESS}"
+    async with connect("assistant") as client:
+        state = await ok(client, "get_consent_state", ref=v.ref(DUP))
+        assert state["consent"]["status"] == "subscribed"
+        assert (state["sendable"], state["explanation"]) == (False, why)
+        twin = await ok(client, "get_consent_state", ref=v.ref(TWIN))
+        assert twin["sendable"] is True
+    assert runtime.connectors.emulator(vendor).core.write_requests == []
+    rows = [r for r in audit_rows(settings) if r["tool"] == "get_consent_state"]
+    assert [r["outcome"] for r in rows] == ["ok", "ok"]

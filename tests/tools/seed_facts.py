@@ -116,6 +116,21 @@ def first_with(status: str) -> SeedPerson:
     return first(lambda p: p.consent_status == status)
 
 
+_BY_EMAIL: dict[str, list[SeedPerson]] = defaultdict(list)
+for _p in SEED.people:
+    _BY_EMAIL[_p.email.strip().casefold()].append(_p)
+
+
+def person_status(idx: int) -> str:
+    """The compliance floor's verdict on a seed person: their own consent, or, for a subscribed
+    record, the worst of every record sharing the address (opted_out > suppressed > unknown)."""
+    own = SEED.people[idx].consent_status
+    if own != "subscribed":
+        return own
+    others = {p.consent_status for p in _BY_EMAIL[SEED.people[idx].email.strip().casefold()]}
+    return next((s for s in ("opted_out", "suppressed", "unknown") if s in others), own)
+
+
 def visible(text: str) -> str:
     for ch in INVISIBLES:
         text = text.replace(ch, "")
@@ -125,8 +140,9 @@ def visible(text: str) -> str:
 def expected_conflicts(
     v: Vendor, only: int | None = None, *, audience: bool = True
 ) -> dict[str, set[str]]:
-    """person ref -> where found: non-subscribed members of active e-mail campaigns and of
-    their audience lists (Salesforce cannot link them: there the shipped manifest declares the
+    """person ref -> where found: members of active e-mail campaigns and of their audience
+    lists who may not be emailed (``person_status``: their record or another with the same
+    address is not subscribed). Salesforce cannot link them: there the shipped manifest declares the
     other lists as feeding no sends, which leaves the same ones; ``audience=False`` leaves the
     lists out, as for one Salesforce campaign, which names no list)."""
     found: dict[int, set[str]] = defaultdict(set)
@@ -141,9 +157,7 @@ def expected_conflicts(
             for idx in SEED.lists[camp.audience_list].members:
                 found[idx].add(v.list_ref(camp.audience_list))
     return {
-        v.person_ref(i): where
-        for i, where in found.items()
-        if SEED.people[i].consent_status != "subscribed"
+        v.person_ref(i): where for i, where in found.items() if person_status(i) != "subscribed"
     }
 
 

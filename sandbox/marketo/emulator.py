@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -39,6 +40,7 @@ from mopsgate.sandbox.marketo import (
     routes_programs,
 )
 from mopsgate.sandbox.marketo.gate import MarketoChecks
+from mopsgate.sandbox.marketo.override import MethodOverride
 from mopsgate.sandbox.marketo.rules import InstanceRules
 from mopsgate.sandbox.marketo.seed import load
 from mopsgate.sandbox.marketo.state import InstanceState, MemoryInstance
@@ -86,7 +88,7 @@ class MarketoEmulator:
             *routes_assets.routes(gate, envelope),
             gate.fallback(_not_found(envelope)),
         ]
-        self.app = Starlette(routes=routes)
+        self.app = Starlette(routes=routes, middleware=[Middleware(MethodOverride)])
 
     # limits -------------------------------------------------------------------------------
     def set_rate_limit(
@@ -162,6 +164,6 @@ class MarketoEmulator:
 
 def _not_found(envelope: Envelope) -> Handler:
     async def endpoint(request: Request) -> Response:
-        return envelope.failure("610", "Requested resource not found", 404)
+        return envelope.failure("610", "Requested resource not found")
 
     return endpoint

@@ -1,5 +1,5 @@
 """Asset-API endpoints (``/rest/asset/v1``) of the Marketo emulator: programs, channels, smart
-campaigns (with their smart list's rules) and smart lists.
+campaigns (with their smart list's rules), smart lists and static lists.
 
 The asset API pages with ``offset``/``maxReturn`` (≤200, default 20) and reports "nothing
 found" as success with a warning and no ``result``.
@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from mopsgate.sandbox.emulator_base import Gate
 from mopsgate.sandbox.marketo.errors import MktoError
-from mopsgate.sandbox.marketo.state import Program, SmartCampaign, SmartList
+from mopsgate.sandbox.marketo.state import Program, SmartCampaign, SmartList, StaticList
 from mopsgate.sandbox.marketo.wire import Ctx, Envelope, Payload, iso_asset
 
 NO_ASSETS = {"warnings": ["No assets found for the given search criteria."]}
@@ -166,6 +166,28 @@ def _smart_list(s: SmartList, rules: bool) -> dict[str, Any]:
     return item
 
 
+def _static_list(s: StaticList) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "name": s.name,
+        "description": s.description,
+        "createdAt": iso_asset(s.created_at),
+        "updatedAt": iso_asset(s.created_at),
+        "folder": {"id": 31, "type": "Folder"},
+        "computedUrl": f"https://app-sandbox.marketo.test/#ST{s.id}A1",
+        "workspace": "Default",
+    }
+
+
+async def static_lists(ctx: Ctx) -> Payload:
+    return _offset_page(ctx, [_static_list(s) for s in ctx.state.static_lists()])
+
+
+async def static_list_by_id(ctx: Ctx) -> Payload:
+    found = ctx.state.static_list(ctx.id_param())
+    return {"result": [_static_list(found)]} if found else dict(NO_ASSETS)
+
+
 async def smart_lists(ctx: Ctx) -> Payload:
     rules = ctx.q("includeRules") == "true"
     return _offset_page(ctx, [_smart_list(s, rules) for s in ctx.state.smart_lists()])
@@ -190,4 +212,6 @@ def routes(gate: Gate, envelope: Envelope) -> list[Route]:
         gate.route(f"{asset}/smartCampaign/{{id}}/smartList.json", h(smart_campaign_smart_list)),
         gate.route(f"{asset}/smartLists.json", h(smart_lists)),
         gate.route(f"{asset}/smartList/{{id}}.json", h(smart_list_by_id)),
+        gate.route(f"{asset}/staticLists.json", h(static_lists)),
+        gate.route(f"{asset}/staticList/{{id}}.json", h(static_list_by_id)),
     ]

@@ -1,8 +1,11 @@
 """Lead endpoints of the Marketo emulator (``/rest/v1``): exact-match ``filterType`` searches
-capped at 1,000 matches (1003), unknown filter types refused with 1011, a lead by id,
-``describe2`` with ``searchableFields`` and ``isSensitive``, Sync Leads and Delete Leads.
+capped at 1,000 matches (1003), unknown filter types refused with 1011, a lead by id, v1
+``describe`` and ``describe2`` (with ``searchableFields`` and ``isSensitive``), Sync Leads and
+Delete Leads (``POST leads/delete.json`` or ``DELETE leads.json``).
 
-Only Sync Leads with ``action=updateOnly, lookupField=id`` is supported (documented deviation).
+Sync Leads takes ``createOrUpdate`` (the default), ``createOnly`` and ``updateOnly``, deduped on
+``lookupField`` (``email`` by default, ``id`` with ``updateOnly`` only, or another searchable
+field); ``createDuplicate`` is not emulated.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ SEARCHABLE = (
     "externalSalesPersonId",
 )
 DEFAULT_FIELDS = ("id", "email", "firstName", "lastName", "createdAt", "updatedAt")
+ACTIONS = ("createOrUpdate", "createOnly", "updateOnly")
 MAX_FILTER_MATCHES = 1000
 _DATA_TYPES = {"picklist": "string", "reference": "string"}
 
@@ -90,18 +94,38 @@ class LeadRoutes:
         searchable = [[f] for f in SEARCHABLE]
         return {"result": [{"name": "API Lead", "searchableFields": searchable, "fields": fields}]}
 
+    async def describe(self, ctx: Ctx) -> Payload:
+        """v1 describe: each field's display name, type and REST / SOAP names."""
+        return {
+            "result": [
+                {
+                    "id": n,
+                    "displayName": s.label,
+                    "dataType": _DATA_TYPES.get(s.type, s.type),
+                    "length": 255,
+                    "rest": {"name": s.name, "readOnly": s.read_only},
+                    "soap": {"name": s.name[:1].upper() + s.name[1:], "readOnly": s.read_only},
+                }
+                for n, s in enumerate(SPECS.values(), start=1)
+            ]
+        }
+
     async def sync_leads(self, ctx: Ctx) -> Payload:
         body = ctx.body if isinstance(ctx.body, dict) else {}
-        if body.get("action", "createOrUpdate") != "updateOnly" or body.get("lookupField") != "id":
-            raise MktoError(
-                "1003", "The sandbox supports action 'updateOnly' with lookupField 'id'"
-            )
+        action, lookup = body.get("action", "createOrUpdate"), body.get("lookupField", "email")
+        if action not in ACTIONS:
+            raise MktoError("1003", f"Invalid action '{action}' (one of {', '.join(ACTIONS)})")
+        if lookup not in SEARCHABLE:
+            raise MktoError("1006", f"Field '{lookup}' not found as a lookup field")
+        if lookup == "id" and action != "updateOnly":
+            raise MktoError("1003", "lookupField 'id' can only be used with action 'updateOnly'")
         records = body.get("input")
         if not isinstance(records, list) or not records:
             raise MktoError("701", "input cannot be blank")
         if len(records) > MAX_BATCH:
             raise MktoError("1003", f"Batch size exceeds the limit of {MAX_BATCH}")
-        return {"result": self.rules.update_leads(records, set(self.faults.fail_record_ids))}
+        failing = set(self.faults.fail_record_ids)
+        return {"result": self.rules.sync_leads(records, action, lookup, failing)}
 
     async def delete_leads(self, ctx: Ctx) -> Payload:
         failing = set(self.faults.fail_record_ids)
@@ -113,6 +137,8 @@ def routes(gate: Gate, envelope: Envelope, rules: InstanceRules, faults: Faults)
     return [
         gate.route("/rest/v1/leads.json", h(r.leads_by_filter)),
         gate.route("/rest/v1/leads.json", h(r.sync_leads), ["POST"], write=True),
+        gate.route("/rest/v1/leads.json", h(r.delete_leads), ["DELETE"], write=True),
+        gate.route("/rest/v1/leads/describe.json", h(r.describe)),
         gate.route("/rest/v1/leads/describe2.json", h(r.describe2)),
         gate.route("/rest/v1/leads/delete.json", h(r.delete_leads), ["POST"], write=True),
         gate.route("/rest/v1/lead/{id}.json", h(r.lead_by_id)),

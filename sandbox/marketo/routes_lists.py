@@ -1,5 +1,6 @@
 """Static-list endpoints of the Marketo emulator: lists (by id or name), a list's leads, a lead's
-list memberships, and adding and removing members (≤300 per call)."""
+list memberships, whether leads are members (``ismember``), and adding and removing members
+(≤300 per call)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from starlette.routing import Route
 
 from mopsgate.sandbox.emulator_base import Gate
 from mopsgate.sandbox.faults import Faults
-from mopsgate.sandbox.marketo.errors import MktoError
+from mopsgate.sandbox.marketo.errors import MktoError, skipped
 from mopsgate.sandbox.marketo.routes_leads import lead_view, requested_fields
 from mopsgate.sandbox.marketo.rules import InstanceRules
 from mopsgate.sandbox.marketo.state import StaticList
@@ -79,6 +80,18 @@ class ListRoutes:
         ]
         return page
 
+    async def is_member(self, ctx: Ctx) -> Payload:
+        lst = static_list(ctx)
+        out: list[dict[str, Any]] = []
+        for lid in input_ids(ctx):
+            if not isinstance(lid, int) or ctx.state.lead(lid) is None:
+                out.append(skipped("1004", "Lead not found", id=lid))
+            else:
+                out.append(
+                    {"id": lid, "status": "memberof" if lid in lst.members else "notmemberof"}
+                )
+        return {"result": out}
+
     async def add(self, ctx: Ctx) -> Payload:
         lst = static_list(ctx)
         failing = set(self.faults.fail_record_ids)
@@ -100,5 +113,6 @@ def routes(gate: Gate, envelope: Envelope, rules: InstanceRules, faults: Faults)
         gate.route("/rest/v1/list/{id}/leads.json", h(r.list_leads)),
         gate.route(members, h(r.add), ["POST"], write=True),
         gate.route(members, h(r.remove), ["DELETE"], write=True),
+        gate.route("/rest/v1/lists/{id}/leads/ismember.json", h(r.is_member)),
         gate.route("/rest/v1/leads/{id}/listMembership.json", h(r.list_membership)),
     ]

@@ -20,6 +20,17 @@ from mopsgate.sandbox.marketo.wire import iso_z
 SPECS = {spec.name: spec for spec in MARKETO_LEAD}
 
 
+def _field_problem(name: str, value: Any, **extra: Any) -> dict[str, Any] | None:
+    """Why Marketo would skip a record writing ``value`` to ``name``, or None."""
+    if name not in SPECS:
+        return skipped("1006", f"Field '{name}' not found", **extra)
+    if SPECS[name].read_only:
+        return skipped("1003", f"Field '{name}' is read-only", **extra)
+    if not _type_ok(name, value):
+        return skipped("1003", f"Invalid value for field '{name}'", **extra)
+    return None
+
+
 def _type_ok(name: str, value: Any) -> bool:
     kind = SPECS[name].type
     if value is None:
@@ -95,12 +106,9 @@ class InstanceRules:
             return skipped("1003", "Invalid data (injected fault)", id=lid)
         changes = {k: v for k, v in rec.items() if k != "id"}
         for name, value in changes.items():
-            if name not in SPECS:
-                return skipped("1006", f"Field '{name}' not found", id=lid)
-            if SPECS[name].read_only:
-                return skipped("1003", f"Field '{name}' is read-only", id=lid)
-            if not _type_ok(name, value):
-                return skipped("1003", f"Invalid value for field '{name}'", id=lid)
+            problem = _field_problem(name, value, id=lid)
+            if problem is not None:
+                return problem
         for name, value in changes.items():
             old = lead.get(name)
             if old == value:
@@ -118,6 +126,51 @@ class InstanceRules:
             )
         self.state.save_lead(lid, {"updatedAt": self.now_iso()})
         return {"id": lid, "status": "updated"}
+
+    # Sync Leads (create, update or both) ---------------------------------------------------
+    def sync_leads(
+        self, records: Iterable[Any], action: str, lookup: str, fail_ids: set[str]
+    ) -> list[dict[str, Any]]:
+        """Sync Leads per record, in input order: find the lead by ``lookup`` (case-blind,
+        exact), then update it, create one, or skip, as ``action`` says."""
+        return [self._sync_one(rec, action, lookup, fail_ids) for rec in records]
+
+    def _sync_one(self, rec: Any, action: str, lookup: str, fail_ids: set[str]) -> dict[str, Any]:
+        if lookup == "id":  # only with updateOnly (checked by the route)
+            return self._update_one(rec, fail_ids)
+        if not isinstance(rec, dict):
+            return skipped("1003", "Each input record must be an object")
+        key = rec.get(lookup)
+        if key is None or key == "":
+            return skipped("1003", f"Value for lookup field '{lookup}' not found")
+        matches = self.state.find_leads(lookup, [str(key)])
+        if len(matches) > 1:
+            return skipped("1007", "Multiple lead match lookup criteria")
+        if matches:
+            if action == "createOnly":
+                return skipped("1005", "Lead already exists")
+            changes = {k: v for k, v in rec.items() if k not in (lookup, "id")}
+            return self._update_one({"id": matches[0], **changes}, fail_ids)
+        if action == "updateOnly":
+            return skipped("1004", "Lead not found")
+        return self._create_one(rec)
+
+    def _create_one(self, rec: dict[str, Any]) -> dict[str, Any]:
+        if "id" in rec:
+            return skipped("1003", "Field 'id' cannot be set when creating a lead")
+        for name, value in rec.items():
+            problem = _field_problem(name, value)
+            if problem is not None:
+                return problem
+        lid = self.state.new_lead_id()
+        now = self.now_iso()
+        unset: dict[str, Any] = {"boolean": False}  # a new lead is not unsubscribed...
+        lead = {s.name: unset.get(s.type) for s in MARKETO_LEAD}
+        lead.update(rec)
+        lead.update(id=lid, createdAt=now, updatedAt=now)
+        self.state.add_lead(lead)
+        self.add_activity(lid, 12, primaryAttributeValue=str(rec.get("email") or ""))
+        return {"id": lid, "status": "created"}
 
     def delete_leads(self, lead_ids: Iterable[Any], fail_ids: set[str]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

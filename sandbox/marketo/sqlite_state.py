@@ -144,6 +144,14 @@ class SqliteInstance:
     def lead_count(self) -> int:
         return int(self._one("SELECT count(*) FROM mk_lead"))
 
+    def new_lead_id(self) -> int:
+        highest = self._one("SELECT coalesce(max(id), 0) FROM mk_lead")
+        deleted = self._one(
+            "SELECT coalesce(max(json_extract(doc, '$.leadId')), 0) FROM mk_run "
+            "WHERE kind = 'deleted'"
+        )
+        return 1 + max(int(highest), int(deleted))
+
     # static and smart lists -----------------------------------------------------------------
     def _static(self, doc: str) -> StaticList:
         lst = load_fields(StaticList, doc)

@@ -94,6 +94,10 @@ class InstanceState(Protocol):
 
     def lead_count(self) -> int: ...
 
+    def new_lead_id(self) -> int:
+        """An id no lead has had (a deleted lead's id is never given again)."""
+        ...
+
     # static and smart lists -----------------------------------------------------------------
     def static_list(self, list_id: int) -> StaticList | None: ...
 
@@ -180,6 +184,7 @@ class MemoryInstance:
 
     def __init__(self) -> None:
         self._leads: dict[int, Lead] = {}
+        self._highest_id = 0
         self._email_index: dict[str, set[int]] = {}
         self._static: dict[int, StaticList] = {}
         self._static_members: dict[int, dict[int, str]] = {}
@@ -212,6 +217,7 @@ class MemoryInstance:
 
     def add_lead(self, lead: Lead) -> None:
         self._leads[lead["id"]] = lead
+        self._highest_id = max(self._highest_id, lead["id"])
         self._index(lead["id"], lead.get("email"), add=True)
 
     def save_lead(self, lead_id: int, changes: Mapping[str, Any]) -> None:
@@ -231,6 +237,9 @@ class MemoryInstance:
 
     def lead_count(self) -> int:
         return len(self._leads)
+
+    def new_lead_id(self) -> int:
+        return self._highest_id + 1
 
     def _index(self, lead_id: int, email: Any, *, add: bool) -> None:
         if not isinstance(email, str):

@@ -23,7 +23,7 @@ from urllib.parse import unquote_plus
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from mopsgate.sandbox.faults import Faults
 
@@ -227,6 +227,21 @@ class EmulatorCore:
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """The methods another route of the app answers on this path (empty: no route has the
+    path), so a vendor's fallback can say 405 rather than 404."""
+    found: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.path != FALLBACK_PATH:
+            match, _child = route.matches(request.scope)
+            if match is Match.PARTIAL and route.methods:
+                found |= route.methods - {"HEAD"}
+    return sorted(found)
+
+
+FALLBACK_PATH = "/{path:path}"
+
+
 class Gate:
     """The one door of an emulator: makes each of its routes, all guarded alike."""
 
@@ -252,7 +267,7 @@ class Gate:
     def fallback(self, handler: Handler) -> Route:
         """The last route: any other path or method, checked like the API, answered by the
         vendor's 'not found'."""
-        return self.route("/{path:path}", handler, ALL_METHODS)
+        return self.route(FALLBACK_PATH, handler, ALL_METHODS)
 
     async def _pass(
         self, request: Request, handler: Handler, write: bool, access: Access

@@ -33,18 +33,31 @@ class Paths:
     def _crm(self, api: str) -> str:
         return f"/crm/v3/{api}" if self.family == "v3" else f"/crm/{api}/{self.family}"
 
+    def objects(self, object_type: str) -> str:
+        if self.family == "v3":
+            return f"/crm/v3/objects/{object_type}"
+        return f"/crm/objects/{self.family}/{object_type}"
+
     @property
     def contacts(self) -> str:
-        if self.family == "v3":
-            return "/crm/v3/objects/contacts"
-        return f"/crm/objects/{self.family}/contacts"
+        return self.objects("contacts")
 
     def contact(self, native_id: str) -> str:
         return f"{self.contacts}/{_seg(native_id)}"
 
     @property
     def contact_properties(self) -> str:
-        return f"{self._crm('properties')}/contacts"
+        return self.properties("contacts")
+
+    def properties(self, object_type: str) -> str:
+        return f"{self._crm('properties')}/{object_type}"
+
+    def associations(self, object_type: str) -> str:
+        """Where a record's associations hang (``…/{id}/associations/{to}``): the v4 API for
+        the v3 family, the object itself in the dated family."""
+        if self.family == "v3":
+            return f"/crm/v4/objects/{object_type}"
+        return self.objects(object_type)
 
     @property
     def owners(self) -> str:

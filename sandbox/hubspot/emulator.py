@@ -26,12 +26,15 @@ from mopsgate.sandbox.emulator_base import (
     LoggedRequest,
     RateWindow,
     Runner,
+    allowed_methods,
     on_loop,
 )
 from mopsgate.sandbox.hubspot import (
     ids,
     routes_account,
+    routes_associations,
     routes_campaigns,
+    routes_companies,
     routes_consent,
     routes_contacts,
     routes_lists,
@@ -48,6 +51,10 @@ DAILY_LIMIT = 250_000
 
 
 async def _not_found(request: Request) -> Response:
+    allowed = allowed_methods(request)
+    if allowed:
+        message = f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"
+        return hs_error(405, message, "METHOD_NOT_ALLOWED", headers={"Allow": ", ".join(allowed)})
     return hs_error(404, f"No route for {request.method} {request.url.path}", "NOT_FOUND")
 
 
@@ -84,6 +91,8 @@ class HubSpotEmulator:
         for family in FAMILIES:
             p = Paths(family)
             routes += routes_contacts.routes(gate, self.state, faults, p)
+            routes += routes_companies.routes(gate, self.state, p)
+            routes += routes_associations.routes(gate, self.state, p)
             routes += routes_lists.routes(gate, self.state, faults, p)
             routes += routes_campaigns.routes(gate, self.state, p)
         routes += routes_campaigns.shared_routes(gate, self.state)

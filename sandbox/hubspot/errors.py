@@ -4,6 +4,7 @@ batch. Handlers raise ``BadInput`` for input HubSpot would refuse with a 400."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -36,6 +37,14 @@ def hs_error(
 
 def validation_error(message: str, **extra: Any) -> JSONResponse:
     return hs_error(400, message, "VALIDATION_ERROR", **extra)
+
+
+def invalid_properties(problems: list[dict[str, Any]]) -> JSONResponse:
+    """One 400 listing every property problem (``search.validate_props``), as HubSpot does."""
+    return validation_error(
+        "Property values were not valid: " + json.dumps(problems),
+        errors=[{"message": x["message"], "code": x["error"], "in": x["name"]} for x in problems],
+    )
 
 
 def not_found(what: str) -> JSONResponse:

@@ -31,6 +31,7 @@ SANDBOX_CLIENT_SECRET = "sandbox-secret"  # noqa: S105
 SANDBOX_REFRESH_TOKEN = "sandbox-refresh"  # noqa: S105
 
 _CONTACT_BASE = 1001
+_COMPANY_BASE = 5001
 _LIST_BASE = 1
 _OWNER_BASE = 70001
 _EMAIL_BASE = 9_000_001
@@ -55,6 +56,11 @@ def person_ref(idx: int) -> str:
 
 def person_idx(native_id: str) -> int:
     return int(native_id) - _CONTACT_BASE
+
+
+def company_id(n: int) -> str:
+    """Seed companies are numbered by first appearance of the name among the seed people."""
+    return str(_COMPANY_BASE + n)
 
 
 def list_id(idx: int) -> str:
@@ -120,6 +126,7 @@ __all__ = [
     "VENDOR",
     "campaign_id",
     "campaign_ref",
+    "company_id",
     "contact_type_for_status",
     "email_campaign_id",
     "email_event_id",

@@ -133,8 +133,13 @@ class ListRoutes:
         changed, missing = rules.change_membership(
             self.state, lst.id, body, adding=adding, failing=self.faults.fail_record_ids
         )
-        key = "recordsIdsAdded" if adding else "recordIdsRemoved"  # sic: HubSpot's spelling
-        return JSONResponse({key: changed, "recordIdsMissing": missing})
+        return JSONResponse(
+            {
+                "recordsIdsAdded": changed if adding else [],  # sic: HubSpot's spelling
+                "recordIdsRemoved": [] if adding else changed,
+                "recordIdsMissing": missing,
+            }
+        )
 
 
 def routes(gate: Gate, state: PortalState, faults: Faults, p: Paths) -> list[Route]:

@@ -1,6 +1,7 @@
-"""What a HubSpot portal does when records change, over any ``PortalState``: property updates
-that record what changed, archive, unsubscribe-from-all keyed by address, and manual list
-membership. Every change lands in the write log tests read.
+"""What a HubSpot portal does when records change, over any ``PortalState``: contacts created
+(with the properties HubSpot sets itself), property updates that record what changed, archive,
+unsubscribe-from-all keyed by address, manual list membership, and companies created, updated
+and archived. Every change lands in the write log tests read.
 """
 
 from __future__ import annotations
@@ -9,13 +10,57 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from mopsgate.sandbox.hubspot.state import EmailEvent, PortalState, now_iso
+from mopsgate.sandbox.hubspot.state import (
+    Company,
+    Contact,
+    EmailEvent,
+    PortalState,
+    Props,
+    now_iso,
+)
 
 Change = tuple[str | None, str | None]
 
 
 def log(state: PortalState, kind: str, contact_id: str, detail: dict[str, Any]) -> None:
     state.log_write({"type": kind, "contactId": contact_id, "at": now_iso(), **detail})
+
+
+def _new(props: Mapping[str, str | None], record_id: str, at: str, modified: str) -> Props:
+    values = {k: (v if v != "" else None) for k, v in props.items()}
+    return {**values, "hs_object_id": record_id, "createdate": at, modified: at}
+
+
+def create_contact(state: PortalState, props: Mapping[str, str | None]) -> Contact:
+    """A new contact under a never-used id ("" leaves a property unset)."""
+    at, cid = now_iso(), state.new_id("contacts")
+    contact = Contact(cid, _new(props, cid, at, "lastmodifieddate"), at, at)
+    state.add_contact(contact)
+    log(state, "created", cid, {})
+    return contact
+
+
+def create_company(state: PortalState, props: Mapping[str, str | None]) -> Company:
+    at, cid = now_iso(), state.new_id("companies")
+    company = Company(cid, _new(props, cid, at, "hs_lastmodifieddate"), at, at)
+    state.add_company(company)
+    state.log_write({"type": "company_created", "companyId": cid, "at": at})
+    return company
+
+
+def update_company(state: PortalState, company_id: str, props: Mapping[str, str | None]) -> Company:
+    at = now_iso()
+    values = {k: (v if v != "" else None) for k, v in props.items()}
+    state.save_company(company_id, {**values, "hs_lastmodifieddate": at}, at)
+    state.log_write({"type": "company_changed", "companyId": company_id, "at": at})
+    company = state.company(company_id)
+    assert company is not None  # just saved, in the same transaction
+    return company
+
+
+def archive_company(state: PortalState, company_id: str) -> None:
+    state.archive_company(company_id)
+    state.log_write({"type": "company_deleted", "companyId": company_id, "at": now_iso()})
 
 
 def set_props(

@@ -12,6 +12,7 @@ from typing import Any
 
 from mopsgate.sandbox.hubspot import ids
 from mopsgate.sandbox.hubspot.state import (
+    Company,
     Contact,
     EmailEvent,
     PortalCampaign,
@@ -43,6 +44,10 @@ def load(state: PortalState, seed: SeedData) -> None:
         props = seed_props(p, ids.owner_id(p.owner_idx))
         created, modified = props["createdate"] or "", props["lastmodifieddate"] or ""
         state.add_contact(Contact(ids.person_id(p.idx), props, created, modified))
+    for company, members in _seed_companies(seed):
+        state.add_company(company)
+        for idx in members:
+            state.link(ids.person_id(idx), company.id, primary=True)
     for o in seed.owners:
         state.add_owner(_owner(o.idx, o.name, o.email, o.active))
     for lst in _seed_lists(seed).values():
@@ -98,6 +103,28 @@ def _seed_events(seed: SeedData) -> list[EmailEvent]:
         out.append(
             EmailEvent(ids.email_event_id(a.idx), ms, EVENT_TYPES[a.type], email, ecid, extra)
         )
+    return out
+
+
+def _seed_companies(seed: SeedData) -> list[tuple[Company, list[int]]]:
+    """One company per company name among the people (numbered by first appearance), each
+    person associated with it as their primary company."""
+    people: dict[str, list[int]] = {}
+    for p in seed.people:
+        people.setdefault(p.company, []).append(p.idx)
+    when = iso(seed.people[0].created_at) if seed.people else now_iso()
+    out = []
+    for n, (name, members) in enumerate(people.items()):
+        cid = ids.company_id(n)
+        domain = "".join(ch for ch in name.lower() if ch.isalnum()) + ".test"
+        props: Props = {
+            "hs_object_id": cid,
+            "name": name,
+            "domain": domain,
+            "createdate": when,
+            "hs_lastmodifieddate": when,
+        }
+        out.append((Company(cid, props, when, when), members))
     return out
 
 

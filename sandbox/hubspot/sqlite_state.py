@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from mopsgate.sandbox.hubspot.state import (
+    Company,
     Contact,
     EmailEvent,
     PortalCampaign,
@@ -29,6 +30,11 @@ SCHEMA = (
     "archived INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, "
     "props TEXT NOT NULL)",
     "CREATE INDEX hs_contact_email ON hs_contact (email_key)",
+    "CREATE TABLE hs_company (id INTEGER PRIMARY KEY, archived INTEGER NOT NULL DEFAULT 0, "
+    "created_at TEXT NOT NULL, updated_at TEXT NOT NULL, props TEXT NOT NULL)",
+    "CREATE TABLE hs_link (contact_id INTEGER NOT NULL, company_id INTEGER NOT NULL, "
+    "is_primary INTEGER NOT NULL, PRIMARY KEY (contact_id, company_id)) WITHOUT ROWID",
+    "CREATE INDEX hs_link_company ON hs_link (company_id)",
     "CREATE TABLE hs_list (id INTEGER PRIMARY KEY, doc TEXT NOT NULL)",
     "CREATE TABLE hs_list_member (list_id INTEGER NOT NULL, contact_id INTEGER NOT NULL, "
     "at TEXT NOT NULL, PRIMARY KEY (list_id, contact_id)) WITHOUT ROWID",
@@ -44,6 +50,8 @@ SCHEMA = (
 # table -> (key columns, what a row is), for ``mopsgate sandbox status``
 TABLES = {
     "hs_contact": (("id",), "contact"),
+    "hs_company": (("id",), "company"),
+    "hs_link": (("contact_id", "company_id"), "contact-company association"),
     "hs_list": (("id",), "list"),
     "hs_list_member": (("list_id", "contact_id"), "list membership"),
     "hs_campaign": (("guid",), "campaign"),
@@ -53,6 +61,8 @@ TABLES = {
     "hs_write": (("seq",), "logged write"),
 }
 _CONTACT = "SELECT id, props, created_at, updated_at FROM hs_contact"
+_COMPANY = "SELECT id, props, created_at, updated_at FROM hs_company"
+_TABLES = {"contacts": "hs_contact", "companies": "hs_company"}
 
 
 def _email_key(email: str | None) -> str | None:
@@ -62,6 +72,10 @@ def _email_key(email: str | None) -> str | None:
 
 def _contact(row: tuple[Any, ...]) -> Contact:
     return Contact(str(row[0]), load(row[1]), row[2], row[3])
+
+
+def _company(row: tuple[Any, ...]) -> Company:
+    return Company(str(row[0]), load(row[1]), row[2], row[3])
 
 
 def _first(row: tuple[Any, ...]) -> Any:
@@ -127,6 +141,7 @@ class SqlitePortal:
             raise KeyError(contact_id)
         self._put("UPDATE hs_contact SET archived = 1 WHERE id = ?", int(contact_id))
         self._put("DELETE FROM hs_list_member WHERE contact_id = ?", int(contact_id))
+        self._put("DELETE FROM hs_link WHERE contact_id = ?", int(contact_id))
 
     def is_archived(self, contact_id: str) -> bool:
         if not contact_id.isdigit():
@@ -135,6 +150,82 @@ class SqlitePortal:
             "SELECT archived FROM hs_contact WHERE id = ?", (int(contact_id),)
         ).fetchone()
         return bool(row and row[0])
+
+    def new_id(self, object_type: str) -> str:
+        table = _TABLES[object_type]
+        row = self.db.conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()  # noqa: S608
+        return str(int(row[0]) + 1)
+
+    # companies and their contacts -----------------------------------------------------------
+    def company(self, company_id: str) -> Company | None:
+        if not company_id.isdigit():
+            return None
+        row = self.db.conn.execute(
+            f"{_COMPANY} WHERE id = ? AND archived = 0", (int(company_id),)
+        ).fetchone()
+        return None if row is None else _company(row)
+
+    def companies(self) -> Iterable[Company]:
+        rows = self.db.conn.execute(f"{_COMPANY} WHERE archived = 0 ORDER BY id")
+        return [_company(r) for r in rows]
+
+    def add_company(self, company: Company) -> None:
+        self._put(
+            "INSERT INTO hs_company (id, created_at, updated_at, props) VALUES (?, ?, ?, ?)",
+            int(company.id),
+            company.created_at,
+            company.updated_at,
+            dump(company.props),
+        )
+
+    def save_company(self, company_id: str, props: Mapping[str, str | None], at: str) -> None:
+        company = self.company(company_id)
+        if company is None:
+            raise KeyError(company_id)
+        company.props.update(props)
+        self._put(
+            "UPDATE hs_company SET props = ?, updated_at = ? WHERE id = ?",
+            dump(company.props),
+            at,
+            int(company_id),
+        )
+
+    def archive_company(self, company_id: str) -> None:
+        if self.company(company_id) is None:
+            raise KeyError(company_id)
+        self._put("UPDATE hs_company SET archived = 1 WHERE id = ?", int(company_id))
+        self._put("DELETE FROM hs_link WHERE company_id = ?", int(company_id))
+
+    def link(self, contact_id: str, company_id: str, primary: bool) -> None:
+        self._put(
+            "INSERT INTO hs_link (contact_id, company_id, is_primary) VALUES (?, ?, ?) "
+            "ON CONFLICT (contact_id, company_id) DO UPDATE SET is_primary = max(is_primary, ?)",
+            int(contact_id),
+            int(company_id),
+            int(primary),
+            int(primary),
+        )
+
+    def unlink(self, contact_id: str, company_id: str) -> None:
+        self._put(
+            "DELETE FROM hs_link WHERE contact_id = ? AND company_id = ?",
+            int(contact_id),
+            int(company_id),
+        )
+
+    def companies_of(self, contact_id: str) -> dict[str, bool]:
+        rows = self.db.conn.execute(
+            "SELECT company_id, is_primary FROM hs_link WHERE contact_id = ? ORDER BY company_id",
+            (int(contact_id),),
+        )
+        return {str(c): bool(p) for c, p in rows}
+
+    def contacts_of(self, company_id: str) -> dict[str, bool]:
+        rows = self.db.conn.execute(
+            "SELECT contact_id, is_primary FROM hs_link WHERE company_id = ? ORDER BY contact_id",
+            (int(company_id),),
+        )
+        return {str(c): bool(p) for c, p in rows}
 
     # lists ----------------------------------------------------------------------------------
     def _list(self, doc: str) -> PortalList:

@@ -1,8 +1,9 @@
 """The HubSpot emulator's state: the narrow interface its routes and rules use, and the
 in-memory portal behind it.
 
-``PortalState`` is the whole contract: contacts (by id, by email, all), archive, lists and their
-memberships, campaigns, owners, email events and the log of writes. Nothing else reaches into
+``PortalState`` is the whole contract: contacts (by id, by email, all), archive, companies and
+their associations with contacts, lists and their memberships, campaigns, owners, email events
+and the log of writes. Nothing else reaches into
 the data, so another store (``sqlite_state.SqlitePortal``, a file shared by several processes)
 stands in for ``MemoryPortal`` without a route changing. Values handed out are read-only views:
 change them through the write methods (a list's ``members`` is a live view). Property values
@@ -45,6 +46,10 @@ class Contact:
     props: Props
     created_at: str
     updated_at: str
+
+
+class Company(Contact):
+    """A company record: the same shape as a contact (id, properties, timestamps)."""
 
 
 @dataclass
@@ -113,6 +118,40 @@ class PortalState(Protocol):
 
     def is_archived(self, contact_id: str) -> bool: ...
 
+    def new_id(self, object_type: str) -> str:
+        """An id no record of ``object_type`` (contacts, companies) has had, archived ones
+        included."""
+        ...
+
+    # companies and their contacts -----------------------------------------------------------
+    def company(self, company_id: str) -> Company | None: ...
+
+    def companies(self) -> Iterable[Company]:
+        """Every live company, by id."""
+        ...
+
+    def add_company(self, company: Company) -> None: ...
+
+    def save_company(self, company_id: str, props: Mapping[str, str | None], at: str) -> None: ...
+
+    def archive_company(self, company_id: str) -> None:
+        """Archive a company; its associations go."""
+        ...
+
+    def link(self, contact_id: str, company_id: str, primary: bool) -> None:
+        """Associate a contact with a company (primary: the contact's primary company)."""
+        ...
+
+    def unlink(self, contact_id: str, company_id: str) -> None: ...
+
+    def companies_of(self, contact_id: str) -> dict[str, bool]:
+        """company id -> primary, for each company the contact is associated with, by id."""
+        ...
+
+    def contacts_of(self, company_id: str) -> dict[str, bool]:
+        """contact id -> primary, for each contact associated with the company, by id."""
+        ...
+
     # lists ----------------------------------------------------------------------------------
     def list_by_id(self, list_id: str) -> PortalList | None: ...
 
@@ -159,6 +198,9 @@ class MemoryPortal:
     def __init__(self) -> None:
         self._contacts: dict[str, Contact] = {}
         self._archived: dict[str, Contact] = {}
+        self._companies: dict[str, Company] = {}
+        self._links: dict[str, dict[str, bool]] = {}  # contact id -> company id -> primary
+        self._highest = {"contacts": 0, "companies": 0}
         self._by_email: dict[str, set[str]] = {}
         self._lists: dict[str, PortalList] = {}
         self._list_members: dict[str, dict[str, str]] = {}
@@ -180,6 +222,13 @@ class MemoryPortal:
     def add_contact(self, contact: Contact) -> None:
         self._contacts[contact.id] = contact
         self._index(contact.id, contact.props.get("email"), add=True)
+        self._seen("contacts", contact.id)
+
+    def _seen(self, object_type: str, record_id: str) -> None:
+        self._highest[object_type] = max(self._highest[object_type], int(record_id))
+
+    def new_id(self, object_type: str) -> str:
+        return str(self._highest[object_type] + 1)
 
     def save_contact(self, contact_id: str, props: Mapping[str, str | None], at: str) -> None:
         contact = self._contacts[contact_id]
@@ -195,6 +244,7 @@ class MemoryPortal:
         self._index(contact_id, contact.props.get("email"), add=False)
         for members in self._list_members.values():
             members.pop(contact_id, None)
+        self._links.pop(contact_id, None)
 
     def is_archived(self, contact_id: str) -> bool:
         return contact_id in self._archived
@@ -207,6 +257,42 @@ class MemoryPortal:
             self._by_email.setdefault(key, set()).add(contact_id)
         else:
             self._by_email.get(key, set()).discard(contact_id)
+
+    # companies and their contacts -----------------------------------------------------------
+    def company(self, company_id: str) -> Company | None:
+        return self._companies.get(company_id)
+
+    def companies(self) -> Iterable[Company]:
+        return [self._companies[k] for k in sorted(self._companies, key=int)]
+
+    def add_company(self, company: Company) -> None:
+        self._companies[company.id] = company
+        self._seen("companies", company.id)
+
+    def save_company(self, company_id: str, props: Mapping[str, str | None], at: str) -> None:
+        company = self._companies[company_id]
+        company.props.update(props)
+        company.updated_at = at
+
+    def archive_company(self, company_id: str) -> None:
+        del self._companies[company_id]
+        for links in self._links.values():
+            links.pop(company_id, None)
+
+    def link(self, contact_id: str, company_id: str, primary: bool) -> None:
+        links = self._links.setdefault(contact_id, {})
+        links[company_id] = primary or links.get(company_id, False)
+
+    def unlink(self, contact_id: str, company_id: str) -> None:
+        self._links.get(contact_id, {}).pop(company_id, None)
+
+    def companies_of(self, contact_id: str) -> dict[str, bool]:
+        links = self._links.get(contact_id, {})
+        return {k: links[k] for k in sorted(links, key=int)}
+
+    def contacts_of(self, company_id: str) -> dict[str, bool]:
+        found = {c: links[company_id] for c, links in self._links.items() if company_id in links}
+        return {k: found[k] for k in sorted(found, key=int)}
 
     # lists ----------------------------------------------------------------------------------
     def list_by_id(self, list_id: str) -> PortalList | None:

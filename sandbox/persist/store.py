@@ -33,7 +33,7 @@ from mopsgate.sandbox.persist.db import SandboxDb, drive
 from mopsgate.sandbox.seed import N_PEOPLE, SEED, seed_data
 
 T = TypeVar("T")
-FORMAT = "1"  # bump when a table changes: an older file is then refused until reset
+FORMAT = "2"  # bump when a table changes: an older file is then refused until reset
 VENDORS = ("marketo", "hubspot", "salesforce")
 _STATE = {
     "marketo": ("mopsgate.sandbox.marketo.sqlite_state", "SqliteInstance"),

@@ -61,6 +61,10 @@ def serve(
     memory: Annotated[
         bool, typer.Option("--memory", help="serve a throwaway in-memory copy of the seed")
     ] = False,
+    tls: Annotated[
+        bool,
+        typer.Option("--tls", help="https, with a self-signed certificate made at start"),
+    ] = False,
     home: HomeOpt = None,
 ) -> None:
     """Serve the Marketo, HubSpot and Salesforce emulators until Ctrl-C."""
@@ -71,15 +75,28 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo("mopsgate: the sandbox only binds loopback addresses", err=True)
         raise typer.Exit(2)
+    settings = load_settings(None, home)
+    ensure_home(settings)
     store = None if memory else _store(home)
+    ssl: dict[str, Any] = {}
+    if tls:
+        from mopsgate.sandbox.tls import self_signed
+
+        cert, key = self_signed(settings.home / "sandbox-tls")
+        ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
     servers = []
     for offset, name in enumerate(VENDORS):
         port = base_port + offset if base_port else 0
         app = new_emulator(name, store).app
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", lifespan="off", **ssl
+        )
         servers.append((name, uvicorn.Server(config)))
     where = "in memory (nothing is kept)" if store is None else str(store.path)
     typer.echo(f"sandbox data: {where}", err=True)
+    if tls:
+        typer.echo(f"certificate (trust this file): {ssl['ssl_certfile']}", err=True)
+    scheme = "https" if tls else "http"
     typer.echo(
         "sandbox credentials: marketo client_id/secret 'sandbox'; hubspot token "
         "'pat-sandbox'; salesforce client_id/secret 'sandbox'",
@@ -93,7 +110,7 @@ def serve(
         for name, s in servers:
             if s.started:
                 port = s.servers[0].sockets[0].getsockname()[1]
-                typer.echo(f"{name:<11} http://{host}:{port}", err=True)
+                typer.echo(f"{name:<11} {scheme}://{host}:{port}", err=True)
         await asyncio.gather(*tasks)
 
     try:

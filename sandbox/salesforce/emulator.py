@@ -23,10 +23,11 @@ from mopsgate.sandbox.emulator_base import (
     LoggedRequest,
     RateWindow,
     Runner,
+    allowed_methods,
     on_loop,
 )
 from mopsgate.sandbox.salesforce import ids, routes_org, routes_query, routes_sobjects, rules
-from mopsgate.sandbox.salesforce.errors import not_found
+from mopsgate.sandbox.salesforce.errors import not_found, sf_error
 from mopsgate.sandbox.salesforce.gate import SalesforceChecks
 from mopsgate.sandbox.salesforce.routes_org import Org
 from mopsgate.sandbox.salesforce.routes_query import Cursors
@@ -44,6 +45,12 @@ def _utcnow() -> datetime:
 
 
 async def _not_found(request: Request) -> Response:
+    allowed = allowed_methods(request)
+    if allowed:
+        message = f"HTTP Method '{request.method}' not allowed. Allowed are {','.join(allowed)}"
+        answer = sf_error(405, "METHOD_NOT_ALLOWED", message)
+        answer.headers["Allow"] = ", ".join(allowed)
+        return answer
     return not_found()
 
 

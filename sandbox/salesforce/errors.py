@@ -10,8 +10,8 @@ from starlette.responses import JSONResponse
 ErrorBody = dict[str, Any]
 
 
-def sf_error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse([{"message": message, "errorCode": code, "fields": []}], status)
+def sf_error(status: int, code: str, message: str, fields: list[str] | None = None) -> JSONResponse:
+    return JSONResponse([{"message": message, "errorCode": code, "fields": fields or []}], status)
 
 
 def not_found() -> JSONResponse:

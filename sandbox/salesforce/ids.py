@@ -33,6 +33,8 @@ SANDBOX_CLIENT_SECRET = "sandbox"  # noqa: S105 - the emulator's published sandb
 
 _LEAD = "00Q5e0000"
 _CONTACT = "0035e0000"
+_NEW_LEAD = "00Q5e0001"  # Leads and Contacts created through the API (after the seed's)
+_NEW_CONTACT = "0035e0001"
 _LIST_CAMPAIGN = "7015e0001"
 _CAMPAIGN = "7015e0000"
 _MEMBER = "00v5e0000"
@@ -60,6 +62,14 @@ def person_ref(idx: int) -> str:
 
 def person_idx(native_id: str) -> int:
     return int(native_id[9:15])
+
+
+def new_lead_id(n: int) -> str:
+    return _NEW_LEAD + f"{n:06d}"
+
+
+def new_contact_id(n: int) -> str:
+    return _NEW_CONTACT + f"{n:06d}"
 
 
 def list_id(list_idx: int) -> str:
@@ -124,6 +134,8 @@ __all__ = [
     "list_id",
     "list_ref",
     "member_id",
+    "new_contact_id",
+    "new_lead_id",
     "object_of",
     "owner_id",
     "owner_ref",

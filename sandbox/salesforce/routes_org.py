@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -35,7 +37,7 @@ class OrgRoutes:
         form = await request.form()
         if form.get("grant_type") != "client_credentials":
             return oauth_error("unsupported_grant_type", "grant type not supported")
-        if (form.get("client_id"), form.get("client_secret")) != self.org.credentials:
+        if _credentials(request, form) != self.org.credentials:
             return oauth_error("invalid_client", "invalid client credentials")
         access, _ttl = self.core.issue_token()
         issued = str(int(time.time() * 1000))
@@ -71,10 +73,24 @@ class OrgRoutes:
         )
 
 
+def _credentials(request: Request, form: Any) -> tuple[Any, Any]:
+    """The client id and secret from the form or, as RFC 6749 prefers, HTTP Basic."""
+    header = request.headers.get("authorization", "")
+    if form.get("client_id") is None and header.startswith("Basic "):
+        try:
+            decoded = base64.b64decode(header[6:], validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None, None
+        client_id, _, secret = decoded.partition(":")
+        return unquote_plus(client_id), unquote_plus(secret)
+    return form.get("client_id"), form.get("client_secret")
+
+
 def routes(gate: Gate, org: Org) -> list[Route]:
     r = OrgRoutes(gate.core, org)
     return [
         gate.route("/services/oauth2/token", r.token, ["POST"], access=Access.TOKEN),
         gate.route("/services/data/", r.versions, access=Access.UNCOUNTED),
         gate.route("/services/data/{version}/limits", r.limits),
+        gate.route("/services/data/{version}/limits/", r.limits),
     ]

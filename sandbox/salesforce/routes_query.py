@@ -1,4 +1,5 @@
-"""SOQL over REST: ``/query`` and its query locators (``/query/<locator>-<row>``).
+"""SOQL over REST: ``/query`` (and ``/queryAll``) and its query locators
+(``/query/<locator>-<row>``).
 
 A query is parsed, bound to the object catalogue and evaluated over the org state; a result
 longer than the batch size keeps a locator so the rest can be paged, as the real API does (the
@@ -111,7 +112,14 @@ class QueryRoutes:
 def routes(gate: Gate, state: OrgState, cursors: Cursors) -> list[Route]:
     r = QueryRoutes(state, cursors)
     data = "/services/data/{version}"
+    # With or without the trailing slash clients add (simple-salesforce always does); queryAll
+    # is query here: deleted records are not kept.
     return [
-        gate.route(f"{data}/query", r.query),
-        gate.route(f"{data}/query/{{locator}}", r.query_more),
+        route
+        for name in ("query", "queryAll")
+        for route in (
+            gate.route(f"{data}/{name}", r.query),
+            gate.route(f"{data}/{name}/", r.query),
+            gate.route(f"{data}/{name}/{{locator}}", r.query_more),
+        )
     ]

@@ -1,5 +1,10 @@
-"""sObject endpoints: one record by id (``?fields=``), a person object's describe, and sObject
-Collections writes (``/composite/sobjects``, ≤200 records per call)."""
+"""sObject endpoints: the global describe, an object's basics and describe, one record (read,
+update, delete; ``?fields=`` on read), a new Lead / Contact / CampaignMember, and sObject
+Collections writes (``/composite/sobjects``, ≤200 records per call).
+
+A single-record write runs through the same ``Collections`` rules as a collection of one, all
+or none, and answers as Salesforce does: 201 with the new id, 204, or the error array.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +15,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mopsgate.connectors.salesforce import fields as cat
-from mopsgate.connectors.schema import FieldSpec
 from mopsgate.sandbox.emulator_base import Gate
 from mopsgate.sandbox.faults import Faults
-from mopsgate.sandbox.salesforce import ids
+from mopsgate.sandbox.salesforce import describe, ids
 from mopsgate.sandbox.salesforce.errors import not_found, sf_error
 from mopsgate.sandbox.salesforce.rules import MAX_RECORDS, Collections
-from mopsgate.sandbox.salesforce.state import OrgState, Record
+from mopsgate.sandbox.salesforce.state import OrgState
 from mopsgate.sandbox.salesforce.wire import project
+
+# A record error that means "no such record": answered 404 NOT_FOUND, as for a read.
+_MISSING = {"INVALID_CROSS_REFERENCE_KEY", "MALFORMED_ID"}
 
 
 class SObjectRoutes:
@@ -25,6 +32,7 @@ class SObjectRoutes:
         self.state = state
         self.collections = Collections(state, faults)
 
+    # reads ----------------------------------------------------------------------------------
     async def sobject(self, request: Request) -> Response:
         obj = cat.canonical_object(request.path_params["obj"])
         native_id = request.path_params["id"]
@@ -47,35 +55,55 @@ class SObjectRoutes:
         version = request.path_params["version"]
         return JSONResponse(project(self.state, version, obj, rec, paths))
 
+    async def global_describe(self, request: Request) -> Response:
+        return JSONResponse(describe.global_describe(request.path_params["version"]))
+
+    async def basic(self, request: Request) -> Response:
+        obj = cat.canonical_object(request.path_params["obj"])
+        if obj is None:
+            return not_found()
+        return JSONResponse(describe.basic(request.path_params["version"], obj))
+
     async def describe(self, request: Request) -> Response:
         obj = cat.canonical_object(request.path_params["obj"])
-        if obj not in ids.PERSON_OBJECTS:
+        if obj is None:
             return not_found()
-        fields_out: list[Record] = [_describe_field(spec) for spec in cat.person_specs(obj)]
-        fields_out.append(
-            {
-                "name": "Name",
-                "label": "Full Name",
-                "type": "string",
-                "updateable": False,
-                "createable": False,
-                "nillable": False,
-                "custom": False,
-                "picklistValues": [],
-                "complianceGroup": "PII",
-            }
-        )
-        return JSONResponse(
-            {
-                "name": obj,
-                "label": obj,
-                "custom": False,
-                "queryable": True,
-                "updateable": True,
-                "fields": fields_out,
-            }
-        )
+        return JSONResponse(describe.describe(request.path_params["version"], obj))
 
+    # one record -----------------------------------------------------------------------------
+    async def create(self, request: Request) -> Response:
+        obj = cat.canonical_object(request.path_params["obj"])
+        if obj is None:
+            return not_found()
+        body = await _record_body(request)
+        if isinstance(body, Response):
+            return body
+        [result] = self.collections.run("POST", [{**body, "attributes": {"type": obj}}], True)
+        if not result["success"]:
+            return _refusal(result)
+        return JSONResponse({"id": result["id"], "success": True, "errors": []}, 201)
+
+    async def update(self, request: Request) -> Response:
+        obj = cat.canonical_object(request.path_params["obj"])
+        native_id = request.path_params["id"]
+        if obj is None or not ids.valid_id(native_id, obj):
+            return not_found()
+        body = await _record_body(request)
+        if isinstance(body, Response):
+            return body
+        record = {**body, "attributes": {"type": obj}, "id": native_id}
+        [result] = self.collections.run("PATCH", [record], True)
+        return Response(status_code=204) if result["success"] else _refusal(result)
+
+    async def delete(self, request: Request) -> Response:
+        obj = cat.canonical_object(request.path_params["obj"])
+        native_id = request.path_params["id"]
+        if obj is None or not ids.valid_id(native_id, obj):
+            return not_found()
+        [result] = self.collections.run("DELETE", [native_id], True)
+        return Response(status_code=204) if result["success"] else _refusal(result)
+
+    # collections ----------------------------------------------------------------------------
     async def composite(self, request: Request) -> Response:
         if request.method == "DELETE":
             raw = request.query_params.get("ids", "")
@@ -104,29 +132,41 @@ class SObjectRoutes:
         return JSONResponse(self.collections.run(request.method, targets, all_or_none))
 
 
-def _describe_field(spec: FieldSpec) -> Record:
-    return {
-        "name": spec.name,
-        "label": spec.label,
-        "type": "id" if spec.name == "Id" else cat.SF_TYPES[spec.type],
-        "updateable": not spec.read_only,
-        "createable": not spec.read_only,
-        "nillable": spec.type != "boolean" and spec.name not in ("Id", "LastName"),
-        "custom": spec.name.endswith("__c"),
-        "picklistValues": [
-            {"value": v, "label": v, "active": True, "defaultValue": False} for v in spec.picklist
-        ],
-        # Not in describe: FieldDefinition classification, surfaced here.
-        "complianceGroup": "PII" if spec.pii else None,
-    }
+async def _record_body(request: Request) -> dict[str, Any] | Response:
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return sf_error(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
+    return body
+
+
+def _refusal(result: dict[str, Any]) -> Response:
+    error = result["errors"][0]
+    code = str(error["statusCode"])
+    if code in _MISSING:
+        return not_found()
+    status = 404 if code == "ENTITY_IS_DELETED" else 400
+    return sf_error(status, code, str(error["message"]), list(error.get("fields") or []))
 
 
 def routes(gate: Gate, state: OrgState, faults: Faults) -> list[Route]:
     r = SObjectRoutes(state, faults)
     data = "/services/data/{version}"
+    sobjects, one = f"{data}/sobjects", f"{data}/sobjects/{{obj}}"
     return [
-        gate.route(f"{data}/sobjects/{{obj}}/describe", r.describe),
-        gate.route(f"{data}/sobjects/{{obj}}/{{id}}", r.sobject),
+        gate.route(sobjects, r.global_describe),
+        gate.route(sobjects + "/", r.global_describe),
+        gate.route(one, r.basic),
+        gate.route(one + "/", r.basic),
+        gate.route(one, r.create, ["POST"], write=True),
+        gate.route(one + "/", r.create, ["POST"], write=True),
+        gate.route(one + "/describe", r.describe),
+        gate.route(one + "/describe/", r.describe),
+        gate.route(one + "/{id}", r.sobject),
+        gate.route(one + "/{id}", r.update, ["PATCH"], write=True),
+        gate.route(one + "/{id}", r.delete, ["DELETE"], write=True),
         gate.route(
             f"{data}/composite/sobjects", r.composite, ["POST", "PATCH", "DELETE"], write=True
         ),

@@ -237,12 +237,15 @@ class Collections:
             )
         return None
 
-    # create (CampaignMember only) -----------------------------------------------------------
+    # create (Lead, Contact, CampaignMember) ------------------------------------------------
     def _plan_create(self, rec: Any) -> Plan:
         if not isinstance(rec, dict):
             return Plan(None, record_error("JSON_PARSER_ERROR", "each record must be an object"))
-        if (rec.get("attributes") or {}).get("type") != ids.CAMPAIGN_MEMBER:
-            message = "the emulator creates CampaignMember records only"
+        kind = (rec.get("attributes") or {}).get("type")
+        if kind in ids.PERSON_OBJECTS:
+            return self._plan_person_create(str(kind), rec)
+        if kind != ids.CAMPAIGN_MEMBER:
+            message = "the emulator creates Lead, Contact and CampaignMember records only"
             return Plan(None, record_error("INVALID_TYPE", message))
         if rec.get("id") or rec.get("Id"):
             message = "cannot specify Id in an insert call"
@@ -278,6 +281,35 @@ class Collections:
         if problem:
             return Plan(None, problem)
         return Plan(None, commit=lambda: self._commit_create(campaign_id, person_id, str(status)))
+
+    def _plan_person_create(self, obj: str, rec: dict[str, Any]) -> Plan:
+        values = {k: v for k, v in rec.items() if k != "attributes"}
+        if "Id" in values or "id" in values:
+            message = "cannot specify Id in an insert call"
+            return Plan(None, record_error("INVALID_FIELD", message, ["Id"]))
+        for name, value in values.items():
+            problem = _field_problem(obj, name, value)
+            if problem:
+                return Plan(None, problem)
+        required = ("LastName", "Company") if obj == ids.LEAD else ("LastName",)
+        missing = [f for f in required if not values.get(f)]
+        if missing:
+            message = f"Required fields are missing: [{', '.join(missing)}]"
+            return Plan(None, record_error("REQUIRED_FIELD_MISSING", message, missing))
+        return Plan(None, commit=lambda: self._commit_person_create(obj, values))
+
+    def _commit_person_create(self, obj: str, values: dict[str, Any]) -> str:
+        """A new person with every catalogue field, the org's defaults (not opted out, the
+        default owner, a Lead's first status) under what the client sent."""
+        now = sf_datetime(self.state.now())
+        record: dict[str, Any] = {spec.name: None for spec in cat.person_specs(obj)}
+        record.update(HasOptedOutOfEmail=False, DoNotCall=False, OwnerId=ids.owner_id(0))
+        if obj == ids.LEAD:
+            record["Status"] = "New"
+        record.update(values)
+        record.update(CreatedDate=now, LastModifiedDate=now)
+        record.pop("Id", None)
+        return str(self.state.insert(obj, record)["Id"])
 
     def _commit_create(self, campaign_id: str, person_id: str, status: str) -> ErrorBody | str:
         if member(self.state, campaign_id, person_id) is not None:

@@ -35,6 +35,8 @@ INDEXED = {
 }
 _MEMBER_COPIES = ("Email", "FirstName", "LastName", "HasOptedOutOfEmail", "DoNotCall")
 NEW_ID = {
+    "Lead": ids.new_lead_id,
+    "Contact": ids.new_contact_id,
     "CampaignMember": ids.member_id,
     "Task": ids.task_id,
     "CampaignMemberStatus": ids.status_id,

@@ -13,15 +13,28 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mopsgate.sandbox.tls import self_signed
 from tests.server.loopback import serving
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[[Any], str]]:
-    """``serve(app)`` → ``http://127.0.0.1:PORT``, stopped at the end of the test."""
+def serve() -> Iterator[Callable[..., str]]:
+    """``serve(app, **uvicorn_config)`` → ``http://127.0.0.1:PORT`` (the scheme is http even
+    when the config has a certificate), stopped at the end of the test."""
     with contextlib.ExitStack() as stack:
-        yield lambda app: stack.enter_context(serving(lambda _sock: app, lifespan="off"))
+
+        def start(app: Any, **config: Any) -> str:
+            return stack.enter_context(serving(lambda _sock: app, lifespan="off", **config))
+
+        yield start
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate and key for 127.0.0.1, as ``sandbox serve --tls`` makes."""
+    return self_signed(tmp_path_factory.mktemp("tls"))

@@ -33,7 +33,7 @@ from hubspot.crm.deals.exceptions import NotFoundException as NoDeals
 from urllib3.util.retry import Retry
 
 from mopsgate.connectors.hubspot.client import HubSpotClient
-from mopsgate.connectors.model import PersonUpdate
+from mopsgate.crm.records import PersonUpdate
 from mopsgate.sandbox.hubspot import HubSpotEmulator
 from mopsgate.sandbox.hubspot import ids as hs
 from mopsgate.sandbox.seed import seed_data

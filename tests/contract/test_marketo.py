@@ -20,7 +20,7 @@ import pytest
 from marketorestpython.client import MarketoClient as Library
 
 from mopsgate.connectors.marketo.client import MarketoClient
-from mopsgate.connectors.model import PersonUpdate
+from mopsgate.crm.records import PersonUpdate
 from mopsgate.sandbox.marketo import MarketoEmulator
 from mopsgate.sandbox.marketo import ids as mk
 from mopsgate.sandbox.seed import seed_data

@@ -23,8 +23,8 @@ import requests
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
-from mopsgate.connectors.model import PersonUpdate
 from mopsgate.connectors.salesforce.client import SalesforceClient
+from mopsgate.crm.records import PersonUpdate
 from mopsgate.sandbox.salesforce import SalesforceEmulator
 from mopsgate.sandbox.salesforce import ids as sf
 from mopsgate.sandbox.seed import seed_data

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from mopsgate.crm.connector import Connector
@@ -20,13 +20,16 @@ from mopsgate.crm.errors import VendorError
 from mopsgate.crm.records import PersonUpdate, RecordResult
 from mopsgate.governance import planning as pl
 from mopsgate.governance.audit_events import apply_intent_event
+from mopsgate.governance.cadence import APPLY_TOOL, cadence_refusal
+from mopsgate.governance.cadence import RULE_ID as REVIEW_OVERDUE
 from mopsgate.governance.caller import Caller
-from mopsgate.governance.change_model import Change, ChangeStatus, PlannedRecord
+from mopsgate.governance.change_model import Change, ChangeStatus, PlannedRecord, utcnow
 from mopsgate.governance.confirm_token import verify
 from mopsgate.governance.consent_floor import Block, floor_blocks, reading_consent
 from mopsgate.governance.errors import (
     ChangeRefused,
     FloorViolation,
+    NotPermitted,
     StaleChange,
     UpstreamFailure,
 )
@@ -34,6 +37,20 @@ from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.ports import AuditSink, ChangeStore
 
 PSEUDO = (pl.MEMBER, pl.STATUS)
+
+
+def _refuse_if_review_overdue(manifest: Manifest, change: Change, now: datetime | None) -> None:
+    """A use case whose review is overdue with on_overdue = propose_only (or deny) applies
+    nothing until it is reviewed; the change stays approved and can be applied after."""
+    today = (now or utcnow()).astimezone(UTC).date()
+    why = cadence_refusal(manifest, change.use_case, APPLY_TOOL, today)
+    if why is not None:
+        raise NotPermitted(
+            f"{change.id} is not applied: {why}",
+            hint="The change stays approved; apply it again once the review is done.",
+            rule_id=REVIEW_OVERDUE,
+            details={"use_case": change.use_case, "change_id": change.id},
+        )
 
 
 @dataclass
@@ -59,6 +76,7 @@ class Applier:
         await self.audit.append(apply_intent_event(caller, change, digest, "apply requested"))
         principal = caller.principal or ""
         await self.store.ensure_not_frozen()
+        _refuse_if_review_overdue(manifest, change, now)
         nonce = await self._verify(change, token, principal, digest, now)
         if change.status is ChangeStatus.PROPOSED:
             raise ChangeRefused(

@@ -27,6 +27,9 @@ from mopsgate.governance.pii import mask_arguments, mask_text
 
 GENESIS_HASH = "0" * 64
 MAX_TEXT = 2000
+# Record references kept per row: a page of read results, or the largest change the manifest
+# allows (MAX_RECORDS_PER_CHANGE), fits; the caller counts what it leaves out.
+MAX_RECORDS = 10_000
 
 # Extend here (and only here) when a new kind of event is audited.
 EventKind = Literal[
@@ -63,8 +66,16 @@ EVENT_COLUMNS = (
     "duration_ms",
     "change_id",
     "manifest_digest",
+    "use_case",
+    "records",
 )
+# Columns added after rows were first written (schema 6: the use case a call ran under, and the
+# record references it returned or targeted). A row's hash covers them only up to the last one
+# that is set, so every row written before they existed keeps its hash and still verifies,
+# while setting, clearing or changing one on any row breaks the chain like any other edit.
+EXTENSION_COLUMNS = ("use_case", "records")
 CONTENT_COLUMNS = ("seq", "ts", *EVENT_COLUMNS)
+BASE_CONTENT_COLUMNS = CONTENT_COLUMNS[: -len(EXTENSION_COLUMNS)]
 COLUMNS = (*CONTENT_COLUMNS, "prev_hash", "row_hash")
 
 # One stored row as plain values in COLUMNS order: what backends read and write, and what the
@@ -96,6 +107,9 @@ class AuditEvent(BaseModel):
     duration_ms: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     change_id: str | None = None
     manifest_digest: str | None = None
+    use_case: str | None = None
+    # The records the call returned (a read) or targets (a proposal): the data-access record.
+    records: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,6 +154,8 @@ class AuditRow:
     duration_ms: float
     change_id: str | None
     manifest_digest: str | None
+    use_case: str | None
+    records: str | None  # a JSON list of record references, as stored
     prev_hash: str
     row_hash: str
 
@@ -147,12 +163,22 @@ class AuditRow:
     def of(cls, row: Sequence[Any]) -> AuditRow:
         return cls(*row)
 
-    def as_dict(self) -> dict[str, Any]:
-        """Every column, ``arguments`` decoded; if it does not decode it is shown as stored
-        (verification says whether it was tampered with)."""
-        record: dict[str, Any] = {name: getattr(self, name) for name in COLUMNS}
+    @property
+    def refs(self) -> list[str]:
+        """The record references, decoded (empty when there are none or they do not decode)."""
         with contextlib.suppress(TypeError, ValueError):
-            record["arguments"] = json.loads(self.arguments)
+            refs = json.loads(self.records or "[]")
+            if isinstance(refs, list):
+                return [str(r) for r in refs]
+        return []
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every column, ``arguments`` and ``records`` decoded; if one does not decode it is
+        shown as stored (verification says whether it was tampered with)."""
+        record: dict[str, Any] = {name: getattr(self, name) for name in COLUMNS}
+        for name in ("arguments", "records"):
+            with contextlib.suppress(TypeError, ValueError):
+                record[name] = json.loads(record[name]) if record[name] is not None else None
         return record
 
 
@@ -183,8 +209,17 @@ def canonical_json(content: Sequence[Any]) -> str:
     return _PY_ENCODER.encode(list(content))
 
 
+def hashed_content(content: Sequence[Any]) -> Sequence[Any]:
+    """The content a row's hash covers: the extension columns only up to the last one set."""
+    end = len(content)
+    while end > len(BASE_CONTENT_COLUMNS) and content[end - 1] is None:
+        end -= 1
+    return content if end == len(content) else content[:end]
+
+
 def compute_hash(prev_hash: str, content: Sequence[Any]) -> str:
-    return hashlib.sha256((prev_hash + canonical_json(content)).encode("utf-8")).hexdigest()
+    body = canonical_json(hashed_content(content))
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
 def utc_now() -> datetime:
@@ -205,9 +240,22 @@ def event_values(event: AuditEvent) -> tuple[Any, ...]:
     for name in ("reason", "result_summary"):
         if data[name] is not None:
             data[name] = mask_text(data[name], MAX_TEXT)
-    for name in ("principal", "client_name", "client_version", "tool", "connector", "rule_id"):
+    for name in (
+        "principal",
+        "client_name",
+        "client_version",
+        "tool",
+        "connector",
+        "rule_id",
+        "use_case",
+    ):
         if data[name] is not None:
             data[name] = mask_text(data[name], 256)
+    data["records"] = (
+        json.dumps(list(event.records[:MAX_RECORDS]), ensure_ascii=False, separators=(",", ":"))
+        if event.records
+        else None
+    )
     data["duration_ms"] = round(float(data["duration_ms"]), 3)
     return tuple(data[name] for name in EVENT_COLUMNS)
 

@@ -20,6 +20,7 @@ def apply_intent_event(caller: Caller, change: Change, digest: str, what: str) -
         reason=what,
         change_id=change.id,
         manifest_digest=digest,
+        use_case=change.use_case,
         result_summary=f"{what}: {change.plan.operation}, "
         f"{len(change.plan.effective_records)} records",
     )

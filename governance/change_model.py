@@ -206,6 +206,10 @@ class Change(_Data):
     # records (propose_finish); these link the two like revert_of / reverted_by.
     finish_of: str | None = None
     finished_by: str | None = None
+    # The use case the change was proposed under (that of the rule that allowed the proposal):
+    # its reviews, apply and audit rows are attributed to it, and its review cadence governs
+    # whether it may be applied. None on changes stored before use cases were recorded.
+    use_case: str | None = None
 
     @property
     def blocked(self) -> list[BlockedRecord]:
@@ -249,6 +253,7 @@ def new_change(
     ttl: timedelta = DEFAULT_TTL,
     revert_of: str | None = None,
     finish_of: str | None = None,
+    use_case: str | None = None,
 ) -> Change:
     """A fresh proposed change with its id, digest and expiry filled in consistently."""
     created = now or utcnow()
@@ -267,4 +272,5 @@ def new_change(
         approvals_required=approvals_required,
         revert_of=revert_of,
         finish_of=finish_of,
+        use_case=use_case,
     )

@@ -58,6 +58,7 @@ class Proposer:
         risk: RiskClass,
         revert_of: str | None = None,
         finish_of: str | None = None,
+        use_case: str | None = None,
         now: datetime | None = None,
     ) -> Proposal:
         refs = _target_refs(inp)
@@ -77,6 +78,7 @@ class Proposer:
             manifest_digest=digest,
             revert_of=revert_of,
             finish_of=finish_of,
+            use_case=use_case,
             now=now or utcnow(),
             approvals_required=ApprovalsRequired(
                 count=req.count, roles=sorted(req.roles), rule_id=req.rule_id, reason=req.reason

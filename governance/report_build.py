@@ -3,8 +3,9 @@ changes, the manifest history and the exceptions.
 
 Pure: the caller reads the stores and passes plain values in, so the same inputs always give
 the same report (the golden-file test relies on it). Every list is sorted on a stable key.
-Where the evidence cannot say something (a row from before use cases were recorded, a rule
-that is no longer in the manifest) the report says "(unknown)" rather than guess.
+Rows and changes carry the use case they ran under; for ones written before that was recorded
+the report falls back to the rule's use case (a change: its requester's only use case), and
+where even that cannot be said it reports "(unknown)" rather than guess.
 """
 
 from __future__ import annotations
@@ -118,9 +119,12 @@ class _Evidence:
         return at is not None and self.inputs.since <= at <= self.inputs.until
 
     def use_case_of_row(self, row: AuditRow) -> str:
-        return self.rule_use_case.get(row.rule_id or "", UNKNOWN)
+        """As recorded; for a row from before use cases were recorded, its rule's."""
+        return row.use_case or self.rule_use_case.get(row.rule_id or "", UNKNOWN)
 
     def use_case_of_change(self, change: Change) -> str:
+        if change.use_case is not None:
+            return change.use_case
         principal = self.inputs.manifest.principals.get(change.requester)
         if principal is not None and len(principal.use_cases) == 1:
             return principal.use_cases[0]

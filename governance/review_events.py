@@ -38,7 +38,9 @@ def decision_event(
     signed: SignedDecision | None = None,
     change: Change | None = None,
     error: GovernanceError | None = None,
+    use_case: str | None = None,
 ) -> AuditEvent:
+    """``use_case``: the change's, for a refusal (an allowed decision takes ``change``'s)."""
     base: dict[str, Any] = {
         "kind": "review",
         "principal": reviewer,
@@ -46,6 +48,7 @@ def decision_event(
         "tool": f"review {action}",
         "change_id": change_id,
         "arguments": {**arguments, **proof_arguments(signed)},
+        "use_case": change.use_case if change is not None else use_case,
     }
     if error is not None:
         return AuditEvent(

@@ -116,8 +116,9 @@ def _record(
 
     async def session(storage: Storage) -> Change | GovernanceError:
         signed: SignedDecision | None = None
+        found: Change | None = None
         try:
-            change = await storage.changes.require(change_id)
+            change = found = await storage.changes.require(change_id)
             signed = make(change)
             act = approve if signed.statement.decision == "approve" else reject
             done = await act(storage.changes, m, signed)
@@ -131,6 +132,7 @@ def _record(
                     arguments=arguments,
                     signed=signed,
                     error=exc,
+                    use_case=found.use_case if found is not None else None,
                 )
             )
             return exc

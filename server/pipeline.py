@@ -21,8 +21,9 @@ from pydantic import BaseModel, ValidationError
 
 from mopsgate.crm.errors import ConfigError, VendorError
 from mopsgate.crm.metering import metering
-from mopsgate.governance.audit_chain import AuditEvent
+from mopsgate.governance.audit_chain import MAX_RECORDS, AuditEvent
 from mopsgate.governance.caller import Caller
+from mopsgate.governance.data_access import record_refs
 from mopsgate.governance.errors import (
     AuditUnavailable,
     FloorViolation,
@@ -85,6 +86,18 @@ def _verdict(error: GovernanceError | None, decision: Decision, notes: CallNotes
         error_code=error.code if error else None,
         result_summary=(error_text(error) if error else notes.summary)[:500],
     )
+
+
+def _data_access(notes: CallNotes, output: BaseModel, event: dict[str, Any]) -> tuple[str, ...]:
+    """The records the call returned (every reference in its result) or, for a proposal, the
+    records its plan targets; bounded, with the number left out said in the summary."""
+    if notes.records is not None:
+        refs, omitted = notes.records[:MAX_RECORDS], max(0, len(notes.records) - MAX_RECORDS)
+    else:
+        refs, omitted = record_refs(output.model_dump(mode="json"))
+    if omitted:
+        event["result_summary"] = f"{event['result_summary']} ({omitted} more records not listed)"
+    return refs
 
 
 def _identify(manifest: Manifest, principal: str | None) -> str:
@@ -188,6 +201,7 @@ class Pipeline:
             notes=CallNotes(connector=args.target().connector),
             services=self.services(),
             transport=caller.transport,
+            use_case=decision.use_case,
         )
         output, error, calls = await self._run(spec, ctx, args)
         event.update(
@@ -195,7 +209,10 @@ class Pipeline:
             connector=ctx.notes.connector,
             upstream_calls=calls,
             change_id=ctx.notes.change_id,
+            use_case=ctx.notes.use_case or ctx.use_case,
         )
+        if output is not None and error is None:
+            event["records"] = _data_access(ctx.notes, output, event)
         try:
             await self._write(event, started, count_call=True)
         except AuditUnavailable as exc:
@@ -242,14 +259,25 @@ class Pipeline:
         except ValidationError as exc:
             raise describe_validation(name, exc) from None
         target = args.target()
-        decision = decide(manifest, principal, name, target.connector, target.object)
+        decision = decide(
+            manifest, principal, name, target.connector, target.object, use_case=args.use_case
+        )
         if not decision.allowed:
+            hint = (
+                "Call again with use_case set to one of: " + ", ".join(decision.candidates) + "."
+                if decision.candidates
+                else "Call my_permissions to see what you may do, or ask the "
+                "manifest owner for a grant."
+            )
             raise NotPermitted(
                 f"{name} is not permitted for {principal}: {decision.reason}",
-                hint="Call my_permissions to see what you may do, or ask the "
-                "manifest owner for a grant.",
+                hint=hint,
                 rule_id=decision.rule_id,
-                details={"connector": target.connector},
+                details={
+                    "connector": target.connector,
+                    "use_case": decision.use_case,
+                    "candidates": list(decision.candidates),
+                },
             )
         return args, decision
 
@@ -264,6 +292,7 @@ class Pipeline:
         denied = isinstance(refusal, (NotPermitted, RateLimited))
         event.update(
             connector=refusal.details.get("connector"),
+            use_case=refusal.details.get("use_case"),
             decision="denied" if denied else "error",
             rule_id=refusal.rule_id,
             reason=refusal.message[:500],

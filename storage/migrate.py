@@ -32,6 +32,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "manifest_history"),
     Migration(5, "freeze_row"),
     Migration(6, "reviewer_proofs"),
+    Migration(7, "audit_evidence"),
 )
 HEAD = MIGRATIONS[-1].version
 

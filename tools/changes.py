@@ -37,6 +37,7 @@ async def _own(ctx: ToolContext, change_id: str) -> Change:
 
 def _out(ctx: ToolContext, change: Change) -> ChangeOut:
     ctx.notes.change_id = change.id
+    ctx.notes.use_case = change.use_case
     ctx.notes.summary = f"{change.id}: {change.status}"
     return ChangeOut(**change_out(change, None))
 
@@ -113,6 +114,7 @@ async def apply_change(ctx: ToolContext, args: ApplyIn) -> ChangeOut:
         )
     ctx.notes.change_id = change.id
     ctx.notes.connector = change.connector
+    ctx.notes.use_case = change.use_case
     applier: Applier = ctx.changes.applier
     result = await applier.apply(
         change_id=args.change_id,

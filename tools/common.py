@@ -121,7 +121,7 @@ def require_read(ctx: ToolContext, connector_name: str, obj: str, tool: str) -> 
     """Object-level check for tools whose object is only known after reading."""
     from mopsgate.governance.policy import decide
 
-    decision = decide(ctx.manifest, ctx.principal, tool, connector_name, obj)
+    decision = decide(ctx.manifest, ctx.principal, tool, connector_name, obj, use_case=ctx.use_case)
     if not decision.allowed:
         raise NotPermitted(
             decision.reason,
@@ -137,7 +137,11 @@ def readable_objects(
     from mopsgate.governance.policy import decide
 
     allowed = tuple(
-        o for o in objects if decide(ctx.manifest, ctx.principal, tool, connector_name, o).allowed
+        o
+        for o in objects
+        if decide(
+            ctx.manifest, ctx.principal, tool, connector_name, o, use_case=ctx.use_case
+        ).allowed
     )
     if not allowed:
         require_read(ctx, connector_name, objects[0], tool)

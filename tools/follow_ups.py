@@ -30,6 +30,8 @@ class FollowUpIn(ToolInput):
 async def _own(ctx: ToolContext, change_id: str, what: str) -> Change:
     store: ChangeStore = ctx.changes.store
     original = await store.require(change_id)
+    if original.use_case is not None:  # a revert or a finish serves the original's purpose
+        ctx.use_case = original.use_case
     if original.requester != ctx.principal:
         raise NotPermitted(
             f"{change_id} was proposed by another principal.",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from mopsgate.crm.connector import Connector
 from mopsgate.governance.applying import Applier
@@ -61,6 +61,13 @@ class ToolInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
+    use_case: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]{1,100}$",
+        description="The use case this call serves. Needed only when you work under several "
+        "use cases that all allow the call (the refusal then lists them); whoami shows yours.",
+    )
+
     def target(self) -> Target:
         return Target.NONE
 
@@ -86,6 +93,10 @@ class CallNotes:
     summary: str = ""
     change_id: str | None = None
     connector: str | None = None
+    # A call on a stored change runs under the change's use case, not the rule's.
+    use_case: str | None = None
+    # The records the call targets (a proposal's plan); None: the references in its result.
+    records: tuple[str, ...] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -107,6 +118,7 @@ class ToolContext:
     notes: CallNotes
     services: Services | None = None
     transport: str = "memory"
+    use_case: str | None = None  # of the rule that allowed the call (decision.use_case)
 
     def field_access(self, connector: str, obj: str) -> FieldAccess:
         from mopsgate.governance.policy import field_access

@@ -73,9 +73,14 @@ async def propose(
         risk=risk,
         revert_of=revert_of,
         finish_of=finish_of,
+        use_case=ctx.use_case,
     )
     change = proposal.change
     ctx.notes.change_id = change.id
+    ctx.notes.use_case = change.use_case
+    ctx.notes.records = tuple(
+        dict.fromkeys([*(r.ref for r in change.plan.records), *(b.ref for b in change.blocked)])
+    )
     ctx.notes.summary = (
         f"proposed {change.id}: {change.plan.operation}, "
         f"{change.plan.summary.records} records, {len(change.plan.blocked)} "

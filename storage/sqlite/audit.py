@@ -13,9 +13,10 @@ appending at once never fork the chain. The CLI appends through this same class 
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,8 @@ MAX_BATCH = 2000
 # Built from module constants only; every value goes through a placeholder.
 INSERT_SQL = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"  # noqa: S608
 HEAD_SQL = f"SELECT seq, row_hash FROM {TABLE} ORDER BY seq DESC LIMIT 1"  # noqa: S608
+RECORDS_SQL = "INSERT OR IGNORE INTO audit_records (ref, seq) VALUES (?, ?)"
+_RECORDS = COLUMNS.index("records")
 
 
 def read_head(conn: sqlite3.Connection) -> AuditHead:
@@ -57,8 +60,17 @@ def commit_rows(
     in the same transaction, so counting a call costs no commit of its own."""
     rows = chain_rows(read_head(conn), batch)
     conn.executemany(INSERT_SQL, rows)
+    conn.executemany(RECORDS_SQL, _record_refs(rows))
     record_calls(conn, calls, time.time())
     return rows
+
+
+def _record_refs(rows: Sequence[StoredRow]) -> Iterator[tuple[str, int]]:
+    """(ref, seq) for the reference index, from each row's stored (hashed) records column."""
+    for row in rows:
+        if row[_RECORDS] is not None:
+            for ref in set(json.loads(row[_RECORDS])):
+                yield str(ref), int(row[0])
 
 
 def unavailable(path: str | Path, exc: BaseException) -> AuditUnavailable:

@@ -41,7 +41,15 @@ from mopsgate.storage.sqlite.db import SqliteDb, readonly_uri
 from mopsgate.storage.sqlite.readonly import ReadSource, open_for_reading, read_in_place
 from mopsgate.storage.sqlite.schema import version_of
 
-_SELECT = f"SELECT {', '.join(COLUMNS)} FROM {TABLE}"  # noqa: S608 - constants only
+
+def select_sql(conn: sqlite3.Connection) -> str:
+    """SELECT of every column in COLUMNS order. A copy from before a column existed (audit
+    verify on old evidence) reads it as NULL, which is what the chain hashed for it."""
+    present = {str(r[1]) for r in conn.execute(f"PRAGMA table_info({TABLE})")}
+    cols = [c if c in present else f"NULL AS {c}" for c in COLUMNS]
+    return f"SELECT {', '.join(cols)} FROM {TABLE}"  # noqa: S608 - constants only
+
+
 _BOUNDS = f"SELECT MIN(seq), MAX(seq), COUNT(*) FROM {TABLE}"  # noqa: S608 - constants only
 PARALLEL_MIN_ROWS = 200_000
 PAGE = 2000
@@ -63,21 +71,24 @@ def _bounds(conn: sqlite3.Connection) -> tuple[int, int, int] | None:
 def _tail(conn: sqlite3.Connection, n: int) -> list[StoredRow]:
     if not _has_table(conn):
         return []
-    rows = conn.execute(f"{_SELECT} ORDER BY seq DESC LIMIT ?", (max(0, n),)).fetchall()
+    sql = f"{select_sql(conn)} ORDER BY seq DESC LIMIT ?"
+    rows = conn.execute(sql, (max(0, n),)).fetchall()
     return list(reversed(rows))
 
 
 def _page(conn: sqlite3.Connection, after: int) -> list[StoredRow]:
     if not _has_table(conn):
         return []
-    return conn.execute(f"{_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?", (after, PAGE)).fetchall()
+    sql = f"{select_sql(conn)} WHERE seq > ? ORDER BY seq LIMIT ?"
+    return conn.execute(sql, (after, PAGE)).fetchall()
 
 
 def _range_rows(conn: sqlite3.Connection, lo: int, hi: int) -> Iterator[StoredRow]:
     """Rows in [lo, hi]; a read error becomes :class:`UnreadableRow`, so the check can say
     where reading stopped instead of failing the whole verification."""
     try:
-        cursor = conn.execute(f"{_SELECT} WHERE seq BETWEEN ? AND ? ORDER BY seq", (lo, hi))
+        sql = f"{select_sql(conn)} WHERE seq BETWEEN ? AND ? ORDER BY seq"
+        cursor = conn.execute(sql, (lo, hi))
         cursor.arraysize = PAGE
         yield from cursor
     except sqlite3.Error as exc:

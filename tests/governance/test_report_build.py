@@ -47,6 +47,8 @@ def row(seq: int, at: datetime, **kw: Any) -> AuditRow:
         duration_ms=1.0,
         change_id=None,
         manifest_digest=DIGEST,
+        use_case=None,
+        records=None,
         prev_hash="0" * 64,
         row_hash="1" * 64,
     )

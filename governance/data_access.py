@@ -1,0 +1,51 @@
+"""The data-access record: which records a call returned or acted on, for the audit row.
+
+"Who or what saw this person, when, under which use case" must be answerable from the log, so
+every read records the references of the records in its result, and every proposal the records
+its plan targets. The list is bounded per call: a read's result is already capped by its page
+size, and the bound keeps one row from growing without limit; what is left out is counted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from mopsgate.governance.audit_chain import MAX_RECORDS
+
+REF_RE = re.compile(r"^(marketo|hubspot|salesforce):[A-Za-z_]{1,40}:[A-Za-z0-9-]{1,64}$")
+
+
+def _is_ref_key(key: str) -> bool:
+    return key == "ref" or key.endswith("_ref")
+
+
+def _is_refs_key(key: str) -> bool:
+    return key == "refs" or key.endswith("_refs")
+
+
+def _walk(value: Any, key: str = "") -> Iterable[str]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _walk(v, str(k))
+    elif isinstance(value, list | tuple):
+        if _is_refs_key(key):
+            yield from (v for v in value if isinstance(v, str))
+        for v in value:
+            if not isinstance(v, str):
+                yield from _walk(v, key)
+    elif isinstance(value, str) and _is_ref_key(key):
+        yield value
+
+
+def record_refs(data: Any, limit: int = MAX_RECORDS) -> tuple[tuple[str, ...], int]:
+    """The distinct record references in a tool result (fields named ``ref``, ``*_ref``,
+    ``refs``, ``*_refs``, at any depth), in order of appearance, at most ``limit``; and how
+    many more there were."""
+    seen: dict[str, None] = {}
+    for ref in _walk(data):
+        if REF_RE.match(ref):
+            seen.setdefault(ref, None)
+    refs = tuple(seen)
+    return refs[:limit], max(0, len(refs) - limit)

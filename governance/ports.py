@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from mopsgate.crm.records import RecordResult
 from mopsgate.governance.audit_chain import AuditEvent, AuditRecord
+from mopsgate.governance.call_window import WindowCount
 from mopsgate.governance.change_model import Approval, Change, ChangeStatus
 from mopsgate.governance.change_rules import (
     DEFAULT_LIST_LIMIT,
@@ -190,4 +191,13 @@ class ChangeStore(Protocol):
 
     async def ensure_not_frozen(self) -> None:
         """Raise Frozen while applies are frozen."""
+        ...
+
+
+class RateWindows(Protocol):
+    """Calls per minute, shared by every process: the calls whose audit rows are committed
+    (``AuditSink.append(count_call=True)`` counts them in the same transaction)."""
+
+    async def count_calls(self, principal: str, now: float) -> WindowCount:
+        """Committed calls of ``principal`` in the minute before ``now`` (epoch seconds)."""
         ...

@@ -13,9 +13,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from mopsgate.governance.errors import AuditUnavailable, RateLimited
-from mopsgate.storage.api import RateWindows
-from mopsgate.storage.errors import StorageUnavailable
+from mopsgate.governance.errors import AuditUnavailable, GovernanceError, RateLimited
+from mopsgate.governance.ports import RateWindows
 
 
 class CallRate:
@@ -41,7 +40,7 @@ class CallRate:
         released_before = self._released.get(principal, 0)
         try:
             seen = await self._windows().count_calls(principal, now)
-        except StorageUnavailable as exc:  # fail closed: no count, no call
+        except GovernanceError as exc:  # the store is unavailable: no count, no call
             raise AuditUnavailable(
                 "the shared call-rate window could not be read, so the call was refused.",
                 hint="Check the disk and the permissions of the mopsgate state directory.",

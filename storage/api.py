@@ -1,7 +1,8 @@
 """The storage ports the server side uses, and :class:`Storage`, everything one backend opens.
 
-The core's own ports (``AuditSink``, ``ChangeStore``, ``FreezeSwitch``) are declared in
-``governance/ports.py``; these are the ones only the server and the CLI need. Every method is
+The ports the core and the pipeline use (``AuditSink``, ``ChangeStore``, ``FreezeSwitch``,
+``RateWindows``) are declared in ``governance/ports.py``; these are the ones only the server
+and the CLI need. Every method is
 async and every backend implements the same ones, so callers never know which database is
 underneath (SQLite today, PostgreSQL in #12).
 """
@@ -14,10 +15,9 @@ from typing import Protocol
 
 from mopsgate.governance.audit_chain import AuditHead, AuditRow, VerifyResult
 from mopsgate.governance.bearer_tokens import IssuedToken, TokenRecord
-from mopsgate.governance.call_window import WindowCount
 from mopsgate.governance.manifest_history import ManifestLoad
 from mopsgate.governance.outbox import OutboxItem, OutboxMessage
-from mopsgate.governance.ports import AuditSink, ChangeStore, FreezeSwitch
+from mopsgate.governance.ports import AuditSink, ChangeStore, FreezeSwitch, RateWindows
 from mopsgate.governance.reviewer_invites import Invite
 
 
@@ -62,15 +62,6 @@ class TokenStore(Protocol):
     async def generation(self) -> str | None:
         """Changes whenever any process creates or revokes a token; cheap enough to ask on
         every request. None when it cannot be told: callers must then not trust a cache."""
-        ...
-
-
-class RateWindows(Protocol):
-    """Calls per minute, shared by every process: the calls whose audit rows are committed
-    (``AuditSink.append(count_call=True)`` counts them in the same transaction)."""
-
-    async def count_calls(self, principal: str, now: float) -> WindowCount:
-        """Committed calls of ``principal`` in the minute before ``now`` (epoch seconds)."""
         ...
 
 

@@ -40,7 +40,8 @@ def count_calls(conn: sqlite3.Connection, principal: str, now: float) -> WindowC
 
 
 class SqliteRateWindows:
-    """The :class:`~mopsgate.storage.api.RateWindows` for SQLite, on the read connection."""
+    """The :class:`~mopsgate.governance.ports.RateWindows` for SQLite, on the read
+    connection."""
 
     def __init__(self, read: SqliteDb) -> None:
         self._read = read

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+
+from pydantic import JsonValue
 
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import VendorError
@@ -212,7 +213,7 @@ class Applier:
         )
 
 
-def after_image(rec: PlannedRecord) -> dict[str, Any]:
+def after_image(rec: PlannedRecord) -> dict[str, JsonValue]:
     if rec.changes:
         return {c.field: c.after for c in rec.changes}
     return {rec.action: True}

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from json import encoder as _json_encoder
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from mopsgate.governance.pii import mask_arguments, mask_text
 
@@ -78,9 +78,14 @@ CONTENT_COLUMNS = ("seq", "ts", *EVENT_COLUMNS)
 BASE_CONTENT_COLUMNS = CONTENT_COLUMNS[: -len(EXTENSION_COLUMNS)]
 COLUMNS = (*CONTENT_COLUMNS, "prev_hash", "row_hash")
 
-# One stored row as plain values in COLUMNS order: what backends read and write, and what the
-# verifier hashes (a million of them, so no model objects on that path).
-StoredRow = tuple[Any, ...]
+# A stored column value: what SQLite (and JSON) hold.
+Cell = str | int | float | None
+# The stored values of one event, in EVENT_COLUMNS order (see event_values).
+EventValues = tuple[Cell, ...]
+# One stored row as plain values in COLUMNS order: seq, ts, the event's values, prev_hash,
+# row_hash. What backends read and write, and what the verifier hashes (a million of them, so
+# no model objects on that path).
+StoredRow = tuple[int, str, *EventValues, str, str]
 
 
 class AuditEvent(BaseModel):
@@ -160,8 +165,10 @@ class AuditRow:
     row_hash: str
 
     @classmethod
-    def of(cls, row: Sequence[Any]) -> AuditRow:
-        return cls(*row)
+    def of(cls, row: Sequence[Cell]) -> AuditRow:
+        """A row as a backend read it, in COLUMNS order (the table's types are the fields')."""
+        values: tuple[Any, ...] = tuple(row)
+        return cls(*values)
 
     @property
     def refs(self) -> list[str]:
@@ -172,13 +179,15 @@ class AuditRow:
                 return [str(r) for r in refs]
         return []
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, JsonValue]:
         """Every column, ``arguments`` and ``records`` decoded; if one does not decode it is
         shown as stored (verification says whether it was tampered with)."""
-        record: dict[str, Any] = {name: getattr(self, name) for name in COLUMNS}
+        record: dict[str, JsonValue] = {name: getattr(self, name) for name in COLUMNS}
         for name in ("arguments", "records"):
-            with contextlib.suppress(TypeError, ValueError):
-                record[name] = json.loads(record[name]) if record[name] is not None else None
+            stored = record[name]
+            if isinstance(stored, str):
+                with contextlib.suppress(ValueError):
+                    record[name] = json.loads(stored)
         return record
 
 
@@ -202,14 +211,14 @@ _C_ITERENCODE = (
 )
 
 
-def canonical_json(content: Sequence[Any]) -> str:
+def canonical_json(content: Sequence[Cell]) -> str:
     """Compact JSON array of the content columns in :data:`CONTENT_COLUMNS` order."""
     if _C_ITERENCODE is not None:
         return "".join(_C_ITERENCODE(content, 0))
     return _PY_ENCODER.encode(list(content))
 
 
-def hashed_content(content: Sequence[Any]) -> Sequence[Any]:
+def hashed_content(content: Sequence[Cell]) -> Sequence[Cell]:
     """The content a row's hash covers: the extension columns only up to the last one set."""
     end = len(content)
     while end > len(BASE_CONTENT_COLUMNS) and content[end - 1] is None:
@@ -217,7 +226,7 @@ def hashed_content(content: Sequence[Any]) -> Sequence[Any]:
     return content if end == len(content) else content[:end]
 
 
-def compute_hash(prev_hash: str, content: Sequence[Any]) -> str:
+def compute_hash(prev_hash: str, content: Sequence[Cell]) -> str:
     body = canonical_json(hashed_content(content))
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
@@ -231,7 +240,7 @@ def format_ts(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def event_values(event: AuditEvent) -> tuple[Any, ...]:
+def event_values(event: AuditEvent) -> EventValues:
     """The stored (masked, bounded) values of an event, in :data:`EVENT_COLUMNS` order."""
     data = event.model_dump()
     data["arguments"] = json.dumps(
@@ -261,15 +270,15 @@ def event_values(event: AuditEvent) -> tuple[Any, ...]:
 
 
 def chain_rows(
-    head: AuditHead, batch: Iterable[tuple[Any, ...]], clock: Callable[[], datetime] = utc_now
+    head: AuditHead, batch: Iterable[EventValues], clock: Callable[[], datetime] = utc_now
 ) -> list[StoredRow]:
     """Number, timestamp and chain a batch of :func:`event_values` after ``head``. A backend
     calls it while it holds the head exclusively, so two writers can never fork the chain."""
     seq, prev = head.seq, head.row_hash
-    rows = []
+    rows: list[StoredRow] = []
     for values in batch:
         seq += 1
-        content = (seq, format_ts(clock()), *values)
+        content: tuple[int, str, *EventValues] = (seq, format_ts(clock()), *values)
         prev_hash, prev = prev, compute_hash(prev, content)
         rows.append((*content, prev_hash, prev))
     return rows

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from mopsgate.governance.decision_proof import SignedDecision
 from mopsgate.governance.risk import RiskClass
@@ -231,7 +231,7 @@ def new_change_id() -> str:
     return f"{CHANGE_ID_PREFIX}{secrets.token_hex(6)}"
 
 
-def canonical_json(value: Any) -> str:
+def canonical_json(value: JsonValue) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
+
+from pydantic import JsonValue
 
 from mopsgate.governance.change_model import Approval, Change, ChangeStatus, sources_of
 from mopsgate.governance.errors import (
@@ -69,7 +71,7 @@ class RecordBudget:
         )
 
 
-def document(change: Change) -> dict[str, Any]:
+def document(change: Change) -> dict[str, JsonValue]:
     """What a backend stores as the change's document. Status, approvals and per-record
     results have their own columns and tables (the source of truth) and are overlaid on read,
     so the document never holds a second, divergent copy."""

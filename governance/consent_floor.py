@@ -35,7 +35,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import VendorError
@@ -82,7 +81,7 @@ def lookup_forms(key: str) -> list[str]:
     return forms
 
 
-def email_of(client: Connector, person: Person) -> Any:
+def email_of(client: Connector, person: Person) -> object:
     return client.role_value(person, "email")
 
 

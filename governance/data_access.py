@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
 
 from mopsgate.governance.audit_chain import MAX_RECORDS
 
@@ -25,7 +24,7 @@ def _is_refs_key(key: str) -> bool:
     return key == "refs" or key.endswith("_refs")
 
 
-def _walk(value: Any, key: str = "") -> Iterable[str]:
+def _walk(value: object, key: str = "") -> Iterable[str]:
     if isinstance(value, dict):
         for k, v in value.items():
             yield from _walk(v, str(k))
@@ -39,7 +38,7 @@ def _walk(value: Any, key: str = "") -> Iterable[str]:
         yield value
 
 
-def record_refs(data: Any, limit: int = MAX_RECORDS) -> tuple[tuple[str, ...], int]:
+def record_refs(data: object, limit: int = MAX_RECORDS) -> tuple[tuple[str, ...], int]:
     """The distinct record references in a tool result (fields named ``ref``, ``*_ref``,
     ``refs``, ``*_refs``, at any depth), in order of appearance, at most ``limit``; and how
     many more there were."""

@@ -34,7 +34,7 @@ def _is_hidden(ch: str) -> bool:
     return selector or unicodedata.category(ch) in _HIDDEN_CATEGORIES
 
 
-def visible(value: Any, limit: int = MAX_VALUE_LEN) -> str:
+def visible(value: object, limit: int = MAX_VALUE_LEN) -> str:
     """One line, every character visible; strings quoted so leading/trailing spaces show."""
     if value is None:
         return "(empty)"

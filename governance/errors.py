@@ -7,7 +7,10 @@ The server turns them into MCP tool errors in exactly one place (``server/errors
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from pydantic import JsonValue
 
 
 class GovernanceError(Exception):
@@ -19,13 +22,13 @@ class GovernanceError(Exception):
         *,
         hint: str = "",
         rule_id: str | None = None,
-        details: dict[str, Any] | None = None,
+        details: Mapping[str, JsonValue] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.rule_id = rule_id
-        self.details = details or {}
+        self.details: dict[str, JsonValue] = dict(details) if details else {}
 
     def __str__(self) -> str:
         return f"{self.message} {self.hint}".strip()
@@ -69,8 +72,27 @@ class AuditUnavailable(GovernanceError):
     code = "audit_unavailable"
 
 
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with a manifest, at its position in the file."""
+
+    path: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: {self.message}"
+
+
 class ManifestError(GovernanceError):
+    """The manifest does not load; ``problems`` says everything wrong with it, in order."""
+
     code = "manifest_invalid"
+
+    def __init__(self, message: str, *, hint: str = "", problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = list(problems)
 
 
 class ChangeRefused(GovernanceError):

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+
+from pydantic import JsonValue
 
 DEFAULT_MAX_LEN = 2000
 _MAX_DEPTH = 32
@@ -81,8 +82,8 @@ def clean_text(
 
 
 def clean_record(
-    record: Mapping[str, Any], max_len: int = DEFAULT_MAX_LEN
-) -> tuple[dict[str, Any], list[Notice]]:
+    record: Mapping[str, JsonValue], max_len: int = DEFAULT_MAX_LEN
+) -> tuple[dict[str, JsonValue], list[Notice]]:
     """Clean every string in a (possibly nested) record; notices use dotted field paths such as
     ``address.street`` or ``tags[2]``."""
     notices: list[Notice] = []
@@ -91,9 +92,9 @@ def clean_record(
 
 
 def _clean_mapping(
-    record: Mapping[str, Any], prefix: str, max_len: int, notices: list[Notice], depth: int
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    record: Mapping[str, JsonValue], prefix: str, max_len: int, notices: list[Notice], depth: int
+) -> dict[str, JsonValue]:
+    out: dict[str, JsonValue] = {}
     for key, value in record.items():
         name = clean_text(str(key), 256).text
         path = f"{prefix}.{name}" if prefix else name
@@ -101,7 +102,9 @@ def _clean_mapping(
     return out
 
 
-def _clean_value(value: Any, path: str, max_len: int, notices: list[Notice], depth: int) -> Any:
+def _clean_value(
+    value: JsonValue, path: str, max_len: int, notices: list[Notice], depth: int
+) -> JsonValue:
     if isinstance(value, str):
         result = clean_text(value, max_len)
         if result.stripped or result.truncated:

@@ -12,7 +12,6 @@ import hashlib
 import json
 import re
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from mopsgate.governance import manifest_model as mm
 from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.errors import ManifestError
+from mopsgate.governance.errors import Problem as Problem  # re-exported: callers load from here
 from mopsgate.governance.manifest_checks import Loc, check_reviewer_capacity, run_checks
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.policy_core import compiled
@@ -41,17 +41,6 @@ _SECRET_WORDS = (
 )
 _FLOOR_WORDS = ("floor", "resubscribe", "skip_consent", "bypass")
 _FLOOR_MESSAGE = "the compliance floor is built in and cannot be changed by the manifest"
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    path: str
-    line: int
-    col: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.message}"
 
 
 def _split_key(dotted: str) -> tuple[str, ...]:
@@ -251,7 +240,7 @@ def load_manifest_text(text: str, source_name: str, catalogue: Catalogue) -> Man
         raise ManifestError(
             f"{source_name}: the manifest has {len(problems)} problem(s)",
             hint="run `mopsgate manifest check` to see them with line numbers",
-            details={"problems": problems},
+            problems=problems,
         )
     compiled(manifest)
     return manifest
@@ -263,14 +252,12 @@ def load_manifest(path: Path, catalogue: Catalogue) -> Manifest:
         raw = path.read_bytes()
     except OSError as exc:
         problem = Problem(source, 1, 1, f"cannot read manifest: {exc.strerror or exc}")
-        raise ManifestError(
-            f"{source}: cannot read the manifest", details={"problems": [problem]}
-        ) from exc
+        raise ManifestError(f"{source}: cannot read the manifest", problems=[problem]) from exc
     if len(raw) > MAX_BYTES:
         problem = Problem(
             source, 1, 1, f"manifest is larger than {MAX_BYTES} bytes; split or trim it"
         )
-        raise ManifestError(f"{source}: manifest too large", details={"problems": [problem]})
+        raise ManifestError(f"{source}: manifest too large", problems=[problem])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -282,7 +269,7 @@ def load_manifest(path: Path, catalogue: Catalogue) -> Manifest:
             col,
             f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
         )
-        raise ManifestError(f"{source}: not UTF-8", details={"problems": [problem]}) from exc
+        raise ManifestError(f"{source}: not UTF-8", problems=[problem]) from exc
     return load_manifest_text(text, source, catalogue)
 
 
@@ -291,7 +278,7 @@ def check_manifest(path: Path, catalogue: Catalogue) -> list[Problem]:
     try:
         load_manifest(path, catalogue)
     except ManifestError as exc:
-        return list(exc.details.get("problems", []))
+        return exc.problems
     except Exception as exc:  # a checker must report, not crash, whatever the input
         return [Problem(str(path), 1, 1, f"internal error while checking: {exc!r}")]
     return []

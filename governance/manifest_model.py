@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema
 
@@ -312,7 +312,7 @@ class Manifest(_Strict):
     # Set by the loader: the catalogue it was validated against, and the compiled policy that
     # ``governance.policy`` builds once so per-call decisions do not rescan the rules.
     _catalogue: Catalogue | None = PrivateAttr(default=None)
-    _compiled: Any = PrivateAttr(default=None)
+    _compiled: object = PrivateAttr(default=None)
 
     def environment(self, connector: str) -> Environment:
         """A connector the manifest does not mention is a sandbox: the safe default."""
@@ -335,8 +335,10 @@ class Manifest(_Strict):
             raise RuntimeError("manifest has no catalogue; load it with load_manifest()")
         return self._catalogue
 
-    def compiled(self) -> Any:
+    def compiled(self) -> object:
+        """The policy's compiled view, opaque here (``policy_core.compiled`` types it): the
+        model cannot name a type that is built from it."""
         return self._compiled
 
-    def set_compiled(self, value: Any) -> None:
+    def set_compiled(self, value: object) -> None:
         self._compiled = value

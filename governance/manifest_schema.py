@@ -10,8 +10,8 @@ cross-reference checks (unknown tools, floors, owners) stay the loader's: a sche
 from __future__ import annotations
 
 import json
-from typing import Any
 
+from pydantic import JsonValue
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
@@ -49,7 +49,7 @@ class _TomlSchema(GenerateJsonSchema):
         return out
 
 
-def manifest_schema() -> dict[str, Any]:
+def manifest_schema() -> dict[str, JsonValue]:
     body = Manifest.model_json_schema(schema_generator=_TomlSchema)
     body.pop("title", None)
     return {"$schema": DIALECT, "title": "mopsgate permission manifest", **body}

@@ -18,6 +18,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from pydantic import JsonValue
+
 MaskKind = Literal["email", "phone", "name", "secret", "text"]
 
 MASK = "***"
@@ -128,7 +130,7 @@ def mask_value(field_name: str, value: object, kind: MaskKind | None = None) -> 
     return mask_name(text)
 
 
-def mask_record(record: Mapping[str, Any], pii_fields: set[str]) -> dict[str, Any]:
+def mask_record(record: Mapping[str, object], pii_fields: set[str]) -> dict[str, object]:
     """Mask the named PII fields (case-insensitive names), leaving every other field as is."""
     wanted = {_norm_key(name) for name in pii_fields}
     return {
@@ -162,7 +164,7 @@ def mask_text(value: str, max_len: int | None = None) -> str:
     )
 
 
-def mask_arguments(obj: object, *, max_str_len: int = MAX_STR_LEN, _depth: int = 0) -> Any:
+def mask_arguments(obj: object, *, max_str_len: int = MAX_STR_LEN, _depth: int = 0) -> JsonValue:
     """Recursively make ``obj`` safe to persist: PII-named keys masked, secret-named keys reduced
     to a fingerprint, e-mails and phone numbers masked wherever they appear, over-long strings cut
     and anything that is not plain JSON turned into text. Never raises on odd input."""

@@ -7,8 +7,7 @@ Pure functions over data already read, so the same rules apply at plan and at ap
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
 
 from mopsgate.crm.records import FieldInfo, Person
 from mopsgate.governance.errors import FloorViolation, InvalidInput, NotPermitted
@@ -17,7 +16,7 @@ from mopsgate.governance.policy import FieldAccess
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 
 
-def check_value(info: FieldInfo, value: Any) -> str | None:
+def check_value(info: FieldInfo, value: object) -> str | None:
     """Why ``value`` is not valid for this vendor field, or None."""
     if value is None:
         return None
@@ -32,7 +31,7 @@ def check_value(info: FieldInfo, value: Any) -> str | None:
         value, str
     ):
         return f"{info.name} takes text"
-    if kind == "email" and not EMAIL.match(value):
+    if kind == "email" and isinstance(value, str) and not EMAIL.match(value):
         return f"{value!r} is not an email address"
     if kind == "picklist" and info.picklist and value not in info.picklist:
         return f"{value!r} is not a value of {info.name}; allowed: {', '.join(info.picklist)}"
@@ -43,7 +42,7 @@ def check_value(info: FieldInfo, value: Any) -> str | None:
 
 def check_update_fields(
     fields: Iterable[str],
-    values: dict[str, Any],
+    values: Mapping[str, object],
     described: dict[str, FieldInfo],
     access: FieldAccess,
     where: str,

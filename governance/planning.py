@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+
+from pydantic import JsonValue
 
 from mopsgate.crm.capabilities import Capabilities
 from mopsgate.crm.connector import Connector
@@ -33,9 +34,9 @@ class PlanInput:
     operation: str
     connector: str
     refs: list[str] = field(default_factory=list)
-    updates: dict[str, dict[str, Any]] = field(default_factory=dict)  # ref -> field -> value
+    updates: dict[str, dict[str, JsonValue]] = field(default_factory=dict)  # ref -> field -> value
     target: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, JsonValue] = field(default_factory=dict)
 
 
 async def read_people(client: Connector, refs: Sequence[str]) -> dict[str, Person]:
@@ -123,7 +124,7 @@ async def schedule_audience(client: Connector, campaign: Campaign) -> dict[str, 
     return await read_people(client, refs)
 
 
-def consent_image(person: Person) -> dict[str, Any]:
+def consent_image(person: Person) -> dict[str, JsonValue]:
     return dict(person.consent.evidence)
 
 

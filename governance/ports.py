@@ -10,7 +10,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
+
+from pydantic import JsonValue
 
 from mopsgate.crm.records import RecordResult
 from mopsgate.governance.audit_chain import AuditEvent, AuditRecord
@@ -115,7 +117,7 @@ class ChangeStore(Protocol):
     async def record_results(
         self,
         change_id: str,
-        items: Sequence[tuple[RecordResult, dict[str, Any]]],
+        items: Sequence[tuple[RecordResult, dict[str, JsonValue]]],
         *,
         now: datetime | None = None,
     ) -> None:

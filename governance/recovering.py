@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import VendorError
@@ -141,7 +140,7 @@ async def written_now(
     }
 
 
-def holds(current: Any, planned: Any) -> bool:
+def holds(current: object, planned: object) -> bool:
     """Whether a vendor value is the planned one, allowing for how vendors echo values back
     (HubSpot stores every property as text: True comes back as "true", 5 as "5")."""
     if current == planned:
@@ -151,8 +150,10 @@ def holds(current: Any, planned: Any) -> bool:
     if isinstance(planned, bool):
         return str(current).lower() == str(planned).lower()
     if isinstance(planned, int | float):
+        if not isinstance(current, str | int | float):
+            return False
         try:
             return float(current) == float(planned)
-        except (TypeError, ValueError):
+        except ValueError:
             return False
     return False

@@ -8,7 +8,10 @@ against both. A refused decision's row carries the reason code that says why.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from pydantic import JsonValue
 
 from mopsgate.governance.audit_chain import AuditEvent, Transport
 from mopsgate.governance.change_model import Change
@@ -16,7 +19,7 @@ from mopsgate.governance.decision_proof import SignedDecision
 from mopsgate.governance.errors import GovernanceError
 
 
-def proof_arguments(signed: SignedDecision | None) -> dict[str, Any]:
+def proof_arguments(signed: SignedDecision | None) -> dict[str, JsonValue]:
     if signed is None:
         return {}
     return {
@@ -34,7 +37,7 @@ def decision_event(
     change_id: str,
     reviewer: str,
     transport: Transport,
-    arguments: dict[str, Any],
+    arguments: Mapping[str, JsonValue],
     signed: SignedDecision | None = None,
     change: Change | None = None,
     error: GovernanceError | None = None,

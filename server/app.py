@@ -41,7 +41,7 @@ from mopsgate.server.surface import (
 from mopsgate.storage import Storage, open_storage
 from mopsgate.storage.errors import StorageUnavailable
 from mopsgate.tools.registry import all_specs
-from mopsgate.tools.spec import Services, ToolSpec
+from mopsgate.tools.spec import Services, Spec
 
 log = logging.getLogger("mopsgate.server")
 
@@ -59,7 +59,7 @@ class Runtime:
     settings: Settings
     holder: ManifestHolder
     connectors: ConnectorRegistry
-    specs: dict[str, ToolSpec[Any, Any]]
+    specs: dict[str, Spec]
     services: Services | None = None
     storage: Storage | None = None
     audit_busy_ms: int = 5000

@@ -99,8 +99,8 @@ def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
         runtime = build_runtime(settings)
         runtime.connectors.check_production()
     except ManifestError as exc:
-        for problem in exc.details.get("problems", []) or [exc.message]:
-            typer.echo(str(problem), err=True)
+        for line in [str(p) for p in exc.problems] or [exc.message]:
+            typer.echo(line, err=True)
         raise _fail(
             f"refusing to start: {settings.manifest_path} is not a valid manifest "
             "(run 'mopsgate manifest check' for details)"

@@ -38,7 +38,7 @@ def _load(path: Path | None) -> tuple[Path, Manifest | None, list[Problem]]:
     try:
         return target, load_manifest(target, build_catalogue()), []
     except ManifestError as exc:
-        return target, None, list(exc.details.get("problems", []))
+        return target, None, exc.problems
 
 
 def _report(problems: list[Problem], target: Path) -> None:

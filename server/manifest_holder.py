@@ -98,7 +98,7 @@ class ManifestHolder:
 
 
 def _describe(exc: ManifestError) -> str:
-    problems = exc.details.get("problems") or []
+    problems = exc.problems
     if not problems:
         return exc.message
     shown = "; ".join(str(p) for p in problems[:5])

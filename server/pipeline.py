@@ -39,12 +39,11 @@ from mopsgate.governance.ports import AuditSink
 from mopsgate.server.call_rate import CallRate
 from mopsgate.server.errors import error_text, from_vendor, internal_error
 from mopsgate.server.manifest_holder import ManifestHolder
-from mopsgate.tools.spec import CallNotes, Connectors, Services, ToolContext, ToolInput, ToolSpec
+from mopsgate.tools.spec import CallNotes, Connectors, Services, Spec, ToolContext, ToolInput
 
 log = logging.getLogger("mopsgate.pipeline")
 
 _IN_TOOL_DENIALS = (NotPermitted, RateLimited, FloorViolation)
-AnySpec = ToolSpec[Any, Any]
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,7 @@ class Pipeline:
         self,
         *,
         holder: ManifestHolder,
-        specs: Mapping[str, AnySpec],
+        specs: Mapping[str, Spec],
         audit: Callable[[], AuditSink],
         call_rate: CallRate,
         connectors: Connectors,
@@ -130,7 +129,7 @@ class Pipeline:
         self.connectors = connectors
         self.services = services
 
-    async def visible(self, caller: Caller) -> list[AnySpec]:
+    async def visible(self, caller: Caller) -> list[Spec]:
         """The tools this caller may call (an unknown principal sees none)."""
         manifest, _ = await self.holder.current()
         principal = caller.principal
@@ -223,13 +222,13 @@ class Pipeline:
 
     @staticmethod
     async def _run(
-        spec: AnySpec, ctx: ToolContext, args: ToolInput
+        spec: Spec, ctx: ToolContext, args: ToolInput
     ) -> tuple[BaseModel | None, GovernanceError | None, int]:
         """Run the handler, counting the vendor calls it makes; every failure becomes the
         typed refusal the caller is told and the audit row records."""
         with metering() as meter:
             try:
-                output: BaseModel = await spec.handler(ctx, args)
+                output = await spec.run(ctx, args)
                 return output, None, meter.calls
             except GovernanceError as exc:
                 return None, exc, meter.calls
@@ -243,7 +242,7 @@ class Pipeline:
         manifest: Manifest,
         principal: str,
         name: str,
-        spec: AnySpec | None,
+        spec: Spec | None,
         raw_args: object,
     ) -> tuple[ToolInput, Decision]:
         """Validate and decide; raises the refusal to audit and return."""

@@ -43,7 +43,8 @@ from mopsgate.governance.caller import Caller
 from mopsgate.governance.errors import AuditUnavailable, InvalidInput
 from mopsgate.governance.risk import annotations_for
 from mopsgate.server.errors import error_text
-from mopsgate.server.pipeline import AnySpec, CallOutcome, Pipeline, Refused
+from mopsgate.server.pipeline import CallOutcome, Pipeline, Refused
+from mopsgate.tools.spec import Spec
 
 log = logging.getLogger("mopsgate.protocol")
 
@@ -52,7 +53,7 @@ Lifespan = Callable[[Server[Any]], AbstractAsyncContextManager[Any]]
 
 
 @cache
-def mcp_tool(spec: AnySpec) -> Tool:
+def mcp_tool(spec: Spec) -> Tool:
     """A tool as ``tools/list`` publishes it, built once per spec: its schemas come straight
     from the models the pipeline validates with, and its annotations from its risk class."""
     return Tool(

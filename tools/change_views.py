@@ -130,7 +130,7 @@ def _outcome(change: Change) -> dict[str, Any]:
     }
 
 
-def change_out(change: Change, access: FieldAccess | None) -> dict[str, Any]:
+def change_out(change: Change, access: FieldAccess | None) -> ChangeOut:
     plan = change.plan
     records = [
         RecordOut(
@@ -151,7 +151,7 @@ def change_out(change: Change, access: FieldAccess | None) -> dict[str, Any]:
     if len(text) > MAX_TEXT:
         text = text[:MAX_TEXT] + f"\n… [diff truncated; {len(text) - MAX_TEXT} more characters]"
     outcome = _outcome(change) if change.outcome.records or change.outcome.detail else None
-    return dict(
+    return ChangeOut(
         change_id=change.id,
         status=str(change.status),
         risk_class=str(change.risk_class),

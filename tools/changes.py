@@ -5,7 +5,7 @@ There is no approve tool: approval happens out of band, by a human, in the revie
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -17,7 +17,15 @@ from mopsgate.governance.ports import ChangeStore
 from mopsgate.governance.risk import RiskClass
 from mopsgate.tools.change_views import ChangeOut, change_out
 from mopsgate.tools.common import connector
-from mopsgate.tools.spec import ConnectorNeed, ToolContext, ToolInput, ToolSpec
+from mopsgate.tools.spec import (
+    ConnectorNeed,
+    Handler,
+    In,
+    Out,
+    ToolContext,
+    ToolInput,
+    ToolSpec,
+)
 
 ChangeId = Annotated[
     str, Field(pattern=r"^chg_[0-9a-f]{12}$", description="a change id such as chg_0123456789ab")
@@ -39,7 +47,7 @@ def _out(ctx: ToolContext, change: Change) -> ChangeOut:
     ctx.notes.change_id = change.id
     ctx.notes.use_case = change.use_case
     ctx.notes.summary = f"{change.id}: {change.status}"
-    return ChangeOut(**change_out(change, None))
+    return change_out(change, None)
 
 
 class ChangeIn(ToolInput):
@@ -131,18 +139,18 @@ def _spec(
     name: str,
     title: str,
     desc: str,
-    i: Any,
-    o: Any,
-    h: Any,
+    i: type[In],
+    o: type[Out],
+    h: Handler[In, Out],
     risk: RiskClass = RiskClass.READ,
     needs: ConnectorNeed = ConnectorNeed.NONE,
-) -> ToolSpec[Any, Any]:
+) -> ToolSpec[In, Out]:
     """The requester's bookkeeping reads and cancels only the change store (risk read, no
     connector); apply_change says otherwise."""
     return ToolSpec(name, title, desc, i, o, h, risk, needs)
 
 
-CHANGE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+CHANGE_TOOLS = (
     _spec(
         "get_change",
         "Get a change",

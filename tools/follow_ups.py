@@ -7,8 +7,6 @@ any proposal. Only the requester of the original may propose either.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from mopsgate.governance.change_model import Change
@@ -18,7 +16,7 @@ from mopsgate.governance.ports import ChangeStore
 from mopsgate.governance.reverting import revert_input
 from mopsgate.governance.risk import RiskClass
 from mopsgate.tools.change_views import ProposalOut
-from mopsgate.tools.spec import ConnectorNeed, ToolContext, ToolInput, ToolSpec
+from mopsgate.tools.spec import ConnectorNeed, ToolContext, ToolInput
 from mopsgate.tools.writes import Reason, proposal_spec, propose
 
 
@@ -63,7 +61,7 @@ async def propose_finish(ctx: ToolContext, args: FollowUpIn) -> ProposalOut:
     )
 
 
-FOLLOW_UP_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+FOLLOW_UP_TOOLS = (
     proposal_spec(
         "propose_revert",
         "Propose reverting a change",

@@ -116,7 +116,7 @@ async def my_permissions(ctx: ToolContext, _: NoInput) -> MyPermissions:
     )
 
 
-IDENTITY_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+IDENTITY_TOOLS = (
     ToolSpec(
         name="whoami",
         title="Who am I",

@@ -339,7 +339,7 @@ async def find_duplicates(ctx: ToolContext, args: DuplicatesIn) -> DuplicatesOut
     )
 
 
-HYGIENE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+HYGIENE_TOOLS = (
     ToolSpec(
         "find_consent_conflicts",
         "Find consent conflicts",

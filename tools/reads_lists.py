@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -38,7 +37,16 @@ from mopsgate.tools.common import (
 from mopsgate.tools.paging import bounded_page
 from mopsgate.tools.reads_people import PeoplePage, access_by_object
 from mopsgate.tools.shaping import clean_campaign, clean_list, shape_activity
-from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, ToolSpec
+from mopsgate.tools.spec import (
+    ConnectorNeed,
+    Handler,
+    In,
+    Out,
+    Target,
+    ToolContext,
+    ToolInput,
+    ToolSpec,
+)
 
 MAX_MEMBER_PAGES = 1000
 
@@ -326,12 +334,14 @@ async def get_activities(ctx: ToolContext, args: ActivitiesIn) -> ActivitiesPage
     return ActivitiesPage(items=items, next_cursor=nxt, truncated_by_size=cut)
 
 
-def _spec(name: str, title: str, desc: str, i: Any, o: Any, h: Any) -> ToolSpec[Any, Any]:
+def _spec(
+    name: str, title: str, desc: str, i: type[In], o: type[Out], h: Handler[In, Out]
+) -> ToolSpec[In, Out]:
     """Every list, campaign and activity tool reads the connector its arguments name."""
     return ToolSpec(name, title, desc, i, o, h, RiskClass.READ, ConnectorNeed.ARGUMENT)
 
 
-LIST_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+LIST_TOOLS = (
     _spec(
         "list_lists",
         "List lists",

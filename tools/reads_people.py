@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -235,7 +234,7 @@ async def api_budget(ctx: ToolContext, args: BudgetIn) -> ApiBudget:
     return budget
 
 
-PEOPLE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+PEOPLE_TOOLS = (
     ToolSpec(
         "search_people",
         "Search people",

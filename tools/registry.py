@@ -3,18 +3,16 @@ catalogue, the MCP listing and the README check are derived from them."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from mopsgate.tools.changes import CHANGE_TOOLS
 from mopsgate.tools.follow_ups import FOLLOW_UP_TOOLS
 from mopsgate.tools.identity import IDENTITY_TOOLS
 from mopsgate.tools.reads_hygiene import HYGIENE_TOOLS
 from mopsgate.tools.reads_lists import LIST_TOOLS
 from mopsgate.tools.reads_people import PEOPLE_TOOLS
-from mopsgate.tools.spec import ToolSpec
+from mopsgate.tools.spec import Spec
 from mopsgate.tools.writes import WRITE_TOOLS
 
-SPECS: tuple[ToolSpec[Any, Any], ...] = (
+SPECS: tuple[Spec, ...] = (
     *IDENTITY_TOOLS,
     *PEOPLE_TOOLS,
     *LIST_TOOLS,
@@ -25,5 +23,5 @@ SPECS: tuple[ToolSpec[Any, Any], ...] = (
 )
 
 
-def all_specs() -> dict[str, ToolSpec[Any, Any]]:
+def all_specs() -> dict[str, Spec]:
     return {s.name: s for s in SPECS}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue
 
 from mopsgate.crm.records import Activity, Campaign, ConsentState, Person, PersonList
 from mopsgate.governance.hygiene import clean_record, clean_text
@@ -70,7 +70,8 @@ def consent_out(state: ConsentState) -> ConsentOut:
     )
 
 
-def clean_value(name: str, value: Any, cleaned: list[Cleaned]) -> Any:
+def clean_value(name: str, value: JsonValue, cleaned: list[Cleaned]) -> JsonValue:
+    """Text cleaned and capped (what was done noted in ``cleaned``); any other value as is."""
     if not isinstance(value, str):
         return value
     result = clean_text(value, MAX_TEXT)
@@ -129,6 +130,5 @@ def shape_activity(activity: Activity, unmasked_pii: bool) -> Activity:
     """Activity attributes are vendor free text that can name the person (HubSpot's
     ``recipient`` is the e-mail address): PII in them is masked like any PII field."""
     attrs, _ = clean_record(activity.attributes, MAX_TEXT)
-    if not unmasked_pii:
-        attrs = mask_arguments(attrs, max_str_len=MAX_TEXT)
-    return activity.model_copy(update={"attributes": attrs})
+    shown = attrs if unmasked_pii else mask_arguments(attrs, max_str_len=MAX_TEXT)
+    return activity.model_copy(update={"attributes": shown})

@@ -9,9 +9,9 @@ needs through the context, which is what keeps the governed path the only path.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -97,7 +97,6 @@ class CallNotes:
     use_case: str | None = None
     # The records the call targets (a proposal's plan); None: the references in its result.
     records: tuple[str, ...] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -149,3 +148,35 @@ class ToolSpec(Generic[In, Out]):
     handler: Handler[In, Out]
     risk: RiskClass
     needs: ConnectorNeed
+
+    async def run(self, ctx: ToolContext, args: ToolInput) -> Out:
+        """Call the handler. ``args`` must be this tool's own input model (what the pipeline
+        validated with it); anything else is a wiring bug, refused before the handler runs."""
+        if not isinstance(args, self.input_model):
+            raise TypeError(f"{self.name} takes {self.input_model.__name__}, not {type(args)}")
+        return await self.handler(ctx, args)
+
+
+class Spec(Protocol):
+    """Any tool's spec with its input and output types left open: what the pipeline, the
+    catalogue and the MCP listing need to hold every tool in one collection. Every
+    ``ToolSpec`` is one."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def input_model(self) -> type[ToolInput]: ...
+    @property
+    def output_model(self) -> type[BaseModel]: ...
+    @property
+    def risk(self) -> RiskClass: ...
+    @property
+    def needs(self) -> ConnectorNeed: ...
+
+    async def run(self, ctx: ToolContext, args: ToolInput) -> BaseModel: ...
+
+    def __hash__(self) -> int: ...  # the MCP listing caches each tool's schemas per spec

@@ -4,9 +4,10 @@ with ``mopsgate review approve`` and the assistant applies it with its confirmat
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 from mopsgate.governance.catalogue import Catalogue
@@ -15,7 +16,15 @@ from mopsgate.governance.proposing import Proposal, Proposer, blocked_refs, repe
 from mopsgate.governance.risk import RiskClass
 from mopsgate.tools.change_views import ProposalOut, change_out
 from mopsgate.tools.common import ConnectorName, Ref, connector, person_ref, split_ref
-from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, ToolSpec
+from mopsgate.tools.spec import (
+    ConnectorNeed,
+    Handler,
+    In,
+    Target,
+    ToolContext,
+    ToolInput,
+    ToolSpec,
+)
 
 Reason = Annotated[
     str,
@@ -39,8 +48,11 @@ def _once_each(refs: list[str]) -> list[str]:
     return refs
 
 
-def refs_field(max_length: int) -> Any:
-    return Field(min_length=1, max_length=max_length, json_schema_extra={"uniqueItems": True})
+def refs_field(max_length: int) -> FieldInfo:
+    info: FieldInfo = Field(
+        min_length=1, max_length=max_length, json_schema_extra={"uniqueItems": True}
+    )
+    return info
 
 
 Refs = Annotated[list[Ref], refs_field(10_000), AfterValidator(_once_each)]
@@ -95,7 +107,7 @@ async def propose(
         if obj in ctx.manifest.catalogue.objects.get(conn, {}):
             access = ctx.field_access(conn, obj)
     return ProposalOut(
-        **change_out(change, access),
+        **dict(change_out(change, access)),
         confirmation_token=proposal.token,
         applies_frozen=proposal.frozen_note,
         next_steps=NEXT.format(id=change.id),
@@ -262,11 +274,11 @@ def proposal_spec(
     name: str,
     title: str,
     desc: str,
-    i: Any,
-    h: Any,
+    i: type[In],
+    h: Handler[In, ProposalOut],
     risk: RiskClass,
     needs: ConnectorNeed = ConnectorNeed.ARGUMENT,
-) -> ToolSpec[Any, Any]:
+) -> ToolSpec[In, ProposalOut]:
     """A propose tool; ``risk`` is the class of the change it plans (``propose_update_person``
     is reclassified per field at plan time; follow-ups take the original's)."""
     return ToolSpec(
@@ -281,7 +293,7 @@ def proposal_spec(
     )
 
 
-WRITE_TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+WRITE_TOOLS = (
     proposal_spec(
         "propose_update_person",
         "Propose a field update",

@@ -68,8 +68,8 @@ def commit_rows(
 def _record_refs(rows: Sequence[StoredRow]) -> Iterator[tuple[str, int]]:
     """(ref, seq) for the reference index, from each row's stored (hashed) records column."""
     for row in rows:
-        if row[_RECORDS] is not None:
-            for ref in set(json.loads(row[_RECORDS])):
+        if isinstance(stored := row[_RECORDS], str):
+            for ref in set(json.loads(stored)):
                 yield str(ref), int(row[0])
 
 

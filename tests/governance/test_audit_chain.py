@@ -3,6 +3,8 @@ name the first bad row, whichever backend stored it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -44,7 +46,7 @@ def test_a_chain_continues_from_its_head_and_checks_in_any_split() -> None:
 
 def test_an_edited_value_is_named_at_its_seq() -> None:
     rows = chain_rows(AuditHead(), [event_values(allowed()) for _ in range(5)])
-    edited = [list(r) for r in rows]
+    edited: list[list[Any]] = [list(r) for r in rows]
     edited[2][4] = "mallory"  # principal of seq 3
     result = stitch([check_rows(tuple(r) for r in edited)])
     assert (result.ok, result.first_bad_seq) == (False, 3)

@@ -61,7 +61,7 @@ def problems(text: str) -> list[Problem]:
     try:
         load_manifest_text(text, "m.toml", CAT)
     except ManifestError as exc:
-        found = exc.details["problems"]
+        found = exc.problems
         assert found, "a ManifestError must list its problems"
         return list(found)
     return []

@@ -62,7 +62,7 @@ def test_mask_arguments_finds_pii_and_secrets_anywhere() -> None:
         "count": 12,
         "nothing": None,
     }
-    out = mask_arguments(args)
+    out: Any = mask_arguments(args)
     assert out["lead"] == {"email": "j***@acme.com", "first_name": "J***", "street": "1***"}
     assert out["ids"] == [1, 2, 3]
     assert out["comment"] == "reach j***@acme.com or ***-0199 on 2024-05-01"
@@ -101,7 +101,7 @@ def test_deep_and_huge_input_stays_bounded() -> None:
     # Huge strings are cut before any pattern runs; a pathological regex would instead hang
     # here until pytest-timeout fails the test.
     huge = "a" * 5_000_000 + "@" + "b" * 100
-    out = mask_arguments({"blob": huge})
+    out: Any = mask_arguments({"blob": huge})
     assert len(out["blob"]) < 5000 and "truncated" in out["blob"]
     digits_then_dots = "1" * 1_000_000 + " " + "a." * 500_000
     assert mask_text(digits_then_dots) == digits_then_dots  # no phone, no e-mail: unchanged

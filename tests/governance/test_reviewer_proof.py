@@ -160,11 +160,11 @@ def test_the_checklist_is_answered_completely_and_only() -> None:
 def test_the_manifest_refuses_bad_and_shared_keys_with_their_line() -> None:
     with pytest.raises(ManifestError) as exc:
         manifest('[[reviewers.lead.keys]]\npublic_key = "ed25519:bm90IGEga2V5"\n')
-    assert "32 bytes" in str(exc.value.details["problems"])
+    assert "32 bytes" in str(exc.value.problems)
     with pytest.raises(ManifestError) as exc:
         manifest(key_table("lead") + key_table("dpo", reviewer_key("lead")))
-    (problem,) = exc.value.details["problems"]
+    (problem,) = exc.value.problems
     assert "already declared at reviewers.lead.keys.0" in problem.message
     with pytest.raises(ManifestError) as exc:
         manifest('[[reviewers.lead.passkeys]]\nid = "AAAAAAAAAAAAAAAAAAAA"\npublic_key = "AAAA"\n')
-    assert "COSE" in str(exc.value.details["problems"])
+    assert "COSE" in str(exc.value.problems)

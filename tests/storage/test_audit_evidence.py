@@ -13,6 +13,7 @@ import pytest
 from mopsgate.governance.audit_chain import (
     BASE_CONTENT_COLUMNS,
     GENESIS_HASH,
+    Cell,
     canonical_json,
     compute_hash,
     format_ts,
@@ -105,7 +106,11 @@ def _sql(value: object) -> str:
 
 
 def test_hash_ignores_only_trailing_unset_extensions() -> None:
-    base = (1, "2026-01-01T00:00:00.000000+00:00", *["x"] * (len(BASE_CONTENT_COLUMNS) - 2))
+    base: tuple[Cell, ...] = (
+        1,
+        "2026-01-01T00:00:00.000000+00:00",
+        *["x"] * (len(BASE_CONTENT_COLUMNS) - 2),
+    )
     assert compute_hash(GENESIS_HASH, (*base, None, None)) == compute_hash(GENESIS_HASH, base)
     with_case = compute_hash(GENESIS_HASH, (*base, "ops", None))
     assert with_case == compute_hash(GENESIS_HASH, (*base, "ops"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -154,7 +155,7 @@ async def test_pii_and_secret_canaries_are_never_stored(storage: Storage, backen
         assert canary not in stored, canary
     assert "CANARYCONFIRM" not in stored
     (row,) = await storage.audit_reader.tail(1)
-    args = row.as_dict()["arguments"]
+    args: Any = row.as_dict()["arguments"]
     assert args["email"] == "c***@example.org"
     assert args["access_token"].startswith("sha256:")
     assert args["nested"][0] == {"phone": "***-0199", "firstName": "C***"}
@@ -165,7 +166,7 @@ async def test_hostile_text_round_trips_as_data(storage: Storage) -> None:
     await storage.audit.append(allowed(arguments={"description": nasty}, result_summary=nasty))
     await storage.audit.append(allowed(arguments={"weird": "\ud800 lone surrogate"}))
     assert (await storage.audit_reader.verify()).ok
-    first = (await storage.audit_reader.tail(5))[0].as_dict()
+    first: Any = (await storage.audit_reader.tail(5))[0].as_dict()
     assert first["arguments"]["description"] == nasty
     exported = [json.dumps(row.as_dict()) async for row in storage.audit_reader.rows()]
     assert len(exported) == 2

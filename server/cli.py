@@ -20,7 +20,7 @@ from mopsgate.server.cli_async import run
 from mopsgate.server.cli_audit import audit_app
 from mopsgate.server.cli_db import db_app, describe
 from mopsgate.server.cli_decide import add_decision_commands
-from mopsgate.server.cli_errors import guard_commands
+from mopsgate.server.cli_errors import add_database_url, guard_commands
 from mopsgate.server.cli_manifest import manifest_app
 from mopsgate.server.cli_report import report_app
 from mopsgate.server.cli_review import freeze_cmd, review_app, unfreeze_cmd
@@ -35,6 +35,7 @@ from mopsgate.server.settings import (
     ensure_home,
     load_http_session_settings,
     load_settings,
+    signing_secret,
 )
 from mopsgate.storage import check_writable, explain_failure, schema_status
 
@@ -98,6 +99,7 @@ def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
     try:
         runtime = build_runtime(settings)
         runtime.connectors.check_production()
+        signing_secret(settings)
     except ManifestError as exc:
         for line in [str(p) for p in exc.problems] or [exc.message]:
             typer.echo(line, err=True)
@@ -217,20 +219,19 @@ def _is_loopback(host: str) -> bool:
 
 # Last, once every command is registered: a failure about the database is one line, never a
 # traceback (serve has its own start-up checks and exit code).
-guard_commands(
-    [
-        app,
-        manifest_app,
-        audit_app,
-        report_app,
-        review_app,
-        reviewer_app,
-        token_app,
-        db_app,
-        sandbox_app,
-    ],
-    except_names={"serve"},
-)
+_STATE_APPS = [
+    app,
+    manifest_app,
+    audit_app,
+    report_app,
+    review_app,
+    reviewer_app,
+    token_app,
+    db_app,
+]
+guard_commands([*_STATE_APPS, sandbox_app], except_names={"serve"})
+# The sandbox's own file is not mopsgate's state: its commands take --home, never a database.
+add_database_url(_STATE_APPS)
 
 
 def main() -> None:

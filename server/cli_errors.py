@@ -10,15 +10,25 @@ and what to do, and exit 1. Anything else is left alone.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
-from mopsgate.server.settings import load_settings
+from mopsgate.server.settings import DATABASE_URL_FLAG, load_settings
 from mopsgate.storage import explain_failure
 
 F = TypeVar("F", bound=Callable[..., Any])
+DatabaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="postgresql://… for state shared by replicas (env MOPSGATE_DATABASE_URL; "
+        "default: the SQLite file in the state directory).",
+        show_default=False,
+    ),
+]
 
 
 def database_errors(command: F) -> F:
@@ -47,3 +57,39 @@ def guard_commands(apps: Iterable[typer.Typer], *, except_names: Iterable[str] =
             name = info.name or (info.callback.__name__ if info.callback else "")
             if info.callback is not None and name not in skip:
                 info.callback = database_errors(info.callback)
+
+
+def with_database_url(command: F) -> F:
+    """Give a command that takes ``--home`` a ``--database-url`` too: the state a command opens
+    is the database, wherever it is. The value holds for the command's duration
+    (``settings.DATABASE_URL_FLAG``), so every ``load_settings`` inside it sees it."""
+    signature = inspect.signature(command, eval_str=True)
+    if "home" not in signature.parameters or "database_url" in signature.parameters:
+        return command
+
+    @functools.wraps(command)
+    def with_url(*args: Any, database_url: str | None = None, **kwargs: Any) -> Any:
+        token = DATABASE_URL_FLAG.set(database_url)
+        try:
+            return command(*args, **kwargs)
+        finally:
+            DATABASE_URL_FLAG.reset(token)
+
+    option = inspect.Parameter(
+        "database_url", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=DatabaseUrlOpt
+    )
+    with_url.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), option]
+    )
+    hints = get_type_hints(command, include_extras=True)
+    with_url.__annotations__ = {**hints, "database_url": DatabaseUrlOpt}
+    return with_url  # type: ignore[return-value]
+
+
+def add_database_url(apps: Iterable[typer.Typer]) -> None:
+    """:func:`with_database_url` on every command registered on ``apps`` (after
+    :func:`guard_commands`, so its explanation of a failure names the same database)."""
+    for app in apps:
+        for info in app.registered_commands:
+            if info.callback is not None:
+                info.callback = with_database_url(info.callback)

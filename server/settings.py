@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,9 @@ from dotenv import load_dotenv
 from mopsgate.storage import StorageConfig
 
 SANDBOX_STATES = ("persistent", "memory")
+# A command's --database-url, for the duration of that command (set by the option every CLI
+# command that opens state gets, see cli_errors.py): every load_settings() inside it sees it.
+DATABASE_URL_FLAG: ContextVar[str | None] = ContextVar("mopsgate_database_url", default=None)
 
 
 @dataclass(frozen=True)
@@ -25,10 +29,21 @@ class Settings:
     # process on this state directory; "memory": each process starts from the seed and forgets
     # (tests and benchmarks choose it explicitly; MOPSGATE_SANDBOX=memory does for a server).
     sandbox: str = "persistent"
+    # MOPSGATE_DATABASE_URL / --database-url: "postgresql://…" puts all shared state in one
+    # PostgreSQL database (several replicas); None keeps the embedded SQLite file in home.
+    database_url: str | None = None
+    # MOPSGATE_SIGNING_SECRET_FILE: the confirmation-token secret every replica must share;
+    # None keeps <home>/secret.key, created on first use.
+    secret_file: Path | None = None
 
     @property
     def db_path(self) -> Path:
         return self.home / "mopsgate.db"
+
+    @property
+    def shared_database(self) -> bool:
+        """State lives in a database server that several replicas may share."""
+        return self.storage().is_postgres
 
     @property
     def sandbox_path(self) -> Path:
@@ -37,9 +52,14 @@ class Settings:
 
     def storage(self, *, busy_timeout_ms: int | None = None) -> StorageConfig:
         """The database every command and the server use."""
+        cfg = (
+            StorageConfig(self.database_url)
+            if self.database_url
+            else StorageConfig.sqlite(self.db_path)
+        )
         if busy_timeout_ms is None:
-            return StorageConfig.sqlite(self.db_path)
-        return StorageConfig.sqlite(self.db_path, busy_timeout_ms=busy_timeout_ms)
+            return cfg
+        return StorageConfig(cfg.url, busy_timeout_ms=busy_timeout_ms)
 
     @property
     def secret_path(self) -> Path:
@@ -94,12 +114,29 @@ def load_http_session_settings() -> HttpSessionSettings:
     return HttpSessionSettings(**values)  # type: ignore[arg-type]
 
 
-def load_settings(manifest: str | Path | None = None, home: str | Path | None = None) -> Settings:
+def load_settings(
+    manifest: str | Path | None = None,
+    home: str | Path | None = None,
+    database_url: str | None = None,
+) -> Settings:
     load_dotenv(override=False)
     manifest_path = Path(manifest or os.environ.get("MOPSGATE_MANIFEST") or "permissions.toml")
     home_path = Path(home or os.environ.get("MOPSGATE_HOME") or ".mopsgate")
     sandbox = (os.environ.get("MOPSGATE_SANDBOX") or "persistent").strip().lower()
-    return Settings(manifest_path=manifest_path, home=home_path, sandbox=sandbox)
+    url = (
+        database_url
+        or DATABASE_URL_FLAG.get()
+        or os.environ.get("MOPSGATE_DATABASE_URL", "").strip()
+        or None
+    )
+    secret_file = os.environ.get("MOPSGATE_SIGNING_SECRET_FILE", "").strip()
+    return Settings(
+        manifest_path=manifest_path,
+        home=home_path,
+        sandbox=sandbox,
+        database_url=url,
+        secret_file=Path(secret_file) if secret_file else None,
+    )
 
 
 def ensure_home(settings: Settings) -> None:
@@ -113,15 +150,41 @@ def ensure_home(settings: Settings) -> None:
         os.chmod(settings.home, mode & 0o700)
 
 
+PROVISION_HINT = (
+    "set MOPSGATE_SIGNING_SECRET_FILE to a file holding at least 32 random bytes, the same file "
+    "(e.g. one secrets mount) for every replica; create it once with `head -c 32 /dev/urandom`"
+)
+
+
 def signing_secret(settings: Settings) -> bytes:
-    """The token-signing secret, created with 0600 permissions on first use."""
+    """The confirmation-token secret. From MOPSGATE_SIGNING_SECRET_FILE when set (never
+    created: it is provisioned once and mounted into every replica); otherwise
+    ``<home>/secret.key``, created with 0600 permissions on first use. With a shared database
+    and no secret file, refuse: each replica would create its own secret, and a token one
+    replica signed would be refused as forged by every other."""
+    if settings.secret_file is not None:
+        return _read_secret(settings.secret_file, "MOPSGATE_SIGNING_SECRET_FILE")
+    if settings.shared_database:
+        raise SettingsError(
+            "a PostgreSQL database is shared by replicas, which must all sign confirmation "
+            f"tokens with one secret: {PROVISION_HINT}"
+        )
     ensure_home(settings)
     path = settings.secret_path
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(secrets.token_bytes(32))
-    data = path.read_bytes()
+    return _read_secret(path, "it")
+
+
+def _read_secret(path: Path, name: str) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SettingsError(
+            f"the signing secret {path} cannot be read ({exc.strerror}); check {name}"
+        ) from exc
     if len(data) < 32:
-        raise RuntimeError(f"{path} is shorter than 32 bytes; delete it to create a new secret")
+        raise SettingsError(f"the signing secret {path} is shorter than 32 bytes; replace it")
     return data

@@ -1,8 +1,10 @@
 """Where mopsgate keeps its state: one package, one way per backend, behind typed ports.
 
-``open_storage`` picks the backend from the database URL (``sqlite:///<path>`` today;
-``postgresql://…`` is #12) and returns a :class:`~mopsgate.storage.api.Storage`; callers use
-its ports and never see SQL. The CLI uses the very same classes through ``asyncio.run``.
+``open_storage`` picks the backend from the database URL (``sqlite:///<path>``, the embedded
+default, or ``postgresql://…`` for several replicas sharing one database, ``storage/postgres``)
+and returns a :class:`~mopsgate.storage.api.Storage`; callers use its ports and never see SQL.
+The CLI uses the very same classes through ``asyncio.run``. The PostgreSQL driver is imported
+only when a PostgreSQL URL is used.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from mopsgate.governance.audit_chain import AuditEvent, AuditRecord
 from mopsgate.governance.decision_audit import StoredDecision
@@ -25,6 +28,7 @@ from mopsgate.storage.sqlite.readonly import open_for_reading
 from mopsgate.storage.sqlite.schema import prepare, upgrade_one, version_of
 
 SQLITE_PREFIX = "sqlite:///"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 @dataclass(frozen=True)
@@ -39,31 +43,45 @@ class StorageConfig:
         return cls(f"{SQLITE_PREFIX}{path}", busy_timeout_ms)
 
     @property
+    def is_postgres(self) -> bool:
+        return self.url.startswith(POSTGRES_SCHEMES)
+
+    @property
     def sqlite_path(self) -> Path:
         if not self.url.startswith(SQLITE_PREFIX):
             raise StorageUnavailable(
                 f"unsupported database URL {self.where!r}",
-                hint="Use sqlite:///<path> (PostgreSQL support is planned).",
+                hint="Use sqlite:///<path> or postgresql://user@host:port/dbname.",
             )
         return Path(self.url.removeprefix(SQLITE_PREFIX))
 
     @property
     def where(self) -> str:
-        """The location for messages (never a password)."""
+        """The location for messages: never a user, a password, nor the query string (which
+        may hold one)."""
         if self.url.startswith(SQLITE_PREFIX):
             return self.url.removeprefix(SQLITE_PREFIX)
-        scheme, _, rest = self.url.partition("://")
-        return f"{scheme}://{rest.rpartition('@')[2]}"
+        parts = urlsplit(self.url)
+        host = parts.netloc.rpartition("@")[2]
+        return f"{parts.scheme}://{host}{parts.path}"
 
 
 async def open_storage(cfg: StorageConfig) -> Storage:
     """Open every port of the configured backend; refuses a schema that is not HEAD."""
+    if cfg.is_postgres:
+        from mopsgate.storage.postgres.backend import PgStorage
+
+        return await PgStorage.open(cfg.url, where=cfg.where, lock_timeout_ms=cfg.busy_timeout_ms)
     return await SqliteStorage.open(cfg.sqlite_path, busy_timeout_ms=cfg.busy_timeout_ms)
 
 
 async def append_once(cfg: StorageConfig, event: AuditEvent) -> AuditRecord:
     """One audit row from a short-lived process (a CLI command): the same writer, the same
     chaining and durability rules as the server's, as a batch of one."""
+    if cfg.is_postgres:
+        from mopsgate.storage.postgres import backend
+
+        return await backend.append_once(cfg.url, cfg.where, event, cfg.busy_timeout_ms)
     sink = await SqliteAuditStore.open(cfg.sqlite_path, busy_timeout_ms=cfg.busy_timeout_ms)
     try:
         return await sink.append(event)
@@ -74,6 +92,10 @@ async def append_once(cfg: StorageConfig, event: AuditEvent) -> AuditRecord:
 async def stored_decisions(cfg: StorageConfig) -> tuple[list[StoredDecision], dict[str, str]]:
     """Every approval and rejection with its proof, and the recorded manifest texts they name
     (read-only, for ``audit verify``)."""
+    if cfg.is_postgres:
+        from mopsgate.storage.postgres import backend
+
+        return await backend.stored_decisions(cfg.url, cfg.where)
     if not cfg.sqlite_path.is_file():
         return [], {}
     return await read_decisions(str(cfg.sqlite_path))
@@ -81,6 +103,10 @@ async def stored_decisions(cfg: StorageConfig) -> tuple[list[StoredDecision], di
 
 def audit_reader(cfg: StorageConfig) -> AuditReader:
     """A read-only view of the audit log, for auditors (it never creates a database)."""
+    if cfg.is_postgres:
+        from mopsgate.storage.postgres.audit_read import PgAuditReader
+
+        return PgAuditReader(cfg.url, where=cfg.where)
     return SqliteAuditReader(cfg.sqlite_path)
 
 
@@ -91,6 +117,10 @@ def explain_failure(cfg: StorageConfig, exc: BaseException) -> StorageUnavailabl
     they become the same one-line explanation as everything behind the ports."""
     if isinstance(exc, StorageUnavailable):
         return exc
+    if cfg.is_postgres and type(exc).__module__.startswith(("psycopg", "psycopg_pool")):
+        from mopsgate.storage.postgres.db import unavailable as pg_unavailable
+
+        return pg_unavailable(cfg.where, exc)
     if isinstance(exc, sqlite3.Error) or (
         isinstance(exc, PermissionError) and _in_state_dir(cfg, exc.filename)
     ):
@@ -120,8 +150,12 @@ def _write_probe(conn: sqlite3.Connection) -> None:
 
 async def check_writable(cfg: StorageConfig) -> None:
     """Write once (rolled back, so nothing stays), waiting as long as any write would: a locked
-    or read-only database is refused before a server starts, with its cause, instead of failing
-    every call (or the start-up, with a traceback)."""
+    or read-only database (or a PostgreSQL standby) is refused before a server starts, with its
+    cause, instead of failing every call (or the start-up, with a traceback)."""
+    if cfg.is_postgres:
+        from mopsgate.storage.postgres import backend
+
+        return await backend.check_writable(cfg.url, cfg.where, cfg.busy_timeout_ms)
     db = await SqliteDb.open(cfg.sqlite_path, name="probe", busy_timeout_ms=cfg.busy_timeout_ms)
     try:
         await db.write(_write_probe)
@@ -132,7 +166,12 @@ async def check_writable(cfg: StorageConfig) -> None:
 
 
 async def schema_status(cfg: StorageConfig) -> SchemaStatus:
-    """Where the database stands, without changing it."""
+    """Where the database stands, without changing it (a PostgreSQL database mopsgate never
+    upgraded is at version 0: it is never created on first use)."""
+    if cfg.is_postgres:
+        from mopsgate.storage.postgres import backend
+
+        return await backend.schema_status(cfg.url, cfg.where)
     path = cfg.sqlite_path
     if not path.is_file():
         return SchemaStatus(cfg.where, None)
@@ -145,7 +184,12 @@ async def schema_status(cfg: StorageConfig) -> SchemaStatus:
 
 
 async def ensure_schema(cfg: StorageConfig) -> None:
-    """Create a new database at HEAD; refuse one at another version (SchemaTooOld/New)."""
+    """Create a new database at HEAD (SQLite only); refuse one at another version
+    (SchemaTooOld/New)."""
+    if cfg.is_postgres:
+        from mopsgate.storage.postgres import backend
+
+        return await backend.ensure_schema(cfg.url, cfg.where)
     db = await SqliteDb.open(cfg.sqlite_path, name="schema", busy_timeout_ms=cfg.busy_timeout_ms)
     try:
         require_head(cfg.where, await db.write(prepare))
@@ -156,6 +200,10 @@ async def ensure_schema(cfg: StorageConfig) -> None:
 async def upgrade_schema(cfg: StorageConfig) -> list[Migration]:
     """Apply every pending migration, each with its version row in one transaction; a new
     database is created at HEAD. Returns what was applied; refuses a newer schema."""
+    if cfg.is_postgres:
+        from mopsgate.storage.postgres import backend
+
+        return await backend.upgrade_schema(cfg.url, cfg.where, cfg.busy_timeout_ms)
     db = await SqliteDb.open(cfg.sqlite_path, name="schema", busy_timeout_ms=cfg.busy_timeout_ms)
     applied: list[Migration] = []
     try:

@@ -10,8 +10,11 @@ against a newer one could silently drop what the newer version relies on.
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass
+from importlib.resources import files
 
+from mopsgate import __version__
 from mopsgate.storage.errors import SchemaTooNew, SchemaTooOld
 
 
@@ -57,6 +60,26 @@ class SchemaStatus:
 def pending(current: int) -> list[Migration]:
     """The migrations to apply, in order, to bring a database at ``current`` to HEAD."""
     return [m for m in MIGRATIONS if m.version > current]
+
+
+def migration_files(package: str) -> dict[str, str]:
+    """``NNNN_name`` → SQL text of every migration file a backend ships in
+    ``<package>/migrations``."""
+    folder = files(package) / "migrations"
+    return {
+        entry.name.removesuffix(".sql"): entry.read_text(encoding="utf-8")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".sql")
+    }
+
+
+def applied_by() -> str:
+    """Who ran a migration, for its ``schema_version`` row."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        user = "unknown"
+    return f"{user} (mopsgate {__version__})"
 
 
 def too_old(where: str, current: int) -> SchemaTooOld:

@@ -3,8 +3,9 @@ in-memory MCP client factory (opened inside each test: see mcp-sdk-2x.md §2.2).
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,40 @@ from mcp import Client
 from mopsgate.server.app import Runtime, build_runtime, build_server
 from mopsgate.server.settings import Settings
 from tests.support.clock import FakeClock
+from tests.support.postgres import PgServer, missing
 from tests.support.reviewers import declare_keys, install_keys
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A throwaway PostgreSQL server for this session (``tests/support/postgres.py``), with a
+    database at schema HEAD; skipped, saying what to install, where none can run (failed
+    instead under MOPSGATE_REQUIRE_POSTGRES=1, as in CI)."""
+    why = missing()
+    if why is not None:
+        if os.environ.get("MOPSGATE_REQUIRE_POSTGRES") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
+    from mopsgate.server.cli_async import run
+    from mopsgate.storage import StorageConfig, upgrade_schema
+
+    server = PgServer()
+    try:
+        server.shared = server.create_database()
+        run(upgrade_schema(StorageConfig(server.url(server.shared))))
+        server.remember_seed(server.shared)
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """The session's database at schema HEAD, emptied for this test."""
+    pg_server.reset(pg_server.shared)
+    return pg_server.url(pg_server.shared)
 
 
 @pytest.fixture

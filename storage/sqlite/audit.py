@@ -4,34 +4,25 @@ A call may not answer before its row is durable: the audit log is the evidence t
 sells, so "we did it but forgot to write it down" must be impossible. Hence WAL with
 ``synchronous=FULL``, checked at open, and a refusal to run without it.
 
-One writer task owns the ``audit`` connection and group-commits: everything queued while the
-previous commit was in flight goes into the next transaction, one thread hop and one fsync per
-batch. Each batch re-reads the head inside ``BEGIN IMMEDIATE``, so a server and a CLI process
-appending at once never fork the chain. The CLI appends through this same class (a batch of one).
+One writer task owns the ``audit`` connection and group-commits (``storage/group_commit.py``):
+one thread hop and one fsync per batch. Each batch re-reads the head inside ``BEGIN
+IMMEDIATE``, so a server and a CLI process appending at once never fork the chain. The CLI
+appends through this same class (a batch of one).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mopsgate.governance.audit_chain import (
-    COLUMNS,
-    AuditEvent,
-    AuditHead,
-    AuditRecord,
-    StoredRow,
-    chain_rows,
-    event_values,
-    record_of,
-)
+from mopsgate.governance.audit_chain import COLUMNS, AuditHead, StoredRow, chain_rows
 from mopsgate.governance.errors import AuditUnavailable
+from mopsgate.storage.audit_index import indexed_refs
 from mopsgate.storage.errors import SchemaMismatch, StorageUnavailable
+from mopsgate.storage.group_commit import GroupCommitLog
 from mopsgate.storage.migrate import require_head
 from mopsgate.storage.sqlite.db import BUSY_TIMEOUT_MS, SqliteDb
 from mopsgate.storage.sqlite.diagnose import diagnose
@@ -39,12 +30,10 @@ from mopsgate.storage.sqlite.rates import record_calls
 from mopsgate.storage.sqlite.schema import prepare
 
 TABLE = "audit_log"
-MAX_BATCH = 2000
 # Built from module constants only; every value goes through a placeholder.
 INSERT_SQL = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"  # noqa: S608
 HEAD_SQL = f"SELECT seq, row_hash FROM {TABLE} ORDER BY seq DESC LIMIT 1"  # noqa: S608
 RECORDS_SQL = "INSERT OR IGNORE INTO audit_records (ref, seq) VALUES (?, ?)"
-_RECORDS = COLUMNS.index("records")
 
 
 def read_head(conn: sqlite3.Connection) -> AuditHead:
@@ -60,17 +49,9 @@ def commit_rows(
     in the same transaction, so counting a call costs no commit of its own."""
     rows = chain_rows(read_head(conn), batch)
     conn.executemany(INSERT_SQL, rows)
-    conn.executemany(RECORDS_SQL, _record_refs(rows))
+    conn.executemany(RECORDS_SQL, indexed_refs(rows))
     record_calls(conn, calls, time.time())
     return rows
-
-
-def _record_refs(rows: Sequence[StoredRow]) -> Iterator[tuple[str, int]]:
-    """(ref, seq) for the reference index, from each row's stored (hashed) records column."""
-    for row in rows:
-        if isinstance(stored := row[_RECORDS], str):
-            for ref in set(json.loads(stored)):
-                yield str(ref), int(row[0])
 
 
 def unavailable(path: str | Path, exc: BaseException) -> AuditUnavailable:
@@ -107,22 +88,14 @@ def _check_durability(path: str | Path, journal_mode: str, synchronous: int) -> 
         )
 
 
-# (stored values, the principal whose calls per minute it counts toward or None, its future)
-_Waiter = tuple[tuple[Any, ...], str | None, "asyncio.Future[AuditRecord]"]
-
-
-class SqliteAuditStore:
-    """The audit writer (an :class:`~mopsgate.governance.ports.AuditSink`). Use :meth:`open`,
-    :meth:`append`, :meth:`close`."""
+class SqliteAuditStore(GroupCommitLog):
+    """The audit writer (an :class:`~mopsgate.governance.ports.AuditSink`) on SQLite. Use
+    :meth:`open`, :meth:`append`, :meth:`close`."""
 
     def __init__(self, db: SqliteDb) -> None:
+        super().__init__()
         self.path = db.path
         self.db = db
-        self._queue: asyncio.Queue[_Waiter | None] = asyncio.Queue()
-        self._closed = False
-        self.head = AuditHead()
-        self._task: asyncio.Task[None] | None = None
-        self._inflight: list[_Waiter] = []
 
     @classmethod
     async def open(
@@ -154,74 +127,17 @@ class SqliteAuditStore:
             raise
         log = cls(db)
         log.head = head
-        log._task = asyncio.create_task(log._run(), name="mopsgate-audit-writer")
-        log._task.add_done_callback(log._writer_done)
+        log._start()
         return log
 
-    async def append(self, event: AuditEvent, *, count_call: bool = False) -> AuditRecord:
-        """Return only once the row is committed with synchronous=FULL; raise
-        :class:`AuditUnavailable` otherwise, and the caller must refuse the call. With
-        ``count_call`` the row also counts toward the principal's calls per minute."""
-        if self._closed or self._task is None or self._task.done():
-            raise unavailable(self.path, RuntimeError("the audit log is closed"))
-        try:
-            values = event_values(event)
-        except (ValueError, TypeError) as exc:
-            raise unavailable(self.path, exc) from exc
-        future: asyncio.Future[AuditRecord] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((values, event.principal if count_call else None, future))
-        return await future
+    async def _write_batch(
+        self, values: Sequence[tuple[Any, ...]], calls: Sequence[str]
+    ) -> list[StoredRow]:
+        """One ``BEGIN IMMEDIATE`` transaction, one fsync, one thread hop."""
+        return await self.db.write(lambda conn: commit_rows(conn, values, calls))
 
-    async def close(self) -> None:
-        """Let queued appends commit, then stop the writer and close the connection."""
-        self._closed = True
-        if self._task is not None and not self._task.done():
-            self._queue.put_nowait(None)
-            await self._task
+    def _unavailable(self, exc: BaseException) -> AuditUnavailable:
+        return unavailable(self.path, exc)
+
+    async def _close_backend(self) -> None:
         await self.db.close()
-
-    async def _run(self) -> None:
-        while True:
-            item = await self._queue.get()
-            if item is None:
-                return
-            self._inflight = [item]
-            while len(self._inflight) < MAX_BATCH and not self._queue.empty():
-                nxt = self._queue.get_nowait()
-                if nxt is None:
-                    await self._commit(self._inflight)
-                    return
-                self._inflight.append(nxt)
-            await self._commit(self._inflight)
-            self._inflight = []
-
-    def _writer_done(self, _task: asyncio.Task[None]) -> None:
-        """However the writer ends (closed, cancelled, crashed, even before it started), nobody
-        may wait forever, and nobody may believe a row is durable when we cannot say so."""
-        self._closed = True
-        pending, self._inflight = self._inflight, []
-        while not self._queue.empty():
-            if (item := self._queue.get_nowait()) is not None:
-                pending.append(item)
-        self._fail(pending, RuntimeError("the audit writer stopped"))
-
-    def _fail(self, batch: list[_Waiter], exc: BaseException) -> None:
-        error = unavailable(self.path, exc)
-        for _, _, future in batch:
-            if not future.done():
-                future.set_exception(error)
-
-    async def _commit(self, batch: list[_Waiter]) -> None:
-        """One transaction, one fsync, one thread hop, then wake every waiter. A failure rolls
-        back (so the next batch starts clean) and fails every waiter closed."""
-        values = [v for v, _, _ in batch]
-        calls = [principal for _, principal, _ in batch if principal is not None]
-        try:
-            rows = await self.db.write(lambda conn: commit_rows(conn, values, calls))
-        except Exception as exc:
-            self._fail(batch, exc)
-            return
-        self.head = AuditHead(rows[-1][0], rows[-1][-1])
-        for (_, _, future), row in zip(batch, rows, strict=True):
-            if not future.done():
-                future.set_result(record_of(row))

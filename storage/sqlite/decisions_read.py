@@ -8,15 +8,11 @@ here writes, so it runs beside a live server or on exported evidence.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from functools import partial
 
-from pydantic import ValidationError
-
 from mopsgate.governance.decision_audit import StoredDecision
-from mopsgate.governance.decision_proof import SignedDecision
-from mopsgate.storage.sqlite.codec import when
+from mopsgate.storage.decisions import stored_decisions
 from mopsgate.storage.sqlite.readonly import open_for_reading
 
 _APPROVALS = (
@@ -31,43 +27,8 @@ _REJECTIONS = (
 )
 
 
-def _proof(raw: object) -> tuple[SignedDecision | None, str]:
-    if raw is None:
-        return None, ""
-    try:
-        value = raw if isinstance(raw, dict) else json.loads(str(raw))
-        return SignedDecision.model_validate(value), ""
-    except (ValueError, ValidationError) as exc:
-        first = str(exc).splitlines()[0]
-        return None, f"the stored proof cannot be read ({first})"
-
-
 def _decisions(conn: sqlite3.Connection) -> list[StoredDecision]:
-    out: list[StoredDecision] = []
-    for change_id, reviewer, note, at, raw, plan, manifest in conn.execute(_APPROVALS):
-        proof, unreadable = _proof(raw)
-        out.append(
-            StoredDecision(
-                change_id, "approve", reviewer, note, when(at), proof, plan, manifest, unreadable
-            )
-        )
-    for change_id, raw_rejection, plan, manifest in conn.execute(_REJECTIONS):
-        rejection = json.loads(raw_rejection)
-        proof, unreadable = _proof(rejection.get("proof"))
-        out.append(
-            StoredDecision(
-                change_id,
-                "reject",
-                str(rejection.get("by")),
-                str(rejection.get("reason", "")),
-                when(str(rejection.get("at"))),
-                proof,
-                plan,
-                manifest,
-                unreadable,
-            )
-        )
-    return out
+    return stored_decisions(conn.execute(_APPROVALS), conn.execute(_REJECTIONS))
 
 
 def _texts(conn: sqlite3.Connection, digests: list[str]) -> dict[str, str]:

@@ -7,15 +7,13 @@ transactional, so a migration and its ``schema_version`` row commit together or 
 
 from __future__ import annotations
 
-import getpass
 import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from importlib.resources import files
 
-from mopsgate import __version__
 from mopsgate.storage.errors import StorageUnavailable
-from mopsgate.storage.migrate import HEAD, MIGRATIONS, Migration, pending
+from mopsgate.storage.migrate import HEAD, MIGRATIONS, Migration, applied_by, pending
+from mopsgate.storage.migrate import migration_files as _migration_files
 
 VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
     version INTEGER PRIMARY KEY,
@@ -40,12 +38,7 @@ PRE_VERSIONING = frozenset(
 
 def migration_files() -> dict[str, str]:
     """``NNNN_name`` → SQL text of every migration file shipped for SQLite."""
-    folder = files("mopsgate.storage.sqlite") / "migrations"
-    return {
-        entry.name.removesuffix(".sql"): entry.read_text(encoding="utf-8")
-        for entry in folder.iterdir()
-        if entry.name.endswith(".sql")
-    }
+    return _migration_files("mopsgate.storage.sqlite")
 
 
 def statements(script: str) -> list[str]:
@@ -63,14 +56,6 @@ def statements(script: str) -> list[str]:
     ):
         raise ValueError(f"incomplete SQL statement at the end of a migration: {buf.strip()!r}")
     return out
-
-
-def _applied_by() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (some containers)
-        user = "unknown"
-    return f"{user} (mopsgate {__version__})"
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
@@ -92,7 +77,7 @@ def _apply(conn: sqlite3.Connection, migrations: Iterable[Migration]) -> None:
                 migration.version,
                 migration.name,
                 datetime.now(UTC).isoformat(timespec="seconds"),
-                _applied_by(),
+                applied_by(),
             ),
         )
 

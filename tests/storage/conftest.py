@@ -1,4 +1,5 @@
-"""Storage fixtures: ``backend`` and an opened ``storage``, once per backend in BACKENDS."""
+"""Storage fixtures: ``backend`` and an opened ``storage``, once per backend in BACKENDS (the
+PostgreSQL one on the session's throwaway server, a fresh database per test)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from mopsgate.storage import Storage
-from tests.storage.backends import BACKENDS, Backend
+from tests.storage.backends import BACKENDS, Backend, PostgresBackend, SqliteBackend
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    backend: Backend = BACKENDS[request.param](tmp_path)
-    return backend
+    if request.param == "postgres":
+        return PostgresBackend(request.getfixturevalue("pg_url"))
+    return SqliteBackend(tmp_path)
 
 
 @pytest.fixture

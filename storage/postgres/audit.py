@@ -1,0 +1,99 @@
+"""Appending to the audit log on PostgreSQL: one chain for every replica, group-committed.
+
+Each replica group-commits like the SQLite writer (``storage/group_commit.py``). Across
+replicas the chain is serialised by one row, ``audit_head``: each batch's transaction locks it
+(``FOR UPDATE``), takes the timestamp inside that lock (``clock_timestamp()`` of the database, so
+timestamps never run backwards against seq whichever replica wrote the row), numbers and chains
+its rows from the head, inserts them, moves the head and commits with ``synchronous_commit=on``:
+the rows are durable before any caller is told so. The next replica's batch waits for the lock
+and chains after it. ``audit verify`` is the same check as on SQLite.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from mopsgate.governance.audit_chain import COLUMNS, AuditHead, StoredRow, chain_rows
+from mopsgate.governance.errors import AuditUnavailable
+from mopsgate.storage.audit_index import indexed_refs
+from mopsgate.storage.errors import StorageUnavailable
+from mopsgate.storage.group_commit import GroupCommitLog
+from mopsgate.storage.postgres.db import Conn, PgDb, unavailable
+from mopsgate.storage.postgres.rates import record_calls
+
+TABLE = "audit_log"
+# Built from module constants only; every value goes through a placeholder.
+INSERT_SQL = (
+    f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+)
+LOCK_HEAD_SQL = "SELECT seq, row_hash, clock_timestamp() FROM audit_head WHERE id = 1 FOR UPDATE"
+RECORDS_SQL = "INSERT INTO audit_records (ref, seq) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+MOVE_HEAD_SQL = "UPDATE audit_head SET seq = %s, row_hash = %s WHERE id = 1"
+
+
+async def commit_rows(
+    conn: Conn, batch: Sequence[tuple[Any, ...]], calls: Sequence[str]
+) -> list[StoredRow]:
+    """A write unit: lock the head, chain the batch after it, insert it, move the head, and
+    count the batch's calls toward the shared calls-per-minute window."""
+    cur = await conn.execute(LOCK_HEAD_SQL)
+    head = await cur.fetchone()
+    if head is None:
+        raise StorageUnavailable(
+            "the audit chain's head row is missing from the database",
+            hint="The schema was edited by hand; restore it from a backup.",
+        )
+    at: datetime = head[2]
+    rows = chain_rows(AuditHead(int(head[0]), str(head[1])), batch, clock=lambda: at)
+    async with conn.cursor() as cur:
+        await cur.executemany(INSERT_SQL, rows)
+        await cur.executemany(RECORDS_SQL, list(indexed_refs(rows)))
+    await conn.execute(MOVE_HEAD_SQL, (rows[-1][0], rows[-1][-1]))
+    await record_calls(conn, calls, time.time())
+    return rows
+
+
+def audit_unavailable(where: str, exc: BaseException) -> AuditUnavailable:
+    problem = exc if isinstance(exc, StorageUnavailable) else unavailable(where, exc)
+    return AuditUnavailable(
+        f"The audit log could not be written, so the call was refused. Cause: {problem.message}",
+        hint=problem.hint,
+        details=problem.details,
+    )
+
+
+class PgAuditStore(GroupCommitLog):
+    """The audit writer on PostgreSQL, on a pool of one connection of its own (so a busy pool
+    never keeps a call's row waiting)."""
+
+    def __init__(self, db: PgDb) -> None:
+        super().__init__()
+        self.db = db
+
+    @classmethod
+    async def open(cls, url: str, *, where: str, lock_timeout_ms: int) -> PgAuditStore:
+        try:
+            db = await PgDb.open(
+                url, where=where, name="audit", max_size=1, lock_timeout_ms=lock_timeout_ms
+            )
+        except StorageUnavailable as exc:
+            raise audit_unavailable(where, exc) from exc
+        log = cls(db)
+        log._start()
+        return log
+
+    async def _write_batch(
+        self, values: Sequence[tuple[Any, ...]], calls: Sequence[str]
+    ) -> list[StoredRow]:
+        return await self.db.write(partial(commit_rows, batch=values, calls=calls))
+
+    def _unavailable(self, exc: BaseException) -> AuditUnavailable:
+        return audit_unavailable(self.db.where, exc)
+
+    async def _close_backend(self) -> None:
+        await self.db.close()

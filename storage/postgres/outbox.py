@@ -1,0 +1,84 @@
+"""The outbox on PostgreSQL (see ``governance/outbox.py``). :func:`enqueue` is also a unit other
+stores run inside their own transactions, which is what makes the outbox transactional. Senders
+in several replicas claim with ``FOR UPDATE SKIP LOCKED``: each takes rows no other sender holds,
+without waiting for one another."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from functools import partial
+
+from mopsgate.governance.outbox import OutboxItem, OutboxMessage
+from mopsgate.storage.postgres.codec import jsonb
+from mopsgate.storage.postgres.db import Conn, PgDb
+
+_DUE = (
+    "SELECT id FROM outbox WHERE sent_at IS NULL AND due_at <= %s "
+    "AND (locked_until IS NULL OR locked_until <= %s) "
+    "ORDER BY due_at, id LIMIT %s FOR UPDATE SKIP LOCKED"
+)
+_LEASE = (
+    "UPDATE outbox SET locked_until = %s, attempts = attempts + 1 WHERE id = ANY(%s) "
+    "RETURNING id, topic, key, payload, due_at, attempts, enqueued_at, last_error"
+)
+
+
+async def enqueue(conn: Conn, messages: Sequence[OutboxMessage], now: datetime) -> int:
+    """Queue messages; a key already queued is kept as it is. Returns how many were new."""
+    added = 0
+    for m in messages:
+        cur = await conn.execute(
+            "INSERT INTO outbox (topic, key, payload, enqueued_at, due_at) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING",
+            (m.topic, m.key, jsonb(dict(m.payload)), now, m.not_before or now),
+        )
+        added += cur.rowcount
+    return added
+
+
+async def _claim(conn: Conn, now: datetime, limit: int, lease: timedelta) -> list[OutboxItem]:
+    cur = await conn.execute(_DUE, (now, now, limit))
+    ids = [row[0] for row in await cur.fetchall()]
+    if not ids:
+        return []
+    cur = await conn.execute(_LEASE, (now + lease, ids))
+    rows = sorted(await cur.fetchall(), key=lambda r: (r[4], r[0]))
+    return [
+        OutboxItem(id_, OutboxMessage(topic, key, payload, due), attempts, enqueued, error)
+        for id_, topic, key, payload, due, attempts, enqueued, error in rows
+    ]
+
+
+async def _sent(conn: Conn, item_id: int, at: datetime) -> None:
+    await conn.execute(
+        "UPDATE outbox SET sent_at = %s, locked_until = NULL WHERE id = %s AND sent_at IS NULL",
+        (at, item_id),
+    )
+
+
+async def _retry(conn: Conn, item_id: int, at: datetime, error: str) -> None:
+    await conn.execute(
+        "UPDATE outbox SET due_at = %s, locked_until = NULL, last_error = %s "
+        "WHERE id = %s AND sent_at IS NULL",
+        (at, error[:2000], item_id),
+    )
+
+
+class PgOutbox:
+    """The :class:`~mopsgate.storage.api.Outbox` for PostgreSQL."""
+
+    def __init__(self, db: PgDb) -> None:
+        self._db = db
+
+    async def enqueue(self, messages: Sequence[OutboxMessage], *, now: datetime) -> int:
+        return await self._db.write(partial(enqueue, messages=messages, now=now))
+
+    async def claim_due(self, now: datetime, *, limit: int, lease: timedelta) -> list[OutboxItem]:
+        return await self._db.write(partial(_claim, now=now, limit=limit, lease=lease))
+
+    async def sent(self, item_id: int, at: datetime) -> None:
+        await self._db.write(partial(_sent, item_id=item_id, at=at))
+
+    async def retry_later(self, item_id: int, at: datetime, error: str) -> None:
+        await self._db.write(partial(_retry, item_id=item_id, at=at, error=error))

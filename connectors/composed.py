@@ -8,8 +8,9 @@ vendor client is its constructor: which parts, over which session.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import ClassVar
 
 from mopsgate.connectors.http import VendorHTTP
 from mopsgate.connectors.schema import PERSON_OBJECTS
@@ -38,12 +39,16 @@ from mopsgate.crm.records import (
     PersonUpdate,
     RecordResult,
 )
+from mopsgate.crm.refs import make_ref
 
 
 class ComposedConnector:
     name: str
     person_objects: tuple[str, ...]
     capabilities: Capabilities
+    # role -> vendor value -> the common model's value, where the vendor spells it otherwise
+    to_common: ClassVar[Mapping[str, Mapping[str, str]]] = {}
+    owner_object: ClassVar[str] = "owner"  # the object an owner reference names
 
     def __init__(
         self,
@@ -70,6 +75,14 @@ class ComposedConnector:
     def role_value(self, person: Person, role: str) -> object:
         spec = next((s for s in PERSON_OBJECTS[self.name][person.object] if s.role == role), None)
         return person.fields.get(spec.name) if spec is not None else None
+
+    def common_value(self, person: Person, role: str) -> object:
+        value = self.role_value(person, role)
+        if value is None or value == "":
+            return None
+        if role == "owner_id":
+            return make_ref(self.name, self.owner_object, str(value))
+        return self.to_common.get(role, {}).get(str(value), value)
 
     # people -------------------------------------------------------------------------------
     async def search_people(
@@ -142,6 +155,9 @@ class ComposedConnector:
 
     async def list_owners(self) -> list[Owner]:
         return await self.account.list_owners()
+
+    async def owner_record_counts(self) -> dict[str, int]:
+        return await self.account.owner_record_counts()
 
     async def api_budget(self) -> ApiBudget:
         return await self.account.api_budget()

@@ -98,6 +98,12 @@ class ActivityReads(Protocol):
 class AccountReads(Protocol):
     async def list_owners(self) -> list[Owner]: ...
 
+    async def owner_record_counts(self) -> dict[str, int]:
+        """Owner reference -> how many person records (of every person object) it owns, as
+        the vendor counts them (an aggregate query, a search total, or paging by owner where
+        the vendor offers nothing better). Owners of no record are absent."""
+        ...
+
     async def api_budget(self) -> ApiBudget: ...
 
 
@@ -144,6 +150,12 @@ class Connector(
     def role_value(self, person: Person, role: str) -> object:
         """The value of the vendor field that plays ``role`` (``email``, ``owner_id``, ...) on
         this person's object: the vendor knows its own field table, the core does not."""
+        ...
+
+    def common_value(self, person: Person, role: str) -> object:
+        """``role_value`` in the common model's words (HubSpot's 'marketingqualifiedlead' is
+        'mql'; an owner field's id is the owner's reference), so one person's records on
+        different vendors compare by meaning rather than by spelling."""
         ...
 
     async def aclose(self) -> None: ...

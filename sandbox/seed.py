@@ -18,6 +18,7 @@ from mopsgate.sandbox.seed_model import (
     SeedActivity,
     SeedCampaign,
     SeedData,
+    SeedDrift,
     SeedList,
     SeedOwner,
     SeedPerson,
@@ -339,6 +340,62 @@ def _activities(
     return tuple(out)
 
 
+DRIFT_VENDORS = ("marketo", "hubspot", "salesforce")
+DRIFT_PER_KIND = 12
+# Stage and owner moves that leave every other trap's count alone: no MQL (a smart list is
+# made of MQLs) and nobody to or from Ruth Berg (the departed owner tests count by).
+DRIFT_STAGE = {
+    "subscriber": "lead",
+    "lead": "sql",
+    "sql": "opportunity",
+    "opportunity": "customer",
+    "customer": "lead",
+}
+DRIFT_OWNER = {0: 1, 1: 2, 2: 4, 4: 0, 5: 0}
+
+
+def _drift(
+    people: tuple[SeedPerson, ...],
+    lists: tuple[SeedList, ...],
+    campaigns: tuple[SeedCampaign, ...],
+    activities: tuple[SeedActivity, ...],
+) -> tuple[SeedDrift, ...]:
+    """People one vendor holds differently from the other two: opted out in one system and
+    mailable in the others, another lifecycle stage, another owner. Chosen, without drawing
+    from the RNG (so every other record stays as it was), among people no list, campaign,
+    activity or duplicate involves, so the consent-conflict, duplicate and list counts do not
+    move; ``DRIFT_PER_KIND`` of each kind, the drifting vendor taking turns."""
+    busy = {i for lst in lists for i in lst.members}
+    busy |= {i for camp in campaigns for i, _ in camp.members}
+    busy |= {a.person_idx for a in activities}
+    busy |= {p.duplicate_of for p in people if p.duplicate_of is not None}
+    quiet = [
+        p
+        for p in people[len(people) // 2 :]
+        if p.idx not in busy
+        and p.duplicate_of is None
+        and p.consent_status == "subscribed"
+        and p.lifecycle_stage != "mql"
+        and p.owner_idx != 3
+        and p.company != "Acme Corp"
+        and p.first_name.isascii()
+        and not p.notes
+    ]
+    out: list[SeedDrift] = []
+    moves: tuple[tuple[str, object], ...]
+    for n, p in enumerate(quiet[: 3 * DRIFT_PER_KIND]):
+        kind = ("consent", "lifecycle_stage", "owner")[n // DRIFT_PER_KIND]
+        vendor = DRIFT_VENDORS[n % len(DRIFT_VENDORS)]
+        if kind == "consent":
+            moves = (("email_opt_out", True),)
+        elif kind == "lifecycle_stage":
+            moves = (("lifecycle_stage", DRIFT_STAGE[p.lifecycle_stage]),)
+        else:
+            moves = (("owner_idx", DRIFT_OWNER[p.owner_idx]),)
+        out.append(SeedDrift(p.idx, vendor, kind, moves))
+    return tuple(out)
+
+
 @cache
 def seed_data(n_people: int = N_PEOPLE, seed: int = SEED) -> SeedData:
     """The data set for ``n_people`` people from the RNG seed ``seed`` (the default one is what
@@ -365,7 +422,9 @@ def seed_data(n_people: int = N_PEOPLE, seed: int = SEED) -> SeedData:
         ],
         "owner_left": [p.idx for p in frozen if not OWNERS[p.owner_idx].active],
     }
-    return SeedData(OWNERS, frozen, lists, campaigns, _activities(rng, campaigns), traps)
+    activities = _activities(rng, campaigns)
+    drift = _drift(frozen, lists, campaigns, activities) if n_people >= 100 else ()
+    return SeedData(OWNERS, frozen, lists, campaigns, activities, traps, drift)
 
 
 __all__ = [
@@ -375,6 +434,7 @@ __all__ = [
     "SeedActivity",
     "SeedCampaign",
     "SeedData",
+    "SeedDrift",
     "SeedList",
     "SeedOwner",
     "SeedPerson",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,17 @@ class SeedActivity:
 
 
 @dataclass(frozen=True)
+class SeedDrift:
+    """One person held differently by one vendor: the systems disagree about them, as they do
+    when a sync broke or someone edited one system by hand."""
+
+    idx: int
+    vendor: str
+    kind: str  # "consent" | "lifecycle_stage" | "owner"
+    changes: tuple[tuple[str, Any], ...]  # SeedPerson field -> the value this vendor holds
+
+
+@dataclass(frozen=True)
 class SeedData:
     owners: tuple[SeedOwner, ...]
     people: tuple[SeedPerson, ...]
@@ -91,3 +103,14 @@ class SeedData:
     campaigns: tuple[SeedCampaign, ...]
     activities: tuple[SeedActivity, ...]
     traps: dict[str, list[int]] = field(default_factory=dict)
+    drift: tuple[SeedDrift, ...] = ()
+
+    def held_by(self, vendor: str, person: SeedPerson) -> SeedPerson:
+        """``person`` as ``vendor`` holds them: the seed person with that vendor's drift."""
+        changes = {
+            name: value
+            for d in self.drift
+            if d.idx == person.idx and d.vendor == vendor
+            for name, value in d.changes
+        }
+        return replace(person, **changes) if changes else person

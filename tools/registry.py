@@ -6,6 +6,7 @@ from __future__ import annotations
 from mopsgate.tools.changes import CHANGE_TOOLS
 from mopsgate.tools.follow_ups import FOLLOW_UP_TOOLS
 from mopsgate.tools.identity import IDENTITY_TOOLS
+from mopsgate.tools.reads_cross_system import CROSS_SYSTEM_TOOLS
 from mopsgate.tools.reads_hygiene import HYGIENE_TOOLS
 from mopsgate.tools.reads_lists import LIST_TOOLS
 from mopsgate.tools.reads_people import PEOPLE_TOOLS
@@ -17,6 +18,7 @@ SPECS: tuple[Spec, ...] = (
     *PEOPLE_TOOLS,
     *LIST_TOOLS,
     *HYGIENE_TOOLS,
+    *CROSS_SYSTEM_TOOLS,
     *WRITE_TOOLS,
     *FOLLOW_UP_TOOLS,
     *CHANGE_TOOLS,

@@ -29,6 +29,30 @@ class HubSpotAccount:
                     break
         return owners
 
+    async def owner_record_counts(self) -> dict[str, int]:
+        """One CRM search per owner (``hubspot_owner_id EQ``, one row asked for): the search
+        answer's ``total`` is HubSpot's own count of that owner's contacts."""
+        counts: dict[str, int] = {}
+        for owner in await self.list_owners():
+            native = owner.ref.rsplit(":", 1)[-1]
+            body = {
+                "filterGroups": [
+                    {
+                        "filters": [
+                            {"propertyName": "hubspot_owner_id", "operator": "EQ", "value": native}
+                        ]
+                    }
+                ],
+                "properties": ["hs_object_id"],
+                "limit": 1,
+            }
+            async with self.s.search_limiter:
+                data = await self.s.http.send("POST", f"{self.s.paths.contacts}/search", json=body)
+            total = int((data or {}).get("total", 0)) if isinstance(data, dict) else 0
+            if total:
+                counts[owner.ref] = total
+        return counts
+
     async def api_budget(self) -> ApiBudget:
         daily_used = daily_limit = None
         try:

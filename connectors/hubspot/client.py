@@ -12,7 +12,7 @@ family (``/crm/v3`` or date-versioned ``2026-03``) is configuration: ``HUBSPOT_A
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from mopsgate.connectors.composed import ComposedConnector
 from mopsgate.connectors.http import Auth
@@ -34,6 +34,9 @@ class HubSpotClient(ComposedConnector):
     name = ids.VENDOR
     person_objects: tuple[str, ...] = (ids.CONTACT,)
     capabilities = CAPABILITIES
+    to_common: ClassVar[Mapping[str, Mapping[str, str]]] = {
+        "lifecycle_stage": ids.LIFECYCLE_FROM_HUBSPOT
+    }
     people: HubSpotPeople
     lists: HubSpotLists
     campaigns: HubSpotCampaigns

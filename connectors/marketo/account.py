@@ -17,6 +17,17 @@ class MarketoAccount:
     async def list_owners(self) -> list[Owner]:
         return [mapping.owner(r) for r in await self.s.collect("/rest/v1/salespersons.json")]
 
+    async def owner_record_counts(self) -> dict[str, int]:
+        """Marketo has no count endpoint: each sales person's leads are paged by the
+        ``externalSalesPersonId`` key (ids only, 300 a call)."""
+        counts: dict[str, int] = {}
+        for owner in await self.list_owners():
+            native = owner.ref.rsplit(":", 1)[-1]
+            params = {"filterType": "externalSalesPersonId", "filterValues": native, "fields": "id"}
+            if n := len(await self.s.collect("/rest/v1/leads.json", params)):
+                counts[owner.ref] = n
+        return counts
+
     async def api_budget(self) -> ApiBudget:
         usage = (await self.s.get("/rest/v1/stats/usage.json")).get("result") or [{}]
         return ApiBudget(

@@ -48,6 +48,7 @@ class MarketoClient(ComposedConnector):
     name = ids.VENDOR
     person_objects: tuple[str, ...] = (ids.LEAD,)
     capabilities = CAPABILITIES
+    owner_object = ids.SALES_PERSON
     people: MarketoPeople
     lists: MarketoLists
     campaigns: MarketoCampaigns

@@ -7,6 +7,7 @@ from mopsgate.connectors.salesforce import mapping as m
 from mopsgate.connectors.salesforce.session import SalesforceSession
 from mopsgate.connectors.salesforce.soql_build import Select
 from mopsgate.crm.records import ApiBudget, Owner
+from mopsgate.crm.refs import make_ref
 
 
 class SalesforceAccount:
@@ -16,6 +17,17 @@ class SalesforceAccount:
     async def list_owners(self) -> list[Owner]:
         q = Select(ids.USER, m.USER_FIELDS).order_by("Id")
         return [m.to_owner(r) for r in await self.s.query_all(q.render())]
+
+    async def owner_record_counts(self) -> dict[str, int]:
+        """``SELECT OwnerId, COUNT(Id) … GROUP BY OwnerId`` on Leads and on Contacts: the
+        aggregate query Salesforce documents for roll-ups, one call per person object."""
+        counts: dict[str, int] = {}
+        for obj in ids.PERSON_OBJECTS:
+            q = Select(obj, ["Id"]).count_by("OwnerId", "n")
+            for row in await self.s.query_all(q.render()):
+                ref = make_ref(ids.VENDOR, ids.USER, str(row["OwnerId"]))
+                counts[ref] = counts.get(ref, 0) + int(row["n"])
+        return counts
 
     async def api_budget(self) -> ApiBudget:
         body = await self.s.http.send("GET", self.s.path("limits"))

@@ -34,6 +34,7 @@ class SalesforceClient(ComposedConnector):
     name = ids.VENDOR
     person_objects: tuple[str, ...] = ids.PERSON_OBJECTS
     capabilities = CAPABILITIES
+    owner_object = ids.USER
     people: SalesforcePeople
     lists: SalesforceLists
     campaigns: SalesforceCampaigns

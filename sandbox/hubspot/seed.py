@@ -41,6 +41,7 @@ EVENT_TYPES = {
 def load(state: PortalState, seed: SeedData) -> None:
     """Fill an empty portal from the seed."""
     for p in seed.people:
+        p = seed.held_by(ids.VENDOR, p)
         props = seed_props(p, ids.owner_id(p.owner_idx))
         created, modified = props["createdate"] or "", props["lastmodifieddate"] or ""
         state.add_contact(Contact(ids.person_id(p.idx), props, created, modified))

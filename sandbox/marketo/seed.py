@@ -151,7 +151,7 @@ def _sales_persons(seed: SeedData) -> dict[int, dict[str, Any]]:
 def load(state: InstanceState, seed: SeedData) -> None:
     """Fill an empty instance from the seed."""
     for p in seed.people:
-        state.add_lead(lead_record(p))
+        state.add_lead(lead_record(seed.held_by(ids.VENDOR, p)))
     static, smart = _lists(seed)
     for lst in static.values():
         state.add_static_list(lst)

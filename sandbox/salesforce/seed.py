@@ -67,7 +67,7 @@ def load(state: OrgState, seed: SeedData) -> None:
             },
         )
     for p in seed.people:
-        state.insert(ids.person_object(p.idx), person_record(p))
+        state.insert(ids.person_object(p.idx), person_record(seed.held_by(ids.VENDOR, p)))
     for lst in seed.lists:
         if lst.kind == "static":  # Salesforce has no dynamic list object (ListViews)
             _load_list(state, lst)

@@ -127,6 +127,10 @@ CASES: list[tuple[str, dict[str, Any], tuple[str | None, str | None]]] = [
         {"connector": "salesforce", "person_refs": ["salesforce:Lead:1"], "reason": WHY},
         ("salesforce", "Lead"),
     ),
+    # cross-system reads span connectors: each connector is decided inside the tool
+    ("resolve_person", {"refs": ["marketo:lead:5"]}, (None, None)),
+    ("resolve_person", {"emails": ["a@b.test"], "connectors": ["hubspot"]}, (None, None)),
+    ("find_cross_system_drift", {}, (None, None)),
     ("propose_revert", {"change_id": "chg_0123456789ab", "reason": WHY}, (None, None)),
     ("propose_finish", {"change_id": "chg_0123456789ab", "reason": WHY}, (None, None)),
     ("get_change", {"change_id": "chg_0123456789ab"}, (None, None)),

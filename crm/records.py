@@ -79,11 +79,20 @@ class Campaign(_Model):
     active: bool | None = None
     triggerable: bool = False
     schedulable: bool = False
-    sends_email: bool = False
+    # None: this read could not tell (a listing that leaves it unset to save calls). Unknown is
+    # never "no": the floor treats it as a send (fail closed), and get_campaign says.
+    sends_email: bool | None = Field(
+        None, description="null: not known from this read (get_campaign says); never read as no"
+    )
     audience_list_ref: str | None = None
     # False when the campaign may send to lists beyond ``audience_list_ref`` (it names several,
-    # or one the connector could not resolve): the floor then cannot tell which lists feed sends.
-    audience_known: bool = True
+    # or one the connector could not resolve, or this read did not look): the floor then cannot
+    # tell which lists feed sends.
+    audience_known: bool = Field(
+        True,
+        description="false when the audience is not (fully) known from this read: "
+        "audience_list_ref is then not the whole audience (get_campaign resolves it)",
+    )
     status_ladder: list[StatusStep] = Field(default_factory=list)
     member_count: int | None = None
 

@@ -172,7 +172,7 @@ class Applier:
             )
             written += sum(r.ok for r in outcomes)
         ok = written == len(records)
-        outcome = None if ok else f"{len(records) - written} of {len(records)} records failed"
+        outcome = None if ok else _account(written, len(records))
         return await self.store.finish_apply(change.id, "applied" if ok else "failed", outcome)
 
     async def _fail_part_way(
@@ -205,12 +205,22 @@ class Applier:
             f"({len(batch)} records) is unconfirmed and {len(rest)} were not attempted"
         )
         failed = await self.store.finish_apply(change.id, "failed", detail)
+        head = "was partially applied" if written else "failed before any record was written"
         return UpstreamFailure(
-            f"{change.id} failed part-way: {written} of {total} records written.",
+            f"{change.id} {head}: {written} of {total} records written.",
             hint="get_change shows exactly which records were written. The change "
             "will not be re-applied; propose the remainder again.",
             details={"status": failed.status},
         )
+
+
+def _account(written: int, total: int) -> str:
+    """The one-line account of an apply some of whose records the vendor refused: "failed"
+    alone would read as "nothing happened" when most of the change is in the vendor."""
+    failed = total - written
+    if written:
+        return f"partially applied: {written} of {total} records written, {failed} failed"
+    return f"nothing written: all {total} records failed"
 
 
 def after_image(rec: PlannedRecord) -> dict[str, JsonValue]:

@@ -110,7 +110,8 @@ async def send_list_floor(
 async def schedule_audience(client: Connector, campaign: Campaign) -> dict[str, Person]:
     """Everyone a scheduled run of ``campaign`` would email. Refused (fail closed) when that
     cannot be established: an email campaign with no single, resolved audience list."""
-    if campaign.sends_email and not (campaign.audience_list_ref and campaign.audience_known):
+    may_email = campaign.sends_email is not False  # unknown is a send (fail closed)
+    if may_email and not (campaign.audience_list_ref and campaign.audience_known):
         raise FloorViolation(
             f"the audience of {campaign.name!r} cannot be established, so a schedule cannot be "
             "checked against the compliance floor.",

@@ -28,6 +28,7 @@ from mopsgate.governance.errors import FloorViolation, InvalidInput, NotPermitte
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.policy import approval_requirement, field_access, rate_limit, record_cap
 from mopsgate.governance.ports import ChangeStore
+from mopsgate.governance.record_limits import split_hint
 from mopsgate.governance.risk import RiskClass
 
 MAX_RECORDS = 10_000
@@ -65,7 +66,7 @@ class Proposer:
         _check_refs(inp.connector, refs)
         plan, risk = await self._plan(manifest, principal, client, inp, risk)
         n = len(plan.records) + len(plan.blocked)
-        self._check_class(manifest, principal, inp.connector, risk, n)
+        await self._check_class(manifest, principal, inp.connector, risk, n, now or utcnow())
         budget = await self._check_rate(manifest, principal, n, now or utcnow())
         _refuse_if_all_blocked(plan)
         req = approval_requirement(manifest, principal, inp.connector, risk, n)
@@ -138,8 +139,14 @@ class Proposer:
             ), risk
         return pl.plan_per_person(inp, people), risk
 
-    def _check_class(
-        self, manifest: Manifest, principal: str, connector: str, risk: RiskClass, n: int
+    async def _check_class(
+        self,
+        manifest: Manifest,
+        principal: str,
+        connector: str,
+        risk: RiskClass,
+        n: int,
+        now: datetime,
     ) -> None:
         cap = record_cap(manifest, principal, connector, risk)
         if cap == 0:
@@ -152,8 +159,12 @@ class Proposer:
             raise NotPermitted(
                 f"this change touches {n} records; the cap for {risk} changes on {connector} "
                 f"is {cap}.",
-                hint="Narrow the request. Splitting it into many small changes "
-                "is caught by your hourly record limit.",
+                hint=split_hint(
+                    cap,
+                    n,
+                    rate_limit(manifest, principal).records_per_hour,
+                    await self.store.records_proposed_last_hour(principal, now),
+                ),
                 rule_id="record-cap",
             )
 

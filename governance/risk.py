@@ -76,6 +76,30 @@ DEFAULT_MODES: dict[RiskClass, Mode] = {
 }
 
 
+# Tools whose own effect is not their risk class's: the change lifecycle tools are decided as
+# bookkeeping (risk read, or the stored change's class), but cancelling changes the state of a
+# change, and applying writes whatever the change holds — sends, opt-outs and deletes included.
+LIFECYCLE_HINTS: dict[str, dict[str, bool]] = {
+    "cancel_change": {
+        "read_only_hint": False,
+        "destructive_hint": False,
+        "idempotent_hint": True,
+        "open_world_hint": False,
+    },
+    "apply_change": {
+        "read_only_hint": False,
+        "destructive_hint": True,
+        "idempotent_hint": False,
+        "open_world_hint": True,
+    },
+}
+
+
+def tool_hints(tool: str, risk: RiskClass) -> dict[str, bool]:
+    """The MCP hints of one tool: its own where its effect differs from its class's."""
+    return LIFECYCLE_HINTS.get(tool) or annotations_for(risk)
+
+
 def annotations_for(risk: RiskClass) -> dict[str, bool]:
     """MCP tool hints derived from the risk class, so they always match enforcement.
 

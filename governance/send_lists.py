@@ -49,8 +49,9 @@ class SendLists:
 
 
 def sends_email(campaign: Campaign) -> bool:
-    """An active (or not known to be inactive) campaign that sends email."""
-    return campaign.active is not False and campaign.sends_email
+    """An active (or not known to be inactive) campaign that sends (or may send) email:
+    unknown counts as a send, so a campaign the vendor did not describe is never skipped."""
+    return campaign.active is not False and campaign.sends_email is not False
 
 
 async def email_campaigns(
@@ -75,7 +76,7 @@ async def email_campaigns(
                 return found, False
             read += 1
             full = summary
-            if not (summary.sends_email and summary.audience_list_ref):
+            if not (summary.sends_email and summary.audience_list_ref and summary.audience_known):
                 full = await client.get_campaign(summary.ref)
             if sends_email(full):
                 found.append(full)

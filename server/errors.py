@@ -11,12 +11,21 @@ import logging
 
 from mopsgate.crm.errors import (
     ConfigError,
+    InvalidRequest,
+    NotFoundError,
     NotSupportedByVendor,
     QuotaExceeded,
     RateLimitError,
     VendorError,
 )
-from mopsgate.governance.errors import GovernanceError, NotSupported, RateLimited, UpstreamFailure
+from mopsgate.governance.errors import (
+    GovernanceError,
+    InvalidInput,
+    NotFound,
+    NotSupported,
+    RateLimited,
+    UpstreamFailure,
+)
 
 log = logging.getLogger("mopsgate.errors")
 
@@ -31,6 +40,23 @@ def from_vendor(exc: VendorError | ConfigError) -> GovernanceError:
         )
     if isinstance(exc, NotSupportedByVendor):
         return NotSupported(exc.message, hint="Use another connector or tool for this.")
+    details = {"vendor_code": exc.code, "http_status": exc.http_status}
+    if isinstance(exc, InvalidRequest):
+        # The vendor (or the client, before sending) refused what the arguments asked for: an
+        # owner name where an id goes, a malformed value. That is the caller's to fix, not
+        # the platform owner's, so it is said as an input error.
+        return InvalidInput(
+            f"{exc.vendor} refused the input: {exc.message}",
+            hint="Fix the argument it names (ids, not names: read them from a read tool) and "
+            "call again; nothing was changed.",
+            details=details,
+        )
+    if isinstance(exc, NotFoundError):
+        return NotFound(
+            f"{exc.vendor} has no such record: {exc.message}",
+            hint="Use a reference returned by a read tool; nothing was changed.",
+            details=details,
+        )
     if isinstance(exc, (RateLimitError, QuotaExceeded)):
         return RateLimited(
             f"{exc.vendor} refused the call: {exc.message}",
@@ -40,7 +66,7 @@ def from_vendor(exc: VendorError | ConfigError) -> GovernanceError:
         f"{exc.vendor} returned an error: {exc.message}",
         hint="Check the record references and try again; if it persists, "
         "ask the platform owner to check the connector.",
-        details={"vendor_code": exc.code, "http_status": exc.http_status},
+        details=details,
     )
 
 

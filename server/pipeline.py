@@ -36,6 +36,7 @@ from mopsgate.governance.errors import (
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.policy import Decision, decide, rate_limit, visible_tools
 from mopsgate.governance.ports import AuditSink
+from mopsgate.governance.record_limits import limits_note
 from mopsgate.server.call_rate import CallRate
 from mopsgate.server.errors import error_text, from_vendor, internal_error
 from mopsgate.server.manifest_holder import ManifestHolder
@@ -137,6 +138,16 @@ class Pipeline:
             return []
         allowed = visible_tools(manifest, principal)
         return [spec for spec in self.specs.values() if spec.name in allowed]
+
+    async def limits(self, caller: Caller) -> dict[str, str]:
+        """Tool -> the caller's own record limits, said in the tool's listing (the schemas
+        carry only the hard maximum one change may hold)."""
+        manifest, _ = await self.holder.current()
+        principal = caller.principal
+        if principal is None or principal not in manifest.principals:
+            return {}
+        notes = {name: limits_note(manifest, principal, name) for name in self.specs}
+        return {name: note for name, note in notes.items() if note}
 
     async def call(self, caller: Caller, name: str, raw_args: object) -> CallOutcome:
         started = time.perf_counter()

@@ -41,7 +41,7 @@ from mcp.types import (
 
 from mopsgate.governance.caller import Caller
 from mopsgate.governance.errors import AuditUnavailable, InvalidInput
-from mopsgate.governance.risk import annotations_for
+from mopsgate.governance.risk import tool_hints
 from mopsgate.server.errors import error_text
 from mopsgate.server.pipeline import CallOutcome, Pipeline, Refused
 from mopsgate.tools.spec import Spec
@@ -62,8 +62,16 @@ def mcp_tool(spec: Spec) -> Tool:
         description=spec.description,
         input_schema=spec.input_model.model_json_schema(by_alias=True),
         output_schema=spec.output_model.model_json_schema(),
-        annotations=ToolAnnotations(**annotations_for(spec.risk)),
+        annotations=ToolAnnotations(**tool_hints(spec.name, spec.risk)),
     )
+
+
+def with_limits(tool: Tool, limits: dict[str, str]) -> Tool:
+    """The listing of a proposal tool says the caller's own per-change and hourly caps."""
+    note = limits.get(tool.name)
+    if not note:
+        return tool
+    return tool.model_copy(update={"description": f"{tool.description} {note}"})
 
 
 def to_call_result(outcome: CallOutcome) -> CallToolResult:
@@ -112,8 +120,12 @@ class McpSurface:
 
     async def list_tools(self, ctx: Any, _: PaginatedRequestParams | None) -> ListToolsResult:
         self._remember_session(ctx)
+        caller = self.caller(ctx)
+        limits = await self.pipeline.limits(caller)
         return ListToolsResult(
-            tools=[mcp_tool(spec) for spec in await self.pipeline.visible(self.caller(ctx))]
+            tools=[
+                with_limits(mcp_tool(spec), limits) for spec in await self.pipeline.visible(caller)
+            ]
         )
 
     async def call_tool(self, ctx: Any, params: CallToolRequestParams) -> CallToolResult:

@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field
 
 from mopsgate.governance.change_model import Change, ChangeStatus
 from mopsgate.governance.diff_lines import render_text
+from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.pii import mask_value
-from mopsgate.governance.policy import FieldAccess
+from mopsgate.governance.policy import FieldAccess, reviewer_may_approve
 
 MAX_RECORDS_SHOWN = 100
 MAX_TEXT = 6000
@@ -44,15 +45,34 @@ class BlockedOut(BaseModel):
 
 
 class ApprovalsOut(BaseModel):
-    required: int
-    roles: list[str]
+    required: int = Field(description="distinct human reviewers who must approve")
+    roles: list[str] = Field(
+        description="roles at least one of the approvers must hold; [] means any reviewer "
+        "named in who_can_approve will do"
+    )
+    who_can_approve: list[str] = Field(
+        default_factory=list,
+        description="the reviewers the manifest lets approve this change's risk class, as "
+        "'name (roles)'; empty means nobody can until the manifest owner adds one",
+    )
     reason: str
     so_far: list[str]
 
 
+PARTIAL = "partially_applied"
+LOST_CONFIRMATION = (
+    "The confirmation token is shown once, in the proposal; get_change and list_my_changes "
+    "never return it. If it is lost, cancel_change this change and propose it again."
+)
+
+
 class ChangeOut(BaseModel):
     change_id: str
-    status: str
+    status: str = Field(
+        description="proposed | approved | rejected | expired | cancelled | applying | applied "
+        "| partially_applied (some records written, the rest failed: see outcome) | failed "
+        "(nothing written) | stale"
+    )
     risk_class: str
     connector: str
     operation: str
@@ -74,10 +94,14 @@ class ChangeOut(BaseModel):
     reverted_by: str | None = None
     finish_of: str | None = None
     finished_by: str | None = None
+    next_steps: str | None = Field(None, description="what you can do with this change now")
 
 
 class ProposalOut(ChangeOut):
-    confirmation_token: str = Field(description="pass to apply_change once approved; single use")
+    confirmation_token: str = Field(
+        description="pass to apply_change once approved; single use. Shown only here: "
+        "get_change cannot return it, and a lost token means proposing again"
+    )
     applies_frozen: str | None = None
     next_steps: str
 
@@ -130,8 +154,72 @@ def _outcome(change: Change) -> dict[str, Any]:
     }
 
 
-def change_out(change: Change, access: FieldAccess | None) -> ChangeOut:
+def shown_status(change: Change) -> str:
+    """The status as the assistant is told it: a failed apply that wrote some records is
+    "partially_applied" (the store keeps "failed", so it is never re-applied), because "failed"
+    alone reads as "nothing happened" and invites doing it all again."""
+    if change.status is ChangeStatus.FAILED and any(r.ok for r in change.outcome.records):
+        return PARTIAL
+    return str(change.status)
+
+
+def who_can_approve(change: Change, manifest: Manifest | None) -> list[str]:
+    """Every reviewer the manifest in force lets approve this change (never the requester),
+    with their roles, so the assistant can tell the user whom to ask."""
+    if manifest is None:
+        return []
+    names = [
+        name
+        for name in sorted(manifest.reviewers)
+        if name != change.requester
+        and reviewer_may_approve(manifest, name, change.risk_class).allowed
+    ]
+    return [f"{n} ({', '.join(manifest.reviewers[n].roles) or 'no role'})" for n in names]
+
+
+def next_steps(change: Change, who: list[str], *, proposal: bool) -> str | None:
+    """What the requester can do next, in the state the change is in."""
+    status = change.status
+    if status not in (ChangeStatus.PROPOSED, ChangeStatus.APPROVED):
+        if status is ChangeStatus.FAILED:
+            return (
+                "Not re-applied. propose_finish proposes exactly the records that were not "
+                "written; get_change shows the account."
+            )
+        return None
+    token = (
+        "Then call apply_change with change_id and this confirmation_token. "
+        if proposal
+        else "Then call apply_change with the confirmation token from the proposal. "
+    )
+    if status is ChangeStatus.APPROVED:
+        return ("Approved: call apply_change. " if not proposal else token) + LOST_CONFIRMATION
+    req = change.approvals_required
+    if not who:
+        return (
+            f"No reviewer in the manifest may approve {change.risk_class} changes, so this "
+            "change cannot be approved until the manifest owner adds one; cancel_change it if "
+            "it is no longer wanted. " + LOST_CONFIRMATION
+        )
+    role = f", at least one holding role {', '.join(req.roles)}" if req.roles else ""
+    return (
+        f"Needs {req.count} approval(s) by human reviewers (never you){role}: who can "
+        f"approve: {'; '.join(who)}. They approve with 'mopsgate review approve {change.id}'. "
+        + token
+        + LOST_CONFIRMATION
+        + " Check progress with get_change."
+    )
+
+
+def change_out(
+    change: Change,
+    access: FieldAccess | None,
+    manifest: Manifest | None = None,
+    *,
+    proposal: bool = False,
+) -> ChangeOut:
     plan = change.plan
+    who = who_can_approve(change, manifest)
     records = [
         RecordOut(
             ref=r.ref,
@@ -153,7 +241,7 @@ def change_out(change: Change, access: FieldAccess | None) -> ChangeOut:
     outcome = _outcome(change) if change.outcome.records or change.outcome.detail else None
     return ChangeOut(
         change_id=change.id,
-        status=str(change.status),
+        status=shown_status(change),
         risk_class=str(change.risk_class),
         connector=change.connector,
         operation=plan.operation,
@@ -166,6 +254,7 @@ def change_out(change: Change, access: FieldAccess | None) -> ChangeOut:
         approvals=ApprovalsOut(
             required=change.approvals_required.count,
             roles=list(change.approvals_required.roles),
+            who_can_approve=who,
             reason=change.approvals_required.reason,
             so_far=[a.reviewer for a in change.approvals],
         ),
@@ -177,4 +266,5 @@ def change_out(change: Change, access: FieldAccess | None) -> ChangeOut:
         reverted_by=change.reverted_by,
         finish_of=change.finish_of,
         finished_by=change.finished_by,
+        next_steps=next_steps(change, who, proposal=proposal),
     )

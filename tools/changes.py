@@ -15,7 +15,7 @@ from mopsgate.governance.change_model import Change, ChangeStatus
 from mopsgate.governance.errors import NotFound
 from mopsgate.governance.ports import ChangeStore
 from mopsgate.governance.risk import RiskClass
-from mopsgate.tools.change_views import ChangeOut, change_out
+from mopsgate.tools.change_views import ChangeOut, change_out, shown_status
 from mopsgate.tools.common import connector
 from mopsgate.tools.spec import (
     ConnectorNeed,
@@ -47,7 +47,7 @@ def _out(ctx: ToolContext, change: Change) -> ChangeOut:
     ctx.notes.change_id = change.id
     ctx.notes.use_case = change.use_case
     ctx.notes.summary = f"{change.id}: {change.status}"
-    return change_out(change, None)
+    return change_out(change, None, ctx.manifest)
 
 
 class ChangeIn(ToolInput):
@@ -88,7 +88,7 @@ async def list_my_changes(ctx: ToolContext, args: ListMineIn) -> ChangeList:
         changes=[
             ChangeLine(
                 change_id=c.id,
-                status=str(c.status),
+                status=shown_status(c),
                 risk_class=str(c.risk_class),
                 operation=c.plan.operation,
                 connector=c.connector,
@@ -154,7 +154,9 @@ CHANGE_TOOLS = (
     _spec(
         "get_change",
         "Get a change",
-        "Status, diff, approvals and outcome of one of your changes.",
+        "Status, diff, approvals (and who can give them) and outcome of one of your changes. "
+        "It cannot return the confirmation token: that is shown once, in the proposal; if it "
+        "is lost, cancel_change the change and propose it again.",
         ChangeIn,
         ChangeOut,
         get_change,
@@ -162,7 +164,8 @@ CHANGE_TOOLS = (
     _spec(
         "list_my_changes",
         "List my changes",
-        "Your changes, newest first, optionally by status.",
+        "Your changes, newest first, optionally by status ('failed' includes changes shown as "
+        "partially_applied). Tokens are never listed.",
         ListMineIn,
         ChangeList,
         list_my_changes,

@@ -373,8 +373,10 @@ LIST_TOOLS = (
         "list_campaigns",
         "List campaigns",
         "Programs, smart campaigns, marketing or CRM campaigns on one connector, with channel, "
-        "status and status ladder. Listing leaves some details unset (HubSpot: sends_email and "
-        "audience; Marketo: audience): get_campaign has them. Paged.",
+        "status and status ladder. A listing does not read every detail: sends_email null "
+        "means unknown (HubSpot), never 'no', and audience_known false means the audience was "
+        "not resolved (HubSpot, Marketo smart campaigns); get_campaign has both. Before a send, "
+        "use find_consent_conflicts, which treats unknown as a send. Paged.",
         ListCampaignsIn,
         CampaignsPage,
         list_campaigns,

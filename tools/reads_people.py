@@ -10,7 +10,7 @@ from mopsgate.crm.records import ApiBudget, ConsentStatus, Page, Person, PersonQ
 from mopsgate.governance.consent_floor import floor_blocks
 from mopsgate.governance.errors import InvalidInput
 from mopsgate.governance.hygiene import clean_text
-from mopsgate.governance.policy import FieldAccess
+from mopsgate.governance.policy import FieldAccess, field_access
 from mopsgate.governance.risk import RiskClass
 from mopsgate.tools.common import (
     ConnectorName,
@@ -150,7 +150,9 @@ class FieldOut(BaseModel):
     read_only: bool
     lifecycle: bool
     readable_by_you: bool
-    writable_by_you: bool
+    writable_by_you: bool = Field(
+        description="whether propose_update_person may change this field for you"
+    )
 
 
 class DescribeOut(BaseModel):
@@ -159,9 +161,24 @@ class DescribeOut(BaseModel):
     fields: list[FieldOut]
 
 
+def writable_fields(ctx: ToolContext, connector_name: str, obj: str) -> frozenset[str]:
+    """What ``propose_update_person`` would let this principal change on ``obj``: the write
+    rules' fields, and only when a rule lets it propose there at all (the describe rule itself
+    grants no writes, so asking it would say "nothing is writable" to everyone)."""
+    from mopsgate.governance.policy import decide
+
+    tool = "propose_update_person"
+    if not decide(
+        ctx.manifest, ctx.principal, tool, connector_name, obj, use_case=ctx.use_case
+    ).allowed:
+        return frozenset()
+    return field_access(ctx.manifest, ctx.principal, connector_name, obj, tool).writable
+
+
 async def describe_fields(ctx: ToolContext, args: DescribeIn) -> DescribeOut:
     obj = person_object(ctx.manifest.catalogue, args.connector, args.object)
     access = read_access(ctx, args.connector, obj, "describe_fields")
+    writable = writable_fields(ctx, args.connector, obj)
     infos = await connector(ctx, args.connector).describe_fields(obj)
     out = [
         FieldOut(
@@ -173,7 +190,7 @@ async def describe_fields(ctx: ToolContext, args: DescribeIn) -> DescribeOut:
             read_only=f.read_only,
             lifecycle=f.lifecycle,
             readable_by_you=access.can_read(f.name),
-            writable_by_you=f.name in access.writable and not f.read_only,
+            writable_by_you=f.name in writable and not f.read_only,
         )
         for f in infos
     ]

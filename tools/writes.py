@@ -58,11 +58,6 @@ def refs_field(max_length: int) -> FieldInfo:
 Refs = Annotated[list[Ref], refs_field(10_000), AfterValidator(_once_each)]
 Value = str | int | float | bool | None
 
-NEXT = (
-    "A human reviewer must approve this change (mopsgate review approve {id}). Then call "
-    "apply_change with change_id and confirmation_token. Check progress with get_change."
-)
-
 
 async def propose(
     ctx: ToolContext,
@@ -106,11 +101,11 @@ async def propose(
         conn, obj, _ = first.split(":", 2)
         if obj in ctx.manifest.catalogue.objects.get(conn, {}):
             access = ctx.field_access(conn, obj)
+    shown = change_out(change, access, ctx.manifest, proposal=True)
     return ProposalOut(
-        **dict(change_out(change, access)),
+        **{**dict(shown), "next_steps": shown.next_steps or ""},
         confirmation_token=proposal.token,
         applies_frozen=proposal.frozen_note,
-        next_steps=NEXT.format(id=change.id),
     )
 
 

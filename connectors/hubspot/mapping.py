@@ -133,9 +133,11 @@ def to_campaign(
     data: dict[str, Any],
     *,
     member_count: int | None = None,
-    sends_email: bool = False,
+    sends_email: bool | None = None,
     audience_list_ref: str | None = None,
 ) -> Campaign:
+    """Without ``sends_email`` (a listing reads no assets) both it and the audience are
+    unknown, and the campaign says so rather than "sends no email"."""
     props = data.get("properties") or {}
     status = props.get("hs_campaign_status")
     return Campaign(
@@ -146,6 +148,7 @@ def to_campaign(
         active=None if status is None else status in ACTIVE_CAMPAIGN_STATUSES,
         sends_email=sends_email,
         audience_list_ref=audience_list_ref,
+        audience_known=sends_email is not None,
         status_ladder=[],
         member_count=member_count,
     )

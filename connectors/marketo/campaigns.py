@@ -61,8 +61,8 @@ class MarketoCampaigns:
                     "/rest/asset/v1/smartCampaigns.json", {"offset": offset, "maxReturn": size}
                 )
             ).get("result") or []
-            return (
-                [mapping.smart_campaign(r) for r in got],
+            return (  # a listing does not read smart lists: the audience is not known
+                [mapping.smart_campaign(r, audience_known=False) for r in got],
                 str(offset + size) if len(got) == size else None,
             )
 

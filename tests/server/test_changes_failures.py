@@ -95,8 +95,9 @@ async def test_failure_mid_batch_leaves_an_exact_account(
         emu.core.faults.fail_after_writes = 1
         result = await apply(client, plan)
         assert result.is_error and "100 of 150 records written" in text_of(result), text_of(result)
+        assert "was partially applied" in text_of(result)
         change = await ok(client, "get_change", change_id=plan["change_id"])
-        assert change["status"] == "failed"
+        assert change["status"] == "partially_applied"
         outcome = change["outcome"]
         assert outcome["counts"] == {
             "planned": 150,
@@ -117,7 +118,7 @@ async def test_failure_mid_batch_leaves_an_exact_account(
         again = await apply(client, plan)
         assert again.is_error and "already been used" in text_of(again), text_of(again)
         assert len(emu.core.write_requests) == writes
-        assert await status(client, plan["change_id"]) == "failed"
+        assert await status(client, plan["change_id"]) == "partially_applied"
 
         # The remainder is a new, reviewed change holding exactly the 50 unwritten records,
         # so no record is ever written twice.
@@ -145,7 +146,9 @@ async def test_per_record_failure_is_reported_and_not_retried(
         result = await apply(client, plan)
         assert not result.is_error, text_of(result)
         out = result.structured_content
-        assert out["status"] == "failed" and out["status_detail"] == "1 of 3 records failed"
+        assert out["status"] == "partially_applied"
+        assert out["status_detail"] == "partially applied: 2 of 3 records written, 1 failed"
+        assert "propose_finish" in out["next_steps"]
         assert out["outcome"]["written_refs"] == [refs[0], refs[2]]
         assert [(f["ref"], f["code"]) for f in out["outcome"]["failed"]] == [(refs[1], "1003")]
         emu.core.faults.fail_record_ids = set()
@@ -235,7 +238,7 @@ async def test_restart_after_a_crash_mid_apply_settles_the_account(
     server = build_server(again, transport="memory", resolve_principal=lambda _: "assistant")
     async with Client(server) as client:
         change = await ok(client, "get_change", change_id=plan["change_id"])
-        assert change["status"] == "failed", change
+        assert change["status"] == "partially_applied", change
         counts = change["outcome"]["counts"]
         assert counts == {
             "planned": 2, "written": 1, "failed": 1, "not_attempted": 0, "unaccounted": 0

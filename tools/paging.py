@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -98,3 +98,62 @@ async def bounded_page(
     if page.next_cursor:
         return out, encode_cursor(Cursor(page.next_cursor, 0), query), False
     return out, None, False
+
+
+@dataclass(frozen=True)
+class Filled(Generic[Shaped]):
+    """A page filled by scanning vendor pages: the items, the cursor to resume (None at the
+    end), whether the byte cap cut it, and how many vendor records were read for it."""
+
+    items: list[Shaped]
+    next_cursor: str | None
+    truncated_by_size: bool
+    scanned: int
+    scan_capped: bool  # stopped at ``max_scan`` before the page was full
+
+
+async def filled_page(
+    fetch: Callable[[str | None, int], Awaitable[Page[T]]],
+    keep: Callable[[T], bool],
+    shape: Callable[[T], Shaped],
+    *,
+    cursor: str | None,
+    limit: int,
+    page_size: int,
+    max_scan: int,
+    query: Query,
+) -> Filled[Shaped]:
+    """Read vendor pages until ``limit`` items pass ``keep`` (or the data ends, or ``max_scan``
+    records were read), so a filter that matches few records per vendor page never returns a
+    short page that looks like the end. Vendor pages are always asked for at ``page_size``, so
+    a cursor's offset into one (``skip``) finds the same records when it is resumed."""
+    limit = max(1, min(limit, HARD_PAGE_CAP))
+    start = decode_cursor(cursor, query)
+    vendor, skip = start.vendor, start.skip
+    out: list[Shaped] = []
+    used = scanned = 0
+    while True:
+        page = await fetch(vendor, page_size)
+        for i in range(skip, len(page.items)):
+            item = page.items[i]
+            if keep(item):
+                shaped = shape(item)
+                size = len(shaped.model_dump_json())
+                if out and used + size > MAX_PAGE_BYTES:
+                    return Filled(
+                        out, encode_cursor(Cursor(vendor, i), query), True, scanned, False
+                    )
+                out.append(shaped)
+                used += size
+            scanned += 1
+            if len(out) == limit:
+                rest = Cursor(vendor, i + 1) if i + 1 < len(page.items) else None
+                if rest is None and page.next_cursor:
+                    rest = Cursor(page.next_cursor, 0)
+                nxt = encode_cursor(rest, query) if rest else None
+                return Filled(out, nxt, False, scanned, False)
+        if not page.next_cursor:
+            return Filled(out, None, False, scanned, False)
+        vendor, skip = page.next_cursor, 0
+        if scanned >= max_scan:
+            return Filled(out, encode_cursor(Cursor(vendor, 0), query), False, scanned, True)

@@ -14,6 +14,7 @@ from itertools import product
 
 from mopsgate.governance.catalogue import CONNECTORS, Catalogue
 from mopsgate.governance.manifest_model import WILDCARD, AllowRule, DenyRule, Manifest, UseCase
+from mopsgate.governance.notify_checks import check_notifications
 from mopsgate.governance.policy import approval_requirement, record_cap, reviewer_may_approve
 from mopsgate.governance.reviewer_checks import check_reviewers
 from mopsgate.governance.risk import (
@@ -78,6 +79,7 @@ def run_checks(m: Manifest, cat: Catalogue, add: Add) -> None:
                 )
     _check_approvals(m, add)
     check_reviewers(m, add)
+    check_notifications(m, add)
     ids: dict[str, int] = {}
     for i, rule in enumerate(m.rules):
         if rule.id in ids:

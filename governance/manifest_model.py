@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema
 
 from mopsgate.governance.catalogue import Catalogue
+from mopsgate.governance.notify_model import Notifications
 from mopsgate.governance.public_keys import base64url_raw, ed25519_raw, passkey_key_raw
 from mopsgate.governance.risk import Mode, RiskClass
 
@@ -308,6 +309,9 @@ class Manifest(_Strict):
     """Who calls mopsgate."""
     rules: tuple[Rule, ...] = ()
     """Allow and deny rules, as [[rules]] tables; their order never changes a decision."""
+    notifications: Notifications = Notifications()
+    """Webhook targets told when a change awaits review, is decided, applied or failed, on
+    freezes, compliance-floor refusals and overdue reviews."""
 
     # Set by the loader: the catalogue it was validated against, and the compiled policy that
     # ``governance.policy`` builds once so per-call decisions do not rescan the rules.

@@ -13,15 +13,18 @@ from typing import Any
 from mcp.server import Server
 from mcp.server.subscriptions import InMemorySubscriptionBus
 
+from mopsgate.connectors.webhook import WebhookSender
 from mopsgate.crm.metering import metering
 from mopsgate.governance.applying import Applier
 from mopsgate.governance.audit_chain import AuditEvent
+from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.ports import AuditSink, ChangeStore
 from mopsgate.governance.proposing import Proposer
 from mopsgate.governance.recovering import recover_change
 from mopsgate.server.call_rate import CallRate
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.manifest_holder import ManifestEvent, ManifestHolder, watch_manifest
+from mopsgate.server.notifier import Notifier, console_base
 from mopsgate.server.pipeline import Pipeline
 from mopsgate.server.registry import ConnectorRegistry
 from mopsgate.server.settings import (
@@ -63,6 +66,12 @@ class Runtime:
     services: Services | None = None
     storage: Storage | None = None
     audit_busy_ms: int = 5000
+    env: Mapping[str, str] = field(default_factory=dict)
+    # Options for the notification sender's HTTP client (tests inject a transport).
+    notify_options: dict[str, Any] = field(default_factory=dict)
+    notifier: Notifier | None = None
+    notify_background: bool = True  # tests drive ``notifier.run_once`` themselves
+    _notify_task: asyncio.Task[None] | None = None
     _users: int = 0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -101,6 +110,26 @@ class Runtime:
         ensure_home(self.settings)
         self.storage = await open_storage(self.settings.storage(busy_timeout_ms=self.audit_busy_ms))
         await self._open_changes()
+        self._start_notifier(self.storage)
+
+    def _start_notifier(self, storage: Storage) -> None:
+        """The outbox's sender runs beside the calls, never in their path (#14)."""
+
+        async def manifest() -> Manifest:
+            return (await self.holder.current())[0]
+
+        self.notifier = Notifier(
+            outbox=storage.outbox,
+            changes=storage.changes,
+            manifest=manifest,
+            env=self.env,
+            console_url=console_base(self.env),
+            sender=WebhookSender(**self.notify_options),
+        )
+        if self.notify_background:
+            self._notify_task = asyncio.create_task(
+                self.notifier.run_forever(), name="mopsgate-notifier"
+            )
 
     async def _open_changes(self) -> None:
         store = self.require_storage().changes
@@ -141,6 +170,14 @@ class Runtime:
                 await self._close_stores()
 
     async def _close_stores(self) -> None:
+        if self._notify_task is not None:
+            self._notify_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._notify_task
+            self._notify_task = None
+        if self.notifier is not None:
+            await self.notifier.sender.aclose()
+            self.notifier = None
         if self.storage is not None:
             await self.storage.close()  # the change store with it
             self.storage = None
@@ -154,6 +191,7 @@ def build_runtime(
     env: Mapping[str, str] | None = None,
     emulators: dict[str, Any] | None = None,
     client_options: dict[str, Any] | None = None,
+    notify_options: dict[str, Any] | None = None,
 ) -> Runtime:
     """Load the manifest (raises ManifestError when invalid) and prepare connectors (raises
     SettingsError for an unknown sandbox choice)."""
@@ -162,14 +200,22 @@ def build_runtime(
             f"MOPSGATE_SANDBOX must be one of {', '.join(SANDBOX_STATES)}, not {settings.sandbox!r}"
         )
     holder = ManifestHolder(settings.manifest_path, build_catalogue())
+    environ = os.environ if env is None else env
     connectors = ConnectorRegistry(
         lambda: {n: str(c.environment) for n, c in holder.manifest.connectors.items()},
-        os.environ if env is None else env,
+        environ,
         emulators=emulators,
         client_options=client_options,
         sandbox_home=settings.home if settings.sandbox == "persistent" else None,
     )
-    return Runtime(settings=settings, holder=holder, connectors=connectors, specs=all_specs())
+    return Runtime(
+        settings=settings,
+        holder=holder,
+        connectors=connectors,
+        specs=all_specs(),
+        env=environ,
+        notify_options=dict(notify_options or {}),
+    )
 
 
 def build_server(

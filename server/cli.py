@@ -22,6 +22,7 @@ from mopsgate.server.cli_db import db_app, describe
 from mopsgate.server.cli_decide import add_decision_commands
 from mopsgate.server.cli_errors import add_database_url, guard_commands
 from mopsgate.server.cli_manifest import manifest_app
+from mopsgate.server.cli_notify import notify_app
 from mopsgate.server.cli_report import report_app
 from mopsgate.server.cli_review import freeze_cmd, review_app, unfreeze_cmd
 from mopsgate.server.cli_reviewer import reviewer_app
@@ -63,6 +64,7 @@ app.command("freeze", help="Stop all applies at once (kill switch).")(freeze_cmd
 app.command("unfreeze", help="Allow applies again.")(unfreeze_cmd)
 app.add_typer(token_app, name="token")
 app.add_typer(db_app, name="db")
+app.add_typer(notify_app, name="notify")
 
 ManifestOpt = Annotated[
     str | None,
@@ -228,6 +230,7 @@ _STATE_APPS = [
     reviewer_app,
     token_app,
     db_app,
+    notify_app,
 ]
 guard_commands([*_STATE_APPS, sandbox_app], except_names={"serve"})
 # The sandbox's own file is not mopsgate's state: its commands take --home, never a database.

@@ -19,10 +19,12 @@ from typing import Any
 
 from mopsgate.governance.audit_chain import COLUMNS, AuditHead, StoredRow, chain_rows
 from mopsgate.governance.errors import AuditUnavailable
+from mopsgate.governance.notify_events import audit_notices
 from mopsgate.storage.audit_index import indexed_refs
 from mopsgate.storage.errors import StorageUnavailable
 from mopsgate.storage.group_commit import GroupCommitLog
 from mopsgate.storage.postgres.db import Conn, PgDb, unavailable
+from mopsgate.storage.postgres.outbox import enqueue
 from mopsgate.storage.postgres.rates import record_calls
 
 TABLE = "audit_log"
@@ -39,8 +41,9 @@ MOVE_HEAD_SQL = "UPDATE audit_head SET seq = %s, row_hash = %s WHERE id = 1"
 async def commit_rows(
     conn: Conn, batch: Sequence[tuple[Any, ...]], calls: Sequence[str]
 ) -> list[StoredRow]:
-    """A write unit: lock the head, chain the batch after it, insert it, move the head, and
-    count the batch's calls toward the shared calls-per-minute window."""
+    """A write unit: lock the head, chain the batch after it, insert it, move the head, count
+    the batch's calls toward the shared calls-per-minute window, and queue the notices the rows
+    raise for the notification sender (``governance/notify_events.py``)."""
     cur = await conn.execute(LOCK_HEAD_SQL)
     head = await cur.fetchone()
     if head is None:
@@ -55,6 +58,8 @@ async def commit_rows(
         await cur.executemany(RECORDS_SQL, list(indexed_refs(rows)))
     await conn.execute(MOVE_HEAD_SQL, (rows[-1][0], rows[-1][-1]))
     await record_calls(conn, calls, time.time())
+    if notices := audit_notices(rows):
+        await enqueue(conn, notices, at)
     return rows
 
 

@@ -15,17 +15,20 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from mopsgate.governance.audit_chain import COLUMNS, AuditHead, StoredRow, chain_rows
 from mopsgate.governance.errors import AuditUnavailable
+from mopsgate.governance.notify_events import audit_notices
 from mopsgate.storage.audit_index import indexed_refs
 from mopsgate.storage.errors import SchemaMismatch, StorageUnavailable
 from mopsgate.storage.group_commit import GroupCommitLog
 from mopsgate.storage.migrate import require_head
 from mopsgate.storage.sqlite.db import BUSY_TIMEOUT_MS, SqliteDb
 from mopsgate.storage.sqlite.diagnose import diagnose
+from mopsgate.storage.sqlite.outbox import enqueue
 from mopsgate.storage.sqlite.rates import record_calls
 from mopsgate.storage.sqlite.schema import prepare
 
@@ -46,11 +49,14 @@ def commit_rows(
 ) -> list[StoredRow]:
     """A write unit: chain the batch after the head read inside the transaction, insert it.
     ``calls`` (one principal per counted tool call) go into the shared calls-per-minute window
-    in the same transaction, so counting a call costs no commit of its own."""
+    in the same transaction, so counting a call costs no commit of its own; so do the notices
+    rows raise for the notification sender (``governance/notify_events.py``)."""
     rows = chain_rows(read_head(conn), batch)
     conn.executemany(INSERT_SQL, rows)
     conn.executemany(RECORDS_SQL, indexed_refs(rows))
     record_calls(conn, calls, time.time())
+    if notices := audit_notices(rows):
+        enqueue(conn, notices, datetime.now(UTC))
     return rows
 
 

@@ -8,12 +8,10 @@ size, and the bound keeps one row from growing without limit; what is left out i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
+from mopsgate.crm.refs import REF_RE
 from mopsgate.governance.audit_chain import MAX_RECORDS
-
-REF_RE = re.compile(r"^(marketo|hubspot|salesforce):[A-Za-z_]{1,40}:[A-Za-z0-9-]{1,64}$")
 
 
 def _is_ref_key(key: str) -> bool:

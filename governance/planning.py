@@ -16,6 +16,7 @@ from pydantic import JsonValue
 from mopsgate.crm.capabilities import Capabilities
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.records import Campaign, FieldInfo, Person
+from mopsgate.crm.refs import parse_ref
 from mopsgate.governance import send_lists
 from mopsgate.governance.change_model import BlockedRecord, FieldChange, Plan, PlannedRecord
 from mopsgate.governance.consent_floor import Block, floor_blocks
@@ -45,7 +46,7 @@ async def read_people(client: Connector, refs: Sequence[str]) -> dict[str, Perso
     cost a query per object per chunk on vendors that keep them apart)."""
     by_object: dict[str, list[str]] = {}
     for ref in refs:
-        by_object.setdefault(ref.split(":", 2)[1], []).append(ref)
+        by_object.setdefault(parse_ref(ref).object, []).append(ref)
     size = max(1, client.capabilities.read_batch)
     out: dict[str, Person] = {}
     for group in by_object.values():

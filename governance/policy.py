@@ -64,6 +64,7 @@ __all__ = [
     "decide",
     "explain",
     "field_access",
+    "permitted_objects",
     "rate_limit",
     "record_cap",
     "reviewer_may_approve",
@@ -95,6 +96,26 @@ def decide(
     if refusal is None:
         return base
     return Decision(False, REVIEW_OVERDUE, refusal, base.use_case)
+
+
+def permitted_objects(
+    manifest: Manifest,
+    principal: str,
+    tool: str,
+    connector: str,
+    objects: Sequence[str],
+    *,
+    use_case: str | None,
+) -> tuple[tuple[str, ...], Decision | None]:
+    """Which of ``objects`` the rules let an admitted call of ``tool`` touch: a filter that
+    shapes a result, not a second admission (the pipeline's one ``decide`` admitted the call).
+
+    For a tool that ranges over a connector's person objects when none is named (Salesforce
+    Leads and Contacts): the objects it may read, under the use case the call was admitted
+    under, and, when there are none, the rule's refusal of the first."""
+    found = [(o, _decide(manifest, principal, tool, connector, o, use_case)) for o in objects]
+    allowed = tuple(o for o, d in found if d.allowed)
+    return allowed, (None if allowed or not found else found[0][1])
 
 
 def _decide(

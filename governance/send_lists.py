@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.records import Campaign
+from mopsgate.crm.refs import parse_ref
 from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.manifest_model import Manifest
 
@@ -120,10 +121,10 @@ def check_declarations(m: Manifest, cat: Catalogue, add: Callable[..., None]) ->
 def _ref_problem(cat: Catalogue, connector: str, ref: str) -> str | None:
     objects = sorted(cat.list_objects.get(connector, ()))
     example = f"'{connector}:{objects[0]}:<id>'" if objects else "'<connector>:<object>:<id>'"
-    parts = ref.split(":")
-    if len(parts) != 3 or not all(parts):
+    try:
+        conn, obj, native = parse_ref(ref)
+    except ValueError:
         return f"{ref!r} is not a list reference; expected {example}"
-    conn, obj, native = parts
     if conn != connector:
         return f"{ref!r} is not on {connector}; declare it under connectors.{conn}"
     if objects and obj not in objects:

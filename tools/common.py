@@ -6,17 +6,17 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from mopsgate.crm.capabilities import Capabilities
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import NotSupportedByVendor
-from mopsgate.crm.refs import parse_ref
+from mopsgate.crm.refs import REF_PATTERN, RecordRef, connector_of, parse_ref
 from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.errors import InvalidInput, NotPermitted, NotSupported
-from mopsgate.governance.policy import FieldAccess, field_access
+from mopsgate.governance.policy import FieldAccess, field_access, permitted_objects
 from mopsgate.tools.spec import ToolContext
 
 ConnectorName = Literal["marketo", "hubspot", "salesforce"]
 
-REF_PATTERN = r"^(marketo|hubspot|salesforce):[A-Za-z_]{1,40}:[A-Za-z0-9-]{1,64}$"
 Ref = Annotated[
     str,
     Field(
@@ -68,32 +68,34 @@ def known_object(cat: Catalogue, connector_name: str, obj: str) -> None:
         )
 
 
-def split_ref(
-    cat: Catalogue, ref: str, *, kinds: tuple[str, ...] | None = None
-) -> tuple[str, str, str]:
+def split_ref(cat: Catalogue, ref: str, *, kinds: tuple[str, ...] | None = None) -> RecordRef:
     try:
-        conn, obj, native = parse_ref(ref)
+        parsed = parse_ref(ref)
     except ValueError as exc:
         raise InvalidInput(str(exc), hint="Use a reference returned by a read tool.") from exc
-    known_object(cat, conn, obj)
-    if kinds is not None and obj not in kinds:
+    known_object(cat, parsed.connector, parsed.object)
+    if kinds is not None and parsed.object not in kinds:
         raise InvalidInput(
-            f"{ref!r} is a {obj}, not one of: {', '.join(kinds)}.",
+            f"{ref!r} is a {parsed.object}, not one of: {', '.join(kinds)}.",
             hint="Pass a reference of the right kind.",
         )
-    return conn, obj, native
+    return parsed
+
+
+def _capabilities(cat: Catalogue, ref: str) -> Capabilities | None:
+    return cat.capabilities.get(connector_of(ref) or "")
 
 
 def list_ref(cat: Catalogue, ref: str) -> str:
     """The connector of a list reference; anything else is an error naming the list objects.
     (A vendor's list objects may be campaigns too: Salesforce lists are Campaigns.)"""
-    caps = cat.capabilities.get(ref.split(":", 1)[0])
-    return split_ref(cat, ref, kinds=caps.list_objects if caps else ())[0]
+    caps = _capabilities(cat, ref)
+    return split_ref(cat, ref, kinds=caps.list_objects if caps else ()).connector
 
 
 def campaign_ref(cat: Catalogue, ref: str) -> str:
-    caps = cat.capabilities.get(ref.split(":", 1)[0])
-    return split_ref(cat, ref, kinds=caps.campaign_objects if caps else ())[0]
+    caps = _capabilities(cat, ref)
+    return split_ref(cat, ref, kinds=caps.campaign_objects if caps else ()).connector
 
 
 def person_ref(cat: Catalogue, ref: str) -> tuple[str, str]:
@@ -108,7 +110,7 @@ def person_ref(cat: Catalogue, ref: str) -> tuple[str, str]:
 
 def same_connector(*refs: str | None) -> str:
     """The one connector all given references (or connector names) belong to."""
-    names = {r.split(":", 1)[0] for r in refs if r}
+    names = {connector_of(r) or r for r in refs if r}
     if len(names) != 1:
         raise InvalidInput(
             f"all references must belong to one connector, got {', '.join(sorted(names))}.",
@@ -117,34 +119,20 @@ def same_connector(*refs: str | None) -> str:
     return names.pop()
 
 
-def require_read(ctx: ToolContext, connector_name: str, obj: str, tool: str) -> None:
-    """Object-level check for tools whose object is only known after reading."""
-    from mopsgate.governance.policy import decide
-
-    decision = decide(ctx.manifest, ctx.principal, tool, connector_name, obj, use_case=ctx.use_case)
-    if not decision.allowed:
-        raise NotPermitted(
-            decision.reason,
-            rule_id=decision.rule_id,
-            hint="Call my_permissions to see what you may read.",
-        )
-
-
 def readable_objects(
     ctx: ToolContext, connector_name: str, objects: tuple[str, ...], tool: str
 ) -> tuple[str, ...]:
-    """The objects among ``objects`` this principal may use ``tool`` on (at least one)."""
-    from mopsgate.governance.policy import decide
-
-    allowed = tuple(
-        o
-        for o in objects
-        if decide(
-            ctx.manifest, ctx.principal, tool, connector_name, o, use_case=ctx.use_case
-        ).allowed
+    """The objects among ``objects`` this principal may use ``tool`` on (at least one): the
+    policy's filter on an admitted call, refusing with the rule when none is left."""
+    allowed, refusal = permitted_objects(
+        ctx.manifest, ctx.principal, tool, connector_name, objects, use_case=ctx.use_case
     )
-    if not allowed:
-        require_read(ctx, connector_name, objects[0], tool)
+    if refusal is not None:
+        raise NotPermitted(
+            refusal.reason,
+            rule_id=refusal.rule_id,
+            hint="Call my_permissions to see what you may read.",
+        )
     return allowed or objects
 
 

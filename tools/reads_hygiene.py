@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import NotSupportedByVendor
 from mopsgate.crm.records import Campaign, CampaignMember, Page, Person, PersonQuery
+from mopsgate.crm.refs import parse_ref
 from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.consent_floor import floor_blocks
 from mopsgate.governance.hygiene import clean_text
@@ -275,7 +276,7 @@ def _keys(cat: Catalogue, person: Person, access: FieldAccess) -> list[tuple[str
     field would reveal what it withholds."""
 
     def value(role: str) -> str:
-        name = cat.field_for(person.ref.split(":", 1)[0], person.object, role)
+        name = cat.field_for(parse_ref(person.ref).connector, person.object, role)
         return normalise(person.fields.get(name)) if name and access.can_read(name) else ""
 
     keys = []

@@ -16,6 +16,7 @@ from typing import ClassVar, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from mopsgate.crm.connector import Connector
+from mopsgate.crm.refs import parse_ref
 from mopsgate.governance.applying import Applier
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.policy import FieldAccess
@@ -40,7 +41,10 @@ class Target:
     def of(cls, *refs: str | None) -> Target:
         """The one connector of these record references, and their object when they all
         share one; no target when they span connectors (the tool then refuses the mix)."""
-        parts = {tuple(ref.split(":", 2)[:2]) for ref in refs if ref}
+        try:
+            parts = {parse_ref(ref)[:2] for ref in refs if ref}
+        except ValueError:  # not a reference: validation refuses it before any decision
+            return cls.NONE
         connectors = {connector for connector, _ in parts}
         if len(connectors) != 1:
             return cls.NONE

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, Field, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
+from mopsgate.crm.refs import parse_ref
 from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.planning import PlanInput
 from mopsgate.governance.proposing import Proposal, Proposer, blocked_refs, repeated
@@ -98,7 +99,7 @@ async def propose(
     first = change.plan.records[0].ref if change.plan.records else None
     access = None
     if first:
-        conn, obj, _ = first.split(":", 2)
+        conn, obj, _ = parse_ref(first)
         if obj in ctx.manifest.catalogue.objects.get(conn, {}):
             access = ctx.field_access(conn, obj)
     shown = change_out(change, access, ctx.manifest, proposal=True)

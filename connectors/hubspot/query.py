@@ -15,6 +15,7 @@ from typing import Any
 
 from mopsgate.connectors.hubspot import ids
 from mopsgate.crm.records import Person, PersonQuery
+from mopsgate.crm.refs import parse_ref
 
 MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 10, 25
 
@@ -44,7 +45,12 @@ def _f(name: str, op: str, value: str | None = None) -> Filter:
 
 
 def owner_native(owner: str) -> str:
-    return owner.rsplit(":", 1)[-1] if owner.startswith(f"{ids.VENDOR}:owner:") else owner
+    """The owner id inside ``hubspot:owner:<id>``; anything else is taken as the id itself."""
+    try:
+        vendor, kind, native = parse_ref(owner)
+    except ValueError:
+        return owner
+    return native if (vendor, kind) == (ids.VENDOR, "owner") else owner
 
 
 def _name_alternatives(name: str | None) -> list[list[Filter]]:

@@ -20,6 +20,7 @@ from mopsgate.connectors.salesforce.soql_build import Clause, Select
 from mopsgate.connectors.schema import field_by_role
 from mopsgate.crm.errors import InvalidRequest, MalformedResponse
 from mopsgate.crm.records import FieldInfo, Page, Person, PersonQuery
+from mopsgate.crm.refs import parse_ref
 
 
 class SalesforcePeople:
@@ -81,7 +82,7 @@ class SalesforcePeople:
         if query.lifecycle_stage:
             q.where(q.eq("Lifecycle_Stage__c", query.lifecycle_stage))
         if query.owner_id:
-            owner = query.owner_id.rsplit(":", 1)[-1]
+            owner = owner_native(query.owner_id)
             if not ids.valid_id(owner):
                 raise InvalidRequest(
                     ids.VENDOR, f"owner id {owner!r} is not a Salesforce id", code="INVALID_ID"
@@ -182,3 +183,11 @@ def _field_info(obj: str, f: dict[str, Any]) -> FieldInfo:
             if isinstance(p, dict) and p.get("active", True)
         ],
     )
+
+
+def owner_native(owner: str) -> str:
+    """The user id inside an owner reference (``salesforce:User:<id>``), or the id itself."""
+    try:
+        return parse_ref(owner).id
+    except ValueError:
+        return owner

@@ -34,11 +34,12 @@ ref_parts = st.text(alphabet=st.characters(blacklist_characters=":"), min_size=1
 @given(tricky_text)
 def test_parse_ref_raises_only_value_error(text):
     try:
-        connector, obj, native = parse_ref(text)
+        ref = parse_ref(text)
     except ValueError as exc:
         assert "<connector>:<object>:<id>" in str(exc)
     else:
-        assert make_ref(connector, obj, native) == text
+        connector, obj, native = ref
+        assert make_ref(connector, obj, native) == str(ref) == text
 
 
 @given(ref_parts, ref_parts, tricky_text.filter(bool))

@@ -22,8 +22,6 @@ from typing import Annotated, Literal
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from webauthn import verify_authentication_response
-from webauthn.helpers.exceptions import WebAuthnException
 
 from mopsgate.governance.decision_statement import DecisionStatement
 from mopsgate.governance.public_keys import (
@@ -107,6 +105,11 @@ def _verify_ed25519(proof: Ed25519Proof, statement: DecisionStatement) -> None:
 
 
 def _verify_passkey(proof: PasskeyProof, statement: DecisionStatement) -> None:
+    # Imported here: py_webauthn is slow to import and the server's start-up path reaches this
+    # module (stored decisions are typed by it) without ever checking a passkey.
+    from webauthn import verify_authentication_response
+    from webauthn.helpers.exceptions import WebAuthnException
+
     response: dict[str, str] = {
         "authenticatorData": proof.authenticator_data,
         "clientDataJSON": proof.client_data_json,

@@ -14,9 +14,6 @@ import hashlib
 import re
 from typing import Literal
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from webauthn.helpers import base64url_to_bytes, decode_credential_public_key
-
 ED25519_PREFIX = "ed25519:"
 KeyMethod = Literal["ed25519", "passkey"]
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
@@ -32,6 +29,10 @@ def ed25519_raw(public_key: str) -> bytes:
         raise ValueError("the Ed25519 public key is not valid base64") from exc
     if len(raw) != 32:
         raise ValueError(f"an Ed25519 public key is 32 bytes, not {len(raw)}")
+    # Imported here: loading a manifest is on the server's start-up path, and the key check
+    # is the only use of cryptography there.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     Ed25519PublicKey.from_public_bytes(raw)
     return raw
 
@@ -44,12 +45,19 @@ def base64url_raw(value: str, what: str) -> bytes:
     """Bytes of a base64url text (no padding, as WebAuthn writes it)."""
     if not _BASE64URL.fullmatch(value):
         raise ValueError(f"{what} must be base64url (A-Z a-z 0-9 - _, no padding)")
-    return base64url_to_bytes(value)
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except binascii.Error as exc:  # a length no base64 text can have
+        raise ValueError(f"{what} is not valid base64url") from exc
 
 
 def passkey_key_raw(public_key: str) -> bytes:
     """The COSE bytes of a passkey's public key, checked to be a key WebAuthn can verify with."""
     raw = base64url_raw(public_key, "a passkey public key")
+    # Imported here, not at the top: py_webauthn costs more to import than the rest of the
+    # manifest's dependencies together, and only a manifest with passkeys needs it.
+    from webauthn.helpers import decode_credential_public_key
+
     try:
         decode_credential_public_key(raw)
     except Exception as exc:  # py_webauthn raises several types for undecodable CBOR

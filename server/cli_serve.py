@@ -1,0 +1,199 @@
+"""``mopsgate serve``: the command MCP clients launch, kept apart from the admin commands.
+
+A client (Claude Desktop, an IDE) starts a fresh ``mopsgate serve`` for every session and waits
+for its first ``tools/list``; the admin commands' modules (review, audit, report, reviewer keys)
+would add their import time to every such start for nothing. So the console script
+(``server/cli.py``) runs this module's one-command app for ``serve``, and ``server/cli_app.py``
+registers the same command beside the others for everything else, ``--help`` included.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mopsgate.crm.errors import ConfigError
+from mopsgate.governance.errors import ManifestError
+from mopsgate.server.cli_async import run
+from mopsgate.server.cli_db import describe
+from mopsgate.server.cli_errors import add_database_url
+from mopsgate.server.connect_help import serving_banner
+from mopsgate.server.listen import PortUnavailable, bind_http_socket
+from mopsgate.server.settings import (
+    Settings,
+    SettingsError,
+    ensure_home,
+    load_http_session_settings,
+    load_settings,
+    signing_secret,
+)
+from mopsgate.storage import check_writable, explain_failure, schema_status
+
+if TYPE_CHECKING:
+    from mopsgate.server.surface import GovernedServer
+
+ManifestOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--manifest",
+        help="Path to permissions.toml (env MOPSGATE_MANIFEST, default ./permissions.toml).",
+    ),
+]
+HomeOpt = Annotated[
+    str | None,
+    typer.Option("--home", help="State directory (env MOPSGATE_HOME, default ./.mopsgate)."),
+]
+
+
+def _log_to_stderr() -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=os.environ.get("MOPSGATE_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    # One INFO line per vendor request would drown the log (and, in-process, slow every call).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"mopsgate: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
+    from mopsgate.server.app import build_runtime
+
+    try:
+        runtime = build_runtime(settings)
+        runtime.connectors.check_production()
+        signing_secret(settings)
+    except ManifestError as exc:
+        for line in [str(p) for p in exc.problems] or [exc.message]:
+            typer.echo(line, err=True)
+        raise _fail(
+            f"refusing to start: {settings.manifest_path} is not a valid manifest "
+            "(run 'mopsgate manifest check' for details)"
+        ) from exc
+    except (ConfigError, SettingsError) as exc:
+        raise _fail(f"refusing to start: {exc}") from exc
+    return runtime
+
+
+def _require_current_schema(settings: Settings) -> None:
+    """Refuse before serving anything: a schema mismatch, a locked or a read-only database
+    found at the first connection would fail every call instead (or the start-up, with a
+    traceback), with the fix buried in the log."""
+    cfg = settings.storage()
+    try:
+        run(check_writable(cfg))
+        status = run(schema_status(cfg))
+    except Exception as exc:
+        problem = explain_failure(cfg, exc)
+        if problem is None:
+            raise
+        raise _fail(f"refusing to start: {problem.message} {problem.hint}") from exc
+    if status.current is not None and not status.up_to_date:
+        for line in describe(status):
+            typer.echo(line, err=True)
+        raise _fail("refusing to start: the database schema does not match this mopsgate")
+
+
+def serve(
+    transport: Annotated[str, typer.Option(help="stdio or http")] = "stdio",
+    host: Annotated[
+        str, typer.Option(help="HTTP bind address", envvar="MOPSGATE_HOST")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port", envvar="MOPSGATE_PORT")] = 8765,
+    principal: Annotated[
+        str | None, typer.Option(help="stdio principal (env MOPSGATE_PRINCIPAL)")
+    ] = None,
+    allow_remote: Annotated[
+        bool, typer.Option(help="allow binding a non-loopback address")
+    ] = False,
+    manifest: ManifestOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Run the MCP server over stdio (one principal) or streamable HTTP (bearer tokens)."""
+    _log_to_stderr()
+    settings = load_settings(manifest, home)
+    try:
+        ensure_home(settings)
+    except PermissionError as exc:
+        raise _fail(f"refusing to start: cannot set up the state directory ({exc})") from exc
+    _require_current_schema(settings)
+    runtime = _runtime(settings)
+    if transport == "stdio":
+        _serve_stdio(runtime, principal or os.environ.get("MOPSGATE_PRINCIPAL"))
+    elif transport == "http":
+        _serve_http(runtime, host, port, allow_remote)
+    else:
+        raise _fail(f"unknown transport {transport!r}; use stdio or http")
+
+
+def _serve_stdio(runtime, principal: str | None) -> None:  # type: ignore[no-untyped-def]
+    from mopsgate.server.app import build_server
+
+    if not principal:
+        raise _fail("stdio needs a principal: pass --principal NAME or set MOPSGATE_PRINCIPAL")
+    if principal not in runtime.holder.manifest.principals:
+        raise _fail(
+            f"unknown principal {principal!r}: it is not in "
+            f"{runtime.settings.manifest_path}; every call would be refused"
+        )
+    import anyio
+
+    server = build_server(runtime, transport="stdio", resolve_principal=lambda _ctx: principal)
+    anyio.run(_run_stdio, server)
+
+
+async def _run_stdio(server: GovernedServer) -> None:
+    from mcp.server.stdio import stdio_server
+
+    async with stdio_server() as (read_stream, write_stream):
+        await server.run(read_stream, write_stream, server.create_initialization_options())
+
+
+def _serve_http(runtime, host: str, port: int, allow_remote: bool) -> None:  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    from mopsgate.server.http import build_http_app
+
+    if not _is_loopback(host) and not allow_remote:
+        raise _fail(
+            f"refusing to bind {host}: not a loopback address. Pass --allow-remote "
+            "if you really mean to expose mopsgate on the network."
+        )
+    try:
+        sessions = load_http_session_settings()
+        sock = bind_http_socket(host, port)
+    except (PortUnavailable, SettingsError) as exc:
+        raise _fail(str(exc)) from exc
+    starlette_app = build_http_app(runtime, host, port, sessions)
+    typer.echo(serving_banner(runtime.settings, host, port), err=True)
+    server = uvicorn.Server(uvicorn.Config(starlette_app, log_level="warning"))
+    server.run(sockets=[sock])
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+serve_app = typer.Typer(name="mopsgate", add_completion=False)
+serve_app.command()(serve)
+add_database_url([serve_app])
+
+
+@serve_app.callback()
+def _serve_only() -> None:
+    """Governed MCP server for Marketing Operations (``mopsgate --help`` lists every command)."""

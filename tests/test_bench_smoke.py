@@ -59,7 +59,7 @@ async def test_overhead_throughput_audit_and_bulk_run(tmp_path: Path, bench_mani
     assert verified["ok"], verified["output"]
     results["audit"] = {"writer": writer, "verify": verified}
 
-    vendor = await bulk.run_vendor("hubspot", [3], bench_manifest, tmp_path)
+    vendor = await bulk.run_vendor("hubspot", [3], bench_manifest, tmp_path, people=50)
     for row in vendor["rows"]:
         assert row["status"] == "applied" and row["rate_limit_violations"] == 0
         assert row["plan"]["calls"] == row["plan"]["audited_calls"]

@@ -20,6 +20,7 @@ from typing import Literal
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import NotSupportedByVendor
 from mopsgate.crm.records import Person, PersonQuery
+from mopsgate.crm.refs import parse_ref
 from mopsgate.governance.consent_floor import lookup_forms, normalise_email
 from mopsgate.governance.hygiene import clean_text
 from mopsgate.governance.policy import decide
@@ -81,7 +82,7 @@ def allowed_connectors(
 
 
 def object_allowed(ctx: ToolContext, tool: str, person: Person) -> bool:
-    conn = person.ref.split(":", 1)[0]
+    conn = parse_ref(person.ref).connector
     return decide(
         ctx.manifest, ctx.principal, tool, conn, person.object, use_case=ctx.use_case
     ).allowed

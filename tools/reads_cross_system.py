@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import NotSupportedByVendor
 from mopsgate.crm.records import Owner, Page, Person, PersonQuery
+from mopsgate.crm.refs import parse_ref
 from mopsgate.governance.consent_floor import normalise_email
 from mopsgate.governance.errors import InvalidInput, NotPermitted, NotSupported
 from mopsgate.governance.hygiene import clean_text
@@ -188,7 +189,7 @@ def compare(
         keys: set[str | None] = set()
         hidden: list[str] = []
         for person in people:
-            conn = person.ref.split(":", 1)[0]
+            conn = parse_ref(person.ref).connector
             client = clients[conn]
             if role is None:
                 values[person.ref] = person.consent.status
@@ -242,7 +243,7 @@ async def _seeds(
                 f"you may not read {person.object} records on {ref.split(':', 1)[0]}.",
                 hint="Call my_permissions to see what you may read.",
             )
-        raw = clients[ref.split(":", 1)[0]].role_value(person, "email")
+        raw = clients[parse_ref(ref).connector].role_value(person, "email")
         out.append((ref, normalise_email(str(raw or "")), person))
     bad = [e for e in args.emails if normalise_email(e) is None]
     if bad:
@@ -279,7 +280,7 @@ async def resolve_person(ctx: ToolContext, args: ResolveIn) -> ResolveOut:
                 if person.ref not in found.refs() and object_allowed(ctx, "resolve_person", person):
                     found.records.append((person, "email"))
         profile = next(
-            (profile_of(clients[p.ref.split(":", 1)[0]], p) for p, _ in found.records), None
+            (profile_of(clients[parse_ref(p.ref).connector], p) for p, _ in found.records), None
         )
         for conn in names:
             if profile is None or found.on(conn):
@@ -302,7 +303,7 @@ def _resolved(
 ) -> ResolvedPerson:
     records = []
     for person, how in found.records:
-        conn = person.ref.split(":", 1)[0]
+        conn = parse_ref(person.ref).connector
         access = read_access(ctx, conn, person.object, "resolve_person")
         records.append(
             MatchedRecord(

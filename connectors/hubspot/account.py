@@ -10,6 +10,7 @@ from mopsgate.connectors.hubspot.paths import DAILY_USAGE
 from mopsgate.connectors.hubspot.session import HubSpotSession, next_after
 from mopsgate.crm.errors import Forbidden, NotFoundError
 from mopsgate.crm.records import ApiBudget, Owner
+from mopsgate.crm.refs import parse_ref
 
 
 class HubSpotAccount:
@@ -34,7 +35,7 @@ class HubSpotAccount:
         answer's ``total`` is HubSpot's own count of that owner's contacts."""
         counts: dict[str, int] = {}
         for owner in await self.list_owners():
-            native = owner.ref.rsplit(":", 1)[-1]
+            native = parse_ref(owner.ref).id
             body = {
                 "filterGroups": [
                     {

@@ -6,6 +6,7 @@ from mopsgate.connectors.marketo import mapping
 from mopsgate.connectors.marketo.ids import VENDOR
 from mopsgate.connectors.marketo.session import MarketoSession
 from mopsgate.crm.records import ApiBudget, Owner
+from mopsgate.crm.refs import parse_ref
 
 DAILY_LIMIT = 50_000  # the default subscription allocation; instances may have more
 
@@ -22,7 +23,7 @@ class MarketoAccount:
         ``externalSalesPersonId`` key (ids only, 300 a call)."""
         counts: dict[str, int] = {}
         for owner in await self.list_owners():
-            native = owner.ref.rsplit(":", 1)[-1]
+            native = parse_ref(owner.ref).id
             params = {"filterType": "externalSalesPersonId", "filterValues": native, "fields": "id"}
             if n := len(await self.s.collect("/rest/v1/leads.json", params)):
                 counts[owner.ref] = n

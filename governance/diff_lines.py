@@ -34,8 +34,9 @@ def _is_hidden(ch: str) -> bool:
     return selector or unicodedata.category(ch) in _HIDDEN_CATEGORIES
 
 
-def visible(value: object, limit: int = MAX_VALUE_LEN) -> str:
-    """One line, every character visible; strings quoted so leading/trailing spaces show."""
+def visible(value: object, limit: int = MAX_VALUE_LEN, *, quote: bool = True) -> str:
+    """One line, every character visible; strings quoted (unless ``quote`` is False) so
+    leading/trailing spaces show."""
     if value is None:
         return "(empty)"
     if isinstance(value, str):
@@ -53,7 +54,7 @@ def visible(value: object, limit: int = MAX_VALUE_LEN) -> str:
     shown, more = "".join(out), ""
     if len(shown) > limit:
         shown, more = shown[:limit], f"… ({len(shown) - limit} more characters)"
-    return (f'"{shown}"' if isinstance(value, str) else shown) + more
+    return (f'"{shown}"' if quote and isinstance(value, str) else shown) + more
 
 
 def _u(value: Any) -> Segment:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from mopsgate.server.cli_audit import audit_app
+from mopsgate.server.cli_console import console_cmd
 from mopsgate.server.cli_db import db_app
 from mopsgate.server.cli_decide import add_decision_commands
 from mopsgate.server.cli_errors import add_database_url, guard_commands
@@ -37,6 +38,9 @@ app.add_typer(
 )
 app.add_typer(
     reviewer_app, name="reviewer", help="Enrol reviewers: a signing key, or a console passkey."
+)
+app.command("console", help="Serve the review console for reviewers (passkeys, in a browser).")(
+    console_cmd
 )
 app.command("freeze", help="Stop all applies at once (kill switch).")(freeze_cmd)
 app.command("unfreeze", help="Allow applies again.")(unfreeze_cmd)

@@ -18,13 +18,17 @@ import typer
 from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.errors import ManifestError
 from mopsgate.governance.manifest_load import load_manifest
+from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.public_keys import ed25519_fingerprint
+from mopsgate.governance.reviewer_invites import Invite, new_invite
 from mopsgate.governance.reviewer_keys import new_private_key, public_key_text
+from mopsgate.governance.reviewer_proof import declared_keys
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
-from mopsgate.server.reviewer_files import KeyFileError, key_path, write_new_key
-from mopsgate.server.settings import Settings, ensure_home, load_settings
-from mopsgate.storage import append_once
+from mopsgate.server.manifest_edit import ManifestEditRefused, declare_in_sandbox
+from mopsgate.server.reviewer_files import KeyFileError, key_path, read_key, write_new_key
+from mopsgate.server.settings import Settings, console_url, ensure_home, load_settings
+from mopsgate.storage import append_once, open_storage
 
 reviewer_app = typer.Typer(
     no_args_is_help=True,
@@ -99,3 +103,107 @@ def _warn_unknown(settings: Settings, reviewer: str) -> None:
             "owner adds it together with the key.",
             err=True,
         )
+
+
+def _manifest_or_fail(settings: Settings) -> Manifest:
+    try:
+        return load_manifest(settings.manifest_path, build_catalogue())
+    except ManifestError as exc:
+        where = settings.manifest_path
+        raise _fail(f"{where} is not a valid manifest; run 'mopsgate manifest check'", 2) from exc
+
+
+def _require_reviewer(m: Manifest, settings: Settings, reviewer: str) -> None:
+    if reviewer not in m.reviewers:
+        known = ", ".join(sorted(m.reviewers)) or "none"
+        raise _fail(
+            f"{reviewer!r} is not a reviewer in {settings.manifest_path} (reviewers: {known}); "
+            f"the manifest owner adds [reviewers.{reviewer}] first"
+        )
+
+
+async def _invite(settings: Settings, reviewer: str, declare: bool) -> tuple[str, Invite]:
+    token, invite = new_invite(reviewer, getpass.getuser(), datetime.now(UTC), declare=declare)
+    storage = await open_storage(settings.storage())
+    try:
+        await storage.invites.create(invite)
+        await storage.audit.append(
+            AuditEvent(
+                kind="enrolment",
+                principal=getpass.getuser(),
+                transport="cli",
+                tool="reviewer invite",
+                arguments={"reviewer": reviewer, "declare": declare},
+                decision="n/a",
+                outcome="ok",
+                result_summary=f"passkey invite for {reviewer}, single use, expires "
+                f"{invite.expires_at.isoformat(timespec='minutes')}",
+            )
+        )
+    finally:
+        await storage.close()
+    return token, invite
+
+
+def _until(invite: Invite) -> str:
+    return invite.expires_at.isoformat(timespec="minutes")
+
+
+@reviewer_app.command("invite")
+def invite(reviewer: ReviewerOpt, manifest: ManifestOpt = None, home: HomeOpt = None) -> None:
+    """Make a one-time link (24 h) for REVIEWER to enrol a passkey in the review console."""
+    settings = load_settings(manifest, home)
+    ensure_home(settings)
+    _require_reviewer(_manifest_or_fail(settings), settings, reviewer)
+    token, made = run(_invite(settings, reviewer, declare=False))
+    typer.echo(f"Send this link to {reviewer} only; it works once, until {_until(made)}:\n")
+    typer.echo(f"  {console_url()}/enrol/{token}\n")
+    typer.echo(
+        "The review console must be running (`mopsgate console`). Enrolling shows the "
+        f"[[reviewers.{reviewer}.passkeys]] table to declare in the manifest."
+    )
+
+
+def _declare_key(settings: Settings, m: Manifest, reviewer: str) -> tuple[str, bool, bool]:
+    """Make the reviewer's key if there is none, and declare it in the sandbox manifest if it
+    is not declared yet: (fingerprint, key made now, manifest changed now)."""
+    path = key_path(reviewer)
+    made = not path.exists()
+    if made:
+        write_new_key(path, new_private_key(), settings.home)
+    public = public_key_text(read_key(path, settings.home, reviewer))
+    fingerprint = ed25519_fingerprint(public)
+    declaring = fingerprint not in declared_keys(m, reviewer)
+    if declaring:
+        table = key_table(reviewer, public, f"{getpass.getuser()}@{socket.gethostname()} sandbox")
+        declare_in_sandbox(settings.manifest_path, table, build_catalogue())
+    return fingerprint, made, declaring
+
+
+@reviewer_app.command("enrol")
+def enrol(reviewer: ReviewerOpt, manifest: ManifestOpt = None, home: HomeOpt = None) -> None:
+    """Sandbox first run, in one step: make REVIEWER's signing key, declare it, and print a
+    passkey link for the console that declares the passkey too (sandbox manifests only)."""
+    settings = load_settings(manifest, home)
+    ensure_home(settings)
+    m = _manifest_or_fail(settings)
+    _require_reviewer(m, settings, reviewer)
+    try:
+        fingerprint, made, declaring = _declare_key(settings, m, reviewer)
+    except (KeyFileError, ManifestEditRefused) as exc:
+        raise _fail(f"{exc}; use `mopsgate reviewer keygen` and `reviewer invite`") from exc
+    _audit(
+        settings, reviewer, "enrol", "signing key declared (sandbox)", key_fingerprint=fingerprint
+    )
+    token, link = run(_invite(settings, reviewer, declare=True))
+    path = key_path(reviewer)
+    typer.echo(f"{reviewer} is enrolled on this sandbox.")
+    typer.echo(f"  signing key: {path}{' (new)' if made else ''}, declared in the manifest")
+    typer.echo(f"  approve in the CLI: .venv/bin/mopsgate review approve ID --reviewer {reviewer}")
+    typer.echo(
+        "  a passkey for the console (start it: .venv/bin/mopsgate console), "
+        f"one use, until {_until(link)}:"
+    )
+    typer.echo(f"    {console_url()}/enrol/{token}")
+    if declaring:
+        typer.echo("The manifest changed: changes proposed before now are stale; propose again.")

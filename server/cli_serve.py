@@ -9,7 +9,6 @@ registers the same command beside the others for everything else, ``--help`` inc
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import sys
@@ -23,7 +22,7 @@ from mopsgate.server.cli_async import run
 from mopsgate.server.cli_db import describe
 from mopsgate.server.cli_errors import add_database_url
 from mopsgate.server.connect_help import serving_banner
-from mopsgate.server.listen import PortUnavailable, bind_http_socket
+from mopsgate.server.listen import PortUnavailable, bind_http_socket, is_loopback
 from mopsgate.server.settings import (
     Settings,
     SettingsError,
@@ -164,7 +163,7 @@ def _serve_http(runtime, host: str, port: int, allow_remote: bool) -> None:  # t
 
     from mopsgate.server.http import build_http_app
 
-    if not _is_loopback(host) and not allow_remote:
+    if not is_loopback(host) and not allow_remote:
         raise _fail(
             f"refusing to bind {host}: not a loopback address. Pass --allow-remote "
             "if you really mean to expose mopsgate on the network."
@@ -178,15 +177,6 @@ def _serve_http(runtime, host: str, port: int, allow_remote: bool) -> None:  # t
     typer.echo(serving_banner(runtime.settings, host, port), err=True)
     server = uvicorn.Server(uvicorn.Config(starlette_app, log_level="warning"))
     server.run(sockets=[sock])
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 serve_app = typer.Typer(name="mopsgate", add_completion=False)

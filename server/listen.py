@@ -9,6 +9,7 @@ between checking the port and using it.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import socket
 
 
@@ -44,3 +45,12 @@ def _why(host: str, port: int, exc: OSError) -> str:
     if exc.errno == errno.EACCES:
         return f"not allowed to bind port {port} on {host}. {way_out}"
     return f"cannot listen on {host}:{port}: {exc.strerror or exc}. {way_out}"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -66,6 +66,29 @@ class Settings:
         return self.home / "secret.key"
 
 
+DEFAULT_CONSOLE_PORT = 8766
+
+
+def console_url(port: int | None = None) -> str:
+    """Where reviewers open the review console: MOPSGATE_CONSOLE_URL, else localhost. The
+    propose result and invite links name it; the console's passkeys are bound to it."""
+    load_dotenv(override=False)
+    configured = os.environ.get("MOPSGATE_CONSOLE_URL", "").strip().rstrip("/")
+    return configured or f"http://localhost:{port or DEFAULT_CONSOLE_PORT}"
+
+
+def console_idle_seconds() -> float:
+    """How long a console session may sit idle before the reviewer logs in again."""
+    raw = os.environ.get("MOPSGATE_CONSOLE_IDLE_SECONDS", "").strip()
+    try:
+        value = float(raw) if raw else 900.0
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise SettingsError(f"MOPSGATE_CONSOLE_IDLE_SECONDS must be seconds above 0, not {raw!r}")
+    return value
+
+
 class SettingsError(ValueError):
     """A setting from the environment that cannot be used; the message names it."""
 

@@ -1,0 +1,1 @@
+"""The review console: passkey login, queue, change pages and signed decisions, for humans."""

@@ -1,0 +1,298 @@
+"""The console's actions (POST): log in and out, decide, freeze.
+
+A decision takes two requests. ``/changes/<id>/decide/options`` receives the form (decision,
+note or reason, checklist answers), checks what can be checked before anyone signs, builds the
+decision statement and answers with WebAuthn options whose challenge is the statement's sha256.
+``/changes/<id>/decide/verify`` receives the assertion, and the very functions behind
+``mopsgate review`` check it and record the decision. Every refusal, at either step, is audited.
+Without JavaScript the form posts to ``/changes/<id>/decide``, which explains that a passkey is
+needed; its CSRF token is checked first all the same.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mopsgate.governance.approvals import approve, check_reviewer, reject
+from mopsgate.governance.decision_proof import SignedDecision
+from mopsgate.governance.decision_statement import DecisionStatement, Verdict, new_statement
+from mopsgate.governance.errors import GovernanceError, InvalidInput, NotPermitted
+from mopsgate.governance.review_events import decision_event
+from mopsgate.governance.reviewer_proof import checklist_answers
+from mopsgate.server.console import passkeys
+from mopsgate.server.console.pages import signed_in
+from mopsgate.server.console.web import (
+    Refused,
+    console_of,
+    form_of,
+    json_of,
+    render,
+    see_other,
+    session_of,
+    with_cookie,
+)
+
+CHECK_PREFIX = "check-"
+
+
+async def login_options(request: Request) -> Response:
+    session = session_of(request)
+    await json_of(request, session)
+    assert session is not None
+    options, challenge = passkeys.login_options(console_of(request).rp)
+    session.ceremony = {"kind": "login", "challenge": challenge}
+    return Response(options, media_type="application/json")
+
+
+def _ceremony(request: Request, kind: str) -> dict[str, Any]:
+    session = session_of(request)
+    state = session.ceremony if session else None
+    if session is not None:
+        session.ceremony = None  # one use, whatever happens next
+    if not state or state.get("kind") != kind:
+        raise Refused(400, "no passkey ceremony is under way here; start again")
+    return state
+
+
+async def login_verify(request: Request) -> Response:
+    console = console_of(request)
+    body = await json_of(request, session_of(request))
+    state = _ceremony(request, "login")
+    manifest, _ = await console.desk.manifest()
+    try:
+        reviewer, pk = passkeys.login_verify(console.rp, manifest, body, state["challenge"])
+    except passkeys.CeremonyFailed as exc:
+        await console.desk.audit(
+            kind="review",
+            tool="console login",
+            decision="denied",
+            outcome="refused",
+            reason=str(exc),
+            error_code="login_failed",
+        )
+        raise Refused(403, str(exc)) from exc
+    old = session_of(request)
+    if old is not None:
+        console.sessions.drop(old.id)
+    fresh = console.sessions.new(reviewer, pk.id)  # a new id and CSRF token after login
+    await console.desk.audit(
+        kind="review",
+        principal=reviewer,
+        tool="console login",
+        decision="allowed",
+        outcome="ok",
+        arguments={"passkey": pk.id[:16]},
+        result_summary="logged in",
+    )
+    return with_cookie(request, JSONResponse({"redirect": "/queue"}), fresh)
+
+
+async def logout(request: Request) -> Response:
+    session = session_of(request)
+    await form_of(request, session)
+    if session is not None:
+        console_of(request).sessions.drop(session.id)
+    return see_other("/login")
+
+
+def _answers(form: dict[str, str]) -> dict[str, str]:
+    return {k.removeprefix(CHECK_PREFIX): v for k, v in form.items() if k.startswith(CHECK_PREFIX)}
+
+
+async def decide_options(request: Request) -> Response:
+    console = console_of(request)
+    session = session_of(request)
+    form = await form_of(request, session)
+    found = await signed_in(request)
+    if isinstance(found, Response):
+        raise Refused(403, "You are not logged in (or your passkey is no longer declared).")
+    session, manifest, digest = found
+    reviewer = session.reviewer or ""
+    change_id = request.path_params["change_id"]
+    decision: Verdict = "reject" if form.get("decision") == "reject" else "approve"
+    note = form.get("note", "").strip()
+    try:
+        change = await console.desk.storage.changes.require(change_id)
+        check_reviewer(manifest, change, reviewer, decision)
+        if decision == "reject" and not note:
+            raise InvalidInput(
+                "a rejection needs a reason", hint="say why, so the requester can act on it"
+            )
+        answers = (
+            checklist_answers(manifest, change.risk_class, _answers(form))
+            if decision == "approve"
+            else {}
+        )
+        passkeys_of = manifest.reviewers[reviewer].passkeys
+        if not passkeys_of:
+            raise NotPermitted(
+                "you have no passkey declared in the manifest",
+                details={"reason_code": "no_credential"},
+            )
+        statement = new_statement(
+            change_id=change.id,
+            plan_digest=change.plan_digest,
+            manifest_digest=digest,
+            decision=decision,
+            reviewer=reviewer,
+            note=note,
+            checklist=answers,
+            at=console.desk.clock.now(),
+        )
+    except GovernanceError as exc:
+        await _audit_refusal(request, decision, change_id, reviewer, {"note": note}, exc)
+        raise Refused(_status(exc), _text(exc)) from exc
+    options = passkeys.decide_options(console.rp, statement.digest(), passkeys_of)
+    session.ceremony = {
+        "kind": "decide",
+        "statement": statement.model_dump_json(),
+        "change": change.id,
+    }
+    return Response(options, media_type="application/json")
+
+
+async def decide_verify(request: Request) -> Response:
+    console = console_of(request)
+    session = session_of(request)
+    body = await json_of(request, session)
+    state = _ceremony(request, "decide")
+    found = await signed_in(request)
+    if isinstance(found, Response):
+        raise Refused(403, "You are not logged in (or your passkey is no longer declared).")
+    session, manifest, _ = found
+    statement = DecisionStatement.model_validate(json.loads(state["statement"]))
+    change_id = request.path_params["change_id"]
+    if state["change"] != change_id:
+        raise Refused(400, "that ceremony was for another change; start again")
+    args = {"note": statement.note}
+    try:
+        proof = passkeys.decision_proof(
+            console.rp, body, manifest.reviewers[statement.reviewer].passkeys
+        )
+    except passkeys.CeremonyFailed as exc:
+        error = NotPermitted(str(exc), details={"reason_code": "no_credential"})
+        await _audit_refusal(
+            request, statement.decision, change_id, statement.reviewer, args, error
+        )
+        raise Refused(403, str(exc)) from exc
+    signed = SignedDecision(statement=statement, proof=proof)
+    act = approve if statement.decision == "approve" else reject
+    try:
+        change = await act(
+            console.desk.storage.changes, manifest, signed, now=console.desk.clock.now()
+        )
+    except GovernanceError as exc:
+        await _audit_refusal(
+            request, statement.decision, change_id, statement.reviewer, args, exc, signed
+        )
+        raise Refused(_status(exc), _text(exc)) from exc
+    await console.desk.storage.audit.append(
+        decision_event(
+            action=statement.decision,
+            change_id=change_id,
+            reviewer=statement.reviewer,
+            transport="console",
+            arguments=args,
+            signed=signed,
+            change=change,
+        )
+    )
+    done = "approved" if statement.decision == "approve" else "rejected"
+    return JSONResponse({"redirect": f"/changes/{change_id}?decided={done}"})
+
+
+async def decide_without_script(request: Request) -> Response:
+    session = session_of(request)
+    await form_of(request, session)
+    assert session is not None
+    return render(
+        request,
+        "message.html",
+        session,
+        status=400,
+        title="A passkey is needed",
+        message="Approving or rejecting is signed with your passkey, which needs JavaScript "
+        "in this page. Enable it, or decide with `mopsgate review` and your signing key.",
+    )
+
+
+async def freeze(request: Request) -> Response:
+    return await _switch(request, "freeze")
+
+
+async def unfreeze(request: Request) -> Response:
+    return await _switch(request, "unfreeze")
+
+
+async def _switch(request: Request, action: str) -> Response:
+    console = console_of(request)
+    form = await form_of(request, session_of(request))
+    found = await signed_in(request)
+    if isinstance(found, Response):
+        raise Refused(403, "You are not logged in.")
+    session, manifest, _ = found
+    reviewer = session.reviewer or ""
+    if not manifest.reviewers[reviewer].may_freeze:
+        await console.desk.audit(
+            kind="freeze",
+            principal=reviewer,
+            tool=action,
+            decision="denied",
+            outcome="refused",
+            reason=f"{reviewer} may not {action} (reviewers.{reviewer}.may_freeze)",
+            error_code="not_entitled",
+        )
+        raise Refused(403, f"You may not {action} applies (reviewers.{reviewer}.may_freeze).")
+    switch = console.desk.storage.freeze
+    reason = form.get("reason", "").strip()
+    if action == "freeze":
+        await switch.freeze(reason, reviewer, at=console.desk.clock.now())
+        summary = "applies frozen"
+    else:
+        summary = (
+            "applies resumed" if await switch.unfreeze(reviewer) else "applies were not frozen"
+        )
+    await console.desk.audit(
+        kind="freeze",
+        principal=reviewer,
+        tool=action,
+        decision="allowed",
+        outcome="ok",
+        reason=reason or None,
+        result_summary=summary,
+    )
+    return see_other("/queue")
+
+
+async def _audit_refusal(
+    request: Request,
+    decision: str,
+    change_id: str,
+    reviewer: str,
+    args: dict[str, Any],
+    error: GovernanceError,
+    signed: SignedDecision | None = None,
+) -> None:
+    await console_of(request).desk.storage.audit.append(
+        decision_event(
+            action=decision,
+            change_id=change_id,
+            reviewer=reviewer,
+            transport="console",
+            arguments=args,
+            signed=signed,
+            error=error,
+        )
+    )
+
+
+def _status(exc: GovernanceError) -> int:
+    return 400 if isinstance(exc, InvalidInput) else (403 if isinstance(exc, NotPermitted) else 409)
+
+
+def _text(exc: GovernanceError) -> str:
+    return f"{exc.message}" + (f" ({exc.hint})" if exc.hint else "")

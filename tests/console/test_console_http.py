@@ -1,0 +1,194 @@
+"""The review console over plain HTTP (no browser): its walls, pages and decisions, with each
+reviewer's passkey in software. The browser tests (test_console_browser.py) drive the same
+flows through Chromium; these always run, with or without it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+from webauthn.helpers import base64url_to_bytes
+
+from mopsgate.governance.change_model import ChangeStatus
+from mopsgate.sandbox.marketo import ids as mk
+from mopsgate.server.cli import app
+from mopsgate.server.settings import Settings
+from tests.conftest import audit_rows
+from tests.console.support import Reviewer, Site, console_site, propose
+from tests.server.test_changes_kit import WELCOME_TRIGGER, people
+from tests.support.changes import stored_change
+from tests.support.reviewers import SoftPasskey
+
+NEWSLETTER = mk.list_ref(0)
+
+
+@pytest.fixture
+def site(settings: Settings) -> Iterator[Site]:
+    with console_site(settings) as running:
+        yield running
+
+
+@pytest.fixture
+def lead(site: Site) -> Iterator[Reviewer]:
+    reviewer = Reviewer(site, site.passkeys["mops-lead"])
+    assert reviewer.log_in("mops-lead").status_code == 200
+    yield reviewer
+    reviewer.close()
+
+
+def add_to_newsletter(site: Site, n: int = 3) -> dict[str, Any]:
+    refs = [mk.lead_ref(i) for i in people("subscribed", n, not_in=0)]
+    return propose(site.runtime, "propose_add_to_list", list_ref=NEWSLETTER, person_refs=refs)
+
+
+def test_every_page_has_the_walls(site: Site) -> None:
+    page = httpx.get(f"{site.base}/login")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert page.headers["x-frame-options"] == "DENY"
+    cookie = page.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert not re.search(r"<script(?![^>]*src=\"/static/console\.js\")", page.text)
+    assert "https://" not in page.text and "http://" not in page.text.replace(site.base, "")
+    wrong_host = httpx.get(f"{site.base}/login", headers={"Host": "evil.example:80"})
+    assert wrong_host.status_code == 400
+
+
+def test_mcp_bearer_tokens_are_never_accepted(site: Site) -> None:
+    created = CliRunner().invoke(
+        app,
+        [
+            "token",
+            "create",
+            "--principal",
+            "assistant",
+            "--manifest",
+            str(site.settings.manifest_path),
+            "--home",
+            str(site.settings.home),
+        ],
+    )
+    token = created.output.strip().splitlines()[-1]
+    for path in ("/queue", "/login"):
+        answer = httpx.get(f"{site.base}{path}", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 401
+        assert "does not accept bearer tokens" in answer.text
+
+
+def test_pages_need_a_login(site: Site) -> None:
+    for path in ("/queue", "/history", "/changes/chg_000000000000"):
+        answer = httpx.get(f"{site.base}{path}", follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"] == "/login"
+
+
+def test_the_change_page_says_what_things_are(site: Site, lead: Reviewer) -> None:
+    plan = add_to_newsletter(site)
+    queue = lead.page("/queue")
+    assert plan["change_id"] in queue.text
+    page = lead.page(f"/changes/{plan['change_id']}")
+    assert page.status_code == 200
+    assert "Newsletter - Monthly" in page.text
+    assert "Feeds email sends" in page.text and "Monthly Newsletter" in page.text
+    assert page.text.count("joins Newsletter - Monthly") == 3
+    assert "campaign-ops" in page.text and "Data Protection Officer" in page.text
+    # mops-lead's PII rights are masked (the default): names and emails come masked.
+    assert re.search(r"[A-Z]\*\*\* &lt;[a-z0-9]\*\*\*@", page.text), page.text[:3000]
+    row = [r for r in audit_rows(site.settings) if r["tool"] == "console view"][-1]
+    assert row["principal"] == "mops-lead" and "3 people shown (masked)" in row["result_summary"]
+
+
+def test_queue_filters(site: Site, lead: Reviewer) -> None:
+    plan = add_to_newsletter(site)
+    assert plan["change_id"] in lead.page("/queue?risk=audience&connector=marketo").text
+    assert plan["change_id"] not in lead.page("/queue?risk=send").text
+    assert plan["change_id"] not in lead.page("/queue?connector=hubspot").text
+    assert plan["change_id"] not in lead.page("/queue?requester=analyst").text
+    assert plan["change_id"] in lead.page("/queue?age=1h").text
+    assert plan["change_id"] not in lead.page("/queue?age=old").text
+
+
+def test_a_passkey_signed_approval_is_recorded_and_verifies(site: Site, lead: Reviewer) -> None:
+    plan = add_to_newsletter(site)
+    done = lead.decide(str(plan["change_id"]), "approve", "checked the list")
+    assert done.status_code == 200, done.text
+    change = stored_change(site.settings, str(plan["change_id"]))
+    assert change.status is ChangeStatus.APPROVED
+    (approval,) = change.approvals
+    assert approval.proof is not None and approval.proof.proof.method == "passkey"
+    verify = CliRunner().invoke(app, ["audit", "verify", "--home", str(site.settings.home)])
+    assert verify.exit_code == 0, verify.output
+    assert "1 decisions, every signature verifies" in verify.output
+    assert plan["change_id"] in lead.page("/history").text
+
+
+def test_refusals_are_audited_and_change_nothing(site: Site, lead: Reviewer) -> None:
+    plan = propose(
+        site.runtime,
+        "propose_trigger_campaign",
+        campaign_ref=WELCOME_TRIGGER,
+        person_refs=[mk.lead_ref(i) for i in people("subscribed", 2)],
+    )
+    change_id = str(plan["change_id"])
+    no_reason = lead.decide(change_id, "reject", "")
+    assert no_reason.status_code == 400 and "needs a reason" in no_reason.json()["error"]
+    # A form post without the CSRF token, with a wrong one, and without a session: 403.
+    base = f"/changes/{change_id}/decide/options"
+    assert lead.http.post(base, data={"decision": "approve"}).status_code == 403
+    assert lead.http.post(base, data={"decision": "approve", "csrf": "x"}).status_code == 403
+    assert httpx.post(f"{site.base}{base}", data={"decision": "approve"}).status_code == 403
+    assert lead.http.post("/freeze", data={"reason": "x"}).status_code == 403
+    refused = [r for r in audit_rows(site.settings) if r["tool"] == "review reject"]
+    assert refused[-1]["outcome"] == "refused"
+    assert stored_change(site.settings, change_id).status is ChangeStatus.PROPOSED
+
+
+def test_freeze_needs_the_entitlement(site: Site, lead: Reviewer) -> None:
+    answer = lead.http.post("/freeze", data={"csrf": lead.csrf, "reason": "incident"})
+    assert answer.status_code == 403 and "may_freeze" in answer.text
+    rows = [r for r in audit_rows(site.settings) if r["tool"] == "freeze"]
+    assert rows[-1]["outcome"] == "refused"
+
+
+def test_an_invite_enrols_a_passkey_once(site: Site) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "reviewer",
+            "invite",
+            "--reviewer",
+            "compliance",
+            "--manifest",
+            str(site.settings.manifest_path),
+            "--home",
+            str(site.settings.home),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    link = re.search(r"http://localhost:\d+/enrol/(\S+)", result.output)
+    assert link is not None
+    newcomer = Reviewer(site, SoftPasskey(credential_id=b"new-device-credential", seed=99))
+    path = f"/enrol/{link.group(1)}"
+    assert "Enrol a passkey for" in newcomer.page(path).text
+    options = newcomer.post_json(f"{path}/options", {}).json()
+    response = newcomer.passkey.register(
+        base64url_to_bytes(options["challenge"]), "localhost", site.base
+    )
+    credential = {
+        "id": newcomer.passkey.id,
+        "rawId": newcomer.passkey.id,
+        "type": "public-key",
+        "response": response,
+    }
+    assert newcomer.post_json(f"{path}/verify", credential).status_code == 200
+    shown = newcomer.page("/enrol/done").text
+    assert "[[reviewers.compliance.passkeys]]" in shown and newcomer.passkey.id in shown
+    assert "Invite not usable" in newcomer.page(path).text  # single use
+    rows = [r for r in audit_rows(site.settings) if r["kind"] == "enrolment"]
+    assert [r["tool"] for r in rows][-3:] == ["reviewer invite", "console enrol", "console enrol"]
+    assert rows[-1]["outcome"] == "refused"
+    newcomer.close()

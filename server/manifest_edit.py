@@ -40,7 +40,7 @@ def declare_in_sandbox(path: Path, table: str, catalogue: Catalogue) -> None:
     try:
         load_manifest_text(new, str(path), catalogue)
     except ManifestError as exc:
-        problems = "; ".join(str(p) for p in exc.details.get("problems", [])[:3])
+        problems = "; ".join(str(p) for p in exc.problems[:3])
         raise ManifestEditRefused(f"the result would not be a valid manifest: {problems}") from exc
     mode = path.stat().st_mode & 0o777
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -277,7 +277,9 @@ async def _audit_refusal(
     error: GovernanceError,
     signed: SignedDecision | None = None,
 ) -> None:
-    await console_of(request).desk.storage.audit.append(
+    storage = console_of(request).desk.storage
+    change = await storage.changes.get(change_id)
+    await storage.audit.append(
         decision_event(
             action=decision,
             change_id=change_id,
@@ -286,6 +288,7 @@ async def _audit_refusal(
             arguments=args,
             signed=signed,
             error=error,
+            use_case=change.use_case if change is not None else None,
         )
     )
 

@@ -144,6 +144,7 @@ def test_refusals_are_audited_and_change_nothing(site: Site, lead: Reviewer) -> 
     assert lead.http.post("/freeze", data={"reason": "x"}).status_code == 403
     refused = [r for r in audit_rows(site.settings) if r["tool"] == "review reject"]
     assert refused[-1]["outcome"] == "refused"
+    assert refused[-1]["use_case"] == stored_change(site.settings, change_id).use_case is not None
     assert stored_change(site.settings, change_id).status is ChangeStatus.PROPOSED
 
 

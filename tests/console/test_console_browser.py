@@ -57,8 +57,12 @@ EVIL = (
 )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # One browser for this module, stopped with it: Playwright's sync API runs its own event
+    # loop on this thread, and a session-wide one would still be running when the async tests
+    # of the next file on this worker start ("Cannot run the event loop while another loop is
+    # running").
     with sync_playwright() as p:
         # Playwright passes --no-sandbox and --headless itself: no X server, works as root.
         launched = p.chromium.launch(executable_path=CHROMIUM, headless=True)

@@ -83,7 +83,8 @@ class Applier:
             raise ChangeRefused(
                 f"{change.id} is still waiting for approval ({change.approvals_missing} more "
                 f"needed of {change.approvals_required.count}).",
-                hint="A human reviewer approves with 'mopsgate review approve'; try again after.",
+                hint="Human reviewers decide in the review console; check it with get_change "
+                "and try again once it is approved.",
             )
         claimed = await self.store.claim_for_apply(change.id, nonce, now=now)
         await self._refuse_if_drifted(client, claimed, manifest)

@@ -87,7 +87,7 @@ def not_found(change_id: str) -> NotFound:
 
 
 _STATUS_HINTS: dict[ChangeStatus, str] = {
-    S.PROPOSED: "it still needs its approvals (see `mopsgate review show`)",
+    S.PROPOSED: "it still needs its approvals from human reviewers",
     S.APPROVED: "it is already approved; nothing more is needed before apply",
     S.REJECTED: "a reviewer rejected it; propose a new change if it is still wanted",
     S.EXPIRED: "it expired before it was applied; propose it again",

@@ -31,6 +31,7 @@ from mopsgate.server.settings import (
     SANDBOX_STATES,
     Settings,
     SettingsError,
+    console_url,
     ensure_home,
     signing_secret,
 )
@@ -139,6 +140,7 @@ class Runtime:
             store=store,
             proposer=Proposer(store, secret),
             applier=Applier(store, secret, self.audit()),
+            console_url=console_url(),
         )
 
     async def _recover(self, store: ChangeStore) -> None:

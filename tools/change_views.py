@@ -15,6 +15,7 @@ from mopsgate.governance.diff_lines import render_text
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.pii import mask_value
 from mopsgate.governance.policy import FieldAccess, reviewer_may_approve
+from mopsgate.tools.spec import ToolContext
 
 MAX_RECORDS_SHOWN = 100
 MAX_TEXT = 6000
@@ -103,6 +104,7 @@ class ProposalOut(ChangeOut):
         "get_change cannot return it, and a lost token means proposing again"
     )
     applies_frozen: str | None = None
+    review_url: str = Field(description="where human reviewers see and decide on this change")
     next_steps: str
 
 
@@ -177,8 +179,17 @@ def who_can_approve(change: Change, manifest: Manifest | None) -> list[str]:
     return [f"{n} ({', '.join(manifest.reviewers[n].roles) or 'no role'})" for n in names]
 
 
-def next_steps(change: Change, who: list[str], *, proposal: bool) -> str | None:
-    """What the requester can do next, in the state the change is in."""
+def review_page(ctx: ToolContext, change_id: str) -> str:
+    """The change's page in the review console: where it is reviewed (never how)."""
+    return f"{ctx.changes.console_url}/changes/{change_id}"
+
+
+def next_steps(
+    change: Change, who: list[str], *, proposal: bool, review_url: str | None = None
+) -> str | None:
+    """What the requester can do next, in the state the change is in. Where the change is
+    reviewed, never how to approve it: that is a human's act, and an assistant told the
+    command is one shell away from trying it."""
     status = change.status
     if status not in (ChangeStatus.PROPOSED, ChangeStatus.APPROVED):
         if status is ChangeStatus.FAILED:
@@ -202,12 +213,11 @@ def next_steps(change: Change, who: list[str], *, proposal: bool) -> str | None:
             "it is no longer wanted. " + LOST_CONFIRMATION
         )
     role = f", at least one holding role {', '.join(req.roles)}" if req.roles else ""
+    at = f" ({review_url})" if review_url else ""
     return (
         f"Needs {req.count} approval(s) by human reviewers (never you){role}: who can "
-        f"approve: {'; '.join(who)}. They approve with 'mopsgate review approve {change.id}'. "
-        + token
-        + LOST_CONFIRMATION
-        + " Check progress with get_change."
+        f"approve: {'; '.join(who)}. They decide in the review console{at}; you cannot approve "
+        "it. " + token + LOST_CONFIRMATION + " Check progress with get_change."
     )
 
 
@@ -217,6 +227,7 @@ def change_out(
     manifest: Manifest | None = None,
     *,
     proposal: bool = False,
+    review_url: str | None = None,
 ) -> ChangeOut:
     plan = change.plan
     who = who_can_approve(change, manifest)
@@ -266,5 +277,5 @@ def change_out(
         reverted_by=change.reverted_by,
         finish_of=change.finish_of,
         finished_by=change.finished_by,
-        next_steps=next_steps(change, who, proposal=proposal),
+        next_steps=next_steps(change, who, proposal=proposal, review_url=review_url),
     )

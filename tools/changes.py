@@ -15,7 +15,7 @@ from mopsgate.governance.change_model import Change, ChangeStatus
 from mopsgate.governance.errors import NotFound
 from mopsgate.governance.ports import ChangeStore
 from mopsgate.governance.risk import RiskClass
-from mopsgate.tools.change_views import ChangeOut, change_out, shown_status
+from mopsgate.tools.change_views import ChangeOut, change_out, review_page, shown_status
 from mopsgate.tools.common import connector
 from mopsgate.tools.spec import (
     ConnectorNeed,
@@ -47,7 +47,7 @@ def _out(ctx: ToolContext, change: Change) -> ChangeOut:
     ctx.notes.change_id = change.id
     ctx.notes.use_case = change.use_case
     ctx.notes.summary = f"{change.id}: {change.status}"
-    return change_out(change, None, ctx.manifest)
+    return change_out(change, None, ctx.manifest, review_url=review_page(ctx, change.id))
 
 
 class ChangeIn(ToolInput):

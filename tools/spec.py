@@ -110,6 +110,9 @@ class Services:
     store: ChangeStore
     proposer: Proposer
     applier: Applier  # writes its own intent row before any upstream write
+    # Where humans review changes (the review console's base URL). A proposal names the page
+    # its change is reviewed on; nothing the assistant is told says how to approve.
+    console_url: str = ""
 
 
 @dataclass

@@ -1,5 +1,7 @@
 """Propose tools: each only plans. Nothing upstream changes until a human approves the change
-with ``mopsgate review approve`` and the assistant applies it with its confirmation token."""
+(in the review console, or the reviewer CLI) and the assistant applies it with its
+confirmation token. The result says where the change is reviewed, never how to approve it: that
+is a human's act, and an assistant told the command might try it."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.planning import PlanInput
 from mopsgate.governance.proposing import Proposal, Proposer, blocked_refs, repeated
 from mopsgate.governance.risk import RiskClass
-from mopsgate.tools.change_views import ProposalOut, change_out
+from mopsgate.tools.change_views import ProposalOut, change_out, review_page
 from mopsgate.tools.common import ConnectorName, Ref, connector, person_ref, split_ref
 from mopsgate.tools.spec import (
     ConnectorNeed,
@@ -102,11 +104,13 @@ async def propose(
         conn, obj, _ = parse_ref(first)
         if obj in ctx.manifest.catalogue.objects.get(conn, {}):
             access = ctx.field_access(conn, obj)
-    shown = change_out(change, access, ctx.manifest, proposal=True)
+    url = review_page(ctx, change.id)
+    shown = change_out(change, access, ctx.manifest, proposal=True, review_url=url)
     return ProposalOut(
         **{**dict(shown), "next_steps": shown.next_steps or ""},
         confirmation_token=proposal.token,
         applies_frozen=proposal.frozen_note,
+        review_url=url,
     )
 
 

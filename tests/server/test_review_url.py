@@ -1,0 +1,36 @@
+"""A proposal tells the assistant where its change is reviewed (the review console's page),
+never how to approve it: approving is a human's act, and an assistant that is handed the
+command is one shell away from trying it (issue #14, item 5)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from mcp import Client
+
+from tests.server.test_changes_kit import MK, people, propose_titles, refused
+
+# What approving looks like from a shell: none of it may reach the assistant.
+HOW_TO_APPROVE = ("mopsgate review", "review approve", "review submit", "--reviewer", "keygen")
+
+
+async def test_a_proposal_names_its_review_page_and_not_how_to_approve(
+    connect: Callable[..., Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOPSGATE_CONSOLE_URL", "https://review.example.test/")
+    async with connect("assistant") as client:
+        plan = await propose_titles(client, MK, people("subscribed", 1))
+        page = f"https://review.example.test/changes/{plan['change_id']}"
+        assert plan["review_url"] == page
+        assert page in plan["next_steps"] and "you cannot approve it" in plan["next_steps"]
+        waiting = await refused(
+            client, "apply_change", change_id=plan["change_id"],
+            confirmation_token=plan["confirmation_token"],
+        )  # fmt: skip
+        assert "still waiting for approval" in waiting
+        described = [t.description or "" for t in (await client.list_tools()).tools]
+    told = " ".join([json.dumps(plan), waiting, *described])
+    for how in HOW_TO_APPROVE:
+        assert how not in told, f"the assistant is told {how!r}"

@@ -11,7 +11,7 @@ plan, which is always shown in full.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import ConfigError, VendorError
@@ -56,6 +56,22 @@ async def tell(
             cat = manifest.catalogue
             people = {ref: person_facts(cat, client.name, ref, found.get(ref), pii) for ref in refs}
     return ChangeStory(pii=pii, target=target, people=people, problems=tuple(problems))
+
+
+async def tell_by(
+    connector_of: Callable[[str], Connector],
+    change: Change,
+    manifest: Manifest,
+    pii: PiiView,
+    refs: Sequence[str],
+) -> ChangeStory:
+    """:func:`tell`, looking up the change's client first: a connector that cannot be built
+    (a production one without its credentials) is reported like any failed lookup."""
+    try:
+        client = connector_of(change.connector)
+    except LookupFailure as exc:
+        return ChangeStory(pii=pii, problems=(f"could not reach {change.connector}: {exc}",))
+    return await tell(change, manifest, pii, client, refs)
 
 
 async def _target(

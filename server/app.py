@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,12 +26,11 @@ from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.manifest_holder import ManifestEvent, ManifestHolder, watch_manifest
 from mopsgate.server.notifier import Notifier, console_base
 from mopsgate.server.pipeline import Pipeline
-from mopsgate.server.registry import ConnectorRegistry
+from mopsgate.server.registry import ConnectorRegistry, registry_for
 from mopsgate.server.settings import (
     SANDBOX_STATES,
     Settings,
     SettingsError,
-    console_url,
     ensure_home,
     signing_secret,
 )
@@ -140,7 +139,7 @@ class Runtime:
             store=store,
             proposer=Proposer(store, secret),
             applier=Applier(store, secret, self.audit()),
-            console_url=console_url(),
+            console_url=console_base(self.env),
         )
 
     async def _recover(self, store: ChangeStore) -> None:
@@ -203,12 +202,12 @@ def build_runtime(
         )
     holder = ManifestHolder(settings.manifest_path, build_catalogue())
     environ = os.environ if env is None else env
-    connectors = ConnectorRegistry(
-        lambda: {n: str(c.environment) for n, c in holder.manifest.connectors.items()},
+    connectors = registry_for(
+        settings,
+        lambda: holder.manifest,
         environ,
         emulators=emulators,
         client_options=client_options,
-        sandbox_home=settings.home if settings.sandbox == "persistent" else None,
     )
     return Runtime(
         settings=settings,

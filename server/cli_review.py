@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -19,19 +20,29 @@ from rich.text import Text
 
 from mopsgate.governance.approvals import approval_progress
 from mopsgate.governance.audit_chain import AuditEvent
+from mopsgate.governance.change_facts import tell_by
 from mopsgate.governance.change_model import Change, ChangeStatus, utcnow
+from mopsgate.governance.change_story import ChangeStory, PiiView
 from mopsgate.governance.diff_lines import visible
 from mopsgate.governance.errors import AuditUnavailable, ManifestError
 from mopsgate.governance.freeze import FreezeState
 from mopsgate.governance.manifest_load import load_manifest, manifest_digest
 from mopsgate.governance.manifest_model import Manifest
+from mopsgate.governance.public_keys import ed25519_fingerprint
+from mopsgate.governance.reviewer_keys import public_key_text
+from mopsgate.governance.reviewer_proof import declared_keys
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
 from mopsgate.server.cli_render import render_rich
+from mopsgate.server.cli_story import render_story
+from mopsgate.server.console.change_view import Paging, page_of, records_on
+from mopsgate.server.registry import registry_for
+from mopsgate.server.reviewer_files import KeyFileError, key_path, read_key
 from mopsgate.server.settings import Settings, ensure_home, load_settings
 from mopsgate.storage import Storage, open_storage
 
 T = TypeVar("T")
+PAGE_SIZE = 100  # records whose people are looked up and shown at once, as in the console
 
 review_app = typer.Typer(
     no_args_is_help=True,
@@ -128,19 +139,83 @@ def list_cmd(
     Console(highlight=False, width=200).print(table)
 
 
+def _pii_view(settings: Settings, m: Manifest, reviewer: str | None, key: Path | None) -> PiiView:
+    """What ``review show`` may show of people: nothing without a reviewer; with one, their
+    manifest PII rights — once their own declared key proves it is them (a typed name would
+    let anyone on this host claim the widest rights)."""
+    if reviewer is None:
+        return "none"
+    if reviewer not in m.reviewers:
+        raise fail(f"{reviewer!r} is not a reviewer in {settings.manifest_path}")
+    try:
+        private = read_key(key or key_path(reviewer), settings.home, reviewer)
+    except KeyFileError as exc:
+        raise fail(f"{exc} (people are shown only to a reviewer who holds their key)") from exc
+    if ed25519_fingerprint(public_key_text(private)) not in declared_keys(m, reviewer):
+        raise fail(
+            f"that key is not declared for {reviewer} in {settings.manifest_path}; people are "
+            "shown only to a reviewer who holds their own declared key"
+        )
+    return m.reviewers[reviewer].pii
+
+
 @review_app.command("show")
-def show_cmd(change_id: str, manifest: ManifestOpt = None, home: HomeOpt = None) -> None:
-    """Show the diff, who asked and why, the risk class, blocked records and approvals."""
+def show_cmd(
+    change_id: str,
+    reviewer: Annotated[
+        str | None,
+        typer.Option(
+            "--reviewer", help="Show people by name, email and company within your PII rights."
+        ),
+    ] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", help="Your private key (default: your config directory's)."),
+    ] = None,
+    page: Annotated[int, typer.Option("--page", min=1, help="Which page of records.")] = 1,
+    manifest: ManifestOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Show what the change touches by name, the diff, who asked and why, the risk class,
+    blocked records and approvals."""
     settings = review_settings(manifest, home)
     m = manifest_or_exit(settings)
+    pii = _pii_view(settings, m, reviewer, key)
 
-    async def read(storage: Storage) -> tuple[Change | None, FreezeState | None]:
-        return await storage.changes.get(change_id), await storage.freeze.state()
+    async def read(
+        storage: Storage,
+    ) -> tuple[Change | None, FreezeState | None, ChangeStory | None, Paging]:
+        change = await storage.changes.get(change_id)
+        paging = page_of(len(change.plan.records) if change else 0, page, PAGE_SIZE)
+        if change is None:
+            return None, None, None, paging
+        connectors = registry_for(settings, lambda: m)
+        try:
+            refs = [r.ref for r in records_on(change, paging)]
+            story = await tell_by(connectors.get, change, m, pii, refs)
+        finally:
+            await connectors.aclose()
+        if pii != "none":
+            shown = sum(1 for p in story.people.values() if p.found)
+            await _audit(
+                storage,
+                kind="review",
+                principal=reviewer,
+                tool="review show",
+                connector=change.connector,
+                change_id=change.id,
+                decision="n/a",
+                outcome="ok",
+                arguments={"page": paging.page, "pii": pii},
+                result_summary=f"page {paging.page}/{paging.pages}: {shown} people shown ({pii})",
+            )
+        return change, await storage.freeze.state(), story, paging
 
-    change, state = with_storage(settings, read)
-    if change is None:
+    change, state, story, paging = with_storage(settings, read)
+    if change is None or story is None:
         raise fail(f"there is no change {change_id!r}; see 'mopsgate review list'")
     console = Console(highlight=False, soft_wrap=True)
+    console.print(render_story(m, change, story, paging, reviewer))
     console.print(render_rich(change))
     if change.status is ChangeStatus.PROPOSED:
         progress = approval_progress(m, change)

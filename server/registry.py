@@ -11,12 +11,15 @@ the sandbox, and only where it wires a sandbox connector.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import ConfigError
+from mopsgate.governance.manifest_model import Manifest
+from mopsgate.server.settings import Settings
 
 CLIENTS: dict[str, tuple[str, str]] = {
     # connector: (module, client class)
@@ -103,3 +106,24 @@ class ConnectorRegistry:
 
 
 __all__ = ["ConfigError", "ConnectorRegistry"]
+
+
+def registry_for(
+    settings: Settings,
+    manifest: Callable[[], Manifest],
+    env: Mapping[str, str] | None = None,
+    *,
+    emulators: dict[str, Any] | None = None,
+    client_options: dict[str, Any] | None = None,
+) -> ConnectorRegistry:
+    """The connectors of ``settings``' state directory, for the server, the console and the
+    CLI alike: ``manifest`` is read on every lookup, so a reloaded manifest's environments
+    apply. The persistent sandbox lives in the state directory, so every process that opens
+    it sees the very records the server's proposals were planned against."""
+    return ConnectorRegistry(
+        lambda: {n: str(c.environment) for n, c in manifest().connectors.items()},
+        os.environ if env is None else env,
+        emulators=emulators,
+        client_options=client_options,
+        sandbox_home=settings.home if settings.sandbox == "persistent" else None,
+    )

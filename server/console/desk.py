@@ -9,7 +9,6 @@ it only reads changes and records decisions, through the same governance functio
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,7 @@ from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.ports import SYSTEM_CLOCK, Clock
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.manifest_holder import ManifestHolder
-from mopsgate.server.registry import ConnectorRegistry
+from mopsgate.server.registry import ConnectorRegistry, registry_for
 from mopsgate.server.settings import Settings, ensure_home
 from mopsgate.storage import Storage, open_storage
 from mopsgate.storage.errors import StorageUnavailable
@@ -43,14 +42,7 @@ class ConsoleDesk:
     ) -> ConsoleDesk:
         """Load the manifest (ManifestError when invalid) and prepare connectors."""
         holder = ManifestHolder(settings.manifest_path, build_catalogue())
-        connectors = ConnectorRegistry(
-            lambda: {n: str(c.environment) for n, c in holder.manifest.connectors.items()},
-            os.environ if env is None else env,
-            emulators=emulators,
-            # The persistent sandbox is shared through the state directory: the console then
-            # sees the very records the server's proposals were planned against.
-            sandbox_home=settings.home if settings.sandbox == "persistent" else None,
-        )
+        connectors = registry_for(settings, lambda: holder.manifest, env, emulators=emulators)
         return cls(settings, holder, connectors, clock)
 
     async def open(self) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mopsgate.governance.change_facts import tell
+from mopsgate.governance.change_facts import tell_by
 from mopsgate.governance.change_model import Change, ChangeStatus
 from mopsgate.governance.diff_lines import visible
 from mopsgate.governance.manifest_model import Manifest
@@ -163,7 +163,7 @@ async def change_page(request: Request) -> Response:
     paging = page_of(len(change.plan.records), page, console.config.page_size)
     pii = manifest.reviewers[reviewer].pii
     refs = [r.ref for r in records_on(change, paging)]
-    story = await tell(change, manifest, pii, desk.connectors.get(change.connector), refs)
+    story = await tell_by(desk.connectors.get, change, manifest, pii, refs)
     view = build_view(manifest, digest, change, story, paging, reviewer, desk.clock.now())
     shown = sum(1 for p in story.people.values() if p.found)
     await desk.audit(

@@ -1,0 +1,89 @@
+"""`mopsgate review show` says what things are, like the console's change page: the list or
+campaign by name and what it feeds, membership as joins / leaves, and people by name, email and
+company only within the PII rights of a reviewer who proves who they are with their own key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner, Result
+
+from mopsgate.sandbox.marketo import ids as mk
+from mopsgate.server.app import Runtime
+from mopsgate.server.cli import app
+from mopsgate.server.settings import Settings
+from tests.conftest import audit_rows
+from tests.console.support import propose
+from tests.server.test_changes_kit import WELCOME_TRIGGER, people
+
+runner = CliRunner()
+
+
+def show(settings: Settings, change_id: str, *extra: str) -> Result:
+    where = ["--manifest", str(settings.manifest_path), "--home", str(settings.home)]
+    return runner.invoke(app, ["review", "show", change_id, *extra, *where])
+
+
+def add_to_newsletter(runtime: Runtime) -> str:
+    refs = [mk.lead_ref(i) for i in people("subscribed", 3, not_in=0)]
+    plan = propose(runtime, "propose_add_to_list", list_ref=mk.list_ref(0), person_refs=refs)
+    return str(plan["change_id"])
+
+
+def test_show_names_the_list_what_it_feeds_and_who_joins(
+    settings: Settings, runtime: Runtime
+) -> None:
+    change_id = add_to_newsletter(runtime)
+    result = show(settings, change_id)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "List Newsletter - Monthly (static list" in out
+    assert "Feeds email sends" in out and "Monthly Newsletter" in out
+    assert out.count("joins Newsletter - Monthly") == 3
+    assert "Use case: campaign-ops" in out
+    # Without a reviewer who proves who they are, people are references only.
+    assert "references only; add --reviewer NAME" in out
+    assert not re.search(r"[a-z0-9.*]+@", out.split("Records 1-3 of 3")[1].split("\n\n")[0])
+    assert not [r for r in audit_rows(settings) if r["tool"] == "review show"]
+
+
+def test_a_reviewer_with_their_key_sees_people_within_their_pii_rights(
+    settings: Settings, runtime: Runtime
+) -> None:
+    change_id = add_to_newsletter(runtime)
+    result = show(settings, change_id, "--reviewer", "mops-lead")
+    assert result.exit_code == 0, result.output
+    # mops-lead's rights are the default, masked: names and emails come masked, three of them.
+    masked = re.findall(r"[A-Z]\*\*\* .*<[a-z0-9]\*\*\*@[^>]+>.*joins Newsletter", result.output)
+    assert len(masked) == 3, result.output
+    row = [r for r in audit_rows(settings) if r["tool"] == "review show"][-1]
+    assert row["principal"] == "mops-lead" and "3 people shown (masked)" in row["result_summary"]
+
+
+def test_people_are_not_shown_to_a_typed_name_or_another_reviewers_key(
+    settings: Settings, runtime: Runtime, reviewer_config: Path
+) -> None:
+    change_id = add_to_newsletter(runtime)
+    keys = reviewer_config / "mopsgate" / "reviewers"
+    theirs = show(
+        settings, change_id, "--reviewer", "compliance", "--key", str(keys / "mops-lead.pem")
+    )
+    assert theirs.exit_code == 1 and "not declared for compliance" in theirs.output
+    (keys / "compliance.pem").unlink()
+    typed = show(settings, change_id, "--reviewer", "compliance")
+    assert typed.exit_code == 1 and "no key for compliance" in typed.output
+    assert not [r for r in audit_rows(settings) if r["tool"] == "review show"]
+
+
+def test_show_names_a_campaign_and_its_audience(settings: Settings, runtime: Runtime) -> None:
+    plan = propose(
+        runtime,
+        "propose_trigger_campaign",
+        campaign_ref=WELCOME_TRIGGER,
+        person_refs=[mk.lead_ref(i) for i in people("subscribed", 2)],
+    )
+    result = show(settings, str(plan["change_id"]))
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Campaign Welcome Trigger - Send \(sends email, active", result.output)
+    assert result.output.count("is sent Welcome Trigger - Send") == 2

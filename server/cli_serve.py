@@ -174,7 +174,9 @@ def _serve_http(runtime, host: str, port: int, allow_remote: bool) -> None:  # t
     except (PortUnavailable, SettingsError) as exc:
         raise _fail(str(exc)) from exc
     starlette_app = build_http_app(runtime, host, port, sessions)
-    typer.echo(serving_banner(runtime.settings, host, port), err=True)
+    environments = {str(c.environment) for c in runtime.holder.manifest.connectors.values()}
+    banner = serving_banner(runtime.settings, host, port, sandbox_only=environments <= {"sandbox"})
+    typer.echo(banner, err=True)
     server = uvicorn.Server(uvicorn.Config(starlette_app, log_level="warning"))
     server.run(sockets=[sock])
 

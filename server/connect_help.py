@@ -31,7 +31,28 @@ def readme_stdio_config() -> Any:
     )
 
 
-def serving_banner(settings: Settings, host: str, port: int) -> str:
+# The sandbox first run of a reviewer: one command, shown by the README and by `make run`.
+ENROL = ".venv/bin/mopsgate reviewer enrol --reviewer mops-lead"
+
+
+def reviewing_lines(sandbox_only: bool) -> list[str]:
+    """How a human reviews what the assistant proposes. On a sandbox-only manifest, one
+    command enrols the newcomer; with a production connector, enrolment is the manifest
+    owner's reviewed edit and `reviewer enrol` refuses, so the banner points to the README."""
+    if not sandbox_only:
+        return [
+            "  Reviewers decide in the review console (.venv/bin/mopsgate console) or with",
+            "  .venv/bin/mopsgate review; their keys are declared in the manifest (see README).",
+        ]
+    return [
+        "  Review what the assistant proposes, as a human (sandbox): enrol once with",
+        f"    {ENROL}",
+        "  then approve in the review console (.venv/bin/mopsgate console) or with",
+        "    .venv/bin/mopsgate review approve ID --reviewer mops-lead",
+    ]
+
+
+def serving_banner(settings: Settings, host: str, port: int, *, sandbox_only: bool) -> str:
     manifest = os.path.abspath(settings.manifest_path)
     home = os.path.abspath(settings.home)
     config = stdio_config(str(Path(sys.executable).parent / "mopsgate"), manifest, home)
@@ -41,6 +62,7 @@ def serving_banner(settings: Settings, host: str, port: int) -> str:
         "  every request needs a bearer token; create one with:",
         "    .venv/bin/mopsgate token create --principal assistant",
         "  and send it as 'Authorization: Bearer <token>'.",
+        *reviewing_lines(sandbox_only),
         "  For a stdio client (Claude Desktop / Code, Cursor), use this config:",
         *("    " + line for line in json.dumps(config, indent=2).splitlines()),
         "  Stop with Ctrl-C.",

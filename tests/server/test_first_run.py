@@ -14,7 +14,12 @@ from typing import Any
 
 import httpx
 
-from mopsgate.server.connect_help import readme_stdio_config, serving_banner, stdio_config
+from mopsgate.server.connect_help import (
+    ENROL,
+    readme_stdio_config,
+    serving_banner,
+    stdio_config,
+)
 from mopsgate.server.settings import Settings
 from tests.server.test_transports import MOPSGATE, _env
 
@@ -76,6 +81,7 @@ def test_serve_http_prints_the_banner_then_answers(settings: Settings):
         if proc.stderr is not None:
             proc.stderr.close()
     assert answer.status_code == 401
+    assert f"    {ENROL}\n" in banner  # the shipped manifest is sandbox only
     config = _config_in(banner)
     assert config == stdio_config(
         str(Path(MOPSGATE)),
@@ -109,7 +115,9 @@ def test_readme_stdio_config_is_the_one_make_run_prints():
 
 
 def test_banner_and_readme_come_from_one_function(settings: Settings):
-    banner = serving_banner(settings, "127.0.0.1", 8765).splitlines(keepends=True)
+    banner = serving_banner(settings, "127.0.0.1", 8765, sandbox_only=True).splitlines(
+        keepends=True
+    )
     printed = _config_in(banner)
     assert (
         printed["mcpServers"]["mopsgate"]["args"][:5]
@@ -135,3 +143,11 @@ def test_first_set_up_says_what_it_is_doing_before_installing(tmp_path: Path):
     install = next(i for i, line in enumerate(lines) if "pip install" in line)
     assert announce < install
     assert "about a minute" in lines[announce]
+
+
+def test_the_readme_shows_the_one_enrol_command_make_run_prints(settings: Settings):
+    readme = (ROOT / "README.md").read_text()
+    assert ENROL in readme
+    assert ENROL in serving_banner(settings, "127.0.0.1", 8765, sandbox_only=True)
+    # With a production connector, enrolment is the manifest owner's edit: not advertised.
+    assert ENROL not in serving_banner(settings, "127.0.0.1", 8765, sandbox_only=False)

@@ -91,7 +91,7 @@ def _people(change: Change, story: ChangeStory, paging: Paging, reviewer: str | 
             _line(
                 f"  {record.ref}  ",
                 *([Untrusted(who), "  "] if who else []),
-                verb_of(record, story.target_name),
+                Untrusted(verb_of(record, story.target_name)),  # it names the target
             )
         )
     if paging.page < paging.pages:

@@ -118,7 +118,7 @@ def _row(
     return RecordRow(
         ref=record.ref,
         who=visible(who, quote=False) if who else "",
-        verb=verb(record, story.target_name),
+        verb=visible(verb(record, story.target_name), quote=False),  # it names the target
         action=record.action,
         fields=fields,
     )

@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from mopsgate.governance.diff_lines import visible
 from mopsgate.server.console.desk import ConsoleDesk
 from mopsgate.server.console.passkeys import RelyingParty
 from mopsgate.server.console.sessions import COOKIE, Session, Sessions
@@ -55,12 +56,16 @@ class Refused(Exception):
 
 
 def templates() -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("mopsgate.server.console", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # CRM names and descriptions: escaping alone would let a bidi override in a list's name
+    # reorder what the reviewer reads; spelled out, it shows as <U+202E>.
+    env.filters["untrusted"] = lambda value: visible(value, quote=False)
+    return env
 
 
 def console_of(request: Request) -> Console:

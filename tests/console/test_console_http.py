@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -100,6 +101,17 @@ def test_the_change_page_says_what_things_are(site: Site, lead: Reviewer) -> Non
     assert re.search(r"[A-Z]\*\*\* &lt;[a-z0-9]\*\*\*@", page.text), page.text[:3000]
     row = [r for r in audit_rows(site.settings) if r["tool"] == "console view"][-1]
     assert row["principal"] == "mops-lead" and "3 people shown (masked)" in row["result_summary"]
+
+
+def test_names_from_the_crm_are_spelled_out(site: Site, lead: Reviewer) -> None:
+    plan = add_to_newsletter(site)
+    state = site.desk.connectors.emulator("marketo").state
+    newsletter = state.static_list(mk.list_id(0))
+    renamed = "Newsletter\u202e APPROVED by compliance"
+    state.add_static_list(replace(newsletter, name=renamed, description="<b>trusted</b>"))
+    page = lead.page(f"/changes/{plan['change_id']}").text
+    assert "Newsletter&lt;U+202E&gt; APPROVED by compliance" in page
+    assert "\u202e" not in page and "<b>trusted</b>" not in page
 
 
 def test_queue_filters(site: Site, lead: Reviewer) -> None:

@@ -15,6 +15,7 @@ from pydantic import JsonValue
 
 from mopsgate.governance.audit_chain import AuditEvent, Transport
 from mopsgate.governance.change_model import Change
+from mopsgate.governance.change_story import ChangeStory
 from mopsgate.governance.decision_proof import SignedDecision
 from mopsgate.governance.errors import GovernanceError
 
@@ -70,4 +71,27 @@ def decision_event(
         connector=change.connector,
         manifest_digest=change.manifest_digest,
         result_summary=f"{action}: status now {change.status}",
+    )
+
+
+def view_event(
+    *, tool: str, reviewer: str, change: Change, story: ChangeStory, page: int, pages: int,
+    transport: Transport,
+) -> AuditEvent:  # fmt: skip
+    """A reviewer was shown one page of a change's people: that is personal-data access, so
+    the row records whom (the data-access record), how many, and through which PII view."""
+    shown = tuple(ref for ref, p in story.people.items() if p.found)
+    return AuditEvent(
+        kind="review",
+        principal=reviewer,
+        transport=transport,
+        tool=tool,
+        connector=change.connector,
+        change_id=change.id,
+        use_case=change.use_case,
+        decision="n/a",
+        outcome="ok",
+        arguments={"page": page, "pii": story.pii},
+        result_summary=f"page {page}/{pages}: {len(shown)} people shown ({story.pii})",
+        records=shown,
     )

@@ -29,6 +29,7 @@ from mopsgate.governance.freeze import FreezeState
 from mopsgate.governance.manifest_load import load_manifest, manifest_digest
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.public_keys import ed25519_fingerprint
+from mopsgate.governance.review_events import view_event
 from mopsgate.governance.reviewer_keys import public_key_text
 from mopsgate.governance.reviewer_proof import declared_keys
 from mopsgate.server.catalogue import build_catalogue
@@ -195,20 +196,13 @@ def show_cmd(
             story = await tell_by(connectors.get, change, m, pii, refs)
         finally:
             await connectors.aclose()
-        if pii != "none":
-            shown = sum(1 for p in story.people.values() if p.found)
-            await _audit(
-                storage,
-                kind="review",
-                principal=reviewer,
-                tool="review show",
-                connector=change.connector,
-                change_id=change.id,
-                decision="n/a",
-                outcome="ok",
-                arguments={"page": paging.page, "pii": pii},
-                result_summary=f"page {paging.page}/{paging.pages}: {shown} people shown ({pii})",
-            )
+        if reviewer is not None and pii != "none":
+            await storage.audit.append(
+                view_event(
+                    tool="review show", reviewer=reviewer, change=change, story=story,
+                    page=paging.page, pages=paging.pages, transport="cli",
+                )
+            )  # fmt: skip
         return change, await storage.freeze.state(), story, paging
 
     change, state, story, paging = with_storage(settings, read)

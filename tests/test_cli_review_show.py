@@ -4,6 +4,7 @@ company only within the PII rights of a reviewer who proves who they are with th
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -59,6 +60,10 @@ def test_a_reviewer_with_their_key_sees_people_within_their_pii_rights(
     assert len(masked) == 3, result.output
     row = [r for r in audit_rows(settings) if r["tool"] == "review show"][-1]
     assert row["principal"] == "mops-lead" and "3 people shown (masked)" in row["result_summary"]
+    assert row["use_case"] == "campaign-ops"
+    # The data-access record: whom the reviewer was shown.
+    shown = [mk.lead_ref(i) for i in people("subscribed", 3, not_in=0)]
+    assert sorted(json.loads(str(row["records"]))) == sorted(shown)
 
 
 def test_people_are_not_shown_to_a_typed_name_or_another_reviewers_key(

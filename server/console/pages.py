@@ -18,6 +18,7 @@ from mopsgate.governance.change_facts import tell_by
 from mopsgate.governance.change_model import Change, ChangeStatus
 from mopsgate.governance.diff_lines import visible
 from mopsgate.governance.manifest_model import Manifest
+from mopsgate.governance.review_events import view_event
 from mopsgate.governance.risk import WRITE_CLASSES
 from mopsgate.server.console.change_view import build_view, page_of, records_on
 from mopsgate.server.console.sessions import Session
@@ -165,18 +166,12 @@ async def change_page(request: Request) -> Response:
     refs = [r.ref for r in records_on(change, paging)]
     story = await tell_by(desk.connectors.get, change, manifest, pii, refs)
     view = build_view(manifest, digest, change, story, paging, reviewer, desk.clock.now())
-    shown = sum(1 for p in story.people.values() if p.found)
-    await desk.audit(
-        kind="review",
-        principal=reviewer,
-        tool="console view",
-        connector=change.connector,
-        change_id=change.id,
-        decision="n/a",
-        outcome="ok",
-        arguments={"page": paging.page, "pii": pii},
-        result_summary=f"page {paging.page}/{paging.pages}: {shown} people shown ({pii})",
-    )
+    await desk.storage.audit.append(
+        view_event(
+            tool="console view", reviewer=reviewer, change=change, story=story,
+            page=paging.page, pages=paging.pages, transport="console",
+        )
+    )  # fmt: skip
     return render(
         request,
         "change.html",

@@ -186,18 +186,7 @@ def test_an_invite_enrols_a_passkey_once(site: Site) -> None:
     assert link is not None
     newcomer = Reviewer(site, SoftPasskey(credential_id=b"new-device-credential", seed=99))
     path = f"/enrol/{link.group(1)}"
-    assert "Enrol a passkey for" in newcomer.page(path).text
-    options = newcomer.post_json(f"{path}/options", {}).json()
-    response = newcomer.passkey.register(
-        base64url_to_bytes(options["challenge"]), "localhost", site.base
-    )
-    credential = {
-        "id": newcomer.passkey.id,
-        "rawId": newcomer.passkey.id,
-        "type": "public-key",
-        "response": response,
-    }
-    assert newcomer.post_json(f"{path}/verify", credential).status_code == 200
+    assert _register(newcomer, path).status_code == 200
     shown = newcomer.page("/enrol/done").text
     assert "[[reviewers.compliance.passkeys]]" in shown and newcomer.passkey.id in shown
     assert "Invite not usable" in newcomer.page(path).text  # single use
@@ -205,3 +194,42 @@ def test_an_invite_enrols_a_passkey_once(site: Site) -> None:
     assert [r["tool"] for r in rows][-3:] == ["reviewer invite", "console enrol", "console enrol"]
     assert rows[-1]["outcome"] == "refused"
     newcomer.close()
+
+
+def _register(newcomer: Reviewer, path: str) -> httpx.Response:
+    """Complete an enrolment link with the newcomer's (software) passkey."""
+    assert "Enrol a passkey for" in newcomer.page(path).text
+    options = newcomer.post_json(f"{path}/options", {}).json()
+    response = newcomer.passkey.register(
+        base64url_to_bytes(options["challenge"]), "localhost", newcomer.site.base
+    )
+    credential = {"id": newcomer.passkey.id, "rawId": newcomer.passkey.id}
+    return newcomer.post_json(
+        f"{path}/verify", {**credential, "type": "public-key", "response": response}
+    )
+
+
+def test_the_sandbox_first_run_is_one_command_then_a_console_approval(settings: Settings) -> None:
+    # mops-lead has no passkey yet: `reviewer enrol` is all a newcomer runs.
+    with console_site(settings, reviewers=("compliance",)) as site:
+        where = ["--manifest", str(settings.manifest_path), "--home", str(settings.home)]
+        enrolled = CliRunner().invoke(
+            app,
+            ["reviewer", "enrol", "--reviewer", "mops-lead", *where],
+            env={"MOPSGATE_CONSOLE_URL": site.base},
+        )
+        assert enrolled.exit_code == 0, enrolled.output
+        link = re.search(rf"{re.escape(site.base)}(/enrol/\S+)", enrolled.output)
+        assert link is not None
+        newcomer = Reviewer(site, SoftPasskey(credential_id=b"newcomer-laptop", seed=7))
+        assert _register(newcomer, link.group(1)).status_code == 200
+        # On the sandbox the console declared the passkey itself: nothing to paste.
+        assert "[[reviewers.mops-lead.passkeys]]" in settings.manifest_path.read_text()
+        assert newcomer.log_in("mops-lead").status_code == 200
+        plan = add_to_newsletter(site)
+        done = newcomer.decide(str(plan["change_id"]), "approve", "first review")
+        assert done.status_code == 200, done.text
+        change = stored_change(settings, str(plan["change_id"]))
+        assert change.status is ChangeStatus.APPROVED
+        assert change.approvals[0].reviewer == "mops-lead"
+        newcomer.close()

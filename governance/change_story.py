@@ -48,13 +48,16 @@ class CampaignFacts:
     channel: str | None = None
     status: str | None = None
     active: bool | None = None
-    sends_email: bool = False
+    sends_email: bool | None = False  # None: the vendor's read could not tell
     audience: str | None = None  # the audience list, by name when known
 
     def state(self) -> str:
         """``sends email, active, status Active``."""
         state = {True: "active", False: "inactive", None: "state unknown"}[self.active]
-        what = "sends email" if self.sends_email else (self.channel or "no email")
+        if self.sends_email is None:
+            what = "may send email (the vendor could not tell)"
+        else:
+            what = "sends email" if self.sends_email else (self.channel or "no email")
         return f"{what}, {state}{f', status {self.status}' if self.status else ''}"
 
     def line(self) -> str:

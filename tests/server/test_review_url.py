@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from mcp import Client
 
-from tests.server.test_changes_kit import MK, people, propose_titles, refused
+from tests.server.test_changes_kit import MK, ok, people, propose_titles, refused
 
 # What approving looks like from a shell: none of it may reach the assistant.
 HOW_TO_APPROVE = ("mopsgate review", "review approve", "review submit", "--reviewer", "keygen")
@@ -30,7 +30,9 @@ async def test_a_proposal_names_its_review_page_and_not_how_to_approve(
             confirmation_token=plan["confirmation_token"],
         )  # fmt: skip
         assert "still waiting for approval" in waiting
+        seen = await ok(client, "get_change", change_id=plan["change_id"])
+        assert page in seen["next_steps"]
         described = [t.description or "" for t in (await client.list_tools()).tools]
-    told = " ".join([json.dumps(plan), waiting, *described])
+    told = " ".join([json.dumps(plan), json.dumps(seen), waiting, *described])
     for how in HOW_TO_APPROVE:
         assert how not in told, f"the assistant is told {how!r}"

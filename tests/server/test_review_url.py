@@ -5,11 +5,11 @@ command is one shell away from trying it (issue #14, item 5)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
-import pytest
 from mcp import Client
 
+from mopsgate.server.app import build_runtime, build_server
+from mopsgate.server.settings import Settings
 from tests.server.test_changes_kit import MK, ok, people, propose_titles, refused
 
 # What approving looks like from a shell: none of it may reach the assistant.
@@ -17,10 +17,11 @@ HOW_TO_APPROVE = ("mopsgate review", "review approve", "review submit", "--revie
 
 
 async def test_a_proposal_names_its_review_page_and_not_how_to_approve(
-    connect: Callable[..., Client], monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
 ) -> None:
-    monkeypatch.setenv("MOPSGATE_CONSOLE_URL", "https://review.example.test/")
-    async with connect("assistant") as client:
+    runtime = build_runtime(settings, env={"MOPSGATE_CONSOLE_URL": "https://review.example.test/"})
+    server = build_server(runtime, transport="memory", resolve_principal=lambda _c: "assistant")
+    async with Client(server) as client:
         plan = await propose_titles(client, MK, people("subscribed", 1))
         page = f"https://review.example.test/changes/{plan['change_id']}"
         assert plan["review_url"] == page

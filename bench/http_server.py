@@ -8,6 +8,7 @@ benchmark measures mopsgate and not the vendors' per-10-second budgets.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -22,8 +23,18 @@ def main(argv: list[str]) -> None:
 
     quiet()
     port, manifest, home = int(argv[0]), Path(argv[1]), Path(argv[2])
+    url, secret = (
+        os.environ.get("MOPSGATE_DATABASE_URL"),
+        os.environ.get("MOPSGATE_SIGNING_SECRET_FILE"),
+    )
     runtime = build_runtime(
-        Settings(manifest, home, sandbox="memory"),
+        Settings(
+            manifest,
+            home,
+            sandbox="memory",
+            database_url=url or None,  # §7: replicas on one PostgreSQL database
+            secret_file=Path(secret) if secret else None,
+        ),
         env={},
         emulators=fast_emulators(),
         client_options=fast_client_options(),

@@ -246,6 +246,12 @@ def profiles(p: dict[str, Any]) -> list[str]:
     return out
 
 
+def replicas_report(s: dict[str, Any]) -> list[str]:
+    from bench.replicas import report
+
+    return report(s)
+
+
 def render(r: dict[str, Any]) -> str:
     out = [f"# mopsgate benchmarks ({r['started']})", "", *machine(r)]
     out += targets(r)
@@ -256,6 +262,7 @@ def render(r: dict[str, Any]) -> str:
         ("bulk", bulk),
         ("startup", startup),
         ("profiles", profiles),
+        ("replicas", replicas_report),
     )
     for key, fn in sections:
         if key in r:

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import audit, overhead, profiling, startup, throughput
+from bench import audit, overhead, profiling, replicas, startup, throughput
 from bench.common import child_env, machine_info, write_bench_manifest
 from bench.targets import collect_targets
 
-SECTIONS = ("overhead", "throughput", "audit", "bulk", "startup", "profiles")
+SECTIONS = ("overhead", "throughput", "audit", "bulk", "startup", "profiles", "replicas")
 VENDORS = ("marketo", "hubspot", "salesforce")
 
 
@@ -132,6 +132,14 @@ async def run_section(name: str, tmp: Path, manifest: Path, cfg: Config, out_dir
         return await asyncio.to_thread(run_bulk, tmp, manifest, cfg)
     if name == "startup":
         return await startup.run(tmp, reps=cfg.startup_reps)
+    if name == "replicas":
+        return await replicas.run(
+            tmp,
+            manifest,
+            clients=cfg.clients,
+            calls=cfg.http_calls_per_client,
+            warmup=cfg.tp_warmup,
+        )
     out = await profiling.profile_governed_calls(tmp, manifest, cfg.profile_calls, out_dir)
     out["audit_verify"] = await asyncio.to_thread(
         profiling.profile_verify, tmp, cfg.profile_verify_rows, out_dir

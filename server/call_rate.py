@@ -42,8 +42,9 @@ class CallRate:
             seen = await self._windows().count_calls(principal, now)
         except GovernanceError as exc:  # the store is unavailable: no count, no call
             raise AuditUnavailable(
-                "the shared call-rate window could not be read, so the call was refused.",
-                hint="Check the disk and the permissions of the mopsgate state directory.",
+                "the shared call-rate window could not be read, so the call was refused. "
+                f"Cause: {exc.message}",
+                hint=exc.hint or "Check that the database mopsgate keeps its state in is usable.",
                 details={"cause": str(exc)},
             ) from exc
         during_read = self._released.get(principal, 0) - released_before

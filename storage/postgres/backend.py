@@ -68,6 +68,7 @@ class PgStorage:
 
     async def close(self) -> None:
         try:
+            await self.changes.release_locks()
             await self.audit.close()
         finally:
             await self.db.close()

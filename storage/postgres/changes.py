@@ -12,6 +12,9 @@ per-requester advisory lock, so two replicas cannot both pass the last of it. Pe
 results commit before the next vendor batch is written, so a replica killed mid-apply leaves an
 exact account. A refusal is returned, not raised, so what the unit wrote on the way (e.g.
 marking a change expired) commits first.
+
+Who is applying a change right now is held by an advisory lock from the claim to the end of
+the apply (``apply_lock.py``): start-up recovery settles only changes no live replica holds.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from mopsgate.governance.decision_proof import SignedDecision
 from mopsgate.governance.errors import GovernanceError
 from mopsgate.governance.freeze import FreezeState, frozen_error
 from mopsgate.governance.outbox import OutboxMessage
+from mopsgate.storage.postgres.apply_lock import ApplyLocks
 from mopsgate.storage.postgres.codec import jsonb
 from mopsgate.storage.postgres.db import Conn, PgDb
 from mopsgate.storage.postgres.freeze import read_state
@@ -181,6 +185,22 @@ async def _claim(conn: Conn, change_id: str, nonce: str, now: datetime, resume: 
         if await cur.fetchone() is None:
             raise _RollBack(rules.replayed(change_id))
     return done
+
+
+async def _busy(conn: Conn, change_id: str, nonce: str) -> GovernanceError:
+    """Why a claim is refused while another process holds the change's apply lock: the same
+    refusal, in the same order, as the claim itself would give once that process is done."""
+    frozen = await read_state(conn)
+    if frozen is not None:
+        return frozen_error(frozen)
+    change = await load(conn, change_id)
+    if change is None:
+        return rules.not_found(change_id)
+    spent = await conn.execute("SELECT 1 FROM used_nonces WHERE nonce = %s", (nonce,))
+    if await spent.fetchone() is not None:
+        return rules.replayed(change_id)
+    busy = S.APPLYING if change.status in (S.APPROVED, S.FAILED) else change.status
+    return rules.status_refusal(change, busy, "applied")
 
 
 async def _record_results(
@@ -332,6 +352,7 @@ class PgChangeStore:
 
     def __init__(self, db: PgDb) -> None:
         self._db = db
+        self._locks = ApplyLocks(db)
 
     async def _done(self, unit: partial[Any]) -> Done:
         try:
@@ -374,8 +395,17 @@ class PgChangeStore:
     async def claim_for_apply(
         self, change_id: str, token_nonce: str, *, now: datetime | None = None, resume: bool = False
     ) -> Change:
+        """Take the change's apply lock, then claim; the lock stays held until the apply ends
+        (:meth:`finish_apply`, or a failed write of its results). A change whose lock another
+        process holds is being applied (or settled) right now, and is refused as applying."""
+        if not await self._locks.take(change_id):
+            raise await self._db.read(partial(_busy, change_id=change_id, nonce=token_nonce))
         unit = partial(_claim, change_id=change_id, nonce=token_nonce, now=_or_now(now))
-        return await self._write(partial(unit, resume=resume))
+        try:
+            return await self._write(partial(unit, resume=resume))
+        except BaseException:
+            await self._locks.release(change_id)
+            raise
 
     async def record_results(
         self,
@@ -385,7 +415,13 @@ class PgChangeStore:
         now: datetime | None = None,
     ) -> None:
         unit = partial(_record_results, change_id=change_id, items=items, now=_or_now(now))
-        done = await self._done(unit)
+        try:
+            done = await self._done(unit)
+        except BaseException:
+            # This process's apply ends here (the applier does not finish it): let recovery
+            # settle the change rather than hold it until the process exits.
+            await self._locks.release(change_id)
+            raise
         if done.refusal is not None:
             raise done.refusal
 
@@ -398,7 +434,10 @@ class PgChangeStore:
         now: datetime | None = None,
     ) -> Change:
         unit = partial(_finish, change_id=change_id, status=status, detail=detail)
-        return await self._write(partial(unit, now=_or_now(now)))
+        try:
+            return await self._write(partial(unit, now=_or_now(now)))
+        finally:
+            await self._locks.release(change_id)
 
     async def mark_stale(self, change_id: str, detail: str) -> Change:
         patch = {"status_detail": detail}
@@ -466,9 +505,23 @@ class PgChangeStore:
         return await self._write(partial(unit, follow_up_id=finish_id))
 
     async def interrupted_ids(self) -> list[str]:
-        """Changes left ``applying``; recovery takes each one's apply lock before settling it
-        (``backend.PgStorage``), so a change another replica is still applying is left alone."""
-        return await self._db.read(_interrupted_ids)
+        """Changes left ``applying`` by a process that is gone: those whose apply lock this
+        process can take (a change a live replica is still applying is left alone). Each lock
+        is held until the change is settled (:meth:`finish_apply`) or this store closes."""
+        found = []
+        for change_id in await self._db.read(_interrupted_ids):
+            if not await self._locks.take(change_id):
+                continue
+            current = await self.get(change_id)
+            if current is not None and current.status is S.APPLYING:
+                found.append(change_id)
+            else:  # finished between the read and the lock
+                await self._locks.release(change_id)
+        return found
+
+    async def release_locks(self) -> None:
+        """Let go of every apply lock (on close: a process that stops applying)."""
+        await self._locks.release_all()
 
     async def frozen(self) -> FreezeState | None:
         """Read fresh every time, never cached: a freeze from another replica is seen by the

@@ -12,7 +12,7 @@ Failing closed, recovering by itself: every driver or pool error becomes one
 :class:`StorageUnavailable` naming the server (never the password) and what to do. The pool
 checks a connection before handing it out (one empty round trip), so after the server restarted
 the first call already gets a fresh connection instead of a dead one; while the server is down,
-a unit waits at most ``timeout`` seconds for a connection, then fails.
+a unit waits for a connection at most as long as for a lock (the busy timeout), then fails.
 """
 
 from __future__ import annotations
@@ -139,7 +139,9 @@ class PgDb:
             configure=configure,
             check=AsyncConnectionPool.check_connection,
             name=f"mopsgate-{name}",
-            timeout=timeout,
+            # A unit waits for a connection as long as for a lock (the busy timeout), then
+            # fails closed: while the server is down, calls are refused, not queued.
+            timeout=max(0.1, lock_timeout_ms / 1000),
             open=False,
         )
         try:
@@ -166,6 +168,18 @@ class PgDb:
                 yield conn
         except psycopg.Error as exc:
             raise unavailable(self.where, exc) from exc
+
+    async def hold(self) -> Conn:
+        """A connection taken out of the pool until :meth:`give_back` (what a session-level
+        advisory lock lives on). Errors as for a unit."""
+        try:
+            return await self.pool.getconn()
+        except psycopg.Error as exc:
+            raise unavailable(self.where, exc) from exc
+
+    async def give_back(self, conn: Conn) -> None:
+        """Return a held connection (a broken one is discarded by the pool)."""
+        await self.pool.putconn(conn)
 
     async def close(self) -> None:
         await self.pool.close()

@@ -15,31 +15,15 @@ from mopsgate.server.cli import app
 from mopsgate.server.settings import Settings
 from tests.conftest import text_of
 from tests.server.e2e_support import VENDORS, approve, subscribed_outside_list
-
-
-@pytest.fixture
-def secret_file(tmp_path: Path) -> Path:
-    path = tmp_path / "signing.key"
-    path.write_bytes(b"k" * 32)
-    return path
+from tests.support.postgres import replica_settings
 
 
 @pytest.fixture
 def settings(
-    tmp_path: Path,
-    manifest_path: Path,
-    pg_url: str,
-    secret_file: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, manifest_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Settings:
-    monkeypatch.setenv("MOPSGATE_DATABASE_URL", pg_url)  # for the reviewer's CLI
-    return Settings(
-        manifest_path=manifest_path,
-        home=tmp_path / "home",
-        sandbox="memory",
-        database_url=pg_url,
-        secret_file=secret_file,
-    )
+    monkeypatch.setenv("MOPSGATE_DATABASE_URL", pg_url)  # for the reviewers' and ops' CLI
+    return replica_settings(tmp_path, manifest_path, pg_url)
 
 
 def pg_rows(url: str, sql: str) -> list[tuple[object, ...]]:

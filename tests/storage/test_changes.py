@@ -100,15 +100,19 @@ async def test_racing_claims_from_two_processes_one_wins(
         await other.close()
 
 
-async def test_results_recorded_survive_the_process(storage: Storage, backend: Backend) -> None:
+async def test_results_recorded_survive_the_process(backend: Backend) -> None:
     """The process applying dies after two records (no finish): a new one sees exactly what
     was written, still applying, for start-up recovery to settle."""
-    cid = await approved(storage, n=3)
-    refs = [r.ref for r in (await storage.changes.require(cid)).plan.records]
-    await storage.changes.claim_for_apply(cid, "n1", now=NOW)
-    await storage.changes.record_results(cid, [ok(refs[0], jobtitle="Manager")], now=NOW)
-    failed = RecordResult(ref=refs[1], ok=False, code="E", message="boom")
-    await storage.changes.record_results(cid, [(failed, {})], now=NOW)
+    dying = await backend.open()
+    try:
+        cid = await approved(dying, n=3)
+        refs = [r.ref for r in (await dying.changes.require(cid)).plan.records]
+        await dying.changes.claim_for_apply(cid, "n1", now=NOW)
+        await dying.changes.record_results(cid, [ok(refs[0], jobtitle="Manager")], now=NOW)
+        failed = RecordResult(ref=refs[1], ok=False, code="E", message="boom")
+        await dying.changes.record_results(cid, [(failed, {})], now=NOW)
+    finally:
+        await dying.close()  # its connections, and whatever it held, go with it
 
     after = await backend.open()
     try:

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import psycopg
 
+from mopsgate.server.settings import Settings
+
 INSTALL = (
     "install the PostgreSQL server (Debian: `apt-get install postgresql`; initdb and pg_ctl "
     "are then in /usr/lib/postgresql/<version>/bin)"
@@ -158,3 +160,18 @@ class PgServer:
         with contextlib.suppress(subprocess.CalledProcessError):
             self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def replica_settings(tmp_path: Path, manifest_path: Path, url: str, home: str = "home") -> Settings:
+    """A replica's settings on the database at ``url``: the in-memory sandbox, and the signing
+    secret in one file every replica of the test shares (created once), as in a deployment."""
+    secret = tmp_path / "signing.key"
+    if not secret.exists():
+        secret.write_bytes(b"s" * 32)
+    return Settings(
+        manifest_path=manifest_path,
+        home=tmp_path / home,
+        sandbox="memory",
+        database_url=url,
+        secret_file=secret,
+    )

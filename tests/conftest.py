@@ -47,6 +47,7 @@ def pg_server() -> Iterator[PgServer]:
 @pytest.fixture
 def pg_url(pg_server: PgServer) -> str:
     """The session's database at schema HEAD, emptied for this test."""
+    pg_server.ensure_running()
     pg_server.reset(pg_server.shared)
     return pg_server.url(pg_server.shared)
 

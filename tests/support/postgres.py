@@ -111,6 +111,13 @@ class PgServer:
         connections drop)."""
         self._pg_ctl("-m", mode, "-w", "stop")
 
+    def ensure_running(self) -> None:
+        """Start the server again if a test stopped it and failed before starting it."""
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        except OSError:
+            self.start()
+
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
 

@@ -526,7 +526,7 @@ class PgChangeStore:
     async def frozen(self) -> FreezeState | None:
         """Read fresh every time, never cached: a freeze from another replica is seen by the
         very next call."""
-        return await self._db.read(read_state)
+        return await self._db.read_one(read_state)
 
     async def ensure_not_frozen(self) -> None:
         state = await self.frozen()

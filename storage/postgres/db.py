@@ -9,16 +9,18 @@ and then sees the committed result. :meth:`PgDb.read` runs it in a REPEATABLE RE
 transaction: every statement sees one snapshot, and nothing can be written by mistake.
 
 Failing closed, recovering by itself: every driver or pool error becomes one
-:class:`StorageUnavailable` naming the server (never the password) and what to do. The pool
-checks a connection before handing it out (one empty round trip), so after the server restarted
-the first call already gets a fresh connection instead of a dead one; while the server is down,
-a unit waits for a connection at most as long as for a lock (the busy timeout), then fails.
+:class:`StorageUnavailable` naming the server (never the password) and what to do. A unit waits
+for a connection at most as long as for a lock (the busy timeout), then fails. After the server
+restarted, the pool's idle connections are dead: the first unit to meet one finds out before
+anything was done (at its BEGIN, or in its single read), has the pool check every idle
+connection, and runs once more on a fresh one, so calls recover by themselves when the
+database returns, without a health-check round trip on every checkout.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import psycopg
@@ -36,6 +38,7 @@ BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 POOL_SIZE = 10
 CONNECT_TIMEOUT_S = 5.0
 LOCK_TIMEOUT_MS = 5000
+RECONNECT_S = 2.0
 
 
 def unavailable(where: str, exc: BaseException) -> StorageUnavailable:
@@ -137,11 +140,14 @@ class PgDb:
                 "application_name": f"mopsgate-{name}",
             },
             configure=configure,
-            check=AsyncConnectionPool.check_connection,
             name=f"mopsgate-{name}",
             # A unit waits for a connection as long as for a lock (the busy timeout), then
             # fails closed: while the server is down, calls are refused, not queued.
             timeout=max(0.1, lock_timeout_ms / 1000),
+            # A background reconnection gives up soon; the next unit that needs a connection
+            # then starts a fresh attempt at once, instead of waiting out a backoff that grew
+            # while the server was down.
+            reconnect_timeout=RECONNECT_S,
             open=False,
         )
         try:
@@ -159,15 +165,11 @@ class PgDb:
         """Run ``unit`` in one REPEATABLE READ, READ ONLY snapshot."""
         return await self._run(BEGIN_READ, unit)
 
-    @contextlib.asynccontextmanager
-    async def session(self) -> AsyncIterator[Conn]:
-        """A connection held across transactions (for session-level advisory locks, which
-        the server releases by itself if this process dies). Errors as for a unit."""
-        try:
-            async with self.pool.connection() as conn:
-                yield conn
-        except psycopg.Error as exc:
-            raise unavailable(self.where, exc) from exc
+    async def read_one(self, unit: Unit[T]) -> T:
+        """Run ``unit``, a single SELECT, by itself: one statement is its own snapshot, so the
+        per-request reads (token generation, a token, the call window, the freeze) cost one
+        round trip instead of three."""
+        return await self._run(None, unit)
 
     async def hold(self) -> Conn:
         """A connection taken out of the pool until :meth:`give_back` (what a session-level
@@ -184,18 +186,31 @@ class PgDb:
     async def close(self) -> None:
         await self.pool.close()
 
-    async def _run(self, begin: str, unit: Unit[T]) -> T:
-        try:
-            async with self.pool.connection() as conn:
-                return await in_transaction(conn, begin, unit)
-        except psycopg.Error as exc:
-            raise unavailable(self.where, exc) from exc
+    async def _run(self, begin: str | None, unit: Unit[T]) -> T:
+        for attempt in (1, 2):
+            try:
+                async with self.pool.connection() as conn:
+                    try:
+                        if begin is None:
+                            return await unit(conn)
+                        await conn.execute(begin)
+                    except psycopg.OperationalError:
+                        if attempt == 1 and conn.broken:
+                            # Nothing was done yet (a transaction's BEGIN, or a single read):
+                            # the idle connections died with a server restart. Drop them all
+                            # and try once more on a fresh one.
+                            await self.pool.check()
+                            continue
+                        raise
+                    return await in_transaction(conn, unit)
+            except psycopg.Error as exc:
+                raise unavailable(self.where, exc) from exc
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
 
-async def in_transaction(conn: Conn, begin: str, unit: Unit[T]) -> T:
-    """``begin`` … COMMIT around ``unit``, rolled back if it raises (the original error is the
-    one reported)."""
-    await conn.execute(begin)
+async def in_transaction(conn: Conn, unit: Unit[T]) -> T:
+    """``unit`` then COMMIT, in the transaction already begun; rolled back if it raises (the
+    original error is the one reported)."""
     try:
         result = await unit(conn)
     except BaseException:

@@ -47,7 +47,7 @@ class PgFreezeSwitch:
         self._db = db
 
     async def state(self) -> FreezeState | None:
-        return await self._db.read(read_state)
+        return await self._db.read_one(read_state)
 
     async def freeze(self, reason: str, by: str, *, at: datetime) -> FreezeState:
         """Freeze (or re-freeze with a new reason); waits for claims in flight."""

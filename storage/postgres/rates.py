@@ -50,4 +50,4 @@ class PgRateWindows:
         self._db = db
 
     async def count_calls(self, principal: str, now: float) -> WindowCount:
-        return await self._db.read(partial(count_calls, principal=principal, now=now))
+        return await self._db.read_one(partial(count_calls, principal=principal, now=now))

@@ -69,10 +69,10 @@ class PgTokenStore:
         return IssuedToken(token, record)
 
     async def lookup(self, token_hash: str) -> TokenRecord | None:
-        return await self._db.read(partial(_lookup, token_hash=token_hash))
+        return await self._db.read_one(partial(_lookup, token_hash=token_hash))
 
     async def revoke_principal(self, principal: str) -> int:
         return await self._db.write(partial(_revoke, principal=principal))
 
     async def generation(self) -> str | None:
-        return await self._db.read(_epoch)
+        return await self._db.read_one(_epoch)

@@ -146,6 +146,7 @@ async def test_a_replica_killed_mid_apply_is_settled_once_and_never_by_a_live_on
     assert (await audit_reader(StorageConfig(pg_url)).verify()).ok
 
 
+@pytest.mark.timeout(180)  # a server stop and start, on a loaded machine
 async def test_database_restart_under_load_fails_closed_and_recovers_by_itself(
     connect, runtime, settings: Settings, pg_server: PgServer, pg_url: str
 ):

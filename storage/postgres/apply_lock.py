@@ -22,44 +22,40 @@ from mopsgate.storage.postgres.db import Conn, PgDb, unavailable
 # One 64-bit key per change, in a namespace of our own.
 _KEY = "hashtextextended('mopsgate.apply:' || %s, 0)"
 TRY_LOCK_SQL = f"SELECT pg_try_advisory_lock({_KEY})"
-UNLOCK_SQL = f"SELECT pg_advisory_unlock({_KEY})"
 
 
 class ApplyLocks:
-    """The apply locks this process holds, each on a connection taken out of the pool."""
+    """The apply locks this process holds, each on a connection of its own (outside the pool,
+    which an apply lasting minutes must not hold on to)."""
 
     def __init__(self, db: PgDb) -> None:
         self._db = db
         self._held: dict[str, Conn] = {}
-
-    def holds(self, change_id: str) -> bool:
-        return change_id in self._held
 
     async def take(self, change_id: str) -> bool:
         """Take the change's lock without waiting; False when another process (or another
         apply in this one) holds it."""
         if change_id in self._held:
             return False
-        conn = await self._db.hold()
+        conn = await self._db.dedicated("apply-lock")
         try:
             row = await (await conn.execute(TRY_LOCK_SQL, (change_id,))).fetchone()
         except psycopg.Error as exc:
-            await self._db.give_back(conn)
+            await conn.close()
             raise unavailable(self._db.where, exc) from exc
         if row is None or not row[0]:
-            await self._db.give_back(conn)
+            await conn.close()
             return False
         self._held[change_id] = conn
         return True
 
     async def release(self, change_id: str) -> None:
-        """Let go of the change (a dead connection has already let go of it)."""
+        """Let go of the change: closing the connection releases its lock (a dead connection
+        has already let go of it)."""
         conn = self._held.pop(change_id, None)
-        if conn is None:
-            return
-        with contextlib.suppress(psycopg.Error):
-            await conn.execute(UNLOCK_SQL, (change_id,))
-        await self._db.give_back(conn)
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                await conn.close()
 
     async def release_all(self) -> None:
         for change_id in list(self._held):

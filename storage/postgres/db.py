@@ -108,9 +108,10 @@ class PgDb:
     """A pool of connections to one database. Use :meth:`open`, then :meth:`write`,
     :meth:`read` or :meth:`session`, then :meth:`close`."""
 
-    def __init__(self, pool: AsyncConnectionPool[Conn], where: str) -> None:
+    def __init__(self, pool: AsyncConnectionPool[Conn], where: str, url: str) -> None:
         self.pool = pool
         self.where = where
+        self._url = url
 
     @classmethod
     async def open(
@@ -155,7 +156,7 @@ class PgDb:
         except (psycopg.Error, PoolTimeout) as exc:
             await pool.close()
             raise unavailable(where, exc) from exc
-        return cls(pool, where)
+        return cls(pool, where, url)
 
     async def write(self, unit: Unit[T]) -> T:
         """Run ``unit`` in a READ COMMITTED transaction; it locks what it compares."""
@@ -171,17 +172,19 @@ class PgDb:
         round trip instead of three."""
         return await self._run(None, unit)
 
-    async def hold(self) -> Conn:
-        """A connection taken out of the pool until :meth:`give_back` (what a session-level
-        advisory lock lives on). Errors as for a unit."""
+    async def dedicated(self, name: str) -> Conn:
+        """A connection of its own, outside the pool, in autocommit: what a session-level
+        advisory lock lives on. An apply holds its lock for as long as it lasts, and must not
+        hold one of the pool's connections meanwhile (ten applies would starve every call)."""
         try:
-            return await self.pool.getconn()
+            return await AsyncConnection.connect(
+                self._url,
+                autocommit=True,
+                connect_timeout=round(CONNECT_TIMEOUT_S),
+                application_name=f"mopsgate-{name}",
+            )
         except psycopg.Error as exc:
             raise unavailable(self.where, exc) from exc
-
-    async def give_back(self, conn: Conn) -> None:
-        """Return a held connection (a broken one is discarded by the pool)."""
-        await self.pool.putconn(conn)
 
     async def close(self) -> None:
         await self.pool.close()

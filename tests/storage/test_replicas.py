@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from mopsgate.governance.bearer_tokens import token_hash
+from mopsgate.governance.change_model import ChangeStatus
 from mopsgate.governance.errors import Frozen, TokenInvalid
 from mopsgate.server.bearer import BearerCache
 from mopsgate.storage import Storage, StorageConfig, audit_reader, open_storage
@@ -142,3 +143,20 @@ async def test_a_live_replica_keeps_its_apply_and_a_dead_one_leaves_it_to_recove
     finally:
         await applying.close()
         await other.close()
+
+
+async def test_applies_in_progress_leave_the_pool_to_the_calls(pg_url: str) -> None:
+    """Each apply holds its lock on a connection of its own: more applies in progress than the
+    pool has connections still leave every call its connection."""
+    from mopsgate.storage.postgres.db import POOL_SIZE
+
+    storage = await open_storage(StorageConfig(pg_url))
+    try:
+        ids = [await approved(storage) for _ in range(POOL_SIZE + 2)]
+        for n, cid in enumerate(ids):
+            await storage.changes.claim_for_apply(cid, f"n{n}", now=NOW)
+        assert await storage.tokens.generation() is not None
+        listed = await storage.changes.list_changes(status=ChangeStatus.APPLYING, limit=100)
+        assert sorted(c.id for c in listed) == sorted(ids)
+    finally:
+        await storage.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from dataclasses import field as default
 from datetime import UTC, datetime
 
 from pydantic import JsonValue
@@ -36,6 +37,8 @@ from mopsgate.governance.errors import (
 )
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.ports import AuditSink, ChangeStore
+from mopsgate.governance.record_locks import RecordLocks
+from mopsgate.governance.vendor_state import UNVERIFIABLE, written_now
 
 PSEUDO = (pl.MEMBER, pl.STATUS)
 
@@ -59,6 +62,7 @@ class Applier:
     store: ChangeStore
     secret: bytes
     audit: AuditSink
+    records: RecordLocks = default(default_factory=RecordLocks)
 
     async def apply(
         self,
@@ -87,8 +91,9 @@ class Applier:
                 "and try again once it is approved.",
             )
         claimed = await self.store.claim_for_apply(change.id, nonce, now=now)
-        await self._refuse_if_drifted(client, claimed, manifest)
-        return await self._write(client, claimed)
+        async with self.records.holding(_lock_keys(claimed)):  # re-read to write: one at a time
+            await self._refuse_if_drifted(client, claimed, manifest)
+            return await self._write(client, claimed)
 
     async def _refuse_if_drifted(
         self, client: Connector, claimed: Change, manifest: Manifest
@@ -152,9 +157,14 @@ class Applier:
                 results = await send_batch(client, change, batch)
             except VendorError as exc:
                 rest = records[start + size :]
-                raise await self._fail_part_way(change, batch, rest, exc, written) from exc
+                settled = await self._fail_part_way(client, change, batch, rest, exc, written)
+                if isinstance(settled, Change):  # the answer was lost, the write was not
+                    return settled
+                raise settled from exc
             except Exception as exc:  # a bug or a transport error: same account, then re-raise
-                await self._fail_part_way(change, batch, records[start + size :], exc, written)
+                await self._fail_part_way(
+                    client, change, batch, records[start + size :], exc, written
+                )
                 raise
             by_ref = {r.ref: r for r in results}
             outcomes = [
@@ -178,32 +188,53 @@ class Applier:
 
     async def _fail_part_way(
         self,
+        client: Connector,
         change: Change,
         batch: Sequence[PlannedRecord],
         rest: Sequence[PlannedRecord],
         exc: Exception,
         written: int,
-    ) -> UpstreamFailure:
-        """Close the account of a batch call that raised: its records are *unconfirmed* (the
-        vendor may or may not have applied them), later ones *not attempted*; then fail the
-        change, so it is never re-applied and every record of the plan has a result. Returns
-        the refusal to raise."""
+    ) -> UpstreamFailure | Change:
+        """Close the account of a batch call that raised: the vendor may or may not have
+        applied it (a 5xx or a timeout can come after the write), so its records are re-read
+        and recorded as written or not written; those that cannot be re-read (a campaign run,
+        a vendor still failing) stay *unconfirmed*. Later batches are *not attempted*. Then
+        the change fails, so it is never re-applied, and every record has a result. Returns
+        the refusal to raise, or the applied change when the re-read shows that the last
+        batch's answer was lost but every record of the plan holds its planned value."""
         why = exc.message if isinstance(exc, VendorError) else type(exc).__name__
+        verdicts = await _reread(client, change, batch)
+        results = [_settled(r, why, verdicts.get(r.ref)) for r in batch]
         await self.store.record_results(
             change.id,
             [
-                (RecordResult(ref=r.ref, ok=False, code="unconfirmed", message=why), {})
-                for r in batch
+                (res, after_image(rec) if res.ok else {})
+                for res, rec in zip(results, batch, strict=True)
             ]
             + [
                 (RecordResult(ref=r.ref, ok=False, code="not_attempted", message=why), {})
                 for r in rest
             ],
         )
-        total = written + len(batch) + len(rest)
+        written += sum(r.ok for r in results)
+        total = len(change.plan.effective_records)
+        if written == total:
+            return await self.store.finish_apply(
+                change.id,
+                "applied",
+                f"the vendor's answer to the last batch was lost ({why}); re-read after it: "
+                "every record holds the planned value",
+            )
+        unknown = len(batch) - len(verdicts)
+        settled = (
+            f"re-read after the failure: {len(verdicts)} of the failing batch's {len(batch)} "
+            f"records settled, {unknown} unconfirmed"
+            if verdicts
+            else f"the failing batch ({len(batch)} records) is unconfirmed"
+        )
         detail = (
-            f"upstream failure after {written} of {total} records: {why}; the failing batch "
-            f"({len(batch)} records) is unconfirmed and {len(rest)} were not attempted"
+            f"upstream failure: {why}; {written} of {total} records written; {settled}; "
+            f"{len(rest)} were not attempted"
         )
         failed = await self.store.finish_apply(change.id, "failed", detail)
         head = "was partially applied" if written else "failed before any record was written"
@@ -222,6 +253,46 @@ def _account(written: int, total: int) -> str:
     if written:
         return f"partially applied: {written} of {total} records written, {failed} failed"
     return f"nothing written: all {total} records failed"
+
+
+async def _reread(
+    client: Connector, change: Change, batch: Sequence[PlannedRecord]
+) -> dict[str, bool]:
+    """Whether each record of a failed batch now holds the plan's value; empty when that
+    cannot be known (a campaign run, or the re-read fails too)."""
+    if change.plan.operation in UNVERIFIABLE:
+        return {}
+    try:
+        return await written_now(client, change, batch)
+    except Exception:  # still failing: the records stay unconfirmed, never guessed
+        return {}
+
+
+def _settled(rec: PlannedRecord, why: str, written: bool | None) -> RecordResult:
+    if written is None:
+        return RecordResult(ref=rec.ref, ok=False, code="unconfirmed", message=why)
+    if written:
+        return RecordResult(
+            ref=rec.ref,
+            ok=True,
+            code="verified_after_failure",
+            message=f"re-read after the failed call ({why}): holds the planned value",
+        )
+    return RecordResult(
+        ref=rec.ref,
+        ok=False,
+        code="not_written",
+        message=f"re-read after the failed call ({why}): does not hold the planned value",
+    )
+
+
+def _lock_keys(change: Change) -> list[str]:
+    """What an apply must not share with another in flight: its records, and the list or
+    campaign it writes to (a schedule has no records, only its campaign)."""
+    keys = [r.ref for r in change.plan.effective_records]
+    if change.plan.target is not None:
+        keys.append(f"{change.connector}:{change.plan.target}")
+    return keys
 
 
 def after_image(rec: PlannedRecord) -> dict[str, JsonValue]:

@@ -7,10 +7,13 @@ returned: either the whole manifest loads or ``ManifestError`` lists what is wro
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import hashlib
 import json
+import os
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -167,6 +170,9 @@ def _parse(text: str, out: _Collector) -> dict[str, Any] | None:
         line, col = (int(m.group(1)), int(m.group(2))) if m else (len(text.splitlines()), 1)
         out.at(line, col, f"invalid TOML: {_TOML_POS.sub('', msg).strip()}")
         return None
+    except RecursionError:  # arrays or tables nested thousands deep (catalogue M-13)
+        out.at(1, 1, "manifest is nested too deeply to read; no manifest needs more than a few")
+        return None
     if not data:
         out.at(1, 1, "manifest is empty (only comments); it needs at least `version = 1`")
         return None
@@ -197,9 +203,18 @@ def _strip_forbidden(data: dict[str, Any], loc: Loc, out: _Collector) -> None:
                     _strip_forbidden(item, (*here, i), out)
 
 
+def _toml_value(value: object) -> str:
+    """TOML's dates and times, which JSON lacks, as the ISO text strict JSON validation reads."""
+    if isinstance(value, dt.date | dt.time):  # datetime is a date
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a TOML value")
+
+
 def _validate_model(data: dict[str, Any], out: _Collector) -> Manifest | None:
+    """Strictly, in JSON mode (catalogue M-06): ``"100"``, ``true`` or ``1.0`` where a count
+    belongs is reported, never coerced, while arrays still fill the model's tuples."""
     try:
-        return Manifest.model_validate(data)
+        return Manifest.model_validate_json(json.dumps(data, default=_toml_value), strict=True)
     except ValidationError as exc:
         known = _model_keys()
         for err in exc.errors():
@@ -246,8 +261,41 @@ def load_manifest_text(text: str, source_name: str, catalogue: Catalogue) -> Man
     return manifest
 
 
+def _file_problem(path: Path) -> str | None:
+    """Why this file may not be trusted as the manifest, in the style of ssh's StrictModes
+    (catalogue M-18, M-19): whoever can write it decides what the assistant may do. None when
+    it is a regular file, or a link to one in its own directory, that only its owner (this
+    user or root) can write; a missing file is left to the read that follows."""
+    try:
+        if path.is_symlink():
+            real = path.resolve()
+            if real.parent != path.parent.resolve():
+                return (
+                    f"manifest is a symbolic link to {real}, outside {path.parent.resolve()}; "
+                    "point --manifest at the file itself"
+                )
+        st = path.stat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return "manifest is not a regular file"
+    if st.st_mode & 0o022:
+        return (
+            f"manifest is writable by group or others (mode {stat.S_IMODE(st.st_mode):04o}); "
+            f"run: chmod go-w {path}"
+        )
+    if st.st_uid not in (os.geteuid(), 0):
+        return (
+            f"manifest is owned by uid {st.st_uid}, neither the user running mopsgate "
+            f"(uid {os.geteuid()}) nor root; chown it to the user who runs mopsgate"
+        )
+    return None
+
+
 def load_manifest(path: Path, catalogue: Catalogue) -> Manifest:
     source = str(path)
+    if (unsafe := _file_problem(path)) is not None:
+        raise ManifestError(f"{source}: {unsafe}", problems=[Problem(source, 1, 1, unsafe)])
     try:
         raw = path.read_bytes()
     except OSError as exc:

@@ -22,7 +22,7 @@ from typing import Literal, Protocol
 from urllib.parse import unquote_plus
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Match, Route
 
 from mopsgate.sandbox.faults import Faults
@@ -269,6 +269,18 @@ class Gate:
         vendor's 'not found'."""
         return self.route(FALLBACK_PATH, handler, ALL_METHODS)
 
+    async def _after_write(self, request: Request, response: Response) -> Response:
+        """The written answer, or the fault a test aimed at this instant: the data has changed
+        whatever the caller is told."""
+        faults, line = self.core.faults, request_line(request)
+        if faults.after_write is not None:
+            await faults.after_write()
+        if faults.take_timeout_after(line):
+            raise TimeoutError(f"{self.core.vendor} emulator: wrote, then no answer")
+        if faults.take_error_after(line):
+            return PlainTextResponse("<html>502 Bad Gateway</html>", status_code=502)
+        return response
+
     async def _pass(
         self, request: Request, handler: Handler, write: bool, access: Access
     ) -> Response:
@@ -292,6 +304,7 @@ class Gate:
                 response, normal = await runner(request, run, write)
                 if normal and write and response.status_code < 300:
                     core.successful_writes += 1
+                    response = await self._after_write(request, response)
             if access is not Access.TOKEN:
                 self.checks.stamp(request, response)
             status = response.status_code

@@ -3,6 +3,7 @@ them exactly where the real API would produce them."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 
@@ -22,6 +23,14 @@ class Faults:
     # the compliance floor's consent lookup, and leaves the reads before it alone.
     error_on: dict[str, int] = field(default_factory=dict)
     timeout_on: dict[str, int] = field(default_factory=dict)
+    # A write the vendor performs and then answers badly: the next N writes whose request line
+    # contains the key change vendor data, then answer with a proxy's 502 (``error_after_on``)
+    # or not at all (``timeout_after_on``), so the caller cannot know the write happened.
+    error_after_on: dict[str, int] = field(default_factory=dict)
+    timeout_after_on: dict[str, int] = field(default_factory=dict)
+    # Awaited after every write the vendor performed, before it answers: what a test makes
+    # happen at exactly that instant (the audit disk filling up, the process dying).
+    after_write: Callable[[], Awaitable[None]] | None = None
 
     def take_rate_limit(self) -> bool:
         if self.rate_limit_next > 0:
@@ -37,6 +46,12 @@ class Faults:
 
     def take_timeout(self, line: str) -> bool:
         return _take_aimed(self.timeout_on, line)
+
+    def take_timeout_after(self, line: str) -> bool:
+        return _take_aimed(self.timeout_after_on, line)
+
+    def take_error_after(self, line: str) -> bool:
+        return _take_aimed(self.error_after_on, line)
 
     def take_expired_token(self) -> bool:
         if self.expire_tokens:

@@ -200,7 +200,9 @@ def build_runtime(
         raise SettingsError(
             f"MOPSGATE_SANDBOX must be one of {', '.join(SANDBOX_STATES)}, not {settings.sandbox!r}"
         )
-    holder = ManifestHolder(settings.manifest_path, build_catalogue())
+    holder = ManifestHolder(
+        settings.manifest_path, build_catalogue(), settle_seconds=settings.manifest_settle_seconds
+    )
     environ = os.environ if env is None else env
     connectors = registry_for(
         settings,

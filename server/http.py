@@ -42,8 +42,9 @@ def auth_settings(host: str, port: int) -> AuthSettings:
 
 def transport_security(host: str, port: int) -> TransportSecuritySettings:
     """Only our own Host and Origin are accepted: a web page on another origin cannot reach a
-    local server through DNS rebinding."""
-    hosts = {host, "127.0.0.1", "localhost"}
+    local server through DNS rebinding. Every name of the loopback interface is ours, the
+    IPv6 one included; an IPv6 address is bracketed, as it is in a Host header."""
+    hosts = {f"[{host}]" if ":" in host else host, "127.0.0.1", "localhost", "[::1]"}
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
         allowed_hosts=[f"{h}:{port}" for h in sorted(hosts)],

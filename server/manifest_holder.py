@@ -5,6 +5,11 @@ Every call asks ``current()``, which costs one ``stat``; a changed file is re-re
 it is entirely valid, replaces the version in force. An invalid edit never takes effect: the last
 good version stays, and the refusal is reported (logged and audited by the listener), once per
 distinct bad content so a broken file does not flood the log.
+
+A file modified less than ``settle_seconds`` ago is not read yet (catalogue M-15): an editor or
+``cp`` that truncates and then writes leaves a prefix that may well be a valid manifest — one
+missing its last deny rules. The edit takes effect at the first call or watcher tick after the
+file has settled.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,9 +51,18 @@ def _stat_key(path: Path) -> tuple[int, int, int] | None:
 
 
 class ManifestHolder:
-    def __init__(self, path: Path, catalogue: Catalogue) -> None:
+    def __init__(
+        self,
+        path: Path,
+        catalogue: Catalogue,
+        *,
+        settle_seconds: float = 0.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.path = path
         self.catalogue = catalogue
+        self.settle_seconds = settle_seconds
+        self.clock = clock
         self.manifest: Manifest = load_manifest(path, catalogue)  # raises ManifestError
         self.digest = manifest_digest(self.manifest)
         self._stat = _stat_key(path)
@@ -57,6 +72,8 @@ class ManifestHolder:
     async def current(self) -> tuple[Manifest, str]:
         key = _stat_key(self.path)
         if key != self._stat:
+            if key is not None and self.clock() - key[0] / 1e9 < self.settle_seconds:
+                return self.manifest, self.digest  # still being written, perhaps: not yet
             self._stat = key
             await self._reload()
         return self.manifest, self.digest

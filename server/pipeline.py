@@ -11,6 +11,7 @@ calls and outcomes into results.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -98,6 +99,32 @@ def _data_access(notes: CallNotes, output: BaseModel, event: dict[str, Any]) -> 
     if omitted:
         event["result_summary"] = f"{event['result_summary']} ({omitted} more records not listed)"
     return refs
+
+
+def _ran_unaudited(exc: AuditUnavailable, tool: str, change_id: str) -> AuditUnavailable:
+    """The outcome row of a call that touched a change could not be written. The call ran (an
+    apply may have written to the vendor): withhold its result, but never say nothing happened,
+    or the assistant would try again (catalogue L-07)."""
+    cause = exc.message.partition(" Cause: ")[2]
+    return AuditUnavailable(
+        f"{tool} ran, but its audit row could not be written, so its result is withheld"
+        + (f". Cause: {cause}" if cause else "."),
+        hint=f"Do not repeat the call: what it did stands. Once the audit log can be written "
+        f"again (free space, check permissions), get_change {change_id} shows exactly what "
+        "happened, including what the vendor was written.",
+        details={**exc.details, "change_id": change_id},
+    )
+
+
+def _as_json(raw_args: object) -> str:
+    """The arguments as the JSON they arrived as. They are validated strictly in JSON mode, so
+    no type is coerced (``"5"`` is not a number, ``"false"`` not a boolean, ``5.0`` not an
+    integer: catalogue I-06) while what JSON has no type for (a date) is still read from its
+    text."""
+    try:
+        return json.dumps(raw_args, allow_nan=False)
+    except (TypeError, ValueError):  # not JSON at all: refused as invalid, like any bad type
+        return "null"
 
 
 def _identify(manifest: Manifest, principal: str | None) -> str:
@@ -226,7 +253,8 @@ class Pipeline:
         try:
             await self._write(event, started, count_call=True)
         except AuditUnavailable as exc:
-            return Refused(exc)
+            change_id = ctx.notes.change_id
+            return Refused(exc if change_id is None else _ran_unaudited(exc, name, change_id))
         if error is not None or output is None:
             return Refused(error or internal_error(name, RuntimeError("no result")))
         return Answered(output)
@@ -265,7 +293,7 @@ class Pipeline:
                 rule_id="unknown-tool",
             )
         try:
-            args: ToolInput = spec.input_model.model_validate(raw_args)
+            args: ToolInput = spec.input_model.model_validate_json(_as_json(raw_args), strict=True)
         except ValidationError as exc:
             raise describe_validation(name, exc) from None
         target = args.target()

@@ -35,6 +35,10 @@ class Settings:
     # MOPSGATE_SIGNING_SECRET_FILE: the confirmation-token secret every replica must share;
     # None keeps <home>/secret.key, created on first use.
     secret_file: Path | None = None
+    # An edit of the manifest takes effect once the file has not been modified for this long,
+    # so a file caught half-written is never applied (catalogue M-15). Tests that edit the
+    # manifest and call at once choose 0.
+    manifest_settle_seconds: float = 1.0
 
     @property
     def db_path(self) -> Path:

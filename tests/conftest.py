@@ -85,7 +85,14 @@ def manifest_path(tmp_path: Path) -> Path:
 def settings(tmp_path: Path, manifest_path: Path) -> Settings:
     # The in-memory sandbox, chosen explicitly: each test starts from the seed, fast. The
     # persistent one has its own tests (tests/sandbox/test_persistent_*.py).
-    return Settings(manifest_path=manifest_path, home=tmp_path / "home", sandbox="memory")
+    # Manifest edits apply at the next call (tests/server/test_manifest_files.py has the
+    # settle period of a real server).
+    return Settings(
+        manifest_path=manifest_path,
+        home=tmp_path / "home",
+        sandbox="memory",
+        manifest_settle_seconds=0.0,
+    )
 
 
 @pytest.fixture

@@ -59,7 +59,10 @@ def refs_field(max_length: int) -> FieldInfo:
 
 
 Refs = Annotated[list[Ref], refs_field(10_000), AfterValidator(_once_each)]
-Value = str | int | float | bool | None
+# A field value or campaign token. Bounded in the schema, so an oversized argument is refused
+# before any vendor is read (catalogue I-04); planning has the same per-field limit.
+Text = Annotated[str, Field(max_length=2000)]
+Value = Text | int | float | bool | None
 
 
 async def propose(
@@ -200,7 +203,7 @@ async def propose_set_campaign_status(ctx: ToolContext, args: CampaignStatusIn) 
 class TriggerIn(ToolInput):
     campaign_ref: Ref
     person_refs: Annotated[list[Ref], refs_field(1000), AfterValidator(_once_each)]
-    tokens: dict[str, str] = Field(default_factory=dict, max_length=20)
+    tokens: dict[str, Text] = Field(default_factory=dict, max_length=20)
     reason: Reason
 
     def target(self) -> Target:
@@ -222,7 +225,7 @@ async def propose_trigger_campaign(ctx: ToolContext, args: TriggerIn) -> Proposa
 class ScheduleIn(ToolInput):
     campaign_ref: Ref
     run_at: datetime = Field(description="when to run, ISO 8601 with time zone")
-    tokens: dict[str, str] = Field(default_factory=dict, max_length=20)
+    tokens: dict[str, Text] = Field(default_factory=dict, max_length=20)
     reason: Reason
 
     @field_validator("run_at")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from mopsgate.governance.recovering import holds
+from mopsgate.governance.vendor_state import holds
 
 
 @pytest.mark.parametrize(

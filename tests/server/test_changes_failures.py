@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from mopsgate.connectors.http import RetryPolicy
 from mopsgate.crm.records import PersonUpdate, RecordResult
 from mopsgate.sandbox.hubspot import ids as hs
 from mopsgate.sandbox.marketo import ids as mk
@@ -35,19 +34,15 @@ from tests.server.test_changes_kit import (
     propose_titles,
     status,
 )
+from tests.support.no_wait import no_wait_runtime
 
 NEW = "Partly Written"
-
-
-async def _no_sleep(_seconds: float) -> None:
-    return None
 
 
 @pytest.fixture
 def runtime(settings: Settings) -> Runtime:
     """Retries without waiting, so a persistent upstream failure costs milliseconds."""
-    retry = RetryPolicy(sleep=_no_sleep, jitter=lambda: 0.5)
-    return build_runtime(settings, env={}, client_options={"retry": retry})
+    return no_wait_runtime(settings)
 
 
 def _spy_updates(runtime: Runtime, name: str, monkeypatch) -> Counter[str]:
@@ -108,7 +103,7 @@ async def test_failure_mid_batch_leaves_an_exact_account(
         }
         assert outcome["written_refs"] == refs[:100]
         assert [f["ref"] for f in outcome["failed"]] == refs[100:]
-        assert {f["code"] for f in outcome["failed"]} == {"unconfirmed"}
+        assert {f["code"] for f in outcome["failed"]} == {"not_written"}  # re-read after
         # The account matches the vendor's state exactly.
         titles = {r: emu.person_fields(v.native_of(r))["jobtitle"] for r in refs}
         assert [r for r in refs if titles[r] == NEW] == refs[:100]

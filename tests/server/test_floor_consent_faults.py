@@ -15,7 +15,7 @@ import pytest
 
 from mopsgate.connectors.http import RetryPolicy
 from mopsgate.sandbox.marketo import ids as mk
-from mopsgate.server.app import Runtime, build_runtime
+from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows, text_of
 from tests.server.e2e_support import VENDORS, approve
@@ -37,6 +37,7 @@ from tests.server.test_floor_duplicates import (
     single,
 )
 from tests.server.test_send_lists_floor import LIST_REF, SENDER, members_of
+from tests.support.no_wait import no_wait_runtime
 
 TRIES = RetryPolicy().max_attempts  # a fault that outlasts every retry
 # What each kind of consent read looks like on the wire (an aimed fault's key).
@@ -53,15 +54,10 @@ TARGETS = {
 FAULTS = ("error_on", "timeout_on")
 
 
-async def _no_sleep(_seconds: float) -> None:
-    return None
-
-
 @pytest.fixture
 def runtime(settings: Settings) -> Runtime:
     """Retries without waiting, so a fault that outlasts them costs milliseconds."""
-    retry = RetryPolicy(sleep=_no_sleep, jitter=lambda: 0.5)
-    return build_runtime(settings, env={}, client_options={"retry": retry})
+    return no_wait_runtime(settings)
 
 
 def _aim(runtime: Runtime, vendor: str, fault: str, key: str) -> None:

@@ -1,0 +1,131 @@
+"""The HTTP transport against the catalogue's transport attacks (X-05, X-06, X-07, X-09, X-11,
+X-12, X-16): each request is the attack as a client would send it, against a real server on a
+free loopback port."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from mopsgate.server.app import Runtime
+from mopsgate.server.settings import Settings
+from tests.conftest import audit_rows
+from tests.server.test_http_sessions import INITIALIZE as INIT
+from tests.support.tokens import issue_token
+
+ACCEPT = {"Accept": "application/json, text/event-stream"}
+LIST = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
+
+
+def _post(base: str, body: Any, headers: dict[str, str], path: str = "/mcp") -> httpx.Response:
+    return httpx.post(f"{base}{path}", json=body, headers={**ACCEPT, **headers}, timeout=10)
+
+
+def _port(base: str) -> int:
+    port = urlsplit(base).port
+    assert port is not None
+    return port
+
+
+def _auth(settings: Settings, principal: str = "assistant") -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(settings, principal)}"}
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::1]"])
+def test_loopback_host_names_are_accepted_without_an_origin(
+    host: str, http_base: str, settings: Settings
+):
+    """X-07: every name of the loopback interface, from a client that sends no Origin."""
+    response = _post(http_base, INIT, {**_auth(settings), "Host": f"{host}:{_port(http_base)}"})
+    assert response.status_code == 200, response.text
+    assert "mcp-session-id" in response.headers or "result" in response.text
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Host": "evil.example"}, {"Host": "evil.example:80"}, {"Origin": "http://evil.example"}],
+)
+def test_dns_rebinding_is_refused_before_anything_runs(
+    headers: dict[str, str], http_base: str, settings: Settings
+):
+    """X-06: a foreign Host (421) or Origin (403) with a valid token; an initialize that a
+    loopback Host would have answered 200."""
+    response = _post(http_base, INIT, {**_auth(settings), **headers})
+    assert response.status_code == (403 if "Origin" in headers else 421), response.text
+    assert not [r for r in audit_rows(settings) if r["kind"] == "tool_call"]
+
+
+def test_a_token_in_the_query_string_is_not_a_credential(http_base: str, settings: Settings):
+    """X-05: the bearer token in the URI (the spec's MUST NOT) authenticates nothing."""
+    token = issue_token(settings, "assistant")
+    response = httpx.post(
+        f"{http_base}/mcp", params={"access_token": token}, json=INIT, headers=ACCEPT, timeout=10
+    )
+    assert response.status_code == 401
+
+
+def test_a_cors_preflight_from_another_origin_is_not_granted(http_base: str):
+    """X-09: no wildcard, no reflected Origin, no credentials for a foreign page."""
+    response = httpx.options(
+        f"{http_base}/mcp",
+        headers={
+            "Origin": "http://evil.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+        timeout=10,
+    )
+    assert "access-control-allow-origin" not in response.headers
+    assert "access-control-allow-credentials" not in response.headers
+
+
+def test_a_huge_body_is_refused_and_the_server_still_answers(http_base: str, settings: Settings):
+    """X-11 / I-04: a 5 MB request is refused before it becomes a call; others are served."""
+    auth = _auth(settings)
+    big = {**LIST, "params": {"pad": "x" * 5_000_000}}
+    response = _post(http_base, big, auth)
+    assert response.status_code == 413, response.status_code
+    assert _post(http_base, INIT, auth).status_code == 200
+    assert not [r for r in audit_rows(settings) if r["kind"] == "tool_call"]
+
+
+def test_an_unsupported_protocol_version_header_is_400(http_base: str, settings: Settings):
+    """X-12: after a 2025 handshake, a request claiming a protocol version nobody speaks."""
+    auth = _auth(settings)
+    init = _post(http_base, INIT, auth)
+    session = {"Mcp-Session-Id": init.headers["mcp-session-id"]}
+    response = _post(http_base, LIST, {**auth, **session, "MCP-Protocol-Version": "1999-01-01"})
+    assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize("path", ["/approve", "/review", "/api/approve", "/changes/approve"])
+def test_no_approval_route_exists_over_http(path: str, http_base: str, settings: Settings):
+    """X-16: the agent's bearer token on anything that looks like an approval endpoint."""
+    body = {"change_id": "chg_0123456789ab", "reviewer": "mops-lead"}
+    assert _post(http_base, body, _auth(settings), path=path).status_code == 404
+
+
+APPROVAL_WORDS = ("approve", "review", "reject", "decide", "sign")
+
+
+async def test_no_principal_can_reach_an_approval_tool(
+    connect, runtime: Runtime, settings: Settings
+):
+    """T-09 / X-16: no tool of the registry approves; for every principal of the manifest
+    tools/list has none, and calling one by name is refused as unknown and audited."""
+    assert not [n for n in runtime.specs if any(w in n for w in APPROVAL_WORDS)]
+    manifest, _ = await runtime.holder.current()
+    for principal in sorted(manifest.principals):
+        async with connect(principal) as client:
+            names = {t.name for t in (await client.list_tools()).tools}
+            assert not [n for n in names if any(w in n for w in APPROVAL_WORDS)], principal
+            result = await client.call_tool(
+                "approve_change", {"change_id": "chg_0123456789ab", "reviewer": "mops-lead"}
+            )
+            assert result.is_error and "no tool named 'approve_change'" in str(result.content)
+    rows = [r for r in audit_rows(settings) if r["tool"] == "approve_change"]
+    assert len(rows) == len(manifest.principals)
+    assert {(r["outcome"], r["rule_id"]) for r in rows} == {("denied", "unknown-tool")}

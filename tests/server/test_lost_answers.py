@@ -1,0 +1,106 @@
+"""The vendor acted, then its answer was lost: a 5xx or a timeout after the write (catalogue
+U-08, U-09). The emulator performs the write and then answers 502 or not at all
+(``error_after_on`` / ``timeout_after_on``).
+
+A send is never re-sent: a campaign trigger goes out once, its outcome stays unconfirmed (a
+run leaves nothing to re-read) and finishing it is refused. A field update (idempotent) is
+retried within the client's bound; when every answer is lost the records are re-read and the
+change is recorded as what the vendor holds — here applied — without another write. Every
+attempt leaves its intent row and its outcome row; the chain verifies.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mopsgate.connectors.http import RetryPolicy
+from mopsgate.server.app import Runtime
+from mopsgate.server.settings import Settings
+from mopsgate.storage import audit_reader
+from tests.conftest import audit_rows, text_of
+from tests.server.e2e_support import VENDORS, approve
+from tests.server.test_changes_kit import (
+    REASON,
+    apply,
+    approved_send,
+    call,
+    ok,
+    people,
+    propose_titles,
+)
+from tests.support.no_wait import no_wait_runtime
+
+TRIES = RetryPolicy().max_attempts  # every try writes, and every answer is lost
+LOST = ("error_after_on", "timeout_after_on")
+UPDATE = {  # the request line of each vendor's batch update
+    "marketo": "POST /rest/v1/leads.json",
+    "hubspot": "/contacts/batch/update",
+    "salesforce": "/composite/sobjects",
+}
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Runtime:
+    return no_wait_runtime(settings)
+
+
+def _rows_of(settings: Settings, change_id: str) -> list[tuple[str, str]]:
+    return [
+        (r["kind"], r["outcome"])
+        for r in audit_rows(settings)
+        if r["change_id"] == change_id and r["tool"] == "apply_change"
+    ]
+
+
+@pytest.mark.parametrize("fault", LOST)
+async def test_a_trigger_whose_answer_was_lost_is_never_sent_again(
+    fault, connect, runtime: Runtime, settings: Settings
+):
+    emu = runtime.connectors.emulator("marketo")
+    idxs = people("subscribed", 2, start=40)
+    async with connect("assistant") as client:
+        plan = await approved_send(client, settings, idxs)
+        getattr(emu.core.faults, fault)["/trigger.json"] = 1
+        emu.core.reset_log()
+        result = await apply(client, plan)
+        assert result.is_error and "[upstream_error]" in text_of(result), text_of(result)
+        assert len(emu.triggered) == 1  # the vendor did send
+        change = await ok(client, "get_change", change_id=plan["change_id"])
+        assert change["status"] == "failed"
+        assert {f["code"] for f in change["outcome"]["failed"]} == {"unconfirmed"}
+        replay = await apply(client, plan)
+        assert replay.is_error and "already been used" in text_of(replay)
+        finish = await call(client, "propose_finish", change_id=plan["change_id"], reason=REASON)
+        assert finish.is_error and "never repeated blind" in text_of(finish)
+    assert len(emu.core.requests_to("/trigger.json", "POST")) == 1
+    assert len(emu.triggered) == 1
+    assert _rows_of(settings, plan["change_id"])[:1] == [("change", "ok")]  # intent first
+    assert ("tool_call", "error") in _rows_of(settings, plan["change_id"])
+    assert (await audit_reader(settings.storage()).verify()).ok
+
+
+@pytest.mark.parametrize("fault", LOST)
+@pytest.mark.parametrize("vendor", sorted(VENDORS))
+async def test_an_update_whose_answer_was_lost_is_reconciled_by_re_reading(
+    vendor, fault, connect, runtime: Runtime, settings: Settings
+):
+    v = VENDORS[vendor]
+    emu = runtime.connectors.emulator(vendor)
+    idxs = people("subscribed", 2, start=60)
+    async with connect("assistant") as client:
+        plan = await propose_titles(client, v, idxs, "Written, Answer Lost")
+        approve(settings, plan["change_id"])
+        getattr(emu.core.faults, fault)[UPDATE[vendor]] = TRIES
+        emu.core.reset_log()
+        result = await apply(client, plan)
+        assert not result.is_error, text_of(result)
+        change = await ok(client, "get_change", change_id=plan["change_id"])
+        assert change["status"] == "applied", change
+        assert sorted(change["outcome"]["written_refs"]) == sorted(v.ref(i) for i in idxs)
+        assert "answer to the last batch was lost" in change["outcome"]["detail"], change
+    # An update is idempotent, so the client's bounded retries may repeat it; once they are
+    # spent the records are re-read, never written again.
+    assert len(emu.core.write_requests) == TRIES
+    assert {emu.person_fields(v.native(i))[v.title_field] for i in idxs} == {"Written, Answer Lost"}
+    rows = _rows_of(settings, plan["change_id"])
+    assert rows[0] == ("change", "ok") and rows[-1] == ("tool_call", "ok"), rows

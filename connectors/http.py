@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -135,6 +136,18 @@ class _InProcess(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+def _redirected(vendor: str, response: httpx.Response) -> MalformedResponse:
+    """A 3xx is never followed (catalogue U-15): the credentials stay with the configured host,
+    and a write answered with a redirect is not a write that happened."""
+    where = urlsplit(response.headers.get("location", "")).hostname or "an unnamed location"
+    return MalformedResponse(
+        vendor,
+        f"answered HTTP {response.status_code}, redirecting to {where}; mopsgate does not "
+        "follow redirects",
+        http_status=response.status_code,
+    )
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Retry-After is either delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
     if not value:
@@ -247,6 +260,8 @@ class VendorHTTP:
             raise TransportFailure(self.vendor, f"timed out: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:
             raise TransportFailure(self.vendor, f"no answer: {type(exc).__name__}") from exc
+        if 300 <= response.status_code < 400:
+            raise _redirected(self.vendor, response)
         body = self._parse(response)
         error = self.error_mapper(response, body)
         if error is not None:

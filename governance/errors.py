@@ -117,3 +117,10 @@ class UpstreamFailure(GovernanceError):
     """The vendor failed; the message is the vendor's, without secrets."""
 
     code = "upstream_error"
+
+
+class UpstreamForbidden(UpstreamFailure):
+    """The CRM's own permissions refused what the manifest allows (field-level security, a
+    profile, missing scopes): complete mediation working, and a mismatch to report."""
+
+    code = "upstream_forbidden"

@@ -20,7 +20,12 @@ from mopsgate.crm.refs import parse_ref
 from mopsgate.governance import send_lists
 from mopsgate.governance.change_model import BlockedRecord, FieldChange, Plan, PlannedRecord
 from mopsgate.governance.consent_floor import Block, floor_blocks
-from mopsgate.governance.errors import FloorViolation, InvalidInput, NotSupported
+from mopsgate.governance.errors import (
+    FloorViolation,
+    InvalidInput,
+    NotSupported,
+    UpstreamFailure,
+)
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.plan_checks import check_update_fields, consent_blocks
 from mopsgate.governance.policy import FieldAccess
@@ -55,32 +60,53 @@ async def read_people(client: Connector, refs: Sequence[str]) -> dict[str, Perso
     return out
 
 
+MAX_PAGES = 10_000
+
+
+class _Paging:
+    """Follows a vendor's cursors to the end, or refuses: a cursor seen before (a loop) or more
+    than MAX_PAGES pages means the scan is not complete, and a plan made on part of a list's
+    members would be wrong (catalogue U-13). Nothing partial is ever returned."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.seen: set[str] = set()
+
+    def next(self, cursor: str | None) -> str | None:
+        if cursor is not None and (cursor in self.seen or len(self.seen) >= MAX_PAGES):
+            why = "repeats a cursor" if cursor in self.seen else f"runs past {MAX_PAGES} pages"
+            raise UpstreamFailure(
+                f"the vendor's paging of {self.what} {why}, so it could not be read completely.",
+                hint="Nothing was planned or written on partial data. Try again later; if it "
+                "persists, ask the platform owner to check the connector.",
+            )
+        if cursor is not None:
+            self.seen.add(cursor)
+        return cursor
+
+
 async def list_member_refs(client: Connector, list_ref: str) -> set[str]:
     members: set[str] = set()
-    cursor: str | None = None
-    for _ in range(10_000):
+    paging, cursor = _Paging(f"the members of {list_ref}"), None
+    while True:
         page = await client.list_members(
             list_ref, cursor=cursor, limit=client.capabilities.member_page
         )
         members.update(p.ref for p in page.items)
-        cursor = page.next_cursor
-        if not cursor:
-            break
-    return members
+        if (cursor := paging.next(page.next_cursor)) is None:
+            return members
 
 
 async def campaign_statuses(client: Connector, campaign_ref: str) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
-    cursor: str | None = None
-    for _ in range(10_000):
+    paging, cursor = _Paging(f"the members of {campaign_ref}"), None
+    while True:
         page = await client.campaign_members(
             campaign_ref, cursor=cursor, limit=client.capabilities.campaign_member_page
         )
         out.update({m.person_ref: m.status for m in page.items})
-        cursor = page.next_cursor
-        if not cursor:
-            break
-    return out
+        if (cursor := paging.next(page.next_cursor)) is None:
+            return out
 
 
 async def send_list_floor(

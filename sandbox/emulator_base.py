@@ -22,7 +22,7 @@ from typing import Literal, Protocol
 from urllib.parse import unquote_plus
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Match, Route
 
 from mopsgate.sandbox.faults import Faults
@@ -240,6 +240,32 @@ def allowed_methods(request: Request) -> list[str]:
 
 
 FALLBACK_PATH = "/{path:path}"
+REDIRECT_HOST = "evil.example"  # where a ``redirect_on`` fault points
+
+
+MALFORMED = {
+    "html": ("<html><body>502 Bad Gateway</body></html>", "text/html"),
+    "truncated": ('{"result": [{"id": 1, "email": "', "application/json"),
+}
+FORBIDDEN = {  # read by every vendor's error mapping: HubSpot's and Salesforce's shapes at once
+    "message": "The integration user has no access to this field (field-level security)",
+    "category": "MISSING_SCOPES",
+    "errorCode": "INSUFFICIENT_ACCESS_OR_READONLY",
+}
+
+
+def _aimed_answer(faults: Faults, request: Request) -> Response | None:
+    """The answer an aimed fault gives in place of the route's: a redirect to another host,
+    a body that is not the vendor's JSON, or the CRM's own permission refusal."""
+    line = request_line(request)
+    if faults.take_redirect(line):
+        return RedirectResponse(f"https://{REDIRECT_HOST}{request.url.path}", 302)
+    if faults.take_malformed(line):
+        body, ctype = MALFORMED[faults.malformed_kind]
+        return Response(body, status_code=200, media_type=ctype)
+    if faults.take_forbidden(line):
+        return JSONResponse([FORBIDDEN] if "/services/" in line else FORBIDDEN, status_code=403)
+    return None
 
 
 class Gate:
@@ -292,6 +318,8 @@ class Gate:
             if core.faults.take_timeout(request_line(request)):
                 raise TimeoutError(f"{core.vendor} emulator: no answer (fault timeout_on)")
             response = self.checks.refuse(request, access, write)
+            if response is None:
+                response = _aimed_answer(core.faults, request)
             if response is None:
 
                 async def run() -> Outcome:

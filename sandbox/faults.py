@@ -13,6 +13,8 @@ class Faults:
 
     expire_tokens: bool = False  # the next call with an issued token finds it expired
     rate_limit_next: int = 0  # answer the next N calls with the vendor's rate-limit error
+    retry_after: int = 1  # the wait those rate-limit answers ask for (vendors that say one)
+    rate_limit_on: dict[str, int] = field(default_factory=dict)  # aimed, like error_on
     server_error_next: int = 0  # answer the next N calls with a 5xx
     slow_seconds: float = 0.0  # delay every response
     fail_record_ids: set[str] = field(default_factory=set)  # per-record failures in batch writes
@@ -31,12 +33,21 @@ class Faults:
     # Awaited after every write the vendor performed, before it answers: what a test makes
     # happen at exactly that instant (the audit disk filling up, the process dying).
     after_write: Callable[[], Awaitable[None]] | None = None
+    # The next N calls whose request line contains the key are answered with a 302 to another
+    # host (a proxy or a hijacked DNS name would), before anything runs.
+    redirect_on: dict[str, int] = field(default_factory=dict)
+    # The next N calls whose request line contains the key get a 200 that is not the vendor's
+    # JSON (``malformed_kind``: "html", a proxy's page; "truncated", JSON cut off), or a 403
+    # as a CRM's field-level security or profile answers (``forbidden_on``); nothing runs.
+    malformed_on: dict[str, int] = field(default_factory=dict)
+    malformed_kind: str = "html"
+    forbidden_on: dict[str, int] = field(default_factory=dict)
 
-    def take_rate_limit(self) -> bool:
+    def take_rate_limit(self, line: str = "") -> bool:
         if self.rate_limit_next > 0:
             self.rate_limit_next -= 1
             return True
-        return False
+        return _take_aimed(self.rate_limit_on, line)
 
     def take_server_error(self, line: str = "") -> bool:
         if self.server_error_next > 0:
@@ -46,6 +57,15 @@ class Faults:
 
     def take_timeout(self, line: str) -> bool:
         return _take_aimed(self.timeout_on, line)
+
+    def take_malformed(self, line: str) -> bool:
+        return _take_aimed(self.malformed_on, line)
+
+    def take_forbidden(self, line: str) -> bool:
+        return _take_aimed(self.forbidden_on, line)
+
+    def take_redirect(self, line: str) -> bool:
+        return _take_aimed(self.redirect_on, line)
 
     def take_timeout_after(self, line: str) -> bool:
         return _take_aimed(self.timeout_after_on, line)

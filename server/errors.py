@@ -11,6 +11,7 @@ import logging
 
 from mopsgate.crm.errors import (
     ConfigError,
+    Forbidden,
     InvalidRequest,
     NotFoundError,
     NotSupportedByVendor,
@@ -25,6 +26,7 @@ from mopsgate.governance.errors import (
     NotSupported,
     RateLimited,
     UpstreamFailure,
+    UpstreamForbidden,
 )
 
 log = logging.getLogger("mopsgate.errors")
@@ -58,9 +60,20 @@ def from_vendor(exc: VendorError | ConfigError) -> GovernanceError:
             details=details,
         )
     if isinstance(exc, (RateLimitError, QuotaExceeded)):
+        wait = exc.retry_after
         return RateLimited(
-            f"{exc.vendor} refused the call: {exc.message}",
+            f"{exc.vendor} refused the call: {exc.message}"
+            + (f" (it asks to retry after {wait:.0f} s)" if wait is not None else ""),
             hint="Wait and try again later; the vendor's API budget is spent.",
+            details={"retry_after": wait} if wait is not None else {},
+        )
+    if isinstance(exc, Forbidden):
+        return UpstreamForbidden(
+            f"{exc.vendor} refused it with its own permissions: {exc.message}",
+            hint="The manifest allows this but the CRM's integration user may not (field-level "
+            "security, profile or scopes). Nothing was changed by mopsgate; ask the CRM admin "
+            "to grant it, or the manifest owner to stop allowing it.",
+            details=details,
         )
     return UpstreamFailure(
         f"{exc.vendor} returned an error: {exc.message}",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from mopsgate.crm.capabilities import Capabilities
 from mopsgate.crm.connector import Connector
@@ -14,6 +15,21 @@ from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.errors import InvalidInput, NotPermitted, NotSupported
 from mopsgate.governance.policy import FieldAccess, field_access, permitted_objects
 from mopsgate.tools.spec import ToolContext
+
+
+def _moment(value: object) -> object:
+    """ISO 8601 text as the moment it names (a bare date means its midnight). Arguments are
+    validated strictly, so nothing is coerced: a number or a boolean stays an error; text
+    JSON has no other way to carry a time in is read here, once."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.strip())
+        except ValueError:
+            return value
+    return value
+
+
+Moment = Annotated[datetime, BeforeValidator(_moment)]
 
 ConnectorName = Literal["marketo", "hubspot", "salesforce"]
 

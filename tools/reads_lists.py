@@ -25,6 +25,7 @@ from mopsgate.tools.common import (
     ConnectorName,
     Cursor,
     Limit,
+    Moment,
     Ref,
     campaign_ref,
     connector,
@@ -267,8 +268,8 @@ class ActivitiesIn(ToolInput):
         None, description="optional; must match the references' connector"
     )
     types: list[ActivityType] = Field(default_factory=list, max_length=16)
-    since: datetime | None = Field(None, description="ISO 8601; without a zone it is UTC")
-    until: datetime | None = Field(None, description="ISO 8601, exclusive; UTC by default")
+    since: Moment | None = Field(None, description="ISO 8601; without a zone it is UTC")
+    until: Moment | None = Field(None, description="ISO 8601, exclusive; UTC by default")
     limit: Limit = 50
     cursor: Cursor = None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC
 
 from pydantic import BaseModel, Field
 
@@ -17,6 +17,7 @@ from mopsgate.tools.common import (
     ConnectorName,
     Cursor,
     Limit,
+    Moment,
     Ref,
     connector,
     list_ref,
@@ -68,7 +69,7 @@ class SearchPeopleIn(ToolInput):
         pattern=r"^@?[A-Za-z0-9.-]+\.[A-Za-z]{2,}$",
         description="email address at this domain, e.g. 'example.com'",
     )
-    updated_since: datetime | None = Field(
+    updated_since: Moment | None = Field(
         None, description="record changed at or after this time (ISO 8601; UTC if no zone)"
     )
     not_in_list_ref: Ref | None = Field(None, description="leave out members of this list")

@@ -41,8 +41,8 @@ class HubSpotChecks:
         if refused is not None:
             return refused
         core, faults, path = self.core, self.core.faults, request.url.path
-        if faults.take_rate_limit():
-            return _too_many("TEN_SECONDLY_ROLLING", 1)
+        if faults.take_rate_limit(request_line(request)):
+            return _too_many("TEN_SECONDLY_ROLLING", faults.retry_after)
         if path.endswith("/search") and "/objects" in path:
             if not self.search_window.hit():
                 return _too_many("SECONDLY", self.search_window.seconds_until_free())

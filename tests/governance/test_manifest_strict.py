@@ -42,3 +42,27 @@ def test_a_flag_given_as_text_is_refused() -> None:
 def test_a_deeply_nested_manifest_is_a_problem_not_a_crash(depth: int) -> None:
     found = problems("a = " + "[" * depth + "]" * depth + "\n" + BASE)
     assert len(found) == 1 and "nested too deeply" in found[0].message, found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "version = 1\n" + BASE,  # a key twice
+        BASE + '[connectors.marketo]\nenvironment = "sandbox"\n',  # a table twice
+        BASE.replace("[use_cases.ops.owners]", "[use_cases.ops]\nx = 1\n[use_cases.ops.owners]"),
+        BASE + 'principals.bot.use_cases = ["ops"]\n',  # a dotted key redefining a table
+    ],
+    ids=["key-twice", "table-twice", "table-reopened", "dotted-redefinition"],
+)
+def test_duplicate_keys_and_tables_are_invalid_toml(text: str) -> None:
+    """M-07: never a silent last-one-wins."""
+    found = problems(text)
+    assert found and all("invalid TOML" in p.message for p in found), found
+    assert found[0].line > 1
+
+
+@pytest.mark.parametrize("poison", ["\x00", "\u202e"])
+def test_nul_and_bidi_override_are_problems_not_crashes(poison: str) -> None:
+    """M-12 / M-11: a NUL byte anywhere, or a right-to-left override inside an identifier."""
+    found = problems(BASE.replace('id = "bot-read"', f'id = "bot{poison}read"'))
+    assert found, "accepted"

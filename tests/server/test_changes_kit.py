@@ -122,3 +122,12 @@ def sql(settings: Settings, statement: str, *params: Any) -> None:
         conn.commit()
     finally:
         conn.close()
+
+
+async def approved_titles(
+    client: Client, settings: Settings, v: Vendor, idxs: list[int], title: str
+) -> dict[str, Any]:
+    """A title change for these people, proposed and approved by mops-lead."""
+    plan = await propose_titles(client, v, idxs, title)
+    approve(settings, plan["change_id"])
+    return plan

@@ -4,6 +4,11 @@ free loopback port."""
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
+import subprocess
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,6 +19,7 @@ from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows
 from tests.server.test_http_sessions import INITIALIZE as INIT
+from tests.server.test_transports import MOPSGATE, _env
 from tests.support.tokens import issue_token
 
 ACCEPT = {"Accept": "application/json, text/event-stream"}
@@ -129,3 +135,61 @@ async def test_no_principal_can_reach_an_approval_tool(
     rows = [r for r in audit_rows(settings) if r["tool"] == "approve_change"]
     assert len(rows) == len(manifest.principals)
     assert {(r["outcome"], r["rule_id"]) for r in rows} == {("denied", "unknown-tool")}
+
+
+INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+VERSION = {"MCP-Protocol-Version": "2025-11-25"}
+
+
+def test_a_session_id_never_authenticates_by_itself(http_base: str, settings: Settings):
+    """X-10: another principal (own valid token) presenting A's session id, no token at all,
+    and a guessed id; the id is long and random."""
+    owner, other = _auth(settings, "assistant"), _auth(settings, "analyst")
+    session = _post(http_base, INIT, owner).headers["mcp-session-id"]
+    assert len(session) >= 32
+    mine = {"Mcp-Session-Id": session, **VERSION}
+    assert _post(http_base, INITIALIZED, {**owner, **mine}).status_code == 202
+    assert _post(http_base, LIST, {**other, **mine}).status_code == 404
+    assert _post(http_base, LIST, mine).status_code == 401
+    guessed = {"Mcp-Session-Id": secrets.token_hex(16), **VERSION}
+    assert _post(http_base, LIST, {**owner, **guessed}).status_code == 404
+    assert _post(http_base, LIST, {**owner, **mine}).status_code == 200
+
+
+def _listening_sockets(pid: int) -> list[str]:
+    """Inodes of this process's sockets in LISTEN state (TCP, IPv4 or IPv6)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        target = os.readlink(fd)
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    listening = []
+    for table in ("tcp", "tcp6"):
+        path = Path(f"/proc/{pid}/net/{table}")
+        for line in path.read_text().splitlines()[1:] if path.exists() else []:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:
+                listening.append(fields[1])
+    return listening
+
+
+@pytest.mark.skipif(not Path("/proc/self/net/tcp").exists(), reason="needs Linux /proc")
+def test_stdio_opens_no_listening_socket(settings: Settings):
+    """X-13: a stdio server, answering its client, listens on nothing."""
+    with subprocess.Popen(
+        [MOPSGATE, "serve", "--transport", "stdio"],
+        env=_env(settings, MOPSGATE_PRINCIPAL="analyst"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=settings.home.parent,
+    ) as proc:
+        try:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write((json.dumps(INIT) + "\n").encode())
+            proc.stdin.flush()
+            answer = json.loads(proc.stdout.readline())
+            assert answer["result"]["serverInfo"]["name"] == "mopsgate"
+            assert _listening_sockets(proc.pid) == []
+        finally:
+            proc.kill()

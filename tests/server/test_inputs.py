@@ -89,3 +89,61 @@ async def test_oversized_arguments_are_refused_before_any_upstream_call(
         assert (await client.call_tool("list_my_changes", {})).structured_content["changes"] == []
     assert emu.core.requests == []
     assert last_refusal(settings, tool)["error_code"] == "invalid_input"
+
+
+SMUGGLED: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "propose_update_person",
+        {"refs": [LEAD], "fields": {"title": "x"}, "dry_run": False},
+        "dry_run",
+    ),
+    (
+        "propose_update_person",
+        {"refs": [LEAD], "fields": {"title": "x"}, "skip_approval": True},
+        "skip_approval",
+    ),
+    (
+        "apply_change",
+        {
+            "change_id": "chg_0123456789ab",
+            "confirmation_token": "x" * 20,
+            "approved_by": "mops-lead",
+        },
+        "approved_by",
+    ),
+]
+
+
+@pytest.mark.parametrize(("tool", "args", "field"), SMUGGLED)
+async def test_unexpected_fields_are_refused(
+    tool: str, args: dict[str, Any], field: str, connect, runtime: Runtime, settings: Settings
+):
+    """I-05: an argument the schema does not name is an error, never ignored."""
+    args = {"reason": REASON, **args} if tool.startswith("propose") else args
+    async with connect("assistant") as client:
+        text = await refused(client, tool, **args)
+        assert (await client.call_tool("list_my_changes", {})).structured_content["changes"] == []
+    assert f"{field}: unknown field" in text, text
+    assert runtime.connectors.emulator("marketo").core.requests == []
+    assert last_refusal(settings, tool)["error_code"] == "invalid_input"
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "marketo:lead:3@evil.com",
+        "https://evil.example/rest/v1/leads.json",
+        "marketo:lead:169.254.169.254",
+        "marketo:lead:../../identity/oauth/token",
+        "//169.254.169.254/latest/meta-data",
+    ],
+)
+async def test_a_host_smuggled_into_a_reference_is_refused(
+    ref: str, connect, runtime: Runtime, settings: Settings
+):
+    """I-12: an id can never carry a host, a URL or a path; the vendor sees no request."""
+    async with connect("assistant") as client:
+        text = await refused(client, "get_person", ref=ref)
+    assert text.startswith("[invalid_input]"), text
+    assert runtime.connectors.emulator("marketo").core.requests == []
+    assert last_refusal(settings, "get_person")["error_code"] == "invalid_input"

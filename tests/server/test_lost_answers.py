@@ -18,15 +18,15 @@ from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
 from mopsgate.storage import audit_reader
 from tests.conftest import audit_rows, text_of
-from tests.server.e2e_support import VENDORS, approve
+from tests.server.e2e_support import VENDORS
 from tests.server.test_changes_kit import (
     REASON,
     apply,
     approved_send,
+    approved_titles,
     call,
     ok,
     people,
-    propose_titles,
 )
 from tests.support.no_wait import no_wait_runtime
 
@@ -88,8 +88,7 @@ async def test_an_update_whose_answer_was_lost_is_reconciled_by_re_reading(
     emu = runtime.connectors.emulator(vendor)
     idxs = people("subscribed", 2, start=60)
     async with connect("assistant") as client:
-        plan = await propose_titles(client, v, idxs, "Written, Answer Lost")
-        approve(settings, plan["change_id"])
+        plan = await approved_titles(client, settings, v, idxs, "Written, Answer Lost")
         getattr(emu.core.faults, fault)[UPDATE[vendor]] = TRIES
         emu.core.reset_log()
         result = await apply(client, plan)

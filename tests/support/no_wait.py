@@ -12,6 +12,9 @@ async def _no_sleep(_seconds: float) -> None:
     return None
 
 
+def no_wait_retry() -> RetryPolicy:
+    return RetryPolicy(sleep=_no_sleep, jitter=lambda: 0.5)
+
+
 def no_wait_runtime(settings: Settings) -> Runtime:
-    retry = RetryPolicy(sleep=_no_sleep, jitter=lambda: 0.5)
-    return build_runtime(settings, env={}, client_options={"retry": retry})
+    return build_runtime(settings, env={}, client_options={"retry": no_wait_retry()})

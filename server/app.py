@@ -234,7 +234,7 @@ def build_server(
         connectors=runtime.connectors,
         services=lambda: runtime.services,
     )
-    surface = McpSurface(pipeline, transport, resolve_principal)
+    surface = McpSurface(pipeline, transport, resolve_principal, home=runtime.settings.home)
     bus = InMemorySubscriptionBus()
 
     async def on_manifest_event(event: ManifestEvent) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pydantic_core
@@ -44,6 +44,7 @@ from mopsgate.governance.errors import AuditUnavailable, InvalidInput
 from mopsgate.governance.risk import tool_hints
 from mopsgate.server.errors import error_text
 from mopsgate.server.pipeline import CallOutcome, Pipeline, Refused
+from mopsgate.server.tool_schemas import Schemas, schemas
 from mopsgate.tools.spec import Spec
 
 log = logging.getLogger("mopsgate.protocol")
@@ -52,16 +53,16 @@ PrincipalResolver = Callable[[Any], str | None]  # request context -> principal
 Lifespan = Callable[[Server[Any]], AbstractAsyncContextManager[Any]]
 
 
-@cache
-def mcp_tool(spec: Spec) -> Tool:
-    """A tool as ``tools/list`` publishes it, built once per spec: its schemas come straight
-    from the models the pipeline validates with, and its annotations from its risk class."""
+def mcp_tool(spec: Spec, published: Schemas) -> Tool:
+    """A tool as ``tools/list`` publishes it: its schemas are those of the models the pipeline
+    validates with (``tool_schemas``), and its annotations follow from its risk class."""
+    input_schema, output_schema = published[spec.name]
     return Tool(
         name=spec.name,
         title=spec.title,
         description=spec.description,
-        input_schema=spec.input_model.model_json_schema(by_alias=True),
-        output_schema=spec.output_model.model_json_schema(),
+        input_schema=input_schema,
+        output_schema=output_schema,
         annotations=ToolAnnotations(**tool_hints(spec.name, spec.risk)),
     )
 
@@ -107,11 +108,18 @@ class McpSurface:
     """The handlers and the middleware of one server, for one transport."""
 
     def __init__(
-        self, pipeline: Pipeline, transport: str, resolve_principal: PrincipalResolver
+        self,
+        pipeline: Pipeline,
+        transport: str,
+        resolve_principal: PrincipalResolver,
+        *,
+        home: Path | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.transport = transport
         self.resolve_principal = resolve_principal
+        self.home = home  # where the tools' JSON Schemas are remembered between starts
+        self._tools: dict[str, Tool] = {}
         # connection -> a session on it; forgotten when the connection ends (see below)
         self.legacy_sessions: dict[Any, Any] = {}
 
@@ -124,9 +132,17 @@ class McpSurface:
         limits = await self.pipeline.limits(caller)
         return ListToolsResult(
             tools=[
-                with_limits(mcp_tool(spec), limits) for spec in await self.pipeline.visible(caller)
+                with_limits(self.tool(spec), limits) for spec in await self.pipeline.visible(caller)
             ]
         )
+
+    def tool(self, spec: Spec) -> Tool:
+        """The listing of every tool, built at the first request that needs one."""
+        if not self._tools:
+            specs = list(self.pipeline.specs.values())
+            published = schemas(specs, self.home)
+            self._tools = {s.name: mcp_tool(s, published) for s in specs}
+        return self._tools[spec.name]
 
     async def call_tool(self, ctx: Any, params: CallToolRequestParams) -> CallToolResult:
         outcome = await self.pipeline.call(self.caller(ctx), params.name, params.arguments or {})
@@ -225,7 +241,7 @@ def build_mcp_server(
         version="0.1.0",
         instructions=instructions,
         lifespan=lifespan,
-        get_tool_input_schema=_input_schema(surface.pipeline),
+        get_tool_input_schema=_input_schema(surface),
         on_list_tools=surface.list_tools,
         on_call_tool=surface.call_tool,
         on_subscriptions_listen=ListenHandler(bus),
@@ -234,12 +250,12 @@ def build_mcp_server(
     return server
 
 
-def _input_schema(pipeline: Pipeline) -> Callable[[str], dict[str, Any] | None]:
+def _input_schema(surface: McpSurface) -> Callable[[str], dict[str, Any] | None]:
     """For the SDK's check of ``Mcp-Param`` headers (streamable HTTP, 2026 era)."""
 
     def lookup(name: str) -> dict[str, Any] | None:
-        spec = pipeline.specs.get(name)
-        return mcp_tool(spec).input_schema if spec is not None else None
+        spec = surface.pipeline.specs.get(name)
+        return surface.tool(spec).input_schema if spec is not None else None
 
     return lookup
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
 from pydantic import JsonValue
 
-from mopsgate.connectors.http import parse_retry_after
+if TYPE_CHECKING:
+    import httpx
 
 USER_AGENT = "mopsgate-notify/1"
 DEFAULT_TIMEOUT = 5.0
@@ -34,7 +35,9 @@ class Delivery:
 
 class WebhookSender:
     """POSTs JSON bodies with an Idempotency-Key; one client, reused, closed with
-    :meth:`aclose`."""
+    :meth:`aclose`. The client (and httpx with it) is made at the first POST: every server
+    makes a sender as it starts, and MCP clients wait for that start, while most manifests name
+    no webhook at all."""
 
     def __init__(
         self,
@@ -42,12 +45,21 @@ class WebhookSender:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            headers={"User-Agent": USER_AGENT},
-        )
+        self._transport = transport
+        self._timeout = timeout
+        self._client: httpx.AsyncClient | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient(
+                transport=self._transport,
+                timeout=httpx.Timeout(self._timeout),
+                follow_redirects=False,
+                headers={"User-Agent": USER_AGENT},
+            )
+        return self._client
 
     async def post(
         self,
@@ -57,6 +69,10 @@ class WebhookSender:
         idempotency_key: str,
         event: str,
     ) -> Delivery:
+        import httpx
+
+        from mopsgate.connectors.http import parse_retry_after
+
         started = time.perf_counter()
 
         def done(ok: bool, status: int | None, detail: str, retry: float | None = None) -> Delivery:
@@ -65,7 +81,7 @@ class WebhookSender:
 
         headers = {"Idempotency-Key": idempotency_key, "X-Mopsgate-Event": event}
         try:
-            response = await self._client.post(url, json=dict(body), headers=headers)
+            response = await self._http().post(url, json=dict(body), headers=headers)
         except httpx.TimeoutException:
             return done(False, None, "timed out")
         except httpx.InvalidURL:
@@ -79,4 +95,5 @@ class WebhookSender:
         return done(False, status, f"HTTP {status} from the receiver", retry)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()

@@ -6,6 +6,7 @@ reference number; it only builds the two sides of each comparison the same way.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import platform
@@ -148,15 +149,17 @@ _SUBSTITUTIONS = (
 # The bench's reviewer signs approvals with a key made for this run, declared only in the bench
 # manifest: approvals take the same signed path as `mopsgate review approve`.
 BENCH_REVIEWER = "mops-lead"
-_BENCH_KEY: list[Any] = []
 
 
 def bench_reviewer_key() -> Any:
-    from mopsgate.governance.reviewer_keys import new_private_key
+    """The bench reviewer's signing key: the same in every process, because the manifest that
+    declares it is written by ``python -m bench`` and the bulk runs that sign with it are
+    processes of their own (a key made per process signed approvals no manifest declared)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    if not _BENCH_KEY:
-        _BENCH_KEY.append(new_private_key())
-    return _BENCH_KEY[0]
+    return Ed25519PrivateKey.from_private_bytes(
+        hashlib.sha256(b"mopsgate bench reviewer, not a secret").digest()
+    )
 
 
 def bench_manifest_text() -> str:

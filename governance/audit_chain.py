@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from json import encoder as _json_encoder
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -319,10 +319,44 @@ class UnreadableRow(Exception):
 def check_rows(rows: Iterable[StoredRow]) -> Segment:
     """Check a run of rows in seq order: contiguous seq, each prev_hash linking to the row
     before it, each row_hash matching the content. Links across run edges are :func:`stitch`'s."""
+    return _check_links(((r[0], r[-2], r[-1], r) for r in rows), _content_matches)
+
+
+T = TypeVar("T")
+# (seq, prev_hash, row_hash, prev_hash + the backend's own JSON of the hashed content, as UTF-8)
+DigestRow = tuple[int, str, str, bytes]
+
+
+def check_digest_rows(
+    rows: Iterable[DigestRow], stored: Callable[[int], StoredRow | None]
+) -> Segment:
+    """:func:`check_rows` for a backend that serialises each row's hashed content itself
+    (SQLite's ``json_array``, in C: about twice as fast on a million rows as building every row
+    in Python). A row whose backend JSON hashes to its row_hash is proven: the hash covers that
+    very text, so the stored values are exactly the ones hashed. Any other row (edited, or one
+    the backend writes differently from :func:`canonical_json`, say a float's digits) is
+    checked again from its stored values (``stored(seq)``), so only the canonical check ever
+    fails a row, and the verdicts of the two paths are the same."""
+
+    def matches(row: DigestRow) -> bool:
+        if hashlib.sha256(row[3]).hexdigest() == row[2]:
+            return True
+        full = stored(row[0])
+        return full is not None and full[-2] == row[1] and _content_matches(full)
+
+    return _check_links(((r[0], r[1], r[2], r) for r in rows), matches)
+
+
+def _content_matches(row: StoredRow) -> bool:
+    return compute_hash(row[-2], row[:-2]) == row[-1]
+
+
+def _check_links(
+    links: Iterable[tuple[int, str, str, T]], content_ok: Callable[[T], bool]
+) -> Segment:
     count, first, prev_seq, prev_hash = 0, None, 0, ""
     try:
-        for row in rows:
-            seq, prev = row[0], row[-2]
+        for seq, prev, row_hash, row in links:
             if first is None:
                 first = (seq, prev)
             elif seq != prev_seq + 1:
@@ -330,10 +364,10 @@ def check_rows(rows: Iterable[StoredRow]) -> Segment:
             elif prev != prev_hash:
                 problem = f"prev_hash does not match the hash of row seq={prev_seq}"
                 return Segment(count, first, (prev_seq, prev_hash), seq, problem)
-            if compute_hash(prev, row[:-2]) != row[-1]:
+            if not content_ok(row):
                 problem = "row content does not match its hash (the row was edited)"
                 return Segment(count, first, (prev_seq, prev_hash), seq, problem)
-            count, prev_seq, prev_hash = count + 1, seq, row[-1]
+            count, prev_seq, prev_hash = count + 1, seq, row_hash
     except (UnreadableRow, TypeError, ValueError) as exc:
         problem = f"row after seq={prev_seq} cannot be read ({exc})"
         return Segment(count, first, (prev_seq, prev_hash), prev_seq + 1, problem)

@@ -21,15 +21,20 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from mopsgate.governance.audit_chain import (
+    BASE_CONTENT_COLUMNS,
     COLUMNS,
+    EXTENSION_COLUMNS,
     AuditHead,
     AuditRow,
+    DigestRow,
     Segment,
     StoredRow,
     UnreadableRow,
     VerifyResult,
+    check_digest_rows,
     check_rows,
     split_ranges,
     stitch,
@@ -42,12 +47,40 @@ from mopsgate.storage.sqlite.readonly import ReadSource, open_for_reading, read_
 from mopsgate.storage.sqlite.schema import version_of
 
 
+def _present(conn: sqlite3.Connection) -> set[str]:
+    return {str(r[1]) for r in conn.execute(f"PRAGMA table_info({TABLE})")}
+
+
 def select_sql(conn: sqlite3.Connection) -> str:
     """SELECT of every column in COLUMNS order. A copy from before a column existed (audit
     verify on old evidence) reads it as NULL, which is what the chain hashed for it."""
-    present = {str(r[1]) for r in conn.execute(f"PRAGMA table_info({TABLE})")}
+    present = _present(conn)
     cols = [c if c in present else f"NULL AS {c}" for c in COLUMNS]
     return f"SELECT {', '.join(cols)} FROM {TABLE}"  # noqa: S608 - constants only
+
+
+def digest_sql(conn: sqlite3.Connection) -> str | None:
+    """SELECT of (seq, prev_hash, row_hash, prev_hash || the hashed content as SQLite's JSON):
+    what :func:`check_digest_rows` takes. The content is the JSON array ``hashed_content``
+    hashes (the extension columns only up to the last one set). None when this SQLite has no
+    JSON functions: then rows are checked the slower way, from their values."""
+    try:
+        conn.execute("SELECT json_array(1)").fetchone()
+    except sqlite3.Error:
+        return None
+    present = _present(conn)
+
+    def col(name: str) -> str:
+        return name if name in present else "NULL"
+
+    base = ", ".join(col(c) for c in BASE_CONTENT_COLUMNS)
+    ext = [col(c) for c in EXTENSION_COLUMNS]
+    cases = " ".join(
+        f"WHEN {ext[i]} IS NOT NULL THEN json_array({base}, {', '.join(ext[: i + 1])})"
+        for i in reversed(range(len(ext)))
+    )
+    content = f"CASE {cases} ELSE json_array({base}) END"
+    return f"SELECT seq, prev_hash, row_hash, CAST(prev_hash || {content} AS BLOB) FROM {TABLE}"  # noqa: S608 - constants only
 
 
 _BOUNDS = f"SELECT MIN(seq), MAX(seq), COUNT(*) FROM {TABLE}"  # noqa: S608 - constants only
@@ -83,12 +116,11 @@ def _page(conn: sqlite3.Connection, after: int) -> list[StoredRow]:
     return conn.execute(sql, (after, PAGE)).fetchall()
 
 
-def _range_rows(conn: sqlite3.Connection, lo: int, hi: int) -> Iterator[StoredRow]:
-    """Rows in [lo, hi]; a read error becomes :class:`UnreadableRow`, so the check can say
-    where reading stopped instead of failing the whole verification."""
+def _range_rows(conn: sqlite3.Connection, select: str, lo: int, hi: int) -> Iterator[Any]:
+    """Rows of ``select`` in [lo, hi]; a read error becomes :class:`UnreadableRow`, so the
+    check can say where reading stopped instead of failing the whole verification."""
     try:
-        sql = f"{select_sql(conn)} WHERE seq BETWEEN ? AND ? ORDER BY seq"
-        cursor = conn.execute(sql, (lo, hi))
+        cursor = conn.execute(f"{select} WHERE seq BETWEEN ? AND ? ORDER BY seq", (lo, hi))
         cursor.arraysize = PAGE
         yield from cursor
     except sqlite3.Error as exc:
@@ -96,7 +128,36 @@ def _range_rows(conn: sqlite3.Connection, lo: int, hi: int) -> Iterator[StoredRo
 
 
 def _scan_conn(conn: sqlite3.Connection, lo: int, hi: int) -> Segment:
-    return check_rows(_range_rows(conn, lo, hi))
+    full = select_sql(conn)
+    digest = digest_sql(conn)
+    if digest is None:
+        return check_rows(_range_rows(conn, full, lo, hi))
+
+    def stored(seq: int) -> StoredRow | None:
+        row: StoredRow | None = conn.execute(f"{full} WHERE seq = ?", (seq,)).fetchone()
+        return row
+
+    return check_digest_rows(_digest_rows(conn, digest, full, lo, hi), stored)
+
+
+def _digest_rows(
+    conn: sqlite3.Connection, digest: str, full: str, lo: int, hi: int
+) -> Iterator[DigestRow]:
+    """Digest rows in [lo, hi]. From a row SQLite cannot put in JSON (a BLOB where text was
+    written) on, the rows are read whole and given no digest, so each is checked from its
+    values and the unreadable one is named exactly as the slower path names it."""
+    last = lo - 1
+    try:
+        cursor = conn.execute(f"{digest} WHERE seq BETWEEN ? AND ? ORDER BY seq", (lo, hi))
+        cursor.arraysize = PAGE
+        for row in cursor:
+            last = row[0]
+            yield row
+        return
+    except sqlite3.Error:
+        pass
+    for row in _range_rows(conn, full, last + 1, hi):
+        yield row[0], row[-2], row[-1], b""
 
 
 def _scan(source: ReadSource, lo: int, hi: int) -> Segment:

@@ -196,9 +196,7 @@ async def test_verify_split_across_ranges_finds_the_same_row(
         conn.execute(statement)
     conn = sqlite3.connect(db)
     try:
-        parallel = stitch(
-            [check_rows(audit_read._range_rows(conn, a, b)) for a, b in split_ranges(1, 50, 3)]
-        )
+        parallel = stitch([audit_read._scan_conn(conn, a, b) for a, b in split_ranges(1, 50, 3)])
     finally:
         conn.close()
     assert (parallel.ok, parallel.first_bad_seq) == (False, bad_seq)
@@ -225,6 +223,34 @@ def test_verify_with_worker_processes(db: Path, monkeypatch: pytest.MonkeyPatch)
     assert in_this_process == [], "the ranges were checked in child processes"
     assert verify(db, workers=1).first_bad_seq == 22
     assert in_this_process == [(1, 30)]
+
+
+@pytest.mark.parametrize("edit", [None, "UPDATE audit_log SET reason = 'edited' WHERE seq = 2"])
+def test_a_row_sqlite_writes_otherwise_than_python_gets_the_same_verdict(db: Path, edit) -> None:
+    """Verification hashes SQLite's own JSON of each row; where SQLite writes a value otherwise
+    than the canonical JSON (a float of 1e16: "1.0e+16" against "1e+16") the row is checked
+    again from its values: intact rows still verify, an edit is still named at its seq."""
+
+    async def odd_rows() -> None:
+        log = await SqliteAuditStore.open(db)
+        try:
+            for duration in (1.5, 1e16, 2.25):
+                await log.append(allowed(duration_ms=duration))
+        finally:
+            await log.close()
+
+    asyncio.run(odd_rows())
+    with sqlite3.connect(db) as conn:
+        sqlite_json = conn.execute(
+            "SELECT json_array(duration_ms) FROM audit_log WHERE seq = 2"
+        ).fetchone()[0]
+        assert sqlite_json != "[1e+16]"  # the case this test is about
+        if edit:
+            conn.execute(edit)
+    result = verify(db, workers=1)
+    assert (result.ok, result.first_bad_seq) == ((True, None) if edit is None else (False, 2))
+    legacy = check_rows(sqlite3.connect(db).execute(audit_read.select_sql(sqlite3.connect(db))))
+    assert (legacy.bad_seq is None) == result.ok  # the Python-only check agrees
 
 
 def test_a_corrupt_row_is_named_not_a_crash(db: Path) -> None:

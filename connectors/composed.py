@@ -126,6 +126,9 @@ class ComposedConnector:
     async def get_campaign(self, ref: str) -> Campaign:
         return await self.campaigns.get_campaign(ref)
 
+    async def campaign_audience(self, summary: Campaign) -> Campaign:
+        return await self.campaigns.campaign_audience(summary)
+
     async def campaign_members(
         self, ref: str, *, cursor: str | None = None, limit: int = 200
     ) -> Page[CampaignMember]:

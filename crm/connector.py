@@ -76,6 +76,13 @@ class CampaignReads(Protocol):
 
     async def get_campaign(self, ref: str) -> Campaign: ...
 
+    async def campaign_audience(self, summary: Campaign) -> Campaign:
+        """``summary`` (from ``list_campaigns``) completed with what the send-list floor needs
+        and a listing may leave out: whether it sends email and the list it sends to
+        (``sends_email``, ``audience_list_ref``, ``audience_known``). Other fields may stay as
+        the summary had them (member counts, ladders); ``get_campaign`` reads everything."""
+        ...
+
     async def campaign_members(
         self, ref: str, *, cursor: str | None = None, limit: int = 200
     ) -> Page[CampaignMember]: ...

@@ -78,7 +78,7 @@ async def email_campaigns(
             read += 1
             full = summary
             if not (summary.sends_email and summary.audience_list_ref and summary.audience_known):
-                full = await client.get_campaign(summary.ref)
+                full = await client.campaign_audience(summary)
             if sends_email(full):
                 found.append(full)
         cursor = page.next_cursor

@@ -39,24 +39,37 @@ class HubSpotCampaigns:
         path = self.s.paths.campaign(ids.native_id(ref, "campaign"))
         data = await self.s.http.send("GET", path, params={"properties": CAMPAIGN_PROPERTIES})
         metrics = await self.s.http.send("GET", f"{path}/reports/metrics")
-        emails = await self.assets(path, "MARKETING_EMAIL")
-        lists = await self.assets(path, "OBJECT_LIST")
         count = sum(
             int(metrics.get(k) or 0)
             for k in ("newContactsFirstTouch", "newContactsLastTouch", "influencedContacts")
         )
+        return await self._with_audience(to_campaign(data, member_count=count), path)
+
+    async def campaign_audience(self, summary: Campaign) -> Campaign:
+        """The listing already has the campaign's name and status; its email and list assets
+        are the two reads HubSpot needs for the rest (no detail, no report metrics): the
+        send-list floor reads every active campaign, at every list add's plan and apply."""
+        path = self.s.paths.campaign(ids.native_id(summary.ref, "campaign"))
+        return await self._with_audience(summary, path)
+
+    async def _with_audience(self, campaign: Campaign, path: str) -> Campaign:
+        emails = await self.assets(path, "MARKETING_EMAIL")
+        lists = await self.assets(path, "OBJECT_LIST")
         audience = (
             make_ref(ids.VENDOR, "list", lists[0])
             if lists and ids.NUMERIC_ID.match(lists[0])
             else None
         )
-        campaign = to_campaign(
-            data, member_count=count, sends_email=bool(emails), audience_list_ref=audience
-        )
         # Several list assets, or one that is not a list id: which lists feed the campaign's
         # emails is not fully known, and the floor must not assume it knows.
         known = not lists or (len(lists) == 1 and audience is not None)
-        return campaign.model_copy(update={"audience_known": known})
+        return campaign.model_copy(
+            update={
+                "sends_email": bool(emails),
+                "audience_list_ref": audience,
+                "audience_known": known,
+            }
+        )
 
     async def assets(self, campaign_path: str, asset_type: str) -> list[str]:
         data = await self.s.http.send("GET", f"{campaign_path}/assets/{asset_type}")

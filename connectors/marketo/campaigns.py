@@ -70,6 +70,9 @@ class MarketoCampaigns:
         items, nxt = await phased_page(phases, cursor, max(1, min(limit, 200)))
         return Page[Campaign](items=items, next_cursor=nxt)
 
+    async def campaign_audience(self, summary: Campaign) -> Campaign:
+        return await self.get_campaign(summary.ref)
+
     async def get_campaign(self, ref: str) -> Campaign:
         obj, cid = native_id(ref, *CAMPAIGN_OBJECTS)
         if obj == ids.PROGRAM:

@@ -43,6 +43,9 @@ class SalesforceCampaigns:
         ladders = await self._ladders([rec["Id"]])
         return m.to_campaign(rec, ladders.get(rec["Id"], []))
 
+    async def campaign_audience(self, summary: Campaign) -> Campaign:
+        return await self.get_campaign(summary.ref)
+
     async def _ladders(self, campaign_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         if not campaign_ids:
             return {}

@@ -40,6 +40,11 @@ class Caps:
 # Campaign listings: Marketo's live in two collections (programs, smart campaigns); HubSpot's
 # and Salesforce's in one.
 CAMPAIGN_LISTINGS = {"marketo": 2, "hubspot": 1, "salesforce": 1}
+# Reads per campaign the listing cannot rule out (not inactive) that no client can avoid: a
+# HubSpot campaign's emails and lists are its assets, one call per asset type, and no listing
+# carries them. (Marketo's smart-campaign audience is a per-campaign read too; it is not
+# counted here, so Marketo's list-add ratios are overstated, never understated.)
+CAMPAIGN_READS = {"marketo": 0, "hubspot": 2, "salesforce": 0}
 
 
 def _caps(vendor: str) -> Caps:
@@ -76,19 +81,29 @@ def reads(vendor: str, refs: Iterable[str]) -> int:
     return sum(_calls(n, cap) for n in objects_of(refs).values())
 
 
-def plan_minimum(vendor: str, operation: str, refs: list[str], members: int) -> int:
+def _send_list_scan(vendor: str, campaigns: int) -> int:
+    return CAPS[vendor].campaign_listing + CAMPAIGN_READS[vendor] * campaigns
+
+
+def plan_minimum(
+    vendor: str, operation: str, refs: list[str], members: int, campaigns: int = 0
+) -> int:
+    """``campaigns``: campaigns the vendor's listing does not show to be inactive."""
     caps = CAPS[vendor]
     if operation == "update_fields":
         return reads(vendor, refs) + caps.describe_per_object * len(objects_of(refs))
-    return reads(vendor, refs) + _pages(members, caps.members) + caps.campaign_listing
+    return reads(vendor, refs) + _pages(members, caps.members) + _send_list_scan(vendor, campaigns)
 
 
-def apply_minimum(vendor: str, operation: str, written: list[str], members: int) -> int:
+def apply_minimum(
+    vendor: str, operation: str, written: list[str], members: int, campaigns: int = 0
+) -> int:
     caps = CAPS[vendor]
     writes = _calls(len(written), caps.write)
     if operation == "update_fields":
         return reads(vendor, written) + writes
-    return reads(vendor, written) + _pages(members, caps.members) + caps.campaign_listing + writes
+    scan = _send_list_scan(vendor, campaigns)
+    return reads(vendor, written) + _pages(members, caps.members) + scan + writes
 
 
 _ID = re.compile(r"/(?:[0-9]+|[0-9A-Za-z]{15,18}|[0-9a-fA-F]{8}-[0-9a-fA-F-]{27})(?=/|\.json|$)")

@@ -65,7 +65,9 @@ BULK_NOTES = [
     "Salesforce 200 per object), list member pages at the page cap (300 / 250 / 2000), writes "
     "at the batch-write cap (300 / 100 / 200), one describe per person object for updates, and "
     "one page per campaign listing for list adds (Marketo 2: programs and smart campaigns; "
-    "HubSpot and Salesforce 1) to know whether the list feeds email sends. Apply re-reads "
+    "HubSpot and Salesforce 1) to know whether the list feeds email sends, plus, on HubSpot, "
+    "two asset reads (emails, lists) per campaign not shown inactive, since no HubSpot listing "
+    "carries them. Apply re-reads "
     "only the records it writes. Auth token calls (made in warm-up) are excluded. "
     "Per-endpoint counts for every row are in latest.json.",
     "Upstream calls are the requests the emulator received; they equal the upstream_calls the "

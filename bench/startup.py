@@ -23,7 +23,7 @@ from mcp import Client, StdioServerParameters
 
 from bench.common import MOPSGATE, ROOT, SHIPPED_MANIFEST, child_env
 
-TARGET_S = 1.5
+TARGET_RATIO = 1.1  # governed / bare MCPServer, spawn to first tools/list (#15)
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -58,7 +58,7 @@ async def time_to_tools_list(params: StdioServerParameters) -> tuple[float, int]
 PHASES = """
 import json, sys, time
 t0 = time.perf_counter()
-import mopsgate.server.cli  # what the console script imports first
+import mopsgate.server.cli_serve  # what the console script imports for serve
 t1 = time.perf_counter()
 from mopsgate.server.app import build_runtime, build_server
 from mopsgate.server.settings import Settings
@@ -68,7 +68,7 @@ rt = build_runtime(Settings(Path(sys.argv[1]), Path(sys.argv[2])), env={})
 t3 = time.perf_counter()
 build_server(rt, transport="stdio", resolve_principal=lambda _: "assistant")
 t4 = time.perf_counter()
-print(json.dumps({"import server.cli": t1 - t0, "import server.app": t2 - t1,
+print(json.dumps({"import server.cli_serve": t1 - t0, "import server.app": t2 - t1,
                   "build_runtime (manifest load)": t3 - t2, "build_server": t4 - t3}))
 """
 
@@ -93,7 +93,13 @@ def phases(manifest: Path, home: Path) -> dict[str, float]:
 def import_profile(top: int = 12) -> list[str]:
     """``python -X importtime``: the modules that cost the most to import, cumulative."""
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import server.cli, server.app"],
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-c",
+            "import mopsgate.server.cli_serve, mopsgate.server.app",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -135,8 +141,8 @@ async def run(tmp: Path, *, reps: int) -> dict[str, Any]:
         "rows": rows,
         "ratio": gov / bare,
         "added_s": gov - bare,
-        "target": f"<= {TARGET_S} s",
-        "met": gov <= TARGET_S,
+        "target": f"<= {TARGET_RATIO}x bare",
+        "met": gov / bare <= TARGET_RATIO,
         "phases_s": phases(manifest, tmp / "startup" / "phases-home"),
         "import_time_top": import_profile(),
     }

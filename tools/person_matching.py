@@ -23,7 +23,7 @@ from mopsgate.crm.records import Person, PersonQuery
 from mopsgate.crm.refs import parse_ref
 from mopsgate.governance.consent_floor import lookup_forms, normalise_email
 from mopsgate.governance.hygiene import clean_text
-from mopsgate.governance.policy import decide
+from mopsgate.governance.policy import permitted_objects
 from mopsgate.tools.spec import ToolContext
 
 MatchedBy = Literal["reference", "email", "name+company"]
@@ -70,22 +70,22 @@ def allowed_connectors(
     skipped: dict[str, str] = {}
     for name in wanted or list(cat.person_objects):
         objects = cat.person_objects.get(name, ())
-        verdicts = [
-            decide(ctx.manifest, ctx.principal, tool, name, obj, use_case=ctx.use_case)
-            for obj in objects
-        ]
-        if any(v.allowed for v in verdicts):
+        permitted, refusal = permitted_objects(
+            ctx.manifest, ctx.principal, tool, name, objects, use_case=ctx.use_case
+        )
+        if permitted:
             allowed.append(name)
         else:
-            skipped[name] = verdicts[0].reason if verdicts else "no person objects"
+            skipped[name] = refusal.reason if refusal else "no person objects"
     return allowed, skipped
 
 
 def object_allowed(ctx: ToolContext, tool: str, person: Person) -> bool:
     conn = parse_ref(person.ref).connector
-    return decide(
-        ctx.manifest, ctx.principal, tool, conn, person.object, use_case=ctx.use_case
-    ).allowed
+    permitted, _ = permitted_objects(
+        ctx.manifest, ctx.principal, tool, conn, (person.object,), use_case=ctx.use_case
+    )
+    return bool(permitted)
 
 
 async def by_email(client: Connector, keys: Sequence[str]) -> dict[str, list[Person]]:

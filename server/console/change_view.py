@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from mopsgate.crm.refs import parse_ref
 from mopsgate.governance.approvals import approval_progress
 from mopsgate.governance.change_model import Change, ChangeStatus, PlannedRecord
 from mopsgate.governance.change_story import (
@@ -103,10 +104,17 @@ def _value(value: object, pii: bool, view: PiiView) -> str:
     return visible(mask_value("", value))
 
 
+def connector_object(ref: str) -> str:
+    try:
+        return parse_ref(ref).object
+    except ValueError:
+        return ""
+
+
 def _row(
     manifest: Manifest, change: Change, record: PlannedRecord, story: ChangeStory
 ) -> RecordRow:
-    obj = record.ref.split(":")[1] if record.ref.count(":") >= 2 else ""
+    obj = connector_object(record.ref)
     pii = _pii_fields(manifest, change, obj)
     fields = [
         FieldRow(

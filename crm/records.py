@@ -62,6 +62,9 @@ class PersonList(_Model):
     writable: bool = True
     description: str | None = None
     created_at: datetime | None = None
+    owner_ref: str | None = Field(
+        None, description="who owns the list, where the vendor records it (Salesforce)"
+    )
 
 
 class StatusStep(_Model):

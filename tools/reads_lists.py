@@ -203,7 +203,7 @@ class _Tally:
     complete: bool = False
 
 
-async def _tally(client: Connector, ref: str, success_statuses: set[str]) -> _Tally:
+async def tally_members(client: Connector, ref: str, success_statuses: set[str]) -> _Tally:
     tally = _Tally()
     cursor: str | None = None
     for _ in range(MAX_MEMBER_PAGES):
@@ -230,7 +230,9 @@ async def campaign_performance(ctx: ToolContext, args: CampaignIn) -> Performanc
     campaign = await client.get_campaign(args.campaign_ref)
     ladder = {s.name: s.success for s in campaign.status_ladder}
     try:
-        tally = await _tally(client, args.campaign_ref, {n for n, ok in ladder.items() if ok})
+        tally = await tally_members(
+            client, args.campaign_ref, {n for n, ok in ladder.items() if ok}
+        )
     except NotSupportedByVendor as exc:
         raise not_supported(
             "campaign_performance", exc, "Ask for the campaign (program) that holds the members."

@@ -10,6 +10,7 @@ from mopsgate.tools.reads_cross_system import CROSS_SYSTEM_TOOLS
 from mopsgate.tools.reads_hygiene import HYGIENE_TOOLS
 from mopsgate.tools.reads_lists import LIST_TOOLS
 from mopsgate.tools.reads_people import PEOPLE_TOOLS
+from mopsgate.tools.reads_usage import USAGE_TOOLS
 from mopsgate.tools.spec import Spec
 from mopsgate.tools.writes import WRITE_TOOLS
 
@@ -19,6 +20,7 @@ SPECS: tuple[Spec, ...] = (
     *LIST_TOOLS,
     *HYGIENE_TOOLS,
     *CROSS_SYSTEM_TOOLS,
+    *USAGE_TOOLS,
     *WRITE_TOOLS,
     *FOLLOW_UP_TOOLS,
     *CHANGE_TOOLS,

@@ -40,6 +40,7 @@ CAMPAIGN_FIELDS = (
     "NumberOfLeads",
     "NumberOfContacts",
     "NumberOfResponses",
+    "OwnerId",
 )
 LADDER_FIELDS = ("CampaignId", "Label", "SortOrder", "HasResponded")
 MEMBER_FIELDS = ("Id", "CampaignId", "LeadId", "ContactId", "Status", "HasResponded", "CreatedDate")
@@ -108,6 +109,9 @@ def to_list(rec: Record) -> PersonList:
         writable=True,
         description=rec.get("Description"),
         created_at=parse_dt(rec.get("CreatedDate")),
+        owner_ref=make_ref(ids.VENDOR, ids.USER, str(rec["OwnerId"]))
+        if rec.get("OwnerId")
+        else None,
     )
 
 

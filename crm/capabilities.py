@@ -40,6 +40,13 @@ class Capabilities:
     campaign_objects: tuple[str, ...]
     # what a person's memberships answer cannot show, said plainly
     membership_notes: str = ""
+    # Setting a campaign status on someone who is not a member: True when the vendor then makes
+    # them a member (Marketo's program status sync), False when it refuses (Salesforce). The
+    # plan says which before anything is approved, instead of the apply finding out.
+    status_adds_members: bool = False
+    # True when a status at or below the member's current step is refused (Marketo's
+    # progression only moves forward).
+    status_forward_only: bool = False
 
     def batch_for(self, operation: str) -> int:
         """Records per vendor call when applying a plan of ``operation``."""

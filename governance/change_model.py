@@ -34,7 +34,16 @@ Operation = Literal[
     "delete_person",
 ]
 RecordAction = Literal[
-    "update", "add", "remove", "noop", "trigger", "schedule", "set_status", "opt_out", "delete"
+    "update",
+    "add",
+    "remove",
+    "noop",
+    "trigger",
+    "schedule",
+    "set_status",
+    "join",
+    "opt_out",
+    "delete",
 ]
 
 

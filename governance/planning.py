@@ -243,8 +243,16 @@ def plan_membership(
 
 
 def plan_campaign_status(
-    inp: PlanInput, people: dict[str, Person], campaign: Campaign, statuses: dict[str, str | None]
+    inp: PlanInput,
+    people: dict[str, Person],
+    campaign: Campaign,
+    statuses: dict[str, str | None],
+    caps: Capabilities,
 ) -> Plan:
+    """Statuses to set, with what the vendor would do to non-members said in the plan:
+    joined with the status (``join``) where the vendor adds them, blocked with the add to
+    propose first where it refuses; and, where progression only moves forward, a status at or
+    below the member's current one blocked rather than refused at apply."""
     status = str(inp.params.get("status", ""))
     ladder = [s.name for s in campaign.status_ladder]
     if not ladder:
@@ -258,19 +266,52 @@ def plan_campaign_status(
             f"{status!r} is not a status of {campaign.name!r}.",
             hint=f"Statuses: {', '.join(ladder)}.",
         )
+    step = {s.name: s.step for s in campaign.status_ladder}
     records = []
+    blocked = missing(inp.refs, people)
     for ref in inp.refs:
         if ref not in people:
             continue
+        member = ref in statuses
         before = statuses.get(ref)
-        noop = before == status
+        if not member and not caps.status_adds_members:
+            blocked.append(_not_a_member(ref, campaign))
+            continue
+        if member and before == status:
+            action = "noop"
+        elif (
+            member
+            and caps.status_forward_only
+            and before in step
+            and step[before] >= step[status]
+        ):
+            blocked.append(
+                BlockedRecord(
+                    ref=ref,
+                    reason_code="status_backwards",
+                    reason=f"already at {before!r}, at or past {status!r}; "
+                    f"{inp.connector} only moves a member's status forward",
+                )
+            )
+            continue
+        else:
+            action = "set_status" if member else "join"
         records.append(
             PlannedRecord(
                 ref=ref,
-                action="noop" if noop else "set_status",
+                action=action,
                 before={STATUS: before, **consent_image(people[ref])},
-                changes=[] if noop else [FieldChange(field=STATUS, before=before, after=status)],
+                changes=[]
+                if action == "noop"
+                else [FieldChange(field=STATUS, before=before, after=status)],
             )
+        )
+    if not records and blocked and all(b.reason_code == "not_a_member" for b in blocked):
+        raise InvalidInput(
+            f"none of these people is a member of {campaign.name!r}, and {inp.connector} sets a "
+            "status only on members.",
+            hint=f"Add them first with propose_add_to_list (list_ref {inp.target}), then "
+            "propose the status again.",
         )
     return Plan(
         operation="set_campaign_status",
@@ -278,7 +319,16 @@ def plan_campaign_status(
         target=inp.target,
         params={"status": status},
         records=records,
-        blocked=missing(inp.refs, people),
+        blocked=blocked,
+    )
+
+
+def _not_a_member(ref: str, campaign: Campaign) -> BlockedRecord:
+    return BlockedRecord(
+        ref=ref,
+        reason_code="not_a_member",
+        reason=f"not a member of {campaign.name!r}, and the vendor sets a status only on "
+        f"members: add them first (propose_add_to_list with list_ref {campaign.ref})",
     )
 
 

@@ -130,7 +130,8 @@ class Proposer:
             assert inp.target is not None
             campaign = await client.get_campaign(inp.target)
             statuses = await pl.campaign_statuses(client, inp.target)
-            return pl.plan_campaign_status(inp, people, campaign, statuses), risk
+            plan = pl.plan_campaign_status(inp, people, campaign, statuses, client.capabilities)
+            return plan, risk
         if op == "trigger_campaign":
             assert inp.target is not None
             pl.require_campaign(await client.get_campaign(inp.target), op)

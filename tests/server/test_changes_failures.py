@@ -185,11 +185,12 @@ BASIC = {
     "propose_opt_out",
 }
 # What each vendor can plan; the rest is refused (delete by the manifest, schedules by the
-# floor or the vendor, triggers and statuses where the vendor has no such API).
+# floor or the vendor, triggers and statuses where the vendor has no such API, and statuses
+# for these non-members on Salesforce, which sets a status only on members).
 PLANNED = {
     "marketo": BASIC | {"propose_trigger_campaign", "propose_set_campaign_status"},
     "hubspot": BASIC,
-    "salesforce": BASIC | {"propose_set_campaign_status"},
+    "salesforce": BASIC,
 }
 
 

@@ -7,7 +7,7 @@ say when they stopped early, rather than silently reporting a partial answer as 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -24,6 +24,7 @@ from mopsgate.governance.risk import RiskClass
 from mopsgate.governance.send_lists import SendLists, email_campaigns, from_campaigns
 from mopsgate.tools.common import (
     ConnectorName,
+    Cursor,
     Ref,
     campaign_ref,
     connector,
@@ -34,6 +35,8 @@ from mopsgate.tools.common import (
     readable_objects,
     same_connector,
 )
+from mopsgate.tools.paging import Cursor as PageCursor
+from mopsgate.tools.paging import decode_cursor, encode_cursor
 from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, ToolSpec
 
 STATUS_OF_BLOCK = {"consent_unknown": "unknown"}  # the floor's reason code -> consent status
@@ -249,22 +252,44 @@ class DuplicatesIn(ToolInput):
         None, description="person object; default: every person object of the connector"
     )
     list_ref: Ref | None = Field(None, description="only look inside this list")
+    match: Literal["email", "name+company", "any"] = Field(
+        "any",
+        description="'email' (same normalised address: the same person), 'name+company' (same "
+        "name at the same company: often two different people), or both",
+    )
+    limit: Annotated[int, Field(ge=1, le=100, description="groups per page")] = 50
+    cursor: Cursor = None
 
     def target(self) -> Target:
         return Target(self.connector, self.object).or_(Target.of(self.list_ref))
+
+
+Confidence = Literal["high", "medium", "low"]
 
 
 class DuplicateGroup(BaseModel):
     match: str = Field(description="'email' or 'name+company'")
     key: str = Field(description="the shared value, masked")
     people: list[str]
+    confidence: Confidence = Field(
+        description="high: same address; medium: same name and company and addresses that "
+        "differ only by a suffix at one domain; low: same name and company only (as often "
+        "two different people: check before merging)"
+    )
+    why: str
+    suggested_survivor: str = Field(
+        description="the record to keep in a merge: one whose consent is not 'subscribed' if "
+        "any (so an opt-out survives), then the most complete, then the oldest"
+    )
 
 
 class DuplicatesOut(BaseModel):
     groups: list[DuplicateGroup]
     total_groups: int
+    by_confidence: dict[str, int]
+    next_cursor: str | None = Field(description="pass back for the next page of groups")
     records_scanned: int
-    complete: bool
+    complete: bool = Field(description="false when the scan stopped at its cap")
 
 
 def normalise(text: str | None) -> str:
@@ -309,32 +334,104 @@ def _duplicate_source(
     return _pages(lambda cur: client.search_people(query, cursor=cur, limit=page), budget)
 
 
+_SEPARATORS = ".-_+"
+
+
+def _local_parts_agree(emails: list[str]) -> bool:
+    """Addresses at one domain whose local parts differ only by a suffix after a separator
+    ('jane.doe' and 'jane.doe.old'): how re-imports and form fills duplicate a person."""
+    parts = [e.partition("@") for e in emails if "@" in e]
+    if len(parts) != len(emails) or len({d for _, _, d in parts}) != 1:
+        return False
+    locals_ = sorted({lp for lp, _, _ in parts}, key=len)
+    root = locals_[0]
+    return all(
+        lp == root or (lp.startswith(root) and lp[len(root)] in _SEPARATORS) for lp in locals_[1:]
+    )
+
+
+def _confidence(kind: str, emails: list[str]) -> tuple[Confidence, str]:
+    if kind == "email":
+        return "high", "the same address after normalising case and spaces"
+    if _local_parts_agree(emails):
+        return "medium", "same name and company, and addresses that differ only by a suffix"
+    return "low", "same name and company only: as often two different people"
+
+
+def _emails(
+    cat: Catalogue, conn: str, people: list[Person], access: dict[str, FieldAccess]
+) -> list[str]:
+    """Normalised addresses (only the confidence drawn from them is shown); one the principal
+    may not read counts as none, so a withheld field never raises a confidence."""
+    out = []
+    for p in people:
+        name = cat.field_for(conn, p.object, "email")
+        readable = name is not None and access[p.object].can_read(name)
+        out.append(normalise(str(p.fields.get(name) or "")) if name and readable else "")
+    return out
+
+
+def _survivor(people: list[Person]) -> str:
+    """Keep an opt-out (a merge must never drop one), then the most complete, the oldest."""
+    guarded = [p for p in people if p.consent.status != "subscribed"] or people
+
+    def rank(p: Person) -> tuple[int, str, str]:
+        filled = sum(v not in (None, "") for v in p.fields.values())
+        return (-filled, str(p.fields.get("createdAt") or p.fields.get("CreatedDate") or ""), p.ref)
+
+    return min(guarded, key=rank).ref
+
+
 async def find_duplicates(ctx: ToolContext, args: DuplicatesIn) -> DuplicatesOut:
     client = connector(ctx, args.connector)
     budget = [MAX_SCAN]
     groups: dict[tuple[str, str], list[str]] = {}
+    seen: dict[str, Person] = {}
     access: dict[str, FieldAccess] = {}
+    cat = ctx.manifest.catalogue
     try:
         async for person in _duplicate_source(ctx, client, args, budget):
             if person.object not in access:
                 access[person.object] = read_access(
                     ctx, args.connector, person.object, "find_duplicates"
                 )
-            for key in _keys(ctx.manifest.catalogue, person, access[person.object]):
-                groups.setdefault(key, []).append(person.ref)
+            seen[person.ref] = person
+            for match_key in _keys(cat, person, access[person.object]):
+                if args.match in ("any", match_key[0]):
+                    groups.setdefault(match_key, []).append(person.ref)
     except NotSupportedByVendor as exc:
         raise not_supported(
             "find_duplicates over the whole database", exc, "Pass list_ref to look inside a list."
         ) from exc
-    dupes = [
-        DuplicateGroup(match=kind, key=_mask_key(kind, key), people=sorted(refs))
-        for (kind, key), refs in sorted(groups.items())
-        if len(refs) > 1
-    ]
-    ctx.notes.summary = f"{len(dupes)} duplicate groups"
+    found = sorted(((k, refs) for k, refs in groups.items() if len(refs) > 1), key=lambda g: g[0])
+    query = {"tool": "find_duplicates", **args.model_dump(mode="json", exclude={"cursor", "limit"})}
+    start = decode_cursor(args.cursor, query).skip
+    page = found[start : start + args.limit]
+    out = []
+    for (kind, key), refs in page:
+        people = [seen[r] for r in sorted(refs)]
+        level, why = _confidence(kind, _emails(cat, args.connector, people, access))
+        out.append(
+            DuplicateGroup(
+                match=kind,
+                key=_mask_key(kind, key),
+                people=sorted(refs),
+                confidence=level,
+                why=why,
+                suggested_survivor=_survivor(people),
+            )
+        )
+    levels: dict[str, int] = {}
+    for (kind, _), refs in found:
+        level = _confidence(kind, _emails(cat, args.connector, [seen[r] for r in refs], access))[0]
+        levels[level] = levels.get(level, 0) + 1
+    end = start + len(page)
+    ctx.notes.summary = f"{len(found)} duplicate groups, showing {start}-{end}"
     return DuplicatesOut(
-        groups=dupes[:MAX_REPORTED],
-        total_groups=len(dupes),
+        groups=out,
+        total_groups=len(found),
+        by_confidence=levels,
+        next_cursor=encode_cursor(PageCursor(None, end), query) if end < len(found) else None,
         records_scanned=MAX_SCAN - budget[0],
         complete=budget[0] > 0,
     )
@@ -357,9 +454,11 @@ HYGIENE_TOOLS = (
         "find_duplicates",
         "Find duplicates",
         "Groups of people sharing a normalised email, or the same name and company "
-        "(optionally inside one list; Salesforce compares Leads and Contacts together). Keys "
-        "are masked and built only from fields you may read. Marketo cannot list every lead: "
-        "there pass list_ref.",
+        "(optionally inside one list; Salesforce compares Leads and Contacts together), each "
+        "with a confidence (email: high; name + company alone: low, often different people) "
+        "and a suggested survivor for propose_merge_people. Paged by group: pass next_cursor. "
+        "Keys are masked and built only from fields you may read. Marketo cannot list every "
+        "lead: there pass list_ref.",
         DuplicatesIn,
         DuplicatesOut,
         find_duplicates,

@@ -280,10 +280,7 @@ def plan_campaign_status(
         if member and before == status:
             action = "noop"
         elif (
-            member
-            and caps.status_forward_only
-            and before in step
-            and step[before] >= step[status]
+            member and caps.status_forward_only and before in step and step[before] >= step[status]
         ):
             blocked.append(
                 BlockedRecord(

@@ -22,7 +22,9 @@ async def all_groups(client: Any, **args: Any) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     cursor = None
     while True:
-        page = await ok(client, "find_duplicates", {"connector": "hubspot", **args, "cursor": cursor})
+        page = await ok(
+            client, "find_duplicates", {"connector": "hubspot", **args, "cursor": cursor}
+        )
         out += page["groups"]
         if (cursor := page["next_cursor"]) is None:
             return out

@@ -33,7 +33,9 @@ AUDIENCE_OWNER = {
 
 
 def sends(camp: int) -> list[datetime]:
-    return [a.occurred_at for a in SEED.activities if a.campaign_idx == camp and a.type == "email_sent"]
+    return [
+        a.occurred_at for a in SEED.activities if a.campaign_idx == camp and a.type == "email_sent"
+    ]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -197,3 +197,8 @@ class ComposedConnector:
 
     async def delete_people(self, person_refs: Sequence[str]) -> list[RecordResult]:
         return await self.writes.delete_people(person_refs)
+
+    async def merge_people(
+        self, survivor_ref: str, loser_refs: Sequence[str], fields: dict[str, object]
+    ) -> list[RecordResult]:
+        return await self.writes.merge_people(survivor_ref, loser_refs, fields)

@@ -47,6 +47,9 @@ class Capabilities:
     # True when a status at or below the member's current step is refused (Marketo's
     # progression only moves forward).
     status_forward_only: bool = False
+    # The vendor has a merge endpoint for person records its REST API exposes (Salesforce
+    # merges only through its SOAP API).
+    can_merge: bool = False
 
     def batch_for(self, operation: str) -> int:
         """Records per vendor call when applying a plan of ``operation``."""

@@ -145,6 +145,14 @@ class Writes(Protocol):
 
     async def delete_people(self, person_refs: Sequence[str]) -> list[RecordResult]: ...
 
+    async def merge_people(
+        self, survivor_ref: str, loser_refs: Sequence[str], fields: dict[str, object]
+    ) -> list[RecordResult]:
+        """Merge ``loser_refs`` into ``survivor_ref`` with the vendor's merge endpoint, after
+        writing ``fields`` (values chosen from the losers) on the survivor. The losers are
+        deleted by the vendor: there is no undo. One result per record, survivor first."""
+        ...
+
 
 @runtime_checkable
 class Connector(

@@ -22,6 +22,7 @@ CAPABILITIES = Capabilities(
     campaign_member_page=1000,
     list_objects=("list",),
     campaign_objects=("campaign",),
+    can_merge=True,  # crm/v3/objects/contacts/merge, two records a call
     membership_notes="HubSpot does not report a contact's campaigns (campaign attribution is "
     "only readable per campaign), so 'campaigns' is always empty here; use "
     "campaign_performance or get_activities on a campaign instead.",

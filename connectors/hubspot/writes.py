@@ -221,6 +221,40 @@ class HubSpotWrites:
         by_id = await run_chunks(chunked(ids_), send, data_errors_per_record=True)
         return _assemble(person_refs, valid, by_id, early)
 
+    async def merge_people(
+        self, survivor_ref: str, loser_refs: Sequence[str], fields: dict[str, object]
+    ) -> list[RecordResult]:
+        """``POST contacts/merge`` once per loser (HubSpot merges two records a call, and a
+        merge is not repeatable: never retried blindly). The chosen values are written on
+        the survivor first. A failure part-way reports the losers merged so far as written,
+        the failing one as unconfirmed and the rest as not attempted."""
+        primary = ids.native_id(survivor_ref, ids.CONTACT)
+        others = [(r, ids.native_id(r, ids.CONTACT)) for r in loser_refs]
+        if fields:
+            (written,) = await self.update_people([PersonUpdate(ref=survivor_ref, fields=fields)])
+            if not written.ok:
+                return [
+                    written,
+                    *(_fail(r, "not_attempted", "survivor not updated") for r in loser_refs),
+                ]
+        out = [_ok(survivor_ref)]
+        for pos, (ref, native) in enumerate(others):
+            try:
+                await self.s.http.send(
+                    "POST",
+                    f"{self.s.paths.contacts}/merge",
+                    json={"primaryObjectId": primary, "objectIdToMerge": native},
+                    idempotent=False,
+                )
+            except VendorError as exc:
+                if pos == 0:
+                    raise
+                out.append(_fail(ref, "unconfirmed", exc.message))
+                out += [_fail(r, "not_attempted", exc.message) for r, _ in others[pos + 1 :]]
+                return out
+            out.append(_ok(ref))
+        return out
+
     async def set_campaign_status(
         self, campaign_ref: str, person_refs: Sequence[str], status: str
     ) -> list[RecordResult]:

@@ -17,6 +17,7 @@ CAPABILITIES = Capabilities(
     can_set_campaign_status=True,  # program progression (forward-only)
     status_adds_members=True,  # members/status.json creates the membership
     status_forward_only=True,
+    can_merge=True,  # leads/{id}/merge.json, up to 3 losers a call
     send_audiences_named=True,
     search_page=300,
     list_page=200,  # the asset API's maxReturn

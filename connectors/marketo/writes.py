@@ -155,6 +155,26 @@ class MarketoWrites:
         await self.s.send("POST", f"/rest/v1/campaigns/{cid}/schedule.json", body, idempotent=False)
         return RecordResult(ref=campaign_ref, ok=True)
 
+    async def merge_people(
+        self, survivor_ref: str, loser_refs: Sequence[str], fields: dict[str, object]
+    ) -> list[RecordResult]:
+        """Merge Leads (``POST leads/{id}/merge.json?leadIds=…``, at most 3 losers, never in
+        the CRM): the chosen values are written on the winner first, then the merge. Marketo
+        answers the merge as a whole, so every record shares its outcome."""
+        winner = native_id(survivor_ref, ids.LEAD)[1]
+        losers = [native_id(r, ids.LEAD)[1] for r in loser_refs]
+        if not 1 <= len(losers) <= 3:
+            raise InvalidRequest(VENDOR, "a Marketo merge takes 1 to 3 losing leads")
+        if fields:
+            (written,) = await self.update_people([PersonUpdate(ref=survivor_ref, fields=fields)])
+            if not written.ok:
+                return [written, *(_not_attempted(r, written) for r in loser_refs)]
+        params = {"leadIds": ",".join(map(str, losers)), "mergeInCRM": "false"}
+        await self.s.http.send(
+            "POST", f"/rest/v1/leads/{winner}/merge.json", params=params, idempotent=False
+        )
+        return [RecordResult(ref=r, ok=True) for r in (survivor_ref, *loser_refs)]
+
     async def delete_people(self, person_refs: Sequence[str]) -> list[RecordResult]:
         async def call(part: list[int]) -> list[Any]:
             body = {"input": [{"id": i} for i in part]}
@@ -163,3 +183,12 @@ class MarketoWrites:
             )
 
         return await self.s.chunked(list(person_refs), CAPS.delete_batch, (ids.LEAD,), call)
+
+
+def _not_attempted(ref: str, cause: RecordResult) -> RecordResult:
+    return RecordResult(
+        ref=ref,
+        ok=False,
+        code="not_attempted",
+        message=f"not merged: writing the chosen values on the survivor failed ({cause.code})",
+    )

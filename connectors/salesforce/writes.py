@@ -120,6 +120,16 @@ class SalesforceWrites:
             [PersonUpdate(ref=r, fields={"HasOptedOutOfEmail": True}) for r in person_refs]
         )
 
+    async def merge_people(
+        self, survivor_ref: str, loser_refs: Sequence[str], fields: dict[str, object]
+    ) -> list[RecordResult]:
+        raise NotSupportedByVendor(
+            ids.VENDOR,
+            "merge_people",
+            "Salesforce merges Leads and Contacts only through its SOAP API (or its UI), which "
+            "mopsgate does not use",
+        )
+
     async def delete_people(self, person_refs: Sequence[str]) -> list[RecordResult]:
         pre, parsed = self._people(person_refs)
         items = [(pos, ref, native) for pos, ref, (_obj, native) in parsed]

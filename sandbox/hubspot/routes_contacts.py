@@ -277,6 +277,23 @@ class ContactRoutes:
             return invalid_properties(problems)
         return self._apply_updates(inputs)
 
+    async def merge(self, request: Request) -> Response:
+        """``POST contacts/merge`` {primaryObjectId, objectIdToMerge}: the merged primary."""
+        body = await json_body(request)
+        data = body if isinstance(body, dict) else {}
+        primary, other = str(data.get("primaryObjectId", "")), str(data.get("objectIdToMerge", ""))
+        if not primary or not other or primary == other:
+            return validation_error("primaryObjectId and objectIdToMerge must name two contacts")
+        if other in self.faults.fail_record_ids:
+            return validation_error("Simulated record failure (emulator fault fail_record_ids)")
+        for key in (primary, other):
+            if self.state.contact(key) is None or self.state.is_archived(key):
+                return not_found(f"Object {key!r}")
+        rules.merge(self.state, primary, other)
+        contact = self.state.contact(primary)
+        assert contact is not None
+        return JSONResponse(record_json(contact, [*contact.props]))
+
     async def batch_archive(self, request: Request) -> Response:
         inputs = batch_inputs(await json_body(request))
         missing, failed = [], []
@@ -353,6 +370,7 @@ def routes(gate: Gate, state: PortalState, faults: Faults, p: Paths) -> list[Rou
         gate.route(f"{c}/batch/read", r.batch_read, ["POST"]),
         gate.route(f"{c}/batch/update", r.batch_update, ["POST"], write=True),
         gate.route(f"{c}/batch/archive", r.batch_archive, ["POST"], write=True),
+        gate.route(f"{c}/merge", r.merge, ["POST"], write=True),
         gate.route(f"{c}/batch/create", r.batch_create, ["POST"], write=True),
         gate.route(f"{c}/batch/upsert", r.batch_upsert, ["POST"], write=True),
         gate.route(c, r.list_contacts),

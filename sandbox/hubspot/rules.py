@@ -92,6 +92,30 @@ def set_props(
     return changed
 
 
+def merge(state: PortalState, primary: str, secondary: str) -> None:
+    """Merge two contacts: properties the primary leaves empty take the secondary's value, an
+    opt-out on either stays, the secondary's list memberships move to the primary, and the
+    secondary is archived (a merge cannot be undone through the API)."""
+    keep = state.contact(primary)
+    gone = state.contact(secondary)
+    assert keep is not None and gone is not None
+    fill = {
+        k: v
+        for k, v in gone.props.items()
+        if v not in (None, "") and keep.props.get(k) in (None, "") and k != "hs_object_id"
+    }
+    if gone.props.get("hs_email_optout") == "true":
+        fill["hs_email_optout"] = "true"
+    if fill:
+        set_props(state, primary, fill)
+    at = now_iso()
+    for lst in state.lists():
+        if secondary in lst.members and primary not in lst.members:
+            state.set_members(lst.id, [primary], [], at)
+    state.archive_contact(secondary)
+    log(state, "merged", primary, {"merged": secondary})
+
+
 def archive(state: PortalState, contact_id: str) -> None:
     state.archive_contact(contact_id)
     log(state, "deleted", contact_id, {})

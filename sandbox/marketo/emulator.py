@@ -155,6 +155,11 @@ class MarketoEmulator:
         return self.state.runs("deleted")
 
     @property
+    def merged(self) -> list[dict[str, Any]]:
+        """Every merge: {"winner": id, "loser": id}, in order."""
+        return self.state.runs("merged")
+
+    @property
     def activities(self) -> list[dict[str, Any]]:
         return self.state.activities(0, self.state.activity_count())
 

@@ -127,6 +127,15 @@ class LeadRoutes:
         failing = set(self.faults.fail_record_ids)
         return {"result": self.rules.sync_leads(records, action, lookup, failing)}
 
+    async def merge(self, ctx: Ctx) -> Payload:
+        """Merge Leads (``POST leads/{id}/merge.json?leadId=…`` or ``leadIds=a,b,c``)."""
+        raw = ctx.request.path_params["id"]
+        losers = [int(v) for v in (ctx.csv("leadIds") or ctx.csv("leadId")) if v.isdigit()]
+        if not raw.isdigit() or not losers:
+            raise MktoError("1003", "a winning lead id and leadId or leadIds are required")
+        self.rules.merge_leads(int(raw), losers)
+        return {}
+
     async def delete_leads(self, ctx: Ctx) -> Payload:
         failing = set(self.faults.fail_record_ids)
         return {"result": self.rules.delete_leads(input_ids(ctx), failing)}
@@ -142,4 +151,5 @@ def routes(gate: Gate, envelope: Envelope, rules: InstanceRules, faults: Faults)
         gate.route("/rest/v1/leads/describe2.json", h(r.describe2)),
         gate.route("/rest/v1/leads/delete.json", h(r.delete_leads), ["POST"], write=True),
         gate.route("/rest/v1/lead/{id}.json", h(r.lead_by_id)),
+        gate.route("/rest/v1/leads/{id}/merge.json", h(r.merge), ["POST"], write=True),
     ]

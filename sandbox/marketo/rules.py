@@ -191,6 +191,41 @@ class InstanceRules:
                 out.append({"id": lid, "status": "deleted"})
         return out
 
+    def merge_leads(self, winner: int, losers: list[int]) -> None:
+        """Merge Leads: the losers' static-list and program memberships move to the winner
+        (a program the winner is already in keeps the winner's status), fields the winner
+        leaves empty take the first loser's value, an unsubscribe on any of them stays, and
+        the losers are deleted. A call is all or nothing."""
+        if self.state.lead(winner) is None:
+            raise MktoError("1004", f"Lead '{winner}' not found")
+        if not 1 <= len(losers) <= 3 or winner in losers:
+            raise MktoError("1003", "leadIds must name 1 to 3 leads other than the winner")
+        missing = [lid for lid in losers if self.state.lead(lid) is None]
+        if missing:
+            raise MktoError("1004", f"Lead '{missing[0]}' not found")
+        lead = self.state.lead(winner) or {}
+        fill: dict[str, Any] = {}
+        for lid in losers:
+            other = self.state.lead(lid) or {}
+            for name, value in other.items():
+                empty = lead.get(name) in (None, "") and name not in fill
+                if name not in ("id", "email") and empty and value not in (None, ""):
+                    fill[name] = value
+            if other.get("unsubscribed"):
+                fill["unsubscribed"] = True
+            for list_id, at in self.state.lists_of(lid).items():
+                if list_id not in self.state.lists_of(winner):
+                    self.state.add_list_member(list_id, winner, at)
+            mine = self.state.programs_of(winner)
+            for program_id, member in self.state.programs_of(lid).items():
+                if program_id not in mine:
+                    self.state.save_member(program_id, winner, member)
+        if fill:
+            self.state.save_lead(winner, {**fill, "updatedAt": self.now_iso()})
+        for lid in losers:
+            self.state.remove_lead(lid)
+            self.state.record_run("merged", {"winner": winner, "loser": lid})
+
     # list writes --------------------------------------------------------------------------
     def list_add(
         self, list_id: int, lead_ids: Iterable[Any], fail_ids: set[str]

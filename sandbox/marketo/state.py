@@ -173,7 +173,7 @@ class InstanceState(Protocol):
 
     # what was run ---------------------------------------------------------------------------
     def record_run(self, kind: str, entry: dict[str, Any]) -> None:
-        """``kind``: 'triggered', 'scheduled' or 'deleted'."""
+        """``kind``: 'triggered', 'scheduled', 'deleted' or 'merged'."""
         ...
 
     def runs(self, kind: str) -> list[dict[str, Any]]: ...

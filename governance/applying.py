@@ -330,6 +330,11 @@ async def send_batch(
         ]
     if op == "opt_out":
         return await client.opt_out(refs)
+    if op == "merge_people":  # the whole plan is one batch: a survivor and at most 3 losers
+        survivor = next(r for r in batch if r.action == "merge")
+        losers = [r.ref for r in batch if r.action == "merged_away"]
+        fields: dict[str, object] = {c.field: c.after for c in survivor.changes}
+        return await client.merge_people(survivor.ref, losers, fields)
     return await client.delete_people(refs)
 
 

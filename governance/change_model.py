@@ -32,6 +32,7 @@ Operation = Literal[
     "schedule_campaign",
     "opt_out",
     "delete_person",
+    "merge_people",
 ]
 RecordAction = Literal[
     "update",
@@ -44,6 +45,8 @@ RecordAction = Literal[
     "join",
     "opt_out",
     "delete",
+    "merge",
+    "merged_away",
 ]
 
 

@@ -389,6 +389,11 @@ def require_capability(caps: Capabilities, operation: str, connector: str) -> No
             f"campaigns on {connector} cannot be scheduled through its API.",
             hint="Schedules are set inside the vendor; ask its owner.",
         )
+    if operation == "merge_people" and not caps.can_merge:
+        raise NotSupported(
+            f"{connector} has no merge endpoint mopsgate can use.",
+            hint="Merge these records in the vendor's own UI; find_duplicates lists them.",
+        )
     if operation == "set_campaign_status" and not caps.can_set_campaign_status:
         raise NotSupported(
             f"campaigns on {connector} have no member status ladder, so a member status "

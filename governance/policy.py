@@ -235,6 +235,8 @@ def _decide_concrete(
         for r in comp.allow[p]
         if tool_match(r.tools, tool, risk) and scope_match(r, tool, c, o, deny=False)
     ]
+    if (refused := _wildcard_delete(comp, tool, risk, c, matching, where)) is not None:
+        return refused
     granting = [r for r in matching if grants(r, risk)]
     chosen = _one_use_case(granting, use_case, f"{tool}{where}")
     if isinstance(chosen, Decision):
@@ -263,6 +265,34 @@ def _decide_concrete(
         "default-deny",
         f"no rule allows principal {p!r} to use {tool}{where} (default deny); ask the manifest "
         "owner to grant it with an allow rule in permissions.toml",
+    )
+
+
+def _wildcard_delete(
+    comp: Compiled,
+    tool: str,
+    risk: RiskClass,
+    connector: str | None,
+    matching: Sequence[AllowRule],
+    where: str,
+) -> Decision | None:
+    """A delete (or merge) on a production connector needs a rule that names that connector:
+    ``connectors = ["*"]`` reaches every sandbox, never production, so a grant written for the
+    sandbox does not follow a connector switched to production."""
+    if risk is not RiskClass.DELETE or connector is None or not matching:
+        return None
+    if comp.manifest.environment(connector) != "production":
+        return None
+    if any(connector in r.connectors for r in matching):
+        return None
+    rule = matching[0]
+    return Decision(
+        False,
+        rule.id,
+        f"rule {rule.id!r} reaches {connector} only through connectors = ['*'], and {tool}"
+        f"{where} deletes records on a production connector: that needs a rule naming "
+        f"{connector!r} explicitly; ask the manifest owner",
+        rule.use_case,
     )
 
 

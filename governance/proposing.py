@@ -26,6 +26,7 @@ from mopsgate.governance.confirm_token import issue
 from mopsgate.governance.consent_floor import floor_blocks, reading_consent
 from mopsgate.governance.errors import FloorViolation, InvalidInput, NotPermitted
 from mopsgate.governance.manifest_model import Manifest
+from mopsgate.governance.merging import plan_merge
 from mopsgate.governance.policy import approval_requirement, field_access, rate_limit, record_cap
 from mopsgate.governance.ports import ChangeStore
 from mopsgate.governance.record_limits import split_hint
@@ -112,6 +113,8 @@ class Proposer:
             return pl.plan_updates(inp, people, described, access)
         if op == "schedule_campaign":
             return await _plan_schedule(client, inp), risk
+        if op == "merge_people":
+            return await _plan_merge(manifest, principal, client, inp), risk
         if op in ("add_to_list", "trigger_campaign"):  # sends: the floor decides
             with reading_consent(client.name, f"{len(inp.refs)} people"):
                 people = await pl.read_people(client, inp.refs)
@@ -282,3 +285,15 @@ async def _plan_schedule(client: Connector, inp: pl.PlanInput) -> Plan:
         params=dict(inp.params),
         records=[record],
     )
+
+
+async def _plan_merge(
+    manifest: Manifest, principal: str, client: Connector, inp: pl.PlanInput
+) -> Plan:
+    """Read every record of the merge (and the survivor's fields, for the values it takes)."""
+    people = await pl.read_people(client, inp.refs)
+    survivor = people.get(str(inp.target))
+    obj = survivor.object if survivor else str(inp.target).split(":", 2)[1]
+    described = {f.name: f for f in await client.describe_fields(obj)}
+    access = field_access(manifest, principal, inp.connector, obj)
+    return plan_merge(inp, people, described, access)

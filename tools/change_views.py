@@ -15,6 +15,7 @@ from mopsgate.governance.diff_lines import render_text
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.pii import mask_value
 from mopsgate.governance.policy import FieldAccess, reviewer_may_approve
+from mopsgate.governance.reverting import IRREVERSIBLE
 from mopsgate.tools.spec import ToolContext
 
 MAX_RECORDS_SHOWN = 100
@@ -96,6 +97,9 @@ class ChangeOut(BaseModel):
     finish_of: str | None = None
     finished_by: str | None = None
     next_steps: str | None = Field(None, description="what you can do with this change now")
+    revert: str = Field(
+        "", description="whether this change can be reverted once applied, and if not, why"
+    )
 
 
 class ProposalOut(ChangeOut):
@@ -154,6 +158,13 @@ def _outcome(change: Change) -> dict[str, Any]:
         },
         "detail": change.outcome.detail,
     }
+
+
+def revert_note(change: Change) -> str:
+    why = IRREVERSIBLE.get(change.plan.operation)
+    if why:
+        return f"not possible: {why}"
+    return "possible once applied: propose_revert builds the inverse, reviewed like any change"
 
 
 def shown_status(change: Change) -> str:
@@ -278,4 +289,5 @@ def change_out(
         finish_of=change.finish_of,
         finished_by=change.finished_by,
         next_steps=next_steps(change, who, proposal=proposal, review_url=review_url),
+        revert=revert_note(change),
     )

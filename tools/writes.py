@@ -39,7 +39,7 @@ Reason = Annotated[
 ]
 
 
-def _once_each(refs: list[str]) -> list[str]:
+def once_each(refs: list[str]) -> list[str]:
     """Refuse a record named twice (before ``propose_update_person`` turns the list into a
     mapping and would silently merge the two)."""
     if dupes := repeated(refs):
@@ -58,7 +58,7 @@ def refs_field(max_length: int) -> FieldInfo:
     return info
 
 
-Refs = Annotated[list[Ref], refs_field(10_000), AfterValidator(_once_each)]
+Refs = Annotated[list[Ref], refs_field(10_000), AfterValidator(once_each)]
 # A field value or campaign token. Bounded in the schema, so an oversized argument is refused
 # before any vendor is read (catalogue I-04); planning has the same per-field limit.
 Text = Annotated[str, Field(max_length=2000)]
@@ -202,7 +202,7 @@ async def propose_set_campaign_status(ctx: ToolContext, args: CampaignStatusIn) 
 
 class TriggerIn(ToolInput):
     campaign_ref: Ref
-    person_refs: Annotated[list[Ref], refs_field(1000), AfterValidator(_once_each)]
+    person_refs: Annotated[list[Ref], refs_field(1000), AfterValidator(once_each)]
     tokens: dict[str, Text] = Field(default_factory=dict, max_length=20)
     reason: Reason
 

@@ -198,6 +198,9 @@ class ComposedConnector:
     async def delete_people(self, person_refs: Sequence[str]) -> list[RecordResult]:
         return await self.writes.delete_people(person_refs)
 
+    async def archive_list(self, list_ref: str) -> RecordResult:
+        return await self.writes.archive_list(list_ref)
+
     async def merge_people(
         self, survivor_ref: str, loser_refs: Sequence[str], fields: dict[str, object]
     ) -> list[RecordResult]:

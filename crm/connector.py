@@ -145,6 +145,12 @@ class Writes(Protocol):
 
     async def delete_people(self, person_refs: Sequence[str]) -> list[RecordResult]: ...
 
+    async def archive_list(self, list_ref: str) -> RecordResult:
+        """Take a list out of use: Marketo deletes the static list, HubSpot deletes it
+        (restorable in HubSpot for 90 days), Salesforce deactivates the Campaign. The people
+        in it stay."""
+        ...
+
     async def merge_people(
         self, survivor_ref: str, loser_refs: Sequence[str], fields: dict[str, object]
     ) -> list[RecordResult]:

@@ -35,6 +35,7 @@ from mopsgate.governance.errors import (
     StaleChange,
     UpstreamFailure,
 )
+from mopsgate.governance.list_archive import list_drift
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.ports import AuditSink, ChangeStore
 from mopsgate.governance.record_locks import RecordLocks
@@ -330,6 +331,8 @@ async def send_batch(
         ]
     if op == "opt_out":
         return await client.opt_out(refs)
+    if op == "archive_list":
+        return [await client.archive_list(str(plan.target))]
     if op == "merge_people":  # the whole plan is one batch: a survivor and at most 3 losers
         survivor = next(r for r in batch if r.action == "merge")
         losers = [r.ref for r in batch if r.action == "merged_away"]
@@ -345,6 +348,8 @@ async def find_drift(client: Connector, change: Change, manifest: Manifest) -> l
     records = plan.effective_records
     if plan.operation == "schedule_campaign":
         return await _audience_drift(client, change)
+    if plan.operation == "archive_list":
+        return await list_drift(client, plan)
     sending = plan.operation in ("trigger_campaign", "add_to_list")
     with reading_consent(client.name, f"{len(records)} people") if sending else nullcontext():
         people = await pl.read_people(client, [r.ref for r in records])

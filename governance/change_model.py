@@ -33,6 +33,7 @@ Operation = Literal[
     "opt_out",
     "delete_person",
     "merge_people",
+    "archive_list",
 ]
 RecordAction = Literal[
     "update",
@@ -47,6 +48,7 @@ RecordAction = Literal[
     "delete",
     "merge",
     "merged_away",
+    "archive",
 ]
 
 

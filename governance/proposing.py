@@ -25,6 +25,7 @@ from mopsgate.governance.change_rules import RecordBudget
 from mopsgate.governance.confirm_token import issue
 from mopsgate.governance.consent_floor import floor_blocks, reading_consent
 from mopsgate.governance.errors import FloorViolation, InvalidInput, NotPermitted
+from mopsgate.governance.list_archive import plan_archive
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.merging import plan_merge
 from mopsgate.governance.policy import approval_requirement, field_access, rate_limit, record_cap
@@ -113,6 +114,8 @@ class Proposer:
             return pl.plan_updates(inp, people, described, access)
         if op == "schedule_campaign":
             return await _plan_schedule(client, inp), risk
+        if op == "archive_list":
+            return await plan_archive(client, inp), risk
         if op == "merge_people":
             return await _plan_merge(manifest, principal, client, inp), risk
         if op in ("add_to_list", "trigger_campaign"):  # sends: the floor decides
@@ -215,7 +218,7 @@ def _target_refs(inp: pl.PlanInput) -> list[str]:
     """What a change addresses: the people, or for a schedule the campaign itself."""
     if inp.operation == "update_fields":
         return list(inp.updates)
-    if inp.operation == "schedule_campaign":
+    if inp.operation in ("schedule_campaign", "archive_list"):
         return [inp.target] if inp.target else []
     return inp.refs
 

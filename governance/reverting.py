@@ -10,6 +10,7 @@ from __future__ import annotations
 from mopsgate.governance import planning as pl
 from mopsgate.governance.change_model import Change, ChangeStatus
 from mopsgate.governance.errors import ChangeRefused, FloorViolation, NotSupported
+from mopsgate.governance.list_archive import REVERT_BY_HAND
 from mopsgate.governance.merging import REVERT_IMPOSSIBLE
 
 IRREVERSIBLE = {
@@ -17,6 +18,7 @@ IRREVERSIBLE = {
     "schedule_campaign": "unscheduling is done in the vendor's UI by a human",
     "delete_person": "deleted records cannot be restored through the API",
     "merge_people": REVERT_IMPOSSIBLE,
+    "archive_list": REVERT_BY_HAND,
     "set_campaign_status": "campaign member statuses keep their history in the vendor, and "
     "some ladders only move forward; ask a human to correct statuses",
 }

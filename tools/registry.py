@@ -6,6 +6,7 @@ from __future__ import annotations
 from mopsgate.tools.changes import CHANGE_TOOLS
 from mopsgate.tools.follow_ups import FOLLOW_UP_TOOLS
 from mopsgate.tools.identity import IDENTITY_TOOLS
+from mopsgate.tools.list_changes import LIST_CHANGE_TOOLS
 from mopsgate.tools.merges import MERGE_TOOLS
 from mopsgate.tools.reads_cross_system import CROSS_SYSTEM_TOOLS
 from mopsgate.tools.reads_hygiene import HYGIENE_TOOLS
@@ -24,6 +25,7 @@ SPECS: tuple[Spec, ...] = (
     *USAGE_TOOLS,
     *WRITE_TOOLS,
     *MERGE_TOOLS,
+    *LIST_CHANGE_TOOLS,
     *FOLLOW_UP_TOOLS,
     *CHANGE_TOOLS,
 )

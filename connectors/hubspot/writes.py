@@ -221,6 +221,11 @@ class HubSpotWrites:
         by_id = await run_chunks(chunked(ids_), send, data_errors_per_record=True)
         return _assemble(person_refs, valid, by_id, early)
 
+    async def archive_list(self, list_ref: str) -> RecordResult:
+        """``DELETE lists/{listId}``: HubSpot keeps a deleted list restorable for 90 days."""
+        await self.s.http.send("DELETE", self.s.paths.list(ids.native_id(list_ref, "list")))
+        return _ok(list_ref)
+
     async def merge_people(
         self, survivor_ref: str, loser_refs: Sequence[str], fields: dict[str, object]
     ) -> list[RecordResult]:

@@ -155,6 +155,19 @@ class MarketoWrites:
         await self.s.send("POST", f"/rest/v1/campaigns/{cid}/schedule.json", body, idempotent=False)
         return RecordResult(ref=campaign_ref, ok=True)
 
+    async def archive_list(self, list_ref: str) -> RecordResult:
+        """Delete Static List (the asset API); smart lists are not the API's to delete."""
+        list_id = native_id(list_ref, ids.LIST)[1]
+        path = f"/rest/asset/v1/staticList/{list_id}/delete.json"
+        try:
+            await self.s.send("POST", path, None)
+        except NotFoundError:
+            await self.lists.refuse_if_smart(
+                list_id, "archive_list", "smart lists are managed in Marketo's UI"
+            )
+            raise
+        return RecordResult(ref=list_ref, ok=True)
+
     async def merge_people(
         self, survivor_ref: str, loser_refs: Sequence[str], fields: dict[str, object]
     ) -> list[RecordResult]:

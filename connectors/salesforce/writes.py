@@ -120,6 +120,13 @@ class SalesforceWrites:
             [PersonUpdate(ref=r, fields={"HasOptedOutOfEmail": True}) for r in person_refs]
         )
 
+    async def archive_list(self, list_ref: str) -> RecordResult:
+        """A list is a Campaign of Type 'List': archiving deactivates it (IsActive false)."""
+        _, native = self.s.native(list_ref, (ids.CAMPAIGN,))
+        record = {"attributes": {"type": ids.CAMPAIGN}, "id": native, "IsActive": False}
+        (save,) = await self._collection("PATCH", [record])
+        return save_result(list_ref, save)
+
     async def merge_people(
         self, survivor_ref: str, loser_refs: Sequence[str], fields: dict[str, object]
     ) -> list[RecordResult]:

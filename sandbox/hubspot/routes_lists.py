@@ -114,6 +114,13 @@ class ListRoutes:
     async def add(self, request: Request) -> Response:
         return await self._write(request, adding=True)
 
+    async def delete(self, request: Request) -> Response:
+        """``DELETE lists/{listId}``: 204; the emulator does not keep it for restoring."""
+        if self.state.list_by_id(request.path_params["list_id"]) is None:
+            return not_found(f"List {request.path_params['list_id']!r}")
+        self.state.remove_list(request.path_params["list_id"])
+        return Response(status_code=204)
+
     async def remove(self, request: Request) -> Response:
         return await self._write(request, adding=False)
 
@@ -151,6 +158,7 @@ def routes(gate: Gate, state: PortalState, faults: Faults, p: Paths) -> list[Rou
         gate.route(base, r.get_many),
         gate.route(base + "/", r.get_many),
         gate.route(base + "/{list_id}", r.get_one),
+        gate.route(base + "/{list_id}", r.delete, ["DELETE"], write=True),
         gate.route(base + "/{list_id}/memberships", r.members),
         gate.route(base + "/{list_id}/memberships/add", r.add, ["PUT"], write=True),
         gate.route(base + "/{list_id}/memberships/remove", r.remove, ["PUT"], write=True),

@@ -258,6 +258,12 @@ class SqlitePortal:
             [(int(lst.id), int(cid), at) for cid, at in lst.members.items()],
         )
 
+    def remove_list(self, list_id: str) -> None:
+        if self.list_by_id(list_id) is None:
+            raise KeyError(list_id)
+        self._put("DELETE FROM hs_list_member WHERE list_id = ?", int(list_id))
+        self._put("DELETE FROM hs_list WHERE id = ?", int(list_id))
+
     def set_members(
         self, list_id: str, added: Iterable[str], removed: Iterable[str], at: str
     ) -> None:

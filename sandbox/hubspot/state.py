@@ -161,6 +161,10 @@ class PortalState(Protocol):
 
     def add_list(self, lst: PortalList) -> None: ...
 
+    def remove_list(self, list_id: str) -> None:
+        """Delete a list (HubSpot keeps it restorable for 90 days; the emulator does not)."""
+        ...
+
     def set_members(
         self, list_id: str, added: Iterable[str], removed: Iterable[str], at: str
     ) -> None:
@@ -305,6 +309,10 @@ class MemoryPortal:
         members = dict(lst.members)
         self._list_members[lst.id] = members
         self._lists[lst.id] = replace(lst, members=members)
+
+    def remove_list(self, list_id: str) -> None:
+        self._lists.pop(list_id)
+        self._list_members.pop(list_id, None)
 
     def set_members(
         self, list_id: str, added: Iterable[str], removed: Iterable[str], at: str

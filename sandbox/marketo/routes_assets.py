@@ -188,6 +188,16 @@ async def static_list_by_id(ctx: Ctx) -> Payload:
     return {"result": [_static_list(found)]} if found else dict(NO_ASSETS)
 
 
+async def delete_static_list(ctx: Ctx) -> Payload:
+    """Delete Static List (``POST staticList/{id}/delete.json``): the list goes, its leads
+    stay; a list that does not exist answers 702."""
+    list_id = ctx.id_param()
+    if ctx.state.static_list(list_id) is None:
+        raise MktoError("702", f"Static list {list_id} not found")
+    ctx.state.remove_static_list(list_id)
+    return {"result": [{"id": list_id}]}
+
+
 async def smart_lists(ctx: Ctx) -> Payload:
     rules = ctx.q("includeRules") == "true"
     return _offset_page(ctx, [_smart_list(s, rules) for s in ctx.state.smart_lists()])
@@ -214,4 +224,7 @@ def routes(gate: Gate, envelope: Envelope) -> list[Route]:
         gate.route(f"{asset}/smartList/{{id}}.json", h(smart_list_by_id)),
         gate.route(f"{asset}/staticLists.json", h(static_lists)),
         gate.route(f"{asset}/staticList/{{id}}.json", h(static_list_by_id)),
+        gate.route(
+            f"{asset}/staticList/{{id}}/delete.json", h(delete_static_list), ["POST"], write=True
+        ),
     ]

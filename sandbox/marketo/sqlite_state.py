@@ -178,6 +178,12 @@ class SqliteInstance:
             [(lst.id, lead_id, at) for lead_id, at in lst.members.items()],
         )
 
+    def remove_static_list(self, list_id: int) -> None:
+        if self.static_list(list_id) is None:
+            raise KeyError(list_id)
+        self._put("DELETE FROM mk_list_member WHERE list_id = ?", list_id)
+        self._put("DELETE FROM mk_static_list WHERE id = ?", list_id)
+
     def lists_of(self, lead_id: int) -> dict[int, str]:
         rows = self.db.conn.execute(
             "SELECT list_id, added_at FROM mk_list_member WHERE lead_id = ? ORDER BY list_id",

@@ -107,6 +107,10 @@ class InstanceState(Protocol):
 
     def add_static_list(self, lst: StaticList) -> None: ...
 
+    def remove_static_list(self, list_id: int) -> None:
+        """Delete a static list (its leads stay in the database)."""
+        ...
+
     def lists_of(self, lead_id: int) -> dict[int, str]:
         """list id -> added at, for every static list the lead is in."""
         ...
@@ -261,6 +265,10 @@ class MemoryInstance:
         members = dict(lst.members)
         self._static_members[lst.id] = members
         self._static[lst.id] = replace(lst, members=members)
+
+    def remove_static_list(self, list_id: int) -> None:
+        self._static.pop(list_id)
+        self._static_members.pop(list_id, None)
 
     def lists_of(self, lead_id: int) -> dict[int, str]:
         return {

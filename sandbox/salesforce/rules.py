@@ -171,7 +171,8 @@ class Collections:
         if not isinstance(rec, dict):
             return Plan(None, record_error("JSON_PARSER_ERROR", "each record must be an object"))
         raw_id = rec.get("id") or rec.get("Id")
-        obj, error = self._check_target(raw_id, (*ids.PERSON_OBJECTS, ids.CAMPAIGN_MEMBER))
+        objects = (*ids.PERSON_OBJECTS, ids.CAMPAIGN_MEMBER, ids.CAMPAIGN)
+        obj, error = self._check_target(raw_id, objects)
         if obj is None:
             return Plan(raw_id if isinstance(raw_id, str) else None, error)
         native_id = str(raw_id)
@@ -182,11 +183,33 @@ class Collections:
         values = {k: v for k, v in rec.items() if k not in ("attributes", "id", "Id")}
         if obj == ids.CAMPAIGN_MEMBER:
             return self._plan_member_update(native_id, values)
+        if obj == ids.CAMPAIGN:
+            return self._plan_campaign_update(native_id, values)
         for name, value in values.items():
             problem = _field_problem(obj, name, value)
             if problem:
                 return Plan(native_id, problem)
         return Plan(native_id, commit=lambda: self._commit_update(obj, native_id, values))
+
+    def _plan_campaign_update(self, native_id: str, values: dict[str, Any]) -> Plan:
+        """Campaigns take only IsActive (a boolean) here: what archiving a list-campaign
+        writes; the rest of a Campaign is not the emulator's to edit."""
+        unknown = sorted(set(values) - {"IsActive"})
+        if unknown or not isinstance(values.get("IsActive"), bool):
+            return Plan(
+                native_id,
+                record_error(
+                    "INVALID_FIELD_FOR_INSERT_UPDATE",
+                    f"the emulator updates only IsActive (a boolean) on Campaign, not {unknown}",
+                ),
+            )
+
+        def commit() -> str:
+            stamp = {"LastModifiedDate": sf_datetime(self.state.now())}
+            self.state.update(ids.CAMPAIGN, native_id, {**values, **stamp})
+            return native_id
+
+        return Plan(native_id, commit=commit)
 
     def _commit_update(self, obj: str, native_id: str, values: dict[str, Any]) -> str:
         rec = self.state.record(obj, native_id) or {}

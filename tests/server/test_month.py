@@ -226,6 +226,8 @@ async def legacy_list(m: Month) -> None:
     (legacy,) = found["items"]
     usage = await m.call("get_list_usage", list_ref=legacy["ref"])
     assert usage["owner"].endswith("(left)") and usage["feeds_sends"] is False
+    plan = await m.call("propose_archive_list", list_ref=legacy["ref"], reason=REASON)
+    await m.through_review(plan)
 
 
 async def gdpr_unsubscribe(m: Month) -> None:
@@ -317,7 +319,7 @@ REQUESTS: dict[str, tuple[Callable[[Month], Awaitable[None]], int]] = {
     "13 quarter report over several campaigns": (quarter_report, 1),
     "14 one campaign's performance": (performance, 1),
     "15 API quota": (quota, 3),
-    "16 legacy list clean-up: who uses it": (legacy_list, 2),
+    "16 legacy list clean-up: who uses it, then archive it": (legacy_list, 4),
     "17 GDPR unsubscribe everywhere": (gdpr_unsubscribe, 7),
     "18 job title fix": (title_fix, 3),
     "19 welcome trigger for new subscribers": (welcome_trigger, 2),

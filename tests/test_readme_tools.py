@@ -65,3 +65,10 @@ def test_risk_cells_match_the_catalogue():
                 assert first == spec.risk.value, f"{name} is {spec.risk.value}: " + suggested_row(
                     name
                 )
+
+
+def test_the_tool_count_is_the_catalogue_s():
+    section = README.read_text().split("\n## Tools\n", 1)[1].split("\n## ", 1)[0]
+    found = re.search(r"The catalogue has (\d+) tools", section)
+    assert found, "the Tools section must say how many tools there are"
+    assert int(found.group(1)) == len(SPECS), f"the catalogue has {len(SPECS)} tools"

@@ -23,6 +23,7 @@ from mopsgate.crm.records import Page
 from mopsgate.governance.errors import InvalidInput
 
 HARD_PAGE_CAP = 100
+MAX_FILL_PAGES = 1000  # vendor pages one filled page may read
 MAX_PAGE_BYTES = 256_000
 
 T = TypeVar("T")
@@ -132,7 +133,7 @@ async def filled_page(
     vendor, skip = start.vendor, start.skip
     out: list[Shaped] = []
     used = scanned = 0
-    while True:
+    for _ in range(MAX_FILL_PAGES):  # vendor pages that filter to nothing still end
         page = await fetch(vendor, page_size)
         for i in range(skip, len(page.items)):
             item = page.items[i]
@@ -156,4 +157,5 @@ async def filled_page(
             return Filled(out, None, False, scanned, False)
         vendor, skip = page.next_cursor, 0
         if scanned >= max_scan:
-            return Filled(out, encode_cursor(Cursor(vendor, 0), query), False, scanned, True)
+            break
+    return Filled(out, encode_cursor(Cursor(vendor, 0), query), False, scanned, True)

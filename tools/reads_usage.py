@@ -25,14 +25,16 @@ from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, T
 
 MAX_CAMPAIGN_PAGES = 100
 MAX_ACTIVITIES = 50_000  # activities one report (or one list's sends) reads
-EMAIL_TYPES: tuple[ActivityType, ...] = (
-    "email_sent",
-    "email_delivered",
-    "email_opened",
-    "email_clicked",
-    "email_bounced",
-    "unsubscribed",
-)
+# activity type -> the report's count it adds to (the e-mail types every vendor reports)
+FIELD_OF: dict[ActivityType, str] = {
+    "email_sent": "sent",
+    "email_delivered": "delivered",
+    "email_opened": "opened",
+    "email_clicked": "clicked",
+    "email_bounced": "bounced",
+    "unsubscribed": "unsubscribed",
+}
+EMAIL_TYPES: tuple[ActivityType, ...] = tuple(FIELD_OF)
 
 
 def _utc(when: datetime | None) -> datetime | None:
@@ -227,16 +229,6 @@ class ReportOut(BaseModel):
     how: str
 
 
-_FIELD_OF = {
-    "email_sent": "sent",
-    "email_delivered": "delivered",
-    "email_opened": "opened",
-    "email_clicked": "clicked",
-    "email_bounced": "bounced",
-    "unsubscribed": "unsubscribed",
-}
-
-
 async def _email_counts(
     client: Connector,
     ref: str,
@@ -244,8 +236,8 @@ async def _email_counts(
     until: datetime | None,
     budget: list[int],
 ) -> tuple[EmailCounts, EmailCounts, bool]:
-    counts: dict[str, int] = dict.fromkeys(_FIELD_OF.values(), 0)
-    people: dict[str, set[str]] = {f: set() for f in _FIELD_OF.values()}
+    counts: dict[str, int] = dict.fromkeys(FIELD_OF.values(), 0)
+    people: dict[str, set[str]] = {f: set() for f in FIELD_OF.values()}
     cursor: str | None = None
     while True:
         if budget[0] <= 0:
@@ -255,7 +247,7 @@ async def _email_counts(
         )
         for act in page.items:
             budget[0] -= 1
-            name = _FIELD_OF.get(act.type)
+            name = FIELD_OF.get(act.type)
             if name is not None:
                 counts[name] += 1
                 people[name].add(act.person_ref)

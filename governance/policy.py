@@ -35,6 +35,7 @@ from mopsgate.governance.policy_core import (
     connectors_of,
     grants,
     mode_of,
+    reaches,
     scope_match,
     tool_match,
 )
@@ -276,14 +277,11 @@ def _wildcard_delete(
     matching: Sequence[AllowRule],
     where: str,
 ) -> Decision | None:
-    """A delete (or merge) on a production connector needs a rule that names that connector:
-    ``connectors = ["*"]`` reaches every sandbox, never production, so a grant written for the
-    sandbox does not follow a connector switched to production."""
-    if risk is not RiskClass.DELETE or connector is None or not matching:
+    """The refusal when every rule covering a delete (or merge) reaches this production
+    connector only through a connector wildcard (``policy_core.reaches``)."""
+    if connector is None or not matching:
         return None
-    if comp.manifest.environment(connector) != "production":
-        return None
-    if any(connector in r.connectors for r in matching):
+    if any(reaches(r, risk, connector, comp.manifest) for r in matching):
         return None
     rule = matching[0]
     return Decision(

@@ -62,6 +62,16 @@ def proposes(rule: AllowRule, risk: RiskClass, tools: Mapping[str, RiskClass]) -
     )
 
 
+def reaches(rule: AllowRule, risk: RiskClass, connector: str, manifest: Manifest) -> bool:
+    """Whether an allow rule that covers ``connector`` may grant ``risk`` there: a delete (or
+    merge) on a production connector needs a rule naming the connector, so a grant written
+    with connectors = ["*"] for the sandboxes does not follow a connector switched to
+    production."""
+    if risk is not RiskClass.DELETE or manifest.environment(connector) != "production":
+        return True
+    return connector in rule.connectors
+
+
 def tool_match(names: Iterable[str], tool: str, risk: RiskClass) -> bool:
     names = tuple(names)
     return tool in names or (WILDCARD in names and risk not in EXPLICIT_ONLY_CLASSES)

@@ -19,6 +19,7 @@ from mopsgate.governance.policy_core import (
     compiled,
     connectors_of,
     proposes,
+    reaches,
     scope_match,
     tool_match,
 )
@@ -201,6 +202,7 @@ def record_cap(manifest: Manifest, principal: str, connector: str, risk: RiskCla
         rule.max_records_per_change or default
         for rule in _allow_rules(comp, principal, connector, None, None)
         if proposes(rule, risk, manifest.catalogue.tools)
+        and reaches(rule, risk, connector, manifest)
     ]
     return min(caps) if caps else 0
 

@@ -204,8 +204,8 @@ async def quarter_report(m: Month) -> None:
     out = await m.call(
         "campaign_report",
         campaign_refs=[hs.campaign_ref(i) for i in range(4)],
-        since="2026-01-01",
-        until="2026-04-01",
+        since="2026-01-01T00:00:00Z",
+        until="2026-04-01T00:00:00Z",
     )
     assert out["complete"] and len(out["campaigns"]) == 4
 

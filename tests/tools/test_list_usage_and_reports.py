@@ -99,7 +99,11 @@ async def test_campaign_report_refuses_a_mix_and_a_bad_window(connect):
         window = await refused(
             client,
             "campaign_report",
-            {"campaign_refs": [hs.campaign_ref(0)], "since": "2026-02-01", "until": "2026-01-01"},
+            {
+                "campaign_refs": [hs.campaign_ref(0)],
+                "since": "2026-02-01T00:00:00Z",
+                "until": "2026-01-01T00:00:00Z",
+            },
         )
     assert mixed.startswith("[") and "one connector" in mixed, mixed
     assert window.startswith("[invalid_input] since must be before until"), window

@@ -83,7 +83,9 @@ async def test_counts_and_grouped_counts_return_no_records(name, connect, settin
     scope = {"connector": name, "list_ref": v.list_ref(NEWSLETTER)}
     async with connect("assistant") as client:
         recent = await ok(
-            client, "search_people", {**scope, "updated_since": "2026-01-01", "count_only": True}
+            client,
+            "search_people",
+            {**scope, "updated_since": "2026-01-01T00:00:00Z", "count_only": True},
         )
         by_consent = await ok(client, "search_people", {**scope, "group_by": "consent"})
         by_domain = await ok(

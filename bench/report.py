@@ -230,6 +230,28 @@ def startup(s: dict[str, Any]) -> list[str]:
     ]
 
 
+def notify(s: dict[str, Any]) -> list[str]:
+    rows = [
+        [k, _n(v["p50_us"]), _n(v["p99_us"]), _n(v["mean_us"]), v["errors"]]
+        for k, v in s["rows"].items()
+    ]
+    comp = [
+        [c["name"], _n(c["ratio_p50"], 2), _n(c["ratio_p99"], 2), c["target"], _met(c["met"])]
+        for c in s["comparisons"]
+    ]
+    return [
+        "## 6. Notifications: a dead receiver and the tool call",
+        "",
+        s["method"],
+        "",
+        *table(["receiver", "p50 µs", "p99 µs", "mean µs", "errors"], rows),
+        *table(["comparison", "ratio p50", "ratio p99", "target", ""], comp),
+        f"Connections the hanging receiver accepted (and never answered): "
+        f"{s['hanging_connections']}.",
+        "",
+    ]
+
+
 def profiles(p: dict[str, Any]) -> list[str]:
     out = [
         "## Profiles (cProfile; shares matter, not absolute times)",
@@ -261,6 +283,7 @@ def render(r: dict[str, Any]) -> str:
         ("audit", audit),
         ("bulk", bulk),
         ("startup", startup),
+        ("notify", notify),
         ("profiles", profiles),
         ("replicas", replicas_report),
     )

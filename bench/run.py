@@ -13,11 +13,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import audit, overhead, profiling, replicas, startup, throughput
+from bench import audit, notify, overhead, profiling, replicas, startup, throughput
 from bench.common import child_env, machine_info, write_bench_manifest
 from bench.targets import collect_targets
 
-SECTIONS = ("overhead", "throughput", "audit", "bulk", "startup", "profiles", "replicas")
+SECTIONS = (
+    "overhead",
+    "throughput",
+    "audit",
+    "bulk",
+    "startup",
+    "notify",
+    "profiles",
+    "replicas",
+)
 VENDORS = ("marketo", "hubspot", "salesforce")
 
 
@@ -39,6 +48,9 @@ class Config:
     startup_reps: int = 3
     profile_calls: int = 200
     profile_verify_rows: int = 50_000
+    notify_calls: int = 40
+    notify_warmup: int = 5
+    notify_reps: int = 12
 
 
 QUICK = Config(
@@ -58,6 +70,9 @@ QUICK = Config(
     startup_reps=1,
     profile_calls=5,
     profile_verify_rows=200,
+    notify_calls=3,
+    notify_warmup=1,
+    notify_reps=1,
 )
 
 BULK_NOTES = [
@@ -141,6 +156,10 @@ async def run_section(name: str, tmp: Path, manifest: Path, cfg: Config, out_dir
             clients=cfg.clients,
             calls=cfg.http_calls_per_client,
             warmup=cfg.tp_warmup,
+        )
+    if name == "notify":
+        return await notify.run(
+            tmp, manifest, n=cfg.notify_calls, warmup=cfg.notify_warmup, reps=cfg.notify_reps
         )
     out = await profiling.profile_governed_calls(tmp, manifest, cfg.profile_calls, out_dir)
     out["audit_verify"] = await asyncio.to_thread(

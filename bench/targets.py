@@ -104,6 +104,13 @@ def startup_targets(s: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def notify_targets(s: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        _t(f"§6 {c['name']}", c["target"], f"{c['ratio_p50']:.2f}", c["met"])
+        for c in s["comparisons"]
+    ]
+
+
 def collect_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     checks = {
         "overhead": overhead_targets,
@@ -111,6 +118,7 @@ def collect_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         "audit": audit_targets,
         "bulk": bulk_targets,
         "startup": startup_targets,
+        "notify": notify_targets,
     }
     out: list[dict[str, Any]] = []
     for key, fn in checks.items():

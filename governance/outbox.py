@@ -34,3 +34,13 @@ class OutboxItem:
     attempts: int  # including the current one
     enqueued_at: datetime
     last_error: str | None
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What became of one claimed message: sent (``retry_at`` None), or due again at
+    ``retry_at`` with ``error`` kept for the operator."""
+
+    item_id: int
+    retry_at: datetime | None = None
+    error: str = ""

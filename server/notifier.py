@@ -45,7 +45,7 @@ from mopsgate.governance.notify_events import (
 )
 from mopsgate.governance.notify_model import WebhookTarget
 from mopsgate.governance.notify_render import body_for
-from mopsgate.governance.outbox import OutboxItem, OutboxMessage
+from mopsgate.governance.outbox import OutboxItem, OutboxMessage, Settlement
 from mopsgate.governance.ports import SYSTEM_CLOCK, ChangeStore, Clock
 from mopsgate.storage.api import Outbox
 
@@ -69,6 +69,13 @@ def resolve_url(target: WebhookTarget, env: Mapping[str, str]) -> str | None:
     return target.url if target.url is not None else env.get(target.url_env or "") or None
 
 
+@dataclass(frozen=True)
+class _Attempt:
+    item: OutboxItem
+    error: str | None = None  # None: taken by the receiver (or nothing left to send)
+    retry_after: float | None = None
+
+
 @dataclass
 class Notifier:
     outbox: Outbox
@@ -81,6 +88,10 @@ class Notifier:
     poll_seconds: float = 1.0
     rand: Callable[[], float] = random.random
     _overdue_at: datetime | None = field(default=None, init=False)
+    # Per target: consecutive failed passes, when to try again, the last error.
+    _failures: dict[str, int] = field(default_factory=dict, init=False)
+    _down_until: dict[str, datetime] = field(default_factory=dict, init=False)
+    _last_error: dict[str, str] = field(default_factory=dict, init=False)
 
     async def run_forever(self) -> None:
         while True:
@@ -95,34 +106,34 @@ class Notifier:
                 await asyncio.sleep(self.poll_seconds)
 
     async def run_once(self) -> int:
-        """One pass: queue overdue reviews (hourly), then handle what is due; returns how many
-        messages were handled (0: nothing was due)."""
+        """One pass: queue overdue reviews (hourly), claim what is due, turn notices into
+        deliveries, post every delivery at once, and record every outcome in one commit.
+        Returns how many messages were handled (0: nothing was due)."""
         now = self.clock.now()
         manifest = await self.manifest()
         if manifest.notifications.targets:
             await self._queue_overdue(manifest, now)
         items = await self.outbox.claim_due(now, limit=BATCH, lease=LEASE)
-        for item in items:  # notices first: each is a few writes, no network
-            if item.message.topic != DELIVERY:
-                await self._guarded(self._fan_out(item, manifest, now), item, now)
-        # Deliveries at once: one dead receiver must not hold up the others.
-        await asyncio.gather(
-            *(
-                self._guarded(self._deliver(item, manifest, now), item, now)
-                for item in items
-                if item.message.topic == DELIVERY
-            )
-        )
+        if not items:
+            return 0
+        notices = [i for i in items if i.message.topic != DELIVERY]
+        deliveries = [i for i in items if i.message.topic == DELIVERY]
+        done = await self._fan_out(notices, manifest, now)
+        by_target: dict[str, list[OutboxItem]] = {}
+        for item in deliveries:
+            by_target.setdefault(str(item.message.payload.get("target")), []).append(item)
+        # Targets at once: one dead receiver must not hold up the others.
+        for group in await asyncio.gather(
+            *(self._deliver_to(name, group, manifest, now) for name, group in by_target.items())
+        ):
+            done += group
+        await self.outbox.settle(done, at=self.clock.now())
         return len(items)
 
-    async def _guarded(self, work: Awaitable[None], item: OutboxItem, now: datetime) -> None:
-        try:
-            await work
-        except Exception as exc:
-            log.exception("notification %s: could not be handled", item.message.key)
-            await self.outbox.retry_later(
-                item.id, now + retry_delay(item.attempts, self.rand), f"internal error: {exc}"
-            )
+    def _internal(self, item: OutboxItem, now: datetime, exc: Exception) -> Settlement:
+        log.error("notification %s: could not be handled: %r", item.message.key, exc)
+        again = now + retry_delay(item.attempts, self.rand)
+        return Settlement(item.id, again, f"internal error: {type(exc).__name__}: {exc}")
 
     async def _queue_overdue(self, manifest: Manifest, now: datetime) -> None:
         if self._overdue_at is not None and now - self._overdue_at < OVERDUE_EVERY:
@@ -152,56 +163,112 @@ class Notifier:
         log.warning("notification sender: unknown topic %r dropped", topic)
         return None
 
-    async def _fan_out(self, item: OutboxItem, manifest: Manifest, now: datetime) -> None:
+    async def _fan_out(
+        self, notices: list[OutboxItem], manifest: Manifest, now: datetime
+    ) -> list[Settlement]:
+        """One delivery per target that wants each notice; the deliveries are committed before
+        the notices are marked done (a crash between the two fans out again, and the keys
+        keep the second fan-out from adding anything)."""
         targets = manifest.notifications.targets
-        note = await self.notification(item.message, manifest) if targets else None
-        if note is not None:
-            deliveries = [
-                OutboxMessage(
-                    DELIVERY,
-                    f"{note.key}@{name}",
-                    {"target": name, "notification": note.as_json()},
-                )
-                for name, target in sorted(targets.items())
-                if wants(target, note)
-            ]
-            if deliveries:
-                await self.outbox.enqueue(deliveries, now=now)
-        await self.outbox.sent(item.id, now)
+        out: list[Settlement] = []
+        deliveries: list[OutboxMessage] = []
+        for item in notices:
+            try:
+                note = await self.notification(item.message, manifest) if targets else None
+            except Exception as exc:
+                out.append(self._internal(item, now, exc))
+                continue
+            if note is not None:
+                deliveries += [
+                    OutboxMessage(
+                        DELIVERY,
+                        f"{note.key}@{name}",
+                        {"target": name, "notification": note.as_json()},
+                    )
+                    for name, target in sorted(targets.items())
+                    if wants(target, note)
+                ]
+            out.append(Settlement(item.id))
+        if deliveries:
+            await self.outbox.enqueue(deliveries, now=now)
+        return out
 
-    async def _deliver(self, item: OutboxItem, manifest: Manifest, now: datetime) -> None:
-        payload: Mapping[str, JsonValue] = item.message.payload
-        name = str(payload.get("target"))
-        target = manifest.notifications.targets.get(name)
-        if target is None:
-            log.warning(
-                "notification %s: target %r is no longer configured", item.message.key, name
-            )
-            await self.outbox.sent(item.id, now)
-            return
-        raw = payload.get("notification")
-        note = Notification.from_json(raw if isinstance(raw, dict) else {})
-        url = resolve_url(target, self.env)
-        if url is None:
-            await self._failed(item, manifest, now, f"{target.url_env} is not set", None)
-            return
-        result = await self.sender.post(
-            url, body_for(target.format, note), idempotency_key=note.key, event=str(note.event)
+    async def _deliver_to(
+        self, name: str, items: list[OutboxItem], manifest: Manifest, now: datetime
+    ) -> list[Settlement]:
+        """Deliver one target's due messages. Backoff is kept per target, not per message: a
+        target that failed is left alone until its backoff has passed, then probed with one
+        message, and only if that one is taken are the rest sent. So a dead receiver costs an
+        attempt per backoff step, however many messages wait for it."""
+        down, last = self._down_until.get(name), self._last_error.get(name, "")
+        if down is not None and now < down:
+            return [self._later(i, manifest, now, down, last) for i in items]
+        tried: list[_Attempt] = []
+        if self._failures.get(name):
+            tried.append(await self._attempt(items[0], manifest))
+        if not tried or tried[0].error is None:
+            rest = items[len(tried) :]
+            tried += await asyncio.gather(*(self._attempt(i, manifest) for i in rest))
+        failed = [a for a in tried if a.error is not None]
+        if not failed:
+            self._failures.pop(name, None)
+            self._down_until.pop(name, None)
+            return [Settlement(a.item.id) for a in tried]
+        count = self._failures[name] = self._failures.get(name, 0) + 1
+        delay = retry_delay(count, self.rand)
+        waits = [a.retry_after for a in failed if a.retry_after is not None]
+        if waits:
+            delay = max(delay, min(MAX_RETRY_AFTER, timedelta(seconds=max(waits))))
+        until = self._down_until[name] = now + delay
+        error = self._last_error[name] = str(failed[0].error)
+        log.warning(
+            "notification target %s: %d of %d attempts failed (%s); %d message(s) wait %.0f s",
+            name,
+            len(failed),
+            len(tried),
+            error,
+            len(items) - len(tried) + len(failed),
+            delay.total_seconds(),
         )
+        out = [
+            Settlement(a.item.id)
+            if a.error is None
+            else self._later(a.item, manifest, now, until, a.error)
+            for a in tried
+        ]
+        return out + [self._later(i, manifest, now, until, error) for i in items[len(tried) :]]
+
+    async def _attempt(self, item: OutboxItem, manifest: Manifest) -> _Attempt:
+        """One POST; never raises, writes nothing (the outcome is settled with the pass)."""
+        try:
+            payload: Mapping[str, JsonValue] = item.message.payload
+            name = str(payload.get("target"))
+            target = manifest.notifications.targets.get(name)
+            if target is None:
+                log.warning(
+                    "notification %s: target %r is no longer configured", item.message.key, name
+                )
+                return _Attempt(item)
+            raw = payload.get("notification")
+            note = Notification.from_json(raw if isinstance(raw, dict) else {})
+            url = resolve_url(target, self.env)
+            if url is None:
+                return _Attempt(item, f"{target.url_env} is not set")
+            result = await self.sender.post(
+                url, body_for(target.format, note), idempotency_key=note.key, event=str(note.event)
+            )
+        except Exception as exc:
+            log.exception("notification %s: could not be sent", item.message.key)
+            return _Attempt(item, f"internal error: {type(exc).__name__}: {exc}")
         if result.ok:
             log.info("notification %s sent to %s (%s)", note.key, name, result.detail)
-            await self.outbox.sent(item.id, self.clock.now())
-        else:
-            await self._failed(item, manifest, now, result.detail, result.retry_after)
+            return _Attempt(item)
+        return _Attempt(item, result.detail, result.retry_after)
 
-    async def _failed(
-        self,
-        item: OutboxItem,
-        manifest: Manifest,
-        now: datetime,
-        error: str,
-        retry_after: float | None,
-    ) -> None:
+    def _later(
+        self, item: OutboxItem, manifest: Manifest, now: datetime, until: datetime, error: str
+    ) -> Settlement:
+        """Due again at ``until``, or parked once it has waited give_up_after_hours."""
         give_up = timedelta(hours=manifest.notifications.give_up_after_hours)
         if now - item.enqueued_at >= give_up:
             log.error(
@@ -210,16 +277,5 @@ class Notifier:
                 item.attempts,
                 error,
             )
-            await self.outbox.retry_later(item.id, PARKED, f"gave up: {error}")
-            return
-        delay = retry_delay(item.attempts, self.rand)
-        if retry_after is not None:
-            delay = max(delay, min(MAX_RETRY_AFTER, timedelta(seconds=retry_after)))
-        log.warning(
-            "notification %s: attempt %d failed (%s); retrying in %.0f s",
-            item.message.key,
-            item.attempts,
-            error,
-            delay.total_seconds(),
-        )
-        await self.outbox.retry_later(item.id, now + delay, error)
+            return Settlement(item.id, PARKED, f"gave up: {error}")
+        return Settlement(item.id, until, error)

@@ -16,7 +16,7 @@ from typing import Protocol
 from mopsgate.governance.audit_chain import AuditHead, AuditRow, VerifyResult
 from mopsgate.governance.bearer_tokens import IssuedToken, TokenRecord
 from mopsgate.governance.manifest_history import ManifestLoad
-from mopsgate.governance.outbox import OutboxItem, OutboxMessage
+from mopsgate.governance.outbox import OutboxItem, OutboxMessage, Settlement
 from mopsgate.governance.ports import AuditSink, ChangeStore, FreezeSwitch, RateWindows
 from mopsgate.governance.reviewer_invites import Invite
 
@@ -97,6 +97,11 @@ class Outbox(Protocol):
 
     async def retry_later(self, item_id: int, at: datetime, error: str) -> None:
         """Release the lease; due again at ``at``, with the error kept for the operator."""
+        ...
+
+    async def settle(self, settlements: Sequence[Settlement], *, at: datetime) -> None:
+        """:meth:`sent` (at ``at``) or :meth:`retry_later` for each, in one transaction: a
+        sender's whole pass costs one commit, not one per message."""
         ...
 
 

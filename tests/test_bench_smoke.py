@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import audit, bulk, bulk_minimum, overhead, throughput
+from bench import audit, bulk, bulk_minimum, notify, overhead, throughput
 from bench.common import BENCH_PRINCIPALS, write_bench_manifest
 from bench.report import render
 from bench.targets import collect_targets
@@ -68,3 +68,13 @@ async def test_overhead_throughput_audit_and_bulk_run(tmp_path: Path, bench_mani
     results["targets"] = collect_targets(results)
     markdown = render(results)
     assert "## 1. Governance overhead" in markdown and "## 4. Bulk" in markdown
+
+
+async def test_notify_section_runs(tmp_path: Path, bench_manifest: Path):
+    out = await notify.run(tmp_path, bench_manifest, n=2, warmup=1, reps=1)
+    assert set(out["rows"]) == {"none", "refused", "hanging"}
+    assert all(row["errors"] == 0 and row["n"] == 2 for row in out["rows"].values())
+    assert [c["name"].split(", ")[1] for c in out["comparisons"]] == [
+        "refused receiver vs no notifications",
+        "hanging receiver vs no notifications",
+    ]

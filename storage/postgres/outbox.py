@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
 
-from mopsgate.governance.outbox import OutboxItem, OutboxMessage
+from mopsgate.governance.outbox import OutboxItem, OutboxMessage, Settlement
 from mopsgate.storage.postgres.codec import jsonb
 from mopsgate.storage.postgres.db import Conn, PgDb
 
@@ -65,6 +65,14 @@ async def _retry(conn: Conn, item_id: int, at: datetime, error: str) -> None:
     )
 
 
+async def _settle(conn: Conn, settlements: Sequence[Settlement], at: datetime) -> None:
+    for s in settlements:
+        if s.retry_at is None:
+            await _sent(conn, s.item_id, at)
+        else:
+            await _retry(conn, s.item_id, s.retry_at, s.error)
+
+
 class PgOutbox:
     """The :class:`~mopsgate.storage.api.Outbox` for PostgreSQL."""
 
@@ -82,3 +90,7 @@ class PgOutbox:
 
     async def retry_later(self, item_id: int, at: datetime, error: str) -> None:
         await self._db.write(partial(_retry, item_id=item_id, at=at, error=error))
+
+    async def settle(self, settlements: Sequence[Settlement], *, at: datetime) -> None:
+        if settlements:
+            await self._db.write(partial(_settle, settlements=settlements, at=at))

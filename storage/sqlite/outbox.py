@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
 
-from mopsgate.governance.outbox import OutboxItem, OutboxMessage
+from mopsgate.governance.outbox import OutboxItem, OutboxMessage, Settlement
 from mopsgate.storage.sqlite.codec import maybe_ts, to_json, ts, when
 from mopsgate.storage.sqlite.db import SqliteDb
 
@@ -64,6 +64,14 @@ def _retry(conn: sqlite3.Connection, item_id: int, at: datetime, error: str) -> 
     )
 
 
+def _settle(conn: sqlite3.Connection, settlements: Sequence[Settlement], at: datetime) -> None:
+    for s in settlements:
+        if s.retry_at is None:
+            _sent(conn, s.item_id, at)
+        else:
+            _retry(conn, s.item_id, s.retry_at, s.error)
+
+
 class SqliteOutbox:
     """The :class:`~mopsgate.storage.api.Outbox` for SQLite, on the state connection."""
 
@@ -81,3 +89,7 @@ class SqliteOutbox:
 
     async def retry_later(self, item_id: int, at: datetime, error: str) -> None:
         await self._state.write(partial(_retry, item_id=item_id, at=at, error=error))
+
+    async def settle(self, settlements: Sequence[Settlement], *, at: datetime) -> None:
+        if settlements:
+            await self._state.write(partial(_settle, settlements=settlements, at=at))

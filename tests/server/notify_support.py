@@ -52,8 +52,10 @@ class Receiver:
     script: list[int] = field(default_factory=list)
     dead: bool = False
     seen: list[Seen] = field(default_factory=list)
+    attempts: int = 0
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        self.attempts += 1
         if self.dead:
             raise httpx.ConnectError("connection refused", request=request)
         target = "slack" if "/slack/" in request.url.path else "relay"

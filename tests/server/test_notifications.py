@@ -89,17 +89,21 @@ def _by_event(receiver: Receiver, target: str) -> dict[str, dict[str, Any]]:
 async def test_every_event_kind_reaches_every_target(notifying, receiver: Receiver, settings):
     runtime, connect = notifying()
     emu = runtime.connectors.emulator("marketo")
-    idxs = people("subscribed", 3)
+    idxs = people("subscribed", 4)
     async with connect("assistant") as client:
         applied = await propose_titles(client, MK, idxs[:2])
         await drain(runtime)
         approve(settings, applied["change_id"])
         assert not (await apply(client, applied)).is_error
-        failing = await propose_titles(client, MK, idxs[2:], "Head of Failures")
+        failing = await propose_titles(client, MK, idxs[2:3], "Head of Failures")
         approve(settings, failing["change_id"])
         emu.core.faults.fail_after_writes = 0
         assert (await apply(client, failing)).is_error
         emu.core.faults.fail_after_writes = None
+        stale = await propose_titles(client, MK, idxs[3:], "Head of Staleness")
+        approve(settings, stale["change_id"])
+        emu.set_person_field(MK.native(idxs[3]), MK.title_field, "Edited By Hand")
+        assert (await apply(client, stale)).is_error
         rejected = await propose_titles(client, MK, idxs[:1], "Head of Rejections")
         assert (
             review(
@@ -129,6 +133,7 @@ async def test_every_event_kind_reaches_every_target(notifying, receiver: Receiv
         "change.approved",
         "change.applied",
         "change.failed",
+        "change.stale",
         "change.rejected",
         "compliance_floor.refused",
         "applies.frozen",
@@ -150,6 +155,7 @@ async def test_every_event_kind_reaches_every_target(notifying, receiver: Receiv
     assert review_body["counts"] == {"records": 2, "blocked": 0, "approvals_needed": 1}
     assert relay["change.applied"]["counts"]["written"] == 2
     assert relay["change.failed"]["refs"]["change_id"] == failing["change_id"]
+    assert relay["change.stale"]["refs"]["change_id"] == stale["change_id"]
     assert relay["change.rejected"]["refs"]["by"] == "compliance"
     assert relay["applies.frozen"]["refs"]["by"] == "oncall"
     assert "incident 42" not in json.dumps(relay["applies.frozen"])  # free text stays out
@@ -229,7 +235,7 @@ async def test_retried_after_500s_with_the_same_key_then_done(
     assert len({json.dumps(s.body, sort_keys=True) for s in receiver.seen}) == 1
 
 
-async def test_a_dead_receiver_fails_no_call_and_is_given_up_on(
+async def test_a_dead_receiver_is_probed_not_hammered_and_given_up_on(
     notifying, receiver: Receiver, settings
 ):
     runtime, connect = notifying()
@@ -239,6 +245,10 @@ async def test_a_dead_receiver_fails_no_call_and_is_given_up_on(
         for _ in range(3):
             await propose_titles(client, MK, people("subscribed", 1))
             await drain(runtime, clock)
+        assert receiver.attempts == 2  # one per target; then the target is backed off
+        clock.advance(seconds=3)
+        await drain(runtime, clock)
+        assert receiver.attempts == 4  # one probe per target, not one per waiting message
         clock.advance(hours=25)  # past give_up_after_hours (24): parked, logged
         await drain(runtime, clock)
         clock.advance(days=30)

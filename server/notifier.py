@@ -4,9 +4,12 @@ It never runs on a tool call's path. The audit writer queues a notice with each 
 matters; this task claims due messages with a lease (so several server processes on one state
 directory never send the same message twice at once, and one that dies hands its work on),
 turns each notice into one delivery per target that wants it (resolved against the manifest in
-force: who may approve, the console link), and posts each delivery until the receiver takes it,
-backing off exponentially between attempts. Every attempt of a delivery carries the same
-Idempotency-Key, so at-least-once becomes exactly-once for a receiver that de-duplicates.
+force: who may approve, the console link), and posts each delivery until the receiver takes it.
+Backoff is exponential and kept per target: a receiver that failed gets one probe per backoff
+step, however many messages wait for it, and a pass records all its outcomes in one commit, so
+a dead receiver adds almost no writes beside the calls' own. Every attempt of a delivery
+carries the same Idempotency-Key, so at-least-once becomes exactly-once for a receiver that
+de-duplicates.
 A delivery still refused after ``give_up_after_hours`` is parked with its last error and
 logged. Whatever goes wrong here is logged and retried; nothing is raised to a caller.
 """
@@ -197,18 +200,15 @@ class Notifier:
         self, name: str, items: list[OutboxItem], manifest: Manifest, now: datetime
     ) -> list[Settlement]:
         """Deliver one target's due messages. Backoff is kept per target, not per message: a
-        target that failed is left alone until its backoff has passed, then probed with one
-        message, and only if that one is taken are the rest sent. So a dead receiver costs an
-        attempt per backoff step, however many messages wait for it."""
+        target that failed is left alone until its backoff has passed; each pass sends one
+        message first and the rest only if that one was taken. So a dead receiver costs one
+        attempt per backoff step (and one after a restart), however many messages wait."""
         down, last = self._down_until.get(name), self._last_error.get(name, "")
         if down is not None and now < down:
             return [self._later(i, manifest, now, down, last) for i in items]
-        tried: list[_Attempt] = []
-        if self._failures.get(name):
-            tried.append(await self._attempt(items[0], manifest))
-        if not tried or tried[0].error is None:
-            rest = items[len(tried) :]
-            tried += await asyncio.gather(*(self._attempt(i, manifest) for i in rest))
+        tried = [await self._attempt(items[0], manifest)]  # a probe, even after a restart
+        if tried[0].error is None:
+            tried += await asyncio.gather(*(self._attempt(i, manifest) for i in items[1:]))
         failed = [a for a in tried if a.error is not None]
         if not failed:
             self._failures.pop(name, None)

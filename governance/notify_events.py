@@ -118,7 +118,7 @@ def _notices_of(row: AuditRow) -> list[OutboxMessage]:
 
 
 def overdue_notice(status: ReviewStatus) -> OutboxMessage:
-    """Queued by the sender's daily look at the manifest; keyed by use case and review date,
+    """Queued by the sender's hourly look at the manifest; keyed by use case and review date,
     so each overdue review is announced once (and again after the date is moved and missed)."""
     return OutboxMessage(
         OVERDUE,

@@ -9,7 +9,7 @@ exact account and nothing is ever written twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from dataclasses import field as default
@@ -20,6 +20,7 @@ from pydantic import JsonValue
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import VendorError
 from mopsgate.crm.records import PersonUpdate, RecordResult
+from mopsgate.governance import across
 from mopsgate.governance import planning as pl
 from mopsgate.governance.audit_events import apply_intent_event
 from mopsgate.governance.cadence import APPLY_TOOL, cadence_refusal
@@ -73,11 +74,14 @@ class Applier:
         caller: Caller,
         manifest: Manifest,
         digest: str,
-        client: Connector,
+        client: Connector | None = None,
+        clients: Callable[[str], Connector] | None = None,
         now: datetime | None = None,
     ) -> Change:
         """Every attempt leaves an intent row before anything else happens, so no upstream
-        write can ever happen without one (if the row cannot be written, nothing is tried)."""
+        write can ever happen without one (if the row cannot be written, nothing is tried).
+        ``client`` serves a change on one connector; ``clients`` gives each connector's client
+        (a change across connectors needs one per part)."""
         change = await self.store.require(change_id)
         await self.audit.append(apply_intent_event(caller, change, digest, "apply requested"))
         principal = caller.principal or ""
@@ -92,17 +96,23 @@ class Applier:
                 "and try again once it is approved.",
             )
         claimed = await self.store.claim_for_apply(change.id, nonce, now=now)
+        client_for = _client_for(client, clients)
         async with self.records.holding(_lock_keys(claimed)):  # re-read to write: one at a time
-            await self._refuse_if_drifted(client, claimed, manifest)
-            return await self._write(client, claimed)
+            await self._refuse_if_drifted(client_for, claimed, manifest)
+            return await self._write(client_for, claimed)
 
     async def _refuse_if_drifted(
-        self, client: Connector, claimed: Change, manifest: Manifest
+        self, client_for: Callable[[str], Connector], claimed: Change, manifest: Manifest
     ) -> None:
-        """Re-read every target (consent included); anything moved ends the change as stale
-        before a single write. A failed re-read ends it as failed, also before any write."""
+        """Re-read every target (consent included), on every connector the change touches;
+        anything moved anywhere ends the change as stale before a single write. A failed
+        re-read ends it as failed, also before any write."""
         try:
-            drift = await find_drift(client, claimed, manifest)
+            drift: list[str] = []
+            for part in across.parts(claimed):
+                found = await find_drift(client_for(part.connector), part, manifest)
+                prefix = f"{part.connector}: " if part is not claimed else ""
+                drift += [prefix + line for line in found]
         except Exception as exc:
             known = (VendorError, UpstreamFailure)
             why = exc.message if isinstance(exc, known) else type(exc).__name__
@@ -148,24 +158,54 @@ class Applier:
                     await self.store.mark_expired(change.id)
             raise
 
-    async def _write(self, client: Connector, change: Change) -> Change:
-        records = change.plan.effective_records
-        size = max(1, client.capabilities.batch_for(change.plan.operation))
+    async def _write(self, client_for: Callable[[str], Connector], change: Change) -> Change:
+        """Part by part (one part unless the change spans connectors), batch by batch."""
+        pieces = [(p, p.plan.effective_records) for p in across.parts(change)]
+        records = [r for _, recs in pieces for r in recs]
+        written = 0
+        for n, (part, recs) in enumerate(pieces):
+            later = [r for _, rest in pieces[n + 1 :] for r in rest]
+            done = await self._write_part(
+                client_for(part.connector), change, part, recs, later, written
+            )
+            if isinstance(done, Change):  # the last answer was lost, the write was not
+                return done
+            written += done
+        ok = written == len(records)
+        outcome = None if ok else _account(written, len(records))
+        if len(pieces) > 1:
+            outcome = (f"{outcome}; " if outcome else "") + account(
+                await self.store.require(change.id)
+            )
+        return await self.store.finish_apply(change.id, "applied" if ok else "failed", outcome)
+
+    async def _write_part(
+        self,
+        client: Connector,
+        change: Change,
+        part: Change,
+        records: Sequence[PlannedRecord],
+        later: Sequence[PlannedRecord],
+        written_before: int,
+    ) -> int | Change:
+        """Write one connector's records; returns how many were written (or the applied
+        change, when a failed call's re-read shows every record of the plan written). A batch
+        call that raises fails the whole change: its batch re-read, the rest not attempted."""
+        size = max(1, client.capabilities.batch_for(part.plan.operation))
         written = 0
         for start in range(0, len(records), size):
             batch = records[start : start + size]
+            rest = [*records[start + size :], *later]
+            so_far = written_before + written
             try:
-                results = await send_batch(client, change, batch)
+                results = await send_batch(client, part, batch)
             except VendorError as exc:
-                rest = records[start + size :]
-                settled = await self._fail_part_way(client, change, batch, rest, exc, written)
-                if isinstance(settled, Change):  # the answer was lost, the write was not
+                settled = await self._fail_part_way(client, change, part, batch, rest, exc, so_far)
+                if isinstance(settled, Change):
                     return settled
                 raise settled from exc
             except Exception as exc:  # a bug or a transport error: same account, then re-raise
-                await self._fail_part_way(
-                    client, change, batch, records[start + size :], exc, written
-                )
+                await self._fail_part_way(client, change, part, batch, rest, exc, so_far)
                 raise
             by_ref = {r.ref: r for r in results}
             outcomes = [
@@ -183,14 +223,13 @@ class Applier:
                 ],
             )
             written += sum(r.ok for r in outcomes)
-        ok = written == len(records)
-        outcome = None if ok else _account(written, len(records))
-        return await self.store.finish_apply(change.id, "applied" if ok else "failed", outcome)
+        return written
 
     async def _fail_part_way(
         self,
         client: Connector,
         change: Change,
+        part: Change,
         batch: Sequence[PlannedRecord],
         rest: Sequence[PlannedRecord],
         exc: Exception,
@@ -202,9 +241,10 @@ class Applier:
         a vendor still failing) stay *unconfirmed*. Later batches are *not attempted*. Then
         the change fails, so it is never re-applied, and every record has a result. Returns
         the refusal to raise, or the applied change when the re-read shows that the last
-        batch's answer was lost but every record of the plan holds its planned value."""
+        batch's answer was lost but every record of the plan holds its planned value.
+        ``part`` is the connector's part the batch belongs to (the change itself on one)."""
         why = exc.message if isinstance(exc, VendorError) else type(exc).__name__
-        verdicts = await _reread(client, change, batch)
+        verdicts = await _reread(client, part, batch)
         results = [_settled(r, why, verdicts.get(r.ref)) for r in batch]
         await self.store.record_results(
             change.id,
@@ -237,6 +277,8 @@ class Applier:
             f"upstream failure: {why}; {written} of {total} records written; {settled}; "
             f"{len(rest)} were not attempted"
         )
+        if across.is_across(change.plan):
+            detail += "; " + account(await self.store.require(change.id))
         failed = await self.store.finish_apply(change.id, "failed", detail)
         head = "was partially applied" if written else "failed before any record was written"
         return UpstreamFailure(
@@ -291,9 +333,31 @@ def _lock_keys(change: Change) -> list[str]:
     """What an apply must not share with another in flight: its records, and the list or
     campaign it writes to (a schedule has no records, only its campaign)."""
     keys = [r.ref for r in change.plan.effective_records]
-    if change.plan.target is not None:
-        keys.append(f"{change.connector}:{change.plan.target}")
+    for part in across.parts(change):  # a change across connectors: each part's list
+        if part.plan.target is not None:
+            keys.append(f"{part.connector}:{part.plan.target}")
     return keys
+
+
+def _client_for(
+    client: Connector | None, clients: Callable[[str], Connector] | None
+) -> Callable[[str], Connector]:
+    if clients is not None:
+        return clients
+    if client is None:
+        raise TypeError("apply needs client or clients")
+    return lambda _name: client
+
+
+def account(change: Change) -> str:
+    """Per connector, how many of its planned records were written (a change across
+    connectors reports this with its outcome)."""
+    ok = {r.ref for r in change.outcome.records if r.ok}
+    lines = []
+    for part in across.parts(change):
+        planned = [r.ref for r in part.plan.effective_records]
+        lines.append(f"{part.connector} {sum(r in ok for r in planned)} of {len(planned)} written")
+    return "; ".join(lines)
 
 
 def after_image(rec: PlannedRecord) -> dict[str, JsonValue]:

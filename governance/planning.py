@@ -43,6 +43,10 @@ class PlanInput:
     updates: dict[str, dict[str, JsonValue]] = field(default_factory=dict)  # ref -> field -> value
     target: str | None = None
     params: dict[str, JsonValue] = field(default_factory=dict)
+    # Fields the proposing tool itself is granted to write, beyond the manifest's write_fields:
+    # propose_reassign_owner writes the owner field, and its grant is the tool (a field deny
+    # still wins). Not part of the plan: it only widens what this proposal may touch.
+    grants: frozenset[str] = frozenset()
 
 
 async def read_people(client: Connector, refs: Sequence[str]) -> dict[str, Person]:

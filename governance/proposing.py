@@ -7,11 +7,12 @@ but its audit row.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from mopsgate.crm.connector import Connector
+from mopsgate.governance import across
 from mopsgate.governance import planning as pl
 from mopsgate.governance.change_model import (
     ApprovalsRequired,
@@ -28,7 +29,14 @@ from mopsgate.governance.errors import FloorViolation, InvalidInput, NotPermitte
 from mopsgate.governance.list_archive import plan_archive
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.merging import plan_merge
-from mopsgate.governance.policy import approval_requirement, field_access, rate_limit, record_cap
+from mopsgate.governance.policy import (
+    ApprovalRequirement,
+    FieldAccess,
+    approval_requirement,
+    field_access,
+    rate_limit,
+    record_cap,
+)
 from mopsgate.governance.ports import ChangeStore
 from mopsgate.governance.record_limits import split_hint
 from mopsgate.governance.risk import RiskClass
@@ -64,18 +72,79 @@ class Proposer:
         use_case: str | None = None,
         now: datetime | None = None,
     ) -> Proposal:
-        refs = _target_refs(inp)
-        _check_refs(inp.connector, refs)
-        plan, risk = await self._plan(manifest, principal, client, inp, risk)
-        n = len(plan.records) + len(plan.blocked)
-        await self._check_class(manifest, principal, inp.connector, risk, n, now or utcnow())
-        budget = await self._check_rate(manifest, principal, n, now or utcnow())
+        return await self.propose_across(
+            manifest=manifest,
+            digest=digest,
+            principal=principal,
+            tool=tool,
+            reason=reason,
+            clients={inp.connector: client},
+            inputs=[inp],
+            risk=risk,
+            revert_of=revert_of,
+            finish_of=finish_of,
+            use_case=use_case,
+            now=now,
+        )
+
+    async def propose_across(
+        self,
+        *,
+        manifest: Manifest,
+        digest: str,
+        principal: str,
+        tool: str,
+        reason: str,
+        clients: Mapping[str, Connector],
+        inputs: Sequence[pl.PlanInput],
+        risk: RiskClass,
+        revert_of: str | None = None,
+        finish_of: str | None = None,
+        use_case: str | None = None,
+        now: datetime | None = None,
+    ) -> Proposal:
+        """One change over one or several connectors (``governance/across.py``), one input per
+        connector: each part is planned, floor-checked and capped on its own connector with its
+        own client, then the parts are stored, reviewed and tokened as one change, whose
+        approvals are the strictest any part needs. One input is an ordinary change."""
+        if not inputs or len({i.connector for i in inputs}) != len(inputs):
+            raise InvalidInput(
+                "a change across connectors takes one part per connector.",
+                hint="Name each connector once.",
+            )
+        plans: list[Plan] = []
+        needs: list[tuple[str, ApprovalRequirement]] = []
+        strongest = risk
+        for inp in inputs:
+            _check_refs(inp.connector, _target_refs(inp))
+            plan, part_risk = await self._plan(
+                manifest, principal, clients[inp.connector], inp, risk
+            )
+            n = len(plan.records) + len(plan.blocked)
+            await self._check_class(
+                manifest, principal, inp.connector, part_risk, n, now or utcnow()
+            )
+            needs.append(
+                (
+                    inp.connector,
+                    approval_requirement(manifest, principal, inp.connector, part_risk, n),
+                )
+            )
+            plans.append(plan)
+            strongest = part_risk if part_risk is not risk else strongest
+        total = sum(len(p.records) + len(p.blocked) for p in plans)
+        if total > MAX_RECORDS:
+            raise InvalidInput(
+                f"{total} records is more than one change may hold ({MAX_RECORDS}).",
+                hint="Split by list or segment.",
+            )
+        budget = await self._check_rate(manifest, principal, total, now or utcnow())
+        plan = plans[0] if len(plans) == 1 else across.combine([i.connector for i in inputs], plans)
         _refuse_if_all_blocked(plan)
-        req = approval_requirement(manifest, principal, inp.connector, risk, n)
         change = new_change(
             requester=principal,
             tool=tool,
-            risk_class=risk,
+            risk_class=strongest,
             reason=reason,
             plan=plan,
             manifest_digest=digest,
@@ -83,9 +152,7 @@ class Proposer:
             finish_of=finish_of,
             use_case=use_case,
             now=now or utcnow(),
-            approvals_required=ApprovalsRequired(
-                count=req.count, roles=sorted(req.roles), rule_id=req.rule_id, reason=req.reason
-            ),
+            approvals_required=_strictest(needs),
         )
         stored = await self.store.insert(change, budget=budget)
         if revert_of:
@@ -110,7 +177,10 @@ class Proposer:
             people = await pl.read_people(client, list(inp.updates))
             objects = {p.object for p in people.values()}
             described = {o: {f.name: f for f in await client.describe_fields(o)} for o in objects}
-            access = {o: field_access(manifest, principal, inp.connector, o) for o in objects}
+            access = {
+                o: _granted(field_access(manifest, principal, inp.connector, o), inp.grants)
+                for o in objects
+            }
             return pl.plan_updates(inp, people, described, access)
         if op == "schedule_campaign":
             return await _plan_schedule(client, inp), risk
@@ -188,6 +258,28 @@ class Proposer:
         if refusal is not None:
             raise refusal
         return budget
+
+
+def _granted(access: FieldAccess, grants: frozenset[str]) -> FieldAccess:
+    """``access`` with the fields the tool is granted made writable (never a denied one)."""
+    if not grants:
+        return access
+    return replace(access, writable=access.writable | (grants - set(access.denied)))
+
+
+def _strictest(needs: Sequence[tuple[str, ApprovalRequirement]]) -> ApprovalsRequired:
+    """The approvals a change across connectors needs: as many as its most demanding part,
+    from every role any part requires (a production part raises the count for the whole)."""
+    if len(needs) == 1:
+        req = needs[0][1]
+        return ApprovalsRequired(
+            count=req.count, roles=sorted(req.roles), rule_id=req.rule_id, reason=req.reason
+        )
+    count = max(req.count for _, req in needs)
+    roles = sorted({role for _, req in needs for role in req.roles})
+    rules = ",".join(dict.fromkeys(req.rule_id for _, req in needs if req.rule_id))
+    reason = "; ".join(f"{conn}: {req.reason}" for conn, req in needs)
+    return ApprovalsRequired(count=count, roles=roles, rule_id=rules, reason=reason)
 
 
 def _refuse_if_all_blocked(plan: Plan) -> None:

@@ -20,6 +20,7 @@ from datetime import datetime
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import VendorError
 from mopsgate.crm.records import RecordResult
+from mopsgate.governance import across
 from mopsgate.governance.applying import after_image
 from mopsgate.governance.change_model import ChangeStatus
 from mopsgate.governance.change_rules import FinalStatus
@@ -70,7 +71,10 @@ async def recover_change(
     verdicts: dict[str, bool] = {}
     if missing and change.plan.operation not in UNVERIFIABLE:
         try:
-            verdicts = await written_now(client_for(change.connector), change, missing)
+            for part in across.parts(change):  # each connector re-read with its own client
+                mine = {r.ref for r in part.plan.effective_records}
+                if todo := [r for r in missing if r.ref in mine]:
+                    verdicts |= await written_now(client_for(part.connector), part, todo)
         except VendorError as exc:
             error = f"the vendor could not be read: {exc.message}"
         except Exception as exc:  # a missing credential, a bug: leave the account as it was

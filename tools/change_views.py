@@ -10,7 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from mopsgate.governance.change_model import Change, ChangeStatus
+from mopsgate.governance import across
+from mopsgate.governance.change_model import AppliedRecord, Change, ChangeStatus
 from mopsgate.governance.diff_lines import render_text
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.pii import mask_value
@@ -89,7 +90,8 @@ class ChangeOut(BaseModel):
     diff_text: str
     outcome: dict[str, Any] | None = Field(
         None,
-        description="after an apply: written / failed / not_attempted records, exact counts",
+        description="after an apply: written / failed / not_attempted records, exact counts "
+        "(for a change across connectors also by_connector, each connector's own account)",
     )
     status_detail: str | None = None
     revert_of: str | None = None
@@ -157,6 +159,7 @@ def _outcome(change: Change) -> dict[str, Any]:
             "unaccounted": len(missing),
         },
         "detail": change.outcome.detail,
+        **({"by_connector": _by_connector(change, rows)} if across.is_across(change.plan) else {}),
     }
 
 
@@ -230,6 +233,25 @@ def next_steps(
         f"approve: {'; '.join(who)}. They decide in the review console{at}; you cannot approve "
         "it. " + token + LOST_CONFIRMATION + " Check progress with get_change."
     )
+
+
+def _by_connector(change: Change, rows: dict[str, AppliedRecord]) -> dict[str, dict[str, int]]:
+    """A change across connectors: the account of each connector's part."""
+    out: dict[str, dict[str, int]] = {}
+    for part in across.parts(change):
+        planned = [r.ref for r in part.plan.effective_records]
+        out[part.connector] = {
+            "planned": len(planned),
+            "written": sum(ref in rows and rows[ref].ok for ref in planned),
+            "failed": sum(
+                ref in rows and not rows[ref].ok and rows[ref].code != "not_attempted"
+                for ref in planned
+            ),
+            "not_attempted": sum(
+                ref in rows and rows[ref].code == "not_attempted" for ref in planned
+            ),
+        }
+    return out
 
 
 def change_out(

@@ -130,7 +130,7 @@ async def apply_change(ctx: ToolContext, args: ApplyIn) -> ChangeOut:
         caller=Caller(ctx.principal, ctx.transport),
         manifest=ctx.manifest,
         digest=ctx.manifest_digest,
-        client=connector(ctx, change.connector),
+        clients=lambda name: connector(ctx, name),
     )
     return _out(ctx, result)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from mopsgate.governance import across
 from mopsgate.governance.change_model import Change
 from mopsgate.governance.errors import NotPermitted
 from mopsgate.governance.finishing import finish_input
@@ -16,6 +17,7 @@ from mopsgate.governance.ports import ChangeStore
 from mopsgate.governance.reverting import revert_input
 from mopsgate.governance.risk import RiskClass
 from mopsgate.tools.change_views import ProposalOut
+from mopsgate.tools.owners import owner_fields
 from mopsgate.tools.spec import ConnectorNeed, ToolContext, ToolInput
 from mopsgate.tools.writes import Reason, proposal_spec, propose
 
@@ -47,7 +49,15 @@ async def propose_revert(ctx: ToolContext, args: FollowUpIn) -> ProposalOut:
     original = await _own(ctx, args.change_id, "revert")
     store: ChangeStore = ctx.changes.store
     previous = await _linked(ctx, original.reverted_by)
-    inp = revert_input(original, await store.written_refs(original.id), previous)
+    written = await store.written_refs(original.id)
+    inp = [
+        revert_input(part, written, previous)
+        for part in across.parts(original)
+        if written & {r.ref for r in part.plan.effective_records} or part is original
+    ] or [revert_input(original, written, previous)]  # nothing written: says so
+    if original.tool == "propose_reassign_owner":  # its grant covers its own undo
+        for i in inp:
+            i.grants = owner_fields(ctx.manifest.catalogue, i.connector)
     return await propose(
         ctx, "propose_revert", args.reason, inp, original.risk_class, revert_of=original.id
     )
@@ -55,7 +65,13 @@ async def propose_revert(ctx: ToolContext, args: FollowUpIn) -> ProposalOut:
 
 async def propose_finish(ctx: ToolContext, args: FollowUpIn) -> ProposalOut:
     original = await _own(ctx, args.change_id, "finish")
-    inp = finish_input(original, await _linked(ctx, original.finished_by))
+    previous = await _linked(ctx, original.finished_by)
+    done = {r.ref for r in original.outcome.records if r.ok}
+    inp = [
+        finish_input(part, previous)
+        for part in across.parts(original)
+        if {r.ref for r in part.plan.effective_records} - done or part is original
+    ] or [finish_input(original, previous)]  # nothing left: says so
     return await propose(
         ctx, "propose_finish", args.reason, inp, original.risk_class, finish_of=original.id
     )

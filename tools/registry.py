@@ -8,6 +8,7 @@ from mopsgate.tools.follow_ups import FOLLOW_UP_TOOLS
 from mopsgate.tools.identity import IDENTITY_TOOLS
 from mopsgate.tools.list_changes import LIST_CHANGE_TOOLS
 from mopsgate.tools.merges import MERGE_TOOLS
+from mopsgate.tools.owners import OWNER_TOOLS
 from mopsgate.tools.reads_cross_system import CROSS_SYSTEM_TOOLS
 from mopsgate.tools.reads_hygiene import HYGIENE_TOOLS
 from mopsgate.tools.reads_lists import LIST_TOOLS
@@ -15,6 +16,7 @@ from mopsgate.tools.reads_people import PEOPLE_TOOLS
 from mopsgate.tools.reads_usage import USAGE_TOOLS
 from mopsgate.tools.spec import Spec
 from mopsgate.tools.writes import WRITE_TOOLS
+from mopsgate.tools.writes_across import ACROSS_TOOLS
 
 SPECS: tuple[Spec, ...] = (
     *IDENTITY_TOOLS,
@@ -26,6 +28,8 @@ SPECS: tuple[Spec, ...] = (
     *WRITE_TOOLS,
     *MERGE_TOOLS,
     *LIST_CHANGE_TOOLS,
+    *OWNER_TOOLS,
+    *ACROSS_TOOLS,
     *FOLLOW_UP_TOOLS,
     *CHANGE_TOOLS,
 )

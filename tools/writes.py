@@ -5,6 +5,7 @@ is a human's act, and an assistant told the command might try it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -69,20 +70,23 @@ async def propose(
     ctx: ToolContext,
     tool: str,
     reason: str,
-    inp: PlanInput,
+    inp: PlanInput | Sequence[PlanInput],
     risk: RiskClass,
     revert_of: str | None = None,
     finish_of: str | None = None,
 ) -> ProposalOut:
+    """Plan, store and hand back one change; a sequence of inputs (one per connector) makes
+    one change across those connectors (``governance/across.py``)."""
     proposer: Proposer = ctx.changes.proposer
-    proposal: Proposal = await proposer.propose(
+    inputs = [inp] if isinstance(inp, PlanInput) else list(inp)
+    proposal: Proposal = await proposer.propose_across(
         manifest=ctx.manifest,
         digest=ctx.manifest_digest,
         principal=ctx.principal,
         tool=tool,
         reason=reason,
-        client=connector(ctx, inp.connector),
-        inp=inp,
+        clients={i.connector: connector(ctx, i.connector) for i in inputs},
+        inputs=inputs,
         risk=risk,
         revert_of=revert_of,
         finish_of=finish_of,
@@ -90,6 +94,7 @@ async def propose(
     )
     change = proposal.change
     ctx.notes.change_id = change.id
+    ctx.notes.connector = change.connector
     ctx.notes.use_case = change.use_case
     ctx.notes.records = tuple(
         dict.fromkeys([*(r.ref for r in change.plan.records), *(b.ref for b in change.blocked)])

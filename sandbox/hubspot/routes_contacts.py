@@ -109,7 +109,7 @@ class ContactRoutes:
         key = self._key(request)
         body = await json_body(request) or {}
         props = body.get("properties") if isinstance(body, dict) else None
-        problems = validate_props(SPECS, props)
+        problems = validate_props(SPECS, props) or self._owner_problems(props)
         if problems:
             return invalid_properties(problems)
         if key in self.faults.fail_record_ids:
@@ -273,6 +273,7 @@ class ContactRoutes:
                 )
             seen.add(item["id"])
             problems += validate_props(SPECS, item.get("properties"))
+            problems += self._owner_problems(item.get("properties"))
         if problems:
             return invalid_properties(problems)
         return self._apply_updates(inputs)
@@ -293,6 +294,23 @@ class ContactRoutes:
         contact = self.state.contact(primary)
         assert contact is not None
         return JSONResponse(record_json(contact, [*contact.props]))
+
+    def _owner_problems(self, props: Any) -> list[dict[str, Any]]:
+        """HubSpot accepts as ``hubspot_owner_id`` only an owner of the portal that is not
+        archived (deactivated users' owners are archived)."""
+        value = props.get("hubspot_owner_id") if isinstance(props, dict) else None
+        if not value or not isinstance(value, str):
+            return []
+        if any(o.id == value and not o.archived for o in self.state.owners()):
+            return []
+        return [
+            {
+                "isValid": False,
+                "message": f"{value} is not a valid owner id",
+                "error": "INVALID_OWNER_ID",
+                "name": "hubspot_owner_id",
+            }
+        ]
 
     async def batch_archive(self, request: Request) -> Response:
         inputs = batch_inputs(await json_body(request))

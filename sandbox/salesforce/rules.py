@@ -189,6 +189,8 @@ class Collections:
             problem = _field_problem(obj, name, value)
             if problem:
                 return Plan(native_id, problem)
+        if "OwnerId" in values and (problem := self._owner_problem(values["OwnerId"])):
+            return Plan(native_id, problem)
         return Plan(native_id, commit=lambda: self._commit_update(obj, native_id, values))
 
     def _plan_campaign_update(self, native_id: str, values: dict[str, Any]) -> Plan:
@@ -210,6 +212,19 @@ class Collections:
             return native_id
 
         return Plan(native_id, commit=commit)
+
+    def _owner_problem(self, owner_id: Any) -> ErrorBody | None:
+        """Salesforce refuses a record owner that is no User, or an inactive one."""
+        user = self.state.record("User", str(owner_id)) if isinstance(owner_id, str) else None
+        if user is None:
+            return record_error(
+                "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["OwnerId"]
+            )
+        if not user.get("IsActive"):
+            return record_error(
+                "INACTIVE_OWNER_OR_USER", "operation performed with inactive user", ["OwnerId"]
+            )
+        return None
 
     def _commit_update(self, obj: str, native_id: str, values: dict[str, Any]) -> str:
         rec = self.state.record(obj, native_id) or {}

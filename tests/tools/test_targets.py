@@ -149,6 +149,25 @@ CASES: list[tuple[str, dict[str, Any], tuple[str | None, str | None]]] = [
         {"survivor": "hubspot:contact:1", "losers": ["marketo:lead:2"], "reason": WHY},
         (None, None),
     ),
+    ("list_owners", {"connector": "salesforce"}, ("salesforce", None)),
+    (
+        "propose_reassign_owner",
+        {
+            "connector": "salesforce",
+            "object": "Lead",
+            "from_owner": "salesforce:User:0055e0000000003",
+            "to_owner": "salesforce:User:0055e0000000000",
+            "reason": WHY,
+        },
+        ("salesforce", "Lead"),
+    ),
+    # changes across connectors: each connector they touch is decided inside the tool
+    ("propose_opt_out_everywhere", {"emails": ["a@b.test"], "reason": WHY}, (None, None)),
+    (
+        "propose_add_to_list_everywhere",
+        {"list_refs": ["marketo:list:1", "hubspot:list:2"], "refs": HUB, "reason": WHY},
+        (None, None),
+    ),
     ("propose_revert", {"change_id": "chg_0123456789ab", "reason": WHY}, (None, None)),
     ("propose_finish", {"change_id": "chg_0123456789ab", "reason": WHY}, (None, None)),
     ("get_change", {"change_id": "chg_0123456789ab"}, (None, None)),

@@ -1,0 +1,252 @@
+"""Owners: who they are, how much each owns, and moving one owner's people to another.
+
+Reassigning owners after someone leaves is a lifecycle change (owner is a routing field), so it
+is a proposal like any other: batched under the record cap of the caller's rule and their
+hourly limit (the proposal says how many more are left for the next batch, once this one is
+applied), reviewed, applied once. An inactive target owner is refused before anything is
+planned: records routed to someone who left are the problem being fixed, not a fix.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from mopsgate.crm.connector import Connector
+from mopsgate.crm.records import Owner, PersonQuery
+from mopsgate.governance.catalogue import Catalogue
+from mopsgate.governance.errors import InvalidInput, NotPermitted
+from mopsgate.governance.hygiene import clean_text
+from mopsgate.governance.pii import mask_email
+from mopsgate.governance.planning import PlanInput
+from mopsgate.governance.policy import rate_limit, record_cap
+from mopsgate.governance.risk import RiskClass
+from mopsgate.tools.change_views import ProposalOut
+from mopsgate.tools.common import (
+    ConnectorName,
+    Ref,
+    connector,
+    list_ref,
+    person_objects,
+    read_access,
+    same_connector,
+)
+from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, ToolSpec
+from mopsgate.tools.writes import Reason, proposal_spec, propose
+
+MAX_SCAN = 20_000
+OwnerRef = Annotated[
+    str,
+    Field(
+        pattern=r"^(marketo|hubspot|salesforce):[A-Za-z_]{1,40}:[A-Za-z0-9-]{1,64}$",
+        description="an owner reference from list_owners, e.g. 'hubspot:owner:70003' (not a name)",
+    ),
+]
+
+
+def owner_fields(cat: Catalogue, conn: str) -> frozenset[str]:
+    """The vendor field that holds the owner on each person object of the connector."""
+    return frozenset(
+        name for obj in cat.person_objects[conn] if (name := cat.field_for(conn, obj, "owner_id"))
+    )
+
+
+class OwnersIn(ToolInput):
+    connector: ConnectorName
+    record_counts: bool = Field(
+        True,
+        description="count each owner's people (HubSpot: a search per owner; Marketo: pages "
+        "through each owner's leads; Salesforce: one aggregate query per person object)",
+    )
+
+    def target(self) -> Target:
+        return Target(self.connector)
+
+
+class OwnerOut(BaseModel):
+    ref: str = Field(description="pass to propose_reassign_owner as from_owner / to_owner")
+    name: str
+    email: str | None = Field(description="masked unless your use case may see PII")
+    active: bool = Field(description="false: left the company or deactivated")
+    record_count: int | None = Field(description="people this owner owns; null if not counted")
+
+
+class OwnersOut(BaseModel):
+    connector: str
+    owners: list[OwnerOut]
+    people_with_inactive_owner: int | None
+
+
+async def list_owners(ctx: ToolContext, args: OwnersIn) -> OwnersOut:
+    client = connector(ctx, args.connector)
+    owners = await client.list_owners()
+    counts = await client.owner_record_counts() if args.record_counts else None
+    obj = ctx.manifest.catalogue.person_objects[args.connector][0]
+    unmasked = read_access(ctx, args.connector, obj, "list_owners").unmasked_pii
+    out = [
+        OwnerOut(
+            ref=o.ref,
+            name=clean_text(o.name, 200).text,
+            email=(o.email if unmasked else mask_email(o.email)) if o.email else None,
+            active=o.active,
+            record_count=None if counts is None else counts.get(o.ref, 0),
+        )
+        for o in owners
+    ]
+    inactive = None if counts is None else sum(counts.get(o.ref, 0) for o in owners if not o.active)
+    ctx.notes.summary = f"{len(out)} owners" + (
+        f", {inactive} people with an inactive owner" if inactive is not None else ""
+    )
+    return OwnersOut(connector=args.connector, owners=out, people_with_inactive_owner=inactive)
+
+
+class ReassignIn(ToolInput):
+    connector: ConnectorName
+    from_owner: OwnerRef
+    to_owner: OwnerRef
+    object: str | None = Field(
+        None, description="only this person object (Salesforce: Lead or Contact); default all"
+    )
+    lifecycle_stage: str | None = Field(
+        None, max_length=60, description="only people at this stage"
+    )
+    list_ref: Ref | None = Field(None, description="only people in this list")
+    reason: Reason
+
+    def target(self) -> Target:
+        return Target(self.connector, self.object)
+
+
+def _owner(owners: dict[str, Owner], ref: str, role: str) -> Owner:
+    """The owner named by ``ref``; a name or unknown id is an input error that shows the
+    references to use."""
+    found = owners.get(ref)
+    if found is not None:
+        return found
+    named = [o for o in owners.values() if o.name.casefold() in ref.casefold()]
+    hint = (
+        f"{role} takes an owner reference, not a name: {named[0].name} is {named[0].ref}."
+        if named
+        else "Owners: " + ", ".join(f"{o.name} = {o.ref}" for o in owners.values()) + "."
+    )
+    raise InvalidInput(f"{ref!r} is not an owner on this connector.", hint=hint)
+
+
+async def _owned(
+    client: Connector, args: ReassignIn, objects: tuple[str, ...], want: int
+) -> tuple[list[str], int]:
+    """The first ``want`` records owned by ``from_owner`` (matching the filters), and how many
+    there are in all (counted up to ``MAX_SCAN``)."""
+    refs: list[str] = []
+    total = 0
+    for obj in objects:
+        query = PersonQuery(
+            object=obj if len(objects) > 1 or args.object else None,
+            owner_id=args.from_owner,
+            lifecycle_stage=args.lifecycle_stage,
+            list_ref=args.list_ref,
+        )
+        cursor: str | None = None
+        while total < MAX_SCAN:
+            page = await client.search_people(
+                query, cursor=cursor, limit=client.capabilities.search_page
+            )
+            mine = [p.ref for p in page.items if p.object == obj or len(objects) == 1]
+            total += len(mine)
+            refs += mine[: max(0, want - len(refs))]
+            cursor = page.next_cursor
+            if not cursor:
+                break
+    return refs, total
+
+
+async def propose_reassign_owner(ctx: ToolContext, args: ReassignIn) -> ProposalOut:
+    cat = ctx.manifest.catalogue
+    if args.list_ref:
+        same_connector(args.connector, list_ref(cat, args.list_ref))
+    client = connector(ctx, args.connector)
+    owners = {o.ref: o for o in await client.list_owners()}
+    source = _owner(owners, args.from_owner, "from_owner")
+    target = _owner(owners, args.to_owner, "to_owner")
+    if source.ref == target.ref:
+        raise InvalidInput("from_owner and to_owner are the same owner.", hint="Pick another.")
+    if not target.active:
+        active = ", ".join(f"{o.name} = {o.ref}" for o in owners.values() if o.active)
+        raise InvalidInput(
+            f"{target.name} ({target.ref}) is not an active owner: records would be routed to "
+            "someone who cannot work them.",
+            hint=f"Pick an active owner (list_owners): {active}.",
+        )
+    cap = record_cap(ctx.manifest, ctx.principal, args.connector, RiskClass.LIFECYCLE)
+    if cap == 0:
+        raise NotPermitted(
+            f"you may not propose lifecycle changes on {args.connector}.",
+            hint='Ask the manifest owner for a rule with modes.lifecycle = "propose".',
+            rule_id="default-deny",
+        )
+    now = datetime.now(UTC)
+    used = await ctx.changes.store.records_proposed_last_hour(ctx.principal, now)
+    hourly = rate_limit(ctx.manifest, ctx.principal).records_per_hour - used
+    batch = max(1, min(cap, hourly))
+    objects = person_objects(cat, args.connector, args.object)
+    refs, total = await _owned(client, args, objects, batch)
+    if not refs:
+        raise InvalidInput(
+            f"{source.name} owns no {'/'.join(objects)} records matching these filters.",
+            hint="list_owners shows how many people each owner has.",
+        )
+    native = target.ref.rsplit(":", 1)[-1]
+    inp = PlanInput(
+        operation="update_fields",
+        connector=args.connector,
+        updates={
+            ref: {str(cat.field_for(args.connector, ref.split(":", 2)[1], "owner_id")): native}
+            for ref in refs
+        },
+        grants=owner_fields(cat, args.connector),
+    )
+    out = await propose(ctx, "propose_reassign_owner", args.reason, inp, RiskClass.LIFECYCLE)
+    left = total - len(refs)
+    if left > 0:
+        out = out.model_copy(
+            update={
+                "next_steps": out.next_steps
+                + f" This is one batch of {len(refs)} (your cap per change is {cap}, and "
+                f"{max(0, hourly - len(refs))} more records may be proposed by you this hour); "
+                f"{left} more records owned by {source.name} match. Once this change is "
+                "applied, call propose_reassign_owner again with the same arguments for the "
+                "next batch."
+            }
+        )
+    ctx.notes.summary += f"; {left} more to reassign in later batches" if left > 0 else ""
+    return out
+
+
+OWNER_TOOLS = (
+    ToolSpec(
+        "list_owners",
+        "List owners",
+        "Use before reassigning records, or to find people owned by someone who left: every "
+        "owner (user / sales person) of one connector with its reference, name, email (masked "
+        "unless you may see PII), whether it is active, and how many people it owns.",
+        OwnersIn,
+        OwnersOut,
+        list_owners,
+        RiskClass.READ,
+        ConnectorNeed.ARGUMENT,
+    ),
+    proposal_spec(
+        "propose_reassign_owner",
+        "Propose reassigning an owner's people",
+        "Use when someone leaves or territories change: moves the people owned by from_owner "
+        "(optionally only one object, lifecycle stage or list) to to_owner, both owner "
+        "references from list_owners. A lifecycle change, batched under your record cap and "
+        "hourly limit: the proposal covers the first batch and says how many remain. Refused "
+        "for an inactive to_owner.",
+        ReassignIn,
+        propose_reassign_owner,
+        RiskClass.LIFECYCLE,
+    ),
+)

@@ -17,7 +17,7 @@ from mopsgate.governance.ports import ChangeStore
 from mopsgate.governance.reverting import revert_input
 from mopsgate.governance.risk import RiskClass
 from mopsgate.tools.change_views import ProposalOut
-from mopsgate.tools.owners import owner_fields
+from mopsgate.tools.owners import follow_up_reassign
 from mopsgate.tools.spec import ConnectorNeed, ToolContext, ToolInput
 from mopsgate.tools.writes import Reason, proposal_spec, propose
 
@@ -55,9 +55,8 @@ async def propose_revert(ctx: ToolContext, args: FollowUpIn) -> ProposalOut:
         for part in across.parts(original)
         if written & {r.ref for r in part.plan.effective_records} or part is original
     ] or [revert_input(original, written, previous)]  # nothing written: says so
-    if original.tool == "propose_reassign_owner":  # its grant covers its own undo
-        for i in inp:
-            i.grants = owner_fields(ctx.manifest.catalogue, i.connector)
+    if original.tool == "propose_reassign_owner":
+        await follow_up_reassign(ctx, inp)
     return await propose(
         ctx, "propose_revert", args.reason, inp, original.risk_class, revert_of=original.id
     )
@@ -72,6 +71,8 @@ async def propose_finish(ctx: ToolContext, args: FollowUpIn) -> ProposalOut:
         for part in across.parts(original)
         if {r.ref for r in part.plan.effective_records} - done or part is original
     ] or [finish_input(original, previous)]  # nothing left: says so
+    if original.tool == "propose_reassign_owner":
+        await follow_up_reassign(ctx, inp)
     return await propose(
         ctx, "propose_finish", args.reason, inp, original.risk_class, finish_of=original.id
     )

@@ -31,6 +31,7 @@ from mopsgate.tools.common import (
     list_ref,
     person_objects,
     read_access,
+    readable_objects,
     same_connector,
 )
 from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, ToolSpec
@@ -51,6 +52,31 @@ def owner_fields(cat: Catalogue, conn: str) -> frozenset[str]:
     return frozenset(
         name for obj in cat.person_objects[conn] if (name := cat.field_for(conn, obj, "owner_id"))
     )
+
+
+def _refuse_inactive(owners: dict[str, Owner], target: Owner | None, ref: str) -> None:
+    """An owner that left cannot be handed records: refused before anything is planned."""
+    if target is not None and target.active:
+        return
+    active = ", ".join(f"{o.name} = {o.ref}" for o in owners.values() if o.active)
+    who = f"{target.name} ({target.ref})" if target else ref
+    raise InvalidInput(
+        f"{who} is not an active owner: records would be routed to someone who cannot work them.",
+        hint=f"Pick an active owner (list_owners): {active}.",
+    )
+
+
+async def follow_up_reassign(ctx: ToolContext, inputs: list[PlanInput]) -> None:
+    """A revert or finish of propose_reassign_owner: the tool's grant covers its own undo and
+    rest, and every owner it would hand records to must still be active."""
+    cat = ctx.manifest.catalogue
+    for inp in inputs:
+        inp.grants = owner_fields(cat, inp.connector)
+        client = connector(ctx, inp.connector)
+        owners = {o.ref: o for o in await client.list_owners()}
+        by_native = {o.ref.rsplit(":", 1)[-1]: o for o in owners.values()}
+        for value in {str(v) for fields in inp.updates.values() for v in fields.values()}:
+            _refuse_inactive(owners, by_native.get(value), value)
 
 
 class OwnersIn(ToolInput):
@@ -143,7 +169,7 @@ async def _owned(
     total = 0
     for obj in objects:
         query = PersonQuery(
-            object=obj if len(objects) > 1 or args.object else None,
+            object=obj,
             owner_id=args.from_owner,
             lifecycle_stage=args.lifecycle_stage,
             list_ref=args.list_ref,
@@ -153,7 +179,7 @@ async def _owned(
             page = await client.search_people(
                 query, cursor=cursor, limit=client.capabilities.search_page
             )
-            mine = [p.ref for p in page.items if p.object == obj or len(objects) == 1]
+            mine = [p.ref for p in page.items if p.object == obj]
             total += len(mine)
             refs += mine[: max(0, want - len(refs))]
             cursor = page.next_cursor
@@ -172,13 +198,7 @@ async def propose_reassign_owner(ctx: ToolContext, args: ReassignIn) -> Proposal
     target = _owner(owners, args.to_owner, "to_owner")
     if source.ref == target.ref:
         raise InvalidInput("from_owner and to_owner are the same owner.", hint="Pick another.")
-    if not target.active:
-        active = ", ".join(f"{o.name} = {o.ref}" for o in owners.values() if o.active)
-        raise InvalidInput(
-            f"{target.name} ({target.ref}) is not an active owner: records would be routed to "
-            "someone who cannot work them.",
-            hint=f"Pick an active owner (list_owners): {active}.",
-        )
+    _refuse_inactive(owners, target, target.ref)
     cap = record_cap(ctx.manifest, ctx.principal, args.connector, RiskClass.LIFECYCLE)
     if cap == 0:
         raise NotPermitted(
@@ -190,7 +210,8 @@ async def propose_reassign_owner(ctx: ToolContext, args: ReassignIn) -> Proposal
     used = await ctx.changes.store.records_proposed_last_hour(ctx.principal, now)
     hourly = rate_limit(ctx.manifest, ctx.principal).records_per_hour - used
     batch = max(1, min(cap, hourly))
-    objects = person_objects(cat, args.connector, args.object)
+    every = person_objects(cat, args.connector, args.object)
+    objects = readable_objects(ctx, args.connector, every, "propose_reassign_owner")
     refs, total = await _owned(client, args, objects, batch)
     if not refs:
         raise InvalidInput(

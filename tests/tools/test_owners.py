@@ -183,3 +183,34 @@ async def test_the_vendor_refuses_an_inactive_owner_too(name, runtime: Runtime):
     code = {"hubspot": "INVALID_OWNER_ID", "salesforce": "INACTIVE_OWNER_OR_USER"}[name]
     assert code in f"{result.code} {result.message}"
     assert str(owner_now(runtime, name, ref)) == str(NATIVE_OWNER[name](MAYA))
+
+
+async def test_no_revert_hands_records_back_to_an_owner_who_left(connect, settings):
+    """Ruth Berg's customers went to Maya Chen; undoing that would route them to someone who
+    left, so the revert is refused before anything is planned, saying whom to pick."""
+    name = "salesforce"
+    ruth, maya = OWNER_REF[name](RUTH), OWNER_REF[name](MAYA)
+    async with connect("assistant") as client:
+        plan = await ok(
+            client,
+            "propose_reassign_owner",
+            {
+                "connector": name,
+                "from_owner": ruth,
+                "to_owner": maya,
+                "lifecycle_stage": "customer",
+                "reason": WHY,
+            },
+        )
+        approve(settings, plan["change_id"])
+        done = await client.call_tool(
+            "apply_change",
+            {"change_id": plan["change_id"], "confirmation_token": plan["confirmation_token"]},
+        )
+        assert done.structured_content["status"] == "applied", text_of(done)
+        text = await refused(
+            client, "propose_revert", {"change_id": plan["change_id"], "reason": "undo the move"}
+        )
+        mine = await ok(client, "list_my_changes", {})
+    assert "Ruth Berg" in text and "not an active owner" in text and maya in text
+    assert [c["change_id"] for c in mine["changes"]] == [plan["change_id"]]

@@ -289,6 +289,7 @@ async def resolve_person(ctx: ToolContext, args: ResolveIn) -> ResolveOut:
                 if object_allowed(ctx, "resolve_person", person):
                     found.records.append((person, "name+company"))
         people.append(_resolved(ctx, clients, owners, asked, found, names))
+    ctx.notes.connector = "+".join(names)  # the audit row names every connector read
     ctx.notes.summary = f"resolved {len(people)} people on {', '.join(names)}"
     return ResolveOut(people=people, connectors_checked=names, not_checked=skipped)
 
@@ -521,6 +522,7 @@ async def find_cross_system_drift(ctx: ToolContext, args: DriftIn) -> DriftOut:
     page = items[start : start + args.limit]
     more = start + len(page) < len(items)
     nxt = encode_cursor(PageCursor(None, start + len(page)), query) if more else None
+    ctx.notes.connector = "+".join(names)  # the audit row names every connector read
     ctx.notes.summary = (
         f"{len(items)} people drift ("
         + ", ".join(f"{k} {v}" for k, v in counts.items())

@@ -9,7 +9,13 @@ from datetime import UTC, datetime, timedelta
 from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.storage import Storage
 
-LATER = datetime.now(UTC) + timedelta(minutes=5)
+
+def later() -> datetime:
+    """Five minutes after the test runs (not after the module was collected: under load the
+    suite reaches these tests more than five minutes later, and nothing would be due)."""
+    return datetime.now(UTC) + timedelta(minutes=5)
+
+
 LEASE = timedelta(seconds=30)
 
 
@@ -26,7 +32,7 @@ async def test_a_reported_row_queues_one_notice_and_a_read_none(storage: Storage
             reason="incident 42 (free text the notice does not copy)",
         )
     )
-    (item,) = await storage.outbox.claim_due(LATER, limit=10, lease=LEASE)
+    (item,) = await storage.outbox.claim_due(later(), limit=10, lease=LEASE)
     assert item.message.topic == "notice.frozen"
     assert item.message.key == f"audit:{frozen.seq}:notice.frozen"
     assert item.message.payload["audit_seq"] == frozen.seq
@@ -48,6 +54,6 @@ async def test_a_floor_refusal_of_a_proposal_queues_its_notice(storage: Storage)
             records=("marketo:lead:1", "marketo:lead:2"),
         )
     )
-    (item,) = await storage.outbox.claim_due(LATER, limit=10, lease=LEASE)
+    (item,) = await storage.outbox.claim_due(later(), limit=10, lease=LEASE)
     assert item.message.topic == "notice.floor_refused"
     assert (item.message.payload["audit_seq"], item.message.payload["records"]) == (row.seq, 2)

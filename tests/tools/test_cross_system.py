@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from itertools import combinations
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -65,6 +66,7 @@ async def test_resolve_person_from_a_reference(name, kind, connect, settings: Se
     assert got["email"] == person.email[0] + "***@" + person.email.split("@")[1]
     row = [r for r in audit_rows(settings) if r["tool"] == "resolve_person"][-1]
     assert row["outcome"] == "ok" and ref in (row["records"] or "")
+    assert sorted(row["connector"].split("+")) == sorted(NAMES)
 
 
 async def test_resolve_person_by_email_any_spelling(connect):
@@ -188,3 +190,35 @@ async def test_drift_cursor_is_bound_to_its_query(connect):
             {"limit": 5, "kinds": ["owner"], "cursor": page["next_cursor"]},
         )
     assert "different query" in other
+
+
+@pytest.fixture
+def owner_withheld_on_marketo(manifest_path: Path) -> Path:
+    """The assistant may not read Marketo's lead owner in the cross-system reads."""
+    with manifest_path.open("a", encoding="utf-8") as fh:
+        fh.write(
+            '\n[[rules]]\nid = "assistant-no-marketo-owner"\neffect = "deny"\n'
+            'principals = ["assistant"]\ntools = ["resolve_person", "find_cross_system_drift"]\n'
+            'connectors = ["marketo"]\nfields = ["externalSalesPersonId"]\n'
+            'reason = "Lead routing is Salesforce\'s business."\n'
+        )
+    return manifest_path
+
+
+async def test_a_value_you_may_not_read_is_never_compared(owner_withheld_on_marketo, connect):
+    """Marketo holds this person under another owner, but the caller may not read Marketo's
+    owner: saying the records differ would reveal it, so Marketo's record is left out of the
+    comparison (named in not_compared) and the two readable records agree."""
+    idx = drifted("owner", "marketo")
+    async with connect("assistant") as client:
+        out = await ok(client, "resolve_person", {"refs": [VENDORS["hubspot"].person_ref(idx)]})
+        drift = await ok(client, "find_cross_system_drift", {"kinds": ["owner"]})
+    [got] = out["people"]
+    owner = {c["field"]: c for c in got["comparison"]}["owner"]
+    marketo = VENDORS["marketo"].person_ref(idx)
+    assert owner["not_compared"] == [marketo] and marketo not in owner["values"]
+    assert owner["differs"] is False and got["differences"] == []
+    mk_record = next(r for r in got["records"] if r["connector"] == "marketo")["person"]
+    assert "externalSalesPersonId" not in mk_record["fields"]
+    assert [w["field"] for w in mk_record["withheld"]] == ["externalSalesPersonId"]
+    assert drift["counts"] == {"owner": expected(("hubspot", "salesforce"))["owner"]}

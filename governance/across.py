@@ -14,6 +14,7 @@ was written. A single-connector change is its own only part, and nothing about i
 
 from __future__ import annotations
 
+from mopsgate.crm.refs import parse_ref
 from mopsgate.governance.change_model import Change, Plan
 
 SEP = "+"
@@ -36,14 +37,17 @@ def part_plan(plan: Plan, connector: str) -> Plan:
     if not is_across(plan):
         return plan
     targets = plan.params.get("targets") or {}
-    mine = connector + ":"
+
+    def mine(ref: str) -> bool:
+        return parse_ref(ref).connector == connector
+
     return Plan(
         operation=plan.operation,
         connector=connector,
         target=targets.get(connector, plan.target),
         params={k: v for k, v in plan.params.items() if k != "targets"},
-        records=[r for r in plan.records if r.ref.startswith(mine)],
-        blocked=[b for b in plan.blocked if b.ref.startswith(mine)],
+        records=[r for r in plan.records if mine(r.ref)],
+        blocked=[b for b in plan.blocked if mine(b.ref)],
     )
 
 

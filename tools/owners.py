@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.records import Owner, PersonQuery
+from mopsgate.crm.refs import parse_ref
 from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.errors import InvalidInput, NotPermitted
 from mopsgate.governance.hygiene import clean_text
@@ -74,7 +75,7 @@ async def follow_up_reassign(ctx: ToolContext, inputs: list[PlanInput]) -> None:
         inp.grants = owner_fields(cat, inp.connector)
         client = connector(ctx, inp.connector)
         owners = {o.ref: o for o in await client.list_owners()}
-        by_native = {o.ref.rsplit(":", 1)[-1]: o for o in owners.values()}
+        by_native = {parse_ref(o.ref).id: o for o in owners.values()}
         for value in {str(v) for fields in inp.updates.values() for v in fields.values()}:
             _refuse_inactive(owners, by_native.get(value), value)
 
@@ -218,12 +219,12 @@ async def propose_reassign_owner(ctx: ToolContext, args: ReassignIn) -> Proposal
             f"{source.name} owns no {'/'.join(objects)} records matching these filters.",
             hint="list_owners shows how many people each owner has.",
         )
-    native = target.ref.rsplit(":", 1)[-1]
+    native = parse_ref(target.ref).id
     inp = PlanInput(
         operation="update_fields",
         connector=args.connector,
         updates={
-            ref: {str(cat.field_for(args.connector, ref.split(":", 2)[1], "owner_id")): native}
+            ref: {str(cat.field_for(args.connector, parse_ref(ref).object, "owner_id")): native}
             for ref in refs
         },
         grants=owner_fields(cat, args.connector),

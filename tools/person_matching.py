@@ -52,7 +52,7 @@ class Found:
         return {p.ref for p, _ in self.records}
 
     def on(self, connector: str) -> list[Person]:
-        return [p for p, _ in self.records if p.ref.startswith(connector + ":")]
+        return [p for p, _ in self.records if parse_ref(p.ref).connector == connector]
 
 
 def words(text: object) -> str:

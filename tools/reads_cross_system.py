@@ -240,7 +240,7 @@ async def _seeds(
             )
         if not object_allowed(ctx, "resolve_person", person):
             raise NotPermitted(
-                f"you may not read {person.object} records on {ref.split(':', 1)[0]}.",
+                f"you may not read {person.object} records on {parse_ref(ref).connector}.",
                 hint="Call my_permissions to see what you may read.",
             )
         raw = clients[parse_ref(ref).connector].role_value(person, "email")

@@ -117,17 +117,24 @@ def test_no_approval_route_exists_over_http(path: str, http_base: str, settings:
 APPROVAL_WORDS = ("approve", "review", "reject", "decide", "sign")
 
 
+def approves(name: str) -> bool:
+    """A tool named with an approval word ('sign_change'), compared word by word: the
+    substring would also match propose_reassign_owner ('reas-sign')."""
+    return any(word.startswith(w) for word in name.split("_") for w in APPROVAL_WORDS)
+
+
 async def test_no_principal_can_reach_an_approval_tool(
     connect, runtime: Runtime, settings: Settings
 ):
     """T-09 / X-16: no tool of the registry approves; for every principal of the manifest
     tools/list has none, and calling one by name is refused as unknown and audited."""
-    assert not [n for n in runtime.specs if any(w in n for w in APPROVAL_WORDS)]
+    assert not [n for n in runtime.specs if approves(n)]
+    assert approves("approve_change") and approves("sign_decision") and approves("reviewer_ok")
     manifest, _ = await runtime.holder.current()
     for principal in sorted(manifest.principals):
         async with connect(principal) as client:
             names = {t.name for t in (await client.list_tools()).tools}
-            assert not [n for n in names if any(w in n for w in APPROVAL_WORDS)], principal
+            assert not [n for n in names if approves(n)], principal
             result = await client.call_tool(
                 "approve_change", {"change_id": "chg_0123456789ab", "reviewer": "mops-lead"}
             )

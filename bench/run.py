@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import audit, notify, overhead, profiling, replicas, startup, throughput
+from bench import audit, audit_query, notify, overhead, profiling, replicas, startup, throughput
 from bench.common import child_env, machine_info, write_bench_manifest
 from bench.targets import collect_targets
 
@@ -21,6 +21,7 @@ SECTIONS = (
     "overhead",
     "throughput",
     "audit",
+    "audit_query",
     "bulk",
     "startup",
     "notify",
@@ -43,6 +44,9 @@ class Config:
     audit_reps: int = 3
     audit_rows: int = 4000
     verify_rows: int = 1_000_000
+    query_rows: int = 1_000_000
+    queries: int = 30
+    baseline_queries: int = 5
     bulk_sizes: tuple[int, ...] = (100, 1000, 10_000)
     bulk_vendors: tuple[str, ...] = VENDORS
     startup_reps: int = 3
@@ -65,6 +69,9 @@ QUICK = Config(
     audit_reps=1,
     audit_rows=40,
     verify_rows=500,
+    query_rows=2000,
+    queries=3,
+    baseline_queries=2,
     bulk_sizes=(5,),
     bulk_vendors=("hubspot",),
     startup_reps=1,
@@ -144,6 +151,10 @@ async def run_section(name: str, tmp: Path, manifest: Path, cfg: Config, out_dir
             appenders=min(16, cfg.clients),
             rows=cfg.audit_rows,
             verify_rows=cfg.verify_rows,
+        )
+    if name == "audit_query":
+        return await asyncio.to_thread(
+            audit_query.run, tmp, cfg.query_rows, cfg.queries, cfg.baseline_queries
         )
     if name == "bulk":
         return await asyncio.to_thread(run_bulk, tmp, manifest, cfg)

@@ -54,6 +54,18 @@ def audit_targets(s: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def audit_query_targets(s: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        _t(
+            f"§3b audit query --record, {s['rows']:,} rows",
+            s["target"],
+            f"{s['query_p50_s'] * 1000:.1f} ms p50, {s['query_max_s'] * 1000:.1f} ms max "
+            f"(unindexed scan {s['scan_p50_s']:.2f} s: {s['ratio_scan_over_indexed']:,.0f}x)",
+            s["met"],
+        )
+    ]
+
+
 def bulk_targets(s: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     violations = 0
@@ -116,6 +128,7 @@ def collect_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         "overhead": overhead_targets,
         "throughput": throughput_targets,
         "audit": audit_targets,
+        "audit_query": audit_query_targets,
         "bulk": bulk_targets,
         "startup": startup_targets,
         "notify": notify_targets,

@@ -6,13 +6,15 @@ live server. `verify` exits non-zero on tampering so it can gate a CI job or a c
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import json
 import sys
 import time
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TextIO, TypeVar
+from typing import Annotated, Any, TextIO, TypeVar, cast
 
 import typer
 from rich import box
@@ -20,7 +22,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from mopsgate.governance.audit_chain import VerifyResult
+from mopsgate.governance.audit_chain import COLUMNS, VerifyResult
+from mopsgate.governance.audit_query import AuditQuery, QueryDecision
 from mopsgate.governance.decision_audit import DeclaredKeys, check_decisions
 from mopsgate.governance.errors import ManifestError
 from mopsgate.governance.manifest_load import load_manifest_text
@@ -28,6 +31,7 @@ from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.reviewer_proof import declared_keys
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
+from mopsgate.server.cli_period import bad_option, parse_moment, parse_since
 from mopsgate.server.settings import load_settings
 from mopsgate.storage import AuditReader, audit_reader, stored_decisions
 from mopsgate.storage.errors import StorageNotFound, StorageUnavailable
@@ -38,7 +42,18 @@ HomeOption = Annotated[
     Path | None,
     typer.Option("--home", help="State directory holding mopsgate.db (default: MOPSGATE_HOME)."),
 ]
-_COLUMNS = ("time", "principal", "tool", "connector", "decision", "rule", "outcome", "change")
+_COLUMNS = (
+    "time",
+    "principal",
+    "use case",
+    "tool",
+    "connector",
+    "decision",
+    "rule",
+    "outcome",
+    "change",
+    "records",
+)
 T = TypeVar("T")
 
 
@@ -89,28 +104,39 @@ async def _export(reader: AuditReader, out: TextIO) -> int:
 
 
 def _cells(row: dict[str, Any], narrow: bool) -> list[str]:
+    records = row.get("records")
     values = (
         str(row["ts"])[5 if narrow else 0 : 19].replace("T", " "),
         row["principal"],
+        row.get("use_case"),
         row["tool"] or row["kind"],
         row["connector"],
         row["decision"],
         row["rule_id"],
         row["outcome"] + (f" ({row['error_code']})" if row["error_code"] else ""),
         row["change_id"],
+        len(records) if isinstance(records, list) else None,
     )
     # CRM text can carry markup or escape codes; show it literally.
     return [escape(str(v)) if v not in (None, "") else "-" for v in values]
 
 
+# What a narrow terminal leaves out so the rest stays readable (`audit query` shows them all in
+# jsonl and csv).
+_WIDE_ONLY = ("use case", "records")
+
+
 def _table(rows: list[dict[str, Any]], width: int) -> Table:
+    narrow = width < 110
+    shown = [i for i, name in enumerate(_COLUMNS) if not (narrow and name in _WIDE_ONLY)]
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column(_COLUMNS[0], no_wrap=True)
-    for name in _COLUMNS[1:]:
+    for i in shown[1:]:
         # Fold rather than ellipsize: a cut-off name is not evidence.
-        table.add_column(name, overflow="fold")
+        table.add_column(_COLUMNS[i], overflow="fold")
     for row in rows:
-        table.add_row(*_cells(row, narrow=width < 110))
+        cells = _cells(row, narrow=narrow)
+        table.add_row(*(cells[i] for i in shown))
     return table
 
 
@@ -206,3 +232,103 @@ def export_cmd(
     with output.open("w", encoding="utf-8") as out:
         count = _read(where, _export(reader, out))
     typer.echo(f"Exported {count} rows to {output}", err=True)
+
+
+# Spreadsheets run a cell that starts with one of these as a formula; CRM text could.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, list | dict):
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+async def _write_query(reader: AuditReader, q: AuditQuery, fmt: str, out: TextIO) -> int:
+    """Stream the matching rows as jsonl or csv; returns how many were written."""
+    count = 0
+    writer = csv.writer(out) if fmt == "csv" else None
+    if writer is not None:
+        writer.writerow(COLUMNS)
+    async for row in reader.query(q):
+        record = row.as_dict()
+        if writer is not None:
+            writer.writerow([_csv_cell(record[name]) for name in COLUMNS])
+        else:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+async def _collect(reader: AuditReader, q: AuditQuery) -> list[dict[str, Any]]:
+    return [row.as_dict() async for row in reader.query(q)]
+
+
+@audit_app.command("query")
+def query_cmd(
+    principal: Annotated[str | None, typer.Option("--principal", help="Who called.")] = None,
+    use_case: Annotated[
+        str | None, typer.Option("--use-case", help="The use case the call ran under.")
+    ] = None,
+    tool: Annotated[
+        str | None, typer.Option("--tool", help="A tool, e.g. get_person or 'review approve'.")
+    ] = None,
+    record: Annotated[
+        str | None,
+        typer.Option(
+            "--record",
+            help="A record reference (e.g. hubspot:contact:1051): every call that returned it, "
+            "every proposal targeting it, and every review, apply and revert of those changes.",
+        ),
+    ] = None,
+    change: Annotated[str | None, typer.Option("--change", help="A change id.")] = None,
+    decision: Annotated[str | None, typer.Option("--decision", help="allowed or denied.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="From: 90d, 12w, 48h or a date (UTC).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Up to this date or date-time (UTC).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N rows.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, jsonl or csv.")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Rows matching every filter given, oldest first: who did and saw what, when, under
+    which use case and rule, with what outcome."""
+    if fmt not in ("table", "jsonl", "csv"):
+        raise bad_option(f"--format {fmt!r} is not one of table, jsonl, csv")
+    if decision not in (None, "allowed", "denied"):
+        raise bad_option(f"--decision {decision!r} is neither allowed nor denied")
+    end = parse_moment(until, "--until") if until else None
+    start = parse_since(since, end or dt.datetime.now(dt.UTC)) if since else None
+    q = AuditQuery(
+        principal=principal,
+        use_case=use_case,
+        tool=tool,
+        record=record,
+        change_id=change,
+        decision=cast(QueryDecision | None, decision),
+        since=start,
+        until=end,
+        limit=limit,
+    )
+    reader, where = _reader(home)
+    if fmt == "table":
+        rows = _read(where, _collect(reader, q))
+        if output is None:
+            console = Console(highlight=False)
+            console.print(_table(rows, console.width))
+        else:
+            with output.open("w", encoding="utf-8") as fh:
+                Console(highlight=False, file=fh, width=200).print(_table(rows, 200))
+        typer.echo(f"{len(rows)} row(s) ({q.describe()})", err=True)
+        return
+    if output is None:
+        _read(where, _write_query(reader, q, fmt, sys.stdout))
+        return
+    with output.open("w", encoding="utf-8", newline="") as out:
+        count = _read(where, _write_query(reader, q, fmt, out))
+    typer.echo(f"Wrote {count} rows to {output} ({q.describe()})", err=True)

@@ -9,19 +9,20 @@ pull request, or JSON for other tools. Reading only: it is safe beside a running
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Annotated, cast
 
 import typer
 
 from mopsgate.governance.audit_chain import AuditRow, VerifyResult
+from mopsgate.governance.audit_query import AuditQuery
 from mopsgate.governance.change_model import Change
 from mopsgate.governance.errors import ManifestError
 from mopsgate.governance.manifest_load import load_manifest, manifest_digest
 from mopsgate.governance.report_build import ReportInputs, build_report
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
+from mopsgate.server.cli_period import parse_moment, parse_since
 from mopsgate.server.report_render import Format, render
 from mopsgate.server.settings import Settings, load_settings
 from mopsgate.storage import audit_reader, open_storage
@@ -30,8 +31,6 @@ from mopsgate.storage.errors import StorageNotFound
 report_app = typer.Typer(
     no_args_is_help=True, help="Reports for risk owners, auditors and the risk-review board."
 )
-_SPAN = re.compile(r"^(\d+)([dwh])$")
-_UNITS = {"d": "days", "w": "weeks", "h": "hours"}
 ALL_CHANGES = 1_000_000
 
 
@@ -40,29 +39,11 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def parse_since(text: str, until: dt.datetime) -> dt.datetime:
-    """``90d``, ``12w``, ``48h`` before ``until``, or a date / date-time (UTC unless it says)."""
-    m = _SPAN.match(text.strip())
-    if m:
-        return until - dt.timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-    return parse_moment(text, "--since")
-
-
-def parse_moment(text: str, option: str) -> dt.datetime:
-    try:
-        at = dt.datetime.fromisoformat(text.strip())
-    except ValueError as exc:
-        raise _fail(
-            f"{option} {text!r} is neither a span like 90d, 12w, 48h nor a date like "
-            "2026-09-01 (or 2026-09-01T12:00)",
-            2,
-        ) from exc
-    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
-
-
-async def _gather(settings: Settings) -> tuple[list[AuditRow], VerifyResult, list[Change]]:
+async def _gather(
+    settings: Settings, since: dt.datetime, until: dt.datetime
+) -> tuple[list[AuditRow], VerifyResult, list[Change]]:
     reader = audit_reader(settings.storage())
-    rows = [row async for row in reader.rows()]
+    rows = [row async for row in reader.query(AuditQuery(since=since, until=until))]
     chain = await reader.verify()
     storage = await open_storage(settings.storage())
     try:
@@ -108,7 +89,7 @@ def risk_review(
             f"{settings.manifest_path} is not a valid manifest; run 'mopsgate manifest check'", 2
         ) from exc
     try:
-        rows, chain, changes = run(_gather(settings))
+        rows, chain, changes = run(_gather(settings, start, end))
     except StorageNotFound as exc:
         raise _fail(
             f"no audit log at {settings.storage().where}: pass --home (or set MOPSGATE_HOME) "

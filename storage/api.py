@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from mopsgate.governance.audit_chain import AuditHead, AuditRow, VerifyResult
+from mopsgate.governance.audit_query import AuditQuery
 from mopsgate.governance.bearer_tokens import IssuedToken, TokenRecord
 from mopsgate.governance.manifest_history import ManifestLoad
 from mopsgate.governance.outbox import OutboxItem, OutboxMessage, Settlement
@@ -34,6 +35,10 @@ class AuditReader(Protocol):
 
     def rows(self, after_seq: int = 0) -> AsyncIterator[AuditRow]:
         """Every row with seq > ``after_seq``, in order, streamed."""
+        ...
+
+    def query(self, query: AuditQuery) -> AsyncIterator[AuditRow]:
+        """The rows matching every filter of ``query``, in seq order, streamed."""
         ...
 
     async def verify(self, *, workers: int | None = None) -> VerifyResult:

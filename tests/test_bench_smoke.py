@@ -4,11 +4,13 @@ measures, ``make test`` only checks that the harness has not rotted."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bench import audit, bulk, bulk_minimum, notify, overhead, throughput
+from bench import audit, audit_query, bulk, bulk_minimum, notify, overhead, throughput
 from bench.common import BENCH_PRINCIPALS, write_bench_manifest
+from bench.report import audit_query as render_audit_query_lines
 from bench.report import render
 from bench.targets import collect_targets
 
@@ -78,3 +80,13 @@ async def test_notify_section_runs(tmp_path: Path, bench_manifest: Path):
         "refused receiver vs no notifications",
         "hanging receiver vs no notifications",
     ]
+
+
+def test_audit_query_bench_finds_what_the_scan_finds(tmp_path: Path):
+    section = audit_query.run(tmp_path, rows=3000, queries=2, baseline_queries=2, people=50)
+    assert section["same_rows"] and section["rows_found_median"] > 0 and section["cli_ok"]
+    assert "## 3b. Audit query by record" in render_audit_query(section)
+
+
+def render_audit_query(section: dict[str, Any]) -> str:
+    return "\n".join(render_audit_query_lines(section))

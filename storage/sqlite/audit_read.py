@@ -36,10 +36,12 @@ from mopsgate.governance.audit_chain import (
     VerifyResult,
     check_digest_rows,
     check_rows,
+    format_ts,
     split_ranges,
     stitch,
 )
-from mopsgate.storage.errors import StorageNotFound
+from mopsgate.governance.audit_query import AuditQuery
+from mopsgate.storage.errors import StorageNotFound, StorageUnavailable
 from mopsgate.storage.migrate import HEAD, too_new
 from mopsgate.storage.sqlite.audit import TABLE, read_head
 from mopsgate.storage.sqlite.db import SqliteDb, readonly_uri
@@ -169,6 +171,66 @@ def _scan(source: ReadSource, lo: int, hi: int) -> Segment:
         conn.close()
 
 
+# --- queries (mopsgate audit query) ---
+
+_EQUAL = ("principal", "use_case", "tool", "change_id", "decision")
+# Rows that saw or targeted the record, and every row of a change that targets it. One set of
+# seqs, each part driven by an index (audit_records' key, audit_log_change), so the answer
+# costs the record's own rows, not the size of the log.
+_RECORD_SEQS = (
+    "seq IN (SELECT seq FROM audit_records WHERE ref = ? "
+    "UNION SELECT c.seq FROM audit_log c WHERE c.change_id IN ("
+    "SELECT a.change_id FROM audit_records r JOIN audit_log a ON a.seq = r.seq "
+    "WHERE r.ref = ? AND a.change_id IS NOT NULL))"
+)
+
+
+def _where(query: AuditQuery) -> tuple[list[str], list[object]]:
+    clauses: list[str] = []
+    params: list[object] = []
+    for column in _EQUAL:
+        value = getattr(query, column)
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if query.since is not None:
+        clauses.append("ts >= ?")
+        params.append(format_ts(query.since))
+    if query.until is not None:
+        clauses.append("ts <= ?")
+        params.append(format_ts(query.until))
+    if query.record is not None:
+        clauses.append(_RECORD_SEQS)
+        params += [query.record, query.record]
+    return clauses, params
+
+
+def _query_page(
+    conn: sqlite3.Connection, query: AuditQuery, after: int, size: int
+) -> list[StoredRow]:
+    if not _has_table(conn):
+        return []
+    _require_evidence_columns(conn, query)
+    clauses, params = _where(query)
+    where = " AND ".join([*clauses, "seq > ?"])
+    sql = f"{select_sql(conn)} WHERE {where} ORDER BY seq LIMIT ?"
+    return conn.execute(sql, (*params, after, size)).fetchall()
+
+
+def _require_evidence_columns(conn: sqlite3.Connection, query: AuditQuery) -> None:
+    """A log from before schema 7 has no use cases or record references to filter on: say
+    so rather than answer "nothing"."""
+    if query.use_case is None and query.record is None:
+        return
+    sql = "SELECT 1 FROM sqlite_master WHERE type='table' AND name='audit_records'"
+    if conn.execute(sql).fetchone() is None:
+        raise StorageUnavailable(
+            "this audit log was written before mopsgate recorded use cases and record "
+            "references (schema version 7), so it cannot be queried by --use-case or --record",
+            hint="Query it by --principal, --tool, --change, --decision, --since and --until.",
+        )
+
+
 def _check_version(conn: sqlite3.Connection) -> int | None:
     return version_of(conn)
 
@@ -207,6 +269,24 @@ class SqliteAuditReader:
                 if len(page) < PAGE:
                     return
                 last = int(page[-1][0])
+        finally:
+            await db.close()
+
+    async def query(self, query: AuditQuery) -> AsyncIterator[AuditRow]:
+        """The matching rows in seq order, one page per hop, at most ``query.limit``."""
+        db = await self._open()
+        try:
+            last, left = 0, query.limit
+            while left is None or left > 0:
+                size = PAGE if left is None else min(PAGE, left)
+                unit = partial(_query_page, query=query, after=last, size=size)
+                page = await db.read(unit)
+                for row in page:
+                    yield AuditRow.of(row)
+                if len(page) < size:
+                    return
+                last = int(page[-1][0])
+                left = None if left is None else left - len(page)
         finally:
             await db.close()
 

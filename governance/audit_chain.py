@@ -42,6 +42,7 @@ EventKind = Literal[
     "startup",
     "recovery",
     "enrolment",
+    "exception",
 ]
 Transport = Literal["stdio", "http", "memory", "cli", "console"]
 Decision = Literal["allowed", "denied", "error", "n/a"]

@@ -46,10 +46,7 @@ class DecisionStatement(BaseModel):
 
     def canonical(self) -> bytes:
         """The exact bytes that are signed."""
-        body = json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
-        return DOMAIN + body.encode("utf-8")
+        return canonical_bytes(DOMAIN, self)
 
     def digest(self) -> bytes:
         """sha256 of :meth:`canonical`: what a passkey signs, as its WebAuthn challenge."""
@@ -57,6 +54,14 @@ class DecisionStatement(BaseModel):
 
     def digest_hex(self) -> str:
         return self.digest().hex()
+
+
+def canonical_bytes(domain: bytes, statement: BaseModel) -> bytes:
+    """A statement as signed: its domain, then its fields as compact JSON with sorted keys."""
+    body = json.dumps(
+        statement.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return domain + body.encode("utf-8")
 
 
 def statement_time(at: datetime) -> str:

@@ -24,6 +24,7 @@ from mopsgate.governance.recovering import recover_change
 from mopsgate.server.call_rate import CallRate
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.manifest_holder import ManifestEvent, ManifestHolder, watch_manifest
+from mopsgate.server.manifest_provenance import record_event, record_in_force
 from mopsgate.server.notifier import Notifier, console_base
 from mopsgate.server.pipeline import Pipeline
 from mopsgate.server.registry import ConnectorRegistry, registry_for
@@ -41,6 +42,7 @@ from mopsgate.server.surface import (
     announce_list_changed,
     build_mcp_server,
 )
+from mopsgate.server.waiver_overlay import WaiverOverlay
 from mopsgate.storage import Storage, open_storage
 from mopsgate.storage.errors import StorageUnavailable
 from mopsgate.tools.registry import all_specs
@@ -109,6 +111,9 @@ class Runtime:
     async def _open_stores(self) -> None:
         ensure_home(self.settings)
         self.storage = await open_storage(self.settings.storage(busy_timeout_ms=self.audit_busy_ms))
+        holder = self.holder
+        await record_in_force(self.storage.manifests, holder.path, holder.digest, holder.text)
+        holder.overlay = WaiverOverlay(self.settings.home, self.storage.exceptions.all)
         await self._open_changes()
         self._start_notifier(self.storage)
 
@@ -130,6 +135,16 @@ class Runtime:
             self._notify_task = asyncio.create_task(
                 self.notifier.run_forever(), name="mopsgate-notifier"
             )
+
+    async def record_manifest_event(self, event: ManifestEvent) -> None:
+        """Keep every version that comes into force, and every refused edit, in the history
+        (once per process, whatever the number of connections)."""
+        if self.storage is None:
+            return
+        try:
+            await record_event(self.storage.manifests, self.holder.path, event)
+        except Exception:  # the history must never stop a call; the audit row still says it
+            log.exception("could not record the manifest version in the history")
 
     async def _open_changes(self) -> None:
         store = self.require_storage().changes
@@ -171,6 +186,7 @@ class Runtime:
                 await self._close_stores()
 
     async def _close_stores(self) -> None:
+        self.holder.overlay = None
         if self._notify_task is not None:
             self._notify_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -211,7 +227,7 @@ def build_runtime(
         emulators=emulators,
         client_options=client_options,
     )
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         holder=holder,
         connectors=connectors,
@@ -219,6 +235,8 @@ def build_runtime(
         env=environ,
         notify_options=dict(notify_options or {}),
     )
+    holder.listeners.append(runtime.record_manifest_event)
+    return runtime
 
 
 def build_server(

@@ -13,7 +13,9 @@ from mopsgate.server.cli_console import console_cmd
 from mopsgate.server.cli_db import db_app
 from mopsgate.server.cli_decide import add_decision_commands
 from mopsgate.server.cli_errors import add_database_url, guard_commands
+from mopsgate.server.cli_exception import exception_app
 from mopsgate.server.cli_manifest import manifest_app
+from mopsgate.server.cli_manifest_history import diff_cmd, history_cmd
 from mopsgate.server.cli_notify import notify_app
 from mopsgate.server.cli_report import report_app
 from mopsgate.server.cli_review import freeze_cmd, review_app, unfreeze_cmd
@@ -28,7 +30,10 @@ app = typer.Typer(
     add_completion=False,
     help="Governed MCP server for Marketing Operations.",
 )
+manifest_app.command("history")(history_cmd)
+manifest_app.command("diff")(diff_cmd)
 app.add_typer(manifest_app, name="manifest", help="Check and explain the permission manifest.")
+app.add_typer(exception_app, name="exception")
 app.add_typer(audit_app, name="audit", help="Read and verify the tamper-evident audit log.")
 app.add_typer(report_app, name="report", help="The risk-review report (HTML, Markdown, JSON).")
 app.add_typer(sandbox_app, name="sandbox")
@@ -61,6 +66,7 @@ _STATE_APPS = [
     token_app,
     db_app,
     notify_app,
+    exception_app,
 ]
 guard_commands([*_STATE_APPS, sandbox_app], except_names={"serve"})
 # The sandbox's own file is not mopsgate's state: its commands take --home, never a database.

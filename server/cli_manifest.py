@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mopsgate.governance import cadence
+from mopsgate.governance.change_model import utcnow
 from mopsgate.governance.errors import ManifestError
 from mopsgate.governance.manifest_load import Problem, load_manifest, manifest_digest
 from mopsgate.governance.manifest_model import Manifest
@@ -25,7 +26,9 @@ from mopsgate.governance.manifest_warnings import review_warnings
 from mopsgate.governance.policy import explain as explain_rights
 from mopsgate.governance.policy import field_access, rate_limit
 from mopsgate.server.catalogue import build_catalogue
+from mopsgate.server.cli_exception import exceptions_table, recorded_exceptions
 from mopsgate.server.settings import load_settings
+from mopsgate.server.waiver_overlay import in_force
 
 manifest_app = typer.Typer(
     help="Check and explain the permission manifest (permissions.toml).",
@@ -139,8 +142,13 @@ def explain(
         Path | None, typer.Option("--manifest", "-m", help="Manifest file (default: settings).")
     ] = None,
     as_of: AsOf = None,
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", help="State directory, for the exceptions in force."),
+    ] = None,
 ) -> None:
-    """Show what a principal may do: tools, connectors, modes, fields, approvals and caps."""
+    """Show what a principal may do: tools, connectors, modes, fields, approvals and caps,
+    with the time-boxed exceptions in force."""
     target, manifest, problems = _load(manifest_path)
     if manifest is None:
         _report(problems, target)
@@ -151,10 +159,17 @@ def explain(
         raise typer.Exit(1)
     console = Console()
     today = _day(as_of)
+    digest = manifest_digest(manifest)
+    now = utcnow()
+    waivers = recorded_exceptions(load_settings(manifest=target, home=home))
+    manifest, applied = in_force(manifest, waivers, now)
     _print_principal(console, manifest, principal, today)
     console.print(_tools_table(manifest, principal, today))
     console.print(_fields_table(manifest, principal))
-    console.print(f"manifest digest {manifest_digest(manifest)[:12]}")
+    if applied:
+        title = "Time-boxed exceptions in force (included above)"
+        console.print(exceptions_table(applied, now, title))
+    console.print(f"manifest digest {digest[:12]}")
 
 
 def _tools_table(manifest: Manifest, principal: str, today: dt.date) -> Table:

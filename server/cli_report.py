@@ -14,14 +14,17 @@ from typing import Annotated, cast
 
 import typer
 
-from mopsgate.governance.audit_chain import AuditRow, VerifyResult
 from mopsgate.governance.audit_query import AuditQuery
-from mopsgate.governance.change_model import Change
 from mopsgate.governance.errors import ManifestError
+from mopsgate.governance.manifest_history import ManifestLoad
 from mopsgate.governance.manifest_load import load_manifest, manifest_digest
+from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.report_build import ReportInputs, build_report
+from mopsgate.governance.report_model import ExceptionEntry, ManifestVersion
+from mopsgate.governance.waivers import Waiver
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
+from mopsgate.server.cli_manifest_history import manifest_history
 from mopsgate.server.cli_period import parse_moment, parse_since
 from mopsgate.server.report_render import Format, render
 from mopsgate.server.settings import Settings, load_settings
@@ -40,17 +43,65 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 async def _gather(
-    settings: Settings, since: dt.datetime, until: dt.datetime
-) -> tuple[list[AuditRow], VerifyResult, list[Change]]:
+    settings: Settings, in_force: Manifest, since: dt.datetime, until: dt.datetime
+) -> ReportInputs:
     reader = audit_reader(settings.storage())
     rows = [row async for row in reader.query(AuditQuery(since=since, until=until))]
     chain = await reader.verify()
     storage = await open_storage(settings.storage())
     try:
         changes = await storage.changes.list_changes(limit=ALL_CHANGES)
+        history = await manifest_history(storage)
+        waivers = await storage.exceptions.all()
     finally:
         await storage.close()
-    return rows, chain, changes
+    return ReportInputs(
+        manifest=in_force,
+        manifest_digest=manifest_digest(in_force),
+        rows=rows,
+        changes=changes,
+        since=since,
+        until=until,
+        chain=chain,
+        manifest_versions=[
+            _version(load, changed) for load, changed in history if since <= load.at <= until
+        ],
+        exceptions=[_exception(w, until) for w in waivers if _overlaps(w, since, until)],
+    )
+
+
+def _version(load: ManifestLoad, changes: list[str]) -> ManifestVersion:
+    return ManifestVersion(
+        digest=load.digest,
+        at=load.at,
+        outcome=load.outcome,
+        loaded_by=load.loaded_by,
+        git_commit=load.git_commit,
+        git_author=load.git_author,
+        reason=load.reason,
+        changes=changes,
+    )
+
+
+def _overlaps(w: Waiver, since: dt.datetime, until: dt.datetime) -> bool:
+    ended = min(w.expires_at, w.revoked_at or w.expires_at)
+    return w.granted_at <= until and ended >= since
+
+
+def _exception(w: Waiver, until: dt.datetime) -> ExceptionEntry:
+    return ExceptionEntry(
+        id=w.id,
+        use_case=w.use_case,
+        what=w.what,
+        granted_at=w.granted_at,
+        expires_at=w.expires_at,
+        reviewer=w.reviewer,
+        ticket=w.ticket,
+        reason=w.reason,
+        state=w.state(until),
+        revoked_at=w.revoked_at,
+        revoked_by=w.revoked_by,
+    )
 
 
 @report_app.command("risk-review")
@@ -89,23 +140,13 @@ def risk_review(
             f"{settings.manifest_path} is not a valid manifest; run 'mopsgate manifest check'", 2
         ) from exc
     try:
-        rows, chain, changes = run(_gather(settings, start, end))
+        inputs = run(_gather(settings, in_force, start, end))
     except StorageNotFound as exc:
         raise _fail(
             f"no audit log at {settings.storage().where}: pass --home (or set MOPSGATE_HOME) "
             "to the state directory of the server to report on"
         ) from exc
-    report = build_report(
-        ReportInputs(
-            manifest=in_force,
-            manifest_digest=manifest_digest(in_force),
-            rows=rows,
-            changes=changes,
-            since=start,
-            until=end,
-            chain=chain,
-        )
-    )
+    report = build_report(inputs)
     text = render(report, cast(Format, fmt))
     if out is None:
         typer.echo(text, nl=False)

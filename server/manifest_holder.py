@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,8 +24,15 @@ from pathlib import Path
 
 from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.errors import ManifestError
-from mopsgate.governance.manifest_load import load_manifest, manifest_digest
+from mopsgate.governance.manifest_load import (
+    MAX_BYTES,
+    load_manifest,
+    load_manifest_text,
+    manifest_digest,
+)
 from mopsgate.governance.manifest_model import Manifest
+from mopsgate.server.file_stamp import stat_key
+from mopsgate.server.waiver_overlay import WaiverOverlay
 
 log = logging.getLogger("mopsgate.manifest")
 
@@ -37,17 +43,10 @@ class ManifestEvent:
     old_digest: str
     new_digest: str | None
     message: str
+    text: str | None = None  # the new version's text (the refused one's, when it was readable)
 
 
 Listener = Callable[[ManifestEvent], Awaitable[None]]
-
-
-def _stat_key(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 class ManifestHolder:
@@ -63,55 +62,81 @@ class ManifestHolder:
         self.catalogue = catalogue
         self.settle_seconds = settle_seconds
         self.clock = clock
-        self.manifest: Manifest = load_manifest(path, catalogue)  # raises ManifestError
+        self._stat = stat_key(path)
+        self.manifest, self.text = _load_file(path, catalogue)  # raises ManifestError
         self.digest = manifest_digest(self.manifest)
-        self._stat = _stat_key(path)
         self._refused_hash: str | None = None
         self.listeners: list[Listener] = []
+        # The exceptions in force, laid over the manifest once storage is open (see app.py).
+        self.overlay: WaiverOverlay | None = None
 
     async def current(self) -> tuple[Manifest, str]:
-        key = _stat_key(self.path)
+        """The manifest in force, widened by the exceptions in force, and the digest of the
+        manifest itself (what decisions are signed against and audit rows name)."""
+        key = stat_key(self.path)
         if key != self._stat:
             if key is not None and self.clock() - key[0] / 1e9 < self.settle_seconds:
-                return self.manifest, self.digest  # still being written, perhaps: not yet
+                return await self._in_force()  # still being written, perhaps: not yet
             self._stat = key
             await self._reload()
-        return self.manifest, self.digest
+        return await self._in_force()
+
+    async def _in_force(self) -> tuple[Manifest, str]:
+        if self.overlay is None:
+            return self.manifest, self.digest
+        return await self.overlay.apply(self.manifest, self.digest), self.digest
 
     async def _reload(self) -> None:
         try:
             raw = self.path.read_bytes()
         except OSError as exc:
-            await self._refuse(f"cannot read {self.path}: {exc.strerror}", "missing")
+            await self._refuse(f"cannot read {self.path}: {exc.strerror}", None)
             return
         text_hash = hashlib.sha256(raw).hexdigest()
         try:
-            new = load_manifest(self.path, self.catalogue)
+            new, text = _load(raw, self.path, self.catalogue)
         except ManifestError as exc:
             if text_hash != self._refused_hash:
                 self._refused_hash = text_hash
-                await self._refuse(_describe(exc), text_hash)
+                await self._refuse(_describe(exc), raw.decode("utf-8", errors="replace"))
             return
         new_digest = manifest_digest(new)
         self._refused_hash = None
         if new_digest == self.digest:
             return
         old = self.digest
-        self.manifest, self.digest = new, new_digest
+        self.manifest, self.digest, self.text = new, new_digest, text
         log.warning("manifest reloaded: %s -> %s", old[:12], new_digest[:12])
-        await self._emit(
-            ManifestEvent(
-                "reloaded", old, new_digest, f"manifest {old[:12]} replaced by {new_digest[:12]}"
-            )
-        )
+        message = f"manifest {old[:12]} replaced by {new_digest[:12]}"
+        await self._emit(ManifestEvent("reloaded", old, new_digest, message, text))
 
-    async def _refuse(self, message: str, _key: str) -> None:
+    async def _refuse(self, message: str, text: str | None) -> None:
         log.error("manifest change refused, keeping %s in force: %s", self.digest[:12], message)
-        await self._emit(ManifestEvent("reload_refused", self.digest, None, message))
+        await self._emit(ManifestEvent("reload_refused", self.digest, None, message, text))
 
     async def _emit(self, event: ManifestEvent) -> None:
         for listener in self.listeners:
             await listener(event)
+
+
+def _load_file(path: Path, catalogue: Catalogue) -> tuple[Manifest, str]:
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return load_manifest(path, catalogue), ""  # raises the ManifestError naming the cause
+    return _load(raw, path, catalogue)
+
+
+def _load(raw: bytes, path: Path, catalogue: Catalogue) -> tuple[Manifest, str]:
+    """The manifest and the exact text it was loaded from (which the history keeps). Bytes
+    that are too many or not UTF-8 go through ``load_manifest`` for its precise refusal."""
+    try:
+        text = raw.decode("utf-8") if len(raw) <= MAX_BYTES else None
+    except UnicodeDecodeError:
+        text = None
+    if text is None:
+        return load_manifest(path, catalogue), ""  # raises ManifestError
+    return load_manifest_text(text, str(path), catalogue), text
 
 
 def _describe(exc: ManifestError) -> str:

@@ -20,6 +20,8 @@ from mopsgate.governance.manifest_history import ManifestLoad
 from mopsgate.governance.outbox import OutboxItem, OutboxMessage, Settlement
 from mopsgate.governance.ports import AuditSink, ChangeStore, FreezeSwitch, RateWindows
 from mopsgate.governance.reviewer_invites import Invite
+from mopsgate.governance.waiver_statement import SignedWaiver
+from mopsgate.governance.waivers import Waiver
 
 
 class AuditReader(Protocol):
@@ -123,6 +125,24 @@ class ReviewerInvites(Protocol):
         ...
 
 
+class Exceptions(Protocol):
+    """Time-boxed exceptions (``governance/waivers.py``): granted, revoked at most once, never
+    deleted (expired ones stay for the report)."""
+
+    async def grant(self, waiver: Waiver) -> None: ...
+
+    async def revoke(self, signed: SignedWaiver) -> Waiver | None:
+        """Record the signed revocation of the exception it names, unless that exception is
+        already revoked (then None: of two racing revocations one wins)."""
+        ...
+
+    async def get(self, waiver_id: str) -> Waiver | None: ...
+
+    async def all(self) -> list[Waiver]:
+        """Every exception ever granted, oldest first."""
+        ...
+
+
 class Storage(Protocol):
     """One open backend: the ports, and ``close``."""
 
@@ -152,5 +172,8 @@ class Storage(Protocol):
 
     @property
     def invites(self) -> ReviewerInvites: ...
+
+    @property
+    def exceptions(self) -> Exceptions: ...
 
     async def close(self) -> None: ...

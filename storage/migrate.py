@@ -36,6 +36,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "freeze_row"),
     Migration(6, "reviewer_proofs"),
     Migration(7, "audit_evidence"),
+    Migration(8, "exceptions"),
 )
 HEAD = MIGRATIONS[-1].version
 

@@ -16,6 +16,7 @@ from mopsgate.storage.sqlite.audit import SqliteAuditStore
 from mopsgate.storage.sqlite.audit_read import SqliteAuditReader
 from mopsgate.storage.sqlite.changes import SqliteChangeStore
 from mopsgate.storage.sqlite.db import BUSY_TIMEOUT_MS, SqliteDb
+from mopsgate.storage.sqlite.exceptions import SqliteExceptions
 from mopsgate.storage.sqlite.freeze import SqliteFreezeSwitch
 from mopsgate.storage.sqlite.invites import SqliteReviewerInvites
 from mopsgate.storage.sqlite.manifests import SqliteManifestHistory
@@ -39,6 +40,7 @@ class SqliteStorage:
         self.manifests = SqliteManifestHistory(state, read)
         self.outbox = SqliteOutbox(state)
         self.invites = SqliteReviewerInvites(state, read)
+        self.exceptions = SqliteExceptions(state, read)
 
     @classmethod
     async def open(

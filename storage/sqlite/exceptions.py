@@ -1,0 +1,97 @@
+"""Time-boxed exceptions on SQLite (see ``governance/waivers.py``): one row per grant, its
+signed statement kept whole; a revocation is a compare-and-set, so it happens once."""
+
+from __future__ import annotations
+
+import sqlite3
+from functools import partial
+
+from mopsgate.governance.waiver_statement import SignedWaiver
+from mopsgate.governance.waivers import Waiver
+from mopsgate.storage.sqlite.codec import maybe_when, ts, when
+from mopsgate.storage.sqlite.db import SqliteDb
+
+_COLUMNS = (
+    "id, use_case, what, granted_at, expires_at, reviewer, ticket, reason, grant_proof, "
+    "revoked_at, revoked_by, revoke_reason, revoke_proof"
+)
+
+
+def _waiver(row: tuple[object, ...]) -> Waiver:
+    text = [None if v is None else str(v) for v in row]
+    return Waiver(
+        id=str(text[0]),
+        use_case=str(text[1]),
+        what=str(text[2]),
+        granted_at=when(str(text[3])),
+        expires_at=when(str(text[4])),
+        reviewer=str(text[5]),
+        ticket=str(text[6]),
+        reason=str(text[7]),
+        grant=SignedWaiver.model_validate_json(str(text[8])),
+        revoked_at=maybe_when(text[9]),
+        revoked_by=text[10],
+        revoke_reason=text[11],
+        revoke=None if text[12] is None else SignedWaiver.model_validate_json(text[12]),
+    )
+
+
+def _grant(conn: sqlite3.Connection, waiver: Waiver) -> None:
+    conn.execute(
+        f"INSERT INTO exceptions ({_COLUMNS}) "  # noqa: S608
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL)",
+        (
+            waiver.id,
+            waiver.use_case,
+            waiver.what,
+            ts(waiver.granted_at),
+            ts(waiver.expires_at),
+            waiver.reviewer,
+            waiver.ticket,
+            waiver.reason,
+            waiver.grant.model_dump_json(),
+        ),
+    )
+
+
+def _all(conn: sqlite3.Connection) -> list[Waiver]:
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM exceptions ORDER BY granted_at, id").fetchall()  # noqa: S608
+    return [_waiver(r) for r in rows]
+
+
+def _get(conn: sqlite3.Connection, waiver_id: str) -> Waiver | None:
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM exceptions WHERE id = ?",  # noqa: S608
+        (waiver_id,),
+    ).fetchone()
+    return None if row is None else _waiver(row)
+
+
+def _revoke(conn: sqlite3.Connection, signed: SignedWaiver) -> Waiver | None:
+    st = signed.statement
+    done = conn.execute(
+        "UPDATE exceptions SET revoked_at = ?, revoked_by = ?, revoke_reason = ?, "
+        "revoke_proof = ? WHERE id = ? AND revoked_at IS NULL",
+        (ts(st.time), st.reviewer, st.reason, signed.model_dump_json(), st.exception_id),
+    )
+    return _get(conn, st.exception_id) if done.rowcount == 1 else None
+
+
+class SqliteExceptions:
+    """The :class:`~mopsgate.storage.api.Exceptions` for SQLite."""
+
+    def __init__(self, state: SqliteDb, read: SqliteDb) -> None:
+        self._state = state
+        self._read = read
+
+    async def grant(self, waiver: Waiver) -> None:
+        await self._state.write(partial(_grant, waiver=waiver))
+
+    async def revoke(self, signed: SignedWaiver) -> Waiver | None:
+        return await self._state.write(partial(_revoke, signed=signed))
+
+    async def get(self, waiver_id: str) -> Waiver | None:
+        return await self._read.read(partial(_get, waiver_id=waiver_id))
+
+    async def all(self) -> list[Waiver]:
+        return await self._read.read(_all)

@@ -39,6 +39,7 @@ from mopsgate.governance.waivers import (
     check_grant,
     parse_what,
 )
+from mopsgate.server.cli_async import run
 from mopsgate.server.cli_period import parse_moment
 from mopsgate.server.cli_review import (
     HomeOpt,
@@ -51,7 +52,7 @@ from mopsgate.server.cli_review import (
 from mopsgate.server.reviewer_files import KeyFileError, key_path, read_key
 from mopsgate.server.settings import Settings
 from mopsgate.server.waiver_overlay import touch_stamp
-from mopsgate.storage import Storage
+from mopsgate.storage import Storage, stored_exceptions
 
 exception_app = typer.Typer(
     no_args_is_help=True,
@@ -281,9 +282,7 @@ def list_cmd(
 def recorded_exceptions(settings: Settings) -> list[Waiver]:
     """Every exception recorded in the state directory; none when there is no database yet
     (explain and the report only read: they must not create one)."""
-    if not settings.db_path.is_file():
-        return []
-    return with_storage(settings, lambda s: s.exceptions.all())
+    return run(stored_exceptions(settings.storage()))
 
 
 def exceptions_table(waivers: Sequence[Waiver], now: dt.datetime, title: str) -> Table:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from mopsgate.governance.audit_chain import AuditEvent, AuditRecord
 from mopsgate.governance.decision_audit import StoredDecision
+from mopsgate.governance.waivers import Waiver
 from mopsgate.storage.api import AuditReader, Storage
 from mopsgate.storage.errors import StorageUnavailable
 from mopsgate.storage.migrate import Migration, SchemaStatus, require_head
@@ -24,6 +25,7 @@ from mopsgate.storage.sqlite.audit_read import SqliteAuditReader
 from mopsgate.storage.sqlite.backend import SqliteStorage
 from mopsgate.storage.sqlite.db import BUSY_TIMEOUT_MS, SqliteDb, unavailable
 from mopsgate.storage.sqlite.decisions_read import read_decisions
+from mopsgate.storage.sqlite.exceptions import read_exceptions
 from mopsgate.storage.sqlite.readonly import open_for_reading
 from mopsgate.storage.sqlite.schema import prepare, upgrade_one, version_of
 
@@ -99,6 +101,14 @@ async def stored_decisions(cfg: StorageConfig) -> tuple[list[StoredDecision], di
     if not cfg.sqlite_path.is_file():
         return [], {}
     return await read_decisions(str(cfg.sqlite_path))
+
+
+async def stored_exceptions(cfg: StorageConfig) -> list[Waiver]:
+    """Every time-boxed exception, read-only (``manifest explain``, ``exception list``): no
+    lock needed, nothing created where there is no database."""
+    if not cfg.sqlite_path.is_file():
+        return []
+    return await read_exceptions(str(cfg.sqlite_path))
 
 
 def audit_reader(cfg: StorageConfig) -> AuditReader:
@@ -230,5 +240,6 @@ __all__ = [
     "explain_failure",
     "open_storage",
     "schema_status",
+    "stored_exceptions",
     "upgrade_schema",
 ]

@@ -10,6 +10,7 @@ from mopsgate.governance.waiver_statement import SignedWaiver
 from mopsgate.governance.waivers import Waiver
 from mopsgate.storage.sqlite.codec import maybe_when, ts, when
 from mopsgate.storage.sqlite.db import SqliteDb
+from mopsgate.storage.sqlite.readonly import open_for_reading
 
 _COLUMNS = (
     "id, use_case, what, granted_at, expires_at, reviewer, ticket, reason, grant_proof, "
@@ -95,3 +96,19 @@ class SqliteExceptions:
 
     async def all(self) -> list[Waiver]:
         return await self._read.read(_all)
+
+
+def _all_if_present(conn: sqlite3.Connection) -> list[Waiver]:
+    sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'exceptions'"
+    return _all(conn) if conn.execute(sql).fetchone() is not None else []
+
+
+async def read_exceptions(path: str) -> list[Waiver]:
+    """Every exception, through a read-only connection: for readers that must work beside a
+    writer holding the lock and on exported evidence (none before schema 8)."""
+    db, source = await open_for_reading(path, name="exceptions")
+    try:
+        return await db.read(_all_if_present)
+    finally:
+        await db.close()
+        source.close()

@@ -106,6 +106,10 @@ async def stored_decisions(cfg: StorageConfig) -> tuple[list[StoredDecision], di
 async def stored_exceptions(cfg: StorageConfig) -> list[Waiver]:
     """Every time-boxed exception, read-only (``manifest explain``, ``exception list``): no
     lock needed, nothing created where there is no database."""
+    if cfg.is_postgres:
+        from mopsgate.storage.postgres import backend
+
+        return await backend.stored_exceptions(cfg.url, cfg.where)
     if not cfg.sqlite_path.is_file():
         return []
     return await read_exceptions(str(cfg.sqlite_path))

@@ -24,9 +24,11 @@ from mopsgate.governance.audit_chain import (
     check_rows,
     stitch,
 )
+from mopsgate.governance.audit_query import AuditQuery
 from mopsgate.storage.postgres.audit import TABLE
 from mopsgate.storage.postgres.db import Conn, PgDb
 from mopsgate.storage.postgres.schema import readable_version
+from mopsgate.storage.query_sql import query_where
 
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM {TABLE}"  # noqa: S608 - constants only
 PAGE = 2000
@@ -63,6 +65,15 @@ async def _scan(conn: Conn) -> list[Segment]:
     return segments
 
 
+# --- queries (mopsgate audit query) ---
+
+
+async def _query_page(conn: Conn, query: AuditQuery, after: int, size: int) -> list[StoredRow]:
+    where, params = query_where(query, after, "%s")
+    cur = await conn.execute(f"{_SELECT} WHERE {where} ORDER BY seq LIMIT %s", (*params, size))
+    return await cur.fetchall()
+
+
 class PgAuditReader:
     """The :class:`~mopsgate.storage.api.AuditReader` for PostgreSQL. On a storage's own pool,
     or (``audit_reader(cfg)``, for auditors) on a connection it opens per operation."""
@@ -91,6 +102,20 @@ class PgAuditReader:
                 if len(page) < PAGE:
                     return
                 last = int(page[-1][0])
+
+    async def query(self, query: AuditQuery) -> AsyncIterator[AuditRow]:
+        """The matching rows in seq order, one page per transaction, at most ``query.limit``."""
+        async with self._opened() as db:
+            last, left = 0, query.limit
+            while left is None or left > 0:
+                size = PAGE if left is None else min(PAGE, left)
+                page = await db.read(partial(_query_page, query=query, after=last, size=size))
+                for row in page:
+                    yield AuditRow.of(row)
+                if len(page) < size:
+                    return
+                last = int(page[-1][0])
+                left = None if left is None else left - len(page)
 
     async def verify(self, *, workers: int | None = None) -> VerifyResult:
         """Check the whole chain in one snapshot; report the first bad row. (``workers`` is

@@ -15,12 +15,14 @@ from functools import partial
 
 from mopsgate.governance.audit_chain import AuditEvent, AuditRecord
 from mopsgate.governance.decision_audit import StoredDecision
+from mopsgate.governance.waivers import Waiver
 from mopsgate.storage.migrate import Migration, SchemaStatus, require_head
 from mopsgate.storage.postgres.audit import PgAuditStore
 from mopsgate.storage.postgres.audit_read import PgAuditReader
 from mopsgate.storage.postgres.changes import PgChangeStore
 from mopsgate.storage.postgres.db import LOCK_TIMEOUT_MS, POOL_SIZE, Conn, PgDb
 from mopsgate.storage.postgres.decisions_read import read_decisions
+from mopsgate.storage.postgres.exceptions import PgExceptions, all_exceptions
 from mopsgate.storage.postgres.freeze import PgFreezeSwitch
 from mopsgate.storage.postgres.invites import PgReviewerInvites
 from mopsgate.storage.postgres.manifests import PgManifestHistory
@@ -43,6 +45,7 @@ class PgStorage:
         self.manifests = PgManifestHistory(db)
         self.outbox = PgOutbox(db)
         self.invites = PgReviewerInvites(db)
+        self.exceptions = PgExceptions(db)
 
     @classmethod
     async def open(
@@ -137,3 +140,9 @@ async def stored_decisions(url: str, where: str) -> tuple[list[StoredDecision], 
     async with one_connection(url, where) as db:
         await db.read(partial(readable_version, where=where))
         return await db.read(read_decisions)
+
+
+async def stored_exceptions(url: str, where: str) -> list[Waiver]:
+    async with one_connection(url, where) as db:
+        await db.read(partial(readable_version, where=where))
+        return await db.read(all_exceptions)

@@ -36,13 +36,13 @@ from mopsgate.governance.audit_chain import (
     VerifyResult,
     check_digest_rows,
     check_rows,
-    format_ts,
     split_ranges,
     stitch,
 )
 from mopsgate.governance.audit_query import AuditQuery
 from mopsgate.storage.errors import StorageNotFound, StorageUnavailable
 from mopsgate.storage.migrate import HEAD, too_new
+from mopsgate.storage.query_sql import query_where
 from mopsgate.storage.sqlite.audit import TABLE, read_head
 from mopsgate.storage.sqlite.db import SqliteDb, readonly_uri
 from mopsgate.storage.sqlite.readonly import ReadSource, open_for_reading, read_in_place
@@ -173,37 +173,6 @@ def _scan(source: ReadSource, lo: int, hi: int) -> Segment:
 
 # --- queries (mopsgate audit query) ---
 
-_EQUAL = ("principal", "use_case", "tool", "change_id", "decision")
-# Rows that saw or targeted the record, and every row of a change that targets it. One set of
-# seqs, each part driven by an index (audit_records' key, audit_log_change), so the answer
-# costs the record's own rows, not the size of the log.
-_RECORD_SEQS = (
-    "seq IN (SELECT seq FROM audit_records WHERE ref = ? "
-    "UNION SELECT c.seq FROM audit_log c WHERE c.change_id IN ("
-    "SELECT a.change_id FROM audit_records r JOIN audit_log a ON a.seq = r.seq "
-    "WHERE r.ref = ? AND a.change_id IS NOT NULL))"
-)
-
-
-def _where(query: AuditQuery) -> tuple[list[str], list[object]]:
-    clauses: list[str] = []
-    params: list[object] = []
-    for column in _EQUAL:
-        value = getattr(query, column)
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    if query.since is not None:
-        clauses.append("ts >= ?")
-        params.append(format_ts(query.since))
-    if query.until is not None:
-        clauses.append("ts <= ?")
-        params.append(format_ts(query.until))
-    if query.record is not None:
-        clauses.append(_RECORD_SEQS)
-        params += [query.record, query.record]
-    return clauses, params
-
 
 def _query_page(
     conn: sqlite3.Connection, query: AuditQuery, after: int, size: int
@@ -211,10 +180,9 @@ def _query_page(
     if not _has_table(conn):
         return []
     _require_evidence_columns(conn, query)
-    clauses, params = _where(query)
-    where = " AND ".join([*clauses, "seq > ?"])
+    where, params = query_where(query, after, "?")
     sql = f"{select_sql(conn)} WHERE {where} ORDER BY seq LIMIT ?"
-    return conn.execute(sql, (*params, after, size)).fetchall()
+    return conn.execute(sql, (*params, size)).fetchall()
 
 
 def _require_evidence_columns(conn: sqlite3.Connection, query: AuditQuery) -> None:

@@ -14,8 +14,7 @@ import binascii
 from datetime import datetime
 from typing import Literal
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict, Field
 
 from mopsgate.governance.decision_proof import Ed25519Proof
@@ -23,7 +22,6 @@ from mopsgate.governance.decision_statement import canonical_bytes
 from mopsgate.governance.errors import NotPermitted
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.public_keys import ed25519_fingerprint, ed25519_raw
-from mopsgate.governance.reviewer_keys import public_key_text
 from mopsgate.governance.reviewer_proof import MAX_AGE, MAX_SKEW, declared_keys, key_owner
 
 DOMAIN = b"mopsgate exception statement v1\n"
@@ -68,6 +66,8 @@ class SignedWaiver(BaseModel):
 
 
 def sign_waiver(statement: WaiverStatement, key: Ed25519PrivateKey) -> SignedWaiver:
+    from mopsgate.governance.reviewer_keys import public_key_text  # the CLI's path only
+
     signature = base64.b64encode(key.sign(statement.canonical())).decode("ascii")
     proof = Ed25519Proof(public_key=public_key_text(key), signature=signature)
     return SignedWaiver(statement=statement, proof=proof)
@@ -100,6 +100,11 @@ def check_signed_waiver(
             f"the key {fingerprint} is {whose}, not {st.reviewer}'s", "unknown_key", "sign with "
             "your own declared key"
         )  # fmt: skip
+    # Imported here, as in public_keys: the server reaches this module (stored exceptions are
+    # typed by it) on its start-up path without ever checking a signature.
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         key = Ed25519PublicKey.from_public_bytes(ed25519_raw(signed.proof.public_key))
         key.verify(base64.b64decode(signed.proof.signature, validate=True), st.canonical())

@@ -25,9 +25,7 @@ from pathlib import Path
 from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.errors import ManifestError
 from mopsgate.governance.manifest_load import (
-    MAX_BYTES,
     load_manifest,
-    load_manifest_text,
     manifest_digest,
 )
 from mopsgate.governance.manifest_model import Manifest
@@ -123,20 +121,14 @@ def _load_file(path: Path, catalogue: Catalogue) -> tuple[Manifest, str]:
     try:
         raw = path.read_bytes()
     except OSError:
-        return load_manifest(path, catalogue), ""  # raises the ManifestError naming the cause
+        raw = b""
     return _load(raw, path, catalogue)
 
 
 def _load(raw: bytes, path: Path, catalogue: Catalogue) -> tuple[Manifest, str]:
-    """The manifest and the exact text it was loaded from (which the history keeps). Bytes
-    that are too many or not UTF-8 go through ``load_manifest`` for its precise refusal."""
-    try:
-        text = raw.decode("utf-8") if len(raw) <= MAX_BYTES else None
-    except UnicodeDecodeError:
-        text = None
-    if text is None:
-        return load_manifest(path, catalogue), ""  # raises ManifestError
-    return load_manifest_text(text, str(path), catalogue), text
+    """The manifest, through every check ``load_manifest`` makes of the file (its permissions
+    included), and the text just read from it, which the history keeps."""
+    return load_manifest(path, catalogue), raw.decode("utf-8", errors="replace")
 
 
 def _describe(exc: ManifestError) -> str:

@@ -235,7 +235,7 @@ def build_runtime(
         env=environ,
         notify_options=dict(notify_options or {}),
     )
-    holder.listeners.append(runtime.record_manifest_event)
+    holder.recorder = runtime.record_manifest_event
     return runtime
 
 

@@ -65,6 +65,9 @@ class ManifestHolder:
         self.digest = manifest_digest(self.manifest)
         self._refused_hash: str | None = None
         self.listeners: list[Listener] = []
+        # Told after the listeners (the audit row first): keeping the version in the history
+        # asks git, which is slow, and must not delay the row that says the manifest changed.
+        self.recorder: Listener | None = None
         # The exceptions in force, laid over the manifest once storage is open (see app.py).
         self.overlay: WaiverOverlay | None = None
 
@@ -115,6 +118,8 @@ class ManifestHolder:
     async def _emit(self, event: ManifestEvent) -> None:
         for listener in self.listeners:
             await listener(event)
+        if self.recorder is not None:
+            await self.recorder(event)
 
 
 def _load_file(path: Path, catalogue: Catalogue) -> tuple[Manifest, str]:

@@ -25,7 +25,6 @@ SEED = seed_data()
 REASON = "Requested by the MOPs team in this month's clean-up"
 NEWSLETTER, WEBINAR_LIST, LEGACY_LIST, COMPETITORS = 0, 1, 2, 6
 NEWSLETTER_CAMPAIGN, WEBINAR = 0, 1
-LEFT = next(o.idx for o in SEED.owners if not o.active)
 
 
 class Month:
@@ -151,14 +150,24 @@ async def merge(m: Month) -> None:
 
 
 async def owner_left(m: Month) -> None:
-    owners = {
-        "marketo": mk.owner_field_value(LEFT),
-        "hubspot": hs.owner_id(LEFT),
-        "salesforce": sf.owner_id(LEFT),
-    }
-    for conn, owner in owners.items():
-        out = await m.call("search_people", connector=conn, owner_id=str(owner), count_only=True)
-        assert out["count"] > 300, (conn, out)
+    """Who owned what, on every system; then the Salesforce records of the one who left go to
+    an active owner, as a reviewed lifecycle change batched under the cap."""
+    gone: dict[str, dict[str, Any]] = {}
+    heir = ""
+    for conn in ("marketo", "hubspot", "salesforce"):
+        owners = (await m.call("list_owners", connector=conn))["owners"]
+        gone[conn] = next(o for o in owners if not o["active"])
+        assert gone[conn]["record_count"] > 300, (conn, gone[conn])
+        heir = next(o["ref"] for o in owners if o["active"])
+    plan = await m.call(
+        "propose_reassign_owner",
+        connector="salesforce",
+        from_owner=gone["salesforce"]["ref"],
+        to_owner=heir,
+        reason=REASON,
+    )
+    assert plan["risk_class"] == "lifecycle" and plan["records_total"] > 0
+    await m.through_review(plan)
 
 
 async def lifecycle_fix(m: Month) -> None:
@@ -243,9 +252,9 @@ async def gdpr_unsubscribe(m: Month) -> None:
     }
     resolved = await m.call("resolve_person", refs=[refs["marketo"]])
     assert len(resolved["people"][0]["found_on"]) == 3
-    for conn, ref in refs.items():
-        plan = await m.call("propose_opt_out", connector=conn, person_refs=[ref], reason=REASON)
-        await m.through_review(plan, "compliance")
+    plan = await m.call("propose_opt_out_everywhere", refs=[refs["marketo"]], reason=REASON)
+    assert sorted(plan["connector"].split("+")) == sorted(refs)  # one change, one review
+    await m.through_review(plan, "compliance")
 
 
 async def title_fix(m: Month) -> None:
@@ -311,7 +320,7 @@ REQUESTS: dict[str, tuple[Callable[[Month], Awaitable[None]], int]] = {
     "05 a status for someone not registered": (status_for_a_stranger, 1),
     "06 duplicates report with confidence": (duplicates, 1),
     "07 merge a confirmed duplicate": (merge, 3),
-    "08 owner who left: records per system": (owner_left, 3),
+    "08 owner who left: their records to an active owner": (owner_left, 5),
     "09 lifecycle fix for high scorers stuck as lead": (lifecycle_fix, 3),
     "10 score check by lifecycle stage": (score_check, 1),
     "11 one person across MAP and CRM": (one_person, 1),
@@ -320,7 +329,7 @@ REQUESTS: dict[str, tuple[Callable[[Month], Awaitable[None]], int]] = {
     "14 one campaign's performance": (performance, 1),
     "15 API quota": (quota, 3),
     "16 legacy list clean-up: who uses it, then archive it": (legacy_list, 4),
-    "17 GDPR unsubscribe everywhere": (gdpr_unsubscribe, 7),
+    "17 GDPR unsubscribe everywhere": (gdpr_unsubscribe, 3),
     "18 job title fix": (title_fix, 3),
     "19 welcome trigger for new subscribers": (welcome_trigger, 2),
     "20 competitor addresses into the suppression list": (competitors, 4),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -26,7 +26,6 @@ from mopsgate.governance.change_model import (
     Change,
     ChangeStatus,
     Decision,
-    utcnow,
 )
 from mopsgate.governance.change_rules import (
     DEFAULT_LIST_LIMIT,
@@ -39,6 +38,7 @@ from mopsgate.governance.change_rules import (
 from mopsgate.governance.decision_proof import SignedDecision
 from mopsgate.governance.freeze import FreezeState, frozen_error
 from mopsgate.governance.outbox import OutboxMessage
+from mopsgate.storage.change_verbs import ChangeUnits, ChangeVerbs, or_now
 from mopsgate.storage.sqlite.codec import to_json, ts
 from mopsgate.storage.sqlite.db import SqliteDb
 from mopsgate.storage.sqlite.freeze import read_state
@@ -333,12 +333,15 @@ def _link(conn: sqlite3.Connection, original_id: str, field: str, follow_up_id: 
     return Done(updated)
 
 
-def _or_now(now: datetime | None) -> datetime:
-    return now if now is not None else utcnow()
+SQLITE_UNITS = ChangeUnits(
+    transition=transition, add_approval=_add_approval, reject=_reject, link=_link
+)
 
 
-class SqliteChangeStore:
+class SqliteChangeStore(ChangeVerbs):
     """The :class:`~mopsgate.governance.ports.ChangeStore` for SQLite."""
+
+    _units = SQLITE_UNITS
 
     def __init__(self, state: SqliteDb, read: SqliteDb) -> None:
         self._state = state
@@ -378,7 +381,7 @@ class SqliteChangeStore:
     async def claim_for_apply(
         self, change_id: str, token_nonce: str, *, now: datetime | None = None, resume: bool = False
     ) -> Change:
-        unit = partial(_claim, change_id=change_id, nonce=token_nonce, now=_or_now(now))
+        unit = partial(_claim, change_id=change_id, nonce=token_nonce, now=or_now(now))
         return await self._write(partial(unit, resume=resume))
 
     async def record_results(
@@ -388,7 +391,7 @@ class SqliteChangeStore:
         *,
         now: datetime | None = None,
     ) -> None:
-        unit = partial(_record_results, change_id=change_id, items=items, now=_or_now(now))
+        unit = partial(_record_results, change_id=change_id, items=items, now=or_now(now))
         done: Done = await self._state.write(unit)
         if done.refusal is not None:
             raise done.refusal
@@ -402,73 +405,16 @@ class SqliteChangeStore:
         now: datetime | None = None,
     ) -> Change:
         unit = partial(_finish, change_id=change_id, status=status, detail=detail)
-        return await self._write(partial(unit, now=_or_now(now)))
-
-    async def mark_stale(self, change_id: str, detail: str) -> Change:
-        """Stale before any write (token bound to an old manifest, or a target drifted)."""
-        patch = {"status_detail": detail}
-        unit = partial(transition, change_id=change_id, target=S.STALE, action="marked stale")
-        return await self._write(partial(unit, patch=patch))
-
-    async def mark_expired(self, change_id: str) -> Change:
-        unit = partial(transition, change_id=change_id, target=S.EXPIRED, action="expired")
-        return await self._write(partial(unit, patch={"status_detail": "expired"}))
-
-    async def cancel(
-        self, change_id: str, principal: str, reason: str = "", *, now: datetime | None = None
-    ) -> Change:
-        patch = {"cancellation": Decision(by=principal, reason=reason, at=_or_now(now))}
-        unit = partial(transition, change_id=change_id, target=S.CANCELLED, action="cancelled")
-        guard = rules.only_requester(change_id, principal)
-        return await self._write(partial(unit, patch=patch, guard=guard))
-
-    async def add_approval(
-        self,
-        change_id: str,
-        approval: Approval,
-        satisfied: Satisfied,
-        guard: Guard,
-        *,
-        notify: Sequence[OutboxMessage] = (),
-    ) -> Change:
-        unit = partial(_add_approval, change_id=change_id, approval=approval)
-        return await self._write(partial(unit, satisfied=satisfied, guard=guard, notify=notify))
-
-    async def reject(
-        self,
-        change_id: str,
-        reviewer: str,
-        reason: str,
-        guard: Guard,
-        *,
-        now: datetime | None = None,
-        notify: Sequence[OutboxMessage] = (),
-        proof: SignedDecision | None = None,
-    ) -> Change:
-        unit = partial(_reject, change_id=change_id, reviewer=reviewer, reason=reason)
-        return await self._write(
-            partial(unit, guard=guard, now=_or_now(now), notify=notify, proof=proof)
-        )
+        return await self._write(partial(unit, now=or_now(now)))
 
     async def expire_due(self, now: datetime | None = None) -> list[str]:
-        return await self._state.write(partial(_expire_due, now=_or_now(now)))
+        return await self._state.write(partial(_expire_due, now=or_now(now)))
 
     async def written_refs(self, change_id: str) -> set[str]:
         return await self._read.read(partial(_written_refs, change_id=change_id))
 
     async def records_proposed_since(self, requester: str, since: datetime) -> int:
         return await self._read.read(partial(_records_since, requester=requester, since=since))
-
-    async def records_proposed_last_hour(self, requester: str, now: datetime | None = None) -> int:
-        return await self.records_proposed_since(requester, _or_now(now) - timedelta(hours=1))
-
-    async def link_revert(self, original_id: str, revert_id: str) -> Change:
-        unit = partial(_link, original_id=original_id, field="reverted_by")
-        return await self._write(partial(unit, follow_up_id=revert_id))
-
-    async def link_finish(self, original_id: str, finish_id: str) -> Change:
-        unit = partial(_link, original_id=original_id, field="finished_by")
-        return await self._write(partial(unit, follow_up_id=finish_id))
 
     async def interrupted_ids(self) -> list[str]:
         """Changes left ``applying``: at start-up, ones a dead process was applying (see

@@ -15,6 +15,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
+from mopsgate.crm.records import Person
 from mopsgate.governance.consent_floor import normalise_email
 from mopsgate.governance.errors import InvalidInput, NotPermitted
 from mopsgate.governance.planning import PlanInput
@@ -80,6 +81,16 @@ def _require_everywhere(ctx: ToolContext, tool: str, names: list[str]) -> None:
         )
 
 
+def _admit(ctx: ToolContext, tool: str, person: Person) -> None:
+    """Every record of the change, named or found by email, is held to the caller's object
+    rule for this tool: a reference must not be a way round it."""
+    if not object_allowed(ctx, tool, person):
+        raise NotPermitted(
+            f"{person.ref} is a {person.object}, which you may not change with {tool}.",
+            hint="Ask the manifest owner for a grant; nothing was proposed.",
+        )
+
+
 async def records_everywhere(
     ctx: ToolContext, tool: str, args: PeopleEverywhere, names: list[str]
 ) -> dict[str, list[str]]:
@@ -103,6 +114,7 @@ async def records_everywhere(
             raise InvalidInput(
                 f"there is no record {ref}.", hint="Use a reference a read returned."
             )
+        _admit(ctx, tool, person)
         out[conn].append(ref)
         if key := normalise_email(str(client.role_value(person, "email") or "")):
             keys.add(key)
@@ -117,11 +129,7 @@ async def records_everywhere(
         found = await by_email(connector(ctx, name), sorted(keys))
         for people in found.values():
             for person in people:
-                if not object_allowed(ctx, tool, person):
-                    raise NotPermitted(
-                        f"{person.ref} is a {person.object}, which you may not change with {tool}.",
-                        hint="Ask the manifest owner for a grant; nothing was proposed.",
-                    )
+                _admit(ctx, tool, person)
                 out[name].append(person.ref)
     records = {n: sorted(set(refs)) for n, refs in out.items() if refs}
     if not records:

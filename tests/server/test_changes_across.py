@@ -307,3 +307,32 @@ async def test_recovery_re_reads_each_connector_with_its_own_client(
     assert found.error is None
     assert sorted(found.not_written) == sorted([REF["hubspot"](idx), REF["salesforce"](idx)])
     assert found.status == "failed"
+
+
+@pytest.fixture
+def leads_only(manifest_path: Path) -> Path:
+    """The assistant may change consent on Salesforce Leads, not on Contacts."""
+    text = manifest_path.read_text()
+    old = '"propose_opt_out"]\nconnectors = ["*"]'
+    assert old in text
+    manifest_path.write_text(
+        text.replace(old, '"propose_opt_out"]\nconnectors = ["*"]\nobjects = ["Lead"]')
+    )
+    return manifest_path
+
+
+async def test_a_named_record_is_held_to_the_object_rule_too(
+    leads_only, connect, runtime: Runtime, settings: Settings
+):
+    """A reference is not a way round the object rule: a Contact named directly is refused
+    like one found by email, and nothing is proposed."""
+    idx = next(i for i in subscribed_quiet(20) if sf.is_contact(i))
+    async with connect("assistant") as client:
+        refused = await client.call_tool(
+            "propose_opt_out_everywhere",
+            {"refs": [REF["salesforce"](idx)], "connectors": ["salesforce"], "reason": WHY},
+        )
+    assert refused.is_error and "Contact" in text_of(refused)
+    assert "nothing was proposed" in text_of(refused)
+    rows = [r for r in audit_rows(settings) if r["tool"] == "propose_opt_out_everywhere"]
+    assert [r["outcome"] for r in rows] == ["denied"]

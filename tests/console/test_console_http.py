@@ -114,6 +114,22 @@ def test_names_from_the_crm_are_spelled_out(site: Site, lead: Reviewer) -> None:
     assert "\u202e" not in page and "<b>trusted</b>" not in page
 
 
+def test_reviewers_notes_are_spelled_out_too(site: Site, lead: Reviewer) -> None:
+    """A reviewer's note is shown to the next reviewer: it must not reorder what they read."""
+    plan = add_to_newsletter(site)
+    done = lead.decide(str(plan["change_id"]), "approve", "ok \u202eDEVORPPA")
+    assert done.status_code == 200, done.text
+    page = lead.page(f"/changes/{plan['change_id']}").text
+    assert "ok &lt;U+202E&gt;DEVORPPA" in page and "\u202e" not in page
+
+
+def test_forms_keep_their_origin(site: Site) -> None:
+    """With no-referrer, Chromium posts forms with ``Origin: null`` and the origin check
+    refuses them (log out, the no-JavaScript decision); same-origin keeps the origin."""
+    page = httpx.get(f"{site.base}/login")
+    assert page.headers["referrer-policy"] == "same-origin"
+
+
 def test_queue_filters(site: Site, lead: Reviewer) -> None:
     plan = add_to_newsletter(site)
     assert plan["change_id"] in lead.page("/queue?risk=audience&connector=marketo").text

@@ -46,7 +46,7 @@ EventKind = Literal[
 ]
 Transport = Literal["stdio", "http", "memory", "cli", "console"]
 Decision = Literal["allowed", "denied", "error", "n/a"]
-Outcome = Literal["ok", "denied", "error", "refused"]
+Outcome = Literal["ok", "denied", "error", "refused", "cancelled"]
 
 EVENT_COLUMNS = (
     "kind",

@@ -15,13 +15,14 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from pydantic import BaseModel, ValidationError
 
 from mopsgate.crm.errors import ConfigError, VendorError
-from mopsgate.crm.metering import metering
+from mopsgate.crm.metering import Meter, metering
 from mopsgate.governance.audit_chain import MAX_RECORDS, AuditEvent
 from mopsgate.governance.caller import Caller
 from mopsgate.governance.data_access import record_refs
@@ -41,7 +42,15 @@ from mopsgate.governance.record_limits import limits_note
 from mopsgate.server.call_rate import CallRate
 from mopsgate.server.errors import error_text, from_vendor, internal_error
 from mopsgate.server.manifest_holder import ManifestHolder
-from mopsgate.tools.spec import CallNotes, Connectors, Services, Spec, ToolContext, ToolInput
+from mopsgate.tools.spec import (
+    CallNotes,
+    Connectors,
+    Services,
+    Spec,
+    Target,
+    ToolContext,
+    ToolInput,
+)
 
 log = logging.getLogger("mopsgate.pipeline")
 
@@ -50,7 +59,13 @@ _IN_TOOL_DENIALS = (NotPermitted, RateLimited, FloorViolation)
 
 @dataclass(frozen=True)
 class Answered:
+    """A call that ran and whose row is durable. ``data`` is the output as JSON, made once
+    before the row was written (its record references are the row's data-access record), so
+    an output that cannot be serialised is an audited error, never a row saying "ok" for a
+    result the client could not be sent."""
+
     output: BaseModel
+    data: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -89,13 +104,13 @@ def _verdict(error: GovernanceError | None, decision: Decision, notes: CallNotes
     )
 
 
-def _data_access(notes: CallNotes, output: BaseModel, event: dict[str, Any]) -> tuple[str, ...]:
+def _data_access(notes: CallNotes, data: dict[str, Any], event: dict[str, Any]) -> tuple[str, ...]:
     """The records the call returned (every reference in its result) or, for a proposal, the
     records its plan targets; bounded, with the number left out said in the summary."""
     if notes.records is not None:
         refs, omitted = notes.records[:MAX_RECORDS], max(0, len(notes.records) - MAX_RECORDS)
     else:
-        refs, omitted = record_refs(output.model_dump(mode="json"))
+        refs, omitted = record_refs(data)
     if omitted:
         event["result_summary"] = f"{event['result_summary']} ({omitted} more records not listed)"
     return refs
@@ -139,6 +154,26 @@ def _identify(manifest: Manifest, principal: str | None) -> str:
     return principal
 
 
+_CANCELLED_SUMMARY = (
+    "cancelled before it finished: the client cancelled the request or its connection "
+    "dropped, and no result was sent"
+)
+
+
+@dataclass
+class _Call:
+    """One call's audit row in the making. ``submitted`` once the row is handed to the audit
+    writer: a cancellation after that must not write a second row (the first one is committed
+    whether or not anyone still waits for it)."""
+
+    event: dict[str, Any]
+    started: float = field(default_factory=time.perf_counter)
+    counted: bool = False  # counts toward the principal's calls per minute
+    submitted: bool = False
+    ctx: ToolContext | None = None
+    meter: Meter | None = None
+
+
 class Pipeline:
     def __init__(
         self,
@@ -177,16 +212,32 @@ class Pipeline:
         return {name: note for name, note in notes.items() if note}
 
     async def call(self, caller: Caller, name: str, raw_args: object) -> CallOutcome:
-        started = time.perf_counter()
-        manifest, digest = await self.holder.current()
-        event = self._event(caller, name, raw_args, digest)
+        """Never raises but for the call's own cancellation (the client cancelled it, or its
+        connection dropped), which is audited first, with what the call did until then: a
+        call that leaves no row is exactly what the audit log exists to rule out."""
+        call = _Call(self._event(caller, name, raw_args, self.holder.digest))
         try:
+            return await self._govern(caller, call)
+        except anyio.get_cancelled_exc_class():
+            if not call.submitted:
+                with anyio.CancelScope(shield=True):
+                    await self._audit_cancelled(call)
+            raise
+
+    async def _govern(self, caller: Caller, call: _Call) -> CallOutcome:
+        name = str(call.event["tool"])
+        try:
+            manifest, digest = await self.holder.current()
+            call.event["manifest_digest"] = digest
             principal = _identify(manifest, caller.principal)
             await self.call_rate.admit(principal, rate_limit(manifest, principal).calls_per_minute)
         except GovernanceError as refusal:  # not counted toward the rate: nothing ran
-            return await self._refused(event, refusal, started)
-        try:  # from here on the call counts toward the principal's calls per minute
-            return await self._call_admitted(caller, principal, manifest, event, started)
+            return await self._refused(call, refusal)
+        except Exception as exc:  # a fault, not a refusal: audited all the same
+            return await self._refused(call, internal_error(name, exc))
+        call.counted = True  # from here on the call counts toward the principal's rate
+        try:
+            return await self._call_admitted(caller, principal, manifest, call)
         finally:
             self.call_rate.release(principal)
 
@@ -195,10 +246,12 @@ class Pipeline:
     ) -> None:
         """Audit a request refused before it became a call (a malformed ``tools/call``); the
         surface answers it with the protocol's error. Raises AuditUnavailable."""
-        started = time.perf_counter()
-        _, digest = await self.holder.current()
-        event = self._event(caller, name, raw_args, digest)
-        outcome = await self._refused(event, error, started)
+        call = _Call(self._event(caller, name, raw_args, self.holder.digest))
+        try:
+            call.event["manifest_digest"] = (await self.holder.current())[1]
+        except Exception as exc:  # the refusal is what gets audited; the last digest will do
+            log.error("manifest check failed while auditing a refused request: %s", exc)
+        outcome = await self._refused(call, error)
         if outcome.error is not error:
             raise outcome.error
 
@@ -216,65 +269,82 @@ class Pipeline:
         )
 
     async def _call_admitted(
-        self,
-        caller: Caller,
-        principal: str,
-        manifest: Manifest,
-        event: dict[str, Any],
-        started: float,
+        self, caller: Caller, principal: str, manifest: Manifest, call: _Call
     ) -> CallOutcome:
+        event = call.event
         name = str(event["tool"])
         spec = self.specs.get(name)
         try:
-            args, decision = self._admit(manifest, principal, name, spec, event["arguments"])
+            args, target, decision = self._admit(
+                manifest, principal, name, spec, event["arguments"]
+            )
+            assert spec is not None
+            ctx = ToolContext(
+                principal=principal,
+                manifest=manifest,
+                manifest_digest=str(event["manifest_digest"]),
+                connectors=self.connectors,
+                notes=CallNotes(connector=target.connector),
+                services=self.services(),
+                transport=caller.transport,
+                use_case=decision.use_case,
+            )
         except GovernanceError as refusal:
-            return await self._refused(event, refusal, started, count_call=True)
-        assert spec is not None
-        ctx = ToolContext(
-            principal=principal,
-            manifest=manifest,
-            manifest_digest=str(event["manifest_digest"]),
-            connectors=self.connectors,
-            notes=CallNotes(connector=args.target().connector),
-            services=self.services(),
-            transport=caller.transport,
-            use_case=decision.use_case,
-        )
-        output, error, calls = await self._run(spec, ctx, args)
-        event.update(
-            _verdict(error, decision, ctx.notes),
-            connector=ctx.notes.connector,
-            upstream_calls=calls,
-            change_id=ctx.notes.change_id,
-            use_case=ctx.notes.use_case or ctx.use_case,
-        )
-        if output is not None and error is None:
-            event["records"] = _data_access(ctx.notes, output, event)
+            return await self._refused(call, refusal)
+        except Exception as exc:  # a fault in validating or deciding: audited, refused
+            return await self._refused(call, internal_error(name, exc))
+        event.update(decision="allowed", rule_id=decision.rule_id, reason=decision.reason)
+        call.ctx = ctx
+        with metering() as call.meter:
+            output, error = await self._run(spec, ctx, args)
+        self._note_run(call)
+        data: dict[str, Any] | None = None
         try:
-            await self._write(event, started, count_call=True)
+            event.update(_verdict(error, decision, ctx.notes))
+            if output is not None and error is None:
+                data = output.model_dump(mode="json", by_alias=True)
+                event["records"] = _data_access(ctx.notes, data, event)
+        except Exception as exc:  # e.g. an output that cannot be serialised: no result
+            error, data = internal_error(name, exc), None
+            event.pop("records", None)
+            event.update(_verdict(error, decision, ctx.notes))
+        try:
+            await self._write(call)
         except AuditUnavailable as exc:
             change_id = ctx.notes.change_id
             return Refused(exc if change_id is None else _ran_unaudited(exc, name, change_id))
-        if error is not None or output is None:
+        if error is not None or output is None or data is None:
             return Refused(error or internal_error(name, RuntimeError("no result")))
-        return Answered(output)
+        return Answered(output, data)
+
+    @staticmethod
+    def _note_run(call: _Call) -> None:
+        """What the handler did, as far as it got: the connector and change it named, the use
+        case it ran under and the vendor calls it made."""
+        ctx, event = call.ctx, call.event
+        if ctx is not None:
+            event.update(
+                connector=ctx.notes.connector,
+                change_id=ctx.notes.change_id,
+                use_case=ctx.notes.use_case or ctx.use_case,
+            )
+        if call.meter is not None:
+            event["upstream_calls"] = call.meter.calls
 
     @staticmethod
     async def _run(
         spec: Spec, ctx: ToolContext, args: ToolInput
-    ) -> tuple[BaseModel | None, GovernanceError | None, int]:
-        """Run the handler, counting the vendor calls it makes; every failure becomes the
-        typed refusal the caller is told and the audit row records."""
-        with metering() as meter:
-            try:
-                output = await spec.run(ctx, args)
-                return output, None, meter.calls
-            except GovernanceError as exc:
-                return None, exc, meter.calls
-            except (VendorError, ConfigError) as exc:
-                return None, from_vendor(exc), meter.calls
-            except Exception as exc:
-                return None, internal_error(spec.name, exc), meter.calls
+    ) -> tuple[BaseModel | None, GovernanceError | None]:
+        """Run the handler; every failure becomes the typed refusal the caller is told and the
+        audit row records (its cancellation goes on up, to be audited by :meth:`call`)."""
+        try:
+            return await spec.run(ctx, args), None
+        except GovernanceError as exc:
+            return None, exc
+        except (VendorError, ConfigError) as exc:
+            return None, from_vendor(exc)
+        except Exception as exc:
+            return None, internal_error(spec.name, exc)
 
     @staticmethod
     def _admit(
@@ -283,7 +353,7 @@ class Pipeline:
         name: str,
         spec: Spec | None,
         raw_args: object,
-    ) -> tuple[ToolInput, Decision]:
+    ) -> tuple[ToolInput, Target, Decision]:
         """Validate and decide; raises the refusal to audit and return."""
         if spec is None:
             visible = sorted(visible_tools(manifest, principal))
@@ -317,18 +387,11 @@ class Pipeline:
                     "candidates": list(decision.candidates),
                 },
             )
-        return args, decision
+        return args, target, decision
 
-    async def _refused(
-        self,
-        event: dict[str, Any],
-        refusal: GovernanceError,
-        started: float,
-        *,
-        count_call: bool = False,
-    ) -> Refused:
+    async def _refused(self, call: _Call, refusal: GovernanceError) -> Refused:
         denied = isinstance(refusal, (NotPermitted, RateLimited))
-        event.update(
+        call.event.update(
             connector=refusal.details.get("connector"),
             use_case=refusal.details.get("use_case"),
             decision="denied" if denied else "error",
@@ -339,19 +402,40 @@ class Pipeline:
             result_summary=error_text(refusal)[:500],
         )
         try:
-            await self._write(event, started, count_call=count_call)
+            await self._write(call)
         except AuditUnavailable as exc:
             return Refused(exc)
         return Refused(refusal)
 
-    async def _write(
-        self, event: dict[str, Any], started: float, *, count_call: bool = False
-    ) -> None:
-        """Append the call's row; ``count_call`` also counts it toward the principal's calls
-        per minute, in the same transaction (see ``governance/call_window.py``)."""
-        event["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+    async def _audit_cancelled(self, call: _Call) -> None:
+        """The row of a call cancelled before its row was handed to the writer. The caller is
+        gone, so a failure to write it can only be logged."""
+        self._note_run(call)
+        change_id = call.event.get("change_id")
+        summary = _CANCELLED_SUMMARY + (
+            f"; get_change {change_id} shows what it did" if change_id else ""
+        )
+        call.event.setdefault("decision", "n/a")  # cancelled before it was decided
+        call.event.update(outcome="cancelled", error_code="cancelled", result_summary=summary)
+        call.event.pop("records", None)
         try:
-            await self.audit().append(AuditEvent(**event), count_call=count_call)
+            await self._write(call)
+        except AuditUnavailable as exc:
+            log.error(
+                "the audit row of a cancelled %s call was not written: %s",
+                call.event["tool"],
+                exc.message,
+            )
+
+    async def _write(self, call: _Call) -> None:
+        """Append the call's row; a call admitted past the rate check also counts toward the
+        principal's calls per minute, in the same transaction (``governance/call_window.py``)."""
+        event = call.event
+        event["duration_ms"] = round((time.perf_counter() - call.started) * 1000, 3)
+        try:
+            row = AuditEvent(**event)
+            call.submitted = True
+            await self.audit().append(row, count_call=call.counted)
         except AuditUnavailable:
             raise
         except Exception as exc:  # any audit failure fails the call closed

@@ -77,13 +77,15 @@ def with_limits(tool: Tool, limits: dict[str, str]) -> Tool:
 
 def to_call_result(outcome: CallOutcome) -> CallToolResult:
     """The tool result a client sees: the output as structured content plus the same JSON as
-    text; a refusal as is_error with the one-line ``[code] … What to do: …`` text."""
+    text (both from the one serialisation the pipeline made before auditing the call); a
+    refusal as is_error with the one-line ``[code] … What to do: …`` text."""
     if isinstance(outcome, Refused):
         text = error_text(outcome.error)
         return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
-    data = outcome.output.model_dump(mode="json", by_alias=True)
-    text = pydantic_core.to_json(outcome.output, fallback=str, indent=2).decode()
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+    text = pydantic_core.to_json(outcome.data, indent=2).decode()
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structured_content=outcome.data
+    )
 
 
 def _client_info(ctx: Any) -> tuple[str | None, str | None]:

@@ -159,8 +159,8 @@ class ComposedConnector:
     async def list_owners(self) -> list[Owner]:
         return await self.account.list_owners()
 
-    async def owner_record_counts(self) -> dict[str, int]:
-        return await self.account.owner_record_counts()
+    async def owner_record_counts(self, objects: Sequence[str] | None = None) -> dict[str, int]:
+        return await self.account.owner_record_counts(objects)
 
     async def api_budget(self) -> ApiBudget:
         return await self.account.api_budget()

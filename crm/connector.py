@@ -105,10 +105,11 @@ class ActivityReads(Protocol):
 class AccountReads(Protocol):
     async def list_owners(self) -> list[Owner]: ...
 
-    async def owner_record_counts(self) -> dict[str, int]:
-        """Owner reference -> how many person records (of every person object) it owns, as
-        the vendor counts them (an aggregate query, a search total, or paging by owner where
-        the vendor offers nothing better). Owners of no record are absent."""
+    async def owner_record_counts(self, objects: Sequence[str] | None = None) -> dict[str, int]:
+        """Owner reference -> how many person records (of ``objects``, default every person
+        object) it owns, as the vendor counts them (an aggregate query, a search total, or
+        paging by owner where the vendor offers nothing better). Owners of no record are
+        absent."""
         ...
 
     async def api_budget(self) -> ApiBudget: ...

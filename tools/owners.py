@@ -104,14 +104,47 @@ class OwnersOut(BaseModel):
     connector: str
     owners: list[OwnerOut]
     people_with_inactive_owner: int | None
+    counted_objects: list[str] = Field(
+        default_factory=list,
+        description="the person objects the record counts cover: those whose owner field you "
+        "may read",
+    )
+    not_counted: dict[str, str] = Field(
+        default_factory=dict,
+        description="person objects left out of the counts, and why (you may not read them, "
+        "or not their owner field)",
+    )
+
+
+def _countable(ctx: ToolContext, conn: str) -> tuple[list[str], dict[str, str], bool]:
+    """The person objects whose owners the caller may count (the object and its owner field
+    readable: a count over records one may not read would reveal them), the others with the
+    reason, and whether owner emails may be shown whole (only when every object read says so)."""
+    cat = ctx.manifest.catalogue
+    every = cat.person_objects[conn]
+    allowed = readable_objects(ctx, conn, every, "list_owners")
+    counted: list[str] = []
+    skipped = {o: "you may not use list_owners on this object" for o in every if o not in allowed}
+    unmasked = True
+    for obj in allowed:
+        access = read_access(ctx, conn, obj, "list_owners")
+        unmasked = unmasked and access.unmasked_pii
+        field = cat.field_for(conn, obj, "owner_id")
+        if field is not None and not access.can_read(field):
+            skipped[obj] = access.denied.get(field, f"{field} is not in your readable fields")
+        else:
+            counted.append(obj)
+    return counted, skipped, unmasked
 
 
 async def list_owners(ctx: ToolContext, args: OwnersIn) -> OwnersOut:
     client = connector(ctx, args.connector)
+    counted, skipped, unmasked = _countable(ctx, args.connector)
     owners = await client.list_owners()
-    counts = await client.owner_record_counts() if args.record_counts else None
-    obj = ctx.manifest.catalogue.person_objects[args.connector][0]
-    unmasked = read_access(ctx, args.connector, obj, "list_owners").unmasked_pii
+    counts = None
+    if args.record_counts and counted:
+        whole = len(counted) == len(ctx.manifest.catalogue.person_objects[args.connector])
+        counts = await client.owner_record_counts(None if whole else counted)
     out = [
         OwnerOut(
             ref=o.ref,
@@ -126,7 +159,13 @@ async def list_owners(ctx: ToolContext, args: OwnersIn) -> OwnersOut:
     ctx.notes.summary = f"{len(out)} owners" + (
         f", {inactive} people with an inactive owner" if inactive is not None else ""
     )
-    return OwnersOut(connector=args.connector, owners=out, people_with_inactive_owner=inactive)
+    return OwnersOut(
+        connector=args.connector,
+        owners=out,
+        people_with_inactive_owner=inactive,
+        counted_objects=counted if counts is not None else [],
+        not_counted=skipped,
+    )
 
 
 class ReassignIn(ToolInput):

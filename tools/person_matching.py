@@ -8,7 +8,11 @@ the seed) most such pairs are two different people — so it is only tried on a 
 the email found nothing, and it is always labelled weak. Writes never act on weak matches.
 
 Each connector is read only where the caller may use the tool (per connector and object), so
-a connector the manifest closes is reported as not checked rather than silently missing.
+a connector the manifest closes is reported as not checked rather than silently missing. A
+match only runs on fields the caller may read, on both sides: finding a record by an address,
+name or company the caller may not read would tell them that value. Where a mode cannot run
+(on a connector and object) is decided before anything is read, from the manifest alone, and
+reported (``MatchOmission``), so what is left out says nothing about which records exist.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pydantic import BaseModel, Field
+
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import NotSupportedByVendor
 from mopsgate.crm.records import Person, PersonQuery
@@ -24,6 +30,7 @@ from mopsgate.crm.refs import parse_ref
 from mopsgate.governance.consent_floor import lookup_forms, normalise_email
 from mopsgate.governance.hygiene import clean_text
 from mopsgate.governance.policy import permitted_objects
+from mopsgate.tools.common import read_access
 from mopsgate.tools.spec import ToolContext
 
 MatchedBy = Literal["reference", "email", "name+company"]
@@ -37,8 +44,70 @@ HOW_MATCHED = (
     "normalised address (trimmed, lower case, IDNA domain) on that connector. 'name+company' "
     "(weak): no record of the address on that connector, but one with the same first name, "
     "last name and company — often a different person; check before acting on it. Proposals "
-    "never use weak matches."
+    "never use weak matches. A match only compares fields you may read, on both records: "
+    "not_matched_on says where a mode was not tried and which fields it would have read."
 )
+# the field roles each way of matching compares
+MATCH_ROLES: dict[str, tuple[str, ...]] = {
+    "email": ("email",),
+    "name+company": ("first_name", "last_name", "company"),
+}
+
+
+class MatchOmission(BaseModel):
+    """A way of matching that was not tried on one connector's object, and why."""
+
+    connector: str
+    object: str
+    match: Literal["email", "name+company"]
+    fields: list[str] = Field(description="the fields it compares that you may not read")
+    reason: str
+
+
+class MatchRights:
+    """Which ways of matching the caller may use on each connector's person objects, decided
+    from the manifest before any record is read (so a gap reveals nothing about the data)."""
+
+    def __init__(self, ctx: ToolContext, tool: str, connectors: Sequence[str]) -> None:
+        self.omitted: list[MatchOmission] = []
+        self._blocked: set[tuple[str, str, str]] = set()
+        self._objects: dict[str, tuple[str, ...]] = {}
+        cat = ctx.manifest.catalogue
+        for conn in connectors:
+            objects = cat.person_objects.get(conn, ())
+            allowed, _ = permitted_objects(
+                ctx.manifest, ctx.principal, tool, conn, objects, use_case=ctx.use_case
+            )
+            self._objects[conn] = allowed
+            for obj in allowed:
+                access = read_access(ctx, conn, obj, tool)
+                for how, roles in MATCH_ROLES.items():
+                    names = [cat.field_for(conn, obj, role) for role in roles]
+                    hidden = [n for n in names if n is not None and not access.can_read(n)]
+                    if not hidden:
+                        continue
+                    self._blocked.add((conn, obj, how))
+                    reasons = {access.denied.get(n, "not in your readable fields") for n in hidden}
+                    self.omitted.append(
+                        MatchOmission(
+                            connector=conn,
+                            object=obj,
+                            match="email" if how == "email" else "name+company",
+                            fields=hidden,
+                            reason="; ".join(sorted(reasons))
+                            + ". Ask the manifest owner to let you read them, or name the "
+                            "records by reference.",
+                        )
+                    )
+
+    def may(self, person: Person, how: str) -> bool:
+        """Whether ``person`` may be matched (or matched from) by ``how``."""
+        return (parse_ref(person.ref).connector, person.object, how) not in self._blocked
+
+    def on(self, connector: str, how: str) -> bool:
+        """Whether ``how`` may run on at least one person object of ``connector``."""
+        objects = self._objects.get(connector, ())
+        return any((connector, obj, how) not in self._blocked for obj in objects)
 
 
 @dataclass

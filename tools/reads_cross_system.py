@@ -3,7 +3,8 @@ disagree about people (consent, lifecycle stage, owner).
 
 Both tools match on unmasked values on the server (``person_matching``) and show what they
 found with the caller's field rights and masking, per connector and object. A value the caller
-may not read is never compared: saying that two hidden values differ would reveal them.
+may not read is never compared: saying that two hidden values differ would reveal them; nor
+matched on: finding a record by an address the caller may not read would reveal it too.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from mopsgate.tools.person_matching import (
     STRENGTH,
     Found,
     MatchedBy,
+    MatchOmission,
+    MatchRights,
     allowed_connectors,
     by_email,
     by_name_and_company,
@@ -160,6 +163,11 @@ class ResolveOut(BaseModel):
     not_checked: dict[str, str] = Field(
         description="connectors left out (you may not use this tool there), and why"
     )
+    not_matched_on: list[MatchOmission] = Field(
+        default_factory=list,
+        description="ways of matching not tried on a connector's object because they compare "
+        "fields you may not read",
+    )
     how_matched: str = HOW_MATCHED
 
 
@@ -215,9 +223,10 @@ def compare(
 
 
 async def _seeds(
-    ctx: ToolContext, args: ResolveIn, clients: dict[str, Connector]
+    ctx: ToolContext, args: ResolveIn, clients: dict[str, Connector], rights: MatchRights
 ) -> list[tuple[str, str | None, Person | None]]:
-    """(asked, normalised email, the named record) per person asked about, in order."""
+    """(asked, normalised email, the named record) per person asked about, in order. A named
+    record's address is matched on only where the caller may read it."""
     cat = ctx.manifest.catalogue
     by_conn: dict[str, list[str]] = {}
     for ref in args.refs:
@@ -244,7 +253,8 @@ async def _seeds(
                 hint="Call my_permissions to see what you may read.",
             )
         raw = clients[parse_ref(ref).connector].role_value(person, "email")
-        out.append((ref, normalise_email(str(raw or "")), person))
+        key = normalise_email(str(raw or "")) if rights.may(person, "email") else None
+        out.append((ref, key, person))
     bad = [e for e in args.emails if normalise_email(e) is None]
     if bad:
         raise InvalidInput(
@@ -264,9 +274,12 @@ async def resolve_person(ctx: ToolContext, args: ResolveIn) -> ResolveOut:
             hint="Call my_permissions to see where you may read.",
         )
     clients = {n: connector(ctx, n) for n in names}
-    seeds = await _seeds(ctx, args, clients)
+    rights = MatchRights(ctx, "resolve_person", names)
+    seeds = await _seeds(ctx, args, clients, rights)
     keys = sorted({key for _, key, _ in seeds if key})
-    emails = {n: await by_email(c, keys) for n, c in clients.items()}
+    emails = {
+        n: await by_email(c, keys) if rights.on(n, "email") else {} for n, c in clients.items()
+    }
     owners = OwnerBook()
     for client in clients.values():
         await owners.load(client)
@@ -277,21 +290,37 @@ async def resolve_person(ctx: ToolContext, args: ResolveIn) -> ResolveOut:
             found.records.append((named, "reference"))
         for conn in names:
             for person in emails[conn].get(key or "", []):
-                if person.ref not in found.refs() and object_allowed(ctx, "resolve_person", person):
+                if (
+                    person.ref not in found.refs()
+                    and object_allowed(ctx, "resolve_person", person)
+                    and rights.may(person, "email")
+                ):
                     found.records.append((person, "email"))
         profile = next(
-            (profile_of(clients[parse_ref(p.ref).connector], p) for p, _ in found.records), None
+            (
+                profile_of(clients[parse_ref(p.ref).connector], p)
+                for p, _ in found.records
+                if rights.may(p, "name+company")
+            ),
+            None,
         )
         for conn in names:
-            if profile is None or found.on(conn):
+            if profile is None or found.on(conn) or not rights.on(conn, "name+company"):
                 continue
             for person in await by_name_and_company(clients[conn], profile):
-                if object_allowed(ctx, "resolve_person", person):
+                if object_allowed(ctx, "resolve_person", person) and rights.may(
+                    person, "name+company"
+                ):
                     found.records.append((person, "name+company"))
         people.append(_resolved(ctx, clients, owners, asked, found, names))
     ctx.notes.connector = "+".join(names)  # the audit row names every connector read
     ctx.notes.summary = f"resolved {len(people)} people on {', '.join(names)}"
-    return ResolveOut(people=people, connectors_checked=names, not_checked=skipped)
+    return ResolveOut(
+        people=people,
+        connectors_checked=names,
+        not_checked=skipped,
+        not_matched_on=rights.omitted,
+    )
 
 
 def _resolved(
@@ -382,6 +411,11 @@ class DriftOut(BaseModel):
     connectors_checked: list[str]
     not_checked: dict[str, str]
     complete: bool = Field(description="false when a connector's scan stopped at its limit")
+    not_matched_on: list[MatchOmission] = Field(
+        default_factory=list,
+        description="connector objects left out of the comparison because you may not read "
+        "the email it joins on",
+    )
     definition: str = DRIFT_DEFINITION
 
 
@@ -461,6 +495,7 @@ async def find_cross_system_drift(ctx: ToolContext, args: DriftIn) -> DriftOut:
     query = {"tool": tool, "connectors": names, "kinds": kinds}
     start = decode_cursor(args.cursor, query).skip
     clients = {n: connector(ctx, n) for n in names}
+    rights = MatchRights(ctx, tool, names)
     owners = OwnerBook()
     held: dict[str, dict[str, list[Person]]] = {n: {} for n in names}  # conn -> key -> records
     scanned: dict[str, int] = {}
@@ -474,10 +509,11 @@ async def find_cross_system_drift(ctx: ToolContext, args: DriftIn) -> DriftOut:
             continue
         records, whole = got
         complete = complete and whole
-        scanned[name] = len(records)
-        for person in records:
+        readable = [p for p in records if object_allowed(ctx, tool, p)]
+        scanned[name] = len(readable)  # records of objects the caller may not read are unsaid
+        for person in readable:
             key = normalise_email(str(client.role_value(person, "email") or ""))
-            if key and object_allowed(ctx, tool, person):
+            if key and rights.may(person, "email"):
                 held[name].setdefault(key, []).append(person)
     if len(lookup) == len(names):
         raise NotSupported(
@@ -487,9 +523,12 @@ async def find_cross_system_drift(ctx: ToolContext, args: DriftIn) -> DriftOut:
         )
     everyone = sorted({k for n in names for k in held[n]})
     for name in lookup:
-        found = await by_email(clients[name], everyone)
-        scanned[name] = sum(len(v) for v in found.values())
-        held[name] = {k: [p for p in v if object_allowed(ctx, tool, p)] for k, v in found.items()}
+        found = await by_email(clients[name], everyone) if rights.on(name, "email") else {}
+        held[name] = {
+            k: [p for p in v if object_allowed(ctx, tool, p) and rights.may(p, "email")]
+            for k, v in found.items()
+        }
+        scanned[name] = sum(len(v) for v in held[name].values())
     views = _Views(ctx, clients, owners)
     items: list[DriftItem] = []
     compared = 0
@@ -538,6 +577,7 @@ async def find_cross_system_drift(ctx: ToolContext, args: DriftIn) -> DriftOut:
         connectors_checked=names,
         not_checked=skipped,
         complete=complete,
+        not_matched_on=[o for o in rights.omitted if o.match == "email"],
     )
 
 

@@ -37,6 +37,7 @@ from mopsgate.tools.common import (
 )
 from mopsgate.tools.paging import Cursor as PageCursor
 from mopsgate.tools.paging import decode_cursor, encode_cursor
+from mopsgate.tools.person_matching import object_allowed
 from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, ToolSpec
 
 STATUS_OF_BLOCK = {"consent_unknown": "unknown"}  # the floor's reason code -> consent status
@@ -371,13 +372,17 @@ def _emails(
     return out
 
 
-def _survivor(people: list[Person]) -> str:
-    """Keep an opt-out (a merge must never drop one), then the most complete, the oldest."""
+def _survivor(people: list[Person], access: dict[str, FieldAccess]) -> str:
+    """Keep an opt-out (a merge must never drop one), then the most complete, the oldest —
+    judged on the fields the caller may read, so the choice says nothing about the others."""
     guarded = [p for p in people if p.consent.status != "subscribed"] or people
 
+    def seen(p: Person, name: str) -> object:
+        return p.fields.get(name) if access[p.object].can_read(name) else None
+
     def rank(p: Person) -> tuple[int, str, str]:
-        filled = sum(v not in (None, "") for v in p.fields.values())
-        return (-filled, str(p.fields.get("createdAt") or p.fields.get("CreatedDate") or ""), p.ref)
+        filled = sum(seen(p, n) not in (None, "") for n in p.fields)
+        return (-filled, str(seen(p, "createdAt") or seen(p, "CreatedDate") or ""), p.ref)
 
     return min(guarded, key=rank).ref
 
@@ -389,8 +394,12 @@ async def find_duplicates(ctx: ToolContext, args: DuplicatesIn) -> DuplicatesOut
     seen: dict[str, Person] = {}
     access: dict[str, FieldAccess] = {}
     cat = ctx.manifest.catalogue
+    scanned = 0
     try:
         async for person in _duplicate_source(ctx, client, args, budget):
+            if not object_allowed(ctx, "find_duplicates", person):
+                continue  # a list may hold objects the caller may not read: never grouped
+            scanned += 1
             if person.object not in access:
                 access[person.object] = read_access(
                     ctx, args.connector, person.object, "find_duplicates"
@@ -418,7 +427,7 @@ async def find_duplicates(ctx: ToolContext, args: DuplicatesIn) -> DuplicatesOut
                 people=sorted(refs),
                 confidence=level,
                 why=why,
-                suggested_survivor=_survivor(people),
+                suggested_survivor=_survivor(people, access),
             )
         )
     levels: dict[str, int] = {}
@@ -432,7 +441,7 @@ async def find_duplicates(ctx: ToolContext, args: DuplicatesIn) -> DuplicatesOut
         total_groups=len(found),
         by_confidence=levels,
         next_cursor=encode_cursor(PageCursor(None, end), query) if end < len(found) else None,
-        records_scanned=MAX_SCAN - budget[0],
+        records_scanned=scanned,
         complete=budget[0] > 0,
     )
 

@@ -194,14 +194,25 @@ def _reader(ctx: ToolContext, args: SearchPeopleIn, objects: tuple[str, ...]) ->
         return access[obj]
 
     reader = RoleReader(ctx.manifest.catalogue, args.connector, access_of)
-    roles = _local_filters(args, None).roles()
+    roles = [(role, f"searching by {role}") for role in _local_filters(args, None).roles()]
+    # the vendor's own filters match on fields too: a record found by a value reveals it
+    vendor = {
+        "email": ("email",),
+        "name": ("first_name", "last_name"),
+        "company": ("company",),
+        "lifecycle_stage": ("lifecycle_stage",),
+        "owner_id": ("owner_id",),
+    }
+    for arg, arg_roles in vendor.items():
+        if getattr(args, arg):
+            roles += [(role, f"the {arg} filter") for role in arg_roles]
     if args.group_by == "email_domain":
-        roles.append("email")
+        roles.append(("email", "group_by email_domain"))
     elif args.group_by in ("lifecycle_stage", "owner_id"):
-        roles.append(args.group_by)
+        roles.append((args.group_by, f"group_by {args.group_by}"))
     for obj in objects:
-        for role in roles:
-            reader.field(obj, role, f"searching by {role}")
+        for role, why in roles:
+            reader.field(obj, role, why)
     return reader
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from mopsgate.connectors.hubspot import ids
@@ -30,10 +31,12 @@ class HubSpotAccount:
                     break
         return owners
 
-    async def owner_record_counts(self) -> dict[str, int]:
+    async def owner_record_counts(self, objects: Sequence[str] | None = None) -> dict[str, int]:
         """One CRM search per owner (``hubspot_owner_id EQ``, one row asked for): the search
         answer's ``total`` is HubSpot's own count of that owner's contacts."""
         counts: dict[str, int] = {}
+        if objects is not None and ids.CONTACT not in objects:
+            return counts
         for owner in await self.list_owners():
             native = parse_ref(owner.ref).id
             body = {

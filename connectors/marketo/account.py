@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mopsgate.connectors.marketo import mapping
-from mopsgate.connectors.marketo.ids import VENDOR
+from mopsgate.connectors.marketo.ids import LEAD, VENDOR
 from mopsgate.connectors.marketo.session import MarketoSession
 from mopsgate.crm.records import ApiBudget, Owner
 from mopsgate.crm.refs import parse_ref
@@ -18,10 +20,12 @@ class MarketoAccount:
     async def list_owners(self) -> list[Owner]:
         return [mapping.owner(r) for r in await self.s.collect("/rest/v1/salespersons.json")]
 
-    async def owner_record_counts(self) -> dict[str, int]:
+    async def owner_record_counts(self, objects: Sequence[str] | None = None) -> dict[str, int]:
         """Marketo has no count endpoint: each sales person's leads are paged by the
         ``externalSalesPersonId`` key (ids only, 300 a call)."""
         counts: dict[str, int] = {}
+        if objects is not None and LEAD not in objects:
+            return counts
         for owner in await self.list_owners():
             native = parse_ref(owner.ref).id
             params = {"filterType": "externalSalesPersonId", "filterValues": native, "fields": "id"}

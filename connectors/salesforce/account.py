@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mopsgate.connectors.salesforce import ids
 from mopsgate.connectors.salesforce import mapping as m
 from mopsgate.connectors.salesforce.session import SalesforceSession
@@ -18,11 +20,14 @@ class SalesforceAccount:
         q = Select(ids.USER, m.USER_FIELDS).order_by("Id")
         return [m.to_owner(r) for r in await self.s.query_all(q.render())]
 
-    async def owner_record_counts(self) -> dict[str, int]:
-        """``SELECT OwnerId, COUNT(Id) … GROUP BY OwnerId`` on Leads and on Contacts: the
-        aggregate query Salesforce documents for roll-ups, one call per person object."""
+    async def owner_record_counts(self, objects: Sequence[str] | None = None) -> dict[str, int]:
+        """``SELECT OwnerId, COUNT(Id) … GROUP BY OwnerId`` on Leads and on Contacts (or the
+        ones asked for): the aggregate query Salesforce documents for roll-ups, one call per
+        person object."""
         counts: dict[str, int] = {}
         for obj in ids.PERSON_OBJECTS:
+            if objects is not None and obj not in objects:
+                continue
             q = Select(obj, ["Id"]).count_by("OwnerId", "n")
             for row in await self.s.query_all(q.render()):
                 ref = make_ref(ids.VENDOR, ids.USER, str(row["OwnerId"]))

@@ -38,6 +38,7 @@ from mopsgate.governance.errors import (
 )
 from mopsgate.governance.list_archive import list_drift
 from mopsgate.governance.manifest_model import Manifest
+from mopsgate.governance.owner_targets import inactive_owners
 from mopsgate.governance.ports import AuditSink, ChangeStore
 from mopsgate.governance.record_locks import RecordLocks
 from mopsgate.governance.vendor_state import UNVERIFIABLE, written_now
@@ -450,6 +451,8 @@ async def find_drift(client: Connector, change: Change, manifest: Manifest) -> l
                 out.append(f"{rec.ref} {field} was {before!r} at plan time, is now {now_value!r}")
         if why := blocks.get(rec.ref):
             out.append(f"{rec.ref} is now {why[1]} (consent re-checked at apply)")
+    if plan.operation == "update_fields":
+        out += await inactive_owners(client, change, manifest)
     return out
 
 

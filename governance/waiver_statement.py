@@ -77,6 +77,27 @@ def _refuse(message: str, code: str, hint: str = "") -> NotPermitted:
     return NotPermitted(message, hint=hint, details={"reason_code": code})
 
 
+def verify_waiver_signature(signed: SignedWaiver) -> None:
+    """Refuse (NotPermitted, ``bad_signature``) unless the proof is a valid signature over the
+    statement: what granting checks, and what ``audit verify`` re-checks on stored ones."""
+    # Imported here, as in public_keys: the server reaches this module (stored exceptions are
+    # typed by it) on its start-up path without ever checking a signature.
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        key = Ed25519PublicKey.from_public_bytes(ed25519_raw(signed.proof.public_key))
+        key.verify(
+            base64.b64decode(signed.proof.signature, validate=True), signed.statement.canonical()
+        )
+    except (InvalidSignature, binascii.Error, ValueError) as exc:
+        raise _refuse(
+            "the exception's signature does not match its statement (wrong key, or the "
+            "statement was altered)",
+            "bad_signature",
+        ) from exc
+
+
 def check_signed_waiver(
     manifest: Manifest, manifest_digest: str, signed: SignedWaiver, now: datetime
 ) -> None:
@@ -100,20 +121,7 @@ def check_signed_waiver(
             f"the key {fingerprint} is {whose}, not {st.reviewer}'s", "unknown_key", "sign with "
             "your own declared key"
         )  # fmt: skip
-    # Imported here, as in public_keys: the server reaches this module (stored exceptions are
-    # typed by it) on its start-up path without ever checking a signature.
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    try:
-        key = Ed25519PublicKey.from_public_bytes(ed25519_raw(signed.proof.public_key))
-        key.verify(base64.b64decode(signed.proof.signature, validate=True), st.canonical())
-    except (InvalidSignature, binascii.Error, ValueError) as exc:
-        raise _refuse(
-            "the exception's signature does not match its statement (wrong key, or the "
-            "statement was altered)",
-            "bad_signature",
-        ) from exc
+    verify_waiver_signature(signed)
     if st.manifest_digest != manifest_digest:
         raise _refuse(
             "the signed statement names another manifest than the one in force",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, TextIO, TypeVar, cast
 
 import typer
+from pydantic import ValidationError
 from rich import box
 from rich.console import Console
 from rich.markup import escape
@@ -24,16 +25,17 @@ from rich.table import Table
 
 from mopsgate.governance.audit_chain import COLUMNS, VerifyResult
 from mopsgate.governance.audit_query import AuditQuery, QueryDecision
-from mopsgate.governance.decision_audit import DeclaredKeys, check_decisions
+from mopsgate.governance.decision_audit import DecisionsVerdict, DeclaredKeys, check_decisions
 from mopsgate.governance.errors import ManifestError
 from mopsgate.governance.manifest_load import load_manifest_text
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.reviewer_proof import declared_keys
+from mopsgate.governance.waiver_audit import check_exceptions
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
 from mopsgate.server.cli_period import bad_option, parse_moment, parse_since
 from mopsgate.server.settings import load_settings
-from mopsgate.storage import AuditReader, audit_reader, stored_decisions
+from mopsgate.storage import AuditReader, audit_reader, stored_decisions, stored_exceptions
 from mopsgate.storage.errors import StorageNotFound, StorageUnavailable
 
 audit_app = typer.Typer(help="Inspect, verify and export the tamper-evident audit log.")
@@ -167,18 +169,36 @@ def tail_cmd(
 
 @audit_app.command("verify")
 def verify_cmd(home: HomeOption = None) -> None:
-    """Check the hash chain and every decision's signature; exit 1 and name what is wrong if
-    anything was altered."""
+    """Check the hash chain and every decision's and exception's signature; exit 1 and name
+    what is wrong if anything was altered."""
     reader, where = _reader(home)
     result: VerifyResult = _read(where, reader.verify())
     if result.ok:
         typer.echo(f"OK: {result.rows} rows, chain intact (head {result.head_hash[:12]})")
     else:
         typer.echo(f"TAMPERED: first bad row seq={result.first_bad_seq}: {result.problem}")
-    decisions, texts = _read(where, stored_decisions(load_settings(home=home).storage()))
-    verdict = check_decisions(decisions, _declared_in(texts))
+    storage = load_settings(home=home).storage()
+    decisions, texts = _read(where, stored_decisions(storage))
+    declared = _declared_in(texts)
+    verdict = check_decisions(decisions, declared)
+    _say(verdict, "decision", "decisions")
+    try:
+        waivers = _read(where, stored_exceptions(storage))
+    except ValidationError as exc:  # a stored statement edited into something unreadable
+        first = str(exc).splitlines()[0]
+        waivers_ok = False
+        typer.echo(f"TAMPERED: exceptions: a stored signed statement cannot be read ({first})")
+    else:
+        exceptions = check_exceptions(waivers, declared)
+        _say(exceptions, "exception", "grants and revocations of exceptions")
+        waivers_ok = exceptions.ok
+    if not (result.ok and verdict.ok and waivers_ok):
+        raise typer.Exit(1)
+
+
+def _say(verdict: DecisionsVerdict, one: str, many: str) -> None:
     for problem in verdict.problems:
-        typer.echo(f"TAMPERED: decision {problem}")
+        typer.echo(f"TAMPERED: {one} {problem}")
     if verdict.ok:
         unproven = (
             f"; {verdict.keys_unrecorded} not provable: their manifest is not in the history"
@@ -186,11 +206,9 @@ def verify_cmd(home: HomeOption = None) -> None:
             else ""
         )
         typer.echo(
-            f"OK: {verdict.checked} decisions, every signature verifies "
+            f"OK: {verdict.checked} {many}, every signature verifies "
             f"({verdict.keys_proven} keys shown declared by the manifest in force{unproven})"
         )
-    if not (result.ok and verdict.ok):
-        raise typer.Exit(1)
 
 
 def _declared_in(texts: dict[str, str]) -> DeclaredKeys:

@@ -25,13 +25,14 @@ from mopsgate.server.call_rate import CallRate
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.manifest_holder import ManifestEvent, ManifestHolder, watch_manifest
 from mopsgate.server.manifest_provenance import record_event, record_in_force
-from mopsgate.server.notifier import Notifier, console_base
+from mopsgate.server.notifier import Notifier
 from mopsgate.server.pipeline import Pipeline
 from mopsgate.server.registry import ConnectorRegistry, registry_for
 from mopsgate.server.settings import (
     SANDBOX_STATES,
     Settings,
     SettingsError,
+    console_url,
     ensure_home,
     signing_secret,
 )
@@ -128,7 +129,7 @@ class Runtime:
             changes=storage.changes,
             manifest=manifest,
             env=self.env,
-            console_url=console_base(self.env),
+            console_url=console_url(self.env),
             sender=WebhookSender(**self.notify_options),
         )
         if self.notify_background:
@@ -154,7 +155,7 @@ class Runtime:
             store=store,
             proposer=Proposer(store, secret),
             applier=Applier(store, secret, self.audit()),
-            console_url=console_base(self.env),
+            console_url=console_url(self.env),
         )
 
     async def _recover(self, store: ChangeStore) -> None:

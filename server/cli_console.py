@@ -62,7 +62,9 @@ def console_cmd(
         )
     from mopsgate.server.console.web import ConsoleConfig
 
-    config = ConsoleConfig(origin=origin or console_url(port), idle_seconds=console_idle_seconds())
+    config = ConsoleConfig(
+        origin=origin or console_url(port=port), idle_seconds=console_idle_seconds()
+    )
     ensure_home(settings)
     try:
         run(_storage_ready(settings.storage()))

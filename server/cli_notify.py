@@ -23,8 +23,8 @@ from mopsgate.governance.notify_events import probe_notification
 from mopsgate.governance.notify_render import body_for
 from mopsgate.server.cli_async import run
 from mopsgate.server.cli_review import HomeOpt, ManifestOpt, fail, manifest_or_exit, with_storage
-from mopsgate.server.notifier import Notifier, console_base, resolve_url
-from mopsgate.server.settings import ensure_home, load_settings
+from mopsgate.server.notifier import Notifier, resolve_url
+from mopsgate.server.settings import console_url, ensure_home, load_settings
 from mopsgate.storage import Storage
 
 notify_app = typer.Typer(
@@ -98,7 +98,7 @@ def send_cmd(manifest: ManifestOpt = None, home: HomeOpt = None) -> None:
             changes=storage.changes,
             manifest=current,
             env=os.environ,
-            console_url=console_base(os.environ),
+            console_url=console_url(),
             sender=WebhookSender(**SENDER_OPTIONS),
         )
         handled = 0

@@ -59,13 +59,6 @@ LEASE = timedelta(seconds=60)  # longer than a send may take (the sender's timeo
 MAX_RETRY_AFTER = timedelta(hours=1)
 PARKED = datetime(9999, 1, 1, tzinfo=dt.UTC)
 OVERDUE_EVERY = timedelta(hours=1)
-DEFAULT_CONSOLE = "http://localhost:8766"
-
-
-def console_base(env: Mapping[str, str]) -> str:
-    """Where the review console is, for the links in notifications: MOPSGATE_CONSOLE_URL (the
-    same setting the console and the propose result use), else the console's default."""
-    return (env.get("MOPSGATE_CONSOLE_URL") or "").strip().rstrip("/") or DEFAULT_CONSOLE
 
 
 def resolve_url(target: WebhookTarget, env: Mapping[str, str]) -> str | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,11 +74,15 @@ class Settings:
 DEFAULT_CONSOLE_PORT = 8766
 
 
-def console_url(port: int | None = None) -> str:
-    """Where reviewers open the review console: MOPSGATE_CONSOLE_URL, else localhost. The
-    propose result and invite links name it; the console's passkeys are bound to it."""
-    load_dotenv(override=False)
-    configured = os.environ.get("MOPSGATE_CONSOLE_URL", "").strip().rstrip("/")
+def console_url(env: Mapping[str, str] | None = None, *, port: int | None = None) -> str:
+    """Where reviewers open the review console: MOPSGATE_CONSOLE_URL, else localhost. The one
+    place that says so: the console's origin (its passkeys are bound to it), invite links,
+    the propose result and notifications all use it, so they never disagree. ``env`` is the
+    server's environment; without it, the process's (with .env loaded, as the CLI does)."""
+    if env is None:
+        load_dotenv(override=False)
+        env = os.environ
+    configured = (env.get("MOPSGATE_CONSOLE_URL") or "").strip().rstrip("/")
     return configured or f"http://localhost:{port or DEFAULT_CONSOLE_PORT}"
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 
 from mcp import Client
+from typer.testing import CliRunner
 
 from mopsgate.server.app import build_runtime, build_server
+from mopsgate.server.cli import app
 from mopsgate.server.settings import Settings
 from tests.server.test_changes_kit import MK, ok, people, propose_titles, refused
 
@@ -37,3 +39,19 @@ async def test_a_proposal_names_its_review_page_and_not_how_to_approve(
     told = " ".join([json.dumps(plan), json.dumps(seen), waiting, *described])
     for how in HOW_TO_APPROVE:
         assert how not in told, f"the assistant is told {how!r}"
+
+
+async def test_invite_links_and_review_pages_name_the_same_console(settings: Settings) -> None:
+    """One setting, read one way: the link an invitee enrols at and the page an assistant is
+    sent to are on the same origin (the console's passkeys are bound to it)."""
+    configured = {"MOPSGATE_CONSOLE_URL": " https://review.example.test/ "}
+    runtime = build_runtime(settings, env=configured)
+    server = build_server(runtime, transport="memory", resolve_principal=lambda _c: "assistant")
+    async with Client(server) as client:
+        plan = await propose_titles(client, MK, people("subscribed", 1))
+    where = ["--manifest", str(settings.manifest_path), "--home", str(settings.home)]
+    invite = ["reviewer", "invite", "--reviewer", "mops-lead", *where]
+    invited = CliRunner().invoke(app, invite, env=configured)
+    assert invited.exit_code == 0, invited.output
+    assert plan["review_url"] == f"https://review.example.test/changes/{plan['change_id']}"
+    assert "https://review.example.test/enrol/" in invited.output

@@ -47,6 +47,33 @@ def approval_progress(manifest: Manifest, change: Change) -> PolicyDecision:
     return approvals_satisfied(manifest, change.risk_class, requirement_of(change), approvers)
 
 
+def approval_summary(manifest: Manifest, change: Change) -> str:
+    """What the approvals so far add up to, in one plain sentence for the console and
+    ``mopsgate review show``: either that it is ready, or how many more approvals (and which
+    roles) it needs."""
+    req = change.approvals_required
+    eligible = sorted(
+        {
+            a.reviewer
+            for a in change.approvals
+            if a.reviewer != change.requester
+            and reviewer_may_approve(manifest, a.reviewer, change.risk_class).allowed
+        }
+    )
+    so_far = f"approved by {', '.join(eligible)}" if eligible else "no approvals yet"
+    if approval_progress(manifest, change).allowed:
+        ready = " — ready to apply" if change.status in {S.PROPOSED, S.APPROVED} else ""
+        k = len(eligible)
+        tally = f"{k} of {k} required" if k == req.count else f"{k} ({req.count} required)"
+        return f"Approved by {tally} reviewers{ready}"
+    held = {role for a in eligible for role in manifest.reviewers[a].roles}
+    missing = sorted(set(req.roles) - held)
+    more = max(req.count - len(eligible), 1 if missing else 0)
+    among = "including role" if more > len(missing) else "role"
+    roles = f" ({among}: {', '.join(missing)})" if missing else ""
+    return f"Needs {more} more approval{'s' if more > 1 else ''}{roles}; {so_far}"
+
+
 def check_reviewer(manifest: Manifest, change: Change, reviewer: str, action: str) -> None:
     details = {"change_id": change.id, "reviewer": reviewer}
     if reviewer == change.requester:

@@ -11,6 +11,8 @@ plan, which is always shown in full.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable, Sequence
 
 from mopsgate.crm.connector import Connector
@@ -33,17 +35,48 @@ LIST_OPERATIONS = frozenset({"add_to_list", "remove_from_list"})
 CAMPAIGN_OPERATIONS = frozenset({"trigger_campaign", "schedule_campaign", "set_campaign_status"})
 MAX_CAMPAIGNS = 200  # campaigns read to find what a list feeds
 LookupFailure = (VendorError, ConfigError, KeyError, ValueError)
+SCAN_SECONDS = 60.0
+
+
+class RecentScans:
+    """Each connector's active email campaigns, read at most once per ``ttl`` seconds.
+
+    Marketo allows 100 calls per 20 s for the whole instance, and finding what a list feeds
+    reads every campaign; a reviewer paging through changes must not spend that budget (or
+    wait on it) once per page. A name shown up to a minute old is fine for a review: the
+    floor reads the campaigns afresh when the change is applied."""
+
+    def __init__(self, ttl: float = SCAN_SECONDS, clock: Callable[[], float] = time.monotonic):
+        self.ttl = ttl
+        self.clock = clock
+        self._kept: dict[str, tuple[Connector, float, list[Campaign], bool]] = {}
+        self._lock = asyncio.Lock()
+
+    async def email_campaigns(self, client: Connector) -> tuple[list[Campaign], bool]:
+        async with self._lock:  # two pages at once share one read
+            kept = self._kept.get(client.name)
+            if kept and kept[0] is client and self.clock() - kept[1] < self.ttl:
+                return kept[2], kept[3]
+            campaigns, all_seen = await email_campaigns(client, limit=MAX_CAMPAIGNS)
+            self._kept[client.name] = (client, self.clock(), campaigns, all_seen)
+            return campaigns, all_seen
 
 
 async def tell(
-    change: Change, manifest: Manifest, pii: PiiView, client: Connector, refs: Sequence[str]
+    change: Change,
+    manifest: Manifest,
+    pii: PiiView,
+    client: Connector,
+    refs: Sequence[str],
+    scans: RecentScans | None = None,
 ) -> ChangeStory:
-    """The facts for ``change`` and the people among ``refs`` (the records on screen)."""
+    """The facts for ``change`` and the people among ``refs`` (the records on screen);
+    ``scans`` keeps the campaign reads between calls (a fresh one reads them now)."""
     problems: list[str] = []
     target: ListFacts | CampaignFacts | None = None
     if change.plan.target:
         try:
-            target = await _target(change, manifest, client)
+            target = await _target(change, manifest, client, scans or RecentScans())
         except LookupFailure as exc:
             problems.append(f"could not look up {change.plan.target}: {exc}")
     people: dict[str, PersonFacts] = {}
@@ -64,6 +97,7 @@ async def tell_by(
     manifest: Manifest,
     pii: PiiView,
     refs: Sequence[str],
+    scans: RecentScans | None = None,
 ) -> ChangeStory:
     """:func:`tell`, looking up the change's client first: a connector that cannot be built
     (a production one without its credentials) is reported like any failed lookup."""
@@ -71,15 +105,15 @@ async def tell_by(
         client = connector_of(change.connector)
     except LookupFailure as exc:
         return ChangeStory(pii=pii, problems=(f"could not reach {change.connector}: {exc}",))
-    return await tell(change, manifest, pii, client, refs)
+    return await tell(change, manifest, pii, client, refs, scans)
 
 
 async def _target(
-    change: Change, manifest: Manifest, client: Connector
+    change: Change, manifest: Manifest, client: Connector, scans: RecentScans
 ) -> ListFacts | CampaignFacts | None:
     ref = change.plan.target or ""
     if change.plan.operation in LIST_OPERATIONS:
-        return await list_facts(ref, manifest, client)
+        return await list_facts(ref, manifest, client, scans)
     if change.plan.operation in CAMPAIGN_OPERATIONS:
         campaign = await client.get_campaign(ref)
         audience = None
@@ -89,9 +123,11 @@ async def _target(
     return None
 
 
-async def list_facts(ref: str, manifest: Manifest, client: Connector) -> ListFacts:
+async def list_facts(
+    ref: str, manifest: Manifest, client: Connector, scans: RecentScans | None = None
+) -> ListFacts:
     found = await client.get_list(ref)
-    campaigns, all_seen = await email_campaigns(client, limit=MAX_CAMPAIGNS)
+    campaigns, all_seen = await (scans or RecentScans()).email_campaigns(client)
     sends = from_campaigns(client, campaigns, all_seen, manifest.not_send_lists(client.name))
     feeds = tuple(campaign_facts(c, found.name) for c in campaigns if c.audience_list_ref == ref)
     feeds_sends = sends.feeds_sends(ref)

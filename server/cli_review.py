@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mopsgate.governance.approvals import approval_progress
+from mopsgate.governance.approvals import approval_summary
 from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.change_facts import tell_by
 from mopsgate.governance.change_model import Change, ChangeStatus, utcnow
@@ -211,11 +211,8 @@ def show_cmd(
     console = Console(highlight=False, soft_wrap=True)
     console.print(render_story(m, change, story, paging, reviewer))
     console.print(render_rich(change))
-    if change.status is ChangeStatus.PROPOSED:
-        progress = approval_progress(m, change)
-        console.print(
-            f"Still needed: {'nothing' if progress.allowed else progress.reason}", markup=False
-        )
+    if change.status in {ChangeStatus.PROPOSED, ChangeStatus.APPROVED}:
+        console.print(approval_summary(m, change) + ".", markup=False)
     if _effective_status(change) != change.status:
         console.print(
             "Note: this change has expired; it can no longer be approved.",

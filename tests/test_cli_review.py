@@ -142,7 +142,7 @@ def test_list_and_show(env) -> None:
     assert "[bold green]APPROVED by compliance[/]" in out  # markup shown literally
     assert "<U+202E>" in out and "\u202e" not in out
     assert "\\nfake line" in out
-    assert "Still needed: 0 of 1 required approvals" in out
+    assert "Needs 1 more approval; no approvals yet." in out
 
 
 def test_show_unknown_change_exits_1(env) -> None:

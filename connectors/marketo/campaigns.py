@@ -19,6 +19,9 @@ class MarketoCampaigns:
     def __init__(self, session: MarketoSession) -> None:
         self.s = session
         self._channels: dict[str, dict[str, Any]] | None = None
+        # The records of the latest listing, by ref: the listing returns the same record as a
+        # read by id, so finding a listed campaign's audience need not read it again.
+        self._listed: dict[str, dict[str, Any]] = {}
 
     async def _channel(self, name: str | None) -> dict[str, Any] | None:
         if self._channels is None:
@@ -51,6 +54,7 @@ class MarketoCampaigns:
                     "/rest/asset/v1/programs.json", {"offset": offset, "maxReturn": size}
                 )
             ).get("result") or []
+            self._listed.update({mapping.ref(ids.PROGRAM, r["id"]): r for r in got})
             out = [mapping.program(r, await self._channel(r.get("channel"))) for r in got]
             return out, (str(offset + size) if len(got) == size else None)
 
@@ -61,6 +65,7 @@ class MarketoCampaigns:
                     "/rest/asset/v1/smartCampaigns.json", {"offset": offset, "maxReturn": size}
                 )
             ).get("result") or []
+            self._listed.update({mapping.ref(ids.SMART_CAMPAIGN, r["id"]): r for r in got})
             return (  # a listing does not read smart lists: the audience is not known
                 [mapping.smart_campaign(r, audience_known=False) for r in got],
                 str(offset + size) if len(got) == size else None,
@@ -71,21 +76,34 @@ class MarketoCampaigns:
         return Page[Campaign](items=items, next_cursor=nxt)
 
     async def campaign_audience(self, summary: Campaign) -> Campaign:
-        return await self.get_campaign(summary.ref)
+        """A listed program is already whole (programs have no audience list to read); a
+        listed smart campaign needs only its smart list (and its program, if not listed)."""
+        listed = self._listed.get(summary.ref)
+        if listed is None:
+            return await self.get_campaign(summary.ref)
+        if summary.kind == "program":
+            return summary
+        return await self._smart(listed, from_listing=True)
 
     async def get_campaign(self, ref: str) -> Campaign:
         obj, cid = native_id(ref, *CAMPAIGN_OBJECTS)
         if obj == ids.PROGRAM:
             rec = await self.asset(f"/rest/asset/v1/program/{cid}.json")
             return mapping.program(rec, await self._channel(rec.get("channel")))
-        rec = await self.asset(f"/rest/asset/v1/smartCampaign/{cid}.json")
+        return await self._smart(await self.asset(f"/rest/asset/v1/smartCampaign/{cid}.json"))
+
+    async def _smart(self, rec: dict[str, Any], *, from_listing: bool = False) -> Campaign:
+        cid = int(rec["id"])
         audience, known = await self._audience(cid)
         campaign = mapping.smart_campaign(rec, audience, audience_known=known)
         folder = rec.get("folder") or {}
         if folder.get("type") == "Program" and isinstance(folder.get("id"), int):
             # A smart campaign inside a program that sends no e-mail (an Event) sends none
             # either: flow steps are not readable, the program type is.
-            parent = await self.asset(f"/rest/asset/v1/program/{folder['id']}.json")
+            listed = self._listed.get(mapping.ref(ids.PROGRAM, folder["id"]))
+            parent = (listed if from_listing else None) or await self.asset(
+                f"/rest/asset/v1/program/{folder['id']}.json"
+            )
             campaign = campaign.model_copy(
                 update={"sends_email": mapping.program(parent, None).sends_email}
             )

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mopsgate.crm.refs import parse_ref
-from mopsgate.governance.approvals import approval_progress
-from mopsgate.governance.change_model import Change, ChangeStatus, PlannedRecord
+from mopsgate.governance.approvals import approval_summary
+from mopsgate.governance.change_model import Approval, Change, ChangeStatus, PlannedRecord
 from mopsgate.governance.change_story import (
     ChangeStory,
     PiiView,
@@ -67,13 +67,14 @@ class ChangeView:
     paging: Paging
     reason: str
     use_case: tuple[str, UseCase] | None
-    still_needed: str
+    approvals_line: str  # ready, or what it still needs
     expired: bool
     stale: bool
     reverts: str
     can_approve: bool
     can_reject: bool
     why_not: str
+    my_decision: str  # what this reviewer already decided ("" when nothing yet)
     checklist: tuple[ChecklistItem, ...]
     counts: str
     blocked_shown: list[tuple[str, str, str]] = field(default_factory=list)
@@ -160,6 +161,16 @@ def _reverts(op: str) -> str:
     return "Yes: propose_revert builds the inverse from the before-images, reviewed like this."
 
 
+def _my_decision(change: Change, reviewer: str, mine: Approval | None) -> str:
+    """The reviewer's own decision, shown instead of the forms once they have made it."""
+    if mine is not None:
+        at = mine.at.isoformat(timespec="minutes")
+        return f"You approved this change at {at}."
+    if change.rejection is not None and change.rejection.by == reviewer:
+        return f"You rejected this change at {change.rejection.at.isoformat(timespec='minutes')}."
+    return ""
+
+
 def build_view(
     manifest: Manifest,
     digest: str,
@@ -170,8 +181,7 @@ def build_view(
     now: datetime,
 ) -> ChangeView:
     why_not = _reviewer_refusal(manifest, change, reviewer, digest, now)
-    mine = any(a.reviewer == reviewer for a in change.approvals)
-    progress = approval_progress(manifest, change)
+    mine = next((a for a in change.approvals if a.reviewer == reviewer), None)
     return ChangeView(
         change=change,
         story=story,
@@ -179,13 +189,14 @@ def build_view(
         paging=paging,
         reason=visible(change.reason, 2000),
         use_case=use_case_of(manifest, change),
-        still_needed="nothing" if progress.allowed else progress.reason,
+        approvals_line=approval_summary(manifest, change),
         expired=change.status in OPEN and change.is_expired(now),
         stale=change.status in OPEN and change.manifest_digest != digest,
         reverts=_reverts(change.plan.operation),
         can_approve=not why_not and not mine and change.status is ChangeStatus.PROPOSED,
-        can_reject=not why_not,
-        why_not=why_not or ("You have already approved this change." if mine else ""),
+        can_reject=not why_not and not mine,
+        why_not=why_not,
+        my_decision=_my_decision(change, reviewer, mine),
         checklist=checklist_for(manifest, change.risk_class),
         counts=counts(change.plan.records),
         blocked_shown=[

@@ -9,10 +9,11 @@ it only reads changes and records decisions, through the same governance functio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mopsgate.governance.audit_chain import AuditEvent
+from mopsgate.governance.change_facts import RecentScans
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.ports import SYSTEM_CLOCK, Clock
 from mopsgate.server.catalogue import build_catalogue
@@ -29,6 +30,7 @@ class ConsoleDesk:
     holder: ManifestHolder
     connectors: ConnectorRegistry
     clock: Clock = SYSTEM_CLOCK
+    scans: RecentScans = field(default_factory=RecentScans)  # campaigns, read once a minute
     _storage: Storage | None = None
 
     @classmethod

@@ -164,7 +164,7 @@ async def change_page(request: Request) -> Response:
     paging = page_of(len(change.plan.records), page, console.config.page_size)
     pii = manifest.reviewers[reviewer].pii
     refs = [r.ref for r in records_on(change, paging)]
-    story = await tell_by(desk.connectors.get, change, manifest, pii, refs)
+    story = await tell_by(desk.connectors.get, change, manifest, pii, refs, desk.scans)
     view = build_view(manifest, digest, change, story, paging, reviewer, desk.clock.now())
     await desk.storage.audit.append(
         view_event(

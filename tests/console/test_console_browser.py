@@ -87,8 +87,8 @@ def new_page(browser: Browser) -> Iterator[Callable[[], Page]]:
     """Pages in fresh browser contexts: each has its own cookies, like two people's browsers."""
     contexts = []
 
-    def make() -> Page:
-        context = browser.new_context()
+    def make(**options: Any) -> Page:
+        context = browser.new_context(**options)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
@@ -174,7 +174,10 @@ def test_enrol_a_passkey_from_an_invite_then_log_in(settings: Settings, new_page
         # Until the manifest owner declares it, the new passkey opens nothing.
         page.goto(f"{site.base}/login")
         page.click("#login")
-        expect(page.locator("#status")).to_contain_text("not declared in the manifest")
+        # The error shows beside the button, inside the page's main content.
+        expect(page.locator("main .ceremony #status")).to_contain_text(
+            "not declared in the manifest"
+        )
         with settings.manifest_path.open("a", encoding="utf-8") as fh:
             fh.write("\n" + table + "\n")
         page.click("#login")
@@ -244,6 +247,42 @@ def test_two_reviewers_approve_a_send_in_two_browsers(settings: Settings, new_pa
         verify = CliRunner().invoke(app, ["audit", "verify", "--home", str(settings.home)])
         assert verify.exit_code == 0, verify.output
         assert (ARTIFACTS / "console-change-page.png").stat().st_size > 10_000
+
+
+PHONE = {"width": 375, "height": 740}
+
+
+def scrolls_sideways(page: Page) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth > window.innerWidth"))
+
+
+def test_on_a_phone_the_records_come_before_the_buttons(settings: Settings, new_page: Any) -> None:
+    """A reviewer sees what they approve before the buttons, nothing scrolls sideways at
+    375 px, and once they have approved, the page shows their decision, not a reject form."""
+    with console_site(settings) as site:
+        change_id = add_to_newsletter(site, reason="x" * 300)  # one long unbroken word
+        page = new_page(viewport=PHONE)
+        authenticator(page, site, "mops-lead")
+        page.goto(f"{site.base}/login")
+        assert not scrolls_sideways(page)
+        page.click("#login")
+        page.wait_for_url(f"{site.base}/queue")
+        for path in ("/queue", "/history", f"/changes/{change_id}"):
+            page.goto(f"{site.base}{path}")
+            assert not scrolls_sideways(page), path
+        records, decide = page.locator("#records"), page.locator("#decide")
+        assert records.bounding_box()["y"] < decide.bounding_box()["y"]
+        summary = page.locator("#approval-summary")
+        expect(summary).to_have_text("Needs 1 more approval; no approvals yet.")
+        page.click("#approve")
+        page.wait_for_url(re.compile(r".*decided=approved$"))
+        expect(summary).to_have_text("Approved by 1 of 1 required reviewers — ready to apply.")
+        expect(page.locator("#my-decision")).to_contain_text("You approved this change at")
+        expect(page.locator("#reject-form")).to_have_count(0)
+        expect(page.locator("#approve-form")).to_have_count(0)
+        assert not scrolls_sideways(page)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "console-change-phone.png"), full_page=True)
 
 
 def test_a_form_post_without_the_csrf_token_is_refused(settings: Settings, new_page: Any) -> None:

@@ -103,6 +103,34 @@ def test_the_change_page_says_what_things_are(site: Site, lead: Reviewer) -> Non
     assert row["principal"] == "mops-lead" and "3 people shown (masked)" in row["result_summary"]
 
 
+def test_a_change_page_costs_few_marketo_calls(site: Site, lead: Reviewer) -> None:
+    """Marketo allows 100 calls per 20 s for the whole instance: a page must not spend them on
+    reading every campaign again. The first view reads each listed campaign's smart list
+    once (nothing twice); the next views read only the list and the page's people."""
+    plan = add_to_newsletter(site)
+    emu = site.desk.connectors.emulator("marketo")
+    emu.core.reset_log()
+    first = lead.page(f"/changes/{plan['change_id']}")
+    assert "Feeds email sends" in first.text and "Monthly Newsletter" in first.text
+    lines = [f"{r.method} {r.path}?{r.query}" for r in emu.core.requests]
+    assert len(lines) == len(set(lines)), lines  # nothing read twice
+    # Listed campaigns are not read again one by one: only their smart lists (their audience).
+    again_read = [
+        r.path
+        for r in emu.core.requests
+        if "/program/" in r.path or (r.path.endswith(".json") and "/smartCampaign/" in r.path)
+    ]
+    assert all(p.endswith("/smartList.json") for p in again_read), again_read
+    assert len(emu.requests_to("/leads.json")) == 1  # the page's people: one batch read
+    emu.core.reset_log()
+    again = lead.page(f"/changes/{plan['change_id']}")
+    assert "Feeds email sends" in again.text and "Monthly Newsletter" in again.text
+    assert [r.path for r in emu.core.requests] == [
+        f"/rest/v1/lists/{mk.list_id(0)}.json",
+        "/rest/v1/leads.json",
+    ]
+
+
 def test_names_from_the_crm_are_spelled_out(site: Site, lead: Reviewer) -> None:
     plan = add_to_newsletter(site)
     state = site.desk.connectors.emulator("marketo").state
@@ -152,6 +180,21 @@ def test_a_passkey_signed_approval_is_recorded_and_verifies(site: Site, lead: Re
     assert verify.exit_code == 0, verify.output
     assert "1 decisions, every signature verifies" in verify.output
     assert plan["change_id"] in lead.page("/history").text
+
+
+def test_console_and_review_show_say_the_same_about_approvals(site: Site, lead: Reviewer) -> None:
+    change_id = str(add_to_newsletter(site)["change_id"])
+    where = ["--manifest", str(site.settings.manifest_path), "--home", str(site.settings.home)]
+
+    def both_say(text: str) -> None:
+        page = lead.page(f"/changes/{change_id}").text
+        assert f'<p id="approval-summary"><strong>{text}.</strong></p>' in page
+        shown = CliRunner().invoke(app, ["review", "show", change_id, *where])
+        assert shown.exit_code == 0 and f"{text}." in shown.output, shown.output
+
+    both_say("Needs 1 more approval; no approvals yet")
+    assert lead.decide(change_id, "approve", "fine").status_code == 200
+    both_say("Approved by 1 of 1 required reviewers — ready to apply")
 
 
 def test_refusals_are_audited_and_change_nothing(site: Site, lead: Reviewer) -> None:

@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from mopsgate.governance.approvals import approval_progress, approve, cancel, reject
+from mopsgate.governance.approvals import (
+    approval_progress,
+    approval_summary,
+    approve,
+    cancel,
+    reject,
+)
 from mopsgate.governance.change_model import Change, ChangeStatus
 from mopsgate.governance.decision_proof import SignedDecision
 from mopsgate.governance.decision_statement import Verdict, new_statement
@@ -122,18 +128,28 @@ async def test_unknown_reviewer_and_reviewer_without_the_risk_class(store: Chang
 
 async def test_send_needs_two_distinct_reviewers_one_compliance(store: ChangeStore) -> None:
     c = await store.insert(fresh(risk=RiskClass.SEND, count=2, roles=("compliance",)))
+    assert approval_summary(M, c) == (
+        "Needs 2 more approvals (including role: compliance); no approvals yet"
+    )
     first = await approve_as(store, c, "lead", now=NOW)
     assert first.status is S.PROPOSED
     assert "1 of 2" in approval_progress(M, first).reason
+    assert approval_summary(M, first) == (
+        "Needs 1 more approval (role: compliance); approved by lead"
+    )
     with pytest.raises(NotPermitted, match="already approved") as exc:
         await approve_as(store, c, "lead", now=NOW)
     assert _code(exc) == "duplicate_approval"
     second = await approve_as(store, c, "ops2", now=NOW)
     assert second.status is S.PROPOSED
     assert "compliance" in approval_progress(M, second).reason
+    assert approval_summary(M, second) == (
+        "Needs 1 more approval (role: compliance); approved by lead, ops2"
+    )
     third = await approve_as(store, c, "dpo", now=NOW)
     assert third.status is S.APPROVED
     assert approval_progress(M, third).allowed
+    assert approval_summary(M, third) == "Approved by 3 (2 required) reviewers — ready to apply"
 
 
 async def test_approving_an_expired_change_marks_it_expired(store: ChangeStore) -> None:

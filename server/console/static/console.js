@@ -4,8 +4,11 @@
 
 const CSRF = document.querySelector('meta[name="csrf-token"]').content;
 
-function say(text) {
-  document.getElementById("status").textContent = text;
+// The status line sits next to the button that started the ceremony (each page has one).
+function say(text, failed) {
+  const status = document.getElementById("status");
+  status.textContent = text;
+  status.classList.toggle("error", Boolean(failed));
 }
 
 async function post(url, body, type) {
@@ -44,7 +47,7 @@ async function run(button, work) {
     const done = await work();
     location.assign(done.redirect);
   } catch (e) {
-    say("Failed: " + e.message);
+    say("Failed: " + e.message, true);
     button.disabled = false;
   }
 }

@@ -43,6 +43,7 @@ EventKind = Literal[
     "recovery",
     "enrolment",
     "exception",
+    "notification",
 ]
 Transport = Literal["stdio", "http", "memory", "cli", "console"]
 Decision = Literal["allowed", "denied", "error", "n/a"]

@@ -10,11 +10,16 @@ one message, and receivers de-duplicate on it. Payloads carry references and cou
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import JsonValue
+
+# The due time of a parked message: the sender gave up on it (after give_up_after_hours) and
+# only `mopsgate notify requeue` makes it due again.
+PARKED = datetime(9999, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -44,3 +49,22 @@ class Settlement:
     item_id: int
     retry_at: datetime | None = None
     error: str = ""
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """An unsent message as ``mopsgate notify list`` shows it: its topic, key and target,
+    never its payload (the operator needs to know what waits and why, not about whom)."""
+
+    id: int
+    topic: str
+    key: str
+    target: str | None  # for a delivery, the webhook target it is for
+    attempts: int
+    enqueued_at: datetime
+    due_at: datetime
+    last_error: str | None
+
+    @property
+    def parked(self) -> bool:
+        return self.due_at >= PARKED

@@ -11,13 +11,16 @@ a dead receiver adds almost no writes beside the calls' own. Every attempt of a 
 carries the same Idempotency-Key, so at-least-once becomes exactly-once for a receiver that
 de-duplicates.
 A delivery still refused after ``give_up_after_hours`` is parked with its last error and
-logged. Whatever goes wrong here is logged and retried; nothing is raised to a caller.
+logged (``mopsgate notify list`` shows it, ``notify requeue`` tries it again). Whatever goes
+wrong here is logged and retried; nothing is raised to a caller. An idle sender only reads:
+it takes the write lock only when a message is due, so it never competes with a long apply for
+SQLite's one writer; and a database that is briefly locked or unavailable costs one log line
+(and a quiet retry with backoff), not a traceback per second.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
@@ -48,17 +51,18 @@ from mopsgate.governance.notify_events import (
 )
 from mopsgate.governance.notify_model import WebhookTarget
 from mopsgate.governance.notify_render import body_for
-from mopsgate.governance.outbox import OutboxItem, OutboxMessage, Settlement
+from mopsgate.governance.outbox import PARKED, OutboxItem, OutboxMessage, Settlement
 from mopsgate.governance.ports import SYSTEM_CLOCK, ChangeStore, Clock
 from mopsgate.storage.api import Outbox
+from mopsgate.storage.errors import StorageUnavailable
 
 log = logging.getLogger("mopsgate.notify")
 
 BATCH = 50
 LEASE = timedelta(seconds=60)  # longer than a send may take (the sender's timeout is 5 s)
 MAX_RETRY_AFTER = timedelta(hours=1)
-PARKED = datetime(9999, 1, 1, tzinfo=dt.UTC)
 OVERDUE_EVERY = timedelta(hours=1)
+MAX_IDLE_BACKOFF = 30.0  # seconds between passes while the database stays unavailable
 
 
 def resolve_url(target: WebhookTarget, env: Mapping[str, str]) -> str | None:
@@ -88,18 +92,36 @@ class Notifier:
     _failures: dict[str, int] = field(default_factory=dict, init=False)
     _down_until: dict[str, datetime] = field(default_factory=dict, init=False)
     _last_error: dict[str, str] = field(default_factory=dict, init=False)
+    _unavailable: int = field(default=0, init=False)  # passes failed in a row on storage
 
     async def run_forever(self) -> None:
         while True:
-            try:
-                busy = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the storage may be briefly locked or closing: try again
-                log.exception("notification sender: a pass failed; retrying")
-                busy = 0
+            busy = await self.pass_quietly()
             if not busy:
-                await asyncio.sleep(self.poll_seconds)
+                backoff = min(MAX_IDLE_BACKOFF, self.poll_seconds * 2 ** min(self._unavailable, 8))
+                await asyncio.sleep(backoff if self._unavailable else self.poll_seconds)
+
+    async def pass_quietly(self) -> int:
+        """:meth:`run_once`, for the background loop: a database that is locked or closing
+        (a 10,000-record apply holds SQLite's write lock) is logged once, in one line, when it
+        starts and once when it ends; the pass is simply tried again. Anything else is a bug
+        and is logged with its traceback."""
+        try:
+            busy = await self.run_once()
+        except asyncio.CancelledError:
+            raise
+        except StorageUnavailable as exc:
+            if not self._unavailable:
+                log.warning("notification sender: %s; retrying quietly", exc.message)
+            self._unavailable += 1
+            return 0
+        except Exception:
+            log.exception("notification sender: a pass failed; retrying")
+            return 0
+        if self._unavailable:
+            log.info("notification sender: the database is usable again; sending resumes")
+            self._unavailable = 0
+        return busy
 
     async def run_once(self) -> int:
         """One pass: queue overdue reviews (hourly), claim what is due, turn notices into
@@ -109,6 +131,8 @@ class Notifier:
         manifest = await self.manifest()
         if manifest.notifications.targets:
             await self._queue_overdue(manifest, now)
+        if not await self.outbox.has_due(now):  # a read: the idle poll never locks the writer
+            return 0
         items = await self.outbox.claim_due(now, limit=BATCH, lease=LEASE)
         if not items:
             return 0

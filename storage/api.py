@@ -17,7 +17,7 @@ from mopsgate.governance.audit_chain import AuditHead, AuditRow, VerifyResult
 from mopsgate.governance.audit_query import AuditQuery
 from mopsgate.governance.bearer_tokens import IssuedToken, TokenRecord
 from mopsgate.governance.manifest_history import ManifestLoad
-from mopsgate.governance.outbox import OutboxItem, OutboxMessage, Settlement
+from mopsgate.governance.outbox import OutboxItem, OutboxMessage, QueuedMessage, Settlement
 from mopsgate.governance.ports import AuditSink, ChangeStore, FreezeSwitch, RateWindows
 from mopsgate.governance.reviewer_invites import Invite
 from mopsgate.governance.waiver_statement import SignedWaiver
@@ -109,6 +109,21 @@ class Outbox(Protocol):
     async def settle(self, settlements: Sequence[Settlement], *, at: datetime) -> None:
         """:meth:`sent` (at ``at``) or :meth:`retry_later` for each, in one transaction: a
         sender's whole pass costs one commit, not one per message."""
+        ...
+
+    async def has_due(self, now: datetime) -> bool:
+        """Whether :meth:`claim_due` would find anything: a read, so an idle sender polling
+        every second never takes the write lock a long apply needs."""
+        ...
+
+    async def unsent(self, *, limit: int) -> list[QueuedMessage]:
+        """Messages not yet sent, pending and parked, oldest first (a read)."""
+        ...
+
+    async def requeue(self, ids: Sequence[int] | None, *, now: datetime) -> list[int]:
+        """Make unsent messages due at ``now`` with a fresh give-up window: those in ``ids``,
+        or every parked one when ``ids`` is None. Returns the ids requeued (unknown and
+        already-sent ids are left out)."""
         ...
 
 

@@ -3,9 +3,12 @@ loopback port (nothing leaves the machine)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +19,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from typer.testing import CliRunner
 
+from mopsgate.governance.outbox import PARKED, Settlement
 from mopsgate.server.cli import app
 from mopsgate.server.settings import Settings
+from mopsgate.storage import open_storage
+from tests.conftest import audit_rows
 from tests.server.loopback import serving
 from tests.server.notify_support import RELAY_ENV, SLACK_ENV, add_targets
 
@@ -106,3 +112,64 @@ def test_a_freeze_from_the_cli_is_sent_by_notify_send(
     assert events == [("/relay", "applies.frozen"), ("/slack", "slack")]
     assert _run(settings, "notify", "send").exit_code == 0
     assert len(received.posts) == 2  # delivered once
+
+
+def _park_everything(settings: Settings) -> int:
+    """What 24 hours of a refusing receiver leaves: every delivery parked with its error."""
+
+    async def park() -> int:
+        storage = await open_storage(settings.storage())
+        try:
+            items = await storage.outbox.claim_due(
+                datetime.now(UTC) + timedelta(days=2), limit=100, lease=timedelta(seconds=60)
+            )
+            at = datetime.now(UTC)
+            await storage.outbox.settle(
+                [Settlement(i.id, PARKED, f"gave up: {i.last_error}") for i in items], at=at
+            )
+            return len(items)
+        finally:
+            await storage.close()
+
+    return asyncio.run(park())
+
+
+def test_parked_messages_are_listed_and_requeued(
+    settings: Settings, targets: pytest.MonkeyPatch, receiver_url: str, received: Received
+) -> None:
+    targets.setenv(SLACK_ENV, f"{receiver_url}/slack")
+    received.status = 500
+    assert _run(settings, "freeze", "--reason", "incident", "--by", "oncall").exit_code == 0
+    assert _run(settings, "notify", "send").exit_code == 0
+    listed = _run(settings, "notify", "list")
+    assert listed.exit_code == 0, listed.output
+    assert len(re.findall(r"^\d+ +pending ", listed.output, re.M)) == 2
+    assert "HTTP 500" in listed.output
+    assert "relay" in listed.output and "mops-slack" in listed.output
+    assert "incident" not in listed.output  # what a message says is never listed
+    assert "2 pending, 0 parked." in listed.output
+
+    assert _park_everything(settings) == 2
+    parked = _run(settings, "notify", "list", "--parked")
+    assert len(re.findall(r"^\d+ +parked ", parked.output, re.M)) == 2
+    assert "gave up: HTTP 500" in parked.output
+    assert "0 pending, 2 parked. Try parked ones again" in parked.output
+
+    neither = _run(settings, "notify", "requeue")
+    assert neither.exit_code == 2 and "or pass --all-parked" in neither.output
+    unknown = _run(settings, "notify", "requeue", "999")
+    assert unknown.exit_code == 1 and "no unsent message 999" in unknown.output
+    received.status = 200
+    again = _run(settings, "notify", "requeue", "--all-parked", "--by", "oncall")
+    assert again.exit_code == 0 and "Requeued 2 message(s)" in again.output
+    rows = [r for r in audit_rows(settings) if r["tool"] == "notify requeue"]
+    assert [(r["kind"], r["outcome"]) for r in rows] == [
+        ("notification", "refused"),
+        ("notification", "refused"),
+        ("notification", "ok"),
+    ]
+    assert rows[-1]["principal"] == "oncall" and "requeued 2" in rows[-1]["result_summary"]
+
+    assert _run(settings, "notify", "send").exit_code == 0
+    assert sorted(path for path, _, _ in received.posts[-2:]) == ["/relay", "/slack"]
+    assert "Nothing waits" in _run(settings, "notify", "list").output

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
 
-from mopsgate.governance.outbox import OutboxItem, OutboxMessage, Settlement
+from mopsgate.governance.outbox import PARKED, OutboxItem, OutboxMessage, QueuedMessage, Settlement
 from mopsgate.storage.postgres.codec import jsonb
 from mopsgate.storage.postgres.db import Conn, PgDb
 
@@ -21,6 +21,24 @@ _DUE = (
 _LEASE = (
     "UPDATE outbox SET locked_until = %s, attempts = attempts + 1 WHERE id = ANY(%s) "
     "RETURNING id, topic, key, payload, due_at, attempts, enqueued_at, last_error"
+)
+
+
+_HAS_DUE = (
+    "SELECT 1 FROM outbox WHERE due_at <= %s "
+    "AND sent_at IS NULL AND (locked_until IS NULL OR locked_until <= %s) LIMIT 1"
+)
+_PARKED_IDS = (
+    "SELECT id FROM outbox WHERE due_at >= %s "
+    "AND sent_at IS NULL AND (locked_until IS NULL OR locked_until <= %s) FOR UPDATE"
+)
+_THESE_IDS = (
+    "SELECT id FROM outbox WHERE id = ANY(%s) "
+    "AND sent_at IS NULL AND (locked_until IS NULL OR locked_until <= %s) FOR UPDATE"
+)
+_UNSENT = (
+    "SELECT id, topic, key, payload->>'target', attempts, enqueued_at, due_at, last_error "
+    "FROM outbox WHERE sent_at IS NULL ORDER BY enqueued_at, id LIMIT %s"
 )
 
 
@@ -65,6 +83,31 @@ async def _retry(conn: Conn, item_id: int, at: datetime, error: str) -> None:
     )
 
 
+async def _has_due(conn: Conn, now: datetime) -> bool:
+    return await (await conn.execute(_HAS_DUE, (now, now))).fetchone() is not None
+
+
+async def _unsent(conn: Conn, limit: int) -> list[QueuedMessage]:
+    cur = await conn.execute(_UNSENT, (limit,))
+    return [QueuedMessage(*row) for row in await cur.fetchall()]
+
+
+async def _requeue(conn: Conn, ids: Sequence[int] | None, now: datetime) -> list[int]:
+    """Not a message a sender holds right now (its lease stands): that one is being sent."""
+    if ids is None:
+        cur = await conn.execute(_PARKED_IDS, (PARKED, now))
+    else:
+        cur = await conn.execute(_THESE_IDS, (list(ids), now))
+    found = sorted(row[0] for row in await cur.fetchall())
+    if found:
+        await conn.execute(
+            "UPDATE outbox SET due_at = %s, enqueued_at = %s, locked_until = NULL "
+            "WHERE id = ANY(%s)",
+            (now, now, found),
+        )
+    return found
+
+
 async def _settle(conn: Conn, settlements: Sequence[Settlement], at: datetime) -> None:
     for s in settlements:
         if s.retry_at is None:
@@ -94,3 +137,12 @@ class PgOutbox:
     async def settle(self, settlements: Sequence[Settlement], *, at: datetime) -> None:
         if settlements:
             await self._db.write(partial(_settle, settlements=settlements, at=at))
+
+    async def has_due(self, now: datetime) -> bool:
+        return await self._db.read(partial(_has_due, now=now))
+
+    async def unsent(self, *, limit: int) -> list[QueuedMessage]:
+        return await self._db.read(partial(_unsent, limit=limit))
+
+    async def requeue(self, ids: Sequence[int] | None, *, now: datetime) -> list[int]:
+        return await self._db.write(partial(_requeue, ids=ids, now=now))

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
 
-from mopsgate.governance.outbox import OutboxItem, OutboxMessage, Settlement
+from mopsgate.governance.outbox import PARKED, OutboxItem, OutboxMessage, QueuedMessage, Settlement
 from mopsgate.storage.sqlite.codec import maybe_ts, to_json, ts, when
 from mopsgate.storage.sqlite.db import SqliteDb
 
@@ -17,6 +17,22 @@ _DUE = (
     "SELECT id, topic, key, payload, due_at, attempts, enqueued_at, last_error FROM outbox "
     "WHERE sent_at IS NULL AND due_at <= ? AND (locked_until IS NULL OR locked_until <= ?) "
     "ORDER BY due_at, id LIMIT ?"
+)
+_HAS_DUE = (
+    "SELECT 1 FROM outbox WHERE due_at <= ? "
+    "AND sent_at IS NULL AND (locked_until IS NULL OR locked_until <= ?) LIMIT 1"
+)
+_PARKED_IDS = (
+    "SELECT id FROM outbox WHERE due_at >= ? "
+    "AND sent_at IS NULL AND (locked_until IS NULL OR locked_until <= ?)"
+)
+_THESE_IDS = (
+    "SELECT id FROM outbox WHERE id IN (SELECT value FROM json_each(?)) "
+    "AND sent_at IS NULL AND (locked_until IS NULL OR locked_until <= ?)"
+)
+_UNSENT = (
+    "SELECT id, topic, key, json_extract(payload, '$.target'), attempts, enqueued_at, due_at, "
+    "last_error FROM outbox WHERE sent_at IS NULL ORDER BY enqueued_at, id LIMIT ?"
 )
 
 
@@ -64,6 +80,31 @@ def _retry(conn: sqlite3.Connection, item_id: int, at: datetime, error: str) -> 
     )
 
 
+def _has_due(conn: sqlite3.Connection, now: datetime) -> bool:
+    return conn.execute(_HAS_DUE, (ts(now), ts(now))).fetchone() is not None
+
+
+def _unsent(conn: sqlite3.Connection, limit: int) -> list[QueuedMessage]:
+    return [
+        QueuedMessage(id_, topic, key, target, attempts, when(enq), when(due), error)
+        for id_, topic, key, target, attempts, enq, due, error in conn.execute(_UNSENT, (limit,))
+    ]
+
+
+def _requeue(conn: sqlite3.Connection, ids: Sequence[int] | None, now: datetime) -> list[int]:
+    """Not a message a sender holds right now (its lease stands): that one is being sent."""
+    if ids is None:
+        rows = conn.execute(_PARKED_IDS, (ts(PARKED), ts(now)))
+    else:
+        rows = conn.execute(_THESE_IDS, (json.dumps(list(ids)), ts(now)))
+    found = sorted(r[0] for r in rows)
+    conn.executemany(
+        "UPDATE outbox SET due_at = ?, enqueued_at = ?, locked_until = NULL WHERE id = ?",
+        [(ts(now), ts(now), id_) for id_ in found],
+    )
+    return found
+
+
 def _settle(conn: sqlite3.Connection, settlements: Sequence[Settlement], at: datetime) -> None:
     for s in settlements:
         if s.retry_at is None:
@@ -93,3 +134,12 @@ class SqliteOutbox:
     async def settle(self, settlements: Sequence[Settlement], *, at: datetime) -> None:
         if settlements:
             await self._state.write(partial(_settle, settlements=settlements, at=at))
+
+    async def has_due(self, now: datetime) -> bool:
+        return await self._state.read(partial(_has_due, now=now))
+
+    async def unsent(self, *, limit: int) -> list[QueuedMessage]:
+        return await self._state.read(partial(_unsent, limit=limit))
+
+    async def requeue(self, ids: Sequence[int] | None, *, now: datetime) -> list[int]:
+        return await self._state.write(partial(_requeue, ids=ids, now=now))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from mopsgate.governance.outbox import OutboxMessage
+from mopsgate.governance.outbox import PARKED, OutboxMessage, Settlement
 from mopsgate.storage import Storage
 from tests.storage.backends import Backend
 
@@ -77,3 +77,44 @@ async def test_two_senders_never_claim_the_same_message(storage: Storage, backen
         await other.close()
     ids = [item.id for batch in batches for item in batch]
     assert len(ids) == len(set(ids)) == 40
+
+
+async def test_has_due_is_true_only_when_a_claim_would_find_something(storage: Storage) -> None:
+    assert not await storage.outbox.has_due(NOW)
+    await storage.outbox.enqueue(
+        [OutboxMessage("freeze", "later", {}, not_before=NOW + LEASE)], now=NOW
+    )
+    assert not await storage.outbox.has_due(NOW)
+    assert await storage.outbox.has_due(NOW + LEASE)
+    (held,) = await storage.outbox.claim_due(NOW + LEASE, limit=1, lease=LEASE)
+    assert not await storage.outbox.has_due(NOW + LEASE)  # leased by a sender
+    await storage.outbox.settle([Settlement(held.id, PARKED, "gave up: HTTP 410")], at=NOW)
+    assert not await storage.outbox.has_due(NOW + timedelta(days=3650))  # parked
+
+
+async def test_unsent_shows_pending_and_parked_and_requeue_brings_them_back(
+    storage: Storage,
+) -> None:
+    delivery = OutboxMessage("notify.delivery", "k@relay", {"target": "relay", "email": "a@b.c"})
+    await storage.outbox.enqueue([message("a"), message("b"), delivery], now=NOW)
+    a, b, d = await storage.outbox.claim_due(NOW, limit=9, lease=LEASE)
+    await storage.outbox.settle(
+        [
+            Settlement(a.id),
+            Settlement(b.id, PARKED, "gave up: HTTP 410"),
+            Settlement(d.id, NOW + LEASE, "HTTP 503"),
+        ],
+        at=NOW,
+    )
+    waiting = await storage.outbox.unsent(limit=10)
+    assert [(m.key, m.parked, m.target, m.last_error) for m in waiting] == [
+        ("b", True, None, "gave up: HTTP 410"),
+        ("k@relay", False, "relay", "HTTP 503"),
+    ]
+    assert "a@b.c" not in repr(waiting)  # a listing never carries a payload
+    later = NOW + timedelta(days=2)
+    assert await storage.outbox.requeue(None, now=later) == [b.id]
+    assert await storage.outbox.requeue([a.id, d.id, 999], now=later) == [d.id]  # a was sent
+    again = await storage.outbox.claim_due(later, limit=9, lease=LEASE)
+    assert [(i.message.key, i.enqueued_at) for i in again] == [("b", later), ("k@relay", later)]
+    assert await storage.outbox.requeue([b.id], now=later) == []  # leased: being sent now

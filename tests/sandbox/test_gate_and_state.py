@@ -20,6 +20,7 @@ from mopsgate.sandbox.salesforce import SalesforceEmulator
 from mopsgate.sandbox.salesforce import ids as sf
 from mopsgate.sandbox.salesforce.connect import sandbox_client as salesforce_client
 from mopsgate.sandbox.seed import seed_data
+from mopsgate.sandbox.vendors import new_emulator, sandbox_client
 
 SEED = seed_data()
 
@@ -100,3 +101,30 @@ async def test_two_emulators_over_one_state_serve_the_same_data(vendor: str) -> 
     assert len(first.core.write_requests) == 1 and second.core.write_requests == []
     await writer.aclose()
     await reader.aclose()
+
+
+SEEDED = {"marketo": MarketoEmulator, "hubspot": HubSpotEmulator, "salesforce": SalesforceEmulator}
+REFS = {"marketo": mk.lead_ref, "hubspot": hs.person_ref, "salesforce": sf.person_ref}
+FIELDS = {"marketo": "title", "hubspot": "jobtitle", "salesforce": "Title"}
+
+
+@pytest.mark.parametrize("vendor", ["marketo", "hubspot", "salesforce"])
+async def test_each_in_memory_sandbox_starts_from_the_whole_seed_and_owns_its_state(
+    vendor: str,
+) -> None:
+    """Every server on the in-memory sandbox gets its own copy of the seed (loaded once per
+    process and copied, ``sandbox.vendors``): a write in one is never seen by another."""
+    ref, field = REFS[vendor](3), FIELDS[vendor]
+    last = REFS[vendor](SEED.people[-1].idx)
+    loaded = sandbox_client(vendor, SEEDED[vendor](SEED))  # the seed loaded the long way
+    first, second = new_emulator(vendor), new_emulator(vendor)
+    writer, reader = sandbox_client(vendor, first), sandbox_client(vendor, second)
+    before = (await loaded.get_person(ref)).fields[field]
+    assert (await reader.get_person(last)).fields == (await loaded.get_person(last)).fields
+    [result] = await writer.update_people([PersonUpdate(ref=ref, fields={field: "Head of Ops"})])
+    assert result.ok and (await writer.get_person(ref)).fields[field] == "Head of Ops"
+    assert (await reader.get_person(ref)).fields[field] == before != "Head of Ops"
+    third = sandbox_client(vendor, new_emulator(vendor))
+    assert (await third.get_person(ref)).fields[field] == before
+    for client in (loaded, writer, reader, third):
+        await client.aclose()

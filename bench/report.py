@@ -46,7 +46,9 @@ def targets(r: dict[str, Any]) -> list[str]:
     return ["## Targets", "", *table(["measure", "target", "result", ""], rows)]
 
 
-def overhead(s: dict[str, Any]) -> list[str]:
+def overhead(
+    s: dict[str, Any], title: str = "## 1. Governance overhead (in-memory, per call)"
+) -> list[str]:
     rows = [
         [
             k,
@@ -71,7 +73,7 @@ def overhead(s: dict[str, Any]) -> list[str]:
         for c in s["comparisons"]
     ]
     return [
-        "## 1. Governance overhead (in-memory, per call)",
+        title,
         "",
         s["method"] + ".",
         "",
@@ -90,6 +92,10 @@ def overhead(s: dict[str, Any]) -> list[str]:
             comp,
         ),
     ]
+
+
+def latency(s: dict[str, Any]) -> list[str]:
+    return overhead(s, "## 1b. Realistic latency (every vendor answers after 100 ms)")
 
 
 def throughput(s: dict[str, Any]) -> list[str]:
@@ -306,6 +312,7 @@ def render(r: dict[str, Any]) -> str:
     out += targets(r)
     sections = (
         ("overhead", overhead),
+        ("latency", latency),
         ("throughput", throughput),
         ("audit", audit),
         ("audit_query", audit_query),

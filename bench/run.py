@@ -13,12 +13,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import audit, audit_query, notify, overhead, profiling, replicas, startup, throughput
+from bench import (
+    audit,
+    audit_query,
+    latency,
+    notify,
+    overhead,
+    profiling,
+    replicas,
+    startup,
+    throughput,
+)
 from bench.common import child_env, machine_info, write_bench_manifest
 from bench.targets import collect_targets
 
 SECTIONS = (
     "overhead",
+    "latency",
     "throughput",
     "audit",
     "audit_query",
@@ -36,6 +47,9 @@ class Config:
     overhead_rounds: int = 300
     overhead_warmup: int = 30
     overhead_reps: int = 3
+    latency_rounds: int = 40
+    latency_warmup: int = 3
+    latency_reps: int = 2
     clients: int = 16
     calls_per_client: int = 30
     http_calls_per_client: int = 15
@@ -61,6 +75,9 @@ QUICK = Config(
     overhead_rounds=5,
     overhead_warmup=1,
     overhead_reps=1,
+    latency_rounds=2,
+    latency_warmup=1,
+    latency_reps=1,
     clients=2,
     calls_per_client=3,
     http_calls_per_client=2,
@@ -133,6 +150,10 @@ async def run_section(name: str, tmp: Path, manifest: Path, cfg: Config, out_dir
             n=cfg.overhead_rounds,
             warmup=cfg.overhead_warmup,
             reps=cfg.overhead_reps,
+        )
+    if name == "latency":
+        return await latency.run(
+            tmp, manifest, n=cfg.latency_rounds, warmup=cfg.latency_warmup, reps=cfg.latency_reps
         )
     if name == "throughput":
         return await throughput.run(

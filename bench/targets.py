@@ -20,6 +20,19 @@ def overhead_targets(s: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def latency_targets(s: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        _t(
+            f"§1b {c['name']}, vendor answering in 100 ms (p50)",
+            c["target"],
+            f"{c['ratio_p50']:.3f} (+{c['added_p50_us'] / 1000:.2f} ms)",
+            c["met"],
+        )
+        for c in s["comparisons"]
+        if c["target"]
+    ]
+
+
 def throughput_targets(s: dict[str, Any]) -> list[dict[str, Any]]:
     out = [
         _t(
@@ -126,6 +139,7 @@ def notify_targets(s: dict[str, Any]) -> list[dict[str, Any]]:
 def collect_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     checks = {
         "overhead": overhead_targets,
+        "latency": latency_targets,
         "throughput": throughput_targets,
         "audit": audit_targets,
         "audit_query": audit_query_targets,

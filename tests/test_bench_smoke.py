@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bench import audit, audit_query, bulk, bulk_minimum, notify, overhead, throughput
+from bench import audit, audit_query, bulk, bulk_minimum, latency, notify, overhead, throughput
 from bench.common import BENCH_PRINCIPALS, write_bench_manifest
 from bench.report import audit_query as render_audit_query_lines
 from bench.report import render
@@ -50,6 +50,11 @@ async def test_overhead_throughput_audit_and_bulk_run(tmp_path: Path, bench_mani
     assert all(row["errors"] == 0 for row in over["rows"].values())
     results["overhead"] = over
 
+    slow = await latency.run(tmp_path, bench_manifest, n=1, warmup=0, reps=1)
+    assert all(row["errors"] == 0 for row in slow["rows"].values())
+    assert [c["target"] for c in slow["comparisons"]] == [f"<= {latency.TARGET_RATIO}"] * 3
+    results["latency"] = slow
+
     tp = await throughput.inmem(
         bench_manifest, tmp_path / "tp", 2, throughput.mixed_reads(), 3, 1, governed=True
     )
@@ -70,6 +75,8 @@ async def test_overhead_throughput_audit_and_bulk_run(tmp_path: Path, bench_mani
     results["targets"] = collect_targets(results)
     markdown = render(results)
     assert "## 1. Governance overhead" in markdown and "## 4. Bulk" in markdown
+    assert "## 1b. Realistic latency" in markdown
+    assert any(t["measure"].startswith("§1b get_person") for t in collect_targets(results))
 
 
 async def test_notify_section_runs(tmp_path: Path, bench_manifest: Path):

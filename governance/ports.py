@@ -203,3 +203,10 @@ class RateWindows(Protocol):
     async def count_calls(self, principal: str, now: float) -> WindowCount:
         """Committed calls of ``principal`` in the minute before ``now`` (epoch seconds)."""
         ...
+
+    async def count_calls_many(
+        self, principals: Sequence[str], now: float
+    ) -> dict[str, WindowCount]:
+        """:meth:`count_calls` of each principal, read in one snapshot: the calls admitted
+        together in a burst cost one read, not one each."""
+        ...

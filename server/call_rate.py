@@ -6,15 +6,24 @@ row is committed are read from the shared window (``governance/call_window.py``)
 process adds its own calls admitted but not yet audited, so concurrent calls in one process
 cannot slip past each other. The record-level hourly limit on proposals lives with the change
 store.
+
+Calls admitted together share their read: while one read is under way, the principals that
+ask next wait for the one after it (never joining a read that started before they asked, whose
+snapshot could miss a call released in between), so a burst of concurrent calls costs one hop
+to the database instead of one each, the way the audit writer shares its commits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
+from mopsgate.governance.call_window import WindowCount
 from mopsgate.governance.errors import AuditUnavailable, GovernanceError, RateLimited
 from mopsgate.governance.ports import RateWindows
+
+_Waiters = dict[str, list["asyncio.Future[WindowCount]"]]  # principal -> its callers
 
 
 class CallRate:
@@ -27,6 +36,8 @@ class CallRate:
         self._clock = clock
         self._in_flight: dict[str, int] = {}
         self._released: dict[str, int] = {}
+        self._waiting: _Waiters = {}  # asked for the next read
+        self._reader: asyncio.Task[None] | None = None
 
     async def admit(self, principal: str, per_minute: int) -> None:
         """Refuse (RateLimited) or count the call as in flight; :meth:`release` it once its
@@ -39,7 +50,7 @@ class CallRate:
         now = self._clock()
         released_before = self._released.get(principal, 0)
         try:
-            seen = await self._windows().count_calls(principal, now)
+            seen = await self._committed(principal)
         except GovernanceError as exc:  # the store is unavailable: no count, no call
             raise AuditUnavailable(
                 "the shared call-rate window could not be read, so the call was refused. "
@@ -58,6 +69,36 @@ class CallRate:
                 rule_id="rate-limit",
             )
         self._in_flight[principal] = self._in_flight.get(principal, 0) + 1
+
+    async def _committed(self, principal: str) -> WindowCount:
+        """The principal's committed calls, from the next shared read."""
+        future: asyncio.Future[WindowCount] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(principal, []).append(future)
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read_all(), name="mopsgate-call-rate")
+        return await future
+
+    async def _read_all(self) -> None:
+        """One read per round, for everyone who asked while the last one was under way."""
+        while self._waiting:
+            asked, self._waiting = self._waiting, {}
+            waiters = [(p, future) for p, futures in asked.items() for future in futures]
+            try:
+                counts = await self._windows().count_calls_many(sorted(asked), self._clock())
+            except BaseException as exc:  # each caller fails closed with it (admit says how)
+                for _, future in waiters:
+                    if future.done():  # its caller was cancelled meanwhile
+                        continue
+                    if isinstance(exc, Exception):
+                        future.set_exception(exc)
+                    else:  # the reader itself was cancelled: nobody may wait forever
+                        future.cancel()
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for principal, future in waiters:
+                if not future.done():
+                    future.set_result(counts[principal])
 
     def release(self, principal: str) -> None:
         self._released[principal] = self._released.get(principal, 0) + 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import partial
 
 from mopsgate.governance.call_window import WindowCount, first_counted_second
@@ -21,6 +21,11 @@ PRUNE_SQL = "DELETE FROM call_window WHERE principal = %s AND second < %s"
 COUNT_SQL = (
     "SELECT COALESCE(SUM(calls), 0), MIN(second) FROM call_window "
     "WHERE principal = %s AND second >= %s"
+)
+
+COUNT_MANY_SQL = (
+    "SELECT principal, SUM(calls), MIN(second) FROM call_window "
+    "WHERE principal = ANY(%s) AND second >= %s GROUP BY principal"
 )
 
 
@@ -43,6 +48,17 @@ async def count_calls(conn: Conn, principal: str, now: float) -> WindowCount:
     return WindowCount(int(row[0]), None if row[1] is None else int(row[1]))
 
 
+async def count_calls_many(
+    conn: Conn, principals: Sequence[str], now: float
+) -> dict[str, WindowCount]:
+    """:func:`count_calls` for several principals in one statement (one round trip)."""
+    out = dict.fromkeys(principals, WindowCount(0, None))
+    cur = await conn.execute(COUNT_MANY_SQL, (list(principals), first_counted_second(now)))
+    for principal, calls, second in await cur.fetchall():
+        out[str(principal)] = WindowCount(int(calls), None if second is None else int(second))
+    return out
+
+
 class PgRateWindows:
     """The :class:`~mopsgate.storage.api.RateWindows` for PostgreSQL."""
 
@@ -51,3 +67,8 @@ class PgRateWindows:
 
     async def count_calls(self, principal: str, now: float) -> WindowCount:
         return await self._db.read_one(partial(count_calls, principal=principal, now=now))
+
+    async def count_calls_many(
+        self, principals: Sequence[str], now: float
+    ) -> dict[str, WindowCount]:
+        return await self._db.read_one(partial(count_calls_many, principals=principals, now=now))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,11 @@ class Sink:
 class QuietWindows:
     async def count_calls(self, principal: str, now: float) -> WindowCount:
         return WindowCount(calls=0, oldest_second=None)
+
+    async def count_calls_many(
+        self, principals: Sequence[str], now: float
+    ) -> dict[str, WindowCount]:
+        return {p: WindowCount(calls=0, oldest_second=None) for p in principals}
 
 
 class NoVendors:

@@ -24,3 +24,16 @@ async def test_counted_calls_are_in_the_window_for_a_minute(storage: Storage) ->
     window = await storage.rates.count_calls("alice", now)
     assert window.oldest_second is not None and window.oldest_second <= now
     assert (await storage.rates.count_calls("alice", before + 62)).calls == 0
+
+
+async def test_a_burst_of_principals_is_counted_in_one_read(storage: Storage) -> None:
+    """What the calls admitted together share: each principal's own count, none mixed up."""
+    await asyncio.gather(
+        *(storage.audit.append(allowed(principal="alice"), count_call=True) for _ in range(2)),
+        storage.audit.append(allowed(principal="bob"), count_call=True),
+    )
+    now = time.time()
+    counts = await storage.rates.count_calls_many(["alice", "bob", "carol"], now)
+    assert {p: w.calls for p, w in counts.items()} == {"alice": 2, "bob": 1, "carol": 0}
+    assert counts["carol"].oldest_second is None
+    assert counts["alice"] == await storage.rates.count_calls("alice", now)

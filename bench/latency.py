@@ -28,7 +28,7 @@ def slow_emulators() -> dict[str, Any]:
 
 
 async def run(tmp: Path, manifest: Path, *, n: int, warmup: int, reps: int) -> dict[str, Any]:
-    specs = [v for v in overhead.variants() if v[2] == "get_person"]
+    specs = [v for v in overhead.variants() if v[2] in ("get_person", "commit")]
     out = await overhead.measure(
         tmp, manifest, slow_emulators(), specs, n=n, warmup=warmup, reps=reps, name="latency"
     )

@@ -8,6 +8,8 @@ every round, so machine noise lands on both sides alike. The audit log is durabl
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from bench.common import (
 
 VENDORS = ("marketo", "hubspot", "salesforce")
 TARGET_RATIO = 1.15
+FLOOR = "durable commit (raw sqlite3, FULL, one thread hop)"
 Variant = tuple[str, str, str, Any]  # label, side ("gov" | "bare"), tool, args or refs
 
 
@@ -44,6 +47,7 @@ def variants() -> list[Variant]:
         ("whoami (governed)", "gov", "whoami", {}),
         ("whoami (bare, same handler)", "bare", "whoami", {}),
         ("noop (bare SDK floor)", "bare", "noop", {}),
+        (FLOOR, "floor", "commit", {}),
     ]
     for vendor in VENDORS:
         refs = person_refs(vendor)
@@ -58,7 +62,37 @@ def _args(spec: Any, i: int) -> dict[str, Any]:
     return dict(spec)
 
 
-async def _timed(client: Client, tool: str, args: dict[str, Any]) -> tuple[float, bool]:
+class DurableCommit:
+    """The floor under any call whose row must be durable before it answers: one raw sqlite3
+    INSERT + COMMIT (WAL, ``synchronous=FULL``) on the same disk, on a worker thread as the
+    audit writer's is, timed in the same rounds. On a shared disk an fsync costs anything from
+    a few hundred microseconds to many milliseconds; this says which it was in this run."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS t (x TEXT)")
+
+    def _commit(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute("INSERT INTO t VALUES (?)", ("x" * 200,))
+        self.conn.execute("COMMIT")
+
+    async def call_tool(self, _tool: str, _args: dict[str, Any]) -> Any:
+        await asyncio.to_thread(self._commit)
+        return _Committed()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class _Committed:
+    is_error = False
+
+
+async def _timed(client: Any, tool: str, args: dict[str, Any]) -> tuple[float, bool]:
     t0 = time.perf_counter_ns()
     result = await client.call_tool(tool, args)
     return (time.perf_counter_ns() - t0) / 1e3, bool(result.is_error)
@@ -86,8 +120,9 @@ async def one_rep(
     bare = build_bare_server(runtime.connectors, twin_context(manifest, runtime.connectors))
     lat: dict[str, list[float]] = {label: [] for label, *_ in specs}
     errors = dict.fromkeys(lat, 0)
+    floor = DurableCommit(home / "floor" / "commit.db")
     async with Client(gov) as g, Client(bare) as b:
-        sides = {"gov": g, "bare": b}
+        sides: dict[str, Any] = {"gov": g, "bare": b, "floor": floor}
         for i in range(warmup):
             for _, side, tool, spec in specs:
                 await sides[side].call_tool(tool, _args(spec, i))
@@ -97,6 +132,7 @@ async def one_rep(
                 us, failed = await _timed(sides[side], tool, _args(spec, i))
                 lat[label].append(us)
                 errors[label] += failed
+    floor.close()
     return {"lat": lat, "errors": errors}
 
 
@@ -166,12 +202,18 @@ def comparisons(
                 f"get_person {vendor} (bare)",
             )
         )
+    floor_us = rows[FLOOR]["p50_us"] if FLOOR in rows else None
     out = []
     for name, gov, bare in pairs:
         g, b = rows[gov], rows[bare]
         r50 = ratio(g["p50_us"], b["p50_us"])
         out.append(
             {
+                # what the ratio would be if governance cost nothing but the durable commit
+                # made after the call: the best a row written after the vendor answers allows
+                "floor_ratio_p50": ratio(b["p50_us"] + floor_us, b["p50_us"])
+                if floor_us is not None
+                else None,
                 "name": name,
                 "governed_p50_us": g["p50_us"],
                 "bare_p50_us": b["p50_us"],

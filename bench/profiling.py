@@ -12,6 +12,7 @@ import io
 import pstats
 import re
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-OURS = re.escape(str(ROOT)) + r"/(server|governance|tools|connectors)/"
+OURS = re.escape(str(ROOT)) + r"/(mopsgate/)?(server|governance|tools|connectors|storage)/"
 
 
 def render(prof: cProfile.Profile, top: int) -> tuple[str, dict[str, list[str]]]:
@@ -70,9 +71,14 @@ def _table_lines(text: str, n: int) -> list[str]:
 
 
 async def profile(
-    out_dir: Path, name: str, call: Callable[[int], Awaitable[Any]], n: int, top: int = 30
+    out_dir: Path,
+    name: str,
+    call: Callable[[int], Awaitable[Any]],
+    n: int,
+    top: int = 30,
+    timer: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
-    prof = cProfile.Profile()
+    prof = cProfile.Profile(timer) if timer is not None else cProfile.Profile()
     prof.enable()
     try:
         for i in range(n):
@@ -82,7 +88,8 @@ async def profile(
     text, lines = render(prof, top)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"profile_{name}.txt"
-    path.write_text(f"cProfile of {n} calls: {name}\n\n{text}")
+    what = "the event loop thread's CPU time" if timer is not None else "wall time"
+    path.write_text(f"cProfile ({what}) of {n} rounds: {name}\n\n{text}")
     return {"file": _shown(path), "top": lines}
 
 
@@ -116,6 +123,50 @@ async def profile_governed_calls(
 
         out["governed_whoami"] = await profile(out_dir, "governed_whoami", whoami, n)
         out["governed_get_person"] = await profile(out_dir, "governed_get_person", get_person, n)
+    return out
+
+
+async def profile_concurrent(
+    tmp: Path, manifest: Path, rounds: int, out_dir: Path
+) -> dict[str, Any]:
+    """§2's whoami-only workload (16 in-memory clients at once), governed and bare, by CPU time
+    of the event loop thread: with the calls waiting on a shared commit, wall-clock shares are
+    mostly idle time; CPU shares say what each call costs the loop (client side included,
+    since the clients share this process)."""
+    import contextlib
+
+    from bench.bare import build_bare_server, twin_context
+    from bench.common import BENCH_PRINCIPALS
+    from bench.throughput import as_principal, drive, whoami_only
+    from mopsgate.server.app import build_runtime, build_server
+    from mopsgate.server.settings import Settings
+
+    out: dict[str, Any] = {}
+    for governed in (True, False):
+        runtime = build_runtime(
+            Settings(manifest, tmp / f"profile-tp-{governed}", sandbox="memory"),
+            env={},
+            emulators=fast_emulators(),
+            client_options=fast_client_options(),
+        )
+        bare = build_bare_server(runtime.connectors, twin_context(manifest, runtime.connectors))
+        servers = [
+            build_server(runtime, transport="memory", resolve_principal=as_principal(p))
+            if governed
+            else bare
+            for p in BENCH_PRINCIPALS[:16]
+        ]
+        async with contextlib.AsyncExitStack() as stack:
+            clients = [await stack.enter_async_context(Client(s)) for s in servers]
+            await drive(clients, whoami_only(), 3, 0)
+
+            async def burst(_: int, clients: list[Client] = clients) -> Any:
+                return await drive(clients, whoami_only(), 10, 0)
+
+            name = f"throughput_whoami_{'governed' if governed else 'bare'}"
+            out[name] = await profile(out_dir, name, burst, rounds, timer=time.thread_time)
+        if not governed:
+            await runtime.connectors.aclose()
     return out
 
 

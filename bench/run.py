@@ -194,6 +194,9 @@ async def run_section(name: str, tmp: Path, manifest: Path, cfg: Config, out_dir
             tmp, manifest, n=cfg.notify_calls, warmup=cfg.notify_warmup, reps=cfg.notify_reps
         )
     out = await profiling.profile_governed_calls(tmp, manifest, cfg.profile_calls, out_dir)
+    out |= await profiling.profile_concurrent(
+        tmp, manifest, max(1, cfg.profile_calls // 40), out_dir
+    )
     out["audit_verify"] = await asyncio.to_thread(
         profiling.profile_verify, tmp, cfg.profile_verify_rows, out_dir
     )

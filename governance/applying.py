@@ -28,7 +28,12 @@ from mopsgate.governance.cadence import RULE_ID as REVIEW_OVERDUE
 from mopsgate.governance.caller import Caller
 from mopsgate.governance.change_model import Change, ChangeStatus, PlannedRecord, utcnow
 from mopsgate.governance.confirm_token import verify
-from mopsgate.governance.consent_floor import Block, floor_blocks, reading_consent
+from mopsgate.governance.consent_floor import (
+    Block,
+    express_consent,
+    floor_blocks,
+    reading_consent,
+)
 from mopsgate.governance.errors import (
     ChangeRefused,
     FloorViolation,
@@ -412,7 +417,7 @@ async def find_drift(client: Connector, change: Change, manifest: Manifest) -> l
     plan = change.plan
     records = plan.effective_records
     if plan.operation == "schedule_campaign":
-        return await _audience_drift(client, change)
+        return await _audience_drift(client, change, manifest)
     if plan.operation == "archive_list":
         return await list_drift(client, plan)
     sending = plan.operation in ("trigger_campaign", "add_to_list")
@@ -430,7 +435,7 @@ async def find_drift(client: Connector, change: Change, manifest: Manifest) -> l
     )
     blocks: dict[str, Block] = {}  # who the floor now blocks from this send
     if plan.operation == "trigger_campaign":
-        blocks = await floor_blocks(client, people.values())
+        blocks = await floor_blocks(client, people.values(), express_consent(manifest, client.name))
     elif plan.operation == "add_to_list":
         _, blocks = await pl.send_list_floor(client, manifest, str(plan.target), people.values())
     out: list[str] = []
@@ -456,14 +461,14 @@ async def find_drift(client: Connector, change: Change, manifest: Manifest) -> l
     return out
 
 
-async def _audience_drift(client: Connector, change: Change) -> list[str]:
+async def _audience_drift(client: Connector, change: Change, manifest: Manifest) -> list[str]:
     campaign = await client.get_campaign(str(change.plan.target))
     try:
         with reading_consent(client.name, f"the audience of {campaign.name!r}"):
             people = await pl.schedule_audience(client, campaign)
     except FloorViolation as exc:
         return [exc.message.rstrip(".")]
-    blocks = await floor_blocks(client, people.values())
+    blocks = await floor_blocks(client, people.values(), express_consent(manifest, client.name))
     return [
         f"{ref} in the audience is now {why[1]} (consent re-checked at apply)"
         for ref, why in sorted(blocks.items())

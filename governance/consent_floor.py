@@ -22,6 +22,16 @@ match would block people who never opted out. ``find_duplicates`` reports those 
 human to merge. Sub-addresses (``jane+news@``) and provider dot rules are not folded either:
 they are other addresses as far as the vendors are concerned.
 
+Express consent (catalogue C-04). Some jurisdictions allow a commercial email only with
+express consent, and ask the sender to prove it (Canada's CASL). A person whose record places
+them in such a country (the vendor's country field: an ISO code or a name, matched without
+regard to case) may be sent to only if the connector's consent-evidence field holds something
+(a form, a date). Canada is built in and the manifest cannot remove it; a connector's
+``express_consent_countries`` adds others, and ``consent_evidence_field`` names the field if
+it is not the vendor's default. A person without a country is not placed anywhere: the rule
+asks for proof where the law is known to apply, and the opt-out and legal-basis checks hold
+for everyone. Any record of the person (by normalised email) that fails it blocks the person.
+
 The lookup costs extra upstream calls, at propose and again at apply: one batched
 ``people_by_email`` over the addresses of the people not already blocked by their own record
 (Marketo ≈ 1 call per 150 addresses, HubSpot 1 per 100, Salesforce 2 per 150 — Leads and
@@ -33,13 +43,15 @@ closed with nothing proposed or written.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import VendorError
 from mopsgate.crm.records import Person
 from mopsgate.governance.errors import UpstreamFailure
+from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.plan_checks import consent_blocks
 
 Block = tuple[str, str]  # (reason_code, reason)
@@ -48,12 +60,67 @@ Block = tuple[str, str]  # (reason_code, reason)
 _LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}")
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 # Worst first: the reason a person is blocked is the strongest one among their records.
-PRECEDENCE = ("opted_out", "suppressed", "consent_unknown")
+PRECEDENCE = ("opted_out", "suppressed", "consent_unknown", "express_consent_missing")
 UNMATCHABLE = (
     "consent_unknown",
     "consent unknown: the email address is malformed or not plain ASCII, so it cannot be "
     "matched against the opt-outs of other records",
 )
+
+
+# Built into the floor: the manifest may add countries, never remove these (Canada, CASL).
+EXPRESS_CONSENT_FLOOR = ("CA", "CAN", "Canada")
+
+
+@dataclass(frozen=True)
+class ExpressConsent:
+    """Where a person needs recorded consent evidence before they may be emailed."""
+
+    countries: frozenset[str]  # casefolded spellings
+    country_field: Mapping[str, str]  # person object -> its country field
+    evidence_field: Mapping[str, str]  # person object -> the field holding the proof
+
+    def block(self, person: Person) -> Block | None:
+        """(reason_code, reason) when ``person`` is in an express-consent country and their
+        record holds no consent evidence."""
+        country = person.fields.get(self.country_field.get(person.object, ""))
+        if not isinstance(country, str) or country.strip().casefold() not in self.countries:
+            return None
+        field = self.evidence_field.get(person.object)
+        evidence = person.fields.get(field) if field else None
+        if isinstance(evidence, str) and evidence.strip():
+            return None
+        return (
+            "express_consent_missing",
+            f"no consent evidence ({field or 'no evidence field on ' + person.object}) for a "
+            f"person in {country.strip()}, where email needs express consent on record (CASL)",
+        )
+
+
+def express_consent(manifest: Manifest, connector: str) -> ExpressConsent:
+    """The express-consent rule for ``connector``: the built-in countries plus the manifest's,
+    and the evidence field the manifest names or the vendor's default."""
+    cat = manifest.catalogue
+    cfg = manifest.connectors.get(connector)
+    added = cfg.express_consent_countries if cfg else ()
+    named = cfg.consent_evidence_field if cfg else None
+    objects = cat.person_objects.get(connector, ())
+    return ExpressConsent(
+        countries=frozenset(c.casefold() for c in (*EXPRESS_CONSENT_FLOOR, *added)),
+        country_field={
+            o: f for o in objects if (f := cat.field_for(connector, o, "country")) is not None
+        },
+        evidence_field={
+            o: f
+            for o in objects
+            if (f := named or cat.field_for(connector, o, "consent_evidence")) is not None
+        },
+    )
+
+
+def person_blocks(person: Person, express: ExpressConsent) -> Block | None:
+    """What the floor holds against this one record: its consent, then express consent."""
+    return consent_blocks(person) or express.block(person)
 
 
 def normalise_email(raw: str) -> str | None:
@@ -85,14 +152,16 @@ def email_of(client: Connector, person: Person) -> object:
     return client.role_value(person, "email")
 
 
-async def floor_blocks(client: Connector, people: Iterable[Person]) -> dict[str, Block]:
+async def floor_blocks(
+    client: Connector, people: Iterable[Person], express: ExpressConsent
+) -> dict[str, Block]:
     """ref → (reason_code, reason) for each of ``people`` the floor blocks from a send, by
     their own record and by every record sharing their normalised email. Raises
     :class:`UpstreamFailure` if the vendor cannot say (fail closed)."""
     blocks: dict[str, Block] = {}
     keys: dict[str, str] = {}  # ref -> normalised email, for those the lookup must clear
     for person in people:
-        if own := consent_blocks(person):
+        if own := person_blocks(person, express):
             blocks[person.ref] = own
             continue
         raw = email_of(client, person)
@@ -106,7 +175,7 @@ async def floor_blocks(client: Connector, people: Iterable[Person]) -> dict[str,
     if keys:
         found = await _same_email(client, set(keys.values()))
         for ref, key in keys.items():
-            if block := _worst(ref, found.get(key, ())):
+            if block := _worst(ref, found.get(key, ()), express):
                 blocks[ref] = block
     return blocks
 
@@ -142,10 +211,10 @@ async def _same_email(client: Connector, keys: set[str]) -> dict[str, list[Perso
     return out
 
 
-def _worst(ref: str, others: Iterable[Person]) -> Block | None:
+def _worst(ref: str, others: Iterable[Person], express: ExpressConsent) -> Block | None:
     found: dict[str, tuple[str, Block]] = {}
     for other in sorted(others, key=lambda p: p.ref):
-        if other.ref != ref and (block := consent_blocks(other)):
+        if other.ref != ref and (block := person_blocks(other, express)):
             found.setdefault(block[0], (other.ref, block))
     for code in PRECEDENCE:
         if code in found:

@@ -56,6 +56,7 @@ def run_checks(m: Manifest, cat: Catalogue, add: Add) -> None:
         if name not in known:
             add(("connectors", name), f"unknown connector {name!r}{suggest(name, known)}", None)
     check_declarations(m, cat, add)
+    _check_evidence_fields(m, cat, add)
     for conn, names in m.pii.items():
         if conn not in known:
             add(("pii", conn), f"pii: unknown connector {conn!r}{suggest(conn, known)}", None)
@@ -91,6 +92,22 @@ def run_checks(m: Manifest, cat: Catalogue, add: Add) -> None:
         ids.setdefault(rule.id, i)
         _check_rule(m, cat, i, rule, add)
     _check_conflicts(m, cat, add)
+
+
+def _check_evidence_fields(m: Manifest, cat: Catalogue, add: Add) -> None:
+    """The consent-evidence field must exist on every person object of its connector: a field
+    that is never there would block everyone in an express-consent country, silently."""
+    for name, cfg in m.connectors.items():
+        field = cfg.consent_evidence_field
+        for obj in cat.person_objects.get(name, ()):
+            fields = cat.objects.get(name, {}).get(obj)
+            if field is not None and fields is not None and field not in fields.fields:
+                add(
+                    ("connectors", name, "consent_evidence_field"),
+                    f"connectors.{name}.consent_evidence_field: {obj} has no field {field!r}"
+                    f"{suggest(field, fields.fields)}",
+                    field,
+                )
 
 
 OWNER_ROLES = {

@@ -86,6 +86,12 @@ class NotSendList(_Strict):
     """Why this list never feeds an email send (shown to reviewers and auditors)."""
 
 
+CountryName = Annotated[
+    str,
+    Field(min_length=2, max_length=60, pattern=r"^[A-Za-z][A-Za-z .'-]*[A-Za-z.]$"),
+]
+
+
 class ConnectorConfig(_Strict):
     """One vendor connection (``[connectors.<marketo|hubspot|salesforce>]``)."""
 
@@ -94,6 +100,14 @@ class ConnectorConfig(_Strict):
     defaults (one more approval per change, halved rate limits and caps, PII masked)."""
     not_send_lists: tuple[NotSendList, ...] = ()
     """Lists declared as feeding no email send (matters on Salesforce, see above)."""
+    express_consent_countries: tuple[CountryName, ...] = ()
+    """Countries, besides the built-in Canada (CASL), whose people may be emailed only with
+    consent evidence recorded: an ISO 3166 code or a name as the records spell it ("DE",
+    "Germany"), matched without regard to case. Adds to the floor; never removes Canada."""
+    consent_evidence_field: Ident | None = None
+    """The field that holds the proof of consent, if not the vendor's default
+    (consentEvidence / consent_evidence / Consent_Evidence__c); it must exist on every person
+    object of the connector."""
 
 
 def _check_ed25519(value: str) -> str:

@@ -19,7 +19,7 @@ from mopsgate.crm.records import Campaign, FieldInfo, Person
 from mopsgate.crm.refs import parse_ref
 from mopsgate.governance import send_lists
 from mopsgate.governance.change_model import BlockedRecord, FieldChange, Plan, PlannedRecord
-from mopsgate.governance.consent_floor import Block, floor_blocks
+from mopsgate.governance.consent_floor import Block, express_consent, floor_blocks, person_blocks
 from mopsgate.governance.errors import (
     FloorViolation,
     InvalidInput,
@@ -27,7 +27,7 @@ from mopsgate.governance.errors import (
     UpstreamFailure,
 )
 from mopsgate.governance.manifest_model import Manifest
-from mopsgate.governance.plan_checks import check_update_fields, consent_blocks
+from mopsgate.governance.plan_checks import check_update_fields
 from mopsgate.governance.policy import FieldAccess
 from mopsgate.governance.risk import RiskClass
 
@@ -126,12 +126,13 @@ async def send_list_floor(
     lookup runs only for a send list. Otherwise the lookup goes first, and the scan runs only
     if it blocked someone (nobody blocked: whether the list feeds sends does not matter)."""
     people = list(people)
-    if any(consent_blocks(p) for p in people):
+    express = express_consent(manifest, client.name)
+    if any(person_blocks(p, express) for p in people):
         lists = await send_lists.scan(client, manifest)
         if not lists.feeds_sends(list_ref):
             return None, {}
-        return lists.why(list_ref), await floor_blocks(client, people)
-    blocks = await floor_blocks(client, people)
+        return lists.why(list_ref), await floor_blocks(client, people, express)
+    blocks = await floor_blocks(client, people, express)
     if not blocks:
         return None, {}
     lists = await send_lists.scan(client, manifest)

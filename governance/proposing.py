@@ -24,7 +24,7 @@ from mopsgate.governance.change_model import (
 )
 from mopsgate.governance.change_rules import RecordBudget
 from mopsgate.governance.confirm_token import issue
-from mopsgate.governance.consent_floor import floor_blocks, reading_consent
+from mopsgate.governance.consent_floor import express_consent, floor_blocks, reading_consent
 from mopsgate.governance.errors import FloorViolation, InvalidInput, NotPermitted
 from mopsgate.governance.list_archive import plan_archive
 from mopsgate.governance.manifest_model import Manifest
@@ -183,7 +183,7 @@ class Proposer:
             }
             return pl.plan_updates(inp, people, described, access)
         if op == "schedule_campaign":
-            return await _plan_schedule(client, inp), risk
+            return await _plan_schedule(manifest, client, inp), risk
         if op == "archive_list":
             return await plan_archive(client, inp), risk
         if op == "merge_people":
@@ -212,7 +212,11 @@ class Proposer:
             assert inp.target is not None
             pl.require_campaign(await client.get_campaign(inp.target), op)
             return pl.plan_per_person(
-                inp, people, await floor_blocks(client, people.values())
+                inp,
+                people,
+                await floor_blocks(
+                    client, people.values(), express_consent(manifest, inp.connector)
+                ),
             ), risk
         return pl.plan_per_person(inp, people), risk
 
@@ -345,7 +349,7 @@ def _check_refs(connector: str, refs: list[str]) -> None:
         )
 
 
-async def _plan_schedule(client: Connector, inp: pl.PlanInput) -> Plan:
+async def _plan_schedule(manifest: Manifest, client: Connector, inp: pl.PlanInput) -> Plan:
     """A schedule sends to the whole audience, so one blocked member blocks the schedule."""
     from mopsgate.governance.change_model import FieldChange, PlannedRecord
 
@@ -354,7 +358,9 @@ async def _plan_schedule(client: Connector, inp: pl.PlanInput) -> Plan:
     pl.require_campaign(campaign, "schedule_campaign")
     with reading_consent(client.name, f"the audience of {campaign.name!r}"):
         audience = await pl.schedule_audience(client, campaign)
-    if blocks := await floor_blocks(client, audience.values()):
+    if blocks := await floor_blocks(
+        client, audience.values(), express_consent(manifest, client.name)
+    ):
         blocked = [
             BlockedRecord(ref=r, reason_code=c, reason=w) for r, (c, w) in sorted(blocks.items())
         ]

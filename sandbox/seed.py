@@ -11,6 +11,7 @@ every run, so tests can compute expectations from it independently of any emulat
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
@@ -396,6 +397,19 @@ def _drift(
     return tuple(out)
 
 
+# Subscribed people in Canada, in no list and with no other record, whose records hold no
+# consent evidence: CASL asks for express consent with proof, so the floor blocks them from
+# every send (catalogue C-04). Chosen, not drawn, so the rest of the data set stays as it was.
+NO_CONSENT_EVIDENCE = (764, 1153, 1457, 1765)
+
+
+def _with_evidence(p: SeedPerson) -> SeedPerson:
+    """Evidence goes with every recorded legal basis, except for ``NO_CONSENT_EVIDENCE``."""
+    if not p.legal_basis or (p.country == "CA" and p.idx in NO_CONSENT_EVIDENCE):
+        return p
+    return replace(p, consent_evidence=f"{p.legal_basis}: web form, {p.created_at:%Y-%m-%d}")
+
+
 @cache
 def seed_data(n_people: int = N_PEOPLE, seed: int = SEED) -> SeedData:
     """The data set for ``n_people`` people from the RNG seed ``seed`` (the default one is what
@@ -408,7 +422,7 @@ def seed_data(n_people: int = N_PEOPLE, seed: int = SEED) -> SeedData:
             people.append(_duplicate(rng, i, people[rng.randrange(0, i - 1)]))
         else:
             people.append(_person(rng, i))
-    frozen = tuple(people)
+    frozen = tuple(_with_evidence(p) for p in people)
     lists = _lists(rng, frozen)
     campaigns = _campaigns(rng, lists)
     traps = {
@@ -416,6 +430,9 @@ def seed_data(n_people: int = N_PEOPLE, seed: int = SEED) -> SeedData:
         "opted_out": [p.idx for p in frozen if p.email_opt_out],
         "suppressed": [p.idx for p in frozen if p.suppressed and not p.email_opt_out],
         "unknown_consent": [p.idx for p in frozen if p.consent_status == "unknown"],
+        "express_consent_missing": [
+            p.idx for p in frozen if p.consent_status == "subscribed" and not p.consent_evidence
+        ],
         "injection_text": [p.idx for p in frozen if any(t in p.notes for t in INJECTION_TEXTS)],
         "invisible_unicode": [
             p.idx for p in frozen if any(c in p.first_name + p.notes for c in INVISIBLES)
@@ -430,6 +447,7 @@ def seed_data(n_people: int = N_PEOPLE, seed: int = SEED) -> SeedData:
 __all__ = [
     "INJECTION_TEXTS",
     "INVISIBLES",
+    "NO_CONSENT_EVIDENCE",
     "OWNERS",
     "SeedActivity",
     "SeedCampaign",

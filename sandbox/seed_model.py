@@ -40,6 +40,9 @@ class SeedPerson:
     created_at: datetime
     updated_at: datetime
     duplicate_of: int | None = None
+    # What shows the consent was given (a form, a date): the floor asks for it in jurisdictions
+    # that require express consent (CASL in Canada) before anyone there may be emailed.
+    consent_evidence: str | None = None
 
     @property
     def consent_status(self) -> str:

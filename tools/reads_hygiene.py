@@ -16,7 +16,7 @@ from mopsgate.crm.errors import NotSupportedByVendor
 from mopsgate.crm.records import Campaign, CampaignMember, Page, Person, PersonQuery
 from mopsgate.crm.refs import parse_ref
 from mopsgate.governance.catalogue import Catalogue
-from mopsgate.governance.consent_floor import floor_blocks
+from mopsgate.governance.consent_floor import ExpressConsent, express_consent, floor_blocks
 from mopsgate.governance.hygiene import clean_text
 from mopsgate.governance.pii import mask_email
 from mopsgate.governance.policy import FieldAccess
@@ -156,8 +156,9 @@ def _members_fetch(
 
 
 class _Scan:
-    def __init__(self, client: Connector) -> None:
+    def __init__(self, client: Connector, express: ExpressConsent) -> None:
         self.client = client
+        self.express = express
         self.hits: dict[str, Conflict] = {}
         self.budget = [MAX_SCAN]
         self.lists: list[str] = []
@@ -183,7 +184,7 @@ class _Scan:
         unknown consent: the floor blocks them, so they are conflicts too (one batched lookup
         of every other record of their addresses)."""
         people = [person for person, _ in self.subscribed.values()]
-        for ref, (code, reason) in (await floor_blocks(self.client, people)).items():
+        for ref, (code, reason) in (await floor_blocks(self.client, people, self.express)).items():
             status = STATUS_OF_BLOCK.get(code, code)
             self._hit(ref, status, [status, reason], self.subscribed[ref][1])
 
@@ -218,7 +219,7 @@ async def find_consent_conflicts(ctx: ToolContext, args: ConflictsIn) -> Conflic
         same_connector(args.connector, campaign_ref(ctx.manifest.catalogue, args.campaign_ref))
     client = connector(ctx, args.connector)
     campaigns, all_seen = await _send_campaigns(client, args.campaign_ref)
-    scan = _Scan(client)
+    scan = _Scan(client, express_consent(ctx.manifest, args.connector))
     for camp in campaigns:
         if camp.audience_list_ref and camp.audience_list_ref != camp.ref:
             await scan.audience(camp.audience_list_ref)

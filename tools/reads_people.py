@@ -8,7 +8,7 @@ from datetime import UTC
 from pydantic import BaseModel, Field
 
 from mopsgate.crm.records import ApiBudget, ConsentStatus, Page, Person, PersonQuery
-from mopsgate.governance.consent_floor import floor_blocks
+from mopsgate.governance.consent_floor import express_consent, floor_blocks
 from mopsgate.governance.errors import InvalidInput
 from mopsgate.governance.hygiene import clean_text
 from mopsgate.governance.policy import FieldAccess, field_access
@@ -433,7 +433,11 @@ async def get_consent_state(ctx: ToolContext, args: ConsentIn) -> ConsentStateOu
     client = connector(ctx, conn)
     person = await client.get_person(args.ref)
     state = person.consent
-    if state.sendable and (block := (await floor_blocks(client, [person])).get(person.ref)):
+    if state.sendable and (
+        block := (await floor_blocks(client, [person], express_consent(ctx.manifest, conn))).get(
+            person.ref
+        )
+    ):
         ctx.notes.summary = f"{args.ref}: subscribed, blocked ({block[0]})"
         return ConsentStateOut(
             ref=args.ref, consent=consent_out(state), sendable=False, explanation=block[1]

@@ -79,6 +79,7 @@ def seed_props(p: SeedPerson, owner_native: str) -> Props:
         "hs_email_bad_address": to_prop(p.suppressed),
         "hs_email_quarantined": "false",
         "hs_legal_basis": p.legal_basis,
+        "consent_evidence": p.consent_evidence,
         "message": p.notes or None,
         "hs_analytics_source": p.lead_source,
         "createdate": iso(p.created_at),

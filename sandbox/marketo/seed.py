@@ -47,6 +47,7 @@ def lead_record(p: SeedPerson) -> dict[str, Any]:
         "do_not_call": p.do_not_call,
         "suppressed": p.suppressed,
         "legal_basis": p.legal_basis,
+        "consent_evidence": p.consent_evidence,
         "notes": p.notes or None,
         "lead_source": p.lead_source,
         "created_at": iso_z(p.created_at),

@@ -43,6 +43,7 @@ def person_record(p: SeedPerson) -> Record:
         "DoNotCall": p.do_not_call,
         "EmailBouncedReason": BOUNCE_REASON if p.suppressed else None,
         "Consent_Basis__c": p.legal_basis or None,
+        "Consent_Evidence__c": p.consent_evidence,
         "Description": p.notes or None,
         "LeadSource": p.lead_source,
         "CreatedDate": sf_datetime(p.created_at),

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from mopsgate.governance.consent_floor import floor_blocks, lookup_forms, normalise_email
+from mopsgate.governance.consent_floor import (
+    express_consent,
+    floor_blocks,
+    lookup_forms,
+    normalise_email,
+)
 from mopsgate.sandbox.seed import seed_data
 from mopsgate.server.app import Runtime
 from tests.server.e2e_support import VENDORS
@@ -70,7 +75,8 @@ async def test_the_worst_record_of_an_address_decides(vendor, runtime: Runtime):
     ]
     client = runtime.connectors.get(vendor)
     people = await client.get_people([v.ref(i) for i in (554, 1849, 60, 147)])
-    blocks = await floor_blocks(client, people.values())
+    express = express_consent(runtime.holder.manifest, vendor)
+    blocks = await floor_blocks(client, people.values(), express)
     assert sorted(blocks) == sorted([v.ref(554), v.ref(1849)])
     code, reason = blocks[v.ref(554)]
     assert code == "opted_out"

@@ -65,7 +65,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
+def _runtime(settings: Settings, transport: str):  # type: ignore[no-untyped-def]
     from mopsgate.server.app import build_runtime
 
     try:
@@ -73,15 +73,52 @@ def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
         runtime.connectors.check_production()
         signing_secret(settings)
     except ManifestError as exc:
-        for line in [str(p) for p in exc.problems] or [exc.message]:
+        problems = [str(p) for p in exc.problems] or [exc.message]
+        for line in problems:
             typer.echo(line, err=True)
+        _audit_refused_start(settings, transport, "manifest_invalid", "; ".join(problems))
         raise _fail(
             f"refusing to start: {settings.manifest_path} is not a valid manifest "
             "(run 'mopsgate manifest check' for details)"
         ) from exc
     except (ConfigError, SettingsError) as exc:
+        _audit_refused_start(settings, transport, "config_invalid", str(exc))
         raise _fail(f"refusing to start: {exc}") from exc
     return runtime
+
+
+def _audit_refused_start(settings: Settings, transport: str, code: str, reason: str) -> None:
+    """A start-up refused for the manifest or the configuration leaves a ``startup`` row
+    (catalogue M-01, M-02): the audit log is writable by now (``_require_current_schema``), and
+    who tried to start with what is part of the record. Refusals before that point (the state
+    directory or the database itself unusable) have nowhere to be written: stderr says them."""
+    from mopsgate.governance.audit_chain import AuditEvent
+    from mopsgate.storage import open_storage
+
+    async def write() -> None:
+        storage = await open_storage(settings.storage())
+        try:
+            await storage.audit.append(
+                AuditEvent(
+                    kind="startup",
+                    principal="(system)",
+                    transport="http" if transport == "http" else "stdio",
+                    tool="serve",
+                    decision="n/a",
+                    outcome="refused",
+                    error_code=code,
+                    reason=reason[:2000],
+                )
+            )
+        finally:
+            await storage.close()
+
+    try:
+        run(write())
+    except Exception:  # the refusal itself must still be said, whatever the log does
+        logging.getLogger("mopsgate.serve").warning(
+            "could not audit the refused start-up", exc_info=True
+        )
 
 
 def _require_current_schema(settings: Settings) -> None:
@@ -126,7 +163,7 @@ def serve(
     except PermissionError as exc:
         raise _fail(f"refusing to start: cannot set up the state directory ({exc})") from exc
     _require_current_schema(settings)
-    runtime = _runtime(settings)
+    runtime = _runtime(settings, transport)
     if transport == "stdio":
         _serve_stdio(runtime, principal or os.environ.get("MOPSGATE_PRINCIPAL"))
     elif transport == "http":

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
-from mopsgate.connectors.http import VendorHTTP
+from mopsgate.connectors.http import VendorHTTP, restrict_hosts
 from mopsgate.connectors.schema import PERSON_OBJECTS
 from mopsgate.crm.capabilities import Capabilities
 from mopsgate.crm.connector import (
@@ -40,6 +40,15 @@ from mopsgate.crm.records import (
     RecordResult,
 )
 from mopsgate.crm.refs import make_ref
+
+C = TypeVar("C", bound="ComposedConnector")
+
+
+def restricted(client: C, env: Mapping[str, str]) -> C:
+    """A production client built from the environment: it may only call its vendor's
+    documented hosts and those the admin lists (``connectors.hosts``)."""
+    restrict_hosts(client.http, env)
+    return client
 
 
 class ComposedConnector:

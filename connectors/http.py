@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from mopsgate.connectors.hosts import allowed_hosts, check_host
 from mopsgate.crm.errors import (
     MalformedResponse,
     TokenExpired,
@@ -148,6 +149,17 @@ def _redirected(vendor: str, response: httpx.Response) -> MalformedResponse:
     )
 
 
+# Headers that describe the bytes on the wire, not the decoded body handed on.
+_RAW = {"content-encoding", "content-length", "transfer-encoding"}
+
+
+def restrict_hosts(http: VendorHTTP, env: Mapping[str, str]) -> None:
+    """Make a production client refuse every host but its vendor's and the admin's; the
+    configured base URL is checked now, so a wrong one stops start-up rather than a call."""
+    http.allowed_hosts = allowed_hosts(http.vendor, env)
+    check_host(http.vendor, urlsplit(http.base_url).hostname, http.allowed_hosts)
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Retry-After is either delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
     if not value:
@@ -173,6 +185,12 @@ class VendorHTTP:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     transport: httpx.AsyncBaseTransport | None = None
     timeout: float = 30.0
+    # Production clients: the only hosts a request may go to (``connectors.hosts``); None for
+    # sandbox clients, whose emulators run in this process.
+    allowed_hosts: tuple[str, ...] | None = None
+    # The most one answer may hold, decoded; the largest real page (2,000 Salesforce records,
+    # 300 Marketo leads with every field) is a few megabytes.
+    max_body_bytes: int = 32 * 1024 * 1024
     calls: int = 0
     _client: httpx.AsyncClient | None = None
 
@@ -277,14 +295,48 @@ class VendorHTTP:
         data: Mapping[str, str] | None,
         headers: dict[str, str],
     ) -> httpx.Response:
-        self.calls += 1
-        count_call()
-        return await self.client.request(
+        request = self.client.build_request(
             method, url, params=params, json=json, data=data, headers=headers
         )
+        if self.allowed_hosts is not None:
+            check_host(self.vendor, request.url.host, self.allowed_hosts)
+        self.calls += 1
+        count_call()
+        response = await self.client.send(request, stream=True)
+        try:
+            body = await self._capped_body(response)
+        finally:
+            await response.aclose()
+        kept = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _RAW]
+        return httpx.Response(response.status_code, headers=kept, content=body, request=request)
+
+    async def _capped_body(self, response: httpx.Response) -> bytes:
+        """Read the (decoded) body in chunks and stop at ``max_body_bytes`` (catalogue U-13): a
+        vendor or a proxy answering hundreds of megabytes, or a small body that inflates, costs
+        at most the cap in memory and ends the call with a clear error."""
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise MalformedResponse(
+                    self.vendor,
+                    f"answered more than {self.max_body_bytes:,} bytes; mopsgate stops reading "
+                    "there, so nothing of it was used",
+                    http_status=response.status_code,
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _parse(self, response: httpx.Response) -> Any:
         if not response.content:
+            if response.status_code in (200, 201):  # these vendors say "nothing" with a 204
+                raise MalformedResponse(
+                    self.vendor,
+                    f"answered HTTP {response.status_code} with an empty body where JSON was "
+                    "expected",
+                    http_status=response.status_code,
+                )
             return None
         ctype = response.headers.get("content-type", "")
         if "json" not in ctype:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mopsgate.crm.redact import MAX_MESSAGE, mask_text
+
 
 @dataclass
 class RecordError:
@@ -16,9 +18,15 @@ class RecordError:
     code: str
     message: str
 
+    def __post_init__(self) -> None:
+        self.message = mask_text(self.message, MAX_MESSAGE)
+
 
 class VendorError(Exception):
-    """Base of everything a vendor call can fail with; ``message`` is the vendor's own words."""
+    """Base of everything a vendor call can fail with; ``message`` is the vendor's own words,
+    with addresses, phone numbers and credentials masked (catalogue L-11): a validation error
+    that echoes ``jane@acme.com`` reaches the assistant, the change outcome and the audit log
+    as ``j***@acme.com``."""
 
     retryable = False
 
@@ -32,6 +40,7 @@ class VendorError(Exception):
         retry_after: float | None = None,
         record_errors: list[RecordError] | None = None,
     ) -> None:
+        message = mask_text(message, MAX_MESSAGE)
         super().__init__(f"{vendor}: {message}" + (f" ({code})" if code else ""))
         self.vendor = vendor
         self.message = message
@@ -114,4 +123,19 @@ class ConfigError(Exception):
         return (
             f"connector {self.connector!r} is in production but {self.variable} is not set; "
             f"set it in the environment or .env{(' (' + self.hint + ')') if self.hint else ''}"
+        )
+
+
+@dataclass
+class HostNotAllowed(ConfigError):
+    """A production connector was about to call a host outside its allowlist (catalogue I-12):
+    the request is not sent, so neither the credentials nor the data reach it."""
+
+    host: str = ""
+
+    def __str__(self) -> str:
+        return (
+            f"connector {self.connector!r} may not call {self.host or 'an unnamed host'}: it is "
+            f"not one of the vendor's documented hosts nor listed in {self.variable}"
+            f"{(' (' + self.hint + ')') if self.hint else ''}"
         )

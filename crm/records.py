@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mopsgate.crm.redact import MAX_MESSAGE, mask_text
 
 T = TypeVar("T")
 
@@ -190,3 +192,9 @@ class RecordResult(_Model):
     ok: bool
     code: str | None = None
     message: str | None = None
+
+    @field_validator("message")
+    @classmethod
+    def _masked(cls, value: str | None) -> str | None:
+        """The vendor's words about one record, masked like every vendor message (L-11)."""
+        return mask_text(value, MAX_MESSAGE) if value is not None else None

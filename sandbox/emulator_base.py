@@ -246,6 +246,8 @@ REDIRECT_HOST = "evil.example"  # where a ``redirect_on`` fault points
 MALFORMED = {
     "html": ("<html><body>502 Bad Gateway</body></html>", "text/html"),
     "truncated": ('{"result": [{"id": 1, "email": "', "application/json"),
+    "empty": ("", "application/json"),  # a 200 with no body where records belong
+    "wrong_type": ('{"result": []}', "text/plain"),  # JSON a proxy relabelled
 }
 FORBIDDEN = {  # read by every vendor's error mapping: HubSpot's and Salesforce's shapes at once
     "message": "The integration user has no access to this field (field-level security)",
@@ -256,7 +258,8 @@ FORBIDDEN = {  # read by every vendor's error mapping: HubSpot's and Salesforce'
 
 def _aimed_answer(faults: Faults, request: Request) -> Response | None:
     """The answer an aimed fault gives in place of the route's: a redirect to another host,
-    a body that is not the vendor's JSON, or the CRM's own permission refusal."""
+    a body that is not the vendor's JSON, the CRM's own permission refusal, a validation
+    refusal, or an answer far too large."""
     line = request_line(request)
     if faults.take_redirect(line):
         return RedirectResponse(f"https://{REDIRECT_HOST}{request.url.path}", 302)
@@ -265,7 +268,32 @@ def _aimed_answer(faults: Faults, request: Request) -> Response | None:
         return Response(body, status_code=200, media_type=ctype)
     if faults.take_forbidden(line):
         return JSONResponse([FORBIDDEN] if "/services/" in line else FORBIDDEN, status_code=403)
+    if faults.take_invalid(line):
+        return _invalid(line, faults.invalid_message)
+    if faults.take_huge(line):
+        pad = "x" * max(0, faults.huge_bytes - 40)
+        return Response(f'{{"result": [], "padding": "{pad}"}}', media_type="application/json")
     return None
+
+
+def _invalid(line: str, message: str) -> Response:
+    """A validation refusal as each vendor writes one: Salesforce's error array, Marketo's
+    HTTP 200 ``success: false`` envelope, HubSpot's ``VALIDATION_ERROR``."""
+    if "/services/" in line:
+        return JSONResponse(
+            [{"message": message, "errorCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION"}], 400
+        )
+    if "/rest/" in line:
+        return JSONResponse(
+            {
+                "requestId": "fault",
+                "success": False,
+                "errors": [{"code": "1003", "message": message}],
+            }
+        )
+    return JSONResponse(
+        {"status": "error", "message": message, "category": "VALIDATION_ERROR"}, status_code=400
+    )
 
 
 class Gate:

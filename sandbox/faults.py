@@ -42,6 +42,15 @@ class Faults:
     malformed_on: dict[str, int] = field(default_factory=dict)
     malformed_kind: str = "html"
     forbidden_on: dict[str, int] = field(default_factory=dict)
+    # The next N calls whose request line contains the key are refused as invalid input, in
+    # the vendor's own envelope, with ``invalid_message`` as the vendor's words (which, like
+    # real validation errors, may echo an address or a token back).
+    invalid_on: dict[str, int] = field(default_factory=dict)
+    invalid_message: str = "Invalid value"
+    # The next N calls whose request line contains the key get a 200 of valid JSON that is
+    # ``huge_bytes`` long (a runaway export, a proxy's loop): what a size cap must stop.
+    huge_on: dict[str, int] = field(default_factory=dict)
+    huge_bytes: int = 2_000_000
 
     def take_rate_limit(self, line: str = "") -> bool:
         if self.rate_limit_next > 0:
@@ -63,6 +72,12 @@ class Faults:
 
     def take_forbidden(self, line: str) -> bool:
         return _take_aimed(self.forbidden_on, line)
+
+    def take_huge(self, line: str) -> bool:
+        return _take_aimed(self.huge_on, line)
+
+    def take_invalid(self, line: str) -> bool:
+        return _take_aimed(self.invalid_on, line)
 
     def take_redirect(self, line: str) -> bool:
         return _take_aimed(self.redirect_on, line)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from mopsgate.connectors.composed import ComposedConnector
+from mopsgate.connectors.composed import ComposedConnector, restricted
 from mopsgate.connectors.http import Auth
 from mopsgate.connectors.hubspot import ids
 from mopsgate.connectors.hubspot.account import HubSpotAccount
@@ -91,10 +91,10 @@ class HubSpotClient(ComposedConnector):
                 env["HUBSPOT_REFRESH_TOKEN"],
                 access_token=env.get("HUBSPOT_ACCESS_TOKEN") or None,
             )
-            return cls(base_url, auth=auth, api_family=api_family, **kw)
+            return restricted(cls(base_url, auth=auth, api_family=api_family, **kw), env)
         token = env.get("HUBSPOT_ACCESS_TOKEN")
         if not token:
             raise ConfigError(
                 ids.VENDOR, "HUBSPOT_ACCESS_TOKEN", "a private-app access token, pat-..."
             )
-        return cls(base_url, token, api_family=api_family, **kw)
+        return restricted(cls(base_url, token, api_family=api_family, **kw), env)

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from mopsgate.connectors.composed import ComposedConnector
+from mopsgate.connectors.composed import ComposedConnector, restricted
 from mopsgate.connectors.http import Clock, RateLimiter, RetryPolicy, VendorHTTP
 from mopsgate.connectors.marketo import ids
 from mopsgate.connectors.marketo.account import MarketoAccount
@@ -107,9 +107,12 @@ class MarketoClient(ComposedConnector):
                     else "Admin > LaunchPoint > your custom service"
                 )
                 raise ConfigError(ids.VENDOR, var, hint)
-        return cls(
-            env["MARKETO_BASE_URL"],
-            env["MARKETO_CLIENT_ID"].strip(),
-            env["MARKETO_CLIENT_SECRET"].strip(),
-            **kw,
+        return restricted(
+            cls(
+                env["MARKETO_BASE_URL"],
+                env["MARKETO_CLIENT_ID"].strip(),
+                env["MARKETO_CLIENT_SECRET"].strip(),
+                **kw,
+            ),
+            env,
         )

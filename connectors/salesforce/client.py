@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from mopsgate.connectors.composed import ComposedConnector
+from mopsgate.connectors.composed import ComposedConnector, restricted
 from mopsgate.connectors.http import RateLimiter, RetryPolicy
 from mopsgate.connectors.salesforce import ids
 from mopsgate.connectors.salesforce.account import SalesforceAccount
@@ -94,9 +94,12 @@ class SalesforceClient(ComposedConnector):
         if not ids.VERSION_RE.match(version):
             raise ConfigError(ids.VENDOR, "SALESFORCE_API_VERSION", "expected e.g. v62.0")
         kw.setdefault("api_version", version)
-        return cls(
-            values["SALESFORCE_LOGIN_URL"],
-            values["SALESFORCE_CLIENT_ID"],
-            values["SALESFORCE_CLIENT_SECRET"],
-            **kw,
+        return restricted(
+            cls(
+                values["SALESFORCE_LOGIN_URL"],
+                values["SALESFORCE_CLIENT_ID"],
+                values["SALESFORCE_CLIENT_SECRET"],
+                **kw,
+            ),
+            env,
         )

@@ -113,6 +113,7 @@ def _env(settings: Settings, base_url: str) -> dict[str, str]:
         "MOPSGATE_PRINCIPAL": "assistant",
         "HUBSPOT_ACCESS_TOKEN": hs.SANDBOX_TOKEN,
         "HUBSPOT_BASE_URL": base_url,
+        "HUBSPOT_ALLOWED_HOSTS": "127.0.0.1",  # the emulator on loopback (connectors/hosts.py)
     }
 
 

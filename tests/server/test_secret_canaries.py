@@ -31,6 +31,7 @@ CREDENTIALS = {
     "HUBSPOT_REFRESH_TOKEN": "canary-refresh-token-b84d10c3",
     "HUBSPOT_ACCESS_TOKEN": "canary-access-token-0e77aa42",
 }
+HOST = "hubspot.sandbox"  # BASE_URL's host, allowed by the admin (connectors/hosts.py)
 SIGNING_KEY = b"canary-signing-key-3b9f0c2d8e7a6f5b4c1d"
 
 
@@ -62,7 +63,7 @@ def production(request: Any, settings: Settings, manifest_path: Path) -> Any:
     emu = HubSpotEmulator()
     return build_runtime(
         settings,
-        env={**ENVS[request.param], "HUBSPOT_BASE_URL": BASE_URL},
+        env={**ENVS[request.param], "HUBSPOT_BASE_URL": BASE_URL, "HUBSPOT_ALLOWED_HOSTS": HOST},
         emulators={"hubspot": emu},
         client_options={"transport": in_process(emu.app)},
     )

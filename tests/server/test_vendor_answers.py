@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from mopsgate.connectors.composed import ComposedConnector
 from mopsgate.connectors.http import RetryPolicy
 from mopsgate.server.app import Runtime, build_runtime
 from mopsgate.server.settings import Settings
@@ -128,7 +129,7 @@ async def test_a_write_answered_with_a_redirect_is_not_counted_as_written(
     assert last_refusal(settings)["change_id"] == plan["change_id"]
 
 
-@pytest.mark.parametrize("kind", ["html", "truncated"])
+@pytest.mark.parametrize("kind", ["html", "truncated", "empty", "wrong_type"])
 @pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_a_malformed_answer_is_an_upstream_error_never_data(
     vendor, kind, connect, runtime: Runtime, settings: Settings
@@ -143,7 +144,7 @@ async def test_a_malformed_answer_is_an_upstream_error_never_data(
         result = await client.call_tool("get_person", {"ref": v.ref(7)})
         text = text_of(result)
         assert result.is_error and text.startswith("[upstream_error]"), text
-        assert "JSON" in text and "Traceback" not in text, text
+        assert "JSON" in text and "Traceback" not in text, text  # and no crash
         idxs = people("subscribed", 1, start=100)
         plan = await approved_titles(client, settings, v, idxs, "Never On Malformed")
         emu.core.faults.malformed_on[REREAD[vendor]] = 1
@@ -227,3 +228,35 @@ async def test_an_expired_vendor_token_is_renewed_once_and_never_logged(
     stored = b"".join(p.read_bytes() for p in settings.home.glob("mopsgate.db*"))
     for token in issued:
         assert token not in out + err and token.encode() not in stored
+
+
+@pytest.mark.parametrize("vendor", sorted(VENDORS))
+async def test_an_answer_over_the_size_cap_is_cut_off_and_never_used(
+    vendor, connect, runtime: Runtime, settings: Settings
+):
+    """U-13: an answer larger than the cap (here lowered to 64 kB so the test stays small; the
+    default is 32 MB) stops the read at the cap with a clear error, on a read and on the apply
+    re-read; nothing is written and both calls are audited."""
+    v = VENDORS[vendor]
+    emu = runtime.connectors.emulator(vendor)
+    connector = runtime.connectors.get(vendor)
+    assert isinstance(connector, ComposedConnector)
+    connector.http.max_body_bytes = 64_000
+    emu.core.faults.huge_bytes = 1_000_000
+    emu.core.faults.huge_on[READ[vendor]] = 1
+    async with connect("assistant") as client:
+        result = await client.call_tool("get_person", {"ref": v.ref(7)})
+        text = text_of(result)
+        assert result.is_error and text.startswith("[upstream_error]"), text
+        assert "more than 64,000 bytes" in text, text
+        assert last_refusal(settings, "get_person")["error_code"] == "upstream_error"
+        idxs = people("subscribed", 1, start=130)
+        before = emu.person_fields(v.native(idxs[0]))[v.title_field]
+        plan = await approved_titles(client, settings, v, idxs, "Never On Huge")
+        emu.core.faults.huge_on[REREAD[vendor]] = 1
+        emu.core.reset_log()
+        applied = await apply(client, plan)
+        assert applied.is_error and "more than 64,000 bytes" in text_of(applied), text_of(applied)
+    assert emu.core.write_requests == []
+    assert emu.person_fields(v.native(idxs[0]))[v.title_field] == before
+    assert last_refusal(settings)["change_id"] == plan["change_id"]

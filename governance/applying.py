@@ -45,6 +45,7 @@ from mopsgate.governance.list_archive import list_drift
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.owner_targets import inactive_owners
 from mopsgate.governance.ports import AuditSink, ChangeStore
+from mopsgate.governance.progress import Progress, Steps, advance
 from mopsgate.governance.record_locks import RecordLocks
 from mopsgate.governance.vendor_state import UNVERIFIABLE, written_now
 
@@ -83,11 +84,13 @@ class Applier:
         client: Connector | None = None,
         clients: Callable[[str], Connector] | None = None,
         now: datetime | None = None,
+        progress: Progress | None = None,
     ) -> Change:
         """Every attempt leaves an intent row before anything else happens, so no upstream
         write can ever happen without one (if the row cannot be written, nothing is tried).
         ``client`` serves a change on one connector; ``clients`` gives each connector's client
-        (a change across connectors needs one per part)."""
+        (a change across connectors needs one per part). ``progress`` hears of every batch
+        re-read and every batch written, counted toward one total."""
         change = await self.store.require(change_id)
         await self.audit.append(apply_intent_event(caller, change, digest, "apply requested"))
         principal = caller.principal or ""
@@ -103,12 +106,17 @@ class Applier:
             )
         claimed = await self.store.claim_for_apply(change.id, nonce, now=now)
         client_for = _client_for(client, clients)
+        steps = Steps(progress, _work(claimed))
         async with self.records.holding(_lock_keys(claimed)):  # re-read to write: one at a time
-            await self._refuse_if_drifted(client_for, claimed, manifest)
-            return await self._write(client_for, claimed)
+            await self._refuse_if_drifted(client_for, claimed, manifest, steps)
+            return await self._write(client_for, claimed, steps)
 
     async def _refuse_if_drifted(
-        self, client_for: Callable[[str], Connector], claimed: Change, manifest: Manifest
+        self,
+        client_for: Callable[[str], Connector],
+        claimed: Change,
+        manifest: Manifest,
+        steps: Steps | None = None,
     ) -> None:
         """Re-read every target (consent included), on every connector the change touches;
         anything moved anywhere ends the change as stale before a single write. A failed
@@ -116,7 +124,7 @@ class Applier:
         try:
             drift: list[str] = []
             for part in across.parts(claimed):
-                found = await find_drift(client_for(part.connector), part, manifest)
+                found = await find_drift(client_for(part.connector), part, manifest, steps)
                 prefix = f"{part.connector}: " if part is not claimed else ""
                 drift += [prefix + line for line in found]
         except Exception as exc:
@@ -164,15 +172,18 @@ class Applier:
                     await self.store.mark_expired(change.id)
             raise
 
-    async def _write(self, client_for: Callable[[str], Connector], change: Change) -> Change:
+    async def _write(
+        self, client_for: Callable[[str], Connector], change: Change, steps: Steps | None = None
+    ) -> Change:
         """Part by part (one part unless the change spans connectors), batch by batch."""
         pieces = [(p, p.plan.effective_records) for p in across.parts(change)]
         records = [r for _, recs in pieces for r in recs]
         written = 0
+        sent = Sent(steps, len(records))
         for n, (part, recs) in enumerate(pieces):
             later = [r for _, rest in pieces[n + 1 :] for r in rest]
             done = await self._write_part(
-                client_for(part.connector), change, part, recs, later, written
+                client_for(part.connector), change, part, recs, later, written, sent
             )
             if isinstance(done, Change):  # the last answer was lost, the write was not
                 return done
@@ -193,6 +204,7 @@ class Applier:
         records: Sequence[PlannedRecord],
         later: Sequence[PlannedRecord],
         written_before: int,
+        sent: Sent | None = None,
     ) -> int | Change:
         """Write one connector's records; returns how many were written (or the applied
         change, when a failed call's re-read shows every record of the plan written). A batch
@@ -229,6 +241,8 @@ class Applier:
                 ],
             )
             written += sum(r.ok for r in outcomes)
+            if sent is not None:
+                await sent.batch(len(batch), written_before + written)
         return written
 
     async def _fail_part_way(
@@ -293,6 +307,32 @@ class Applier:
             "will not be re-applied; propose the remainder again.",
             details={"status": failed.status},
         )
+
+
+NO_REREAD = ("schedule_campaign", "archive_list")  # their drift check reads no batch of people
+
+
+def _work(change: Change) -> int:
+    """An apply's units of progress: every record re-read, then every record written."""
+    total = 0
+    for part in across.parts(change):
+        n = len(part.plan.effective_records)
+        total += n if part.plan.operation in NO_REREAD else 2 * n
+    return total
+
+
+@dataclass
+class Sent:
+    """The write phase's count, for the progress message: records sent, of how many."""
+
+    steps: Steps | None
+    total: int
+    done: int = 0
+
+    async def batch(self, size: int, written: int) -> None:
+        self.done += size
+        message = f"applying: {self.done} of {self.total} records sent ({written} written)"
+        await advance(self.steps, size, message)
 
 
 def _account(written: int, total: int) -> str:
@@ -411,9 +451,12 @@ async def send_batch(
     return await client.delete_people(refs)
 
 
-async def find_drift(client: Connector, change: Change, manifest: Manifest) -> list[str]:
+async def find_drift(
+    client: Connector, change: Change, manifest: Manifest, steps: Steps | None = None
+) -> list[str]:
     """What moved since the plan, record by record and field by field. ``manifest`` is the one
-    the plan was made under (apply has checked its digest)."""
+    the plan was made under (apply has checked its digest). ``steps`` hears of every batch
+    re-read."""
     plan = change.plan
     records = plan.effective_records
     if plan.operation == "schedule_campaign":
@@ -422,7 +465,9 @@ async def find_drift(client: Connector, change: Change, manifest: Manifest) -> l
         return await list_drift(client, plan)
     sending = plan.operation in ("trigger_campaign", "add_to_list")
     with reading_consent(client.name, f"{len(records)} people") if sending else nullcontext():
-        people = await pl.read_people(client, [r.ref for r in records])
+        people = await pl.read_people(
+            client, [r.ref for r in records], steps, "re-reading before the apply"
+        )
     members = (
         await pl.list_member_refs(client, str(plan.target))
         if plan.operation in ("add_to_list", "remove_from_list")

@@ -29,6 +29,7 @@ from mopsgate.governance.errors import (
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.plan_checks import check_update_fields
 from mopsgate.governance.policy import FieldAccess
+from mopsgate.governance.progress import Steps, advance
 from mopsgate.governance.risk import RiskClass
 
 MEMBER = "__member__"
@@ -49,18 +50,25 @@ class PlanInput:
     grants: frozenset[str] = frozenset()
 
 
-async def read_people(client: Connector, refs: Sequence[str]) -> dict[str, Person]:
+async def read_people(
+    client: Connector, refs: Sequence[str], steps: Steps | None = None, doing: str = "planning"
+) -> dict[str, Person]:
     """Batch reads grouped by object and cut at the vendor's read batch, so a plan of N people
     costs the minimum number of vendor calls (a mix of person objects read in one chunk would
-    cost a query per object per chunk on vendors that keep them apart)."""
+    cost a query per object per chunk on vendors that keep them apart). ``steps`` hears of
+    every batch read (``doing`` says what the reads are for)."""
     by_object: dict[str, list[str]] = {}
     for ref in refs:
         by_object.setdefault(parse_ref(ref).object, []).append(ref)
     size = max(1, client.capabilities.read_batch)
     out: dict[str, Person] = {}
+    read = 0
     for group in by_object.values():
         for start in range(0, len(group), size):
-            out.update(await client.get_people(group[start : start + size]))
+            chunk = group[start : start + size]
+            out.update(await client.get_people(chunk))
+            read += len(chunk)
+            await advance(steps, len(chunk), f"{doing}: {read} of {len(refs)} records read")
     return out
 
 

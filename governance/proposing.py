@@ -38,6 +38,7 @@ from mopsgate.governance.policy import (
     record_cap,
 )
 from mopsgate.governance.ports import ChangeStore
+from mopsgate.governance.progress import Progress, Steps
 from mopsgate.governance.record_limits import split_hint
 from mopsgate.governance.risk import RiskClass
 
@@ -71,6 +72,7 @@ class Proposer:
         finish_of: str | None = None,
         use_case: str | None = None,
         now: datetime | None = None,
+        progress: Progress | None = None,
     ) -> Proposal:
         return await self.propose_across(
             manifest=manifest,
@@ -85,6 +87,7 @@ class Proposer:
             finish_of=finish_of,
             use_case=use_case,
             now=now,
+            progress=progress,
         )
 
     async def propose_across(
@@ -102,11 +105,13 @@ class Proposer:
         finish_of: str | None = None,
         use_case: str | None = None,
         now: datetime | None = None,
+        progress: Progress | None = None,
     ) -> Proposal:
         """One change over one or several connectors (``governance/across.py``), one input per
         connector: each part is planned, floor-checked and capped on its own connector with its
         own client, then the parts are stored, reviewed and tokened as one change, whose
-        approvals are the strictest any part needs. One input is an ordinary change."""
+        approvals are the strictest any part needs. One input is an ordinary change.
+        ``progress`` hears of every batch of records read for the plan."""
         if not inputs or len({i.connector for i in inputs}) != len(inputs):
             raise InvalidInput(
                 "a change across connectors takes one part per connector.",
@@ -115,10 +120,11 @@ class Proposer:
         plans: list[Plan] = []
         needs: list[tuple[str, ApprovalRequirement]] = []
         strongest = risk
+        steps = Steps(progress, sum(len(_read_refs(inp)) for inp in inputs))
         for inp in inputs:
             _check_refs(inp.connector, _target_refs(inp))
             plan, part_risk = await self._plan(
-                manifest, principal, clients[inp.connector], inp, risk
+                manifest, principal, clients[inp.connector], inp, risk, steps
             )
             n = len(plan.records) + len(plan.blocked)
             await self._check_class(
@@ -170,11 +176,12 @@ class Proposer:
         client: Connector,
         inp: pl.PlanInput,
         risk: RiskClass,
+        steps: Steps,
     ) -> tuple[Plan, RiskClass]:
         op = inp.operation
         pl.require_capability(client.capabilities, op, inp.connector)
         if op == "update_fields":
-            people = await pl.read_people(client, list(inp.updates))
+            people = await pl.read_people(client, _read_refs(inp), steps)
             objects = {p.object for p in people.values()}
             described = {o: {f.name: f for f in await client.describe_fields(o)} for o in objects}
             access = {
@@ -190,9 +197,9 @@ class Proposer:
             return await _plan_merge(manifest, principal, client, inp), risk
         if op in ("add_to_list", "trigger_campaign"):  # sends: the floor decides
             with reading_consent(client.name, f"{len(inp.refs)} people"):
-                people = await pl.read_people(client, inp.refs)
+                people = await pl.read_people(client, inp.refs, steps)
         else:
-            people = await pl.read_people(client, inp.refs)
+            people = await pl.read_people(client, inp.refs, steps)
         if op in ("add_to_list", "remove_from_list"):
             assert inp.target is not None
             members = await pl.list_member_refs(client, inp.target)
@@ -308,6 +315,13 @@ def blocked_refs(blocked: Sequence[BlockedRecord], most: int = 8) -> str:
     shown = [f"{b.ref} ({b.reason_code})" for b in blocked[:most]]
     more = len(blocked) - most
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def _read_refs(inp: pl.PlanInput) -> list[str]:
+    """The records a plan reads in batches: what its progress counts."""
+    if inp.operation in ("schedule_campaign", "archive_list", "merge_people"):
+        return []
+    return list(inp.updates) if inp.operation == "update_fields" else list(inp.refs)
 
 
 def _target_refs(inp: pl.PlanInput) -> list[str]:

@@ -29,11 +29,13 @@ from mopsgate.governance.decision_audit import DecisionsVerdict, DeclaredKeys, c
 from mopsgate.governance.errors import ManifestError
 from mopsgate.governance.manifest_load import load_manifest_text
 from mopsgate.governance.manifest_model import Manifest
+from mopsgate.governance.progress import Progress, Steps
 from mopsgate.governance.reviewer_proof import declared_keys
 from mopsgate.governance.waiver_audit import check_exceptions
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
 from mopsgate.server.cli_period import bad_option, parse_moment, parse_since
+from mopsgate.server.cli_progress import progress_bar
 from mopsgate.server.settings import load_settings
 from mopsgate.storage import AuditReader, audit_reader, stored_decisions, stored_exceptions
 from mopsgate.storage.errors import StorageNotFound, StorageUnavailable
@@ -95,13 +97,20 @@ async def _tail(reader: AuditReader, n: int) -> list[dict[str, Any]]:
     return [row.as_dict() for row in await reader.tail(n)]
 
 
-async def _export(reader: AuditReader, out: TextIO) -> int:
+EXPORT_STEP = 10_000  # rows between two progress reports
+
+
+async def _export(reader: AuditReader, out: TextIO, progress: Progress | None = None) -> int:
     """One JSON object per line; JSON escaping keeps CRM text with newlines or ANSI codes from
-    forging extra lines in the export."""
+    forging extra lines in the export. ``progress`` counts rows against the head's seq."""
+    steps = Steps(progress, (await reader.head()).seq if progress is not None else 0)
     count = 0
     async for row in reader.rows():
         out.write(json.dumps(row.as_dict(), ensure_ascii=False) + "\n")
         count += 1
+        if count % EXPORT_STEP == 0:
+            await steps.advance(EXPORT_STEP, f"{count} rows exported")
+    await steps.advance(count - steps.done, f"{count} rows exported")
     return count
 
 
@@ -172,7 +181,8 @@ def verify_cmd(home: HomeOption = None) -> None:
     """Check the hash chain and every decision's and exception's signature; exit 1 and name
     what is wrong if anything was altered."""
     reader, where = _reader(home)
-    result: VerifyResult = _read(where, reader.verify())
+    with progress_bar("Checking the hash chain", "rows") as progress:
+        result: VerifyResult = _read(where, reader.verify(progress=progress))
     if result.ok:
         typer.echo(f"OK: {result.rows} rows, chain intact (head {result.head_hash[:12]})")
     else:
@@ -245,10 +255,11 @@ def export_cmd(
         raise typer.Exit(2)
     reader, where = _reader(home)
     if output is None:
-        _read(where, _export(reader, sys.stdout))
+        with progress_bar("Exporting", "rows") as progress:
+            _read(where, _export(reader, sys.stdout, progress))
         return
-    with output.open("w", encoding="utf-8") as out:
-        count = _read(where, _export(reader, out))
+    with output.open("w", encoding="utf-8") as out, progress_bar("Exporting", "rows") as progress:
+        count = _read(where, _export(reader, out, progress))
     typer.echo(f"Exported {count} rows to {output}", err=True)
 
 

@@ -38,6 +38,7 @@ from mopsgate.governance.errors import (
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.policy import Decision, decide, rate_limit, visible_tools
 from mopsgate.governance.ports import AuditSink
+from mopsgate.governance.progress import Progress
 from mopsgate.governance.record_limits import limits_note
 from mopsgate.server.call_rate import CallRate
 from mopsgate.server.errors import error_text, from_vendor, internal_error
@@ -211,20 +212,25 @@ class Pipeline:
         notes = {name: limits_note(manifest, principal, name) for name in self.specs}
         return {name: note for name, note in notes.items() if note}
 
-    async def call(self, caller: Caller, name: str, raw_args: object) -> CallOutcome:
+    async def call(
+        self, caller: Caller, name: str, raw_args: object, progress: Progress | None = None
+    ) -> CallOutcome:
         """Never raises but for the call's own cancellation (the client cancelled it, or its
         connection dropped), which is audited first, with what the call did until then: a
-        call that leaves no row is exactly what the audit log exists to rule out."""
+        call that leaves no row is exactly what the audit log exists to rule out.
+        ``progress`` is handed to the tool: long work tells it how far it got."""
         call = _Call(self._event(caller, name, raw_args, self.holder.digest))
         try:
-            return await self._govern(caller, call)
+            return await self._govern(caller, call, progress)
         except anyio.get_cancelled_exc_class():
             if not call.submitted:
                 with anyio.CancelScope(shield=True):
                     await self._audit_cancelled(call)
             raise
 
-    async def _govern(self, caller: Caller, call: _Call) -> CallOutcome:
+    async def _govern(
+        self, caller: Caller, call: _Call, progress: Progress | None = None
+    ) -> CallOutcome:
         name = str(call.event["tool"])
         try:
             manifest, digest = await self.holder.current()
@@ -237,7 +243,7 @@ class Pipeline:
             return await self._refused(call, internal_error(name, exc))
         call.counted = True  # from here on the call counts toward the principal's rate
         try:
-            return await self._call_admitted(caller, principal, manifest, call)
+            return await self._call_admitted(caller, principal, manifest, call, progress)
         finally:
             self.call_rate.release(principal)
 
@@ -269,7 +275,12 @@ class Pipeline:
         )
 
     async def _call_admitted(
-        self, caller: Caller, principal: str, manifest: Manifest, call: _Call
+        self,
+        caller: Caller,
+        principal: str,
+        manifest: Manifest,
+        call: _Call,
+        progress: Progress | None = None,
     ) -> CallOutcome:
         event = call.event
         name = str(event["tool"])
@@ -288,6 +299,7 @@ class Pipeline:
                 services=self.services(),
                 transport=caller.transport,
                 use_case=decision.use_case,
+                progress=progress,
             )
         except GovernanceError as refusal:
             return await self._refused(call, refusal)

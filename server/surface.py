@@ -147,7 +147,11 @@ class McpSurface:
         return self._tools[spec.name]
 
     async def call_tool(self, ctx: Any, params: CallToolRequestParams) -> CallToolResult:
-        outcome = await self.pipeline.call(self.caller(ctx), params.name, params.arguments or {})
+        """Long work reports progress on the request's own channel: the SDK sends
+        ``notifications/progress`` when the client gave a progress token, and nothing when not."""
+        outcome = await self.pipeline.call(
+            self.caller(ctx), params.name, params.arguments or {}, ctx.session.report_progress
+        )
         return to_call_result(outcome)
 
     def _remember_session(self, ctx: Any) -> None:

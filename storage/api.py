@@ -19,6 +19,7 @@ from mopsgate.governance.bearer_tokens import IssuedToken, TokenRecord
 from mopsgate.governance.manifest_history import ManifestLoad
 from mopsgate.governance.outbox import OutboxItem, OutboxMessage, QueuedMessage, Settlement
 from mopsgate.governance.ports import AuditSink, ChangeStore, FreezeSwitch, RateWindows
+from mopsgate.governance.progress import Progress
 from mopsgate.governance.reviewer_invites import Invite
 from mopsgate.governance.waiver_statement import SignedWaiver
 from mopsgate.governance.waivers import Waiver
@@ -43,8 +44,11 @@ class AuditReader(Protocol):
         """The rows matching every filter of ``query``, in seq order, streamed."""
         ...
 
-    async def verify(self, *, workers: int | None = None) -> VerifyResult:
-        """Check the whole chain and name the first bad row."""
+    async def verify(
+        self, *, workers: int | None = None, progress: Progress | None = None
+    ) -> VerifyResult:
+        """Check the whole chain and name the first bad row; ``progress`` hears of the rows
+        checked as the check goes."""
         ...
 
 

@@ -131,6 +131,7 @@ async def apply_change(ctx: ToolContext, args: ApplyIn) -> ChangeOut:
         manifest=ctx.manifest,
         digest=ctx.manifest_digest,
         clients=lambda name: connector(ctx, name),
+        progress=ctx.progress,
     )
     return _out(ctx, result)
 

@@ -21,6 +21,7 @@ from mopsgate.governance.applying import Applier
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.policy import FieldAccess
 from mopsgate.governance.ports import ChangeStore
+from mopsgate.governance.progress import Progress
 from mopsgate.governance.proposing import Proposer
 from mopsgate.governance.risk import RiskClass
 
@@ -125,6 +126,9 @@ class ToolContext:
     services: Services | None = None
     transport: str = "memory"
     use_case: str | None = None  # of the rule that allowed the call (decision.use_case)
+    # Told how far long work got (a plan's batches read, an apply's batches written): the
+    # client's progress notifications, when it asked for them.
+    progress: Progress | None = None
 
     def field_access(self, connector: str, obj: str) -> FieldAccess:
         from mopsgate.governance.policy import field_access

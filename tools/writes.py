@@ -91,6 +91,7 @@ async def propose(
         revert_of=revert_of,
         finish_of=finish_of,
         use_case=ctx.use_case,
+        progress=ctx.progress,
     )
     change = proposal.change
     ctx.notes.change_id = change.id

@@ -25,6 +25,7 @@ from mopsgate.governance.audit_chain import (
     stitch,
 )
 from mopsgate.governance.audit_query import AuditQuery
+from mopsgate.governance.progress import Progress, Steps
 from mopsgate.storage.postgres.audit import TABLE
 from mopsgate.storage.postgres.db import Conn, PgDb
 from mopsgate.storage.postgres.schema import readable_version
@@ -117,12 +118,17 @@ class PgAuditReader:
                 last = int(page[-1][0])
                 left = None if left is None else left - len(page)
 
-    async def verify(self, *, workers: int | None = None) -> VerifyResult:
+    async def verify(
+        self, *, workers: int | None = None, progress: Progress | None = None
+    ) -> VerifyResult:
         """Check the whole chain in one snapshot; report the first bad row. (``workers`` is
-        for SQLite's forked checkers; here the server streams the rows to one checker.)"""
+        for SQLite's forked checkers; here the server streams the rows to one checker, in one
+        transaction, so ``progress`` hears once, at the end.)"""
         del workers
         async with self._opened() as db:
             segments = await db.read(_scan)
+        rows = sum(s.rows for s in segments)
+        await Steps(progress, rows).advance(rows, f"{rows} of {rows} rows checked")
         return stitch(segments) if segments else EMPTY
 
     async def close(self) -> None:

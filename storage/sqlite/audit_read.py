@@ -40,6 +40,7 @@ from mopsgate.governance.audit_chain import (
     stitch,
 )
 from mopsgate.governance.audit_query import AuditQuery
+from mopsgate.governance.progress import Progress, Steps
 from mopsgate.storage.errors import StorageNotFound, StorageUnavailable
 from mopsgate.storage.migrate import HEAD, too_new
 from mopsgate.storage.query_sql import query_where
@@ -87,6 +88,7 @@ def digest_sql(conn: sqlite3.Connection) -> str | None:
 
 _BOUNDS = f"SELECT MIN(seq), MAX(seq), COUNT(*) FROM {TABLE}"  # noqa: S608 - constants only
 PARALLEL_MIN_ROWS = 200_000
+CHUNK_ROWS = 50_000  # per progress step: a million rows report 20 times
 PAGE = 2000
 EMPTY = VerifyResult(True, 0, None, "no audit rows yet")
 
@@ -160,6 +162,19 @@ def _digest_rows(
         pass
     for row in _range_rows(conn, full, last + 1, hi):
         yield row[0], row[-2], row[-1], b""
+
+
+async def _scan_chunks(db: SqliteDb, chunks: list[tuple[int, int]], steps: Steps) -> list[Segment]:
+    """The chunks in order, one thread hop each, on this process's connection."""
+    segments = []
+    for a, b in chunks:
+        segments.append(await db.read(partial(_scan_conn, lo=a, hi=b)))
+        await _checked(steps, segments[-1])
+    return segments
+
+
+async def _checked(steps: Steps, segment: Segment) -> None:
+    await steps.advance(segment.rows, f"{steps.done + segment.rows} of {steps.total} rows checked")
 
 
 def _scan(source: ReadSource, lo: int, hi: int) -> Segment:
@@ -258,8 +273,11 @@ class SqliteAuditReader:
         finally:
             await db.close()
 
-    async def verify(self, *, workers: int | None = None) -> VerifyResult:
-        """Check the whole chain; report the first bad row."""
+    async def verify(
+        self, *, workers: int | None = None, progress: Progress | None = None
+    ) -> VerifyResult:
+        """Check the whole chain; report the first bad row. The seq range is checked in chunks
+        of about CHUNK_ROWS rows, and ``progress`` hears of the rows checked after each."""
         parts = workers or os.cpu_count() or 1
         db = await self._open()
         try:
@@ -267,31 +285,38 @@ class SqliteAuditReader:
             if bounds is None:
                 return EMPTY
             lo, hi, count = bounds
+            steps = Steps(progress, count)
+            chunks = split_ranges(lo, hi, max(parts, -(-count // CHUNK_ROWS)))
             if parts < 2 or count < PARALLEL_MIN_ROWS:
-                return stitch([await db.read(partial(_scan_conn, lo=lo, hi=hi))])
+                return stitch(await _scan_chunks(db, chunks, steps))
         finally:
             await db.close()  # joins our thread: a fork below must find none of ours alive
-        return stitch(await self._scan_parallel(lo, hi, parts))
+        return stitch(await self._scan_parallel(chunks, parts, steps))
 
     async def close(self) -> None:
         """Nothing stays open between operations; a private copy (see ``readonly.py``) goes."""
         self._source.close()
 
-    async def _scan_parallel(self, lo: int, hi: int, parts: int) -> list[Segment]:
-        """Fork one process per range. Fork is only safe with no other thread alive (one
-        might hold a lock the child needs), so inside a server, or under a test driving the
-        CLI from a thread, the whole range is checked in one hop instead."""
+    async def _scan_parallel(
+        self, chunks: list[tuple[int, int]], parts: int, steps: Steps
+    ) -> list[Segment]:
+        """Check the chunks in ``parts`` forked processes. Fork is only safe with no other
+        thread alive (one might hold a lock the child needs), so inside a server, or under a
+        test driving the CLI from a thread, the chunks are checked one after the other."""
         if threading.active_count() > 1:
             db = await self._open()
             try:
-                return [await db.read(partial(_scan_conn, lo=lo, hi=hi))]
+                return await _scan_chunks(db, chunks, steps)
             finally:
                 await db.close()
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=parts, mp_context=context) as pool:
-            ranges = split_ranges(lo, hi, parts)
-            futures = [pool.submit(_scan, self._source, a, b) for a, b in ranges]
-            return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in futures)))
+            futures = [
+                asyncio.wrap_future(pool.submit(_scan, self._source, a, b)) for a, b in chunks
+            ]
+            for done in asyncio.as_completed(futures):
+                await _checked(steps, await done)
+            return [f.result() for f in futures]
 
     async def _open(self) -> SqliteDb:
         if not Path(self.path).is_file():

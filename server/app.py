@@ -22,7 +22,7 @@ from mopsgate.governance.ports import AuditSink, ChangeStore
 from mopsgate.governance.proposing import Proposer
 from mopsgate.governance.recovering import recover_change
 from mopsgate.server.call_rate import CallRate
-from mopsgate.server.catalogue import build_catalogue
+from mopsgate.server.catalogue import catalogue_of
 from mopsgate.server.manifest_holder import ManifestEvent, ManifestHolder, watch_manifest
 from mopsgate.server.manifest_provenance import record_event, record_in_force
 from mopsgate.server.notifier import Notifier
@@ -43,10 +43,10 @@ from mopsgate.server.surface import (
     announce_list_changed,
     build_mcp_server,
 )
+from mopsgate.server.tool_index import startup_specs
 from mopsgate.server.waiver_overlay import WaiverOverlay
 from mopsgate.storage import Storage, open_storage
 from mopsgate.storage.errors import StorageUnavailable
-from mopsgate.tools.registry import all_specs
 from mopsgate.tools.spec import Services, Spec
 
 log = logging.getLogger("mopsgate.server")
@@ -217,8 +217,11 @@ def build_runtime(
         raise SettingsError(
             f"MOPSGATE_SANDBOX must be one of {', '.join(SANDBOX_STATES)}, not {settings.sandbox!r}"
         )
+    specs = startup_specs(settings.home)  # without importing the tools, when it can
     holder = ManifestHolder(
-        settings.manifest_path, build_catalogue(), settle_seconds=settings.manifest_settle_seconds
+        settings.manifest_path,
+        catalogue_of(specs.values()),
+        settle_seconds=settings.manifest_settle_seconds,
     )
     environ = os.environ if env is None else env
     connectors = registry_for(
@@ -232,7 +235,7 @@ def build_runtime(
         settings=settings,
         holder=holder,
         connectors=connectors,
-        specs=all_specs(),
+        specs=specs,
         env=environ,
         notify_options=dict(notify_options or {}),
     )

@@ -6,17 +6,27 @@ the tools (their names, risk classes and connector needs) and the vendors' field
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 
 from mopsgate.connectors.capabilities import capabilities_of
 from mopsgate.connectors.schema import OTHER_OBJECTS, PERSON_OBJECTS
 from mopsgate.governance.catalogue import Catalogue, ObjectFields
-from mopsgate.tools.registry import SPECS
-from mopsgate.tools.spec import ConnectorNeed
+from mopsgate.tools.spec import ConnectorNeed, Spec
 
 
 @cache
 def build_catalogue() -> Catalogue:
+    """The catalogue of every tool mopsgate has (imports them all)."""
+    from mopsgate.tools.registry import SPECS
+
+    return catalogue_of(SPECS)
+
+
+def catalogue_of(tools: Iterable[Spec]) -> Catalogue:
+    """The catalogue of these tools: only their names, risk classes and connector needs are
+    read, so the stand-ins of a remembered listing (``tool_index.py``) serve as well."""
+    tools = list(tools)
     objects: dict[str, dict[str, ObjectFields]] = {}
     for connector, persons in PERSON_OBJECTS.items():
         objs: dict[str, ObjectFields] = {}
@@ -32,10 +42,10 @@ def build_catalogue() -> Catalogue:
             objs[obj] = ObjectFields(fields=frozenset())
         objects[connector] = objs
     return Catalogue(
-        tools={spec.name: spec.risk for spec in SPECS},
+        tools={spec.name: spec.risk for spec in tools},
         objects=objects,
         connectorless_tools=frozenset(
-            spec.name for spec in SPECS if spec.needs is not ConnectorNeed.ARGUMENT
+            spec.name for spec in tools if spec.needs is not ConnectorNeed.ARGUMENT
         ),
         list_objects={c: frozenset(capabilities_of(c).list_objects) for c in PERSON_OBJECTS},
         person_objects={c: tuple(persons) for c, persons in PERSON_OBJECTS.items()},

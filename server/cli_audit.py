@@ -222,8 +222,8 @@ def _say(verdict: DecisionsVerdict, one: str, many: str) -> None:
 
 
 def _declared_in(texts: dict[str, str]) -> DeclaredKeys:
-    """Which keys each recorded manifest declared per reviewer (None: no text recorded)."""
-    catalogue = build_catalogue()
+    """Which keys each recorded manifest declared per reviewer (None: no text recorded). The
+    catalogue (every tool imported) is built only once a decision needs a manifest read."""
     manifests: dict[str, Manifest | None] = {}
 
     def declared(digest: str, reviewer: str) -> frozenset[str] | None:
@@ -233,7 +233,7 @@ def _declared_in(texts: dict[str, str]) -> DeclaredKeys:
                 manifests[digest] = (
                     None
                     if text is None
-                    else load_manifest_text(text, f"manifest {digest[:12]}", catalogue)
+                    else load_manifest_text(text, f"manifest {digest[:12]}", build_catalogue())
                 )
             except ManifestError:
                 manifests[digest] = None

@@ -25,11 +25,12 @@ from typing import Any
 
 import pydantic
 
+from mopsgate.server.tool_index import FILE_NAME, IndexedSpec, listing, source_stamp
 from mopsgate.tools.spec import Spec
 
 log = logging.getLogger("mopsgate.server")
 
-FILE_NAME = "tool-schemas.json"
+__all__ = ["FILE_NAME", "Schemas", "fingerprint", "generate", "schemas"]
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")  # a function's repr names its (per-run) address
 Schemas = dict[str, tuple[dict[str, Any], dict[str, Any]]]  # tool -> (input, output)
 _MEMO: dict[str, Schemas] = {}  # per process: every server built here shares one listing
@@ -54,25 +55,36 @@ def generate(specs: Iterable[Spec]) -> Schemas:
     }
 
 
-def _read(path: Path, key: str) -> Schemas | None:
+def _read(path: Path, key: str) -> tuple[Schemas | None, object]:
+    """The remembered schemas (None unless they are this ``key``'s) and the file's source
+    stamp."""
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
+        return None, None
     if not isinstance(stored, dict) or stored.get("fingerprint") != key:
-        return None
+        return None, None
     tools = stored.get("tools")
     if not isinstance(tools, dict):
-        return None
+        return None, None
     try:
-        return {str(name): (dict(pair[0]), dict(pair[1])) for name, pair in tools.items()}
+        found = {str(name): (dict(pair[0]), dict(pair[1])) for name, pair in tools.items()}
     except (TypeError, ValueError, IndexError, KeyError):
-        return None
+        return None, None
+    return found, stored.get("sources")
 
 
-def _write(path: Path, key: str, schemas: Schemas) -> None:
-    """Atomically (a reader never sees half a file); a failure only costs the next start."""
-    body = json.dumps({"fingerprint": key, "tools": schemas}, separators=(",", ":"))
+def _write(path: Path, key: str, schemas: Schemas, specs: list[Spec]) -> None:
+    """Atomically (a reader never sees half a file); a failure only costs the next start.
+    The listing and the source stamp let the next start list the tools without importing
+    them (``tool_index.py``)."""
+    stored = {
+        "fingerprint": key,
+        "tools": schemas,
+        "sources": source_stamp(),
+        "listing": listing(specs),
+    }
+    body = json.dumps(stored, separators=(",", ":"))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".tool-schemas-", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -86,16 +98,19 @@ def _write(path: Path, key: str, schemas: Schemas) -> None:
 
 def schemas(specs: Iterable[Spec], home: Path | None) -> Schemas:
     """Every tool's (input, output) JSON Schema, from memory, the state directory or the
-    models, in that order."""
+    models, in that order. Stand-ins from the remembered listing carry their own."""
     specs = list(specs)
+    if specs and all(isinstance(s, IndexedSpec) for s in specs):
+        return {s.name: s.published for s in specs if isinstance(s, IndexedSpec)}
     key = fingerprint(specs)
     found = _MEMO.get(key)
     if found is None:
         path = home / FILE_NAME if home is not None else None
-        found = _read(path, key) if path is not None else None
+        found, sources = _read(path, key) if path is not None else (None, None)
         if found is None or set(found) != {s.name for s in specs}:
             found = generate(specs)
-            if path is not None and path.parent.is_dir():
-                _write(path, key, found)
+            sources = None
+        if path is not None and sources != source_stamp() and path.parent.is_dir():
+            _write(path, key, found, specs)  # new schemas, or this source's first start
         _MEMO[key] = found
     return found

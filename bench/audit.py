@@ -11,6 +11,8 @@ then the real CLI timed as a subprocess.
 from __future__ import annotations
 
 import asyncio
+import os
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -162,7 +164,14 @@ def build_chain(path: Path, rows: int, chunk: int = 20_000) -> float:
     return time.perf_counter() - t0
 
 
-def time_cli_verify(home: Path) -> tuple[float, str, int]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_cli_verify(home: Path) -> tuple[float, str, int, float]:
+    """Wall seconds, output, exit code and CPU seconds (the CLI and its forked checkers)."""
+    cpu0 = _children_cpu()
     t0 = time.perf_counter()
     proc = subprocess.run(
         [MOPSGATE, "audit", "verify", "--home", str(home)],
@@ -173,7 +182,8 @@ def time_cli_verify(home: Path) -> tuple[float, str, int]:
         stdin=subprocess.DEVNULL,
         check=False,
     )
-    return time.perf_counter() - t0, (proc.stdout + proc.stderr).strip(), proc.returncode
+    wall = time.perf_counter() - t0
+    return wall, (proc.stdout + proc.stderr).strip(), proc.returncode, _children_cpu() - cpu0
 
 
 def verify_million(tmp: Path, rows: int, reps: int) -> dict[str, Any]:
@@ -181,10 +191,12 @@ def verify_million(tmp: Path, rows: int, reps: int) -> dict[str, Any]:
     home.mkdir(parents=True, exist_ok=True)
     db = home / "mopsgate.db"
     build_s = build_chain(db, rows)
-    times, last, codes = [], "", []
+    times, cpu, last, codes = [], [], "", []
+    load = os.getloadavg()[0]
     for _ in range(reps):
-        elapsed, last, code = time_cli_verify(home)
+        elapsed, last, code, cpu_s = time_cli_verify(home)
         times.append(elapsed)
+        cpu.append(cpu_s)
         codes.append(code)
     size_mb = db.stat().st_size / 1e6
     db.unlink()
@@ -195,6 +207,9 @@ def verify_million(tmp: Path, rows: int, reps: int) -> dict[str, Any]:
         "build_s": build_s,
         "verify_s": median,
         "rep_verify_s": times,
+        "cpu_s": statistics.median(cpu),
+        "cores": os.cpu_count(),
+        "load": [load, os.getloadavg()[0]],
         "ok": all(c == 0 for c in codes) and last.startswith("OK"),
         "output": last,
         "target": f"<= {VERIFY_TARGET_S} s",

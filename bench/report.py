@@ -161,7 +161,13 @@ def audit(s: dict[str, Any]) -> list[str]:
         f"`mopsgate audit verify` on {_n(v['rows'])} rows ({_n(v['db_mb'])} MB, built in "
         f"{_n(v['build_s'], 1)} s): **{_n(v['verify_s'], 1)} s** (median of "
         f"{', '.join(_n(x, 1) for x in v['rep_verify_s'])}), target {v['target']}: "
-        f"{_met(v['met'])}; output `{v['output']}`.",
+        f"{_met(v['met'])}; output `{v['output']}`."
+        + (
+            f" CPU {_n(v['cpu_s'], 1)} s (the CLI and its forked checkers) on {v['cores']} "
+            f"cores, load {v['load'][0]:.1f} at the start."
+            if "cpu_s" in v
+            else ""
+        ),
         "",
     ]
 
@@ -240,7 +246,13 @@ def bulk(s: dict[str, Any]) -> list[str]:
 
 def startup(s: dict[str, Any]) -> list[str]:
     rows = [
-        [k, _n(v["median_s"], 2), f"{v['min_s']:.2f}–{v['max_s']:.2f}", v["tools"]]
+        [
+            k,
+            _n(v["median_s"], 2),
+            f"{v['min_s']:.2f}–{v['max_s']:.2f}",
+            _n(v.get("median_cpu_s", float("nan")), 2),
+            v["tools"],
+        ]
         for k, v in s["rows"].items()
     ]
     phases = [[k, _n(v * 1000)] for k, v in s["phases_s"].items()]
@@ -249,9 +261,15 @@ def startup(s: dict[str, Any]) -> list[str]:
         "",
         s["method"] + ".",
         "",
-        *table(["server", "median s", "range s", "tools listed"], rows),
+        *table(["server", "median s", "range s", "median CPU s", "tools listed"], rows),
         f"Governed / bare: {s['ratio']:.2f} (+{s['added_s']:.2f} s); target {s['target']}: "
-        f"{_met(s['met'])}.",
+        f"{_met(s['met'])}."
+        + (
+            f" CPU governed / bare: {s['ratio_cpu']:.2f}; load {s['load'][0]:.1f} → "
+            f"{s['load'][1]:.1f}."
+            if "ratio_cpu" in s
+            else ""
+        ),
         "",
         *table(["phase (separate interpreter)", "ms"], phases),
         "Slowest imports (`python -X importtime`, cumulative):",

@@ -70,8 +70,18 @@ def throughput_targets(s: dict[str, Any]) -> list[dict[str, Any]]:
 
 def audit_targets(s: dict[str, Any]) -> list[dict[str, Any]]:
     v = s["verify"]
+    cpu = (
+        f", CPU {v['cpu_s']:.1f} s on {v['cores']} cores, load {v['load'][0]:.1f}"
+        if "cpu_s" in v
+        else ""
+    )
     return [
-        _t(f"§3 audit verify, {v['rows']:,} rows", v["target"], f"{v['verify_s']:.1f} s", v["met"])
+        _t(
+            f"§3 audit verify, {v['rows']:,} rows",
+            v["target"],
+            f"{v['verify_s']:.1f} s{cpu}",
+            v["met"],
+        )
     ]
 
 
@@ -127,11 +137,12 @@ def bulk_targets(s: dict[str, Any]) -> list[dict[str, Any]]:
 def startup_targets(s: dict[str, Any]) -> list[dict[str, Any]]:
     gov = s["rows"]["mopsgate serve (governed)"]["median_s"]
     bare = s["rows"]["bare MCPServer"]["median_s"]
+    cpu = f"; CPU {s['ratio_cpu']:.2f}, load {s['load'][0]:.1f}" if "ratio_cpu" in s else ""
     return [
         _t(
             "§5 start-up to first tools/list",
             s["target"],
-            f"{gov / bare:.2f} ({gov:.2f} s vs bare MCPServer {bare:.2f} s)",
+            f"{gov / bare:.2f} ({gov:.2f} s vs bare MCPServer {bare:.2f} s){cpu}",
             s["met"],
         )
     ]

@@ -7,7 +7,9 @@ kept in the state directory under a fingerprint of what they are generated from:
 names and their models' compiled (core) schemas, and the pydantic version. Any change to a
 tool's models changes the fingerprint, so a stale file is never used: it is regenerated and
 written again. A file that cannot be read or written is not an error; the schemas are then
-generated in memory, as on a first start.
+generated in memory, as on a first start. The same file carries each tool's listing under a
+stamp of the source, so that a start can list the tools without importing them
+(``tool_index.py``).
 """
 
 from __future__ import annotations

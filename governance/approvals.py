@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from mopsgate.governance.change_model import Approval, Change, ChangeStatus, utcnow
-from mopsgate.governance.change_rules import status_refusal
+from mopsgate.governance.change_rules import Audited, status_refusal
 from mopsgate.governance.decision_proof import SignedDecision
 from mopsgate.governance.errors import (
     ChangeRefused,
@@ -128,10 +128,12 @@ async def approve(
     signed: SignedDecision,
     *,
     now: datetime | None = None,
+    audit: Audited | None = None,
 ) -> Change:
     """Add one signed approval; the one that completes the set moves the change to
     ``approved``. The statement must be signed with a key the manifest declares for its
-    reviewer, over this change's plan digest and the manifest in force (``check_signed``)."""
+    reviewer, over this change's plan digest and the manifest in force (``check_signed``).
+    ``audit``: the decision's row, stored with it or not at all (``deciding.record``)."""
     at = now or utcnow()
     st = signed.statement
     change = await store.require(st.change_id)
@@ -160,7 +162,7 @@ async def approve(
             return ChangeRefused(f"change {current.id} expired while it was being approved")
         return None
 
-    return await store.add_approval(change.id, approval, satisfied, still_fresh)
+    return await store.add_approval(change.id, approval, satisfied, still_fresh, audit=audit)
 
 
 async def reject(
@@ -169,6 +171,7 @@ async def reject(
     signed: SignedDecision,
     *,
     now: datetime | None = None,
+    audit: Audited | None = None,
 ) -> Change:
     """A reviewer may reject a proposed change, or revoke an approved one before it is applied;
     the statement's note is the reason, and it is signed like an approval."""
@@ -183,7 +186,7 @@ async def reject(
     await _check_fresh(store, manifest, change, at, "rejected")
     check_signed(manifest, manifest_digest(manifest), change, signed, "reject", at)
     return await store.reject(
-        change.id, st.reviewer, st.note, lambda _c: None, now=st.time, proof=signed
+        change.id, st.reviewer, st.note, lambda _c: None, now=st.time, proof=signed, audit=audit
     )
 
 

@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import JsonValue
 
+from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.change_model import Approval, Change, ChangeStatus, sources_of
 from mopsgate.governance.errors import (
     ChangeRefused,
@@ -35,6 +36,9 @@ FINAL = frozenset({S.APPLIED, S.FAILED, S.STALE})
 DEFAULT_LIST_LIMIT = 200
 Satisfied = Callable[[Sequence[Approval]], bool]
 Guard = Callable[[Change], GovernanceError | None]
+# The audit row of a decision, built from the change as the decision leaves it and written in
+# the decision's own transaction: if the row cannot be written, the decision is not stored.
+Audited = Callable[[Change], AuditEvent]
 
 
 @dataclass(frozen=True)

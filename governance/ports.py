@@ -20,6 +20,7 @@ from mopsgate.governance.call_window import WindowCount
 from mopsgate.governance.change_model import Approval, Change, ChangeStatus
 from mopsgate.governance.change_rules import (
     DEFAULT_LIST_LIMIT,
+    Audited,
     FinalStatus,
     Guard,
     RecordBudget,
@@ -152,9 +153,11 @@ class ChangeStore(Protocol):
         guard: Guard,
         *,
         notify: Sequence[OutboxMessage] = (),
+        audit: Audited | None = None,
     ) -> Change:
         """Record one approval and, when ``satisfied``, promote to approved, in one
-        transaction."""
+        transaction, with ``audit``'s row when given (AuditUnavailable, nothing stored, when
+        the row cannot be written)."""
         ...
 
     async def reject(
@@ -167,8 +170,10 @@ class ChangeStore(Protocol):
         now: datetime | None = None,
         notify: Sequence[OutboxMessage] = (),
         proof: SignedDecision | None = None,
+        audit: Audited | None = None,
     ) -> Change:
-        """proposed or approved -> rejected, with the reviewer's signed statement (if any)."""
+        """proposed or approved -> rejected, with the reviewer's signed statement (if any),
+        and ``audit``'s row in the same transaction when given."""
         ...
 
     async def expire_due(self, now: datetime | None = None) -> list[str]: ...

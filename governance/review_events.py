@@ -35,8 +35,8 @@ def proof_arguments(signed: SignedDecision | None) -> dict[str, JsonValue]:
 def decision_event(
     *,
     action: str,
-    change_id: str,
-    reviewer: str,
+    change_id: str | None,
+    reviewer: str | None,
     transport: Transport,
     arguments: Mapping[str, JsonValue],
     signed: SignedDecision | None = None,

@@ -18,14 +18,14 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from mopsgate.governance.approvals import approval_progress, approve, check_reviewer, reject
+from mopsgate.governance.approvals import approval_progress, check_reviewer
 from mopsgate.governance.change_model import Change, ChangeStatus, utcnow
+from mopsgate.governance.deciding import record, refuse
 from mopsgate.governance.decision_proof import SignedDecision
 from mopsgate.governance.decision_statement import Verdict, new_statement
-from mopsgate.governance.errors import GovernanceError, InvalidInput, NotPermitted
+from mopsgate.governance.errors import AuditUnavailable, GovernanceError, InvalidInput, NotPermitted
 from mopsgate.governance.manifest_load import manifest_digest
 from mopsgate.governance.manifest_model import Manifest
-from mopsgate.governance.review_events import decision_event
 from mopsgate.governance.reviewer_keys import sign
 from mopsgate.governance.reviewer_proof import checklist_answers
 from mopsgate.server.cli_review import (
@@ -112,42 +112,26 @@ def _record(
     make: Callable[[Change], SignedDecision],
 ) -> Change:
     """Sign (``make``: a callable from the stored change to a SignedDecision) and record the
-    decision, auditing it whatever happens; a refusal exits 1 with the reason."""
+    decision through ``governance.deciding``, which audits it whatever happens; a refusal
+    exits 1 with the reason."""
 
     async def session(storage: Storage) -> Change | GovernanceError:
-        signed: SignedDecision | None = None
-        found: Change | None = None
         try:
-            change = found = await storage.changes.require(change_id)
-            signed = make(change)
-            act = approve if signed.statement.decision == "approve" else reject
-            done = await act(storage.changes, m, signed)
-        except GovernanceError as exc:
-            await storage.audit.append(
-                decision_event(
-                    action=action,
-                    change_id=change_id,
-                    reviewer=reviewer,
-                    transport="cli",
-                    arguments=arguments,
-                    signed=signed,
-                    error=exc,
-                    use_case=found.use_case if found is not None else None,
-                )
-            )
-            return exc
-        await storage.audit.append(
-            decision_event(
+            return await record(
+                storage.changes,
+                storage.audit,
+                m,
                 action=action,
                 change_id=change_id,
                 reviewer=reviewer,
                 transport="cli",
                 arguments=arguments,
-                signed=signed,
-                change=done,
+                make=make,
             )
-        )
-        return done
+        except AuditUnavailable:
+            raise  # not even the refusal could be written: with_storage says so
+        except GovernanceError as exc:
+            return exc
 
     result = with_storage(settings, session)
     if isinstance(result, GovernanceError):
@@ -254,6 +238,18 @@ def submit_cmd(
         signed = SignedDecision.model_validate_json(path.read_bytes())
     except (OSError, ValidationError) as exc:
         error = InvalidInput(f"{path} is not a signed decision ({exc})".splitlines()[0])
+        with_storage(
+            settings,
+            lambda s: refuse(
+                s.audit,
+                action="submit",
+                change_id=None,
+                reviewer=None,
+                transport="cli",
+                arguments={"file": str(path)},
+                error=error,
+            ),
+        )
         raise fail(error.message) from exc
     st = signed.statement
     change = _record(

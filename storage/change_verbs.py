@@ -14,9 +14,11 @@ from typing import Any
 
 from mopsgate.governance import change_rules as rules
 from mopsgate.governance.change_model import Approval, Change, ChangeStatus, Decision, utcnow
-from mopsgate.governance.change_rules import Guard, Satisfied
+from mopsgate.governance.change_rules import Audited, Guard, Satisfied
 from mopsgate.governance.decision_proof import SignedDecision
+from mopsgate.governance.errors import AuditUnavailable
 from mopsgate.governance.outbox import OutboxMessage
+from mopsgate.storage.errors import StorageUnavailable
 
 S = ChangeStatus
 
@@ -43,6 +45,20 @@ class ChangeVerbs:
 
     async def _write(self, unit: partial[Any]) -> Change:
         raise NotImplementedError
+
+    def _audit_unavailable(self, exc: StorageUnavailable) -> AuditUnavailable:
+        """The failure of a unit that carried an audit row, as the caller is told it."""
+        raise NotImplementedError
+
+    async def _write_audited(self, unit: partial[Any], audit: Audited | None) -> Change:
+        """A decision's unit with its audit row: they commit together or not at all, so a
+        decision can never stand without its row (fail closed)."""
+        try:
+            return await self._write(partial(unit, audit=audit))
+        except StorageUnavailable as exc:
+            if audit is None:
+                raise
+            raise self._audit_unavailable(exc) from exc
 
     async def records_proposed_since(self, requester: str, since: datetime) -> int:
         raise NotImplementedError
@@ -79,9 +95,12 @@ class ChangeVerbs:
         guard: Guard,
         *,
         notify: Sequence[OutboxMessage] = (),
+        audit: Audited | None = None,
     ) -> Change:
         unit = partial(self._units.add_approval, change_id=change_id, approval=approval)
-        return await self._write(partial(unit, satisfied=satisfied, guard=guard, notify=notify))
+        return await self._write_audited(
+            partial(unit, satisfied=satisfied, guard=guard, notify=notify), audit
+        )
 
     async def reject(
         self,
@@ -93,10 +112,11 @@ class ChangeVerbs:
         now: datetime | None = None,
         notify: Sequence[OutboxMessage] = (),
         proof: SignedDecision | None = None,
+        audit: Audited | None = None,
     ) -> Change:
         unit = partial(self._units.reject, change_id=change_id, reviewer=reviewer, reason=reason)
-        return await self._write(
-            partial(unit, guard=guard, now=or_now(now), notify=notify, proof=proof)
+        return await self._write_audited(
+            partial(unit, guard=guard, now=or_now(now), notify=notify, proof=proof), audit
         )
 
     async def records_proposed_last_hour(self, requester: str, now: datetime | None = None) -> int:

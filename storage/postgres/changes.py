@@ -26,9 +26,11 @@ from typing import Any
 
 from mopsgate.crm.records import RecordResult
 from mopsgate.governance import change_rules as rules
+from mopsgate.governance.audit_chain import event_values
 from mopsgate.governance.change_model import Approval, Change, ChangeStatus, Decision
 from mopsgate.governance.change_rules import (
     DEFAULT_LIST_LIMIT,
+    Audited,
     Done,
     FinalStatus,
     Guard,
@@ -36,11 +38,13 @@ from mopsgate.governance.change_rules import (
     Satisfied,
 )
 from mopsgate.governance.decision_proof import SignedDecision
-from mopsgate.governance.errors import GovernanceError
+from mopsgate.governance.errors import AuditUnavailable, GovernanceError
 from mopsgate.governance.freeze import FreezeState, frozen_error
 from mopsgate.governance.outbox import OutboxMessage
 from mopsgate.storage.change_verbs import ChangeUnits, ChangeVerbs, or_now
+from mopsgate.storage.errors import StorageUnavailable
 from mopsgate.storage.postgres.apply_lock import ApplyLocks
+from mopsgate.storage.postgres.audit import audit_unavailable, commit_rows
 from mopsgate.storage.postgres.codec import jsonb
 from mopsgate.storage.postgres.db import Conn, PgDb
 from mopsgate.storage.postgres.freeze import read_state
@@ -249,6 +253,7 @@ async def _add_approval(
     satisfied: Satisfied,
     guard: Guard,
     notify: Sequence[OutboxMessage],
+    audit: Audited | None = None,
 ) -> Done:
     """Record one approval and, if the set is now complete, move proposed -> approved, in one
     transaction on the locked row: two reviewers approving at once in two replicas cannot
@@ -273,7 +278,14 @@ async def _add_approval(
         if done.refusal is not None:
             return done
     await enqueue(conn, notify, approval.at)
-    return Done(await load(conn, change_id))
+    return await _audited(conn, Done(await load(conn, change_id)), audit)
+
+
+async def _audited(conn: Conn, done: Done, audit: Audited | None) -> Done:
+    """Chain the decision's audit row in its own transaction (a failure rolls both back)."""
+    if audit is not None and done.refusal is None and done.change is not None:
+        await commit_rows(conn, [event_values(audit(done.change))], ())
+    return done
 
 
 async def _reject(
@@ -285,13 +297,14 @@ async def _reject(
     now: datetime,
     notify: Sequence[OutboxMessage],
     proof: SignedDecision | None,
+    audit: Audited | None = None,
 ) -> Done:
     rejection = Decision(by=reviewer, reason=reason, at=now, proof=proof)
     patch = {"rejection": rejection, "status_detail": reason}
     done = await transition(conn, change_id, S.REJECTED, "rejected", patch, guard=guard)
     if done.refusal is None:
         await enqueue(conn, notify, now)
-    return done
+    return await _audited(conn, done, audit)
 
 
 async def _expire_due(conn: Conn, now: datetime) -> list[str]:
@@ -367,6 +380,9 @@ class PgChangeStore(ChangeVerbs):
 
     async def _write(self, unit: partial[Any]) -> Change:
         return (await self._done(unit)).result()
+
+    def _audit_unavailable(self, exc: StorageUnavailable) -> AuditUnavailable:
+        return audit_unavailable(self._db.where, exc)
 
     async def insert(
         self,

@@ -20,6 +20,7 @@ from typing import Any
 
 from mopsgate.crm.records import RecordResult
 from mopsgate.governance import change_rules as rules
+from mopsgate.governance.audit_chain import event_values
 from mopsgate.governance.change_model import (
     AppliedRecord,
     Approval,
@@ -29,6 +30,7 @@ from mopsgate.governance.change_model import (
 )
 from mopsgate.governance.change_rules import (
     DEFAULT_LIST_LIMIT,
+    Audited,
     Done,
     FinalStatus,
     Guard,
@@ -36,9 +38,12 @@ from mopsgate.governance.change_rules import (
     Satisfied,
 )
 from mopsgate.governance.decision_proof import SignedDecision
+from mopsgate.governance.errors import AuditUnavailable
 from mopsgate.governance.freeze import FreezeState, frozen_error
 from mopsgate.governance.outbox import OutboxMessage
 from mopsgate.storage.change_verbs import ChangeUnits, ChangeVerbs, or_now
+from mopsgate.storage.errors import StorageUnavailable
+from mopsgate.storage.sqlite.audit import commit_rows, unavailable
 from mopsgate.storage.sqlite.codec import to_json, ts
 from mopsgate.storage.sqlite.db import SqliteDb
 from mopsgate.storage.sqlite.freeze import read_state
@@ -231,6 +236,7 @@ def _add_approval(
     satisfied: Satisfied,
     guard: Guard,
     notify: Sequence[OutboxMessage],
+    audit: Audited | None = None,
 ) -> Done:
     """Record one approval and, if the set is now complete, move proposed -> approved, in one
     transaction: two reviewers approving at once cannot leave a complete set unpromoted."""
@@ -261,7 +267,14 @@ def _add_approval(
         if done.refusal is not None:
             return done
     enqueue(conn, notify, approval.at)
-    return Done(load(conn, change_id))
+    return _audited(conn, Done(load(conn, change_id)), audit)
+
+
+def _audited(conn: sqlite3.Connection, done: Done, audit: Audited | None) -> Done:
+    """Chain the decision's audit row in its own transaction (a failure rolls both back)."""
+    if audit is not None and done.refusal is None and done.change is not None:
+        commit_rows(conn, [event_values(audit(done.change))])
+    return done
 
 
 def _reject(
@@ -273,13 +286,14 @@ def _reject(
     now: datetime,
     notify: Sequence[OutboxMessage],
     proof: SignedDecision | None,
+    audit: Audited | None = None,
 ) -> Done:
     rejection = Decision(by=reviewer, reason=reason, at=now, proof=proof)
     patch = {"rejection": rejection, "status_detail": reason}
     done = transition(conn, change_id, S.REJECTED, "rejected", patch, guard=guard)
     if done.refusal is None:
         enqueue(conn, notify, now)
-    return done
+    return _audited(conn, done, audit)
 
 
 def _expire_due(conn: sqlite3.Connection, now: datetime) -> list[str]:
@@ -350,6 +364,9 @@ class SqliteChangeStore(ChangeVerbs):
     async def _write(self, unit: partial[Done]) -> Change:
         done: Done = await self._state.write(unit)
         return done.result()
+
+    def _audit_unavailable(self, exc: StorageUnavailable) -> AuditUnavailable:
+        return unavailable(self._state.path, exc)
 
     async def insert(
         self,

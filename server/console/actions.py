@@ -12,16 +12,18 @@ needed; its CSRF token is checked first all the same.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from mopsgate.governance.approvals import approve, check_reviewer, reject
+from mopsgate.governance.approvals import check_reviewer
+from mopsgate.governance.change_model import Change
+from mopsgate.governance.deciding import as_refusal, record, refuse
 from mopsgate.governance.decision_proof import SignedDecision
 from mopsgate.governance.decision_statement import DecisionStatement, Verdict, new_statement
-from mopsgate.governance.errors import GovernanceError, InvalidInput, NotPermitted
-from mopsgate.governance.review_events import decision_event
+from mopsgate.governance.errors import AuditUnavailable, GovernanceError, InvalidInput, NotPermitted
 from mopsgate.governance.reviewer_proof import checklist_answers
 from mopsgate.server.console import passkeys
 from mopsgate.server.console.pages import signed_in
@@ -37,6 +39,7 @@ from mopsgate.server.console.web import (
 )
 
 CHECK_PREFIX = "check-"
+NOT_LOGGED_IN = "You are not logged in (or your passkey is no longer declared)."
 
 
 async def login_options(request: Request) -> Response:
@@ -54,11 +57,11 @@ def _ceremony(request: Request, kind: str) -> dict[str, Any]:
     if session is not None:
         session.ceremony = None  # one use, whatever happens next
     if not state or state.get("kind") != kind:
-        raise Refused(400, "no passkey ceremony is under way here; start again")
+        raise Refused(400, "no passkey ceremony is under way here; start again", code="no_ceremony")
     return state
 
 
-async def login_verify(request: Request) -> Response:
+async def _login_verify(request: Request) -> Response:
     console = console_of(request)
     body = await json_of(request, session_of(request))
     state = _ceremony(request, "login")
@@ -74,7 +77,7 @@ async def login_verify(request: Request) -> Response:
             reason=str(exc),
             error_code="login_failed",
         )
-        raise Refused(403, str(exc)) from exc
+        raise Refused(403, str(exc), audited=True) from exc
     old = session_of(request)
     if old is not None:
         console.sessions.drop(old.id)
@@ -103,18 +106,19 @@ def _answers(form: dict[str, str]) -> dict[str, str]:
     return {k.removeprefix(CHECK_PREFIX): v for k, v in form.items() if k.startswith(CHECK_PREFIX)}
 
 
-async def decide_options(request: Request) -> Response:
+async def _decide_options(request: Request) -> Response:
     console = console_of(request)
     session = session_of(request)
     form = await form_of(request, session)
     found = await signed_in(request)
     if isinstance(found, Response):
-        raise Refused(403, "You are not logged in (or your passkey is no longer declared).")
+        raise Refused(403, NOT_LOGGED_IN, code="not_logged_in")
     session, manifest, digest = found
     reviewer = session.reviewer or ""
     change_id = request.path_params["change_id"]
     decision: Verdict = "reject" if form.get("decision") == "reject" else "approve"
     note = form.get("note", "").strip()
+    change: Change | None = None
     try:
         change = await console.desk.storage.changes.require(change_id)
         check_reviewer(manifest, change, reviewer, decision)
@@ -143,9 +147,19 @@ async def decide_options(request: Request) -> Response:
             checklist=answers,
             at=console.desk.clock.now(),
         )
-    except GovernanceError as exc:
-        await _audit_refusal(request, decision, change_id, reviewer, {"note": note}, exc)
-        raise Refused(_status(exc), _text(exc)) from exc
+    except Exception as exc:
+        error = as_refusal(exc)
+        await refuse(
+            console.desk.storage.audit,
+            action=decision,
+            change_id=change_id,
+            reviewer=reviewer,
+            transport="console",
+            arguments={"note": note},
+            error=error,
+            change=change,
+        )
+        raise Refused(_status(error), _text(error), audited=True) from exc
     options = passkeys.decide_options(console.rp, statement.digest(), passkeys_of)
     session.ceremony = {
         "kind": "decide",
@@ -155,52 +169,52 @@ async def decide_options(request: Request) -> Response:
     return Response(options, media_type="application/json")
 
 
-async def decide_verify(request: Request) -> Response:
+async def _decide_verify(request: Request) -> Response:
     console = console_of(request)
     session = session_of(request)
     body = await json_of(request, session)
     state = _ceremony(request, "decide")
     found = await signed_in(request)
     if isinstance(found, Response):
-        raise Refused(403, "You are not logged in (or your passkey is no longer declared).")
+        raise Refused(403, NOT_LOGGED_IN, code="not_logged_in")
     session, manifest, _ = found
     statement = DecisionStatement.model_validate(json.loads(state["statement"]))
     change_id = request.path_params["change_id"]
     if state["change"] != change_id:
-        raise Refused(400, "that ceremony was for another change; start again")
-    args = {"note": statement.note}
+        raise Refused(400, "that ceremony was for another change; start again", code="other_change")
+
+    def make(_change: Change) -> SignedDecision:
+        """The passkey's assertion over the statement, from a reviewer still declared."""
+        declared = manifest.reviewers.get(statement.reviewer)
+        if declared is None or statement.reviewer != session.reviewer:
+            raise NotPermitted(
+                f"{statement.reviewer} is not a reviewer in the manifest in force (removed "
+                "since the decision was started), so the decision cannot be recorded",
+                hint="ask the manifest owner; nothing was recorded",
+                details={"reason_code": "reviewer_removed"},
+            )
+        try:
+            proof = passkeys.decision_proof(console.rp, body, declared.passkeys)
+        except passkeys.CeremonyFailed as exc:
+            raise NotPermitted(str(exc), details={"reason_code": "no_credential"}) from exc
+        return SignedDecision(statement=statement, proof=proof)
+
+    storage = console.desk.storage
     try:
-        proof = passkeys.decision_proof(
-            console.rp, body, manifest.reviewers[statement.reviewer].passkeys
-        )
-    except passkeys.CeremonyFailed as exc:
-        error = NotPermitted(str(exc), details={"reason_code": "no_credential"})
-        await _audit_refusal(
-            request, statement.decision, change_id, statement.reviewer, args, error
-        )
-        raise Refused(403, str(exc)) from exc
-    signed = SignedDecision(statement=statement, proof=proof)
-    act = approve if statement.decision == "approve" else reject
-    try:
-        change = await act(
-            console.desk.storage.changes, manifest, signed, now=console.desk.clock.now()
-        )
-    except GovernanceError as exc:
-        await _audit_refusal(
-            request, statement.decision, change_id, statement.reviewer, args, exc, signed
-        )
-        raise Refused(_status(exc), _text(exc)) from exc
-    await console.desk.storage.audit.append(
-        decision_event(
+        await record(
+            storage.changes,
+            storage.audit,
+            manifest,
             action=statement.decision,
             change_id=change_id,
             reviewer=statement.reviewer,
             transport="console",
-            arguments=args,
-            signed=signed,
-            change=change,
+            arguments={"note": statement.note},
+            make=make,
+            now=console.desk.clock.now(),
         )
-    )
+    except GovernanceError as exc:
+        raise Refused(_status(exc), _text(exc), audited=True) from exc
     done = "approved" if statement.decision == "approve" else "rejected"
     return JSONResponse({"redirect": f"/changes/{change_id}?decided={done}"})
 
@@ -221,11 +235,49 @@ async def decide_without_script(request: Request) -> Response:
 
 
 async def freeze(request: Request) -> Response:
-    return await _switch(request, "freeze")
+    return await _audited(request, "freeze", "freeze", lambda: _switch(request, "freeze"))
 
 
 async def unfreeze(request: Request) -> Response:
-    return await _switch(request, "unfreeze")
+    return await _audited(request, "freeze", "unfreeze", lambda: _switch(request, "unfreeze"))
+
+
+async def login_verify(request: Request) -> Response:
+    return await _audited(request, "review", "console login", lambda: _login_verify(request))
+
+
+async def decide_options(request: Request) -> Response:
+    return await _audited(request, "review", "console decide", lambda: _decide_options(request))
+
+
+async def decide_verify(request: Request) -> Response:
+    return await _audited(request, "review", "console decide", lambda: _decide_verify(request))
+
+
+async def _audited(
+    request: Request,
+    kind: Literal["review", "freeze"],
+    tool: str,
+    action: Callable[[], Awaitable[Response]],
+) -> Response:
+    """Run a console action; a refusal not audited on its way (a CSRF token, no session, no
+    ceremony, a ceremony for another change) gets its row here, so every refusal has one."""
+    try:
+        return await action()
+    except Refused as exc:
+        if not exc.audited:
+            session = session_of(request)
+            await console_of(request).desk.audit(
+                kind=kind,
+                principal=session.reviewer if session is not None else None,
+                tool=tool,
+                change_id=request.path_params.get("change_id"),
+                decision="denied",
+                outcome="refused",
+                reason=exc.message,
+                error_code=exc.code,
+            )
+        raise
 
 
 async def _switch(request: Request, action: str) -> Response:
@@ -233,7 +285,7 @@ async def _switch(request: Request, action: str) -> Response:
     form = await form_of(request, session_of(request))
     found = await signed_in(request)
     if isinstance(found, Response):
-        raise Refused(403, "You are not logged in.")
+        raise Refused(403, "You are not logged in.", code="not_logged_in")
     session, manifest, _ = found
     reviewer = session.reviewer or ""
     if not manifest.reviewers[reviewer].may_freeze:
@@ -246,7 +298,9 @@ async def _switch(request: Request, action: str) -> Response:
             reason=f"{reviewer} may not {action} (reviewers.{reviewer}.may_freeze)",
             error_code="not_entitled",
         )
-        raise Refused(403, f"You may not {action} applies (reviewers.{reviewer}.may_freeze).")
+        raise Refused(
+            403, f"You may not {action} applies (reviewers.{reviewer}.may_freeze).", audited=True
+        )
     switch = console.desk.storage.freeze
     reason = form.get("reason", "").strip()
     if action == "freeze":
@@ -268,32 +322,9 @@ async def _switch(request: Request, action: str) -> Response:
     return see_other("/queue")
 
 
-async def _audit_refusal(
-    request: Request,
-    decision: str,
-    change_id: str,
-    reviewer: str,
-    args: dict[str, Any],
-    error: GovernanceError,
-    signed: SignedDecision | None = None,
-) -> None:
-    storage = console_of(request).desk.storage
-    change = await storage.changes.get(change_id)
-    await storage.audit.append(
-        decision_event(
-            action=decision,
-            change_id=change_id,
-            reviewer=reviewer,
-            transport="console",
-            arguments=args,
-            signed=signed,
-            error=error,
-            use_case=change.use_case if change is not None else None,
-        )
-    )
-
-
 def _status(exc: GovernanceError) -> int:
+    if isinstance(exc, AuditUnavailable):
+        return 503
     return 400 if isinstance(exc, InvalidInput) else (403 if isinstance(exc, NotPermitted) else 409)
 
 

@@ -47,12 +47,17 @@ class Console:
 
 
 class Refused(Exception):
-    """Stop handling: answer with this status and message (JSON for fetch, text otherwise)."""
+    """Stop handling: answer with this status and message (JSON for fetch, text otherwise).
+    ``code`` names the refusal in its audit row; ``audited``: the row is already written."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(
+        self, status: int, message: str, *, code: str = "refused", audited: bool = False
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code
+        self.audited = audited
 
 
 def templates() -> Environment:

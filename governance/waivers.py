@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.errors import InvalidInput, NotPermitted
 from mopsgate.governance.manifest_checks import run_checks
 from mopsgate.governance.manifest_model import (
@@ -39,6 +40,9 @@ WaiverState = Literal["active", "expired", "revoked"]
 KINDS: tuple[WaiverKind, ...] = ("tool", "read_field", "write_field", "max_records")
 MAX_DURATION = dt.timedelta(days=90)
 MIN_DURATION = dt.timedelta(minutes=5)
+LAPSE_TOOL = "exception lapse"
+# A lapse row is looked for from this long before the expiry on (clocks of replicas differ).
+LAPSE_SKEW = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,31 @@ class Waiver:
         if self.revoked_at is not None and self.revoked_at <= now:
             return "revoked"
         return "expired" if now >= self.expires_at else "active"
+
+
+def lapse_window(waiver: Waiver) -> dt.datetime:
+    return waiver.expires_at - LAPSE_SKEW
+
+
+def lapse_event(waiver: Waiver) -> AuditEvent:
+    """The row that says an exception ended by itself: nobody acted, so the principal is the
+    system; it is written once, by the first process to notice (``Exceptions.record_lapses``)."""
+    return AuditEvent(
+        kind="exception",
+        principal="(system)",
+        tool=LAPSE_TOOL,
+        arguments={
+            "what": waiver.what,
+            "expires_at": waiver.expires_at.isoformat(timespec="seconds"),
+            "ticket": waiver.ticket,
+            "granted_by": waiver.reviewer,
+        },
+        use_case=waiver.use_case,
+        decision="n/a",
+        outcome="ok",
+        reason=f"expired at {waiver.expires_at:%Y-%m-%d %H:%M} UTC",
+        result_summary=waiver.id,
+    )
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,10 @@ class Runtime:
         self.storage = await open_storage(self.settings.storage(busy_timeout_ms=self.audit_busy_ms))
         holder = self.holder
         await record_in_force(self.storage.manifests, holder.path, holder.digest, holder.text)
-        holder.overlay = WaiverOverlay(self.settings.home, self.storage.exceptions.all)
+        exceptions = self.storage.exceptions
+        holder.overlay = WaiverOverlay(
+            self.settings.home, exceptions.all, record_lapses=exceptions.record_lapses
+        )
         await self._open_changes()
         self._start_notifier(self.storage)
 

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.change_model import utcnow
+from mopsgate.governance.deciding import as_refusal
 from mopsgate.governance.decision_statement import statement_time
 from mopsgate.governance.errors import GovernanceError, InvalidInput, NotFound, NotPermitted
 from mopsgate.governance.manifest_load import manifest_digest
@@ -40,7 +41,6 @@ from mopsgate.governance.waivers import (
     parse_what,
 )
 from mopsgate.server.cli_async import run
-from mopsgate.server.cli_period import parse_moment
 from mopsgate.server.cli_review import (
     HomeOpt,
     ManifestOpt,
@@ -68,11 +68,19 @@ Work = Callable[[Storage], Awaitable[Waiver]]
 
 
 def parse_expiry(text: str, now: dt.datetime) -> dt.datetime:
-    """``7d``, ``48h``, ``2w`` from now, or a date / date-time (UTC unless it says)."""
+    """``7d``, ``48h``, ``2w`` from now, or a date / date-time (UTC unless it says); anything
+    else is bad input, refused and audited like every other refusal."""
     value = text.strip()
     if value[:-1].isdigit() and value[-1:] in _SPAN_UNITS:
         return now + dt.timedelta(**{_SPAN_UNITS[value[-1]]: int(value[:-1])})
-    return parse_moment(value, "--expires")
+    try:
+        at = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"--expires {text!r} is neither a span like 7d, 48h, 2w nor a date like 2026-09-01",
+            hint="e.g. --expires 7d or --expires 2026-09-01T12:00",
+        ) from exc
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 
 def _sign(
@@ -110,17 +118,17 @@ def _event(
 
 
 def _run(settings: Settings, action: WaiverAction, facts: dict[str, str], work: Work) -> Waiver:
-    """Do ``work`` against storage and audit the outcome whatever it is; a refusal exits 1
-    with the reason."""
+    """Do ``work`` against storage, which stores the exception with its audit row in one
+    transaction (``_event(action, facts, None)``: neither without the other); any refusal,
+    whatever raised it, is audited here. A refusal exits 1 with the reason."""
 
     async def session(storage: Storage) -> Waiver | GovernanceError:
         try:
-            done = await work(storage)
-        except GovernanceError as exc:
-            await storage.audit.append(_event(action, facts, exc))
-            return exc
-        await storage.audit.append(_event(action, facts, None))
-        return done
+            return await work(storage)
+        except Exception as exc:
+            error = as_refusal(exc)
+            await storage.audit.append(_event(action, facts, error))
+            return error
 
     result = with_storage(settings, session)
     if isinstance(result, GovernanceError):
@@ -158,18 +166,19 @@ def grant_cmd(
     m = manifest_or_exit(settings)
     now = utcnow()
     waiver_id = "exc_" + secrets.token_hex(6)
-    until = parse_expiry(expires, now)
     facts = {
         "exception_id": waiver_id,
         "use_case": use_case,
         "what": what,
-        "expires_at": statement_time(until),
+        "expires_at": expires,
         "ticket": ticket,
         "reason": reason,
         "reviewer": reviewer,
     }
 
     async def work(storage: Storage) -> Waiver:
+        until = parse_expiry(expires, now)
+        facts["expires_at"] = statement_time(until)
         parsed = parse_what(what)
         check_duration(now, until)
         if not ticket.strip() or not reason.strip():
@@ -188,7 +197,7 @@ def grant_cmd(
             grant=signed,
         )
         apply_waivers(m, [*_active(await storage.exceptions.all(), now), waiver])
-        await storage.exceptions.grant(waiver)
+        await storage.exceptions.grant(waiver, audit=_event("grant", facts, None))
         return waiver
 
     done = _run(settings, "grant", facts, work)
@@ -251,7 +260,7 @@ def revoke_cmd(
             raise InvalidInput(f"{exception_id} is already {found.state(now)}")
         check_grant(m, found.use_case, parse_what(found.what), reviewer)
         signed = _signed(settings, m, reviewer, key, "revoke", facts, now)
-        done = await storage.exceptions.revoke(signed)
+        done = await storage.exceptions.revoke(signed, audit=_event("revoke", facts, None))
         if done is None:
             raise InvalidInput(f"{exception_id} was revoked meanwhile")
         return done

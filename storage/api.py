@@ -9,11 +9,11 @@ underneath (SQLite today, PostgreSQL in #12).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from mopsgate.governance.audit_chain import AuditHead, AuditRow, VerifyResult
+from mopsgate.governance.audit_chain import AuditEvent, AuditHead, AuditRow, VerifyResult
 from mopsgate.governance.audit_query import AuditQuery
 from mopsgate.governance.bearer_tokens import IssuedToken, TokenRecord
 from mopsgate.governance.manifest_history import ManifestLoad
@@ -148,11 +148,25 @@ class Exceptions(Protocol):
     """Time-boxed exceptions (``governance/waivers.py``): granted, revoked at most once, never
     deleted (expired ones stay for the report)."""
 
-    async def grant(self, waiver: Waiver) -> None: ...
+    async def grant(self, waiver: Waiver, *, audit: AuditEvent | None = None) -> None:
+        """Store a grant, with ``audit``'s row in the same transaction when given (neither is
+        stored when the row cannot be written: AuditUnavailable)."""
+        ...
 
-    async def revoke(self, signed: SignedWaiver) -> Waiver | None:
+    async def revoke(
+        self, signed: SignedWaiver, *, audit: AuditEvent | None = None
+    ) -> Waiver | None:
         """Record the signed revocation of the exception it names, unless that exception is
-        already revoked (then None: of two racing revocations one wins)."""
+        already revoked (then None: of two racing revocations one wins); ``audit`` as for
+        :meth:`grant`."""
+        ...
+
+    async def record_lapses(
+        self, now: datetime, event: Callable[[Waiver], AuditEvent]
+    ) -> list[Waiver]:
+        """Write ``event``'s row for every exception that has lapsed by ``now`` (expired, not
+        revoked before) and has none yet, checked and written in one transaction: however
+        many processes notice, each lapse is in the log once. The ones written now."""
         ...
 
     async def get(self, waiver_id: str) -> Waiver | None: ...

@@ -4,12 +4,24 @@ number of replicas."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 from typing import Any
 
+from mopsgate.governance.audit_chain import AuditEvent, event_values, format_ts
+from mopsgate.governance.errors import AuditUnavailable
 from mopsgate.governance.waiver_statement import SignedWaiver
-from mopsgate.governance.waivers import Waiver
+from mopsgate.governance.waivers import LAPSE_TOOL, Waiver, lapse_window
+from mopsgate.storage.errors import StorageUnavailable
+from mopsgate.storage.exception_verbs import ExceptionUnits, ExceptionVerbs
+from mopsgate.storage.postgres.audit import audit_unavailable, commit_rows
 from mopsgate.storage.postgres.db import Conn, PgDb
+
+LAPSE_RECORDED = (
+    "SELECT 1 FROM audit_log WHERE ts >= %s AND kind = 'exception' "
+    "AND tool = %s AND result_summary = %s LIMIT 1"
+)
 
 _COLUMNS = (
     "id, use_case, what, granted_at, expires_at, reviewer, ticket, reason, grant_proof, "
@@ -35,7 +47,13 @@ def _waiver(row: tuple[Any, ...]) -> Waiver:
     )
 
 
-async def _grant(conn: Conn, waiver: Waiver) -> None:
+async def _audit(conn: Conn, audit: AuditEvent | None) -> None:
+    """The row of what the unit did, in its own transaction (fail closed: both or neither)."""
+    if audit is not None:
+        await commit_rows(conn, [event_values(audit)], ())
+
+
+async def _grant(conn: Conn, waiver: Waiver, audit: AuditEvent | None = None) -> None:
     await conn.execute(
         f"INSERT INTO exceptions ({_COLUMNS}) "  # noqa: S608
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL, NULL, NULL)",
@@ -51,6 +69,7 @@ async def _grant(conn: Conn, waiver: Waiver) -> None:
             waiver.grant.model_dump_json(),
         ),
     )
+    await _audit(conn, audit)
 
 
 async def all_exceptions(conn: Conn) -> list[Waiver]:
@@ -67,7 +86,9 @@ async def _get(conn: Conn, waiver_id: str) -> Waiver | None:
     return None if row is None else _waiver(row)
 
 
-async def _revoke(conn: Conn, signed: SignedWaiver) -> Waiver | None:
+async def _revoke(
+    conn: Conn, signed: SignedWaiver, audit: AuditEvent | None = None
+) -> Waiver | None:
     st = signed.statement
     cur = await conn.execute(
         "UPDATE exceptions SET revoked_at = %s, revoked_by = %s, revoke_reason = %s, "  # noqa: S608
@@ -75,20 +96,46 @@ async def _revoke(conn: Conn, signed: SignedWaiver) -> Waiver | None:
         (st.time, st.reviewer, st.reason, signed.model_dump_json(), st.exception_id),
     )
     row = await cur.fetchone()
-    return None if row is None else _waiver(row)
+    if row is None:
+        return None
+    await _audit(conn, audit)
+    return _waiver(row)
 
 
-class PgExceptions:
+async def _record_lapses(
+    conn: Conn, now: datetime, event: Callable[[Waiver], AuditEvent]
+) -> list[Waiver]:
+    """The chain's head is locked first, so of replicas noticing at once exactly one writes
+    each row (the others wait, then find it)."""
+    await conn.execute("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
+    cur = await conn.execute(
+        f"SELECT {_COLUMNS} FROM exceptions WHERE expires_at <= %s "  # noqa: S608
+        "AND (revoked_at IS NULL OR revoked_at > expires_at) ORDER BY expires_at, id",
+        (now,),
+    )
+    lapsed: list[Waiver] = []
+    for w in map(_waiver, await cur.fetchall()):
+        found = await conn.execute(LAPSE_RECORDED, (format_ts(lapse_window(w)), LAPSE_TOOL, w.id))
+        if await found.fetchone() is None:
+            lapsed.append(w)
+    if lapsed:
+        await commit_rows(conn, [event_values(event(w)) for w in lapsed], ())
+    return lapsed
+
+
+class PgExceptions(ExceptionVerbs):
     """The :class:`~mopsgate.storage.api.Exceptions` for PostgreSQL."""
+
+    _units = ExceptionUnits(grant=_grant, revoke=_revoke, record_lapses=_record_lapses)
 
     def __init__(self, db: PgDb) -> None:
         self._db = db
 
-    async def grant(self, waiver: Waiver) -> None:
-        await self._db.write(partial(_grant, waiver=waiver))
+    async def _write(self, unit: partial[Any]) -> Any:
+        return await self._db.write(unit)
 
-    async def revoke(self, signed: SignedWaiver) -> Waiver | None:
-        return await self._db.write(partial(_revoke, signed=signed))
+    def _audit_unavailable(self, exc: StorageUnavailable) -> AuditUnavailable:
+        return audit_unavailable(self._db.where, exc)
 
     async def get(self, waiver_id: str) -> Waiver | None:
         return await self._db.read(partial(_get, waiver_id=waiver_id))

@@ -215,3 +215,28 @@ async def test_owner_counts_need_the_owner_field(hubspot_owner_withheld, connect
     assert {o["record_count"] for o in out["owners"]} == {None}
     assert out["people_with_inactive_owner"] is None and out["counted_objects"] == []
     assert WHY in out["not_counted"]["contact"]
+
+
+@pytest.fixture
+def leads_unmasked_contacts_masked(manifest_path: Path) -> Path:
+    """The analyst may list Salesforce owners: Leads with PII whole, Contacts masked."""
+    with manifest_path.open("a", encoding="utf-8") as fh:
+        for obj, pii in (("Lead", "unmasked"), ("Contact", "masked")):
+            fh.write(
+                f'\n[[rules]]\nid = "analyst-owners-{obj.lower()}"\neffect = "allow"\n'
+                'principals = ["analyst"]\nuse_case = "reporting"\ntools = ["list_owners"]\n'
+                f'connectors = ["salesforce"]\nobjects = ["{obj}"]\nread_fields = ["*"]\n'
+                f'pii = "{pii}"\n'
+            )
+    return manifest_path
+
+
+async def test_owner_emails_are_masked_unless_every_object_unmasks(
+    leads_unmasked_contacts_masked, connect
+):
+    """Owners own Leads and Contacts alike: shown whole only if every object read says so."""
+    async with connect("analyst") as client:
+        out = await ok(client, "list_owners", {"connector": "salesforce"})
+    emails = [o["email"] for o in out["owners"] if o["email"]]
+    assert emails and all("***@" in e for e in emails)
+    assert out["counted_objects"] == ["Lead", "Contact"]

@@ -156,9 +156,13 @@ def _members_fetch(
 
 
 class _Scan:
-    def __init__(self, client: Connector, express: ExpressConsent) -> None:
+    def __init__(
+        self, client: Connector, express: ExpressConsent, allowed: Callable[[Person], bool]
+    ) -> None:
         self.client = client
         self.express = express
+        self.allowed = allowed  # a member of an object the caller may not read is unsaid
+        self.seen = 0
         self.hits: dict[str, Conflict] = {}
         self.budget = [MAX_SCAN]
         self.lists: list[str] = []
@@ -166,6 +170,9 @@ class _Scan:
         self.subscribed: dict[str, tuple[Person, list[str]]] = {}  # ref -> (person, where)
 
     def note(self, person: Person, where: str) -> None:
+        if not self.allowed(person):
+            return
+        self.seen += 1
         state = person.consent
         if state.status == "subscribed":
             self.subscribed.setdefault(person.ref, (person, []))[1].append(where)
@@ -219,7 +226,11 @@ async def find_consent_conflicts(ctx: ToolContext, args: ConflictsIn) -> Conflic
         same_connector(args.connector, campaign_ref(ctx.manifest.catalogue, args.campaign_ref))
     client = connector(ctx, args.connector)
     campaigns, all_seen = await _send_campaigns(client, args.campaign_ref)
-    scan = _Scan(client, express_consent(ctx.manifest, args.connector))
+    scan = _Scan(
+        client,
+        express_consent(ctx.manifest, args.connector),
+        lambda p: object_allowed(ctx, "find_consent_conflicts", p),
+    )
     for camp in campaigns:
         if camp.audience_list_ref and camp.audience_list_ref != camp.ref:
             await scan.audience(camp.audience_list_ref)
@@ -243,7 +254,7 @@ async def find_consent_conflicts(ctx: ToolContext, args: ConflictsIn) -> Conflic
         lists_checked=scan.lists,
         lists_declared_not_send=declared,
         unreadable=scan.unreadable,
-        records_scanned=MAX_SCAN - scan.budget[0],
+        records_scanned=scan.seen,
         complete=all_seen and scan.budget[0] > 0 and not scan.unreadable,
     )
 

@@ -161,7 +161,7 @@ def salesforce_contacts_closed(manifest_path: Path) -> Path:
     deny(
         manifest_path,
         "no-salesforce-contacts",
-        ["find_cross_system_drift", "find_duplicates", "list_owners"],
+        ["find_cross_system_drift", "find_duplicates", "list_owners", "find_consent_conflicts"],
         "salesforce",
         'objects = ["Contact"]',
     )
@@ -175,7 +175,7 @@ async def test_records_of_an_object_you_may_not_read_are_not_counted_nor_grouped
     salesforce_contacts_closed, connect
 ):
     """Contacts are closed to the caller: the drift scan's count, the duplicates inside a list
-    and its count, and each owner's record count cover Leads only."""
+    and its count, each owner's record count and the consent conflicts cover Leads only."""
     sf_v = VENDORS["salesforce"]
     members = SEED.lists[0].members
     assert any(sf.is_contact(i) for i in members)
@@ -187,7 +187,10 @@ async def test_records_of_an_object_you_may_not_read_are_not_counted_nor_grouped
             {"connector": "salesforce", "list_ref": sf_v.list_ref(0), "limit": 100},
         )
         owners = await ok(client, "list_owners", {"connector": "salesforce"})
+        conflicts = await ok(client, "find_consent_conflicts", {"connector": "salesforce"})
     assert drift["records_scanned"]["salesforce"] == len(LEADS)
+    found = [c["person_ref"] for c in conflicts["conflicts"]]
+    assert found and not any(":Contact:" in r for r in found)
     refs = [r for i in drift["items"] for v in i["by_connector"].values() for r in v["refs"]]
     assert refs and not any(":Contact:" in r for r in refs)
     grouped = [r for g in dupes["groups"] for r in g["people"]]

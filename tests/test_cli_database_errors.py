@@ -21,7 +21,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from mopsgate.server.cli import app
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows
 
@@ -55,7 +57,10 @@ def seeded(connect, settings: Settings) -> tuple[Settings, str]:
         return str(result.structured_content["change_id"])
 
     change_id = anyio.run(propose)
-    assert _run(settings, "token", "create", "--principal", "analyst").returncode == 0
+    # Setup, not the case: in-process (the commands under test each run as their own process).
+    home = ["--manifest", str(settings.manifest_path), "--home", str(settings.home)]
+    made = CliRunner().invoke(app, ["token", "create", "--principal", "analyst", *home])
+    assert made.exit_code == 0, made.output
     return settings, change_id
 
 

@@ -125,6 +125,11 @@ class ComposedConnector:
     ) -> Page[Person]:
         return await self.lists.list_members(list_ref, cursor=cursor, limit=limit)
 
+    async def list_member_ids(
+        self, list_ref: str, *, cursor: str | None = None, limit: int = 100
+    ) -> Page[str]:
+        return await self.lists.list_member_ids(list_ref, cursor=cursor, limit=limit)
+
     async def person_memberships(self, ref: str) -> Memberships:
         return await self.lists.person_memberships(ref)
 
@@ -132,11 +137,11 @@ class ComposedConnector:
     async def list_campaigns(self, *, cursor: str | None = None, limit: int = 50) -> Page[Campaign]:
         return await self.campaigns.list_campaigns(cursor=cursor, limit=limit)
 
-    async def get_campaign(self, ref: str) -> Campaign:
-        return await self.campaigns.get_campaign(ref)
+    async def get_campaign(self, ref: str, *, audience: bool = True) -> Campaign:
+        return await self.campaigns.get_campaign(ref, audience=audience)
 
-    async def campaign_audience(self, summary: Campaign) -> Campaign:
-        return await self.campaigns.campaign_audience(summary)
+    async def audience_page(self, *, cursor: str | None = None, limit: int = 50) -> Page[Campaign]:
+        return await self.campaigns.audience_page(cursor=cursor, limit=limit)
 
     async def campaign_members(
         self, ref: str, *, cursor: str | None = None, limit: int = 200

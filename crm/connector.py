@@ -66,6 +66,14 @@ class ListReads(Protocol):
         self, list_ref: str, *, cursor: str | None = None, limit: int = 100
     ) -> Page[Person]: ...
 
+    async def list_member_ids(
+        self, list_ref: str, *, cursor: str | None = None, limit: int = 100
+    ) -> Page[str]:
+        """One page of the list's member references, without their records: what a plan and
+        its apply decide membership on, at one call per member page (``list_members`` also
+        reads the records where the vendor's membership page has only ids)."""
+        ...
+
     async def person_memberships(self, ref: str) -> Memberships: ...
 
 
@@ -74,13 +82,19 @@ class CampaignReads(Protocol):
         self, *, cursor: str | None = None, limit: int = 50
     ) -> Page[Campaign]: ...
 
-    async def get_campaign(self, ref: str) -> Campaign: ...
+    async def get_campaign(self, ref: str, *, audience: bool = True) -> Campaign:
+        """Everything about one campaign. ``audience=False``: the caller does not need whom
+        it sends to (a trigger names its people, a status write its members), so a vendor
+        that reads the audience in calls of its own skips them (``audience_known`` false)."""
+        ...
 
-    async def campaign_audience(self, summary: Campaign) -> Campaign:
-        """``summary`` (from ``list_campaigns``) completed with what the send-list floor needs
-        and a listing may leave out: whether it sends email and the list it sends to
-        (``sends_email``, ``audience_list_ref``, ``audience_known``). Other fields may stay as
-        the summary had them (member counts, ladders); ``get_campaign`` reads everything."""
+    async def audience_page(self, *, cursor: str | None = None, limit: int = 50) -> Page[Campaign]:
+        """One page of the campaign listing as the send-list floor reads it: on every campaign
+        not known to be inactive, whether it sends email and the list it sends to
+        (``sends_email``, ``audience_list_ref``, ``audience_known``) are settled, read where
+        the listing leaves them out, in as few calls as the vendor allows (the floor reads
+        this at every list add's plan and apply). Other fields may be left out (ladders,
+        member counts); ``get_campaign`` reads everything."""
         ...
 
     async def campaign_members(

@@ -98,13 +98,14 @@ class _Paging:
 
 
 async def list_member_refs(client: Connector, list_ref: str) -> set[str]:
+    """Every member of the list, by reference only (a call per member page, no record read)."""
     members: set[str] = set()
     paging, cursor = _Paging(f"the members of {list_ref}"), None
     while True:
-        page = await client.list_members(
+        page = await client.list_member_ids(
             list_ref, cursor=cursor, limit=client.capabilities.member_page
         )
-        members.update(p.ref for p in page.items)
+        members.update(page.items)
         if (cursor := paging.next(page.next_cursor)) is None:
             return members
 

@@ -211,13 +211,14 @@ class Proposer:
             return pl.plan_membership(inp, people, members, sends, blocks), risk
         if op == "set_campaign_status":
             assert inp.target is not None
-            campaign = await client.get_campaign(inp.target)
+            campaign = await client.get_campaign(inp.target, audience=False)  # the ladder
             statuses = await pl.campaign_statuses(client, inp.target)
             plan = pl.plan_campaign_status(inp, people, campaign, statuses, client.capabilities)
             return plan, risk
         if op == "trigger_campaign":
             assert inp.target is not None
-            pl.require_campaign(await client.get_campaign(inp.target), op)
+            campaign = await client.get_campaign(inp.target, audience=False)  # sends to `people`
+            pl.require_campaign(campaign, op)
             return pl.plan_per_person(
                 inp,
                 people,

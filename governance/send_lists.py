@@ -62,23 +62,22 @@ async def email_campaigns(
     ``limit`` campaigns were read before the listing ended).
 
     Summaries from ``list_campaigns`` may leave out the audience and even understate
-    ``sends_email`` (vendors return them only on the campaign itself), so each campaign not
-    known to be inactive is read in full unless its summary already names an emailing
-    audience. A failed read raises: the floor fails closed."""
+    ``sends_email`` (vendors return them only on the campaign itself), so the campaigns come
+    from ``audience_page``, which settles both on every campaign not known to be inactive in
+    the fewest calls the vendor allows. A failed read raises: the floor fails closed."""
     found: list[Campaign] = []
     read = 0
     cursor: str | None = None
+    page_size = client.capabilities.campaign_page
     for _ in range(MAX_CAMPAIGN_PAGES):
-        page = await client.list_campaigns(cursor=cursor, limit=client.capabilities.campaign_page)
-        for summary in page.items:
-            if summary.active is False:
+        size = page_size if limit is None else max(1, min(page_size, limit - read))
+        page = await client.audience_page(cursor=cursor, limit=size)
+        for full in page.items:
+            if full.active is False:
                 continue
             if limit is not None and read >= limit:
                 return found, False
             read += 1
-            full = summary
-            if not (summary.sends_email and summary.audience_list_ref and summary.audience_known):
-                full = await client.campaign_audience(summary)
             if sends_email(full):
                 found.append(full)
         cursor = page.next_cursor

@@ -34,8 +34,9 @@ class HubSpotCampaigns:
             items=[to_campaign(c) for c in data.get("results", [])], next_cursor=next_after(data)
         )
 
-    async def get_campaign(self, ref: str) -> Campaign:
-        """Campaign + report metrics (member count) + assets (email? audience list?)."""
+    async def get_campaign(self, ref: str, *, audience: bool = True) -> Campaign:
+        """Campaign + report metrics (member count) + assets (email? audience list?), the
+        assets only with ``audience``."""
         path = self.s.paths.campaign(ids.native_id(ref, "campaign"))
         data = await self.s.http.send("GET", path, params={"properties": CAMPAIGN_PROPERTIES})
         metrics = await self.s.http.send("GET", f"{path}/reports/metrics")
@@ -43,14 +44,23 @@ class HubSpotCampaigns:
             int(metrics.get(k) or 0)
             for k in ("newContactsFirstTouch", "newContactsLastTouch", "influencedContacts")
         )
-        return await self._with_audience(to_campaign(data, member_count=count), path)
+        campaign = to_campaign(data, member_count=count)
+        return await self._with_audience(campaign, path) if audience else campaign
 
-    async def campaign_audience(self, summary: Campaign) -> Campaign:
-        """The listing already has the campaign's name and status; its email and list assets
-        are the two reads HubSpot needs for the rest (no detail, no report metrics): the
-        send-list floor reads every active campaign, at every list add's plan and apply."""
-        path = self.s.paths.campaign(ids.native_id(summary.ref, "campaign"))
-        return await self._with_audience(summary, path)
+    async def audience_page(self, *, cursor: str | None = None, limit: int = 50) -> Page[Campaign]:
+        """The listing already has each campaign's name and status; its email and list assets
+        are the two reads HubSpot needs for the rest (no detail, no report metrics), made for
+        every campaign not shown inactive: no listing carries them."""
+        page = await self.list_campaigns(cursor=cursor, limit=limit)
+        items = [
+            c
+            if c.active is False
+            else await self._with_audience(
+                c, self.s.paths.campaign(ids.native_id(c.ref, "campaign"))
+            )
+            for c in page.items
+        ]
+        return Page(items=items, next_cursor=page.next_cursor)
 
     async def _with_audience(self, campaign: Campaign, path: str) -> Campaign:
         emails = await self.assets(path, "MARKETING_EMAIL")

@@ -7,7 +7,7 @@ from typing import Any
 
 from mopsgate.connectors.hubspot import ids
 from mopsgate.connectors.hubspot.capabilities import CAPABILITIES
-from mopsgate.connectors.hubspot.mapping import PERSON_PROPERTIES, to_list, to_person
+from mopsgate.connectors.hubspot.mapping import PERSON_PROPERTIES, contact_ref, to_list, to_person
 from mopsgate.connectors.hubspot.session import HubSpotSession, chunked, next_after, offset_of
 from mopsgate.crm.records import Memberships, Page, Person, PersonList
 
@@ -43,6 +43,21 @@ class HubSpotLists:
     async def list_members(
         self, list_ref: str, *, cursor: str | None = None, limit: int = 100
     ) -> Page[Person]:
+        member_ids, nxt = await self._memberships(list_ref, cursor, limit)
+        records = await self.s.batch_read(member_ids, PERSON_PROPERTIES)
+        items = [to_person(records[i]) for i in member_ids if i in records]
+        return Page(items=items, next_cursor=nxt)
+
+    async def list_member_ids(
+        self, list_ref: str, *, cursor: str | None = None, limit: int = 100
+    ) -> Page[str]:
+        member_ids, nxt = await self._memberships(list_ref, cursor, limit)
+        return Page(items=[contact_ref(i) for i in member_ids], next_cursor=nxt)
+
+    async def _memberships(
+        self, list_ref: str, cursor: str | None, limit: int
+    ) -> tuple[list[str], str | None]:
+        """One page of a list's member record ids (the memberships API carries only ids)."""
         list_id = ids.native_id(list_ref, "list")
         params: dict[str, Any] = {"limit": max(1, min(limit, MEMBERSHIP_MAX_LIMIT))}
         if cursor:
@@ -50,10 +65,7 @@ class HubSpotLists:
         data = await self.s.http.send(
             "GET", f"{self.s.paths.list(list_id)}/memberships", params=params
         )
-        member_ids = [str(r["recordId"]) for r in data.get("results", [])]
-        records = await self.s.batch_read(member_ids, PERSON_PROPERTIES)
-        items = [to_person(records[i]) for i in member_ids if i in records]
-        return Page(items=items, next_cursor=next_after(data))
+        return [str(r["recordId"]) for r in data.get("results", [])], next_after(data)
 
     async def person_memberships(self, ref: str) -> Memberships:
         native = ids.native_id(ref, ids.CONTACT)

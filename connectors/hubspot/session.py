@@ -14,6 +14,7 @@ from mopsgate.connectors.hubspot import ids
 from mopsgate.connectors.hubspot.capabilities import CAPABILITIES
 from mopsgate.connectors.hubspot.errors import map_error
 from mopsgate.connectors.hubspot.paths import ApiFamily, Paths
+from mopsgate.connectors.recent import Recent
 from mopsgate.crm.errors import InvalidRequest, VendorError
 from mopsgate.crm.records import RecordResult
 
@@ -61,6 +62,9 @@ class HubSpotSession:
         search_limiter: RateLimiter | None = None,
     ) -> None:
         self.paths = Paths(api_family)
+        # contact id -> email ("" for none) from the latest read: what an apply's opt-outs
+        # are keyed by (``connectors/recent.py``).
+        self.emails: Recent[str, str] = Recent()
         self.rate = RateHeaders()
         # 90 per 10 s keeps a margin under the smallest published burst limit (100 / 10 s);
         # search has its own limit (4-5 per second per token).
@@ -104,6 +108,10 @@ class HubSpotSession:
             )
             for record in (body or {}).get("results", []):
                 found[str(record["id"])] = record
+        if "email" in properties:
+            self.emails.put(
+                {i: str((r.get("properties") or {}).get("email") or "") for i, r in found.items()}
+            )
         return found
 
 

@@ -180,14 +180,20 @@ class HubSpotWrites:
 
     async def opt_out(self, person_refs: Sequence[str]) -> list[RecordResult]:
         """Unsubscribe-from-all via the 2026-03 batch endpoint (v3 only unsubscribes one
-        subscription type, which does not set ``hs_email_optout``). It is keyed by address,
-        so the contacts' emails are read first."""
+        subscription type, which does not set ``hs_email_optout``). It is keyed by address:
+        the emails are those the apply's re-read returned moments ago, read again only when
+        older (``connectors/recent.py``)."""
         valid, early = self.s.split_refs(person_refs)
-        records = await self.s.batch_read(list(valid.values()), ["email"])
+        known, ask = self.s.emails.fresh(valid.values())
+        records = await self.s.batch_read(ask, ["email"])
         email_of: dict[str, str] = {}
         for ref, native in valid.items():
-            email = ((records.get(native) or {}).get("properties") or {}).get("email")
-            if native not in records:
+            email = (
+                known[native]
+                if native in known
+                else ((records.get(native) or {}).get("properties") or {}).get("email")
+            )
+            if native not in records and native not in known:
                 early[ref] = _fail(ref, "not_found", "no such HubSpot contact")
             elif not email:
                 early[ref] = _fail(ref, "no_email", "contact has no email address to opt out")

@@ -30,21 +30,30 @@ class SalesforceCampaigns:
         return body
 
     async def list_campaigns(self, *, cursor: str | None = None, limit: int = 50) -> Page[Campaign]:
-        q = Select(ids.CAMPAIGN, m.CAMPAIGN_FIELDS)
-        q.where(q.cmp("Type", "!=", m.LIST_TYPE))
-        rows, nxt = await self.s.query_page(q.order_by("Id").render(), cursor, limit)
+        rows, nxt = await self._listing(cursor, limit)
         ladders = await self._ladders([r["Id"] for r in rows])
         return Page(
             items=[m.to_campaign(r, ladders.get(r["Id"], [])) for r in rows], next_cursor=nxt
         )
 
-    async def get_campaign(self, ref: str) -> Campaign:
+    async def audience_page(self, *, cursor: str | None = None, limit: int = 50) -> Page[Campaign]:
+        """The Campaign rows alone: an emailing campaign's audience is itself, so the listing
+        already says all the floor needs (no ladders, no per-campaign read)."""
+        rows, nxt = await self._listing(cursor, limit)
+        return Page(items=[m.to_campaign(r, []) for r in rows], next_cursor=nxt)
+
+    async def _listing(
+        self, cursor: str | None, limit: int
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        q = Select(ids.CAMPAIGN, m.CAMPAIGN_FIELDS)
+        q.where(q.cmp("Type", "!=", m.LIST_TYPE))
+        return await self.s.query_page(q.order_by("Id").render(), cursor, limit)
+
+    async def get_campaign(self, ref: str, *, audience: bool = True) -> Campaign:
+        """The audience is the campaign itself: ``audience`` changes nothing here."""
         rec = await self.record(ref)
         ladders = await self._ladders([rec["Id"]])
         return m.to_campaign(rec, ladders.get(rec["Id"], []))
-
-    async def campaign_audience(self, summary: Campaign) -> Campaign:
-        return await self.get_campaign(summary.ref)
 
     async def _ladders(self, campaign_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         if not campaign_ids:
@@ -63,6 +72,9 @@ class SalesforceCampaigns:
         q = Select(ids.CAMPAIGN_MEMBER, m.MEMBER_FIELDS)
         q.where(q.eq("CampaignId", native))
         rows, nxt = await self.s.query_page(q.order_by("Id").render(), cursor, limit)
+        self.s.member_ids.put(
+            {(native, who): r["Id"] for r in rows if (who := r.get("LeadId") or r.get("ContactId"))}
+        )
         members = [m.to_member(r) for r in rows]
         return Page(items=[x for x in members if x is not None], next_cursor=nxt)
 

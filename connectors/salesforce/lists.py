@@ -36,12 +36,19 @@ class SalesforceLists:
     async def list_members(
         self, list_ref: str, *, cursor: str | None = None, limit: int = 100
     ) -> Page[Person]:
+        page = await self.list_member_ids(list_ref, cursor=cursor, limit=limit)
+        people = await self.people.get_people(page.items)
+        items = [people[ref] for ref in page.items if ref in people]
+        return Page(items=items, next_cursor=page.next_cursor)
+
+    async def list_member_ids(
+        self, list_ref: str, *, cursor: str | None = None, limit: int = 100
+    ) -> Page[str]:
+        """CampaignMember rows carry the Lead or Contact id: no record read."""
         page = await self.campaigns.campaign_members(list_ref, cursor=cursor, limit=limit)
         if not page.items and cursor is None:
             await self.campaigns.record(list_ref)  # 404 for a list that does not exist
-        people = await self.people.get_people([mb.person_ref for mb in page.items])
-        items = [people[mb.person_ref] for mb in page.items if mb.person_ref in people]
-        return Page(items=items, next_cursor=page.next_cursor)
+        return Page(items=[mb.person_ref for mb in page.items], next_cursor=page.next_cursor)
 
     async def person_memberships(self, ref: str) -> Memberships:
         obj, native = self.s.native(ref, ids.PERSON_OBJECTS)

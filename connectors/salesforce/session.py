@@ -15,6 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from mopsgate.connectors.http import Auth, RateLimiter, RetryPolicy, VendorHTTP
+from mopsgate.connectors.recent import Recent
 from mopsgate.connectors.salesforce import ids
 from mopsgate.connectors.salesforce.capabilities import BATCH, PAGE
 from mopsgate.connectors.salesforce.errors import Record, map_error
@@ -50,6 +51,9 @@ class SalesforceSession:
             raise ValueError(f"api_version {api_version!r} is not of the form 'v62.0'")
         self.api_version = api_version
         self.api_usage: tuple[int, int] | None = None
+        # (Campaign id, Lead or Contact id) -> CampaignMember id, from the latest member read:
+        # what an apply's removals and status writes address (``connectors/recent.py``).
+        self.member_ids: Recent[tuple[str, str], str] = Recent()
         self.http = VendorHTTP(
             VENDOR,
             base_url.rstrip("/"),

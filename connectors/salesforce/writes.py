@@ -179,6 +179,7 @@ class SalesforceWrites:
                     code="not_member",
                     message="was not a member of this campaign; nothing changed",
                 )
+        self.s.member_ids.forget((campaign, native) for _, _, (_, native) in parsed)
         return await self._batched(len(person_refs), pre, items, self._delete, deleted_result)
 
     async def set_campaign_status(
@@ -210,8 +211,11 @@ class SalesforceWrites:
         )
 
     async def _member_ids(self, campaign: str, people: list[str]) -> dict[str, str]:
-        """person id → CampaignMember id for those of ``people`` in the campaign."""
-        out: dict[str, str] = {}
+        """person id → CampaignMember id for those of ``people`` in the campaign: from the
+        member read an apply made moments before (its stale check), the rest by SOQL."""
+        known, ask = self.s.member_ids.fresh([(campaign, p) for p in people])
+        out = {person: member for (_, person), member in known.items()}
+        people = [person for _, person in ask]
         for start in range(0, len(people), MAX_BATCH):
             chunk = people[start : start + MAX_BATCH]
             q = Select(ids.CAMPAIGN_MEMBER, ["Id", "LeadId", "ContactId"])

@@ -32,11 +32,10 @@ class Looping:
     def __post_init__(self) -> None:
         self.capabilities = _Caps()
 
-    async def list_members(self, list_ref: str, *, cursor: str | None, limit: int) -> Any:
+    async def list_member_ids(self, list_ref: str, *, cursor: str | None, limit: int) -> Any:
         self.calls += 1
         n = self.calls if self.period is None else self.calls % self.period
-        person = type("P", (), {"ref": f"marketo:lead:{self.calls}"})()
-        return Page[Any](items=[person], next_cursor=f"c{n}")
+        return Page[Any](items=[f"marketo:lead:{self.calls}"], next_cursor=f"c{n}")
 
 
 @pytest.mark.parametrize("period", [1, 3, 50])

@@ -101,6 +101,7 @@ async def records_everywhere(
     cat = ctx.manifest.catalogue
     keys: set[str] = set()
     out: dict[str, list[str]] = {n: [] for n in names}
+    named: dict[str, list[str]] = {}
     for ref in args.refs:
         conn, _ = person_ref(cat, ref)
         if conn not in out:
@@ -108,16 +109,20 @@ async def records_everywhere(
                 f"{ref} is on {conn}, which this change does not cover.",
                 hint=f"Name {conn} among the connectors (or its list), or pass an email.",
             )
+        named.setdefault(conn, []).append(ref)
+    for conn, refs in named.items():  # one batched read per connector, not one per person
         client = connector(ctx, conn)
-        person = (await client.get_people([ref])).get(ref)
-        if person is None:
-            raise InvalidInput(
-                f"there is no record {ref}.", hint="Use a reference a read returned."
-            )
-        _admit(ctx, tool, person)
-        out[conn].append(ref)
-        if key := normalise_email(str(client.role_value(person, "email") or "")):
-            keys.add(key)
+        read = await client.get_people(refs)
+        for ref in refs:
+            record = read.get(ref)
+            if record is None:
+                raise InvalidInput(
+                    f"there is no record {ref}.", hint="Use a reference a read returned."
+                )
+            _admit(ctx, tool, record)
+            out[conn].append(ref)
+            if key := normalise_email(str(client.role_value(record, "email") or "")):
+                keys.add(key)
     bad = [e for e in args.emails if normalise_email(e) is None]
     if bad:
         raise InvalidInput(

@@ -24,7 +24,7 @@ from typing import Any
 from mcp import Client
 
 from bench import bulk_minimum as minimum
-from bench.common import BENCH_REVIEWER, bench_reviewer_key, quiet, violations
+from bench.common import BENCH_REVIEWERS, bench_reviewer_key, quiet, violations
 
 SEED_PEOPLE = 10_000
 MEMORY_TARGET_MB = 200.0
@@ -121,30 +121,39 @@ async def timed_call(client: Client, emu: Any, tool: str, args: dict[str, Any]) 
 
 
 async def approve_change(db_path: Path, manifest: Any, change_id: str) -> list[str]:
-    """The reviewer's approval (what ``mopsgate review approve`` runs, from a storage of its
-    own as the CLI's would be); returns the refs the apply will write."""
+    """The reviewers' approvals (what ``mopsgate review approve`` runs, from a storage of its
+    own as the CLI's would be), one reviewer after the other until the change is approved (a
+    send needs two, one of them compliance); returns the refs the apply will write."""
     from mopsgate.governance.approvals import approve
-    from mopsgate.governance.change_model import utcnow
+    from mopsgate.governance.change_model import ChangeStatus, utcnow
     from mopsgate.governance.decision_statement import new_statement
+    from mopsgate.governance.errors import NotPermitted
     from mopsgate.governance.manifest_load import manifest_digest
     from mopsgate.governance.reviewer_keys import sign
     from mopsgate.storage import StorageConfig, open_storage
 
     storage = await open_storage(StorageConfig.sqlite(db_path))
     try:
-        proposed = await storage.changes.require(change_id)
-        statement = new_statement(
-            change_id=change_id,
-            plan_digest=proposed.plan_digest,
-            manifest_digest=manifest_digest(manifest),
-            decision="approve",
-            reviewer=BENCH_REVIEWER,
-            note="bench",
-            checklist={},
-            at=utcnow(),
-        )
-        signed = sign(statement, bench_reviewer_key())
-        change = await approve(storage.changes, manifest, signed)
+        change = await storage.changes.require(change_id)
+        for reviewer in BENCH_REVIEWERS:
+            if change.status is not ChangeStatus.PROPOSED:
+                break
+            statement = new_statement(
+                change_id=change_id,
+                plan_digest=change.plan_digest,
+                manifest_digest=manifest_digest(manifest),
+                decision="approve",
+                reviewer=reviewer,
+                note="bench",
+                checklist={},
+                at=utcnow(),
+            )
+            try:
+                change = await approve(
+                    storage.changes, manifest, sign(statement, bench_reviewer_key(reviewer))
+                )
+            except NotPermitted:  # not this reviewer's risk class (an opt-out: compliance)
+                continue
     finally:
         await storage.close()
     return [r.ref for r in change.plan.effective_records]

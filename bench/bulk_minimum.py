@@ -21,7 +21,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -42,8 +42,8 @@ class Caps:
 CAMPAIGN_LISTINGS = {"marketo": 2, "hubspot": 1, "salesforce": 1}
 # Reads per campaign the listing cannot rule out (not inactive) that no client can avoid: a
 # HubSpot campaign's emails and lists are its assets, one call per asset type, and no listing
-# carries them. (Marketo's smart-campaign audience is a per-campaign read too; it is not
-# counted here, so Marketo's list-add ratios are overstated, never understated.)
+# carries them. (Marketo's smart-campaign audience is a per-campaign read too; §4's rough
+# minimum leaves it out, §4b's ``kind_minimum`` below counts it.)
 CAMPAIGN_READS = {"marketo": 0, "hubspot": 2, "salesforce": 0}
 
 
@@ -126,3 +126,168 @@ def endpoint(method: str, path: str, query: str = "") -> str:
 def breakdown(requests: list[Any]) -> dict[str, int]:
     counts = Counter(endpoint(r.method, r.path, r.query) for r in requests)
     return dict(counts.most_common())
+
+
+# --- every write kind (``bench.budget``) ------------------------------------------------------
+#
+# A plan must read every target (batched, per person object) and what its operation decides
+# on; an apply must re-read every record it writes (the stale check, consent included) and
+# what the plan's decision rested on, then write in the vendor's batches:
+#
+# * update_fields: + one describe per person object (plan); writes at the update batch.
+# * add_to_list: + the list's members (pages) + the compliance floor (below); list-add batch.
+# * remove_from_list: + the list's members; list-remove batch (a removal is never a send).
+# * set_campaign_status: + the campaign with its ladder (plan only; ``CAMPAIGN_WITH_LADDER``)
+#   + its members (pages); the vendor's status batch.
+# * trigger_campaign: + the campaign (plan only, is it triggerable) + the floor's same-address
+#   lookup (a trigger is always a send); trigger batch (Marketo 100).
+# * opt_out: nothing more; writes at the vendor's opt-out batch (Marketo Sync Leads 300,
+#   HubSpot unsubscribe-all batch 100, Salesforce collections 200).
+#
+# The floor on a list add needs two facts only where they can change the answer: which lists
+# feed sends (S, the campaign scan) and who else shares each address (L, one batched lookup,
+# as many calls as the vendor's caps and URL length make it). The fewest calls that settle it:
+#   someone blocked by their own record:  S, and L too if the list feeds sends;
+#   nobody blocked by their own record:   if the lookup blocks someone: S + L if the list
+#                                          feeds sends, else S; if it blocks nobody: the
+#                                          cheaper of S and L (either proves nobody is blocked).
+# S at the vendor's caps: Marketo a page of programs and of smart campaigns (200 each), the
+# smart list of every active smart campaign (the audience is in its rules; no listing carries
+# it) and one lookup of the list names those rules give (``lists.json`` takes several names);
+# HubSpot a page of campaigns (100) and two asset reads (emails, lists) per campaign not shown
+# inactive; Salesforce one query of Campaigns (an emailing campaign is its own audience).
+
+
+# A campaign read with its member status ladder: Marketo's program carries it (its channel's
+# ladder is read once per client); Salesforce keeps it in CampaignMemberStatus, a second query
+# (a relationship sub-query could make it one; the sandbox's SOQL has none, so it is not
+# counted as possible).
+CAMPAIGN_WITH_LADDER = {"marketo": 1, "hubspot": 1, "salesforce": 2}
+
+
+@dataclass
+class Facts:
+    """What the minimum of one call depends on, read with a client of its own."""
+
+    objects: Counter[str] = field(default_factory=Counter)
+    list_members: int = 0
+    campaign_members: int = 0
+    own_blocked: int = 0
+    other_blocked: int = 0
+    feeds_sends: bool = False
+    lookup_calls: int = 0  # the same-address lookup at the vendor's caps (0: nothing to look up)
+    scan_calls: int = 0  # S, from the campaign counts
+
+    def summary(self) -> dict[str, Any]:
+        return {k: (dict(v) if isinstance(v, Counter) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class Minimum:
+    calls: int
+    parts: dict[str, int]
+
+
+def oracle_client(vendor: str, emu: Any) -> Any:
+    """A client of its own (no cache shared with the measured one), unpaced."""
+    from importlib import import_module
+
+    from bench.common import fast_client_options
+
+    connect = import_module(f"mopsgate.sandbox.{vendor}.connect")
+    return connect.sandbox_client(emu, **fast_client_options())
+
+
+async def scan_minimum(vendor: str, client: Any) -> int:
+    from mopsgate.governance.send_lists import email_campaigns
+
+    listed = []
+    cursor = None
+    while True:
+        page = await client.list_campaigns(cursor=cursor, limit=200)
+        listed += page.items
+        if not (cursor := page.next_cursor):
+            break
+    if vendor == "salesforce":
+        return _pages(len(listed), 2000)
+    if vendor == "hubspot":
+        return _pages(len(listed), 100) + 2 * sum(c.active is not False for c in listed)
+    programs = [c for c in listed if c.kind == "program"]
+    smart = [c for c in listed if c.kind == "smart_campaign"]
+    campaigns, _ = await email_campaigns(client)
+    names = any(
+        c.audience_list_ref or not c.audience_known for c in campaigns if c.kind == "smart_campaign"
+    )
+    active = sum(c.active is not False for c in smart)
+    return _pages(len(programs), 200) + _pages(len(smart), 200) + active + int(names)
+
+
+async def read_facts(
+    vendor: str, emu: Any, runtime: Any, operation: str, args: dict[str, Any], refs: list[str]
+) -> Facts:
+    from mopsgate.governance import planning as pl
+    from mopsgate.governance import send_lists
+    from mopsgate.governance.consent_floor import floor_blocks
+    from mopsgate.governance.plan_checks import consent_blocks
+
+    client = oracle_client(vendor, emu)
+    facts = Facts(objects=objects_of(refs))
+    try:
+        if operation in ("add_to_list", "remove_from_list"):
+            facts.list_members = len(await pl.list_member_refs(client, args["list_ref"]))
+        if operation == "set_campaign_status":
+            statuses = await pl.campaign_statuses(client, args["campaign_ref"])
+            facts.campaign_members = len(statuses)
+        if operation in ("add_to_list", "trigger_campaign"):
+            people = list((await pl.read_people(client, refs)).values())
+            facts.own_blocked = sum(consent_blocks(p) is not None for p in people)
+            first = len(emu.core.requests)
+            blocks = await floor_blocks(client, people)
+            facts.lookup_calls = len(emu.core.requests) - first
+            facts.other_blocked = len(blocks) - facts.own_blocked
+        if operation == "add_to_list":
+            lists = await send_lists.scan(client, runtime.holder.manifest)
+            facts.feeds_sends = lists.feeds_sends(args["list_ref"])
+            facts.scan_calls = await scan_minimum(vendor, client)
+    finally:
+        await client.aclose()
+    return facts
+
+
+def floor_minimum(f: Facts) -> int:
+    s, lookup = f.scan_calls, f.lookup_calls
+    if f.own_blocked:
+        return s + (lookup if f.feeds_sends else 0)
+    if f.other_blocked:
+        return s + lookup if f.feeds_sends else s
+    return min(s, lookup)
+
+
+def _reads(vendor: str, f: Facts) -> int:
+    cap = CAPS[vendor].read
+    return sum(_calls(n, cap) for n in f.objects.values())
+
+
+def kind_minimum(vendor: str, operation: str, phase: str, refs: list[str], f: Facts) -> Minimum:
+    from mopsgate.connectors.capabilities import capabilities_of
+
+    caps = capabilities_of(vendor)
+    parts: dict[str, int] = {"person reads": _reads(vendor, f)}
+    plan = phase == "plan"
+    if operation == "update_fields" and plan:
+        parts["describe per object"] = len(f.objects)
+    if operation in ("add_to_list", "remove_from_list"):
+        parts["list members"] = _pages(f.list_members, caps.member_page)
+    if operation == "add_to_list":
+        parts["floor (scan / same-address lookup)"] = floor_minimum(f)
+    if operation == "set_campaign_status":
+        if plan:
+            parts["campaign and its ladder"] = CAMPAIGN_WITH_LADDER[vendor]
+        parts["campaign members"] = _pages(f.campaign_members, caps.campaign_member_page)
+    if operation == "trigger_campaign":
+        if plan:
+            parts["campaign"] = 1
+        parts["same-address lookup"] = f.lookup_calls
+    if not plan:
+        parts["writes"] = _calls(len(refs), caps.batch_for(operation))
+    return Minimum(sum(parts.values()), parts)

@@ -146,20 +146,23 @@ _SUBSTITUTIONS = (
 )
 
 
-# The bench's reviewer signs approvals with a key made for this run, declared only in the bench
-# manifest: approvals take the same signed path as `mopsgate review approve`.
+# The bench's reviewers sign approvals with keys made for this run, declared only in the bench
+# manifest: approvals take the same signed path as `mopsgate review approve`. The shipped
+# manifest's two reviewers: a send needs both (one must be compliance), an opt-out compliance.
 BENCH_REVIEWER = "mops-lead"
+BENCH_REVIEWERS = (BENCH_REVIEWER, "compliance")
 
 
-def bench_reviewer_key() -> Any:
-    """The bench reviewer's signing key: the same in every process, because the manifest that
+def bench_reviewer_key(reviewer: str = BENCH_REVIEWER) -> Any:
+    """A bench reviewer's signing key: the same in every process, because the manifest that
     declares it is written by ``python -m bench`` and the bulk runs that sign with it are
     processes of their own (a key made per process signed approvals no manifest declared)."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    return Ed25519PrivateKey.from_private_bytes(
-        hashlib.sha256(b"mopsgate bench reviewer, not a secret").digest()
-    )
+    seed = b"mopsgate bench reviewer, not a secret"
+    if reviewer != BENCH_REVIEWER:
+        seed += b" " + reviewer.encode()
+    return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(seed).digest())
 
 
 def bench_manifest_text() -> str:
@@ -181,8 +184,9 @@ def bench_manifest_text() -> str:
     ]
     from mopsgate.governance.reviewer_keys import public_key_text
 
-    key = public_key_text(bench_reviewer_key())
-    blocks.append(f'\n[[reviewers.{BENCH_REVIEWER}.keys]]\npublic_key = "{key}"\nlabel = "bench"\n')
+    for reviewer in BENCH_REVIEWERS:
+        key = public_key_text(bench_reviewer_key(reviewer))
+        blocks.append(f'\n[[reviewers.{reviewer}.keys]]\npublic_key = "{key}"\nlabel = "bench"\n')
     return text + "".join(blocks)
 
 
@@ -206,20 +210,29 @@ def write_bench_manifest(directory: Path) -> Path:
 def fast_emulators(n_people: int | None = None) -> dict[str, Any]:
     """Emulators whose rate windows are out of the way: the latency and throughput sections
     measure mopsgate, not the vendors' 100-calls-per-10-or-20-seconds budgets."""
-    from mopsgate.sandbox.hubspot.emulator import HubSpotEmulator
-    from mopsgate.sandbox.marketo.emulator import MarketoEmulator
-    from mopsgate.sandbox.salesforce.emulator import SalesforceEmulator
     from mopsgate.sandbox.seed import seed_data
 
     seed = seed_data(n_people) if n_people else seed_data()
-    marketo = MarketoEmulator(seed)
-    marketo.set_rate_limit(UNLIMITED, 1.0)
-    marketo.set_daily_quota(UNLIMITED)
-    hubspot = HubSpotEmulator(seed, ten_second_limit=UNLIMITED)
-    hubspot.daily_limit = UNLIMITED
-    hubspot.search_window.max_calls = UNLIMITED
-    salesforce = SalesforceEmulator(seed, daily_limit=UNLIMITED)
-    return {"marketo": marketo, "hubspot": hubspot, "salesforce": salesforce}
+    return {v: fast_emulator(v, seed) for v in ("marketo", "hubspot", "salesforce")}
+
+
+def fast_emulator(vendor: str, seed: Any) -> Any:
+    """One vendor's emulator over ``seed`` with its rate windows out of the way."""
+    from mopsgate.sandbox.hubspot.emulator import HubSpotEmulator
+    from mopsgate.sandbox.marketo.emulator import MarketoEmulator
+    from mopsgate.sandbox.salesforce.emulator import SalesforceEmulator
+
+    if vendor == "marketo":
+        marketo = MarketoEmulator(seed)
+        marketo.set_rate_limit(UNLIMITED, 1.0)
+        marketo.set_daily_quota(UNLIMITED)
+        return marketo
+    if vendor == "hubspot":
+        hubspot = HubSpotEmulator(seed, ten_second_limit=UNLIMITED)
+        hubspot.daily_limit = UNLIMITED
+        hubspot.search_window.max_calls = UNLIMITED
+        return hubspot
+    return SalesforceEmulator(seed, daily_limit=UNLIMITED)
 
 
 def fast_client_options() -> dict[str, Any]:

@@ -199,26 +199,29 @@ def audit_query(s: dict[str, Any]) -> list[str]:
     ]
 
 
+def _plan_apply_rows(s: dict[str, Any]) -> list[tuple[str, Any, Any, Any]]:
+    """(connector, row, plan, apply) for every row of a per-connector section."""
+    return [(v["vendor"], r, r["plan"], r["apply"]) for v in s["vendors"] for r in v["rows"]]
+
+
 def bulk(s: dict[str, Any]) -> list[str]:
     rows = []
-    for vendor in s["vendors"]:
-        for r in vendor["rows"]:
-            p, a = r["plan"], r["apply"]
-            rows.append(
-                [
-                    vendor["vendor"],
-                    _n(r["n"]),
-                    r["operation"],
-                    _n(p["s"], 2),
-                    f"{p['calls']} / {p['min']} = {p['ratio']:.2f}",
-                    _n(a["s"], 2),
-                    f"{a['calls']} / {a['min']} = {a['ratio']:.2f}",
-                    _n(r["written"]),
-                    f"{_n(max(p['rss_peak_mb'], a['rss_peak_mb']))} "
-                    f"(+{_n(max(p['rss_delta_mb'], a['rss_delta_mb']))})",
-                    r["rate_limit_violations"],
-                ]
-            )
+    for vendor, r, p, a in _plan_apply_rows(s):
+        rows.append(
+            [
+                vendor,
+                _n(r["n"]),
+                r["operation"],
+                _n(p["s"], 2),
+                f"{p['calls']} / {p['min']} = {p['ratio']:.2f}",
+                _n(a["s"], 2),
+                f"{a['calls']} / {a['min']} = {a['ratio']:.2f}",
+                _n(r["written"]),
+                f"{_n(max(p['rss_peak_mb'], a['rss_peak_mb']))} "
+                f"(+{_n(max(p['rss_delta_mb'], a['rss_delta_mb']))})",
+                r["rate_limit_violations"],
+            ]
+        )
     return [
         "## 4. Bulk plans and applies",
         "",
@@ -236,6 +239,42 @@ def bulk(s: dict[str, Any]) -> list[str]:
                 "written",
                 "peak RSS MB (+op)",
                 "rate-limit violations",
+            ],
+            rows,
+        ),
+        *[f"- {note}" for note in s["notes"]],
+        "",
+    ]
+
+
+def budget(s: dict[str, Any]) -> list[str]:
+    rows = []
+    for vendor, r, p, a in _plan_apply_rows(s):
+        rows.append(
+            [
+                vendor,
+                r["operation"],
+                _n(r["n"]),
+                f"{p['calls']} / {p['min']} = {p['ratio']:.2f}",
+                f"{a['calls']} / {a['min']} = {a['ratio']:.2f}",
+                _n(r["written"]),
+                ", ".join(f"{k} {v}" for k, v in a["min_parts"].items()),
+            ]
+        )
+    return [
+        "## 4b. Upstream calls per write kind",
+        "",
+        s["method"],
+        "",
+        *table(
+            [
+                "connector",
+                "write kind",
+                "records",
+                "plan calls / min",
+                "apply calls / min",
+                "written",
+                "apply minimum, by part",
             ],
             rows,
         ),
@@ -335,6 +374,7 @@ def render(r: dict[str, Any]) -> str:
         ("audit", audit),
         ("audit_query", audit_query),
         ("bulk", bulk),
+        ("budget", budget),
         ("startup", startup),
         ("notify", notify),
         ("profiles", profiles),

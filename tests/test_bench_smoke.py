@@ -11,6 +11,7 @@ import pytest
 from bench import audit, audit_query, bulk, bulk_minimum, latency, notify, overhead, throughput
 from bench.common import BENCH_PRINCIPALS, write_bench_manifest
 from bench.report import audit_query as render_audit_query_lines
+from bench.report import budget as render_budget
 from bench.report import render
 from bench.targets import collect_targets
 
@@ -97,3 +98,20 @@ def test_audit_query_bench_finds_what_the_scan_finds(tmp_path: Path):
 
 def render_audit_query(section: dict[str, Any]) -> str:
     return "\n".join(render_audit_query_lines(section))
+
+
+async def test_budget_section_runs_every_write_kind(tmp_path: Path, bench_manifest: Path):
+    from bench import budget
+
+    vendor = await budget.run_vendor("marketo", [5], bench_manifest, tmp_path, people=60)
+    kinds = {row["operation"] for row in vendor["rows"]}
+    assert kinds == {k.operation for k in budget.KINDS}  # Marketo supports every one
+    for row in vendor["rows"]:
+        assert row["status"] == "applied", row
+        for part in ("plan", "apply"):
+            assert row[part]["calls"] == row[part]["audited_calls"]
+            assert row[part]["min"] == sum(row[part]["min_parts"].values())
+    results = {"budget": {"method": "smoke", "vendors": [vendor], "notes": []}}
+    targets = collect_targets(results)
+    assert len(targets) == len(kinds) and all(t["measure"].startswith("§4b") for t in targets)
+    assert "## 4b. Upstream calls per write kind" in render_budget(results["budget"])[0]

@@ -1,0 +1,180 @@
+"""What a large change costs in vendor calls, as the emulators count them (issue #15).
+
+Marketo's daily quota is what a Marketing-Ops team runs out of first, so each test pins the
+calls one 1,000-person proposal and its apply make, endpoint by endpoint, at the vendor's batch
+sizes (``bench/bulk_minimum.py`` writes the minimum down): reads of 300 / 100 / 200 records, a
+member page per list page, the send-list scan at one call per campaign the vendor cannot
+describe in its listing, writes at the vendor's batch. Stale refusal, the consent re-check and
+the per-batch outcome rows are the other tests' business; these only count.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from mcp import Client
+
+from bench.bulk import approve_change
+from bench.bulk_minimum import breakdown
+from bench.common import fast_client_options, fast_emulator, write_bench_manifest
+from mopsgate.sandbox.hubspot import ids as hs
+from mopsgate.sandbox.marketo import ids as mk
+from mopsgate.sandbox.salesforce import ids as sf
+from mopsgate.sandbox.seed import seed_data
+from mopsgate.server.app import build_runtime, build_server
+from mopsgate.server.settings import Settings
+
+N = 1000
+SEED = seed_data()
+REF = {"marketo": mk.lead_ref, "hubspot": hs.person_ref, "salesforce": sf.person_ref}
+LIST = {"marketo": mk.list_ref(3), "hubspot": hs.list_ref(3), "salesforce": sf.list_ref(3)}
+LIST0 = {"marketo": mk.list_ref(0), "hubspot": hs.list_ref(0), "salesforce": sf.list_ref(0)}
+
+
+class Run:
+    """One connector's runtime on the seeded emulator (its rate windows out of the way: the
+    calls counted do not depend on pacing), as the assistant, with the caps of the bench
+    manifest (10,000 records a change) and its reviewers' keys."""
+
+    def __init__(self, vendor: str, tmp: Path) -> None:
+        self.vendor = vendor
+        self.emu = fast_emulator(vendor, SEED)
+        self.runtime = build_runtime(
+            Settings(write_bench_manifest(tmp / "manifest"), tmp / "home", sandbox="memory"),
+            env={},
+            emulators={vendor: self.emu},
+            client_options=fast_client_options(),
+        )
+        server = build_server(
+            self.runtime, transport="memory", resolve_principal=lambda _: "assistant"
+        )
+        self.client = Client(server)
+
+    async def call(self, tool: str, args: dict[str, Any]) -> tuple[dict[str, Any], Counter[str]]:
+        first = len(self.emu.core.requests)
+        result = await self.client.call_tool(tool, args)
+        assert not result.is_error, result.content[0].text  # type: ignore[union-attr]
+        calls = Counter(breakdown(self.emu.core.requests[first:]))
+        return dict(result.structured_content or {}), calls
+
+    async def plan_and_apply(
+        self, tool: str, args: dict[str, Any]
+    ) -> tuple[Counter[str], Counter[str]]:
+        proposal, plan = await self.call(tool, args)
+        await approve_change(
+            self.runtime.settings.db_path, self.runtime.holder.manifest, proposal["change_id"]
+        )
+        applied, apply = await self.call(
+            "apply_change",
+            {
+                "change_id": proposal["change_id"],
+                "confirmation_token": proposal["confirmation_token"],
+            },
+        )
+        assert applied["status"] == "applied"
+        return plan, apply
+
+
+@asynccontextmanager
+async def running(vendor: str, tmp: Path) -> AsyncIterator[Run]:
+    r = Run(vendor, tmp)
+    async with r.client:
+        await r.call("get_person", {"ref": REF[vendor](0)})  # the token, before any count
+        yield r
+
+
+def people(vendor: str) -> list[str]:
+    return [REF[vendor](i) for i in range(N)]
+
+
+def list_add(vendor: str) -> dict[str, Any]:
+    return {"list_ref": LIST[vendor], "person_refs": people(vendor), "reason": "budget test"}
+
+
+async def test_a_1000_person_marketo_list_add_plans_in_12_calls(tmp_path: Path) -> None:
+    async with running("marketo", tmp_path) as run:
+        plan, apply = await run.plan_and_apply("propose_add_to_list", list_add("marketo"))
+        scan = {  # which lists feed sends: no listing carries a smart campaign's audience
+            "GET /rest/asset/v1/programs.json": 1,
+            "GET /rest/asset/v1/smartCampaigns.json": 1,
+            "GET /rest/asset/v1/smartCampaign/{id}/smartList.json": 4,  # one per active campaign
+            "GET /rest/v1/lists.json": 1,  # every list name those smart lists give, together
+        }
+        assert plan == {
+            "GET /rest/v1/leads.json": 4,  # 1,000 leads, 300 a call
+            "GET /rest/v1/lists/{id}/leads.json": 1,  # the list's members, ids only, 300 a page
+            **scan,
+        }
+        assert apply == {
+            "GET /rest/v1/leads.json": 3,  # the stale check re-reads every record it writes
+            "GET /rest/v1/lists/{id}/leads.json": 1,
+            **scan,  # the floor again: someone is blocked by their own record
+            "POST /rest/v1/lists/{id}/leads.json": 3,  # those not yet members, 300 a call
+        }
+        assert sum(plan.values()) == 12 and sum(apply.values()) == 14
+
+
+def newsletter(vendor: str) -> dict[str, Any]:
+    """Everyone on the seeded "Newsletter - Monthly" list (900 people) off it."""
+    refs = [REF[vendor](i) for i in SEED.lists[0].members]
+    return {"list_ref": LIST0[vendor], "person_refs": refs, "reason": "budget test"}
+
+
+async def test_list_membership_is_read_as_ids_without_the_members_records(tmp_path: Path) -> None:
+    """Before: every member page of 250 was followed by reads of its members' records."""
+    async with running("hubspot", tmp_path) as run:
+        plan, apply = await run.plan_and_apply("propose_remove_from_list", newsletter("hubspot"))
+        reads = {
+            "POST /crm/v3/objects/contacts/batch/read": 9,  # 900 contacts, 100 a call
+            "GET /crm/v3/lists/{id}/memberships": 4,  # 900 member ids, 250 a page
+        }
+        assert plan == reads
+        assert apply == {**reads, "PUT /crm/v3/lists/{id}/memberships/remove": 9}
+
+
+async def test_a_salesforce_removal_writes_with_the_member_ids_its_re_read_found(
+    tmp_path: Path,
+) -> None:
+    """Before: each batch of 200 looked its CampaignMember ids up again."""
+    async with running("salesforce", tmp_path) as run:
+        args = newsletter("salesforce")
+        objects = Counter(ref.split(":")[1] for ref in args["person_refs"])
+        plan, apply = await run.plan_and_apply("propose_remove_from_list", args)
+        reads = {
+            f"GET /services/data/v62.0/query FROM {obj}": -(-n // 200)  # 200 ids a query
+            for obj, n in objects.items()
+        } | {"GET /services/data/v62.0/query FROM CampaignMember": 1}  # 2,000 a page
+        assert plan == reads
+        assert apply == {**reads, "DELETE /services/data/v62.0/composite/sobjects": 5}
+
+
+async def test_a_hubspot_opt_out_unsubscribes_the_addresses_its_re_read_found(
+    tmp_path: Path,
+) -> None:
+    """Before: each batch of 100 read its contacts' emails again after the stale check."""
+    async with running("hubspot", tmp_path) as run:
+        args = {"connector": "hubspot", "person_refs": people("hubspot"), "reason": "budget test"}
+        plan, apply = await run.plan_and_apply("propose_opt_out", args)
+        assert plan == {"POST /crm/v3/objects/contacts/batch/read": 10}
+        unsubscribe = "POST /communication-preferences/2026-03/statuses/batch/unsubscribe-all"
+        assert apply == {"POST /crm/v3/objects/contacts/batch/read": 10, unsubscribe: 10}
+
+
+async def test_a_marketo_trigger_reads_the_campaign_once(tmp_path: Path) -> None:
+    """A trigger sends to the people it names: the campaign's own audience is not read."""
+    async with running("marketo", tmp_path) as run:
+        campaigns, _ = await run.call("list_campaigns", {"connector": "marketo", "limit": 100})
+        triggerable = next(c["ref"] for c in campaigns["items"] if c["triggerable"])
+        args = {
+            "campaign_ref": triggerable,
+            "person_refs": people("marketo"),
+            "reason": "budget test",
+        }
+        _, plan = await run.call("propose_trigger_campaign", args)
+        lookup = plan.pop("GET /rest/v1/leads.json") - 4  # 4 reads of 300, then the floor's lookup
+        assert plan == {"GET /rest/asset/v1/smartCampaign/{id}.json": 1}
+        assert 0 < lookup <= 7  # the same-address lookup of ~830 addresses, 150-300 a call

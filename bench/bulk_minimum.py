@@ -227,8 +227,7 @@ async def read_facts(
 ) -> Facts:
     from mopsgate.governance import planning as pl
     from mopsgate.governance import send_lists
-    from mopsgate.governance.consent_floor import floor_blocks
-    from mopsgate.governance.plan_checks import consent_blocks
+    from mopsgate.governance.consent_floor import express_consent, floor_blocks, person_blocks
 
     client = oracle_client(vendor, emu)
     facts = Facts(objects=objects_of(refs))
@@ -240,9 +239,10 @@ async def read_facts(
             facts.campaign_members = len(statuses)
         if operation in ("add_to_list", "trigger_campaign"):
             people = list((await pl.read_people(client, refs)).values())
-            facts.own_blocked = sum(consent_blocks(p) is not None for p in people)
+            express = express_consent(runtime.holder.manifest, vendor)
+            facts.own_blocked = sum(person_blocks(p, express) is not None for p in people)
             first = len(emu.core.requests)
-            blocks = await floor_blocks(client, people)
+            blocks = await floor_blocks(client, people, express)
             facts.lookup_calls = len(emu.core.requests) - first
             facts.other_blocked = len(blocks) - facts.own_blocked
         if operation == "add_to_list":

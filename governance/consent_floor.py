@@ -153,11 +153,17 @@ def email_of(client: Connector, person: Person) -> object:
 
 
 async def floor_blocks(
-    client: Connector, people: Iterable[Person], express: ExpressConsent
+    client: Connector,
+    people: Iterable[Person],
+    express: ExpressConsent,
+    same_address: Iterable[Person] | None = None,
 ) -> dict[str, Block]:
     """ref → (reason_code, reason) for each of ``people`` the floor blocks from a send, by
     their own record and by every record sharing their normalised email. Raises
-    :class:`UpstreamFailure` if the vendor cannot say (fail closed)."""
+    :class:`UpstreamFailure` if the vendor cannot say (fail closed). ``same_address``: every
+    record of this connector sharing an address with any of ``people``, found moments ago by
+    the same lookup (a change across connectors finds its people that way), so it is not
+    made twice; only a plan passes it, apply always looks again."""
     blocks: dict[str, Block] = {}
     keys: dict[str, str] = {}  # ref -> normalised email, for those the lookup must clear
     for person in people:
@@ -173,7 +179,11 @@ async def floor_blocks(
         else:
             keys[person.ref] = key
     if keys:
-        found = await _same_email(client, set(keys.values()))
+        found = (
+            _by_key(client, same_address, set(keys.values()), {})
+            if same_address is not None
+            else await _same_email(client, set(keys.values()))
+        )
         for ref, key in keys.items():
             if block := _worst(ref, found.get(key, ()), express):
                 blocks[ref] = block
@@ -200,6 +210,12 @@ async def _same_email(client: Connector, keys: set[str]) -> dict[str, list[Perso
     forms = {form: key for key in sorted(keys) for form in lookup_forms(key)}
     with reading_consent(client.name, f"the other records of {len(keys)} email address(es)"):
         found = await client.people_by_email(list(forms))
+    return _by_key(client, found, keys, forms)
+
+
+def _by_key(
+    client: Connector, found: Iterable[Person], keys: set[str], forms: dict[str, str]
+) -> dict[str, list[Person]]:
     out: dict[str, list[Person]] = {}
     for other in found:
         raw = email_of(client, other)

@@ -48,20 +48,35 @@ class PlanInput:
     # propose_reassign_owner writes the owner field, and its grant is the tool (a field deny
     # still wins). Not part of the plan: it only widens what this proposal may touch.
     grants: frozenset[str] = frozenset()
+    # Records the proposing tool read moments ago with the same fields a batch read returns
+    # (the owner search of a reassignment, the address lookup of a change across connectors):
+    # the plan takes them instead of reading them again. Not part of the plan; apply re-reads
+    # every target whatever the plan took.
+    known: dict[str, Person] = field(default_factory=dict)
+    # True when ``known`` holds every record of its people's addresses (a lookup by address
+    # found them): the floor's same-address lookup is then not made again at plan time.
+    known_addresses: bool = False
 
 
 async def read_people(
-    client: Connector, refs: Sequence[str], steps: Steps | None = None, doing: str = "planning"
+    client: Connector,
+    refs: Sequence[str],
+    steps: Steps | None = None,
+    doing: str = "planning",
+    *,
+    known: Mapping[str, Person] | None = None,
 ) -> dict[str, Person]:
     """Batch reads grouped by object and cut at the vendor's read batch, so a plan of N people
     costs the minimum number of vendor calls (a mix of person objects read in one chunk would
     cost a query per object per chunk on vendors that keep them apart). ``steps`` hears of
-    every batch read (``doing`` says what the reads are for)."""
+    every batch read (``doing`` says what the reads are for). ``known``: records read moments
+    ago (``PlanInput.known``), taken instead of read; only a plan passes them."""
+    out: dict[str, Person] = {r: known[r] for r in refs if known and r in known}
     by_object: dict[str, list[str]] = {}
     for ref in refs:
-        by_object.setdefault(parse_ref(ref).object, []).append(ref)
+        if ref not in out:
+            by_object.setdefault(parse_ref(ref).object, []).append(ref)
     size = max(1, client.capabilities.read_batch)
-    out: dict[str, Person] = {}
     read = 0
     for group in by_object.values():
         for start in range(0, len(group), size):
@@ -123,7 +138,11 @@ async def campaign_statuses(client: Connector, campaign_ref: str) -> dict[str, s
 
 
 async def send_list_floor(
-    client: Connector, manifest: Manifest, list_ref: str, people: Iterable[Person]
+    client: Connector,
+    manifest: Manifest,
+    list_ref: str,
+    people: Iterable[Person],
+    same_address: Iterable[Person] | None = None,
 ) -> tuple[str | None, dict[str, Block]]:
     """Whether adding ``people`` to ``list_ref`` is a send the floor polices — why, in the words
     a blocked record gives, or None — and who it blocks from it.
@@ -140,8 +159,8 @@ async def send_list_floor(
         lists = await send_lists.scan(client, manifest)
         if not lists.feeds_sends(list_ref):
             return None, {}
-        return lists.why(list_ref), await floor_blocks(client, people, express)
-    blocks = await floor_blocks(client, people, express)
+        return lists.why(list_ref), await floor_blocks(client, people, express, same_address)
+    blocks = await floor_blocks(client, people, express, same_address)
     if not blocks:
         return None, {}
     lists = await send_lists.scan(client, manifest)

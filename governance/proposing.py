@@ -181,7 +181,7 @@ class Proposer:
         op = inp.operation
         pl.require_capability(client.capabilities, op, inp.connector)
         if op == "update_fields":
-            people = await pl.read_people(client, _read_refs(inp), steps)
+            people = await pl.read_people(client, _read_refs(inp), steps, known=inp.known)
             objects = {p.object for p in people.values()}
             described = {o: {f.name: f for f in await client.describe_fields(o)} for o in objects}
             access = {
@@ -197,14 +197,20 @@ class Proposer:
             return await _plan_merge(manifest, principal, client, inp), risk
         if op in ("add_to_list", "trigger_campaign"):  # sends: the floor decides
             with reading_consent(client.name, f"{len(inp.refs)} people"):
-                people = await pl.read_people(client, inp.refs, steps)
+                people = await pl.read_people(client, inp.refs, steps, known=inp.known)
         else:
-            people = await pl.read_people(client, inp.refs, steps)
+            people = await pl.read_people(client, inp.refs, steps, known=inp.known)
         if op in ("add_to_list", "remove_from_list"):
             assert inp.target is not None
             members = await pl.list_member_refs(client, inp.target)
             sends, blocks = (
-                await pl.send_list_floor(client, manifest, inp.target, people.values())
+                await pl.send_list_floor(
+                    client,
+                    manifest,
+                    inp.target,
+                    people.values(),
+                    inp.known.values() if inp.known_addresses else None,
+                )
                 if op == "add_to_list"
                 else (None, {})
             )
@@ -407,7 +413,7 @@ async def _plan_merge(
     manifest: Manifest, principal: str, client: Connector, inp: pl.PlanInput
 ) -> Plan:
     """Read every record of the merge (and the survivor's fields, for the values it takes)."""
-    people = await pl.read_people(client, inp.refs)
+    people = await pl.read_people(client, inp.refs, known=inp.known)
     survivor = people.get(str(inp.target))
     obj = survivor.object if survivor else str(inp.target).split(":", 2)[1]
     described = {f.name: f for f in await client.describe_fields(obj)}

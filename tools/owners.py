@@ -15,7 +15,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from mopsgate.crm.connector import Connector
-from mopsgate.crm.records import Owner, PersonQuery
+from mopsgate.crm.records import Owner, Person, PersonQuery
 from mopsgate.crm.refs import parse_ref
 from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.errors import InvalidInput, NotPermitted
@@ -202,10 +202,11 @@ def _owner(owners: dict[str, Owner], ref: str, role: str) -> Owner:
 
 async def _owned(
     client: Connector, args: ReassignIn, objects: tuple[str, ...], want: int
-) -> tuple[list[str], int]:
+) -> tuple[list[Person], int]:
     """The first ``want`` records owned by ``from_owner`` (matching the filters), and how many
-    there are in all (counted up to ``MAX_SCAN``)."""
-    refs: list[str] = []
+    there are in all (counted up to ``MAX_SCAN``). The search returns whole records, which
+    the plan takes rather than reading them again."""
+    refs: list[Person] = []
     total = 0
     for obj in objects:
         query = PersonQuery(
@@ -219,7 +220,7 @@ async def _owned(
             page = await client.search_people(
                 query, cursor=cursor, limit=client.capabilities.search_page
             )
-            mine = [p.ref for p in page.items if p.object == obj]
+            mine = [p for p in page.items if p.object == obj]
             total += len(mine)
             refs += mine[: max(0, want - len(refs))]
             cursor = page.next_cursor
@@ -252,7 +253,8 @@ async def propose_reassign_owner(ctx: ToolContext, args: ReassignIn) -> Proposal
     batch = max(1, min(cap, hourly))
     every = person_objects(cat, args.connector, args.object)
     objects = readable_objects(ctx, args.connector, every, "propose_reassign_owner")
-    refs, total = await _owned(client, args, objects, batch)
+    owned, total = await _owned(client, args, objects, batch)
+    refs = [p.ref for p in owned]
     if not refs:
         raise InvalidInput(
             f"{source.name} owns no {'/'.join(objects)} records matching these filters.",
@@ -267,6 +269,7 @@ async def propose_reassign_owner(ctx: ToolContext, args: ReassignIn) -> Proposal
             for ref in refs
         },
         grants=owner_fields(cat, args.connector),
+        known={p.ref: p for p in owned},
     )
     out = await propose(ctx, "propose_reassign_owner", args.reason, inp, RiskClass.LIFECYCLE)
     left = total - len(refs)

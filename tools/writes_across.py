@@ -93,14 +93,15 @@ def _admit(ctx: ToolContext, tool: str, person: Person) -> None:
 
 async def records_everywhere(
     ctx: ToolContext, tool: str, args: PeopleEverywhere, names: list[str]
-) -> dict[str, list[str]]:
-    """Connector -> the records of the people asked for: each reference itself, and every
-    record of their normalised email address (strong matches only). Refuses, before reading
+) -> dict[str, dict[str, Person]]:
+    """Connector -> the records of the people asked for, by reference: each reference
+    itself, and every record of their normalised email address (strong matches only), as
+    read here (the plan takes them rather than reading them again). Refuses, before reading
     anything, when a connector does not allow ``tool``; and when nobody is found."""
     _require_everywhere(ctx, tool, names)
     cat = ctx.manifest.catalogue
     keys: set[str] = set()
-    out: dict[str, list[str]] = {n: [] for n in names}
+    out: dict[str, dict[str, Person]] = {n: {} for n in names}
     named: dict[str, list[str]] = {}
     for ref in args.refs:
         conn, _ = person_ref(cat, ref)
@@ -120,7 +121,7 @@ async def records_everywhere(
                     f"there is no record {ref}.", hint="Use a reference a read returned."
                 )
             _admit(ctx, tool, record)
-            out[conn].append(ref)
+            out[conn][ref] = record
             if key := normalise_email(str(client.role_value(record, "email") or "")):
                 keys.add(key)
     bad = [e for e in args.emails if normalise_email(e) is None]
@@ -135,8 +136,8 @@ async def records_everywhere(
         for people in found.values():
             for person in people:
                 _admit(ctx, tool, person)
-                out[name].append(person.ref)
-    records = {n: sorted(set(refs)) for n, refs in out.items() if refs}
+                out[name][person.ref] = person
+    records = {n: dict(sorted(found.items())) for n, found in out.items() if found}
     if not records:
         raise InvalidInput(
             f"none of these people has a record on {', '.join(names)}.",
@@ -149,7 +150,10 @@ async def propose_opt_out_everywhere(ctx: ToolContext, args: OptOutEverywhereIn)
     tool = "propose_opt_out_everywhere"
     names = list(args.connectors or ctx.manifest.catalogue.person_objects)
     found = await records_everywhere(ctx, tool, args, names)
-    inputs = [PlanInput(operation="opt_out", connector=n, refs=refs) for n, refs in found.items()]
+    inputs = [
+        PlanInput(operation="opt_out", connector=n, refs=list(people), known=people)
+        for n, people in found.items()
+    ]
     return await propose(ctx, tool, args.reason, inputs, RiskClass.CONSENT)
 
 
@@ -161,8 +165,15 @@ async def propose_add_to_list_everywhere(ctx: ToolContext, args: AddEverywhereIn
     names = list(lists)
     found = await records_everywhere(ctx, tool, args, names)
     inputs = [
-        PlanInput(operation="add_to_list", connector=n, refs=refs, target=lists[n])
-        for n, refs in found.items()
+        PlanInput(
+            operation="add_to_list",
+            connector=n,
+            refs=list(people),
+            target=lists[n],
+            known=people,
+            known_addresses=True,
+        )
+        for n, people in found.items()
     ]
     return await propose(ctx, tool, args.reason, inputs, RiskClass.AUDIENCE)
 

@@ -21,7 +21,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -163,6 +163,9 @@ def breakdown(requests: list[Any]) -> dict[str, int]:
 # (a relationship sub-query could make it one; the sandbox's SOQL has none, so it is not
 # counted as possible).
 CAMPAIGN_WITH_LADDER = {"marketo": 1, "hubspot": 1, "salesforce": 2}
+# Who may own records: HubSpot lists active and archived (departed) owners separately, and a
+# reassignment must see both (records of someone who left are what it is for).
+OWNER_LISTING = {"marketo": 1, "hubspot": 2, "salesforce": 1}
 
 
 @dataclass
@@ -248,6 +251,7 @@ async def read_facts(
         if operation == "add_to_list":
             lists = await send_lists.scan(client, runtime.holder.manifest)
             facts.feeds_sends = lists.feeds_sends(args["list_ref"])
+        if operation in ("add_to_list", "archive_list"):
             facts.scan_calls = await scan_minimum(vendor, client)
     finally:
         await client.aclose()
@@ -268,12 +272,29 @@ def _reads(vendor: str, f: Facts) -> int:
     return sum(_calls(n, cap) for n in f.objects.values())
 
 
-def kind_minimum(vendor: str, operation: str, phase: str, refs: list[str], f: Facts) -> Minimum:
+def kind_minimum(vendor: str, kind: str, phase: str, refs: list[str], f: Facts) -> Minimum:
+    """``kind``: a plan operation, or a write kind that plans one (a revert of an update, a
+    reassignment of an owner's people are updates; a merge, an archive are their own)."""
     from mopsgate.connectors.capabilities import capabilities_of
 
     caps = capabilities_of(vendor)
-    parts: dict[str, int] = {"person reads": _reads(vendor, f)}
     plan = phase == "plan"
+    if kind == "archive_list":  # the list itself and who sends to it; the write is one call
+        archive = {"the list": 1, "campaign scan": f.scan_calls} | ({} if plan else {"writes": 1})
+        return Minimum(sum(archive.values()), archive)
+    operation = {"revert": "update_fields", "reassign_owner": "update_fields"}.get(kind, kind)
+    parts: dict[str, int] = {"person reads": _reads(vendor, f)}
+    if kind == "reassign_owner" and plan:  # the owner search returns the records themselves
+        parts = {
+            "owners": OWNER_LISTING[vendor],
+            "owner search": sum(_pages(n, caps.search_page) for n in f.objects.values()),
+        }
+    if kind == "merge_people":
+        if plan:
+            parts["describe"] = 1
+        else:  # Marketo merges up to 3 losers a call, HubSpot one pair a call
+            parts["writes"] = 1 if vendor == "marketo" else len(refs) - 1
+        return Minimum(sum(parts.values()), parts)
     if operation == "update_fields" and plan:
         parts["describe per object"] = len(f.objects)
     if operation in ("add_to_list", "remove_from_list"):
@@ -290,4 +311,36 @@ def kind_minimum(vendor: str, operation: str, phase: str, refs: list[str], f: Fa
         parts["same-address lookup"] = f.lookup_calls
     if not plan:
         parts["writes"] = _calls(len(refs), caps.batch_for(operation))
+    return Minimum(sum(parts.values()), parts)
+
+
+async def lookup_calls(vendor: str, emu: Any, emails: list[str]) -> int:
+    """What one batched lookup of every record of ``emails`` costs on this connector: how a
+    change across connectors finds its people (``tools/person_matching.by_email``)."""
+    from mopsgate.governance.consent_floor import lookup_forms, normalise_email
+
+    client = oracle_client(vendor, emu)
+    try:
+        keys = {k for e in emails if (k := normalise_email(e))}
+        forms = sorted({form for key in keys for form in lookup_forms(key)})
+        first = len(emu.core.requests)
+        await client.people_by_email(forms)
+        # a fresh client's token request is not part of the lookup
+        return sum("oauth" not in r.path for r in emu.core.requests[first:])
+    finally:
+        await client.aclose()
+
+
+def across_minimum(
+    vendor: str, operation: str, phase: str, refs: list[str], f: Facts, lookup: int
+) -> Minimum:
+    """One connector's part of a change across connectors, planned: the people are found by
+    one lookup of their addresses, which returns every record of each address whole, so the
+    plan reads nothing again, and the floor's same-address lookup is that one."""
+    if not refs:  # nobody there: the lookup alone
+        return Minimum(lookup, {"address lookup": lookup})
+    base = kind_minimum(vendor, operation, phase, refs, replace(f, lookup_calls=0))
+    parts = {"address lookup": lookup} | {
+        k: v for k, v in base.parts.items() if k != "person reads"
+    }
     return Minimum(sum(parts.values()), parts)

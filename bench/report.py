@@ -200,8 +200,13 @@ def audit_query(s: dict[str, Any]) -> list[str]:
 
 
 def _plan_apply_rows(s: dict[str, Any]) -> list[tuple[str, Any, Any, Any]]:
-    """(connector, row, plan, apply) for every row of a per-connector section."""
-    return [(v["vendor"], r, r["plan"], r["apply"]) for v in s["vendors"] for r in v["rows"]]
+    """(connector, row, plan, apply) for every measured row of a per-connector section."""
+    return [
+        (v["vendor"], r, r["plan"], r["apply"])
+        for v in s["vendors"]
+        for r in v["rows"]
+        if "error" not in r
+    ]
 
 
 def bulk(s: dict[str, Any]) -> list[str]:
@@ -266,6 +271,12 @@ def budget(s: dict[str, Any]) -> list[str]:
         "",
         s["method"],
         "",
+        *[
+            f"- {v['vendor']} {r['operation']}: not measured, {r['error']}"
+            for v in s["vendors"]
+            for r in v["rows"]
+            if "error" in r
+        ],
         *table(
             [
                 "connector",

@@ -65,7 +65,7 @@ class Config:
     bulk_sizes: tuple[int, ...] = (100, 1000, 10_000)
     bulk_vendors: tuple[str, ...] = VENDORS
     budget_sizes: tuple[int, ...] = (1000, 10_000)
-    budget_vendors: tuple[str, ...] = VENDORS
+    budget_vendors: tuple[str, ...] = (*VENDORS, "across")
     budget_people: int = 10_000
     startup_reps: int = 3
     profile_calls: int = 200
@@ -167,7 +167,15 @@ BUDGET_NOTES = [
     "blocked, whether the list feeds sends, campaign counts) are read by a client of its own "
     "before each call, outside the counted window.",
     "Emulators' rate windows are out of the way: call counts do not depend on pacing.",
-    "propose_trigger_campaign takes at most 1,000 people, so triggers are measured at 1,000.",
+    "propose_trigger_campaign takes at most 1,000 people, so triggers are measured at 1,000; "
+    "a merge is a seeded duplicate pair, an archive one list (their sizes are fixed); a revert "
+    "undoes the update just applied, a reassignment moves the busiest active owner's people.",
+    "'across': propose_add_to_list_everywhere and propose_opt_out_everywhere of 200 people "
+    "named by address (the tools' cap) on all three sandboxes in one runtime; calls summed over "
+    "the emulators against the sum of each connector's minimum, whose plan part is the "
+    "address lookup that finds the records (it returns them whole, and it is the floor's "
+    "same-address lookup).",
+    "A write kind a connector refused is reported as not measured, with the refusal.",
 ]
 
 

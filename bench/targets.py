@@ -128,6 +128,17 @@ def budget_targets(s: dict[str, Any]) -> list[dict[str, Any]]:
         for r in vendor["rows"]:
             kinds.setdefault(r["operation"], []).append(r)
         for op, rows in kinds.items():
+            if failed := [r for r in rows if "error" in r]:
+                why = failed[0]["error"]
+                out.append(
+                    _t(
+                        f"§4b {vendor['vendor']} {op}: upstream calls / batch minimum",
+                        f"<= {CALLS_RATIO_TARGET}",
+                        f"not measured: {why}",
+                        None,
+                    )
+                )
+                continue
             worst = max(max(r["plan"]["ratio"], r["apply"]["ratio"]) for r in rows)
             result = "; ".join(
                 f"{r['n']:,}: plan {r['plan']['calls']}/{r['plan']['min']}, "

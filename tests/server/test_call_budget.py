@@ -36,17 +36,19 @@ LIST0 = {"marketo": mk.list_ref(0), "hubspot": hs.list_ref(0), "salesforce": sf.
 
 
 class Run:
-    """One connector's runtime on the seeded emulator (its rate windows out of the way: the
-    calls counted do not depend on pacing), as the assistant, with the caps of the bench
-    manifest (10,000 records a change) and its reviewers' keys."""
+    """A runtime on seeded emulators (their rate windows out of the way: the calls counted
+    do not depend on pacing), as the assistant, with the caps of the bench manifest (10,000
+    records a change) and its reviewers' keys. Calls are counted per endpoint, over every
+    emulator (prefixed with the connector when there are several)."""
 
-    def __init__(self, vendor: str, tmp: Path) -> None:
-        self.vendor = vendor
-        self.emu = fast_emulator(vendor, SEED)
+    def __init__(self, vendors: tuple[str, ...], tmp: Path) -> None:
+        self.vendor = vendors[0]
+        self.emus = {v: fast_emulator(v, SEED) for v in vendors}
+        self.emu = self.emus[self.vendor]
         self.runtime = build_runtime(
             Settings(write_bench_manifest(tmp / "manifest"), tmp / "home", sandbox="memory"),
             env={},
-            emulators={vendor: self.emu},
+            emulators=self.emus,
             client_options=fast_client_options(),
         )
         server = build_server(
@@ -55,10 +57,14 @@ class Run:
         self.client = Client(server)
 
     async def call(self, tool: str, args: dict[str, Any]) -> tuple[dict[str, Any], Counter[str]]:
-        first = len(self.emu.core.requests)
+        first = {v: len(e.core.requests) for v, e in self.emus.items()}
         result = await self.client.call_tool(tool, args)
         assert not result.is_error, result.content[0].text  # type: ignore[union-attr]
-        calls = Counter(breakdown(self.emu.core.requests[first:]))
+        calls: Counter[str] = Counter()
+        for v, e in self.emus.items():
+            prefix = f"{v} " if len(self.emus) > 1 else ""
+            for name, n in breakdown(e.core.requests[first[v] :]).items():
+                calls[prefix + name] += n
         return dict(result.structured_content or {}), calls
 
     async def plan_and_apply(
@@ -80,10 +86,11 @@ class Run:
 
 
 @asynccontextmanager
-async def running(vendor: str, tmp: Path) -> AsyncIterator[Run]:
-    r = Run(vendor, tmp)
+async def running(*vendors: str, tmp: Path) -> AsyncIterator[Run]:
+    r = Run(vendors, tmp)
     async with r.client:
-        await r.call("get_person", {"ref": REF[vendor](0)})  # the token, before any count
+        for vendor in vendors:  # the tokens, before any count
+            await r.call("get_person", {"ref": REF[vendor](0)})
         yield r
 
 
@@ -96,7 +103,7 @@ def list_add(vendor: str) -> dict[str, Any]:
 
 
 async def test_a_1000_person_marketo_list_add_plans_in_12_calls(tmp_path: Path) -> None:
-    async with running("marketo", tmp_path) as run:
+    async with running("marketo", tmp=tmp_path) as run:
         plan, apply = await run.plan_and_apply("propose_add_to_list", list_add("marketo"))
         scan = {  # which lists feed sends: no listing carries a smart campaign's audience
             "GET /rest/asset/v1/programs.json": 1,
@@ -126,7 +133,7 @@ def newsletter(vendor: str) -> dict[str, Any]:
 
 async def test_list_membership_is_read_as_ids_without_the_members_records(tmp_path: Path) -> None:
     """Before: every member page of 250 was followed by reads of its members' records."""
-    async with running("hubspot", tmp_path) as run:
+    async with running("hubspot", tmp=tmp_path) as run:
         plan, apply = await run.plan_and_apply("propose_remove_from_list", newsletter("hubspot"))
         reads = {
             "POST /crm/v3/objects/contacts/batch/read": 9,  # 900 contacts, 100 a call
@@ -140,7 +147,7 @@ async def test_a_salesforce_removal_writes_with_the_member_ids_its_re_read_found
     tmp_path: Path,
 ) -> None:
     """Before: each batch of 200 looked its CampaignMember ids up again."""
-    async with running("salesforce", tmp_path) as run:
+    async with running("salesforce", tmp=tmp_path) as run:
         args = newsletter("salesforce")
         objects = Counter(ref.split(":")[1] for ref in args["person_refs"])
         plan, apply = await run.plan_and_apply("propose_remove_from_list", args)
@@ -156,7 +163,7 @@ async def test_a_hubspot_opt_out_unsubscribes_the_addresses_its_re_read_found(
     tmp_path: Path,
 ) -> None:
     """Before: each batch of 100 read its contacts' emails again after the stale check."""
-    async with running("hubspot", tmp_path) as run:
+    async with running("hubspot", tmp=tmp_path) as run:
         args = {"connector": "hubspot", "person_refs": people("hubspot"), "reason": "budget test"}
         plan, apply = await run.plan_and_apply("propose_opt_out", args)
         assert plan == {"POST /crm/v3/objects/contacts/batch/read": 10}
@@ -166,7 +173,7 @@ async def test_a_hubspot_opt_out_unsubscribes_the_addresses_its_re_read_found(
 
 async def test_a_marketo_trigger_reads_the_campaign_once(tmp_path: Path) -> None:
     """A trigger sends to the people it names: the campaign's own audience is not read."""
-    async with running("marketo", tmp_path) as run:
+    async with running("marketo", tmp=tmp_path) as run:
         campaigns, _ = await run.call("list_campaigns", {"connector": "marketo", "limit": 100})
         triggerable = next(c["ref"] for c in campaigns["items"] if c["triggerable"])
         args = {
@@ -178,3 +185,41 @@ async def test_a_marketo_trigger_reads_the_campaign_once(tmp_path: Path) -> None
         lookup = plan.pop("GET /rest/v1/leads.json") - 4  # 4 reads of 300, then the floor's lookup
         assert plan == {"GET /rest/asset/v1/smartCampaign/{id}.json": 1}
         assert 0 < lookup <= 7  # the same-address lookup of ~830 addresses, 150-300 a call
+
+
+async def test_a_reassignment_plans_on_the_records_its_owner_search_returned(
+    tmp_path: Path,
+) -> None:
+    """Before: every record the search had just returned was read again, 100 a call."""
+    async with running("hubspot", tmp=tmp_path) as run:
+        owners, _ = await run.call("list_owners", {"connector": "hubspot"})
+        busiest = sorted(
+            (o for o in owners["owners"] if o["active"]), key=lambda o: -o["record_count"]
+        )
+        args = {
+            "connector": "hubspot",
+            "from_owner": busiest[0]["ref"],
+            "to_owner": busiest[1]["ref"],
+            "reason": "budget test",
+        }
+        _, plan = await run.call("propose_reassign_owner", args)
+        assert plan == {
+            "GET /crm/v3/owners": 2,  # active owners, and archived ones (people who left)
+            "POST /crm/v3/objects/contacts/search": -(-busiest[0]["record_count"] // 200),
+            "GET /crm/v3/properties/contacts": 1,  # is the owner field writable
+        }
+
+
+async def test_an_opt_out_everywhere_plans_on_its_address_lookups_alone(tmp_path: Path) -> None:
+    """Before: every record each connector's lookup had returned was read again."""
+    async with running("marketo", "hubspot", "salesforce", tmp=tmp_path) as run:
+        emails = [p.email for p in SEED.people[:200]]
+        _, plan = await run.call(
+            "propose_opt_out_everywhere", {"emails": emails, "reason": "budget test"}
+        )
+        assert plan == {
+            "marketo GET /rest/v1/leads.json": 2,  # filterType=email, as many as fit a URL
+            "hubspot POST /crm/v3/objects/contacts/search": 2,  # email IN (100 addresses)
+            "salesforce GET /services/data/v62.0/query FROM Lead": 2,  # Email IN (...)
+            "salesforce GET /services/data/v62.0/query FROM Contact": 2,
+        }

@@ -48,16 +48,11 @@ SANDBOX_DEFAULT_APPROVALS: dict[RiskClass, int] = {
 # Production is stricter by default: one more approval on every write class.
 PRODUCTION_EXTRA_APPROVALS = 1
 
-# The compliance floor: no manifest can go below these.
-FLOOR_MIN_APPROVALS: dict[RiskClass, int] = {
-    RiskClass.READ: 0,
-    RiskClass.UPDATE_FIELDS: 1,
-    RiskClass.AUDIENCE: 1,
-    RiskClass.LIFECYCLE: 1,
-    RiskClass.CONSENT: 1,
-    RiskClass.SEND: 1,
-    RiskClass.DELETE: 1,
-}
+# The compliance floor: no manifest can go below these. PRODUCT.md gives each class a default
+# approval count that "the manifest can tighten", so the floor is the sandbox default itself:
+# destructive classes (send, delete — merges are governed as deletes) need two distinct
+# reviewers, and a manifest asking for one is refused rather than quietly loosening the rule.
+FLOOR_MIN_APPROVALS: dict[RiskClass, int] = dict(SANDBOX_DEFAULT_APPROVALS)
 
 # Reviewer role that must be among the approvers of a change of this class (floor for sends).
 FLOOR_REQUIRED_ROLES: dict[RiskClass, frozenset[str]] = {

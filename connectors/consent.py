@@ -36,7 +36,7 @@ def consent_from_fields(connector: str, obj: str, fields: dict[str, Any]) -> Con
         status = "opted_out"
     elif suppressed:
         status = "suppressed"
-    elif opt_out is None or not legal_basis:
+    elif not isinstance(opt_out, bool) or not legal_basis:  # anything but a boolean: unknown
         status = "unknown"
     else:
         status = "subscribed"

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Match, Route
 
+from mopsgate.sandbox.drift import drifted
 from mopsgate.sandbox.faults import Faults
 
 Clock = Callable[[], float]
@@ -358,6 +359,8 @@ class Gate:
 
                 runner = on_loop if access is Access.TOKEN else self.runner
                 response, normal = await runner(request, run, write)
+                if normal and core.faults.take_drift(request_line(request)):
+                    response = drifted(response, core.faults.drift_kind)
                 if normal and write and response.status_code < 300:
                     core.successful_writes += 1
                     response = await self._after_write(request, response)

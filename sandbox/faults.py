@@ -51,6 +51,11 @@ class Faults:
     # ``huge_bytes`` long (a runaway export, a proxy's loop): what a size cap must stop.
     huge_on: dict[str, int] = field(default_factory=dict)
     huge_bytes: int = 2_000_000
+    # The next N calls whose request line contains the key get the route's real answer with
+    # its first record drifted from the schema (``drift_kind``, see ``sandbox.drift``): no id,
+    # a boolean as text, the record twice, or a field nobody asked for.
+    drift_on: dict[str, int] = field(default_factory=dict)
+    drift_kind: str = "no_id"
 
     def take_rate_limit(self, line: str = "") -> bool:
         if self.rate_limit_next > 0:
@@ -72,6 +77,9 @@ class Faults:
 
     def take_forbidden(self, line: str) -> bool:
         return _take_aimed(self.forbidden_on, line)
+
+    def take_drift(self, line: str) -> bool:
+        return _take_aimed(self.drift_on, line)
 
     def take_huge(self, line: str) -> bool:
         return _take_aimed(self.huge_on, line)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from mopsgate.connectors.consent import consent_from_fields
 from mopsgate.connectors.hubspot.ids import CONTACT, VENDOR
+from mopsgate.connectors.records_check import checked_person
 from mopsgate.connectors.schema import HUBSPOT_CONTACT
 from mopsgate.crm.records import (
     Activity,
@@ -52,8 +52,8 @@ def from_prop(name: str, raw: Any) -> Any:
     spec = SPECS.get(name)
     if raw is None or raw == "" or spec is None or not isinstance(raw, str):
         return None if raw == "" else raw
-    if spec.type == "boolean":
-        return raw.lower() == "true"
+    if spec.type == "boolean":  # anything but HubSpot's two words stays text, and is refused
+        return {"true": True, "false": False}.get(raw.lower(), raw)
     if spec.type in ("integer", "float"):
         try:
             number = float(raw)
@@ -78,13 +78,9 @@ def contact_ref(native_id: str) -> str:
 def to_person(record: dict[str, Any]) -> Person:
     props = record.get("properties") or {}
     fields = {name: from_prop(name, raw) for name, raw in props.items()}
-    fields.setdefault("hs_object_id", str(record["id"]))
-    return Person(
-        ref=contact_ref(str(record["id"])),
-        object=CONTACT,
-        fields=fields,
-        consent=consent_from_fields(VENDOR, CONTACT, fields),
-    )
+    native = record.get("id")
+    fields.setdefault("hs_object_id", native if isinstance(native, str) else None)
+    return checked_person(VENDOR, CONTACT, native, fields)
 
 
 def to_field_info(prop: dict[str, Any]) -> FieldInfo:

@@ -12,6 +12,7 @@ from mopsgate.connectors.hubspot.lists import HubSpotLists
 from mopsgate.connectors.hubspot.mapping import PERSON_PROPERTIES, to_field_info, to_person
 from mopsgate.connectors.hubspot.query import filter_groups, matches
 from mopsgate.connectors.hubspot.session import HubSpotSession, chunked, next_after, offset_of
+from mopsgate.connectors.records_check import unique
 from mopsgate.crm.errors import InvalidRequest
 from mopsgate.crm.records import FieldInfo, Page, Person, PersonQuery
 
@@ -40,7 +41,7 @@ class HubSpotPeople:
         offset, after_id = _parse_search_cursor(cursor)
         data = await self._search(filter_groups(query, after_id), offset, limit)
         records = data.get("results", []) if isinstance(data, dict) else []
-        people = [to_person(r) for r in records]
+        people = unique(ids.VENDOR, (to_person(r) for r in records))
         items = [p for p in people if matches(p, query)]
         nxt = _next_search_cursor(data, offset, limit, records, keyset=after_id is not None)
         return Page(items=items, next_cursor=nxt)
@@ -66,7 +67,8 @@ class HubSpotPeople:
             offset: str | None = "0"
             while offset is not None:
                 data = await self._search(groups, offset_of(offset), SEARCH_MAX_LIMIT)
-                out.update((p.ref, p) for p in map(to_person, (data or {}).get("results", [])))
+                found = (to_person(r) for r in (data or {}).get("results", []))
+                out.update((p.ref, p) for p in unique(ids.VENDOR, found))
                 offset = next_after(data)
         return list(out.values())
 

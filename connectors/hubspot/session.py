@@ -15,7 +15,7 @@ from mopsgate.connectors.hubspot.capabilities import CAPABILITIES
 from mopsgate.connectors.hubspot.errors import map_error
 from mopsgate.connectors.hubspot.paths import ApiFamily, Paths
 from mopsgate.connectors.recent import Recent
-from mopsgate.crm.errors import InvalidRequest, VendorError
+from mopsgate.crm.errors import InvalidRequest, MalformedResponse, VendorError
 from mopsgate.crm.records import RecordResult
 
 BATCH_CAP = CAPABILITIES.update_batch
@@ -106,8 +106,15 @@ class HubSpotSession:
                 f"{self.paths.contacts}/batch/read",
                 json={"properties": list(properties), "inputs": [{"id": i} for i in chunk]},
             )
+            answered: set[str] = set()
             for record in (body or {}).get("results", []):
-                found[str(record["id"])] = record
+                if record.get("id") in (None, ""):
+                    raise MalformedResponse(ids.VENDOR, "answered a record without an id")
+                key = str(record.get("id"))
+                if key in answered:  # which of the two would a plan hold? neither (U-12)
+                    raise MalformedResponse(ids.VENDOR, f"answered record {key} twice")
+                answered.add(key)
+                found[key] = record
         if "email" in properties:
             self.emails.put(
                 {i: str((r.get("properties") or {}).get("email") or "") for i, r in found.items()}

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mopsgate.connectors.consent import consent_from_fields
 from mopsgate.connectors.marketo import ids
+from mopsgate.connectors.records_check import checked_person
 from mopsgate.connectors.schema import MARKETO_LEAD
 from mopsgate.crm.records import (
     Activity,
@@ -46,13 +46,7 @@ def ref(obj: str, native_id: Any) -> str:
 
 
 def person(record: dict[str, Any]) -> Person:
-    fields = {name: record.get(name) for name in FIELD_NAMES}
-    return Person(
-        ref=ref(ids.LEAD, record["id"]),
-        object=ids.LEAD,
-        fields=fields,
-        consent=consent_from_fields(ids.VENDOR, ids.LEAD, fields),
-    )
+    return checked_person(ids.VENDOR, ids.LEAD, record.get("id"), record)
 
 
 def static_list(record: dict[str, Any]) -> PersonList:

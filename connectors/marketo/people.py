@@ -17,6 +17,7 @@ from mopsgate.connectors.marketo import ids, mapping
 from mopsgate.connectors.marketo.capabilities import CAPABILITIES
 from mopsgate.connectors.marketo.ids import VENDOR, native_id
 from mopsgate.connectors.marketo.session import MarketoSession, chunks, phased_page
+from mopsgate.connectors.records_check import unique
 from mopsgate.connectors.schema import MARKETO_LEAD
 from mopsgate.crm.errors import InvalidRequest, NotFoundError, NotSupportedByVendor
 from mopsgate.crm.records import FieldInfo, Page, Person, PersonQuery
@@ -131,7 +132,7 @@ class MarketoPeople:
                 path = "/rest/v1/leads.json"
                 params.update(filterType=scope[0], filterValues=",".join(scope[1]))
             body = await self.s.get(path, params)
-            people = [mapping.person(r) for r in body.get("result") or []]
+            people = unique(VENDOR, (mapping.person(r) for r in body.get("result") or []))
             nxt = body.get("nextPageToken") if body.get("moreResult") else None
             return [p for p in people if matches(p, query)], nxt
 
@@ -185,5 +186,5 @@ class MarketoPeople:
             body = await self.s.get("/rest/v1/leads.json", params)
             found.extend(mapping.person(rec) for rec in body.get("result") or [])
             if not body.get("moreResult"):
-                return found
+                return unique(VENDOR, found)
             params["nextPageToken"] = body.get("nextPageToken")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mopsgate.connectors.consent import consent_from_fields
+from mopsgate.connectors.records_check import checked_person
 from mopsgate.connectors.salesforce import fields as cat
 from mopsgate.connectors.salesforce import ids
 from mopsgate.crm.records import (
@@ -84,13 +84,7 @@ def person_ref_of(native_id: str | None) -> str | None:
 
 
 def to_person(obj: str, rec: Record) -> Person:
-    values = {name: rec.get(name) for name in person_fields(obj)}
-    return Person(
-        ref=make_ref(ids.VENDOR, obj, str(rec["Id"])),
-        object=obj,
-        fields=values,
-        consent=consent_from_fields(ids.VENDOR, obj, values),
-    )
+    return checked_person(ids.VENDOR, obj, rec.get("Id"), rec)
 
 
 def _count(rec: Record) -> int | None:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mopsgate.connectors.lookups import url_sized_chunks
+from mopsgate.connectors.records_check import unique
 from mopsgate.connectors.salesforce import fields as cat
 from mopsgate.connectors.salesforce import ids
 from mopsgate.connectors.salesforce import mapping as m
@@ -44,7 +45,7 @@ class SalesforcePeople:
             rows, nxt = await self.s.query_page(
                 self._search_soql(obj, query), inner, limit - len(items)
             )
-            items.extend(m.to_person(obj, r) for r in rows)
+            items.extend(unique(ids.VENDOR, (m.to_person(obj, r) for r in rows)))
             inner = None
             if nxt:
                 return Page(items=items, next_cursor=f"{obj}|{nxt}")
@@ -115,10 +116,11 @@ class SalesforcePeople:
         for obj, natives in wanted.items():
             keys = list(natives)
             for start in range(0, len(keys), MAX_BATCH):
-                for row in await self._rows_where_in(obj, "Id", keys[start : start + MAX_BATCH]):
-                    hit = natives.get(row["Id"])
+                rows = await self._rows_where_in(obj, "Id", keys[start : start + MAX_BATCH])
+                for person in unique(ids.VENDOR, (m.to_person(obj, row) for row in rows)):
+                    hit = natives.get(person.ref.rpartition(":")[2])
                     if hit is not None:
-                        out[hit] = m.to_person(obj, row)
+                        out[hit] = person
         return out
 
     async def people_by_email(self, emails: Sequence[str]) -> list[Person]:
@@ -128,8 +130,8 @@ class SalesforcePeople:
         out: dict[str, Person] = {}
         for obj in ids.PERSON_OBJECTS:
             for part in url_sized_chunks((e.strip() for e in emails), MAX_BATCH):
-                for row in await self._rows_where_in(obj, "Email", part):
-                    person = m.to_person(obj, row)
+                rows = await self._rows_where_in(obj, "Email", part)
+                for person in unique(ids.VENDOR, (m.to_person(obj, row) for row in rows)):
                     out[person.ref] = person
         return list(out.values())
 

@@ -24,18 +24,27 @@ from rich.markup import escape
 from rich.table import Table
 
 from mopsgate.governance.audit_chain import COLUMNS, VerifyResult
+from mopsgate.governance.audit_checkpoint import (
+    Checkpoint,
+    compare,
+    read_checkpoint,
+    sign_checkpoint,
+)
 from mopsgate.governance.audit_query import AuditQuery, QueryDecision
 from mopsgate.governance.decision_audit import DecisionsVerdict, DeclaredKeys, check_decisions
 from mopsgate.governance.errors import ManifestError
-from mopsgate.governance.manifest_load import load_manifest_text
+from mopsgate.governance.manifest_load import load_manifest, load_manifest_text
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.progress import Progress, Steps
+from mopsgate.governance.public_keys import ed25519_fingerprint
+from mopsgate.governance.reviewer_keys import public_key_text
 from mopsgate.governance.reviewer_proof import declared_keys
 from mopsgate.governance.waiver_audit import check_exceptions
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
 from mopsgate.server.cli_period import bad_option, parse_moment, parse_since
 from mopsgate.server.cli_progress import progress_bar
+from mopsgate.server.reviewer_files import KeyFileError, key_path, read_key
 from mopsgate.server.settings import load_settings
 from mopsgate.storage import AuditReader, audit_reader, stored_decisions, stored_exceptions
 from mopsgate.storage.errors import StorageNotFound, StorageUnavailable
@@ -177,9 +186,17 @@ def tail_cmd(
 
 
 @audit_app.command("verify")
-def verify_cmd(home: HomeOption = None) -> None:
+def verify_cmd(
+    home: HomeOption = None,
+    against: Annotated[
+        Path | None,
+        typer.Option("--against", help="A signed checkpoint (audit checkpoint) to hold it to."),
+    ] = None,
+) -> None:
     """Check the hash chain and every decision's and exception's signature; exit 1 and name
-    what is wrong if anything was altered."""
+    what is wrong if anything was altered. With --against, also that the log still holds the
+    signed checkpoint (a consistent rewrite of the whole chain verifies locally, not against
+    it)."""
     reader, where = _reader(home)
     with progress_bar("Checking the hash chain", "rows") as progress:
         result: VerifyResult = _read(where, reader.verify(progress=progress))
@@ -187,6 +204,15 @@ def verify_cmd(home: HomeOption = None) -> None:
         typer.echo(f"OK: {result.rows} rows, chain intact (head {result.head_hash[:12]})")
     else:
         typer.echo(f"TAMPERED: first bad row seq={result.first_bad_seq}: {result.problem}")
+    checkpoint_problem = None
+    if against is not None:
+        checkpoint_problem = _against(
+            reader, where, against, load_settings(home=home).manifest_path
+        )
+        if checkpoint_problem is None:
+            typer.echo(f"OK: the log still holds the signed checkpoint {against}")
+        else:
+            typer.echo(f"TAMPERED: {checkpoint_problem}")
     storage = load_settings(home=home).storage()
     decisions, texts = _read(where, stored_decisions(storage))
     declared = _declared_in(texts)
@@ -202,7 +228,7 @@ def verify_cmd(home: HomeOption = None) -> None:
         exceptions = check_exceptions(waivers, declared)
         _say(exceptions, "exception", "grants and revocations of exceptions")
         waivers_ok = exceptions.ok
-    if not (result.ok and verdict.ok and waivers_ok):
+    if not (result.ok and verdict.ok and waivers_ok) or checkpoint_problem is not None:
         raise typer.Exit(1)
 
 
@@ -219,6 +245,85 @@ def _say(verdict: DecisionsVerdict, one: str, many: str) -> None:
             f"OK: {verdict.checked} {many}, every signature verifies "
             f"({verdict.keys_proven} keys shown declared by the manifest in force{unproven})"
         )
+
+
+@audit_app.command("checkpoint")
+def checkpoint_cmd(
+    reviewer: Annotated[str, typer.Option("--reviewer", help="Who signs (their own key).")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write it: off the server.")],
+    home: HomeOption = None,
+) -> None:
+    """Sign the chain's head with REVIEWER's key and write it to OUT, to keep where the server
+    cannot write; `audit verify --against OUT` later proves the log up to it was not rewritten."""
+    settings = load_settings(home=home)
+    reader, where = _reader(home)
+    result: VerifyResult = _read(where, reader.verify())
+    if not result.ok:
+        typer.echo(f"TAMPERED: first bad row seq={result.first_bad_seq}: {result.problem}")
+        typer.echo("Refusing to sign a checkpoint of a chain that does not verify.", err=True)
+        raise typer.Exit(1)
+    if result.rows == 0:
+        typer.echo("The audit log is empty: nothing to sign.", err=True)
+        raise typer.Exit(1)
+    if _inside(out, settings.home):
+        typer.echo(
+            f"{out} is inside the state directory {settings.home}: whoever can rewrite the log "
+            "could rewrite the checkpoint too. Write it somewhere the server cannot.",
+            err=True,
+        )
+        raise typer.Exit(1)
+    try:
+        key = read_key(key_path(reviewer), settings.home, reviewer)
+    except KeyFileError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    declared = declared_keys(_current_manifest(settings.manifest_path), reviewer)
+    if ed25519_fingerprint(public_key_text(key)) not in declared:
+        typer.echo(
+            f"{reviewer}'s key is not declared for them in the manifest; a checkpoint it signs "
+            "could not be verified.",
+            err=True,
+        )
+        raise typer.Exit(1)
+    head = _read(where, reader.head())
+    at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    doc = sign_checkpoint(Checkpoint(head.seq, head.row_hash, reviewer, at), key)
+    out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    typer.echo(
+        f"Signed checkpoint: seq={head.seq} head {head.row_hash[:12]} by {reviewer} -> {out}"
+    )
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+def _current_manifest(path: Path) -> Manifest:
+    try:
+        return load_manifest(path, build_catalogue())
+    except ManifestError as exc:
+        typer.echo(f"Cannot read the manifest to find the reviewer's keys: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def _against(reader: AuditReader, where: str, path: Path, manifest_path: Path) -> str | None:
+    """Why the log does not hold the signed checkpoint at ``path``, or None when it does."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        reviewer = str(doc.get("checkpoint", {}).get("reviewer", ""))
+        declared = declared_keys(_current_manifest(manifest_path), reviewer)
+        checkpoint = read_checkpoint(doc, declared)
+    except (OSError, ValueError, AttributeError) as exc:
+        return f"checkpoint {path} cannot be trusted: {exc}"
+    row = _read(where, _row_at(reader, checkpoint.seq))
+    return compare(checkpoint, None if row is None else str(row["row_hash"]))
+
+
+async def _row_at(reader: AuditReader, seq: int) -> dict[str, Any] | None:
+    async for row in reader.rows(after_seq=seq - 1):
+        found = row.as_dict()
+        return found if found["seq"] == seq else None
+    return None
 
 
 def _declared_in(texts: dict[str, str]) -> DeclaredKeys:

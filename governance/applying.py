@@ -27,7 +27,7 @@ from mopsgate.governance.cadence import APPLY_TOOL, cadence_refusal
 from mopsgate.governance.cadence import RULE_ID as REVIEW_OVERDUE
 from mopsgate.governance.caller import Caller
 from mopsgate.governance.change_model import Change, ChangeStatus, PlannedRecord, utcnow
-from mopsgate.governance.confirm_token import verify
+from mopsgate.governance.confirm_token import Keyring, verify
 from mopsgate.governance.consent_floor import (
     Block,
     express_consent,
@@ -69,7 +69,7 @@ def _refuse_if_review_overdue(manifest: Manifest, change: Change, now: datetime 
 @dataclass
 class Applier:
     store: ChangeStore
-    secret: bytes
+    secret: bytes | Keyring
     audit: AuditSink
     records: RecordLocks = default(default_factory=RecordLocks)
 

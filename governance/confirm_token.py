@@ -17,6 +17,8 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,6 +31,25 @@ MAC_LEN = 32
 CLOCK_SKEW = timedelta(minutes=2)
 _KEYS = frozenset({"cid", "pd", "sub", "md", "iat", "exp", "n"})
 _HINT = "use the confirmation_token returned when this change was proposed, unchanged"
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """The secret tokens are signed with now, and the one it replaced (catalogue T-18).
+
+    A rotation must not strand the changes awaiting apply: a token signed with the previous
+    secret is accepted until ``previous_until`` (by default one change lifetime after the
+    rotation, so every token it signed has expired by then) and refused after, with its own
+    reason. New tokens are always signed with ``current``. No key ever appears in a message."""
+
+    current: bytes
+    previous: bytes | None = None
+    previous_until: datetime | None = None
+
+    def valid(self, now: datetime) -> Iterator[bytes]:
+        yield self.current
+        if self.previous is not None and self.previous_until and now < self.previous_until:
+            yield self.previous
 
 
 def _b64(data: bytes) -> str:
@@ -95,7 +116,7 @@ def _payload(body: str) -> dict[str, Any] | None:
     return data if ints and strs else None
 
 
-def _authentic(secret: bytes, token: object, change: Change) -> dict[str, Any]:
+def _authentic(keys: Keyring, token: object, change: Change, now: datetime) -> dict[str, Any]:
     """Check shape and MAC; return the payload only if the server signed exactly these bytes."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LEN:
         raise _invalid("malformed", "the confirmation token is missing or malformed", change)
@@ -110,7 +131,15 @@ def _authentic(secret: bytes, token: object, change: Change) -> dict[str, Any]:
     if mac is None or len(mac) != MAC_LEN:
         raise _invalid("malformed", "the confirmation token's signature is malformed", change)
     payload = _payload(parts[1])
-    if not hmac.compare_digest(mac, _mac(secret, parts[1])):
+    if not any(hmac.compare_digest(mac, _mac(k, parts[1])) for k in keys.valid(now)):
+        if keys.previous is not None and hmac.compare_digest(mac, _mac(keys.previous, parts[1])):
+            until = f"{keys.previous_until:%Y-%m-%d %H:%M} UTC" if keys.previous_until else "-"
+            raise _invalid(
+                "key_retired",
+                f"the confirmation token was signed with a secret retired at the latest {until}",
+                change,
+                "the change must be proposed again to get a token under the current secret",
+            )
         if payload is None:
             raise _invalid("forged", "the confirmation token was not issued by mopsgate", change)
         raise _invalid(
@@ -124,7 +153,7 @@ def _authentic(secret: bytes, token: object, change: Change) -> dict[str, Any]:
 
 
 def verify(
-    secret: bytes,
+    secret: bytes | Keyring,
     token: str,
     *,
     change: Change,
@@ -137,8 +166,9 @@ def verify(
     Manifest drift is checked last and raised as :class:`StaleChange`, because then the token is
     genuine and only the world moved: the remedy is to propose again, not to look for a leak.
     """
-    p = _authentic(secret, token, change)
     when = now or utcnow()
+    keys = secret if isinstance(secret, Keyring) else Keyring(secret)
+    p = _authentic(keys, token, change, when)
     if p["cid"] != change.id:
         raise _invalid(
             "wrong_change",

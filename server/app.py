@@ -34,7 +34,7 @@ from mopsgate.server.settings import (
     SettingsError,
     console_url,
     ensure_home,
-    signing_secret,
+    signing_keyring,
 )
 from mopsgate.server.surface import (
     GovernedServer,
@@ -153,11 +153,11 @@ class Runtime:
     async def _open_changes(self) -> None:
         store = self.require_storage().changes
         await self._recover(store)
-        secret = signing_secret(self.settings)
+        keys = signing_keyring(self.settings)
         self.services = Services(
             store=store,
-            proposer=Proposer(store, secret),
-            applier=Applier(store, secret, self.audit()),
+            proposer=Proposer(store, keys.current),
+            applier=Applier(store, keys, self.audit()),
             console_url=console_url(self.env),
         )
 

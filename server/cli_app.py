@@ -21,6 +21,7 @@ from mopsgate.server.cli_report import report_app
 from mopsgate.server.cli_review import freeze_cmd, review_app, unfreeze_cmd
 from mopsgate.server.cli_reviewer import reviewer_app
 from mopsgate.server.cli_sandbox import sandbox_app
+from mopsgate.server.cli_secret import secret_app
 from mopsgate.server.cli_serve import serve
 from mopsgate.server.cli_token import token_app
 
@@ -50,6 +51,7 @@ app.command("console", help="Serve the review console for reviewers (passkeys, i
 app.command("freeze", help="Stop all applies at once (kill switch).")(freeze_cmd)
 app.command("unfreeze", help="Allow applies again.")(unfreeze_cmd)
 app.add_typer(token_app, name="token")
+app.add_typer(secret_app, name="secret")
 app.add_typer(db_app, name="db")
 app.add_typer(notify_app, name="notify")
 app.command()(serve)
@@ -64,6 +66,7 @@ _STATE_APPS = [
     review_app,
     reviewer_app,
     token_app,
+    secret_app,
     db_app,
     notify_app,
     exception_app,

@@ -4,6 +4,7 @@ which manifest and which state directory are in force."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 import stat
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from mopsgate.governance.confirm_token import Keyring
 from mopsgate.storage import StorageConfig
 
 SANDBOX_STATES = ("persistent", "memory")
@@ -208,6 +210,35 @@ def signing_secret(settings: Settings) -> bytes:
         with os.fdopen(fd, "wb") as fh:
             fh.write(secrets.token_bytes(32))
     return _read_secret(path, "it")
+
+
+def secret_location(settings: Settings) -> Path:
+    return settings.secret_file or settings.secret_path
+
+
+def previous_paths(current: Path) -> tuple[Path, Path]:
+    """Where a rotation keeps the replaced secret and the time until which it is honoured:
+    beside the current one (the same secrets mount, for replicas)."""
+    return (
+        current.with_name(current.name + ".previous"),
+        current.with_name(current.name + ".previous-until"),
+    )
+
+
+def signing_keyring(settings: Settings) -> Keyring:
+    """The current secret, and the one a rotation replaced while its grace lasts
+    (``mopsgate secret rotate``); a previous secret without a readable end is ignored."""
+    current = signing_secret(settings)
+    old_path, until_path = previous_paths(secret_location(settings))
+    if not old_path.exists():
+        return Keyring(current)
+    try:
+        until = dt.datetime.fromisoformat(until_path.read_text().strip())
+    except (OSError, ValueError):
+        return Keyring(current)
+    if until.tzinfo is None:
+        return Keyring(current)
+    return Keyring(current, _read_secret(old_path, "the previous secret"), until)
 
 
 def _read_secret(path: Path, name: str) -> bytes:

@@ -166,3 +166,29 @@ def test_short_secret_is_refused() -> None:
 def test_token_hash_is_stable_and_not_the_token() -> None:
     token = ct.issue(SECRET, change(), now=NOW)
     assert ct.token_hash(token) == ct.token_hash(token) != token
+
+
+NEW = b"n" * 32
+
+
+def _with_keys(token: str, c: Change, keys: ct.Keyring, now: datetime) -> str:
+    return ct.verify(keys, token, change=c, principal="bot", manifest_digest=MD, now=now)
+
+
+def test_a_token_of_the_previous_secret_is_accepted_during_the_grace_only() -> None:
+    """T-18: after a rotation, a token signed with the replaced secret still applies until the
+    grace ends, then is refused with its own reason; the secrets never appear in it."""
+    c = change()
+    old_token = ct.issue(SECRET, c, now=NOW, nonce="n-old")
+    keys = ct.Keyring(NEW, previous=SECRET, previous_until=NOW + timedelta(hours=1))
+    assert _with_keys(old_token, c, keys, NOW + timedelta(minutes=59)) == "n-old"
+    assert _with_keys(ct.issue(NEW, c, now=NOW, nonce="n-new"), c, keys, NOW) == "n-new"
+    with pytest.raises(TokenInvalid) as exc:
+        _with_keys(old_token, c, keys, NOW + timedelta(hours=1))
+    assert exc.value.details["reason_code"] == "key_retired"
+    text = f"{exc.value.message} {exc.value.hint}"
+    assert "propose" in text and SECRET.decode() not in text and NEW.decode() not in text
+    stranger = ct.issue(b"z" * 32, c, now=NOW)
+    with pytest.raises(TokenInvalid) as exc:
+        _with_keys(stranger, c, keys, NOW)
+    assert exc.value.details["reason_code"] in {"tampered", "forged"}

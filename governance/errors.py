@@ -124,3 +124,10 @@ class UpstreamForbidden(UpstreamFailure):
     profile, missing scopes): complete mediation working, and a mismatch to report."""
 
     code = "upstream_forbidden"
+
+
+class UpstreamAuthFailed(UpstreamFailure):
+    """The vendor refused mopsgate's own credentials (a revoked or expired refresh token, a
+    wrong client secret): no call can succeed until the platform owner re-authorises."""
+
+    code = "upstream_auth_failed"

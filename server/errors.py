@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from mopsgate.crm.errors import (
+    AuthError,
     ConfigError,
     Forbidden,
     InvalidRequest,
@@ -25,6 +26,7 @@ from mopsgate.governance.errors import (
     NotFound,
     NotSupported,
     RateLimited,
+    UpstreamAuthFailed,
     UpstreamFailure,
     UpstreamForbidden,
 )
@@ -66,6 +68,14 @@ def from_vendor(exc: VendorError | ConfigError) -> GovernanceError:
             + (f" (it asks to retry after {wait:.0f} s)" if wait is not None else ""),
             hint="Wait and try again later; the vendor's API budget is spent.",
             details={"retry_after": wait} if wait is not None else {},
+        )
+    if isinstance(exc, AuthError):
+        return UpstreamAuthFailed(
+            f"{exc.vendor} refused mopsgate's credentials: {exc.message}",
+            hint="Nothing was sent or changed, and calls will fail alike until the platform "
+            "owner re-authorises the connector (a revoked or expired refresh token, or a "
+            "wrong client secret).",
+            details=details,
         )
     if isinstance(exc, Forbidden):
         return UpstreamForbidden(

@@ -184,3 +184,22 @@ async def test_2026_03_family_is_served() -> None:
     paths = {r.path for r in emu.core.requests}
     assert not any(p.startswith(("/crm/v3", "/marketing/v3")) for p in paths)
     assert all(r.status == 200 for r in emu.core.requests)
+
+
+async def test_concurrent_expiry_refreshes_once() -> None:
+    """U-03: every call in flight meets the expired access token at once; one refresh serves
+    them all (single flight), each call then succeeds once with the new token, no lockout."""
+    import asyncio
+
+    _, emu, client = make(oauth=True)
+    await client.get_person(ids.person_ref(0))
+    for token in list(emu.core.tokens):
+        emu.core.tokens[token] = 0.0  # the access token has expired for everyone
+    emu.core.faults.slow_seconds = 0.002
+    emu.core.reset_log()
+    people = await asyncio.gather(*(client.get_person(ids.person_ref(i)) for i in range(8)))
+    assert [p.ref for p in people] == [ids.person_ref(i) for i in range(8)]
+    assert len(emu.requests_to("/oauth/v1/token")) == 1
+    statuses = [r.status for r in emu.core.requests if r.path != "/oauth/v1/token"]
+    assert statuses.count(200) == 8 and set(statuses) <= {200, 401}
+    await client.aclose()

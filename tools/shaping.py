@@ -97,7 +97,10 @@ def shape_person(
             withheld.append(Withheld(field=name, reason=reason))
             continue
         value = clean_value(name, value, cleaned)
-        if access.must_mask(name) and value is not None:
+        # Someone who opted out is never handed over in the clear, whatever the grant: CAN-SPAM
+        # forbids transferring their address (catalogue I-18), so a bulk read is no export.
+        withdrawn = person.consent.status == "opted_out" and name in access.pii_fields
+        if (access.must_mask(name) or withdrawn) and value is not None:
             value = mask_value(name, value, None)
             masked.append(name)
         fields[name] = value

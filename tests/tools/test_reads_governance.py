@@ -219,3 +219,31 @@ async def test_cursor_from_another_query_is_refused(connect, settings: Settings)
         assert "[invalid_input] the cursor belongs to a different query" in text
     assert "not one this tool issued" in forged
     assert [r["error_code"] for r in audit_rows(settings)][-1] == "invalid_input"
+
+
+@pytest.mark.parametrize("name", NAMES)
+async def test_opted_out_addresses_are_never_exported_even_unmasked(
+    name, connect, settings: Settings
+):
+    """I-18, decided: a principal allowed unmasked PII still gets opted-out people's address
+    and phone masked (CAN-SPAM: no sale or transfer of an opted-out address), so a bulk read
+    of them is no export; subscribed people come back in the clear, as the grant says."""
+    text = settings.manifest_path.read_text()
+    allow = 'effect = "allow"\nprincipals = ["assistant"]\n'
+    assert allow in text  # every rule of the assistant says so: PII unmasked
+    text = text.replace('pii = "masked"\n', "").replace(allow, allow + 'pii = "unmasked"\n')
+    settings.manifest_path.write_text(text)
+    v = VENDORS[name]
+    opted = [p for p in SEED.people if p.consent_status == "opted_out" and p.duplicate_of is None]
+    sub = next(p for p in SEED.people if p.consent_status == "subscribed")
+    async with connect("assistant") as client:
+        out = await ok(client, "search_people", {"connector": name, "email": opted[0].email})
+        one = await ok(client, "get_person", {"ref": v.person_ref(opted[1].idx)})
+        clear = await ok(client, "get_person", {"ref": v.person_ref(sub.idx)})
+    shown = json.dumps([out, one], ensure_ascii=False).casefold()
+    for p in opted[:2]:
+        assert p.email.casefold() not in shown and p.phone not in shown
+    assert out["items"] and all(i["consent"]["status"] == "opted_out" for i in out["items"])
+    assert sub.email in json.dumps(clear)  # the grant itself still holds for the others
+    raw = b"".join(f.read_bytes() for f in settings.home.glob("mopsgate.db*"))
+    assert opted[0].email.encode() not in raw

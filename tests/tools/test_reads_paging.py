@@ -79,3 +79,30 @@ async def test_hard_page_cap(connect):
         too_big = await refused(client, "list_members", {"list_ref": v.list_ref(0), "limit": 500})
     assert len(full["items"]) == 100 and full["next_cursor"]
     assert "[invalid_input]" in too_big and "100" in too_big
+
+
+@pytest.mark.parametrize("vendor", ["hubspot", "salesforce"])
+async def test_a_search_with_no_filter_is_paged_never_a_dump(vendor, connect, settings):
+    """I-09, decided: a search with no filter is allowed (it is how an assistant browses), but
+    it is a page, never the table: at most 100 people a call (a bigger limit is refused), the
+    manifest's masking applies, every page is a separate audited call under the rate limits;
+    and LIKE wildcards in a text filter match only themselves."""
+    from tests.conftest import audit_rows
+
+    async with connect("assistant") as client:
+        page = await ok(client, "search_people", {"connector": vendor, "limit": 100})
+        too_big = await refused(client, "search_people", {"connector": vendor, "limit": 5000})
+        wild = await ok(client, "search_people", {"connector": vendor, "name": "%"})
+        under = await ok(client, "search_people", {"connector": vendor, "name": "_"})
+    assert len(page["items"]) == 100 and page["next_cursor"]
+    assert "[invalid_input]" in too_big and "100" in too_big
+    assert wild["items"] == [] and under["items"] == []
+    rows = [r for r in audit_rows(settings) if r["tool"] == "search_people"]
+    assert len(rows) == 4 and rows[0]["records"] and rows[0]["records"].count(":") >= 100
+
+
+async def test_marketo_refuses_a_search_with_no_filter(connect):
+    """Marketo has no paged search over all leads: an empty query is refused, not emulated."""
+    async with connect("assistant") as client:
+        text = await refused(client, "search_people", {"connector": "marketo"})
+    assert "[not_supported]" in text and "empty" in text, text

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from mopsgate.governance.pii import mask_arguments, mask_text
 
+log = logging.getLogger("mopsgate.audit")
 GENESIS_HASH = "0" * 64
 MAX_TEXT = 2000
 # Record references kept per row: a page of read results, or the largest change the manifest
@@ -135,6 +137,7 @@ class AuditHead:
 
     seq: int = 0
     row_hash: str = GENESIS_HASH
+    ts: str = ""  # its timestamp, where the backend reads it: to notice the clock going back
 
 
 @dataclass(frozen=True)
@@ -276,14 +279,30 @@ def chain_rows(
 ) -> list[StoredRow]:
     """Number, timestamp and chain a batch of :func:`event_values` after ``head``. A backend
     calls it while it holds the head exclusively, so two writers can never fork the chain."""
-    seq, prev = head.seq, head.row_hash
+    seq, prev, last_ts = head.seq, head.row_hash, head.ts
     rows: list[StoredRow] = []
     for values in batch:
         seq += 1
-        content: tuple[int, str, *EventValues] = (seq, format_ts(clock()), *values)
+        ts = format_ts(clock())
+        if ts < last_ts:  # same format and offset: text order is time order
+            _clock_went_back(seq, ts, last_ts)
+        last_ts = max(ts, last_ts)
+        content: tuple[int, str, *EventValues] = (seq, ts, *values)
         prev_hash, prev = prev, compute_hash(prev, content)
         rows.append((*content, prev_hash, prev))
     return rows
+
+
+def _clock_went_back(seq: int, ts: str, before: str) -> None:
+    """The flag for a clock that jumped backwards (catalogue L-15): said loudly on stderr, and
+    harmless to the chain, whose order is ``seq``; the row keeps the time the clock gave."""
+    log.warning(
+        "the system clock went backwards: audit row seq=%d is stamped %s, earlier than %s "
+        "before it; seq stays the order of record (check the host's time source)",
+        seq,
+        ts,
+        before,
+    )
 
 
 def record_of(row: StoredRow) -> AuditRecord:

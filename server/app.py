@@ -296,7 +296,7 @@ async def _audit_manifest_event(runtime: Runtime, transport: str, event: Manifes
             transport=transport,
             decision="n/a",
             outcome="refused" if refused else "ok",
-            reason=event.message[:500],
+            reason=event.message[:2000],
             manifest_digest=event.new_digest or event.old_digest,
             result_summary=f"{event.old_digest[:12]} -> {(event.new_digest or 'kept')[:12]}",
         )

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.errors import ManifestError
+from mopsgate.governance.manifest_diff import manifest_changes
 from mopsgate.governance.manifest_load import (
     load_manifest,
     manifest_digest,
@@ -105,10 +106,13 @@ class ManifestHolder:
         self._refused_hash = None
         if new_digest == self.digest:
             return
-        old = self.digest
+        old, old_text = self.digest, self.text
         self.manifest, self.digest, self.text = new, new_digest, text
         log.warning("manifest reloaded: %s -> %s", old[:12], new_digest[:12])
-        message = f"manifest {old[:12]} replaced by {new_digest[:12]}"
+        # What changed, in a reviewer's words, goes into the audit row with both digests, so
+        # a widening reload can be read from the log alone (catalogue M-17).
+        changes = "; ".join(manifest_changes(old_text, text))
+        message = f"manifest {old[:12]} replaced by {new_digest[:12]}: {changes}"
         await self._emit(ManifestEvent("reloaded", old, new_digest, message, text))
 
     async def _refuse(self, message: str, text: str | None) -> None:

@@ -123,7 +123,7 @@ class GroupCommitLog(ABC):
         except Exception as exc:
             self._fail(batch, exc)
             return
-        self.head = AuditHead(rows[-1][0], rows[-1][-1])
+        self.head = AuditHead(rows[-1][0], rows[-1][-1], rows[-1][1])
         for (_, _, future), row in zip(batch, rows, strict=True):
             if not future.done():
                 future.set_result(record_of(row))

@@ -35,13 +35,13 @@ from mopsgate.storage.sqlite.schema import prepare
 TABLE = "audit_log"
 # Built from module constants only; every value goes through a placeholder.
 INSERT_SQL = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"  # noqa: S608
-HEAD_SQL = f"SELECT seq, row_hash FROM {TABLE} ORDER BY seq DESC LIMIT 1"  # noqa: S608
+HEAD_SQL = f"SELECT seq, row_hash, ts FROM {TABLE} ORDER BY seq DESC LIMIT 1"  # noqa: S608
 RECORDS_SQL = "INSERT OR IGNORE INTO audit_records (ref, seq) VALUES (?, ?)"
 
 
 def read_head(conn: sqlite3.Connection) -> AuditHead:
     row = conn.execute(HEAD_SQL).fetchone()
-    return AuditHead() if row is None else AuditHead(int(row[0]), str(row[1]))
+    return AuditHead() if row is None else AuditHead(int(row[0]), str(row[1]), str(row[2]))
 
 
 def commit_rows(

@@ -77,3 +77,6 @@ async def test_a_widening_reload_is_recorded_with_both_digests(
     rows = [r for r in audit_rows(settings) if r["kind"] == "manifest_reload"]
     assert [r["outcome"] for r in rows] == ["ok", "ok"]
     assert f"{narrow[:12]} replaced by {wide[:12]}" in rows[1]["reason"], rows[1]["reason"]
+    # M-17: the row says what widened, readably, not only that the digest moved
+    assert "changed rule analyst-read (tools)" in rows[1]["reason"], rows[1]["reason"]
+    assert "changed rule analyst-read (tools)" in rows[0]["reason"], rows[0]["reason"]

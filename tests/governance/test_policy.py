@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mopsgate.governance.errors import ManifestError
 from mopsgate.governance.manifest_load import load_manifest, load_manifest_text
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.policy import (
@@ -300,3 +301,50 @@ def test_shipped_analyst_rights(shipped: Manifest) -> None:
     assert not fa.can_read("Phone") and fa.can_read("Email") and fa.must_mask("Email")
     assert "analyst-no-phone" in fa.denied["Phone"]
     assert fa.writable == frozenset()
+
+
+WILD = """[[rules]]
+id = "everything"
+effect = "allow"
+principals = ["*"]
+use_case = "ops"
+tools = ["*"]
+connectors = ["*"]
+objects = ["*"]
+modes.update_fields = "propose"
+modes.audience = "propose"
+modes.lifecycle = "propose"
+modes.consent = "propose"
+modes.send = "propose"
+modes.delete = "propose"
+"""
+
+
+def test_no_wildcard_form_grants_a_send_or_a_delete() -> None:
+    """M-09, the matrix: an allow rule with every wildcard (tools, connectors, objects,
+    principals) and every mode "propose" is checked against every registered tool on every
+    connector and object: a send or delete tool is never allowed (it must be named); other
+    write tools are. Wildcard fragments ("*lead*") are not names, and write fields must be
+    named."""
+    m = build([WILD])
+    seen = set()
+    for tool, risk in CAT.tools.items():
+        for conn in (None, *CAT.objects):
+            for obj in (None, *(CAT.objects.get(conn or "", {}))):
+                d = decide(m, "bot", tool, conn, obj)
+                if risk in (R.SEND, R.DELETE):
+                    assert not d.allowed, (tool, conn, obj)
+                    seen.add(risk)
+    assert seen == {R.SEND, R.DELETE}
+    assert decide(m, "bot", "propose_update_person", "salesforce", "Lead").allowed
+    named = WILD.replace('tools = ["*"]', 'tools = ["propose_trigger_campaign"]')
+    assert decide(build([named]), "bot", "propose_trigger_campaign", "marketo").allowed
+    for fragment in ('tools = ["*lead*"]', 'tools = ["propose_*"]', 'objects = ["Le*"]'):
+        key = fragment.split(" = ")[0]
+        text = HEAD.format(env="sandbox") + WILD.replace(f'{key} = ["*"]', fragment)
+        with pytest.raises(ManifestError):
+            load_manifest_text(text, "t.toml", CAT)
+    fields = WILD + 'write_fields = ["*"]\n'
+    with pytest.raises(ManifestError) as exc:
+        load_manifest_text(HEAD.format(env="sandbox") + fields, "t.toml", CAT)
+    assert any("write_fields must name fields explicitly" in p.message for p in exc.value.problems)

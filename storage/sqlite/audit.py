@@ -28,6 +28,7 @@ from mopsgate.storage.group_commit import GroupCommitLog
 from mopsgate.storage.migrate import require_head
 from mopsgate.storage.sqlite.db import BUSY_TIMEOUT_MS, SqliteDb
 from mopsgate.storage.sqlite.diagnose import diagnose
+from mopsgate.storage.sqlite.filesystem import network_filesystem
 from mopsgate.storage.sqlite.outbox import enqueue
 from mopsgate.storage.sqlite.rates import record_calls
 from mopsgate.storage.sqlite.schema import prepare
@@ -84,6 +85,13 @@ def _durability(conn: sqlite3.Connection) -> tuple[str, int]:
 
 
 def _check_durability(path: str | Path, journal_mode: str, synchronous: int) -> None:
+    if str(path) != ":memory:" and (kind := network_filesystem(path)) is not None:
+        raise AuditUnavailable(
+            f"The audit log at {path} is on a network filesystem ({kind}); refusing to run.",
+            hint="SQLite's WAL and locks need a single host: put the state directory on a "
+            "local disk (--home / MOPSGATE_HOME), or use PostgreSQL for several replicas.",
+            details={"path": str(path), "filesystem": kind},
+        )
     if journal_mode.lower() != "wal" or synchronous != 2:
         raise AuditUnavailable(
             f"The audit log at {path} is not durable (journal_mode={journal_mode}, "

@@ -259,3 +259,40 @@ def test_a_corrupt_row_is_named_not_a_crash(db: Path) -> None:
         conn.execute("UPDATE audit_log SET upstream_calls = x'00ff' WHERE seq = 3")
     result = verify(db, workers=1)
     assert (result.ok, result.first_bad_seq) == (False, 3)
+
+
+async def test_an_audit_log_on_a_network_filesystem_is_refused(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """L-13: the state directory on NFS (as the kernel's mount table says) is refused at open,
+    naming the filesystem and what to do; nothing is written. A local one opens."""
+    import mopsgate.storage.sqlite.filesystem as fs
+
+    table = tmp_path / "mounts"
+    table.write_text(f"/dev/sda1 / ext4 rw 0 0\nserver:/export {db.parent} nfs4 rw 0 0\n")
+    monkeypatch.setattr(fs, "MOUNTS", table)
+    with pytest.raises(AuditUnavailable, match=r"network filesystem \(nfs4\)") as exc:
+        await SqliteAuditStore.open(db)
+    assert "local disk" in (exc.value.hint or "")
+    with pytest.raises(AuditUnavailable, match="network filesystem"):
+        await append_once(StorageConfig.sqlite(db), allowed())
+    table.write_text("/dev/sda1 / ext4 rw 0 0\n")
+    log = await SqliteAuditStore.open(db)
+    await log.append(allowed())
+    await log.close()
+
+
+def test_the_mount_holding_a_path_decides() -> None:
+    from mopsgate.storage.sqlite.filesystem import filesystem_type, network_filesystem
+
+    table = (
+        "/dev/sda1 / ext4 rw 0 0\n"
+        "srv:/a /srv/share nfs rw 0 0\n"
+        "/dev/sdb1 /srv/share/local ext4 rw 0 0\n"
+        "//nas/x /mnt/my\\040drive cifs rw 0 0\n"
+    )
+    assert network_filesystem("/srv/share/db/mopsgate.db", table) == "nfs"
+    assert network_filesystem("/srv/share/local/mopsgate.db", table) is None
+    assert network_filesystem("/srv/shared/mopsgate.db", table) is None  # a prefix, not a mount
+    assert network_filesystem("/mnt/my drive/state/mopsgate.db", table) == "cifs"
+    assert filesystem_type("/etc/passwd", table) == "ext4"

@@ -10,6 +10,7 @@ parses, evaluates or follows it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -121,3 +122,23 @@ def _clean_value(
             for i, item in enumerate(value)
         ]
     return value
+
+
+# Text written to steer an AI rather than to describe a person: role prefixes, "ignore the
+# instructions", tool calls and approvals asked for in a CRM field. A heuristic that only marks
+# the audit row (catalogue I-01): it is never a control, because the text is data whatever it
+# says and the floor and the manifest decide what may happen.
+_INJECTION = re.compile(
+    r"(?i)(?:^|[\s<!\-\[(>])(?:system|assistant|developer)\s*:"
+    r"|\b(?:ignore|disregard|forget)\b[^.\n]{0,40}\b(?:previous|prior|above|earlier|all)\b"
+    r"[^.\n]{0,20}\b(?:instructions?|prompts?|rules)\b"
+    r"|\byou are now\b"
+    r"|\b(?:call|run|invoke|use)\s+(?:the\s+)?(?:tool\s+)?"
+    r"(?:propose|apply|update|delete|approve|export)_?\w*"
+    r"|\bapprove this change\b"
+)
+
+
+def injection_suspect(text: str) -> bool:
+    """True when ``text`` reads like instructions to an AI (see ``_INJECTION``)."""
+    return bool(_INJECTION.search(text[: DEFAULT_MAX_LEN * 2]))

@@ -37,7 +37,7 @@ from mopsgate.tools.common import (
 )
 from mopsgate.tools.paging import bounded_page
 from mopsgate.tools.reads_people import PeoplePage, access_by_object
-from mopsgate.tools.shaping import clean_campaign, clean_list, shape_activity
+from mopsgate.tools.shaping import InjectionScan, clean_campaign, clean_list, shape_activity
 from mopsgate.tools.spec import (
     ConnectorNeed,
     Handler,
@@ -100,12 +100,12 @@ async def list_members(ctx: ToolContext, args: ListMembersIn) -> PeoplePage:
 
     items, nxt, cut = await bounded_page(
         fetch,
-        access_by_object(ctx, conn, "list_members"),
+        access_by_object(ctx, conn, "list_members", scan := InjectionScan()),
         cursor=args.cursor,
         limit=args.limit,
         query={"tool": "list_members", "list": args.list_ref},
     )
-    ctx.notes.summary = f"{len(items)} members of {args.list_ref}"
+    ctx.notes.summary = f"{len(items)} members of {args.list_ref}{scan.note()}"
     return PeoplePage(items=items, next_cursor=nxt, truncated_by_size=cut)
 
 

@@ -37,7 +37,13 @@ from mopsgate.tools.search_filters import (
     group_key,
     keeps,
 )
-from mopsgate.tools.shaping import ConsentOut, PersonOut, consent_out, shape_person
+from mopsgate.tools.shaping import (
+    ConsentOut,
+    InjectionScan,
+    PersonOut,
+    consent_out,
+    shape_person,
+)
 from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, ToolSpec
 
 
@@ -117,7 +123,9 @@ class SearchPage(PeoplePage):
     )
 
 
-def access_by_object(ctx: ToolContext, conn: str, tool: str) -> Callable[[Person], PersonOut]:
+def access_by_object(
+    ctx: ToolContext, conn: str, tool: str, scan: InjectionScan | None = None
+) -> Callable[[Person], PersonOut]:
     """Shape people with the field access of their own object (Salesforce mixes Leads and
     Contacts in one page)."""
     cache: dict[str, FieldAccess] = {}
@@ -125,6 +133,8 @@ def access_by_object(ctx: ToolContext, conn: str, tool: str) -> Callable[[Person
     def shape(person: Person) -> PersonOut:
         if person.object not in cache:
             cache[person.object] = read_access(ctx, conn, person.object, tool)
+        if scan is not None:
+            scan.see(person)
         return shape_person(person, cache[person.object])
 
     return shape
@@ -239,7 +249,7 @@ async def search_people(ctx: ToolContext, args: SearchPeopleIn) -> SearchPage:
     filled = await filled_page(
         fetch,
         keep,
-        access_by_object(ctx, args.connector, "search_people"),
+        access_by_object(ctx, args.connector, "search_people", scan := InjectionScan()),
         cursor=args.cursor,
         limit=args.limit,
         page_size=page_size,
@@ -256,7 +266,7 @@ async def search_people(ctx: ToolContext, args: SearchPeopleIn) -> SearchPage:
             "more may match: pass next_cursor to read on"
         )
     more = " (more available)" if filled.next_cursor else ""
-    ctx.notes.summary = f"{len(filled.items)} people{more}"
+    ctx.notes.summary = f"{len(filled.items)} people{more}{scan.note()}"
     return SearchPage(
         items=filled.items,
         next_cursor=filled.next_cursor,
@@ -338,7 +348,9 @@ async def get_person(ctx: ToolContext, args: GetPersonIn) -> PersonOut:
             )
         wanted = frozenset(args.fields)
     person = await connector(ctx, conn).get_person(args.ref)
-    ctx.notes.summary = f"read {args.ref}"
+    scan = InjectionScan()
+    scan.see(person)
+    ctx.notes.summary = f"read {args.ref}{scan.note()}"
     return shape_person(person, access, wanted)
 
 

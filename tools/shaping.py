@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field, JsonValue
 
 from mopsgate.crm.records import Activity, Campaign, ConsentState, Person, PersonList
-from mopsgate.governance.hygiene import clean_record, clean_text
+from mopsgate.governance.hygiene import clean_record, clean_text, injection_suspect
 from mopsgate.governance.pii import mask_arguments, mask_value
 from mopsgate.governance.policy import FieldAccess
 
@@ -113,6 +113,30 @@ def shape_person(
         masked=masked,
         cleaned=cleaned,
     )
+
+
+class InjectionScan:
+    """Which returned records hold text that reads like instructions to an AI
+    (``hygiene.injection_suspect``), for the call's audit row: ``"; injection_suspect: <ref>
+    (<field>), …"``. It looks at the vendor's values before masking (a masked note still held
+    the text) and names only references and fields. A flag for whoever reads the log, never a
+    control (catalogue I-01): the result is returned as data either way."""
+
+    def __init__(self) -> None:
+        self.hits: list[str] = []
+
+    def see(self, person: Person) -> None:
+        self.hits += [
+            f"{person.ref} ({name})"
+            for name, value in person.fields.items()
+            if isinstance(value, str) and injection_suspect(value)
+        ]
+
+    def note(self) -> str:
+        if not self.hits:
+            return ""
+        more = f" and {len(self.hits) - 10} more" if len(self.hits) > 10 else ""
+        return f"; injection_suspect: {', '.join(self.hits[:10])}{more}"
 
 
 def clean_list(item: PersonList) -> PersonList:

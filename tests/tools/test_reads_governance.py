@@ -247,3 +247,30 @@ async def test_opted_out_addresses_are_never_exported_even_unmasked(
     assert sub.email in json.dumps(clear)  # the grant itself still holds for the others
     raw = b"".join(f.read_bytes() for f in settings.home.glob("mopsgate.db*"))
     assert opted[0].email.encode() not in raw
+
+
+@pytest.mark.parametrize("name", NAMES)
+async def test_text_aimed_at_the_ai_is_flagged_in_the_audit_row_only(
+    name, connect, settings: Settings
+):
+    """I-01: a read returning a note that reads like instructions ("Ignore previous
+    instructions…", "SYSTEM: …") marks its audit row injection_suspect, naming the record and
+    field, also when the note itself is masked for this principal; the result is the same data
+    either way (a flag, never a control), and a clean record's row carries no flag."""
+    v = VENDORS[name]
+    notes = v.fields["notes"]
+    injected = [p.idx for p in SEED.people if p.notes in INJECTION_TEXTS]
+    async with connect("assistant") as client:
+        got = await ok(client, "get_person", {"ref": v.person_ref(INJECTED)})
+        await ok(client, "get_person", {"ref": v.person_ref(INVISIBLE)})
+        company = SEED.people[injected[1]].company
+        page = await ok(
+            client, "search_people", {"connector": name, "company": company, "limit": 100}
+        )
+    assert got["fields"][notes] == "I***" and "injection" not in json.dumps(got)
+    rows = [r for r in audit_rows(settings) if r["tool"] in ("get_person", "search_people")]
+    flag = f"injection_suspect: {v.person_ref(INJECTED)} ({notes})"
+    assert flag in rows[0]["result_summary"], rows[0]["result_summary"]
+    assert "injection_suspect" not in rows[1]["result_summary"]
+    found = [i["ref"] for i in page["items"] if i["ref"] == v.person_ref(injected[1])]
+    assert found and f"{found[0]} ({notes})" in rows[2]["result_summary"]

@@ -274,3 +274,26 @@ async def test_text_aimed_at_the_ai_is_flagged_in_the_audit_row_only(
     assert "injection_suspect" not in rows[1]["result_summary"]
     found = [i["ref"] for i in page["items"] if i["ref"] == v.person_ref(injected[1])]
     assert found and f"{found[0]} ({notes})" in rows[2]["result_summary"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+async def test_an_erasure_request_has_nothing_to_rewrite_in_the_audit_log(
+    name, connect, settings: Settings
+):
+    """L-14: even a principal reading PII unmasked leaves in the audit database (and its WAL)
+    only the record's reference and masked forms: after the person is erased in the CRM the
+    log holds nothing that names them, so nothing is rewritten and the chain stays valid."""
+    text = settings.manifest_path.read_text()
+    allow = 'effect = "allow"\nprincipals = ["assistant"]\n'
+    text = text.replace('pii = "masked"\n', "").replace(allow, allow + 'pii = "unmasked"\n')
+    settings.manifest_path.write_text(text)
+    v = VENDORS[name]
+    p = next(s for s in SEED.people if s.consent_status == "subscribed" and s.duplicate_of is None)
+    async with connect("assistant") as client:
+        got = await ok(client, "get_person", {"ref": v.person_ref(p.idx)})
+        await ok(client, "search_people", {"connector": name, "email": p.email})
+    assert p.email in json.dumps(got)  # the principal did see it in the clear
+    raw = b"".join(f.read_bytes() for f in settings.home.glob("mopsgate.db*"))
+    for secret in (p.email, p.phone, p.phone.removeprefix("+1 "), p.first_name + " " + p.last_name):
+        assert secret.encode() not in raw, secret
+    assert v.person_ref(p.idx).encode() in raw  # the data-access record: a reference only

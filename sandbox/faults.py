@@ -56,6 +56,8 @@ class Faults:
     # a boolean as text, the record twice, or a field nobody asked for.
     drift_on: dict[str, int] = field(default_factory=dict)
     drift_kind: str = "no_id"
+    # Fields this org does not have (a custom field never created): absent from describe.
+    missing_fields: set[str] = field(default_factory=set)
 
     def take_rate_limit(self, line: str = "") -> bool:
         if self.rate_limit_next > 0:

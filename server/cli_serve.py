@@ -71,6 +71,7 @@ def _runtime(settings: Settings, transport: str):  # type: ignore[no-untyped-def
     try:
         runtime = build_runtime(settings)
         runtime.connectors.check_production()
+        _check_live_fields(runtime)
         signing_secret(settings)
     except ManifestError as exc:
         problems = [str(p) for p in exc.problems] or [exc.message]
@@ -85,6 +86,38 @@ def _runtime(settings: Settings, transport: str):  # type: ignore[no-untyped-def
         _audit_refused_start(settings, transport, "config_invalid", str(exc))
         raise _fail(f"refusing to start: {exc}") from exc
     return runtime
+
+
+def _check_live_fields(runtime) -> None:  # type: ignore[no-untyped-def]
+    """Describe every production connector's person objects and refuse to start if the
+    manifest names a field the org lacks (catalogue M-21); a vendor that cannot be described
+    stops the start too (fail closed). The clients are closed after, so the server opens its
+    own on its own event loop."""
+    from mopsgate.crm.errors import VendorError
+    from mopsgate.governance.errors import Problem
+
+    async def check() -> list[str]:
+        try:
+            found: list[str] = await runtime.connectors.missing_production_fields(
+                runtime.holder.manifest
+            )
+            return found
+        finally:
+            await runtime.connectors.aclose()
+
+    path = str(runtime.settings.manifest_path)
+    try:
+        problems = run(check())
+    except VendorError as exc:
+        raise ManifestError(
+            f"{path}: cannot check the manifest's fields against {exc.vendor}",
+            problems=[Problem(path, 1, 1, f"cannot describe {exc.vendor}'s fields: {exc}")],
+        ) from exc
+    if problems:
+        raise ManifestError(
+            f"{path}: names fields the org does not have",
+            problems=[Problem(path, 1, 1, p) for p in problems],
+        )
 
 
 def _audit_refused_start(settings: Settings, transport: str, code: str, reason: str) -> None:

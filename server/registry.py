@@ -18,6 +18,7 @@ from typing import Any
 
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import ConfigError
+from mopsgate.governance.live_fields import missing_fields
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.server.settings import Settings
 
@@ -92,6 +93,20 @@ class ConnectorRegistry:
         for name, environment in self._environments().items():
             if environment == "production":
                 self.get(name)
+
+    async def missing_production_fields(self, manifest: Manifest) -> list[str]:
+        """Fields the manifest names that a production org's describe lacks (M-21)."""
+        problems: list[str] = []
+        for name, environment in self._environments().items():
+            if environment != "production":
+                continue
+            client = self.get(name)
+            described = {
+                obj: {f.name for f in await client.describe_fields(obj)}
+                for obj in manifest.catalogue.person_objects.get(name, ())
+            }
+            problems += missing_fields(manifest, name, described)
+        return problems
 
     async def aclose(self) -> None:
         for client in self._clients.values():

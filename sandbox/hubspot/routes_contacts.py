@@ -327,7 +327,9 @@ class ContactRoutes:
         return batch_response([], errors, now_iso(), empty_ok_status=204)
 
     async def properties(self, request: Request) -> Response:
-        return JSONResponse({"results": [property_json(s) for s in SPECS.values()]})
+        missing = self.faults.missing_fields
+        specs = [s for s in SPECS.values() if s.name not in missing]
+        return JSONResponse({"results": [property_json(s) for s in specs]})
 
     async def property(self, request: Request) -> Response:
         spec = SPECS.get(request.path_params["name"])

@@ -200,3 +200,34 @@ def test_stdio_opens_no_listening_socket(settings: Settings):
             assert _listening_sockets(proc.pid) == []
         finally:
             proc.kill()
+
+
+def test_slow_and_many_clients_do_not_starve_the_others(http_base: str, settings: Settings):
+    """X-11: a hundred connections that send half a request and then nothing (slowloris),
+    held open, and 200 requests at once: every one of the 200 gets an answer — served, or
+    refused with 429/503 backpressure, never a hang or a 5xx crash — and a normal call made
+    while the slow ones are still open is served. (How fast is bench/'s business.)"""
+    import socket
+    from concurrent.futures import ThreadPoolExecutor
+
+    auth = _auth(settings)
+    port = _port(http_base)
+    slow: list[socket.socket] = []
+    try:
+        for _ in range(100):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(
+                b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                + f"Authorization: {auth['Authorization']}\r\n".encode()
+                + b'Content-Length: 100000\r\n\r\n{"jsonrpc": '
+            )
+            slow.append(s)
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            codes = list(pool.map(lambda _: _post(http_base, INIT, auth).status_code, range(200)))
+        assert set(codes) <= {200, 429, 503}, sorted(set(codes))
+        other = _post(http_base, INIT, _auth(settings, "analyst"))
+        assert other.status_code == 200, other.text  # another principal is served meanwhile
+    finally:
+        for s in slow:
+            s.close()
+    assert _post(http_base, INIT, auth).status_code == 200

@@ -9,8 +9,6 @@ the list: not the credentials, not a read.
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 from mcp import Client
 
@@ -25,7 +23,7 @@ from mopsgate.server.app import build_runtime, build_server
 from mopsgate.server.settings import Settings
 from tests.conftest import text_of
 from tests.server.test_changes_kit import last_refusal
-from tests.server.test_transports import MOPSGATE, PRODUCTION_MANIFEST, _env
+from tests.server.test_transports import PRODUCTION_MANIFEST, _serve
 
 TOOLS = '["search_people", "get_person"]'
 
@@ -48,15 +46,11 @@ def _manifest(connector: str) -> str:
 )
 def test_a_base_url_off_the_list_stops_start_up(settings: Settings, base_url: str):
     settings.manifest_path.write_text(_manifest("hubspot"))
-    env = _env(settings, HUBSPOT_ACCESS_TOKEN="pat-na1-canary", HUBSPOT_BASE_URL=base_url)
-    proc = subprocess.run(
-        [MOPSGATE, "serve", "--transport", "stdio", "--principal", "analyst"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        cwd=settings.home.parent,
+    proc = _serve(
+        settings,
+        *("--transport", "stdio", "--principal", "analyst"),
+        HUBSPOT_ACCESS_TOKEN="pat-na1-canary",
+        HUBSPOT_BASE_URL=base_url,
     )
     host = base_url.removeprefix("https://")
     assert proc.returncode == 2, proc.stderr

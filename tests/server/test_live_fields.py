@@ -21,7 +21,7 @@ from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows
 from tests.server.loopback import serving
-from tests.server.test_transports import MOPSGATE, PRODUCTION_MANIFEST, _env
+from tests.server.test_transports import PRODUCTION_MANIFEST, _serve
 
 DENY = """
 [[rules]]
@@ -42,21 +42,13 @@ def portal() -> Iterator[tuple[HubSpotEmulator, str]]:
         yield emu, base
 
 
-def _serve(settings: Settings, base: str) -> subprocess.CompletedProcess[str]:
-    env = _env(
+def _start(settings: Settings, base: str) -> subprocess.CompletedProcess[str]:
+    return _serve(
         settings,
+        *("--transport", "stdio", "--principal", "analyst"),
         HUBSPOT_ACCESS_TOKEN=hs.SANDBOX_TOKEN,
         HUBSPOT_BASE_URL=base,
         HUBSPOT_ALLOWED_HOSTS="127.0.0.1",
-    )
-    return subprocess.run(
-        [MOPSGATE, "serve", "--transport", "stdio", "--principal", "analyst"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        cwd=settings.home.parent,
     )
 
 
@@ -64,7 +56,7 @@ def test_a_field_the_org_lacks_stops_start_up(settings: Settings, portal):
     emu, base = portal
     emu.core.faults.missing_fields = {"consent_evidence", "message"}
     settings.manifest_path.write_text(PRODUCTION_MANIFEST + DENY)
-    proc = _serve(settings, base)
+    proc = _start(settings, base)
     assert proc.returncode == 2, proc.stderr
     assert "the consent-evidence field (express consent) names hubspot contact." in proc.stderr
     assert "consent_evidence, which this org does not have" in proc.stderr
@@ -77,7 +69,7 @@ def test_a_field_the_org_lacks_stops_start_up(settings: Settings, portal):
 def test_a_complete_org_starts(settings: Settings, portal):
     _, base = portal
     settings.manifest_path.write_text(PRODUCTION_MANIFEST + DENY)
-    proc = _serve(settings, base)
+    proc = _start(settings, base)
     assert proc.returncode == 0, proc.stderr
     assert not [r for r in audit_rows(settings) if r["kind"] == "startup"]
 

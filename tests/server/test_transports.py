@@ -17,11 +17,12 @@ from tests.support.tokens import issue_token
 MOPSGATE = str(Path(sys.executable).parent / "mopsgate")
 
 
-def _serve(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``mopsgate serve`` to completion (for start-up refusals), from the state dir's parent."""
+def _serve(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``mopsgate serve`` to completion (for start-up refusals), from the state dir's parent;
+    ``env``: variables set besides the manifest and the state directory."""
     return subprocess.run(
         [MOPSGATE, "serve", *args],
-        env=_env(settings),
+        env=_env(settings, **env),
         capture_output=True,
         text=True,
         timeout=60,

@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from mopsgate.governance.approvals import approval_progress, check_reviewer
+from mopsgate.governance.approvals import approval_summary, check_reviewer
 from mopsgate.governance.change_model import Change, ChangeStatus, utcnow
 from mopsgate.governance.deciding import record, refuse
 from mopsgate.governance.decision_proof import SignedDecision
@@ -143,8 +143,7 @@ def _say_approved(m: Manifest, change: Change) -> None:
     if change.status is ChangeStatus.APPROVED:
         typer.echo(f"Approved {change.id}: it is now approved and can be applied.")
     else:
-        still = approval_progress(m, change).reason
-        typer.echo(f"Approval recorded for {change.id}; still needed: {still}")
+        typer.echo(f"Approval recorded for {change.id}. {approval_summary(m, change)}.")
 
 
 def _sign_and_record(

@@ -169,7 +169,8 @@ def test_partial_approval_says_what_is_missing(env) -> None:
     c = _insert(db, risk=RiskClass.SEND, count=2, roles=("compliance",))
     result = runner.invoke(app, ["review", "approve", c.id, "--reviewer", "lead", *opts])
     assert result.exit_code == 0
-    assert "still needed: 1 of 2" in result.output
+    # the same sentence the console and `review show` give, naming the role still missing
+    assert "Needs 1 more approval (role: compliance); approved by lead." in result.output
 
 
 @pytest.mark.parametrize(

@@ -105,11 +105,15 @@ class Applier:
                 "and try again once it is approved.",
             )
         claimed = await self.store.claim_for_apply(change.id, nonce, now=now)
-        client_for = _client_for(client, clients)
-        steps = Steps(progress, _work(claimed))
-        async with self.records.holding(_lock_keys(claimed)):  # re-read to write: one at a time
-            await self._refuse_if_drifted(client_for, claimed, manifest, steps)
-            return await self._write(client_for, claimed, steps)
+        try:
+            client_for = _client_for(client, clients)
+            steps = Steps(progress, _work(claimed))
+            # Re-read to write, one apply at a time per record.
+            async with self.records.holding(_lock_keys(claimed)):
+                await self._refuse_if_drifted(client_for, claimed, manifest, steps)
+                return await self._write(client_for, claimed, steps)
+        finally:  # cancelled mid-write too: the change waits for recovery, unheld
+            await self.store.end_apply(claimed.id)
 
     async def _refuse_if_drifted(
         self,

@@ -135,6 +135,13 @@ class ChangeStore(Protocol):
         now: datetime | None = None,
     ) -> Change: ...
 
+    async def end_apply(self, change_id: str) -> None:
+        """This process stops applying the change, however the apply ended (settled, failed,
+        or cancelled with its status left ``applying`` for recovery to settle): whatever it
+        held to keep other processes off the change is let go now, not when the process
+        exits. Never waits on I/O, so it completes even inside a cancelled scope."""
+        ...
+
     async def mark_stale(self, change_id: str, detail: str) -> Change: ...
 
     async def mark_expired(self, change_id: str) -> Change: ...

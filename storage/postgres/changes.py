@@ -459,6 +459,12 @@ class PgChangeStore(ChangeVerbs):
         finally:
             await self._locks.release(change_id)
 
+    async def end_apply(self, change_id: str) -> None:
+        """Let go of the change's apply lock (a no-op once :meth:`finish_apply` did): a
+        cancelled apply no longer keeps it until the process exits, so another replica's
+        recovery may settle the change. Closing a dedicated connection never suspends."""
+        await self._locks.release(change_id)
+
     async def expire_due(self, now: datetime | None = None) -> list[str]:
         return await self._db.write(partial(_expire_due, now=or_now(now)))
 

@@ -424,6 +424,10 @@ class SqliteChangeStore(ChangeVerbs):
         unit = partial(_finish, change_id=change_id, status=status, detail=detail)
         return await self._write(partial(unit, now=or_now(now)))
 
+    async def end_apply(self, change_id: str) -> None:
+        """Nothing to let go: one process serves a SQLite file, and its start-up recovery
+        settles every change left ``applying``."""
+
     async def expire_due(self, now: datetime | None = None) -> list[str]:
         return await self._state.write(partial(_expire_due, now=or_now(now)))
 

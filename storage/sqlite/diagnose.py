@@ -4,11 +4,17 @@
 process holds the lock nor what to do about it; "attempt to write a readonly database" did not
 say that the file or its directory is read-only for this user. The primary result code says
 which failure it is; the message names the file, says that nothing was changed, and what to do.
+
+A file that stops taking writes after it was opened (a read-only remount, the immutable
+attribute) reaches SQLite as EROFS/EPERM on a descriptor it already holds, which it reports as
+a plain I/O error: the file and its filesystem are asked, so the operator is not sent looking
+for a failing disk.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 from pathlib import Path
 
@@ -67,12 +73,33 @@ def diagnose(path: str | Path, exc: BaseException) -> tuple[str, str] | None:
             "Restore it from a backup; `mopsgate audit verify` on a copy names the first row "
             "that cannot be trusted.",
         )
+    if code == _IOERR and refuses_writes(path):
+        return (
+            f"the database at {path} refuses writes since it was opened: its filesystem is "
+            "mounted read-only, or the file or its write-ahead log is immutable.",
+            "Nothing was changed. Make it writable again (remount it read-write; `lsattr` "
+            f"shows the immutable attribute, `chattr -i` clears it), then retry; "
+            f"{READ_ONLY_COPIES}.",
+        )
     if code == _IOERR:
         return (
             f"the disk failed while reading or writing the database at {path} (I/O error).",
             "Check the disk and the filesystem, then retry.",
         )
     return None
+
+
+def refuses_writes(path: str | Path) -> bool:
+    """The filesystem under ``path`` is read-only, or the file or its write-ahead log may not
+    be written (immutable, even to root)."""
+    target = Path(path)
+    try:
+        if os.statvfs(target.parent).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    files = (target, Path(f"{target}-wal"))
+    return any(f.exists() and not os.access(f, os.W_OK) for f in files)
 
 
 def is_read_only(exc: BaseException) -> bool:

@@ -42,6 +42,7 @@ from mopsgate.governance.errors import (
     UpstreamFailure,
 )
 from mopsgate.governance.list_archive import list_drift
+from mopsgate.governance.manifest_load import digest_matches
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.owner_targets import inactive_owners
 from mopsgate.governance.ports import AuditSink, ChangeStore
@@ -96,6 +97,8 @@ class Applier:
         principal = caller.principal or ""
         await self.store.ensure_not_frozen()
         _refuse_if_review_overdue(manifest, change, now)
+        if change.manifest_digest != digest and digest_matches(change.manifest_digest, manifest):
+            digest = change.manifest_digest  # proposed before the digest named the file's text
         nonce = await self._verify(change, token, principal, digest, now)
         if change.status is ChangeStatus.PROPOSED:
             raise ChangeRefused(

@@ -22,7 +22,7 @@ from mopsgate.governance.errors import (
     NotPermitted,
     StaleChange,
 )
-from mopsgate.governance.manifest_load import manifest_digest
+from mopsgate.governance.manifest_load import digest_matches, manifest_digest
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.policy import (
     ApprovalRequirement,
@@ -110,8 +110,8 @@ async def _check_fresh(
             hint="the requester must propose it again",
             details={"reason_code": "status_expired", "change_id": change.id, "status": "expired"},
         )
-    if change.status in {S.PROPOSED, S.APPROVED} and change.manifest_digest != manifest_digest(
-        manifest
+    if change.status in {S.PROPOSED, S.APPROVED} and not digest_matches(
+        change.manifest_digest, manifest
     ):
         detail = "the manifest changed since this plan was made"
         await store.mark_stale(change.id, detail)

@@ -93,10 +93,16 @@ def verify_proof(signed: SignedDecision) -> None:
 
 
 def _verify_ed25519(proof: Ed25519Proof, statement: DecisionStatement) -> None:
-    key = Ed25519PublicKey.from_public_bytes(ed25519_raw(proof.public_key))
+    verify_ed25519(proof, statement.canonical())
+
+
+def verify_ed25519(proof: Ed25519Proof, signed_bytes: bytes) -> None:
+    """Raise :class:`ProofError` unless ``proof`` is a valid signature over ``signed_bytes``
+    (any statement's canonical bytes: each kind has its own domain prefix)."""
     try:
+        key = Ed25519PublicKey.from_public_bytes(ed25519_raw(proof.public_key))
         signature = base64.b64decode(proof.signature, validate=True)
-        key.verify(signature, statement.canonical())
+        key.verify(signature, signed_bytes)
     except (InvalidSignature, binascii.Error) as exc:
         raise ProofError(
             "the signature does not match the statement (wrong key, or the statement or the "

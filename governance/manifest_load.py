@@ -121,7 +121,7 @@ def _model_keys() -> set[str]:
     models: list[type[BaseModel]] = [
         mm.Manifest, mm.ConnectorConfig, mm.NotSendList, mm.Reviewer, mm.Owners, mm.UseCase,
         mm.ApprovalPolicy, mm.RateLimit, mm.Principal, mm.AllowRule, mm.DenyRule,
-        mm.ReviewerKey, mm.ReviewerPasskey, mm.ChecklistItem,
+        mm.ReviewerKey, mm.ReviewerPasskey, mm.ChecklistItem, mm.ManifestChanges,
     ]  # fmt: skip
     return {name for m in models for name in m.model_fields}
 
@@ -242,11 +242,13 @@ def load_manifest_text(text: str, source_name: str, catalogue: Catalogue) -> Man
     out = _Collector(text, source_name)
     data = _parse(text, out)
     manifest = None
+    digest = ""
     if data is not None:
+        digest = data_digest(data)  # before anything is stripped: what the file says
         _strip_forbidden(data, (), out)
         manifest = _validate_model(data, out)
     if manifest is not None:
-        manifest.bind(catalogue)
+        manifest.bind(catalogue, digest)
         run_checks(manifest, catalogue, out.add)
         if not out.problems:
             check_reviewer_capacity(manifest, out.add)
@@ -341,11 +343,44 @@ def _canonical(value: Any) -> Any:
         items = [_canonical(v) for v in value]
         if all(isinstance(v, str) for v in items):
             return sorted(set(items))
-        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, default=_toml_value))
     return value
 
 
-def manifest_digest(manifest: Manifest) -> str:
-    canon = _canonical(manifest.model_dump(mode="json"))
-    blob = json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def _digest_of(value: Any) -> str:
+    blob = json.dumps(
+        _canonical(value),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=_toml_value,
+    )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def data_digest(data: dict[str, Any]) -> str:
+    """The digest of what the file says: its parsed TOML in canonical form (keys sorted, lists
+    of names as sets, rules in any order), never the validated model. A model field added in an
+    upgrade has a default the file does not spell out, so it must not change the digest of an
+    unchanged file: pending changes, signed decisions and manifest-change approvals name this
+    digest and would all go stale on upgrade (catalogue M-17)."""
+    return _digest_of(data)
+
+
+def manifest_digest(manifest: Manifest) -> str:
+    """The digest of the text the manifest was loaded from (``data_digest``); for a manifest
+    built in code, which has no text, the digest of its model."""
+    return manifest.source_digest or legacy_digest(manifest)
+
+
+def legacy_digest(manifest: Manifest) -> str:
+    """The digest before #13's M-17 work: over the validated model, defaults included. Kept so
+    a change proposed before the upgrade, which names this digest, is still current under the
+    same manifest (``digest_matches``); it changes with every new model field."""
+    return _digest_of(manifest.model_dump(mode="json"))
+
+
+def digest_matches(recorded: str, manifest: Manifest) -> bool:
+    """Whether ``recorded`` (a change's or a token's manifest digest) names ``manifest``: its
+    digest, or, for a change recorded by an older mopsgate, its model digest."""
+    return recorded == manifest_digest(manifest) or recorded == legacy_digest(manifest)

@@ -304,6 +304,19 @@ class DenyRule(_RuleBase):
 Rule = Annotated[AllowRule | DenyRule, Field(discriminator="effect")]
 
 
+class ManifestChanges(_Strict):
+    """How an edit of this file that widens permissions comes into force
+    (``[manifest_changes]``). An edit that only narrows applies at once; one that grants
+    anything more (a rule, a field, a tool, a principal, a reviewer or key, a raised limit, a
+    lowered approval count ...) applies only once reviewers of the manifest in force have
+    signed an approval of exactly that change (`mopsgate manifest approve`)."""
+
+    approvals: Annotated[int, Field(ge=1, le=MAX_APPROVALS)] = 1
+    """How many reviewers, each with a key declared in the manifest in force, must approve a
+    widening edit; 2 asks for a second approver. Raising it applies at once; lowering it is
+    itself a widening edit."""
+
+
 class Manifest(_Strict):
     """The mopsgate permission manifest (permissions.toml): the policy itself."""
 
@@ -326,11 +339,15 @@ class Manifest(_Strict):
     notifications: Notifications = Notifications()
     """Webhook targets told when a change awaits review, is decided, applied or failed, on
     freezes, compliance-floor refusals and overdue reviews."""
+    manifest_changes: ManifestChanges = ManifestChanges()
+    """How an edit that widens permissions is approved before it takes effect."""
 
     # Set by the loader: the catalogue it was validated against, and the compiled policy that
     # ``governance.policy`` builds once so per-call decisions do not rescan the rules.
     _catalogue: Catalogue | None = PrivateAttr(default=None)
     _compiled: object = PrivateAttr(default=None)
+    # The digest of the text it was loaded from (``manifest_load.data_digest``).
+    _source_digest: str = PrivateAttr(default="")
 
     def environment(self, connector: str) -> Environment:
         """A connector the manifest does not mention is a sandbox: the safe default."""
@@ -342,10 +359,17 @@ class Manifest(_Strict):
         cfg = self.connectors.get(connector)
         return frozenset(d.ref for d in cfg.not_send_lists) if cfg else frozenset()
 
-    def bind(self, catalogue: Catalogue) -> Manifest:
+    def bind(self, catalogue: Catalogue, source_digest: str | None = None) -> Manifest:
         self._catalogue = catalogue
         self._compiled = None
+        if source_digest is not None:
+            self._source_digest = source_digest
         return self
+
+    @property
+    def source_digest(self) -> str:
+        """The digest of the text this manifest was loaded from; "" when built in code."""
+        return self._source_digest
 
     @property
     def catalogue(self) -> Catalogue:

@@ -23,8 +23,9 @@ from mopsgate.governance.proposing import Proposer
 from mopsgate.governance.recovering import recover_change
 from mopsgate.server.call_rate import CallRate
 from mopsgate.server.catalogue import catalogue_of
+from mopsgate.server.manifest_gate import storage_gate
 from mopsgate.server.manifest_holder import ManifestEvent, ManifestHolder, watch_manifest
-from mopsgate.server.manifest_provenance import record_event, record_in_force
+from mopsgate.server.manifest_provenance import last_in_force, record_event, record_in_force
 from mopsgate.server.notifier import Notifier
 from mopsgate.server.pipeline import Pipeline
 from mopsgate.server.registry import ConnectorRegistry, registry_for
@@ -113,6 +114,8 @@ class Runtime:
         ensure_home(self.settings)
         self.storage = await open_storage(self.settings.storage(busy_timeout_ms=self.audit_busy_ms))
         holder = self.holder
+        holder.gate = storage_gate(self.storage)
+        await holder.start(await last_in_force(self.storage.manifests))
         await record_in_force(self.storage.manifests, holder.path, holder.digest, holder.text)
         exceptions = self.storage.exceptions
         holder.overlay = WaiverOverlay(
@@ -191,6 +194,7 @@ class Runtime:
 
     async def _close_stores(self) -> None:
         self.holder.overlay = None
+        self.holder.gate = None
         if self._notify_task is not None:
             self._notify_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -225,6 +229,8 @@ def build_runtime(
         settings.manifest_path,
         catalogue_of(specs.values()),
         settle_seconds=settings.manifest_settle_seconds,
+        # A widening edit waiting for approval is looked at again as often as an edit settles.
+        recheck_seconds=settings.manifest_settle_seconds,
     )
     environ = os.environ if env is None else env
     connectors = registry_for(
@@ -298,6 +304,26 @@ async def _audit_manifest_event(runtime: Runtime, transport: str, event: Manifes
             outcome="refused" if refused else "ok",
             reason=event.message[:2000],
             manifest_digest=event.new_digest or event.old_digest,
-            result_summary=f"{event.old_digest[:12]} -> {(event.new_digest or 'kept')[:12]}",
+            arguments=_manifest_event_arguments(event),
+            result_summary=f"{event.old_digest[:12]} -> {_outcome(event)}",
         )
     )
+
+
+def _outcome(event: ManifestEvent) -> str:
+    if event.new_digest is not None:
+        return event.new_digest[:12]
+    return f"kept ({event.candidate[:12]} not approved)" if event.candidate else "kept"
+
+
+def _manifest_event_arguments(event: ManifestEvent) -> dict[str, object]:
+    """What a widening reload (applied or refused) widens, the version refused, and the text
+    diff against the version in force: the row alone tells a reviewer what changed."""
+    out: dict[str, object] = {}
+    if event.candidate is not None:
+        out["refused_digest"] = event.candidate
+    if event.widens:
+        out["widens"] = list(event.widens)
+    if event.diff:
+        out["diff"] = list(event.diff)
+    return out

@@ -15,6 +15,7 @@ from mopsgate.server.cli_decide import add_decision_commands
 from mopsgate.server.cli_errors import add_database_url, guard_commands
 from mopsgate.server.cli_exception import exception_app
 from mopsgate.server.cli_manifest import manifest_app
+from mopsgate.server.cli_manifest_change import approve_cmd, propose_cmd
 from mopsgate.server.cli_manifest_history import diff_cmd, history_cmd
 from mopsgate.server.cli_notify import notify_app
 from mopsgate.server.cli_report import report_app
@@ -33,6 +34,8 @@ app = typer.Typer(
 )
 manifest_app.command("history")(history_cmd)
 manifest_app.command("diff")(diff_cmd)
+manifest_app.command("propose")(propose_cmd)
+manifest_app.command("approve")(approve_cmd)
 app.add_typer(manifest_app, name="manifest", help="Check and explain the permission manifest.")
 app.add_typer(exception_app, name="exception")
 app.add_typer(audit_app, name="audit", help="Read and verify the tamper-evident audit log.")

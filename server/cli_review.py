@@ -26,7 +26,7 @@ from mopsgate.governance.change_story import ChangeStory, PiiView
 from mopsgate.governance.diff_lines import visible
 from mopsgate.governance.errors import AuditUnavailable, ManifestError
 from mopsgate.governance.freeze import FreezeState
-from mopsgate.governance.manifest_load import load_manifest, manifest_digest
+from mopsgate.governance.manifest_load import digest_matches, load_manifest
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.public_keys import ed25519_fingerprint
 from mopsgate.governance.review_events import view_event
@@ -219,7 +219,7 @@ def show_cmd(
             style="bold red",
             markup=False,
         )
-    if change.manifest_digest != manifest_digest(m) and change.status in {
+    if not digest_matches(change.manifest_digest, m) and change.status in {
         ChangeStatus.PROPOSED,
         ChangeStatus.APPROVED,
     }:

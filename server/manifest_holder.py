@@ -10,6 +10,13 @@ A file modified less than ``settle_seconds`` ago is not read yet (catalogue M-15
 ``cp`` that truncates and then writes leaves a prefix that may well be a valid manifest — one
 missing its last deny rules. The edit takes effect at the first call or watcher tick after the
 file has settled.
+
+A valid edit that widens permissions (``governance/manifest_widening``) is not applied until
+reviewers of the version in force have approved exactly that change (catalogue M-17): ``gate``
+counts the approvals, and while none suffice the version in force stays, the refusal is reported
+once, and the edit is looked at again every ``recheck_seconds`` so an approval given later puts
+it in force without anyone touching the file. ``start`` judges the file against the version
+last in force when the server opens, so a restart does not get round the approval.
 """
 
 from __future__ import annotations
@@ -24,16 +31,20 @@ from pathlib import Path
 
 from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.errors import ManifestError
-from mopsgate.governance.manifest_diff import manifest_changes
+from mopsgate.governance.manifest_approval import ApprovalTally, required_approvals
+from mopsgate.governance.manifest_diff import manifest_changes, text_diff
 from mopsgate.governance.manifest_load import (
     load_manifest,
+    load_manifest_text,
     manifest_digest,
 )
 from mopsgate.governance.manifest_model import Manifest
-from mopsgate.server.file_stamp import stat_key
+from mopsgate.governance.manifest_widening import first_keys, widenings
+from mopsgate.server.file_stamp import StatKey, stat_key
 from mopsgate.server.waiver_overlay import WaiverOverlay
 
 log = logging.getLogger("mopsgate.manifest")
+MAX_DIFF_LINES = 400  # of the text diff an audit row keeps
 
 
 @dataclass(frozen=True)
@@ -43,9 +54,17 @@ class ManifestEvent:
     new_digest: str | None
     message: str
     text: str | None = None  # the new version's text (the refused one's, when it was readable)
+    # A valid version refused because it widens permissions unapproved: its digest (what a
+    # reviewer approves), what it widens, and the readable diff against the version in force.
+    candidate: str | None = None
+    widens: tuple[str, ...] = ()
+    diff: tuple[str, ...] = ()
 
 
 Listener = Callable[[ManifestEvent], Awaitable[None]]
+# Counts the approvals of the change from the version in force to a widening one (app.py reads
+# them from the audit log); without one, no widening edit can take effect.
+Gate = Callable[[Manifest, str, Manifest, str], Awaitable[ApprovalTally]]
 
 
 class ManifestHolder:
@@ -56,6 +75,7 @@ class ManifestHolder:
         *,
         settle_seconds: float = 0.0,
         clock: Callable[[], float] = time.time,
+        recheck_seconds: float = 1.0,
     ) -> None:
         self.path = path
         self.catalogue = catalogue
@@ -65,6 +85,12 @@ class ManifestHolder:
         self.manifest, self.text = _load_file(path, catalogue)  # raises ManifestError
         self.digest = manifest_digest(self.manifest)
         self._refused_hash: str | None = None
+        self.recheck_seconds = recheck_seconds
+        self.gate: Gate | None = None
+        # The widening version waiting for approval (its digest), and when it was last checked.
+        self._waiting: str | None = None
+        self._checked_at = 0.0
+        self._reloading = asyncio.Lock()
         self.listeners: list[Listener] = []
         # Told after the listeners (the audit row first): keeping the version in the history
         # asks git, which is slow, and must not delay the row that says the manifest changed.
@@ -75,13 +101,49 @@ class ManifestHolder:
     async def current(self) -> tuple[Manifest, str]:
         """The manifest in force, widened by the exceptions in force, and the digest of the
         manifest itself (what decisions are signed against and audit rows name)."""
-        key = stat_key(self.path)
-        if key != self._stat:
-            if key is not None and self.clock() - key[0] / 1e9 < self.settle_seconds:
-                return await self._in_force()  # still being written, perhaps: not yet
-            self._stat = key
-            await self._reload()
+        if self._reloading.locked() or self._due(stat_key(self.path)):
+            # One reload at a time: a call arriving while another awaits the approvals waits
+            # too, rather than being served the version the reload is about to replace.
+            async with self._reloading:
+                key = stat_key(self.path)
+                if key != self._stat:
+                    if key is not None and self.clock() - key[0] / 1e9 < self.settle_seconds:
+                        return await self._in_force()  # still being written, perhaps: not yet
+                    self._stat = key
+                    await self._reload()
+                elif self._due(key):
+                    await self._reload()  # an approval may have arrived since
         return await self._in_force()
+
+    def _due(self, key: StatKey | None) -> bool:
+        if key != self._stat:
+            return True
+        return self._waiting is not None and self.clock() - self._checked_at >= self.recheck_seconds
+
+    async def start(self, baseline: tuple[str, str] | None) -> None:
+        """At open, before any call: the version in force is the one last put in force (the
+        history's ``baseline``: digest and text), and the file is judged against it like any
+        edit, so an unapproved widening edit made while the server was down — or between two
+        stdio sessions — is refused too. Without a history the file as it is now is taken: the
+        first version recorded is where the change process starts."""
+        if baseline is None:
+            try:
+                self.manifest, self.text = _load_file(self.path, self.catalogue)
+            except ManifestError:
+                return  # keep the version read at start; the next call reports the file
+            self.digest = manifest_digest(self.manifest)
+            self._stat = stat_key(self.path)
+            return
+        if baseline[0] == self.digest:
+            return
+        try:
+            kept = load_manifest_text(baseline[1], "the manifest in force", self.catalogue)
+        except ManifestError as exc:  # an older mopsgate's version this one cannot read
+            log.warning("the last manifest in force no longer loads (%s); the file is", exc)
+            return
+        self.manifest, self.digest, self.text = kept, manifest_digest(kept), baseline[1]
+        self._stat = stat_key(self.path)
+        await self._reload()
 
     async def _in_force(self) -> tuple[Manifest, str]:
         if self.overlay is None:
@@ -98,6 +160,7 @@ class ManifestHolder:
         try:
             new, text = _load(raw, self.path, self.catalogue)
         except ManifestError as exc:
+            self._waiting = None
             if text_hash != self._refused_hash:
                 self._refused_hash = text_hash
                 await self._refuse(_describe(exc), raw.decode("utf-8", errors="replace"))
@@ -105,15 +168,61 @@ class ManifestHolder:
         new_digest = manifest_digest(new)
         self._refused_hash = None
         if new_digest == self.digest:
+            self._waiting = None
             return
         old, old_text = self.digest, self.text
+        # What changed, in a reviewer's words, goes into the audit row with both digests and
+        # the text diff, so any reload can be read from the log alone (catalogue M-17).
+        changes = "; ".join(manifest_changes(old_text, text))
+        diff = tuple(text_diff(old_text, text, old[:12], new_digest[:12])[:MAX_DIFF_LINES])
+        widens = tuple(widenings(self.manifest, new))
+        approval = ""
+        if widens and first_keys(self.manifest, widens):
+            approval = "; first reviewer keys: no reviewer of the version in force had one"
+        elif widens:
+            self._checked_at = self.clock()
+            verdict = await self._tally(new, new_digest)
+            if not verdict.approved:
+                if self._waiting != new_digest:
+                    self._waiting = new_digest
+                    await self._refuse_widening(new_digest, widens, verdict, text, diff)
+                return
+            approval = f"; widening approved by {verdict.describe()}"
+        self._waiting = None
         self.manifest, self.digest, self.text = new, new_digest, text
         log.warning("manifest reloaded: %s -> %s", old[:12], new_digest[:12])
-        # What changed, in a reviewer's words, goes into the audit row with both digests, so
-        # a widening reload can be read from the log alone (catalogue M-17).
-        changes = "; ".join(manifest_changes(old_text, text))
         message = f"manifest {old[:12]} replaced by {new_digest[:12]}: {changes}"
-        await self._emit(ManifestEvent("reloaded", old, new_digest, message, text))
+        if widens:
+            message += f"; widens: {'; '.join(widens)}{approval}"
+        event = ManifestEvent("reloaded", old, new_digest, message, text, widens=widens, diff=diff)
+        await self._emit(event)
+
+    async def _tally(self, new: Manifest, new_digest: str) -> ApprovalTally:
+        if self.gate is None:  # storage not open: nothing can be shown to be approved
+            return ApprovalTally(required=required_approvals(self.manifest, new))
+        return await self.gate(self.manifest, self.digest, new, new_digest)
+
+    async def _refuse_widening(
+        self,
+        new_digest: str,
+        widens: tuple[str, ...],
+        verdict: ApprovalTally,
+        text: str,
+        diff: tuple[str, ...],
+    ) -> None:
+        """Keep the version in force; say what the edit widens and how to get it approved."""
+        why = f" ({'; '.join(verdict.problems[:3])})" if verdict.problems else ""
+        message = (
+            f"manifest {new_digest[:12]} widens permissions ({'; '.join(widens)}) and has "
+            f"{verdict.describe()}{why}, so {self.digest[:12]} stays in force. To put it in "
+            f"force, a reviewer runs `mopsgate manifest approve {new_digest[:12]}`; it applies "
+            "by itself once approved"
+        )
+        log.error("manifest change refused: %s", message)
+        event = ManifestEvent(
+            "reload_refused", self.digest, None, message, text, new_digest, widens, diff
+        )
+        await self._emit(event)
 
     async def _refuse(self, message: str, text: str | None) -> None:
         log.error("manifest change refused, keeping %s in force: %s", self.digest[:12], message)

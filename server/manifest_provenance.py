@@ -89,11 +89,25 @@ def manifest_load(
     )
 
 
+async def _last_in_force(history: ManifestHistory) -> ManifestLoad | None:
+    versions = await history.versions()
+    return next((v for v in reversed(versions) if v.outcome == "in_force"), None)
+
+
+async def last_in_force(history: ManifestHistory) -> tuple[str, str] | None:
+    """The digest and text of the version last put in force, if any: what a server starting
+    judges the file against (``ManifestHolder.start``)."""
+    last = await _last_in_force(history)
+    if last is None:
+        return None
+    text = await history.text(last.digest)
+    return None if text is None else (last.digest, text)
+
+
 async def record_in_force(history: ManifestHistory, path: Path, digest: str, text: str) -> None:
     """At start: the version in force, unless it is the one last recorded in force (a stdio
     server starts once per session; the history records changes, not starts)."""
-    versions = await history.versions()
-    last = next((v for v in reversed(versions) if v.outcome == "in_force"), None)
+    last = await _last_in_force(history)
     if last is not None and last.digest == digest:
         return
     load = await asyncio.to_thread(manifest_load, path, digest, "in_force")
@@ -106,7 +120,7 @@ async def record_event(history: ManifestHistory, path: Path, event: ManifestEven
     text = event.text or ""
     if event.kind == "reloaded" and event.new_digest is not None:
         load = await asyncio.to_thread(manifest_load, path, event.new_digest, "in_force")
-    else:
-        digest = text_digest(text)
+    else:  # a valid version refused unapproved is kept by its digest, which approvals name
+        digest = event.candidate or text_digest(text)
         load = await asyncio.to_thread(manifest_load, path, digest, "refused", event.message)
     await history.record(load, text)

@@ -25,6 +25,7 @@ from mopsgate.governance.change_story import (
     verb,
 )
 from mopsgate.governance.diff_lines import visible
+from mopsgate.governance.manifest_load import digest_matches
 from mopsgate.governance.manifest_model import ChecklistItem, Manifest, UseCase
 from mopsgate.governance.pii import mask_value
 from mopsgate.governance.policy import reviewer_may_approve
@@ -141,7 +142,7 @@ def _reviewer_refusal(
         return f"This change is {change.status}; there is nothing to decide."
     if change.is_expired(now):
         return "This change has expired; the requester must propose it again."
-    if change.manifest_digest != digest:
+    if change.manifest_digest != digest and not digest_matches(change.manifest_digest, manifest):
         return "The manifest changed since this plan was made; it is stale."
     if reviewer == change.requester:
         return "You proposed this change, so you cannot approve or reject it."
@@ -191,7 +192,7 @@ def build_view(
         use_case=use_case_of(manifest, change),
         approvals_line=approval_summary(manifest, change),
         expired=change.status in OPEN and change.is_expired(now),
-        stale=change.status in OPEN and change.manifest_digest != digest,
+        stale=change.status in OPEN and not digest_matches(change.manifest_digest, manifest),
         reverts=_reverts(change.plan.operation),
         can_approve=not why_not and not mine and change.status is ChangeStatus.PROPOSED,
         can_reject=not why_not and not mine,

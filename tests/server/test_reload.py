@@ -11,6 +11,7 @@ import anyio
 from mcp.types import ToolListChangedNotification
 
 from tests.conftest import audit_rows, text_of
+from tests.support.manifest_edits import approve_edit
 
 ANALYST_RULE = re.compile(r'(id = "analyst-read".*?\ntools = )\[.*?\]', re.S)
 
@@ -102,6 +103,7 @@ async def test_reload_to_production_without_credentials_fails_closed(
     )
     async with connect("analyst") as client:
         manifest_path.write_text(text)
+        approve_edit(settings)  # a new reviewer and production widen: approved (M-17)
         result = await client.call_tool("list_lists", {"connector": "hubspot"})
     assert result.is_error
     assert "HUBSPOT_ACCESS_TOKEN is not set" in text_of(result)

@@ -15,6 +15,7 @@ from mopsgate.server.app import build_runtime, build_server
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows
 from tests.server.test_reload import _narrow_analyst
+from tests.support.manifest_edits import approve_edit
 
 
 def _fingerprints(tools: list[Any]) -> dict[str, str]:
@@ -71,12 +72,15 @@ async def test_a_widening_reload_is_recorded_with_both_digests(
         _narrow_analyst(manifest_path)
         narrow = (await client.call_tool("whoami", {})).structured_content["manifest_digest"]
         assert (await client.call_tool("list_campaigns", {"connector": "hubspot"})).is_error
-        manifest_path.write_text(original)  # widened back
+        manifest_path.write_text(original)  # widened back, approved (M-17)
+        approve_edit(settings)
         wide = (await client.call_tool("whoami", {})).structured_content["manifest_digest"]
         assert not (await client.call_tool("list_campaigns", {"connector": "hubspot"})).is_error
     rows = [r for r in audit_rows(settings) if r["kind"] == "manifest_reload"]
     assert [r["outcome"] for r in rows] == ["ok", "ok"]
     assert f"{narrow[:12]} replaced by {wide[:12]}" in rows[1]["reason"], rows[1]["reason"]
+    assert rows[1]["result_summary"] == f"{narrow[:12]} -> {wide[:12]}"
     # M-17: the row says what widened, readably, not only that the digest moved
     assert "changed rule analyst-read (tools)" in rows[1]["reason"], rows[1]["reason"]
+    assert "widens: allow rule analyst-read: tools" in rows[1]["reason"], rows[1]["reason"]
     assert "changed rule analyst-read (tools)" in rows[0]["reason"], rows[0]["reason"]

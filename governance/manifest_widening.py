@@ -297,6 +297,10 @@ def widenings(old: Manifest, new: Manifest) -> list[str]:
 _CHANGES: dict[str, NoWider] = {"approvals": _at_least(1)}
 
 
+def _credentials_only(widens: tuple[str, ...] | list[str]) -> bool:
+    return all(w.startswith("reviewer ") and w.endswith((": keys", ": passkeys")) for w in widens)
+
+
 def first_keys(old: Manifest, widens: tuple[str, ...] | list[str]) -> bool:
     """Whether this widening only declares the first reviewer keys: while no reviewer of
     ``old`` has a key or passkey nobody can approve anything, so without this the change
@@ -304,4 +308,22 @@ def first_keys(old: Manifest, widens: tuple[str, ...] | list[str]) -> bool:
     by the reviewers this edit gives keys, once it is in force."""
     if any(r.keys or r.passkeys for r in old.reviewers.values()):
         return False
-    return all(w.startswith("reviewer ") and w.endswith((": keys", ": passkeys")) for w in widens)
+    return _credentials_only(widens)
+
+
+def _sandbox_only(manifest: Manifest) -> bool:
+    return all(c.environment == "sandbox" for c in manifest.connectors.values())
+
+
+def unapproved_ok(old: Manifest, new: Manifest, widens: tuple[str, ...] | list[str]) -> str:
+    """Why this widening may apply without approval, or "" when it may not: it only declares
+    reviewer credentials, and either nobody has one yet (``first_keys``) or both versions
+    reach sandboxes only, where `reviewer enrol` declares a newcomer's own credential by design
+    (``server/manifest_edit.py``). Switching a connector to production is itself a widening."""
+    if not widens or not _credentials_only(widens):
+        return ""
+    if first_keys(old, widens):
+        return "first reviewer keys: no reviewer of the version in force had one"
+    if _sandbox_only(old) and _sandbox_only(new):
+        return "reviewer credentials on a manifest that reaches sandboxes only"
+    return ""

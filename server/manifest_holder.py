@@ -39,7 +39,7 @@ from mopsgate.governance.manifest_load import (
     manifest_digest,
 )
 from mopsgate.governance.manifest_model import Manifest
-from mopsgate.governance.manifest_widening import first_keys, widenings
+from mopsgate.governance.manifest_widening import unapproved_ok, widenings
 from mopsgate.server.file_stamp import StatKey, stat_key
 from mopsgate.server.waiver_overlay import WaiverOverlay
 
@@ -177,8 +177,8 @@ class ManifestHolder:
         diff = tuple(text_diff(old_text, text, old[:12], new_digest[:12])[:MAX_DIFF_LINES])
         widens = tuple(widenings(self.manifest, new))
         approval = ""
-        if widens and first_keys(self.manifest, widens):
-            approval = "; first reviewer keys: no reviewer of the version in force had one"
+        if widens and (exempt := unapproved_ok(self.manifest, new, widens)):
+            approval = f"; applied unapproved: {exempt}"
         elif widens:
             self._checked_at = self.clock()
             verdict = await self._tally(new, new_digest)

@@ -17,7 +17,9 @@ from mopsgate.governance.change_facts import RecentScans
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.ports import SYSTEM_CLOCK, Clock
 from mopsgate.server.catalogue import build_catalogue
+from mopsgate.server.manifest_gate import storage_gate
 from mopsgate.server.manifest_holder import ManifestHolder
+from mopsgate.server.manifest_provenance import last_in_force
 from mopsgate.server.registry import ConnectorRegistry, registry_for
 from mopsgate.server.settings import Settings, ensure_home
 from mopsgate.storage import Storage, open_storage
@@ -50,8 +52,12 @@ class ConsoleDesk:
     async def open(self) -> None:
         ensure_home(self.settings)
         self._storage = await open_storage(self.settings.storage())
+        # The version in force is the server's: a widening edit waits for its approval here too.
+        self.holder.gate = storage_gate(self._storage)
+        await self.holder.start(await last_in_force(self._storage.manifests))
 
     async def close(self) -> None:
+        self.holder.gate = None
         if self._storage is not None:
             await self._storage.close()
             self._storage = None

@@ -11,7 +11,7 @@ import pytest
 from mopsgate.governance import manifest_load
 from mopsgate.governance.manifest_load import legacy_digest, load_manifest_text, manifest_digest
 from mopsgate.governance.manifest_model import Manifest
-from mopsgate.governance.manifest_widening import first_keys, widenings
+from mopsgate.governance.manifest_widening import first_keys, unapproved_ok, widenings
 from mopsgate.server.catalogue import build_catalogue
 from tests.conftest import ROOT
 
@@ -162,6 +162,20 @@ def test_only_declaring_the_first_keys_is_recognised() -> None:
     assert found == ["reviewer mops-lead: keys"] and first_keys(_load(BASE), found)
     assert not first_keys(keyed, ["reviewer compliance: keys"])  # someone has a key already
     assert not first_keys(_load(BASE), [*found, "added principal intern"])
+
+
+def test_only_on_sandboxes_may_a_credential_be_declared_unapproved_once_keys_exist() -> None:
+    """`reviewer enrol` declares a newcomer's credential on a sandbox by design; with a
+    production connector, a key added to a reviewer can approve, so it waits for approval."""
+    key = '\n[[reviewers.compliance.keys]]\npublic_key = "ed25519:' + "B" * 43 + '="\n'
+    first = '\n[[reviewers.mops-lead.keys]]\npublic_key = "ed25519:' + "A" * 43 + '="\n'
+    production = WIDENING["production"][0]
+    for base, expected in ((BASE, True), (production, False)):
+        old, new = _load(base + first), _load(base + first + key)
+        found = widenings(old, new)
+        assert found == ["reviewer compliance: keys"]
+        assert bool(unapproved_ok(old, new, found)) is expected
+        assert unapproved_ok(_load(base), old, ["reviewer mops-lead: keys"])  # the first key
 
 
 def test_the_digest_names_what_the_file_says_not_the_model(monkeypatch) -> None:

@@ -218,6 +218,14 @@ class ManifestHolder:
             f"force, a reviewer runs `mopsgate manifest approve {new_digest[:12]}`; it applies "
             "by itself once approved"
         )
+        signers = sorted(n for n, r in self.manifest.reviewers.items() if r.keys)
+        if len(signers) < verdict.required:
+            message += (
+                f". Only {len(signers)} reviewer(s) of the manifest in force have a signing key "
+                f"({', '.join(signers) or 'none'}) and {verdict.required} must approve: declare "
+                "keys first (`mopsgate reviewer keygen`; while nobody has one, an edit that only "
+                "declares keys applies at once)"
+            )
         log.error("manifest change refused: %s", message)
         event = ManifestEvent(
             "reload_refused", self.digest, None, message, text, new_digest, widens, diff

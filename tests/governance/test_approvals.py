@@ -21,7 +21,7 @@ from mopsgate.governance.change_model import Change, ChangeStatus
 from mopsgate.governance.decision_proof import SignedDecision
 from mopsgate.governance.decision_statement import Verdict, new_statement
 from mopsgate.governance.errors import ChangeRefused, InvalidInput, NotPermitted, StaleChange
-from mopsgate.governance.manifest_load import manifest_digest
+from mopsgate.governance.manifest_load import legacy_digest, manifest_digest
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.ports import ChangeStore
 from mopsgate.governance.reviewer_keys import sign
@@ -187,6 +187,20 @@ async def test_manifest_changed_since_plan_makes_it_stale(store: ChangeStore) ->
     with pytest.raises(StaleChange, match="manifest changed"):
         await approve_as(store, c, "lead", m=changed)
     assert (await store.require(c.id)).status is S.STALE
+
+
+async def test_a_change_proposed_before_the_digest_named_the_text_is_still_current(
+    store: ChangeStore,
+) -> None:
+    """An upgrade moved the manifest digest from the model to the file's text: a change
+    recorded under the old digest of the same manifest is not stale (M-17's digest fix)."""
+    c = await store.insert(change(digest=legacy_digest(M)))
+    assert legacy_digest(M) != D
+    assert (await approve_as(store, c, "lead", now=NOW)).approvals[0].reviewer == "lead"
+    other = await store.insert(change(digest=legacy_digest(manifest("# nothing else"))))
+    assert legacy_digest(manifest("# nothing else")) != legacy_digest(M)
+    with pytest.raises(StaleChange):
+        await approve_as(store, other, "lead", now=NOW)
 
 
 async def test_reject_needs_a_reason_and_a_reviewer(store: ChangeStore) -> None:

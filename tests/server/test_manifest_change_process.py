@@ -276,7 +276,11 @@ async def test_the_first_reviewer_keys_need_no_approval_but_then_keys_are_requir
     shutil.copy(ROOT / "permissions.toml", manifest_path)  # as shipped: no keys
     wide = manifest_path.read_text()
     manifest_path.write_text(_narrowed(wide))
+    narrowed = manifest_path.read_text()
     async with connect("analyst") as client:
+        manifest_path.write_text(wide)  # nobody could approve this yet: it says what to do
+        assert not await _may_list_campaigns(client)
+        manifest_path.write_text(narrowed)
         declare_keys(manifest_path, ("mops-lead", "compliance"))
         keyed = await _digest_in_force(client)
         assert keyed == digest_of_file(settings)
@@ -284,7 +288,9 @@ async def test_the_first_reviewer_keys_need_no_approval_but_then_keys_are_requir
         assert not await _may_list_campaigns(client)
         approve_edit(settings)
         assert await _may_list_campaigns(client)
-    first, refused, approved = _reload_rows(settings)
+    nobody, first, refused, approved = _reload_rows(settings)
+    assert nobody["outcome"] == "refused"
+    assert "Only 0 reviewer(s) of the manifest in force have a signing key" in nobody["reason"]
     assert first["outcome"] == "ok" and "first reviewer keys" in first["reason"]
     assert refused["outcome"] == "refused" and approved["outcome"] == "ok"
 

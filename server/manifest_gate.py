@@ -12,20 +12,25 @@ from mopsgate.governance.audit_query import AuditQuery
 from mopsgate.governance.change_model import utcnow
 from mopsgate.governance.manifest_approval import (
     TOOL,
+    VALID_FOR,
     ApprovalTally,
     SignedManifestApproval,
     approval_from_row,
     tally,
 )
 from mopsgate.governance.manifest_model import Manifest
+from mopsgate.governance.reviewer_proof import MAX_SKEW
 from mopsgate.server.manifest_holder import Gate
 from mopsgate.storage.api import AuditReader, Storage
 
 
 async def stored_approvals(reader: AuditReader) -> list[SignedManifestApproval]:
-    """Every manifest-change approval the audit log carries, oldest first."""
+    """The manifest-change approvals the audit log carries that are recent enough to count,
+    oldest first. Only rows written since then are read (the log's time index), since a widening
+    edit waiting for approval asks again every second or so, and the log may be years long."""
     out: list[SignedManifestApproval] = []
-    async for row in reader.query(AuditQuery(tool=TOOL)):
+    since = utcnow() - VALID_FOR - MAX_SKEW
+    async for row in reader.query(AuditQuery(tool=TOOL, since=since)):
         if row.outcome == "ok" and (signed := approval_from_row(row.arguments)) is not None:
             out.append(signed)
     return out

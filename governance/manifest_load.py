@@ -15,6 +15,7 @@ import os
 import re
 import stat
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -347,7 +348,7 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def _digest_of(value: Any) -> str:
+def _digest_of(value: object) -> str:
     blob = json.dumps(
         _canonical(value),
         sort_keys=True,
@@ -358,7 +359,7 @@ def _digest_of(value: Any) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def data_digest(data: dict[str, Any]) -> str:
+def data_digest(data: Mapping[str, object]) -> str:
     """The digest of what the file says: its parsed TOML in canonical form (keys sorted, lists
     of names as sets, rules in any order), never the validated model. A model field added in an
     upgrade has a default the file does not spell out, so it must not change the digest of an

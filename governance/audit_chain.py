@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from json import encoder as _json_encoder
 from typing import Any, Literal, TypeVar
 
@@ -245,30 +246,43 @@ def format_ts(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+# The event's JSON columns, with encoders built once (``json.dumps`` with options builds one per
+# call, a fifth of a row's CPU on the hot path). Same output as ``json.dumps`` with these options.
+_ARGS_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+_LIST_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# Columns whose values come from a small set (principals, tools, rule ids and the reasons the
+# policy gives): masked once per distinct value, not once per row. mask_text is a pure function
+# of its arguments, so the stored value is the same; the cache is bounded.
+_CACHED_MASK_COLUMNS = (
+    "principal",
+    "client_name",
+    "client_version",
+    "tool",
+    "connector",
+    "rule_id",
+    "use_case",
+)
+
+
+@lru_cache(maxsize=4096)
+def _mask_repeated(value: str, max_len: int) -> str:
+    return mask_text(value, max_len)
+
+
 def event_values(event: AuditEvent) -> EventValues:
     """The stored (masked, bounded) values of an event, in :data:`EVENT_COLUMNS` order."""
-    data = event.model_dump()
-    data["arguments"] = json.dumps(
-        mask_arguments(event.arguments), ensure_ascii=False, sort_keys=True, separators=(",", ":")
-    )
-    for name in ("reason", "result_summary"):
+    # The validated fields: scalars, but for arguments and records, which are replaced below.
+    data = dict(event.__dict__)
+    data["arguments"] = _ARGS_ENCODER.encode(mask_arguments(event.arguments))
+    if data["reason"] is not None:
+        data["reason"] = _mask_repeated(data["reason"], MAX_TEXT)
+    if data["result_summary"] is not None:
+        data["result_summary"] = mask_text(data["result_summary"], MAX_TEXT)
+    for name in _CACHED_MASK_COLUMNS:
         if data[name] is not None:
-            data[name] = mask_text(data[name], MAX_TEXT)
-    for name in (
-        "principal",
-        "client_name",
-        "client_version",
-        "tool",
-        "connector",
-        "rule_id",
-        "use_case",
-    ):
-        if data[name] is not None:
-            data[name] = mask_text(data[name], 256)
+            data[name] = _mask_repeated(data[name], 256)
     data["records"] = (
-        json.dumps(list(event.records[:MAX_RECORDS]), ensure_ascii=False, separators=(",", ":"))
-        if event.records
-        else None
+        _LIST_ENCODER.encode(list(event.records[:MAX_RECORDS])) if event.records else None
     )
     data["duration_ms"] = round(float(data["duration_ms"]), 3)
     return tuple(data[name] for name in EVENT_COLUMNS)

@@ -8,8 +8,6 @@ size, and the bound keeps one row from growing without limit; what is left out i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from mopsgate.crm.refs import REF_RE
 from mopsgate.governance.audit_chain import MAX_RECORDS
 
@@ -22,18 +20,28 @@ def _is_refs_key(key: str) -> bool:
     return key == "refs" or key.endswith("_refs")
 
 
-def _walk(value: object, key: str = "") -> Iterable[str]:
+def _collect(value: object, key: str, seen: dict[str, None]) -> None:
+    """Every reference under ``value``, in order of appearance, into ``seen``. A plain
+    recursion rather than nested generators: it runs over every read's result on the hot path,
+    where a generator per node cost as much as the rest of the audit row."""
     if isinstance(value, dict):
         for k, v in value.items():
-            yield from _walk(v, str(k))
+            if isinstance(v, str):
+                k = str(k)
+                if (k == "ref" or k.endswith("_ref")) and REF_RE.match(v):
+                    seen.setdefault(v, None)
+            elif isinstance(v, dict | list | tuple):
+                _collect(v, str(k), seen)
     elif isinstance(value, list | tuple):
-        if _is_refs_key(key):
-            yield from (v for v in value if isinstance(v, str))
+        if _is_refs_key(key):  # a list of references: its own strings first, then nested ones
+            for v in value:
+                if isinstance(v, str) and REF_RE.match(v):
+                    seen.setdefault(v, None)
         for v in value:
-            if not isinstance(v, str):
-                yield from _walk(v, key)
-    elif isinstance(value, str) and _is_ref_key(key):
-        yield value
+            if isinstance(v, dict | list | tuple):
+                _collect(v, key, seen)
+    elif isinstance(value, str) and _is_ref_key(key) and REF_RE.match(value):
+        seen.setdefault(value, None)
 
 
 def record_refs(data: object, limit: int = MAX_RECORDS) -> tuple[tuple[str, ...], int]:
@@ -41,8 +49,6 @@ def record_refs(data: object, limit: int = MAX_RECORDS) -> tuple[tuple[str, ...]
     ``refs``, ``*_refs``, at any depth), in order of appearance, at most ``limit``; and how
     many more there were."""
     seen: dict[str, None] = {}
-    for ref in _walk(data):
-        if REF_RE.match(ref):
-            seen.setdefault(ref, None)
+    _collect(data, "", seen)
     refs = tuple(seen)
     return refs[:limit], max(0, len(refs) - limit)

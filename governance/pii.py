@@ -13,6 +13,7 @@ can be correlated without the token being recoverable.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import JsonValue
@@ -50,6 +51,7 @@ def _norm_key(key: str) -> str:
     return "".join(ch for ch in key.lower() if ch.isalnum())
 
 
+@lru_cache(maxsize=4096)  # field names repeat on every call; the answer depends on the name only
 def kind_for_field(field_name: str) -> MaskKind | None:
     """Guess how to mask a field from its name; ``None`` means it is not PII by name."""
     key = _norm_key(field_name)

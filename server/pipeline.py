@@ -56,6 +56,8 @@ from mopsgate.tools.spec import (
 log = logging.getLogger("mopsgate.pipeline")
 
 _IN_TOOL_DENIALS = (NotPermitted, RateLimited, FloorViolation)
+# json.dumps(..., allow_nan=False), with its encoder built once instead of per call.
+_STRICT_JSON = json.JSONEncoder(allow_nan=False)
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ def _as_json(raw_args: object) -> str:
     integer: catalogue I-06) while what JSON has no type for (a date) is still read from its
     text."""
     try:
-        return json.dumps(raw_args, allow_nan=False)
+        return _STRICT_JSON.encode(raw_args)
     except (TypeError, ValueError):  # not JSON at all: refused as invalid, like any bad type
         return "null"
 

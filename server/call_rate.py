@@ -7,9 +7,10 @@ process adds its own calls admitted but not yet audited, so concurrent calls in 
 cannot slip past each other. The record-level hourly limit on proposals lives with the change
 store.
 
-Where the backend can count on the event loop's own thread (SQLite), each call reads its count
-there at once, without a hop to a database thread, which cost far more than the read. Otherwise
-(PostgreSQL, or when that read cannot be made at once) calls admitted together share their
+A call that arrives while no other call of this process is in flight reads its count on the
+event loop's own thread where the backend can (SQLite), at once, without the hop to a database
+thread that cost far more than the read; that is every call of a sequential client. Calls that
+overlap (and every call on PostgreSQL, or when that read cannot be made at once) share their
 read: while one read is under way, the principals that ask next wait for the one after it
 (never joining a read that started before they asked, whose snapshot could miss a call released
 in between), so a burst of concurrent calls costs one hop to the database instead of one each,
@@ -59,7 +60,10 @@ class CallRate:
         now = self._clock()
         released_before = self._released.get(principal, 0)
         try:
-            seen = self._counted_here(principal, now)
+            # Alone, the call counts on the loop (no hop to wait for); among calls in flight it
+            # joins the shared read, which costs the loop one hop per round and runs beside it.
+            alone = not self._in_flight and not self._waiting
+            seen = self._counted_here(principal, now) if alone else None
             if seen is None:
                 seen = await self._committed(principal)
         except GovernanceError as exc:  # the store is unavailable: no count, no call

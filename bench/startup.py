@@ -73,7 +73,7 @@ async def time_to_tools_list(params: StdioServerParameters) -> tuple[float, int,
 PHASES = """
 import json, sys, time
 t0 = time.perf_counter()
-import mopsgate.server.cli_serve  # what the console script imports for serve
+import mopsgate.server.serve_argv  # what the console script imports for serve
 t1 = time.perf_counter()
 from mopsgate.server.app import build_runtime, build_server
 from mopsgate.server.settings import Settings
@@ -83,7 +83,7 @@ rt = build_runtime(Settings(Path(sys.argv[1]), Path(sys.argv[2])), env={})
 t3 = time.perf_counter()
 build_server(rt, transport="stdio", resolve_principal=lambda _: "assistant")
 t4 = time.perf_counter()
-print(json.dumps({"import server.cli_serve": t1 - t0, "import server.app": t2 - t1,
+print(json.dumps({"import server.serve_argv": t1 - t0, "import server.app": t2 - t1,
                   "build_runtime (manifest load)": t3 - t2, "build_server": t4 - t3}))
 """
 
@@ -113,7 +113,7 @@ def import_profile(top: int = 12) -> list[str]:
             "-X",
             "importtime",
             "-c",
-            "import mopsgate.server.cli_serve, mopsgate.server.app",
+            "import mopsgate.server.serve_argv, mopsgate.server.app",
         ],
         capture_output=True,
         text=True,

@@ -66,10 +66,11 @@ RiskLevel = Literal["low", "medium", "high"]
 
 class _Strict(BaseModel):
     # Attribute docstrings become the field descriptions of the JSON Schema an admin's editor
-    # shows, so the text below is user documentation, kept next to the rule it documents.
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, str_strip_whitespace=False, use_attribute_docstrings=True
-    )
+    # shows, so the text below is user documentation, kept next to the rule it documents. The
+    # schema's generator reads them (manifest_schema.py), not pydantic's
+    # use_attribute_docstrings: that re-reads each class's source at every import, which every
+    # `mopsgate serve` start would pay for a text only the schema shows.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
 
 class NotSendList(_Strict):

@@ -9,9 +9,14 @@ cross-reference checks (unknown tools, floors, owners) stay the loader's: a sche
 
 from __future__ import annotations
 
+import ast
+import inspect
 import json
+import sys
+from functools import cache
+from typing import Any
 
-from pydantic import JsonValue
+from pydantic import BaseModel, JsonValue
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
@@ -22,9 +27,73 @@ FILE_NAME = "permissions.schema.json"
 DIRECTIVE = f"#:schema ./{FILE_NAME}"
 
 
+@cache
+def _module_classes(module: str) -> dict[str, ast.ClassDef]:
+    tree = ast.parse(inspect.getsource(sys.modules[module]))
+    return {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+
+
+def _own_attribute_docs(cls: type[Any]) -> dict[str, str]:
+    node = _module_classes(cls.__module__).get(cls.__name__)
+    docs: dict[str, str] = {}
+    if node is None:
+        return docs
+    for before, after in zip(node.body, node.body[1:], strict=False):
+        if (
+            isinstance(before, ast.AnnAssign)
+            and isinstance(before.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
+            docs[before.target.id] = inspect.cleandoc(after.value.value)
+    return docs
+
+
+def _attribute_docs(cls: type[BaseModel]) -> dict[str, str]:
+    """The string under each field's annotation (its documentation), by field name, from the
+    class that declares the field: the models keep their field descriptions there instead of in
+    ``Field(description=...)``."""
+    docs: dict[str, str] = {}
+    for name in cls.model_fields:
+        owner = next((c for c in cls.__mro__ if name in inspect.get_annotations(c)), None)
+        doc = _own_attribute_docs(owner).get(name) if owner is not None else None
+        if doc is not None:
+            docs[name] = doc
+    return docs
+
+
 class _TomlSchema(GenerateJsonSchema):
     """TOML has no null: an optional key is simply left out, so ``X | None`` is shown as ``X``
     (otherwise editors would offer ``null`` as a completion that can never parse)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._models: list[type[BaseModel]] = []
+
+    def model_schema(self, schema: core_schema.ModelSchema) -> JsonSchemaValue:
+        self._models.append(schema["cls"])
+        try:
+            return super().model_schema(schema)
+        finally:
+            self._models.pop()
+
+    def model_fields_schema(self, schema: core_schema.ModelFieldsSchema) -> JsonSchemaValue:
+        """A field without a description of its own is described by its attribute docstring,
+        where pydantic's ``use_attribute_docstrings`` would have put it."""
+        model = self._models[-1] if self._models else None
+        docs = _attribute_docs(model) if model is not None else {}
+        fields = dict(schema["fields"])
+        for name, doc in docs.items():
+            field = fields.get(name)
+            if field is None or model is None or model.model_fields[name].description is not None:
+                continue
+            metadata: dict[str, Any] = dict(field.get("metadata") or {})
+            updates = dict(metadata.get("pydantic_js_updates") or {})
+            title = {"title": updates.pop("title")} if "title" in updates else {}
+            metadata["pydantic_js_updates"] = {**title, "description": doc, **updates}
+            fields[name] = {**field, "metadata": metadata}
+        return super().model_fields_schema({**schema, "fields": fields})
 
     def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
         return self.generate_inner(schema["schema"])

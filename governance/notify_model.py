@@ -77,7 +77,8 @@ Name = Annotated[
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    # Attribute docstrings are the schema's field descriptions, as in manifest_model.py.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class WebhookTarget(_Strict):

@@ -20,7 +20,7 @@ ConsentStatus = Literal["subscribed", "opted_out", "suppressed", "unknown"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class ConsentState(_Model):

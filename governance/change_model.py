@@ -88,7 +88,7 @@ def sources_of(target: ChangeStatus) -> frozenset[ChangeStatus]:
 
 
 class _Data(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class FieldChange(_Data):

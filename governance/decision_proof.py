@@ -37,7 +37,7 @@ class ProofError(ValueError):
 
 
 class _Data(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Ed25519Proof(_Data):

@@ -28,7 +28,7 @@ class DecisionStatement(BaseModel):
     """Every field is text, so the canonical form never depends on how a library serialises
     dates or numbers: a statement signed today still verifies with tomorrow's pydantic."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     v: Literal[1] = 1
     change_id: str = Field(min_length=1, max_length=64)

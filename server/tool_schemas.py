@@ -42,6 +42,7 @@ def fingerprint(specs: Iterable[Spec]) -> str:
     digest = hashlib.sha256(f"pydantic {pydantic.VERSION}".encode())
     for spec in sorted(specs, key=lambda s: s.name):
         for model in (spec.input_model, spec.output_model):
+            model.model_rebuild()  # a model built at first use (defer_build) is built now
             core = _ADDRESS.sub("", repr(model.__pydantic_core_schema__))
             digest.update(f"\0{spec.name}\0{core}".encode())
     return digest.hexdigest()

@@ -64,9 +64,7 @@ class ToolInput(BaseModel):
     """Base of every tool input: unknown fields are errors, not silently dropped; and the input
     says which connector and object the call addresses, for the policy decision."""
 
-    model_config = ConfigDict(
-        extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=True
-    )
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
     use_case: str | None = Field(
         default=None,

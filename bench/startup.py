@@ -5,7 +5,8 @@ timed from just before the process is spawned until ``list_tools`` returns (the 
 included). The baseline is a bare ``MCPServer`` with one no-op tool (``bench/bare_stdio.py``).
 One warm-up launch each fills the OS page cache and the bytecode cache (a pip-installed
 mopsgate has compiled bytecode, so ``PYTHONDONTWRITEBYTECODE`` is dropped for the children).
-A phase breakdown (imports, runtime, server) is measured in a separate interpreter. Each launch's
+A phase breakdown (imports, runtime, server) is measured in a separate interpreter, with the
+garbage collector paused as ``mopsgate serve`` pauses it while it starts. Each launch's
 CPU time (user + system of the server process, from the kernel's account of reaped children) is
 kept beside its wall time: on a machine shared with other work the wall ratio moves with the
 load, the CPU ratio much less.
@@ -71,7 +72,8 @@ async def time_to_tools_list(params: StdioServerParameters) -> tuple[float, int,
 
 
 PHASES = """
-import json, sys, time
+import gc, json, sys, time
+gc.disable()  # as the console script's serve does until it serves (server/cli.py)
 t0 = time.perf_counter()
 import mopsgate.server.serve_argv  # what the console script imports for serve
 t1 = time.perf_counter()
@@ -113,7 +115,7 @@ def import_profile(top: int = 12) -> list[str]:
             "-X",
             "importtime",
             "-c",
-            "import mopsgate.server.serve_argv, mopsgate.server.app",
+            "import gc; gc.disable(); import mopsgate.server.serve_argv, mopsgate.server.app",
         ],
         capture_output=True,
         text=True,

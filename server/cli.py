@@ -25,14 +25,17 @@ def main() -> None:
         # models, mostly) and almost no garbage, yet the collector would scan them over and
         # over as they are made: it is paused until serving begins (serve_run._serving).
         gc.disable()
-        from mopsgate.server import serve_argv
+        try:
+            from mopsgate.server import serve_argv
 
-        options = serve_argv.read(sys.argv[2:])
-        if options is not None:
-            serve_argv.serve(options)
-        from mopsgate.server.cli_serve import serve_app
+            options = serve_argv.read(sys.argv[2:])
+            if options is not None:
+                serve_argv.serve(options)
+            from mopsgate.server.cli_serve import serve_app
 
-        serve_app()
+            serve_app()
+        finally:  # a refused start, in a process that lives on (a test calling main)
+            gc.enable()
     else:
         from mopsgate.server.cli_app import app
 

@@ -8,6 +8,16 @@ from typing import Any
 from mopsgate.connectors.schema import PERSON_OBJECTS
 from mopsgate.crm.records import ConsentState, ConsentStatus
 
+# field role -> the part of the verdict it feeds (consent evidence feeds none: express consent)
+_PART = {
+    "email_opt_out": "email_opt_out",
+    "do_not_call": "do_not_call",
+    "legal_basis": "legal_basis",
+    "suppressed": "suppression",
+    "none": "suppression",
+    "suppression_reason": "suppression",
+}
+
 
 def consent_from_fields(connector: str, obj: str, fields: dict[str, Any]) -> ConsentState:
     """Derive the consent verdict from the vendor fields, the same way for emulator and client.
@@ -19,11 +29,14 @@ def consent_from_fields(connector: str, obj: str, fields: dict[str, Any]) -> Con
     by_role: dict[str, Any] = {}
     evidence: dict[str, Any] = {}
     reasons: list[str] = []
+    sources: dict[str, list[str]] = {}
     for spec in specs:
         if spec.consent:
             value = fields.get(spec.name)
             evidence[spec.name] = value
             by_role.setdefault(spec.role, value)
+            if (part := _PART.get(spec.role)) is not None:
+                sources.setdefault(part, []).append(spec.name)
             if spec.role in ("suppressed", "none") and value is True:
                 reasons.append(spec.name)
             if spec.role == "suppression_reason" and value:
@@ -50,4 +63,5 @@ def consent_from_fields(connector: str, obj: str, fields: dict[str, Any]) -> Con
         suppression_reasons=reasons,
         legal_basis=legal_basis if isinstance(legal_basis, str) else None,
         evidence=evidence,
+        sources=sources,
     )

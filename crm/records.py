@@ -31,6 +31,16 @@ class ConsentState(_Model):
     suppression_reasons: list[str] = Field(default_factory=list)
     legal_basis: str | None = None
     evidence: dict[str, Any] = Field(default_factory=dict)
+    # The vendor fields each part was derived from ("email_opt_out", "do_not_call",
+    # "suppression", "legal_basis" -> field names), so a reader shows a part only to a
+    # principal who may read every field it rests on.
+    sources: dict[str, list[str]] = Field(default_factory=dict)
+
+    @property
+    def status_sources(self) -> list[str]:
+        """The fields the status (and so the verdict) rests on: all but do-not-call."""
+        parts = ("email_opt_out", "suppression", "legal_basis")
+        return [name for part in parts for name in self.sources.get(part, [])]
 
     @property
     def sendable(self) -> bool:

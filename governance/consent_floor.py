@@ -118,6 +118,26 @@ def express_consent(manifest: Manifest, connector: str) -> ExpressConsent:
     )
 
 
+@dataclass(frozen=True)
+class FloorBlock:
+    """Why the floor blocks a person: the reason code, the blocking record's own reason, and
+    that record when it is another one than the person's (``by``), so a reader can decide
+    whether the caller may be told which record and why."""
+
+    code: str
+    reason: str
+    by: Person | None = None
+
+    @property
+    def block(self) -> Block:
+        if self.by is None:
+            return self.code, self.reason
+        return self.code, f"{self.reason} on {self.by.ref}, {SAME_ADDRESS}"
+
+
+SAME_ADDRESS = "another record with the same email address"
+
+
 def person_blocks(person: Person, express: ExpressConsent) -> Block | None:
     """What the floor holds against this one record: its consent, then express consent."""
     return consent_blocks(person) or express.block(person)
@@ -164,18 +184,29 @@ async def floor_blocks(
     record of this connector sharing an address with any of ``people``, found moments ago by
     the same lookup (a change across connectors finds its people that way), so it is not
     made twice; only a plan passes it, apply always looks again."""
-    blocks: dict[str, Block] = {}
+    found = await floor_findings(client, people, express, same_address)
+    return {ref: block.block for ref, block in found.items()}
+
+
+async def floor_findings(
+    client: Connector,
+    people: Iterable[Person],
+    express: ExpressConsent,
+    same_address: Iterable[Person] | None = None,
+) -> dict[str, FloorBlock]:
+    """:func:`floor_blocks`, with the blocking record kept apart from the reason."""
+    blocks: dict[str, FloorBlock] = {}
     keys: dict[str, str] = {}  # ref -> normalised email, for those the lookup must clear
     for person in people:
         if own := person_blocks(person, express):
-            blocks[person.ref] = own
+            blocks[person.ref] = FloorBlock(*own)
             continue
         raw = email_of(client, person)
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             continue  # no address: nothing to send to, and nothing to match
         key = normalise_email(raw) if isinstance(raw, str) else None
         if key is None:
-            blocks[person.ref] = UNMATCHABLE
+            blocks[person.ref] = FloorBlock(*UNMATCHABLE)
         else:
             keys[person.ref] = key
     if keys:
@@ -227,13 +258,9 @@ def _by_key(
     return out
 
 
-def _worst(ref: str, others: Iterable[Person], express: ExpressConsent) -> Block | None:
-    found: dict[str, tuple[str, Block]] = {}
+def _worst(ref: str, others: Iterable[Person], express: ExpressConsent) -> FloorBlock | None:
+    found: dict[str, FloorBlock] = {}
     for other in sorted(others, key=lambda p: p.ref):
         if other.ref != ref and (block := person_blocks(other, express)):
-            found.setdefault(block[0], (other.ref, block))
-    for code in PRECEDENCE:
-        if code in found:
-            other_ref, (_, reason) = found[code]
-            return code, f"{reason} on {other_ref}, another record with the same email address"
-    return None
+            found.setdefault(block[0], FloorBlock(block[0], block[1], other))
+    return next((found[code] for code in PRECEDENCE if code in found), None)

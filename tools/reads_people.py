@@ -8,7 +8,6 @@ from datetime import UTC
 from pydantic import BaseModel, Field
 
 from mopsgate.crm.records import ApiBudget, ConsentStatus, Page, Person, PersonQuery
-from mopsgate.governance.consent_floor import express_consent, floor_blocks
 from mopsgate.governance.errors import InvalidInput
 from mopsgate.governance.hygiene import clean_text
 from mopsgate.governance.policy import FieldAccess, field_access
@@ -28,6 +27,7 @@ from mopsgate.tools.common import (
     readable_objects,
     same_connector,
 )
+from mopsgate.tools.consent_state import CONSENT_STATE_TOOL
 from mopsgate.tools.paging import filled_page
 from mopsgate.tools.search_filters import (
     GroupBy,
@@ -37,13 +37,7 @@ from mopsgate.tools.search_filters import (
     group_key,
     keeps,
 )
-from mopsgate.tools.shaping import (
-    ConsentOut,
-    InjectionScan,
-    PersonOut,
-    consent_out,
-    shape_person,
-)
+from mopsgate.tools.shaping import InjectionScan, PersonOut, shape_person
 from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, ToolSpec
 
 
@@ -421,50 +415,6 @@ async def describe_fields(ctx: ToolContext, args: DescribeIn) -> DescribeOut:
     return DescribeOut(connector=args.connector, object=obj, fields=out)
 
 
-class ConsentIn(ToolInput):
-    ref: Ref
-
-    def target(self) -> Target:
-        return Target.of(self.ref)
-
-
-class ConsentStateOut(BaseModel):
-    ref: str
-    consent: ConsentOut
-    sendable: bool = Field(
-        description="true only when consent is known and not withdrawn, on this record and on "
-        "every other record with the same email address (the compliance floor's verdict)"
-    )
-    explanation: str
-
-
-async def get_consent_state(ctx: ToolContext, args: ConsentIn) -> ConsentStateOut:
-    """The record's own consent, and the floor's verdict on the person: a subscribed record
-    whose address another record holds opted out may not be emailed, and says which record."""
-    conn, _ = person_ref(ctx.manifest.catalogue, args.ref)
-    client = connector(ctx, conn)
-    person = await client.get_person(args.ref)
-    state = person.consent
-    if state.sendable and (
-        block := (await floor_blocks(client, [person], express_consent(ctx.manifest, conn))).get(
-            person.ref
-        )
-    ):
-        ctx.notes.summary = f"{args.ref}: subscribed, blocked ({block[0]})"
-        return ConsentStateOut(
-            ref=args.ref, consent=consent_out(state), sendable=False, explanation=block[1]
-        )
-    shown = consent_out(state)
-    why = {
-        "subscribed": "email opt-out is false and a legal basis is recorded",
-        "opted_out": "the person opted out of email",
-        "suppressed": "the address is suppressed: " + ", ".join(shown.suppression_reasons),
-        "unknown": "no legal basis / consent evidence is recorded; treat as not sendable",
-    }[state.status]
-    ctx.notes.summary = f"{args.ref}: {state.status}"
-    return ConsentStateOut(ref=args.ref, consent=shown, sendable=state.sendable, explanation=why)
-
-
 class BudgetIn(ToolInput):
     connector: ConnectorName
 
@@ -524,18 +474,7 @@ PEOPLE_TOOLS = (
         RiskClass.READ,
         ConnectorNeed.ARGUMENT,
     ),
-    ToolSpec(
-        "get_consent_state",
-        "Get consent state",
-        "Consent verdict for one person: subscribed, opted_out, suppressed or unknown, "
-        "with the vendor fields it was derived from and whether they may be emailed (which "
-        "also needs every other record with the same email address to be subscribed).",
-        ConsentIn,
-        ConsentStateOut,
-        get_consent_state,
-        RiskClass.READ,
-        ConnectorNeed.ARGUMENT,
-    ),
+    CONSENT_STATE_TOOL,
     ToolSpec(
         "api_budget",
         "API budget",

@@ -34,10 +34,13 @@ class Cleaned(BaseModel):
 
 
 class ConsentOut(BaseModel):
-    status: str = Field(description="subscribed | opted_out | suppressed | unknown")
+    status: str = Field(
+        description="subscribed | opted_out | suppressed | unknown; 'withheld' when it rests on "
+        "a field you may not read"
+    )
     email_opt_out: bool | None
     do_not_call: bool | None
-    suppressed: bool
+    suppressed: bool | None = Field(description="null when withheld")
     suppression_reasons: list[str]
     legal_basis: str | None
 
@@ -59,14 +62,28 @@ class PersonOut(BaseModel):
     )
 
 
-def consent_out(state: ConsentState) -> ConsentOut:
+def consent_out(state: ConsentState, access: FieldAccess) -> ConsentOut:
+    """The consent verdict as this principal may see it: each part only when every field it
+    was derived from is readable, the status only when all the fields it rests on are (a
+    status read off a withheld opt-out field would reveal that field)."""
+
+    def shown(part: str) -> bool:
+        return all(access.can_read(name) for name in state.sources.get(part, []))
+
+    suppression = shown("suppression")
     return ConsentOut(
-        status=state.status,
-        email_opt_out=state.email_opt_out,
-        do_not_call=state.do_not_call,
-        suppressed=state.suppressed,
-        suppression_reasons=[clean_text(r, 200).text for r in state.suppression_reasons],
-        legal_basis=clean_text(state.legal_basis, 200).text if state.legal_basis else None,
+        status=state.status
+        if all(access.can_read(n) for n in state.status_sources)
+        else "withheld",
+        email_opt_out=state.email_opt_out if shown("email_opt_out") else None,
+        do_not_call=state.do_not_call if shown("do_not_call") else None,
+        suppressed=state.suppressed if suppression else None,
+        suppression_reasons=[clean_text(r, 200).text for r in state.suppression_reasons]
+        if suppression
+        else [],
+        legal_basis=clean_text(state.legal_basis, 200).text
+        if state.legal_basis and shown("legal_basis")
+        else None,
     )
 
 
@@ -108,7 +125,7 @@ def shape_person(
         ref=person.ref,
         object=person.object,
         fields=fields,
-        consent=consent_out(person.consent),
+        consent=consent_out(person.consent, access),
         withheld=withheld,
         masked=masked,
         cleaned=cleaned,

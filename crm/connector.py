@@ -90,9 +90,9 @@ class CampaignReads(Protocol):
 
     async def audience_page(self, *, cursor: str | None = None, limit: int = 50) -> Page[Campaign]:
         """One page of the campaign listing as the send-list floor reads it: on every campaign
-        not known to be inactive, whether it sends email and the list it sends to
-        (``sends_email``, ``audience_list_ref``, ``audience_known``) are settled, read where
-        the listing leaves them out, in as few calls as the vendor allows (the floor reads
+        not known to be inactive, whether it sends email (``sends_email``) is settled, and on
+        each that may, the list it sends to (``audience_list_ref``, ``audience_known``): read
+        where the listing leaves them out, in as few calls as the vendor allows (the floor reads
         this at every list add's plan and apply). Other fields may be left out (ladders,
         member counts); ``get_campaign`` reads everything."""
         ...

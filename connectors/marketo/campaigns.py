@@ -67,9 +67,10 @@ class MarketoCampaigns:
         """The listing as the send-list floor reads it, in the fewest calls Marketo allows.
         A program's listing record is the whole program (its type says whether it emails; it
         names no audience). A smart campaign's audience is in its smart list's rules, one read
-        per active campaign; the list names those rules give are resolved together in one
-        ``lists.json`` call, and whether the program a campaign sits in emails is known from
-        the programs listed before it (read only when it was not listed)."""
+        per active campaign that may send email (one in a program that sends none is no send,
+        and its audience is left unknown); the list names those rules give are resolved
+        together in one ``lists.json`` call, and whether the program a campaign sits in emails
+        is known from the programs listed before it (read only when it was not listed)."""
         raw: dict[str, dict[str, Any]] = {}
 
         async def programs(token: str | None, n: int) -> tuple[list[Campaign], str | None]:
@@ -86,10 +87,17 @@ class MarketoCampaigns:
 
         phases: list[Fetch[Campaign]] = [programs, smart]
         items, nxt = await phased_page(phases, cursor, max(1, min(limit, 200)))
-        rules = {
-            c.ref: await self._audience_names(raw[c.ref]["id"])
+        emails = {
+            c.ref: await self._program_sends_email(raw[c.ref])
             for c in items
             if c.ref in raw and c.active is not False
+        }
+        # Only a campaign that may send email has an audience the floor (or a reviewer) needs:
+        # one inside a program that sends none (an Event) costs no smart-list read.
+        rules = {
+            ref: await self._audience_names(raw[ref]["id"])
+            for ref, sends in emails.items()
+            if sends is not False
         }
         resolved = await self._list_ids([names[0] for names in rules.values() if _single(names)])
         out: list[Campaign] = []
@@ -97,8 +105,8 @@ class MarketoCampaigns:
             if c.ref in rules:
                 audience, known = _audience_of(rules[c.ref], resolved)
                 c = c.model_copy(update={"audience_list_ref": audience, "audience_known": known})
-                if (emails := await self._program_sends_email(raw[c.ref])) is not None:
-                    c = c.model_copy(update={"sends_email": emails})
+            if emails.get(c.ref) is not None:
+                c = c.model_copy(update={"sends_email": emails[c.ref]})
             out.append(c)
         return Page[Campaign](items=out, next_cursor=nxt)
 

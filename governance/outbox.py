@@ -40,6 +40,14 @@ class OutboxItem:
     enqueued_at: datetime
     last_error: str | None
 
+    @property
+    def requeued(self) -> bool:
+        """Made due again by an operator (``mopsgate notify requeue``), perhaps from another
+        process: a requeue starts the attempts afresh and keeps the last error, and nothing
+        else writes an error on a message that was never tried. The sender tries it at once,
+        whatever backoff it keeps in memory for the message's target."""
+        return self.attempts == 1 and self.last_error is not None
+
 
 @dataclass(frozen=True)
 class Settlement:

@@ -11,7 +11,8 @@ a dead receiver adds almost no writes beside the calls' own. Every attempt of a 
 carries the same Idempotency-Key, so at-least-once becomes exactly-once for a receiver that
 de-duplicates.
 A delivery still refused after ``give_up_after_hours`` is parked with its last error and
-logged (``mopsgate notify list`` shows it, ``notify requeue`` tries it again). Whatever goes
+logged (``mopsgate notify list`` shows it, ``notify requeue`` tries it again: the running
+sender notices the requeued row at its next poll and lifts the target's backoff). Whatever goes
 wrong here is logged and retried; nothing is raised to a caller. An idle sender only reads:
 it takes the write lock only when a message is due, so it never competes with a long apply for
 SQLite's one writer; and a database that is briefly locked or unavailable costs one log line
@@ -219,9 +220,17 @@ class Notifier:
         """Deliver one target's due messages. Backoff is kept per target, not per message: a
         target that failed is left alone until its backoff has passed; each pass sends one
         message first and the rest only if that one was taken. So a dead receiver costs one
-        attempt per backoff step (and one after a restart), however many messages wait."""
+        attempt per backoff step (and one after a restart), however many messages wait. A
+        message requeued by an operator (``notify requeue``, from any process) lifts the
+        backoff: it is the probe, sent now."""
         down, last = self._down_until.get(name), self._last_error.get(name, "")
-        if down is not None and now < down:
+        requeued = [i for i in items if i.requeued]
+        if requeued:  # an operator said "try now" (notify requeue): the backoff is lifted
+            log.info("notification target %s: %d requeued; trying now", name, len(requeued))
+            self._failures.pop(name, None)
+            self._down_until.pop(name, None)
+            items = requeued + [i for i in items if not i.requeued]  # a requeued one probes
+        elif down is not None and now < down:
             return [self._later(i, manifest, now, down, last) for i in items]
         tried = [await self._attempt(items[0], manifest)]  # a probe, even after a restart
         if tried[0].error is None:

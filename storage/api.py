@@ -125,8 +125,9 @@ class Outbox(Protocol):
         ...
 
     async def requeue(self, ids: Sequence[int] | None, *, now: datetime) -> list[int]:
-        """Make unsent messages due at ``now`` with a fresh give-up window: those in ``ids``,
-        or every parked one when ``ids`` is None. Returns the ids requeued (unknown and
+        """Make unsent messages due at ``now`` with a fresh give-up window and attempts
+        counted afresh (the last error stays: ``OutboxItem.requeued``): those in ``ids``, or
+        every parked one when ``ids`` is None. Returns the ids requeued (unknown and
         already-sent ids are left out)."""
         ...
 

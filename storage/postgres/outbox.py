@@ -101,7 +101,7 @@ async def _requeue(conn: Conn, ids: Sequence[int] | None, now: datetime) -> list
     found = sorted(row[0] for row in await cur.fetchall())
     if found:
         await conn.execute(
-            "UPDATE outbox SET due_at = %s, enqueued_at = %s, locked_until = NULL "
+            "UPDATE outbox SET due_at = %s, enqueued_at = %s, attempts = 0, locked_until = NULL "
             "WHERE id = ANY(%s)",
             (now, now, found),
         )

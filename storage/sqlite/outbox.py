@@ -99,7 +99,8 @@ def _requeue(conn: sqlite3.Connection, ids: Sequence[int] | None, now: datetime)
         rows = conn.execute(_THESE_IDS, (json.dumps(list(ids)), ts(now)))
     found = sorted(r[0] for r in rows)
     conn.executemany(
-        "UPDATE outbox SET due_at = ?, enqueued_at = ?, locked_until = NULL WHERE id = ?",
+        "UPDATE outbox SET due_at = ?, enqueued_at = ?, attempts = 0, locked_until = NULL "
+        "WHERE id = ?",
         [(ts(now), ts(now), id_) for id_ in found],
     )
     return found

@@ -21,6 +21,7 @@ from mopsgate.sandbox.seed import seed_data
 from mopsgate.server.app import Runtime, build_runtime, build_server
 from mopsgate.server.cli import app
 from mopsgate.server.settings import Settings
+from tests.conftest import audit_rows
 from tests.server.e2e_support import approve, review
 from tests.server.notify_support import (
     ENV,
@@ -256,6 +257,35 @@ async def test_a_dead_receiver_is_probed_not_hammered_and_given_up_on(
         whoami = await ok(client, "whoami")
     assert whoami["principal"] == "assistant"
     assert receiver.seen == []
+
+
+async def test_a_requeue_from_the_cli_is_sent_at_once_by_a_running_sender(
+    notifying, receiver: Receiver, settings
+):
+    """The receiver was down, so the running sender backs both targets off (in its own
+    memory). Once it is fixed, the operator runs ``notify requeue`` in another process: the
+    sender notices the requeued rows at its next poll and sends them then, not when the
+    backoff it kept would have let it."""
+    runtime, connect = notifying()
+    receiver.dead = True
+    clock = StepClock()
+    async with connect("assistant") as client:
+        await propose_titles(client, MK, people("subscribed", 1))
+        await drain(runtime, clock)
+        assert receiver.attempts == 2 and receiver.seen == []  # a probe per target: both down
+        receiver.dead = False
+        assert await drain(runtime, clock) == 0  # still backed off: nothing is due
+        assert receiver.seen == []
+        assert runtime.notifier is not None
+        outbox = runtime.notifier.outbox
+        waiting = await outbox.unsent(limit=10)
+        assert len(waiting) == 2 and all(m.last_error for m in waiting)
+        _cli(settings, "notify", "requeue", *(str(m.id) for m in waiting), "--by", "oncall")
+        await drain(runtime, clock)  # the same moment: the backoff would still hold
+        assert sorted(s.target for s in receiver.seen) == ["relay", "slack"]
+        assert await outbox.unsent(limit=10) == []
+    requeued = [r for r in audit_rows(settings) if r["tool"] == "notify requeue"]
+    assert [(r["principal"], r["outcome"]) for r in requeued] == [("oncall", "ok")]
 
 
 async def test_review_requests_reach_only_targets_of_reviewers_who_may_approve(

@@ -98,6 +98,7 @@ async def test_unsent_shows_pending_and_parked_and_requeue_brings_them_back(
     delivery = OutboxMessage("notify.delivery", "k@relay", {"target": "relay", "email": "a@b.c"})
     await storage.outbox.enqueue([message("a"), message("b"), delivery], now=NOW)
     a, b, d = await storage.outbox.claim_due(NOW, limit=9, lease=LEASE)
+    assert not any(i.requeued for i in (a, b, d))  # first tries
     await storage.outbox.settle(
         [
             Settlement(a.id),
@@ -117,4 +118,7 @@ async def test_unsent_shows_pending_and_parked_and_requeue_brings_them_back(
     assert await storage.outbox.requeue([a.id, d.id, 999], now=later) == [d.id]  # a was sent
     again = await storage.outbox.claim_due(later, limit=9, lease=LEASE)
     assert [(i.message.key, i.enqueued_at) for i in again] == [("b", later), ("k@relay", later)]
+    # attempts start afresh and the last error stays: a running sender can tell an operator's
+    # requeue from its own retries (and lift its backoff for the target)
+    assert [(i.attempts, i.requeued) for i in again] == [(1, True), (1, True)]
     assert await storage.outbox.requeue([b.id], now=later) == []  # leased: being sent now

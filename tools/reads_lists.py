@@ -36,7 +36,7 @@ from mopsgate.tools.common import (
     same_connector,
 )
 from mopsgate.tools.paging import bounded_page
-from mopsgate.tools.reads_people import PeoplePage, access_by_object
+from mopsgate.tools.person_pages import PeoplePage, access_by_object
 from mopsgate.tools.shaping import InjectionScan, clean_campaign, clean_list, shape_activity
 from mopsgate.tools.spec import (
     ConnectorNeed,

@@ -37,6 +37,7 @@ from mopsgate.governance.consent_floor import (
 from mopsgate.governance.errors import (
     ChangeRefused,
     FloorViolation,
+    Frozen,
     NotPermitted,
     StaleChange,
     UpstreamFailure,
@@ -222,6 +223,8 @@ class Applier:
             batch = records[start : start + size]
             rest = [*records[start + size :], *later]
             so_far = written_before + written
+            if so_far or start:  # the claim checked the first batch in its own transaction
+                await self._stop_if_frozen(change, [*batch, *rest], so_far)
             try:
                 results = await send_batch(client, part, batch)
             except VendorError as exc:
@@ -251,6 +254,39 @@ class Applier:
             if sent is not None:
                 await sent.batch(len(batch), written_before + written)
         return written
+
+    async def _stop_if_frozen(
+        self, change: Change, unsent: Sequence[PlannedRecord], written: int
+    ) -> None:
+        """A freeze stops an apply already under way before its next batch, not only the
+        applies that start after it (the kill switch of an incident: "stop writing now").
+        What was written stays recorded; the rest is *not attempted*, and the change fails,
+        so it is finished (or not) by a new, reviewed proposal once applies resume."""
+        try:
+            await self.store.ensure_not_frozen()
+        except Frozen as exc:
+            total = len(change.plan.effective_records)
+            await self.store.record_results(
+                change.id,
+                [
+                    (RecordResult(ref=r.ref, ok=False, code="not_attempted", message="frozen"), {})
+                    for r in unsent
+                ],
+            )
+            await self.store.finish_apply(
+                change.id,
+                "failed",
+                f"stopped by a freeze: {written} of {total} records written, "
+                f"{len(unsent)} not attempted",
+            )
+            raise Frozen(
+                f"{change.id} was stopped by a freeze part-way: {written} of {total} records "
+                f"written, {len(unsent)} not attempted; {exc.message}",
+                hint="get_change shows which records were written. Once applies resume, "
+                "propose_finish proposes the rest (reviewed again); the change itself is never "
+                "applied again.",
+                details={**exc.details, "written": written, "not_attempted": len(unsent)},
+            ) from exc
 
     async def _fail_part_way(
         self,

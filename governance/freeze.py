@@ -3,8 +3,10 @@
 It lives in the shared database rather than in process memory so that a freeze typed into one
 terminal stops applies in every running server at once, with no restart and no signal to
 deliver. Applies check it inside the same transaction that claims a change (the store's
-``claim_for_apply``), so there is no window between "not frozen" and "now applying". Who froze
-and why goes to the audit log via the CLI. Here: what a freeze is, and the refusal it causes.
+``claim_for_apply``), so there is no window between "not frozen" and "now applying", and an
+apply under way reads it again before each further batch, so a freeze also stops the writes in
+flight (``applying``). Who froze and why goes to the audit log via the CLI. Here: what a
+freeze is, and the refusal it causes.
 """
 
 from __future__ import annotations

@@ -27,11 +27,18 @@ from mopsgate.governance.manifest_model import (
     MAX_RECORDS_PER_CHANGE,
     WILDCARD,
     AllowRule,
+    DenyRule,
     Manifest,
     check_ident,
 )
 from mopsgate.governance.policy import reviewer_may_approve
-from mopsgate.governance.policy_core import DEFAULT_RECORD_CAP, compiled, mode_of, proposes
+from mopsgate.governance.policy_core import (
+    DEFAULT_RECORD_CAP,
+    compiled,
+    mode_of,
+    proposes,
+    tool_match,
+)
 from mopsgate.governance.risk import WRITE_CLASSES, Mode, RiskClass
 from mopsgate.governance.waiver_statement import SignedWaiver
 
@@ -261,6 +268,38 @@ def check_grant(manifest: Manifest, use_case: str, what: What, reviewer: str) ->
     refusal names the real problem)."""
     _floor(manifest, use_case, what)
     check_entitled(manifest, reviewer, what)
+
+
+def check_not_overridden(manifest: Manifest, use_case: str, what: What) -> None:
+    """Refuse a grant an explicit deny rule would undo for every principal of the use case:
+    a deny wins over every grant, an exception's included, so it would do nothing while the
+    reviewer, the ticket and ``exception list`` all say it is in force."""
+    if what.kind == "max_records":
+        return
+    principals = [p for p, cfg in manifest.principals.items() if use_case in cfg.use_cases]
+    tools = manifest.catalogue.tools
+
+    def undoes(rule: DenyRule, principal: str) -> bool:
+        if principal not in rule.principals and WILDCARD not in rule.principals:
+            return False
+        if WILDCARD not in rule.connectors or WILDCARD not in rule.objects:
+            return False  # it withholds only somewhere: the exception works elsewhere
+        if what.kind == "tool":
+            return not rule.fields and tool_match(rule.tools, what.value, tools[what.value])
+        return what.value in rule.fields and WILDCARD in rule.tools
+
+    denies = [r for r in manifest.rules if isinstance(r, DenyRule)]
+    blocking = [next((r for r in denies if undoes(r, p)), None) for p in principals]
+    if principals and all(r is not None for r in blocking):
+        rule = next(r for r in blocking if r is not None)
+        raise NotPermitted(
+            f"{what} would change nothing for use case {use_case!r}: deny rule {rule.id!r} "
+            f"withholds it ({rule.reason or 'no reason given'}), and an explicit deny wins over "
+            "every grant, an exception's included",
+            hint="if the deny rule is wrong, change it in the manifest (a reviewed edit)",
+            rule_id=rule.id,
+            details={"reason_code": "denied_by_rule"},
+        )
 
 
 def check_duration(granted: dt.datetime, expires: dt.datetime) -> None:

@@ -38,6 +38,7 @@ from mopsgate.governance.waivers import (
     apply_waivers,
     check_duration,
     check_grant,
+    check_not_overridden,
     parse_what,
 )
 from mopsgate.server.cli_async import run
@@ -184,6 +185,7 @@ def grant_cmd(
         if not ticket.strip() or not reason.strip():
             raise InvalidInput("an exception needs a --ticket and a --reason")
         check_grant(m, use_case, parsed, reviewer)
+        check_not_overridden(m, use_case, parsed)
         signed = _signed(settings, m, reviewer, key, "grant", facts, now)
         waiver = Waiver(
             id=waiver_id,

@@ -117,3 +117,18 @@ def test_the_floor_and_the_reviewer_are_enforced(settings: Settings) -> None:
     rows = exception_rows(settings)
     assert len(rows) == 5 and {r["outcome"] for r in rows} <= {"denied", "error"}
     assert [r["decision"] for r in rows[:1]] == ["denied"]
+
+
+def test_an_exception_a_deny_rule_would_undo_is_refused(settings: Settings) -> None:
+    """Rule analyst-no-phone denies phone numbers to the analyst (the only principal of the
+    reporting use case) whatever the tool, and a deny wins over every grant: an exception to
+    read them would be listed as in force while changing nothing. It is refused, naming the
+    rule, audited, and nothing is stored. Where no deny stands in the way it is granted."""
+    undone = grant(settings, "read_field:phone")
+    assert undone.exit_code == 1, undone.output
+    assert "would change nothing" in undone.output and "analyst-no-phone" in undone.output
+    assert run(settings, "exception", "list", "--all").stdout.startswith("No exceptions.")
+    assert [(r["tool"], r["outcome"]) for r in exception_rows(settings)] == [
+        ("exception grant", "denied")
+    ]
+    granted_id(grant(settings, "read_field:phone", use_case="campaign-ops"))

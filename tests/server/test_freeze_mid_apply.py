@@ -29,7 +29,7 @@ class FreezeDuringFirstBatch:
     """In front of the emulator: lets the vendor write the first batch update, then freezes
     applies (as an operator would, from another terminal) before the answer goes back."""
 
-    def __init__(self, app: Any, settings: Settings) -> None:
+    def __init__(self, app: Any, *, settings: Settings) -> None:
         self.app, self.settings, self.froze = app, settings, False
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -43,7 +43,7 @@ class FreezeDuringFirstBatch:
 @pytest.fixture
 def runtime(settings: Settings) -> Runtime:
     emu = HubSpotEmulator()
-    emu.app = FreezeDuringFirstBatch(emu.app, settings)
+    emu.app.add_middleware(FreezeDuringFirstBatch, settings=settings)
     return build_runtime(settings, env={}, emulators={"hubspot": emu})
 
 

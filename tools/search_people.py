@@ -10,7 +10,8 @@ from datetime import UTC
 from pydantic import Field
 
 from mopsgate.crm.records import ConsentStatus, Page, Person, PersonQuery
-from mopsgate.governance.errors import InvalidInput
+from mopsgate.governance.catalogue import Catalogue
+from mopsgate.governance.errors import InvalidInput, NotPermitted
 from mopsgate.governance.policy import FieldAccess
 from mopsgate.governance.risk import RiskClass
 from mopsgate.tools.common import (
@@ -193,7 +194,24 @@ def _reader(ctx: ToolContext, args: SearchPeopleIn, objects: tuple[str, ...]) ->
     for obj in objects:
         for role, why in roles:
             reader.field(obj, role, why)
+        if args.consent or args.group_by == "consent":
+            _consent_readable(args, obj, access_of(obj), ctx.manifest.catalogue)
     return reader
+
+
+def _consent_readable(args: SearchPeopleIn, obj: str, access: FieldAccess, cat: Catalogue) -> None:
+    """A consent filter or grouping reads the status, and so every field it is derived from
+    (opt-out, suppression, legal basis): finding or counting people by it would reveal a
+    field the principal may not read."""
+    why = "the consent filter" if args.consent else "group_by consent"
+    own = cat.objects.get(args.connector, {}).get(obj)
+    aside = {cat.field_for(args.connector, obj, r) for r in ("do_not_call", "consent_evidence")}
+    for name in sorted((own.consent if own else frozenset()) - aside):
+        if not access.can_read(name):
+            raise NotPermitted(
+                f"{why} reads {args.connector} {obj} field {name!r}, which you may not read.",
+                hint="Drop that filter or grouping; my_permissions shows what you may read.",
+            )
 
 
 async def search_people(ctx: ToolContext, args: SearchPeopleIn) -> SearchPage:

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from mopsgate.sandbox.seed import NO_CONSENT_EVIDENCE
+from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows
 from tests.server.e2e_support import VENDORS
-from tests.server.test_changes_kit import MK, ok
+from tests.server.test_changes_kit import MK, ok, refused
 from tests.server.test_floor_duplicates import DUP, OPTED_OUT
 
 SF = VENDORS["salesforce"]
@@ -37,7 +38,7 @@ id = "checker-reads"
 effect = "allow"
 principals = ["{CHECKER}"]
 use_case = "reporting"
-tools = ["get_consent_state", "get_person"]
+tools = ["get_consent_state", "get_person", "search_people"]
 connectors = ["*"]
 objects = [{objects}]
 read_fields = ["*"]
@@ -165,3 +166,31 @@ async def test_who_may_read_every_consent_field_sees_the_whole_verdict(
     assert state["blocked_by_ref"] == SF.ref(OPTED_OUT) and state["withheld"] == []
     (row,) = _rows(settings, CHECKER)
     assert _records(row) == [SF.ref(DUP), SF.ref(OPTED_OUT)]
+
+
+async def test_searching_or_counting_by_consent_needs_the_fields_it_rests_on(
+    connect, runtime: Runtime, settings: Settings, manifest_path: Path
+):
+    """Who may not read the opt-out field must not find or count people by the status read
+    off it: the consent filter and group_by consent are refused before any vendor call, like
+    a filter on any other withheld field; a grouping on a readable field still works."""
+    _grant(
+        manifest_path,
+        '"*"',
+        _deny("checker-no-optout", "salesforce", '"*"', '"HasOptedOutOfEmail"'),
+    )
+    emu = runtime.connectors.emulator("salesforce")
+    async with connect(CHECKER) as client:
+        emu.core.reset_log()
+        for args in ({"consent": "opted_out"}, {"group_by": "consent"}):
+            text = await refused(client, "search_people", connector="salesforce", **args)
+            assert "'HasOptedOutOfEmail', which you may not read" in text, text
+        assert emu.core.requests == []
+        stages = await ok(client, "search_people", connector="salesforce", group_by="object")
+    assert stages["count"] and stages["groups"]
+    rows = [r for r in audit_rows(settings) if r["tool"] == "search_people"]
+    assert [(r["principal"], r["error_code"]) for r in rows] == [
+        (CHECKER, "not_permitted"),
+        (CHECKER, "not_permitted"),
+        (CHECKER, None),
+    ]

@@ -16,7 +16,7 @@ from mopsgate.crm.errors import NotSupportedByVendor
 from mopsgate.crm.records import Campaign, CampaignMember, Page, Person, PersonQuery
 from mopsgate.crm.refs import parse_ref
 from mopsgate.governance.catalogue import Catalogue
-from mopsgate.governance.consent_floor import ExpressConsent, express_consent, floor_blocks
+from mopsgate.governance.consent_floor import ExpressConsent, express_consent, floor_findings
 from mopsgate.governance.hygiene import clean_text
 from mopsgate.governance.pii import mask_email
 from mopsgate.governance.policy import FieldAccess
@@ -41,6 +41,7 @@ from mopsgate.tools.person_matching import object_allowed
 from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, ToolSpec
 
 STATUS_OF_BLOCK = {"consent_unknown": "unknown"}  # the floor's reason code -> consent status
+HIDDEN_BY = "another record with the same email address, which you may not read, is not sendable"
 MAX_SCAN = 20_000
 MAX_REPORTED = 500
 MAX_CAMPAIGNS = 200
@@ -191,8 +192,11 @@ class _Scan:
         unknown consent: the floor blocks them, so they are conflicts too (one batched lookup
         of every other record of their addresses)."""
         people = [person for person, _ in self.subscribed.values()]
-        for ref, (code, reason) in (await floor_blocks(self.client, people, self.express)).items():
-            status = STATUS_OF_BLOCK.get(code, code)
+        found = await floor_findings(self.client, people, self.express)
+        for ref, block in found.items():
+            status = STATUS_OF_BLOCK.get(block.code, block.code)
+            # the record that blocks is named only where the caller may read its object
+            reason = block.block[1] if block.by is None or self.allowed(block.by) else HIDDEN_BY
             self._hit(ref, status, [status, reason], self.subscribed[ref][1])
 
     async def audience(self, ref: str) -> None:

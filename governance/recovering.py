@@ -21,7 +21,7 @@ from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import VendorError
 from mopsgate.crm.records import RecordResult
 from mopsgate.governance import across
-from mopsgate.governance.applying import after_image
+from mopsgate.governance.apply_batches import after_image
 from mopsgate.governance.change_model import ChangeStatus
 from mopsgate.governance.change_rules import FinalStatus
 from mopsgate.governance.ports import ChangeStore

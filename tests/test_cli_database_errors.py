@@ -10,14 +10,13 @@ directory at all.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,17 +25,7 @@ from typer.testing import CliRunner
 from mopsgate.server.cli import app
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows
-
-MOPSGATE = str(Path(sys.executable).parent / "mopsgate")
-CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, PR_CAPBSET_DROP = 1, 2, 24
-
-
-def _without_root_override() -> None:
-    """Run the child as if it were not root: root ignores file modes, a user does not."""
-    if os.geteuid() == 0:
-        libc = ctypes.CDLL(None, use_errno=True)
-        for cap in (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH):
-            libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+from tests.support.cli_forks import cli_forks, without_root_override
 
 
 @pytest.fixture
@@ -57,7 +46,8 @@ def seeded(connect, settings: Settings) -> tuple[Settings, str]:
         return str(result.structured_content["change_id"])
 
     change_id = anyio.run(propose)
-    # Setup, not the case: in-process (the commands under test each run as their own process).
+    # Setup, not the case: in-process (the commands under test each run as their own process,
+    # forked from a fork server: tests/support/cli_forks.py).
     home = ["--manifest", str(settings.manifest_path), "--home", str(settings.home)]
     made = CliRunner().invoke(app, ["token", "create", "--principal", "analyst", *home])
     assert made.exit_code == 0, made.output
@@ -73,33 +63,21 @@ def _env(settings: Settings) -> dict[str, str]:
     }
 
 
-def _start(settings: Settings, *args: str, preexec: Callable[[], None] | None = None):
-    return subprocess.Popen(
-        [MOPSGATE, *args],
-        env=_env(settings),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        preexec_fn=preexec,
-    )
-
-
 def _run(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    proc = _start(settings, *args)
-    out, err = proc.communicate(timeout=60)
-    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+    return cli_forks().run(args, _env(settings))
 
 
 def _all(
-    settings: Settings, commands: dict[str, list[str]], **kw
+    settings: Settings, commands: dict[str, list[str]], *, as_user: bool = False
 ) -> dict[str, tuple[int, str, str]]:
-    """Run the commands side by side (each may wait out the lock): (exit code, stderr, stdout)."""
-    procs = {name: _start(settings, *args, **kw) for name, args in commands.items()}
+    """Run the commands side by side, each its own process (each may wait out the lock):
+    (exit code, stderr, stdout). ``as_user``: without root's file-mode override."""
+    forks = cli_forks(as_user=as_user)
+    started = {name: forks.start(args, _env(settings)) for name, args in commands.items()}
     results = {}
-    for name, proc in procs.items():
-        out, err = proc.communicate(timeout=90)
-        results[name] = (proc.returncode, err, out)
+    for name, forked in started.items():
+        done = forks.wait(forked, timeout=90)
+        results[name] = (done.returncode, done.stderr, done.stdout)
     return results
 
 
@@ -195,7 +173,7 @@ def read_only_home(seeded) -> Iterator[Settings]:
     _make_read_only(settings.home)
     probe = subprocess.run(
         [sys.executable, "-c", f"open({str(settings.home / 'probe')!r}, 'w')"],
-        preexec_fn=_without_root_override,
+        preexec_fn=without_root_override,
         capture_output=True,
     )
     if probe.returncode == 0:  # pragma: no cover - only where root cannot drop the override
@@ -213,7 +191,7 @@ def test_a_read_only_state_dir_is_one_line_for_every_writer(seeded, read_only_ho
     results = _all(
         settings,
         {**_writers(change_id), **READERS},
-        preexec=_without_root_override,
+        as_user=True,
     )
     for name in _writers(change_id):
         code, err, _ = results[name]
@@ -262,7 +240,7 @@ def test_audit_verify_works_on_a_read_only_copy(seeded, tmp_path, keep):
     results = _all(
         copy,
         {"verify": ["audit", "verify"], "tail": ["audit", "tail", "-n", "1"]},
-        preexec=_without_root_override,
+        as_user=True,
     )
     after = _digest(exported)
     exported.chmod(0o755)

@@ -1,0 +1,188 @@
+"""``mopsgate`` commands as real, concurrent processes without an interpreter start each.
+
+Some cases are about processes: a command waiting out another process's write lock beside a
+dozen others, or a command run without root's file-mode override. Each ``mopsgate`` process
+costs an interpreter start and the imports of the CLI (most of a second of CPU, on a machine
+the whole suite shares), and a test that starts thirteen of them pays that thirteen times.
+
+So a test asks a fork server instead: one ``python -m tests.support.cli_forks`` process per
+test worker (one more for a process without root's override), started on first use, that
+imports the CLI once and forks a child per command. The child is a process of its own (its own
+pid, file descriptors, SQLite locks, environment, working directory and exit status) that runs
+the console script's ``main`` with the command line it was given, its stdin on /dev/null and
+its stdout and stderr in files, and leaves through the interpreter's normal exit (exit status,
+uncaught tracebacks and ``atexit`` as for ``mopsgate`` itself). What it does not repeat is the
+interpreter start and the imports: the console script's own start stays covered by the tests
+that run ``mopsgate`` itself (``tests/server/test_transports.py``, ``test_first_run.py``,
+``test_cli_progress.py``).
+
+Protocol (one JSON object a line): ``{"argv", "env", "cwd", "out", "err"}`` forks and answers
+``{"pid"}``; ``{"wait": pid}`` answers ``{"status"}`` (the exit code, or minus the signal).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+MOPSGATE = str(Path(sys.executable).parent / "mopsgate")
+CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, PR_CAPBSET_DROP = 1, 2, 24
+
+
+def without_root_override() -> None:
+    """Run the child as if it were not root: root ignores file modes, a user does not (a
+    ``preexec_fn``: the bounding set applies from the next exec)."""
+    if os.geteuid() == 0:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for cap in (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH):
+            libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Forked:
+    """A command running in a child of the fork server."""
+
+    args: tuple[str, ...]
+    pid: int
+    out: Path
+    err: Path
+
+
+class CliForks:
+    """The test's side: start commands, wait for them, read what they printed."""
+
+    def __init__(self, preexec: Callable[[], None] | None = None) -> None:
+        self.outputs = Path(tempfile.mkdtemp(prefix="cli-forks-"))
+        self.count = 0
+        self.server = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.cli_forks"],
+            cwd=ROOT,
+            env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=preexec,
+        )
+
+    def _ask(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+        assert self.server.stdin is not None and self.server.stdout is not None
+        self.server.stdin.write(json.dumps(message) + "\n")
+        self.server.stdin.flush()
+        ready, _, _ = select.select([self.server.stdout], [], [], timeout)
+        if not ready:
+            return {}
+        line = self.server.stdout.readline()
+        assert line, f"the fork server ended (exit {self.server.poll()})"
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def start(self, args: Sequence[str], env: Mapping[str, str], cwd: Path | None = None) -> Forked:
+        self.count += 1
+        out, err = (self.outputs / f"{self.count}.{name}" for name in ("out", "err"))
+        request = {
+            "argv": [MOPSGATE, *args],
+            "env": dict(env),
+            "cwd": str(cwd or Path.cwd()),
+            "out": str(out),
+            "err": str(err),
+        }
+        pid = int(self._ask(request, 30)["pid"])
+        return Forked(tuple(args), pid, out, err)
+
+    def wait(self, forked: Forked, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        answer = self._ask({"wait": forked.pid}, timeout)
+        if not answer:  # hung: end it, then collect it, and fail the test that waited
+            os.kill(forked.pid, signal.SIGKILL)
+            assert self.server.stdout is not None
+            self.server.stdout.readline()
+            raise subprocess.TimeoutExpired(list(forked.args), timeout)
+        out, err = forked.out.read_text("utf-8"), forked.err.read_text("utf-8")
+        forked.out.unlink()
+        forked.err.unlink()
+        return subprocess.CompletedProcess(list(forked.args), int(answer["status"]), out, err)
+
+    def run(
+        self, args: Sequence[str], env: Mapping[str, str], cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return self.wait(self.start(args, env, cwd))
+
+    def close(self) -> None:
+        assert self.server.stdin is not None and self.server.stdout is not None
+        self.server.stdin.close()
+        self.server.wait(30)
+        self.server.stdout.close()
+        with contextlib.suppress(OSError):
+            for leftover in self.outputs.iterdir():
+                leftover.unlink()
+            self.outputs.rmdir()
+
+
+_SERVERS: dict[bool, CliForks] = {}
+
+
+def cli_forks(*, as_user: bool = False) -> CliForks:
+    """This worker's fork server (``as_user``: one whose children lack root's file-mode
+    override), started on first use and stopped when the worker exits."""
+    if as_user not in _SERVERS:
+        server = CliForks(without_root_override if as_user else None)
+        _SERVERS[as_user] = server
+        atexit.register(server.close)
+    return _SERVERS[as_user]
+
+
+def _child(request: dict[str, Any]) -> None:
+    """In the forked child: become the command's process, then run the console script."""
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    null = os.open(os.devnull, os.O_RDONLY)
+    out = os.open(request["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    err = os.open(request["err"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    for fd, target in ((null, 0), (out, 1), (err, 2)):
+        os.dup2(fd, target)
+        os.close(fd)
+    # New text streams: the server's own may hold protocol lines read ahead or unwritten.
+    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+    sys.stderr = open(  # noqa: SIM115
+        2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False
+    )
+    sys.argv = list(request["argv"])
+    from mopsgate.server.cli import main
+
+    main()
+    sys.exit(0)  # as the console script does: the interpreter's normal exit follows
+
+
+def _serve() -> None:
+    """The fork server's loop: the CLI imported once, one child per command."""
+    import mopsgate.server.cli_app
+    import mopsgate.server.cli_serve  # noqa: F401
+
+    for line in sys.stdin:
+        request = json.loads(line)
+        if "wait" in request:
+            _, status = os.waitpid(request["wait"], 0)
+            print(json.dumps({"status": os.waitstatus_to_exitcode(status)}), flush=True)
+            continue
+        pid = os.fork()
+        if pid == 0:
+            _child(request)  # never returns: the child leaves through SystemExit
+        print(json.dumps({"pid": pid}), flush=True)
+
+
+if __name__ == "__main__":
+    _serve()

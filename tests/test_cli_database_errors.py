@@ -11,7 +11,6 @@ directory at all.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -26,6 +25,7 @@ from mopsgate.server.cli import app
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows
 from tests.support.cli_forks import cli_forks, without_root_override
+from tests.support.stdio_serve import mopsgate_env
 
 
 @pytest.fixture
@@ -54,17 +54,8 @@ def seeded(connect, settings: Settings) -> tuple[Settings, str]:
     return settings, change_id
 
 
-def _env(settings: Settings) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "MOPSGATE_MANIFEST": str(settings.manifest_path),
-        "MOPSGATE_HOME": str(settings.home),
-    }
-
-
 def _run(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return cli_forks().run(args, _env(settings))
+    return cli_forks().run(args, mopsgate_env(settings))
 
 
 def _all(
@@ -73,7 +64,7 @@ def _all(
     """Run the commands side by side, each its own process (each may wait out the lock):
     (exit code, stderr, stdout). ``as_user``: without root's file-mode override."""
     forks = cli_forks(as_user=as_user)
-    started = {name: forks.start(args, _env(settings)) for name, args in commands.items()}
+    started = {name: forks.start(args, mopsgate_env(settings)) for name, args in commands.items()}
     results = {}
     for name, forked in started.items():
         done = forks.wait(forked, timeout=90)

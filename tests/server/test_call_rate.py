@@ -9,14 +9,14 @@ from __future__ import annotations
 import sqlite3
 
 import anyio
-from mcp import Client, StdioServerParameters
+from mcp import Client
 
 from mopsgate.server.settings import Settings
 from mopsgate.storage.sqlite.rates import count_calls, record_calls
 from mopsgate.storage.sqlite.schema import prepare
 from tests.conftest import audit_rows, text_of
-from tests.server.test_transports import MOPSGATE, _env
 from tests.support.changes import stored_changes
+from tests.support.stdio_serve import mopsgate_env, stdio_params
 
 
 def _limit(settings: Settings, per_minute: int) -> None:
@@ -27,12 +27,7 @@ def _limit(settings: Settings, per_minute: int) -> None:
 
 
 def _stdio(settings: Settings) -> Client:
-    params = StdioServerParameters(
-        command=MOPSGATE,
-        args=["serve", "--transport", "stdio"],
-        env=_env(settings, MOPSGATE_PRINCIPAL="assistant"),
-    )
-    return Client(params)
+    return Client(stdio_params(mopsgate_env(settings, MOPSGATE_PRINCIPAL="assistant")))
 
 
 async def test_a_second_stdio_process_does_not_get_a_fresh_budget(settings: Settings):

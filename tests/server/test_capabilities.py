@@ -9,10 +9,7 @@ unknown prompt answered with error code 0 and a traceback in the server log.
 
 from __future__ import annotations
 
-import json
 import logging
-import select
-import subprocess
 from typing import Any
 
 import anyio
@@ -23,7 +20,7 @@ from mcp.types import ToolListChangedNotification
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows
 from tests.server.test_reload import _narrow_analyst
-from tests.server.test_transports import MOPSGATE, _env
+from tests.support.stdio_serve import mopsgate_env, raw_stdio
 
 ERAS = [pytest.param("legacy", "2025-11-25", id="2025-11-25"), pytest.param("auto", "2026-07-28")]
 
@@ -79,54 +76,11 @@ async def test_unknown_prompt_is_method_not_found_without_traceback(
     assert not [r for r in audit_rows(settings) if r["kind"] == "tool_call"]
 
 
-class RawStdio:
-    """JSON-RPC lines written by hand, as a fuzzing client would: the SDK client cannot send
-    malformed requests."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.stderr = settings.home.parent / "stderr.log"
-        self.stderr_file = self.stderr.open("w")
-        self.proc = subprocess.Popen(
-            [MOPSGATE, "serve", "--transport", "stdio"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr_file,
-            text=True,
-            env=_env(settings, MOPSGATE_PRINCIPAL="assistant"),
-        )
-        self.next_id = 0
-
-    def request(self, method: str, params: Any = None) -> dict[str, Any]:
-        self.next_id += 1
-        message: dict[str, Any] = {"jsonrpc": "2.0", "id": self.next_id, "method": method}
-        if params is not None:
-            message["params"] = params
-        self.send(message)
-        assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], 30)
-        assert ready, f"no answer to {method}"
-        answer: dict[str, Any] = json.loads(self.proc.stdout.readline())
-        return answer
-
-    def send(self, message: dict[str, Any]) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(message) + "\n")
-        self.proc.stdin.flush()
-
-    def close(self) -> str:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(30)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self.stderr_file.close()
-        return self.stderr.read_text()
-
-
-def test_malformed_requests_get_json_rpc_codes_and_audit_rows(settings: Settings):
-    raw = RawStdio(settings)
-    try:
-        init = raw.request(
+async def test_malformed_requests_get_json_rpc_codes_and_audit_rows(settings: Settings):
+    env = mopsgate_env(settings, MOPSGATE_PRINCIPAL="assistant")
+    log = settings.home.parent / "stderr.log"
+    async with raw_stdio(env, cwd=settings.home.parent, log=log) as raw:
+        init = await raw.answer(
             "initialize",
             {
                 "protocolVersion": "2025-11-25",
@@ -134,16 +88,15 @@ def test_malformed_requests_get_json_rpc_codes_and_audit_rows(settings: Settings
                 "clientInfo": {"name": "fuzzer", "version": "1"},
             },
         )
-        raw.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        await raw.send("notifications/initialized", notify=True)
         answers = {
-            "prompt": raw.request("prompts/get", {"name": "nope"}),
-            "name": raw.request("tools/call", {"name": 123, "arguments": {}}),
-            "arguments": raw.request("tools/call", {"name": "whoami", "arguments": [1]}),
-            "no params": raw.request("tools/call"),
-            "unknown method": raw.request("mopsgate/export_all", {}),
+            "prompt": await raw.answer("prompts/get", {"name": "nope"}),
+            "name": await raw.answer("tools/call", {"name": 123, "arguments": {}}),
+            "arguments": await raw.answer("tools/call", {"name": "whoami", "arguments": [1]}),
+            "no params": await raw.answer("tools/call"),
+            "unknown method": await raw.answer("mopsgate/export_all", {}),
         }
-    finally:
-        stderr = raw.close()
+    stderr = log.read_text()
     assert init["result"]["capabilities"] == {"tools": {"listChanged": True}}
     codes = {what: answer["error"]["code"] for what, answer in answers.items()}
     assert codes == {

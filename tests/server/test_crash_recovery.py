@@ -12,20 +12,16 @@ once.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client
 
 from mopsgate.sandbox.hubspot import ids as hs
 from mopsgate.sandbox.hubspot.emulator import HubSpotEmulator
@@ -35,8 +31,8 @@ from tests.server.e2e_support import approve
 from tests.server.loopback import serving
 from tests.server.test_changes_kit import REASON, people
 from tests.support.changes import stored_change
+from tests.support.stdio_serve import mopsgate_env, raw_stdio, stdio_params
 
-MOPSGATE = str(Path(sys.executable).parent / "mopsgate")
 NEW = "Written Before The Crash"
 N, BATCH, REFUSED = 150, 100, 3  # HubSpot writes 100 per batch: the second batch holds 50
 
@@ -105,64 +101,13 @@ def _production_hubspot(shipped: str) -> str:
 
 
 def _env(settings: Settings, base_url: str) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "MOPSGATE_MANIFEST": str(settings.manifest_path),
-        "MOPSGATE_HOME": str(settings.home),
-        "MOPSGATE_PRINCIPAL": "assistant",
-        "HUBSPOT_ACCESS_TOKEN": hs.SANDBOX_TOKEN,
-        "HUBSPOT_BASE_URL": base_url,
-        "HUBSPOT_ALLOWED_HOSTS": "127.0.0.1",  # the emulator on loopback (connectors/hosts.py)
-    }
-
-
-class RawStdio:
-    """JSON-RPC over a ``mopsgate serve`` subprocess's stdio, written by hand so the test holds
-    the process id and can send a call without waiting for its answer."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.next_id = 0
-
-    async def send(self, method: str, params: dict[str, Any], *, notify: bool = False) -> int:
-        self.next_id += 1
-        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params}
-        if not notify:
-            message["id"] = self.next_id
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
-        await self.proc.stdin.drain()
-        return self.next_id
-
-    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        sent = await self.send(method, params)
-        assert self.proc.stdout is not None
-        while True:
-            line = await self.proc.stdout.readline()
-            assert line, "the server closed stdout"
-            reply = json.loads(line)
-            if reply.get("id") == sent:
-                assert "error" not in reply, reply
-                result: dict[str, Any] = reply["result"]
-                return result
-
-    async def open(self) -> None:
-        await self.request(
-            "initialize",
-            {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "crash-test", "version": "1"},
-            },
-        )
-        await self.send("notifications/initialized", {}, notify=True)
-
-    async def tool(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
-        result = await self.request("tools/call", {"name": name, "arguments": args})
-        assert not result.get("isError"), result
-        out: dict[str, Any] = result["structuredContent"]
-        return out
+    return mopsgate_env(
+        settings,
+        MOPSGATE_PRINCIPAL="assistant",
+        HUBSPOT_ACCESS_TOKEN=hs.SANDBOX_TOKEN,
+        HUBSPOT_BASE_URL=base_url,
+        HUBSPOT_ALLOWED_HOSTS="127.0.0.1",  # the emulator on loopback (connectors/hosts.py)
+    )
 
 
 async def _propose_then_die_mid_apply(
@@ -170,42 +115,27 @@ async def _propose_then_die_mid_apply(
 ) -> str:
     """Propose and get approval through a first server, start the apply, and SIGKILL that
     server once the vendor has written the second batch (whose answer never comes)."""
-    with (settings.home.parent / "first-server.log").open("wb") as log:
-        proc = await asyncio.create_subprocess_exec(
-            MOPSGATE,
-            "serve",
-            "--transport",
-            "stdio",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log,
-            env=env,
-            cwd=settings.home.parent,
+    log = settings.home.parent / "first-server.log"
+    async with raw_stdio(env, cwd=settings.home.parent, log=log, kill=True) as rpc:
+        await rpc.open("crash-test")
+        plan = await rpc.tool(
+            "propose_update_person",
+            {"refs": refs, "fields": {"jobtitle": NEW}, "reason": REASON},
         )
-        try:
-            rpc = RawStdio(proc)
-            await rpc.open()
-            plan = await rpc.tool(
-                "propose_update_person",
-                {"refs": refs, "fields": {"jobtitle": NEW}, "reason": REASON},
-            )
-            approve(settings, plan["change_id"], "mops-lead")
-            approve(settings, plan["change_id"], "compliance")
-            await rpc.send(
-                "tools/call",
-                {
-                    "name": "apply_change",
-                    "arguments": {
-                        "change_id": plan["change_id"],
-                        "confirmation_token": plan["confirmation_token"],
-                    },
+        approve(settings, plan["change_id"], "mops-lead")
+        approve(settings, plan["change_id"], "compliance")
+        await rpc.send(
+            "tools/call",
+            {
+                "name": "apply_change",
+                "arguments": {
+                    "change_id": plan["change_id"],
+                    "confirmation_token": plan["confirmation_token"],
                 },
-            )
-            assert await anyio.to_thread.run_sync(hold.written.wait, 120), "batch 2 never came"
-        finally:
-            os.kill(proc.pid, signal.SIGKILL)
-            await proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+            },
+        )
+        assert await anyio.to_thread.run_sync(hold.written.wait, 120), "batch 2 never came"
+    assert rpc.proc.returncode == -signal.SIGKILL
     return str(plan["change_id"])
 
 
@@ -227,10 +157,7 @@ async def test_kill_9_mid_batch_then_restart_settles_the_account(settings: Setti
     assert [r for r in refs if titles[r] != NEW] == refused
     emu.core.faults.fail_record_ids = set()
 
-    params = StdioServerParameters(
-        command=MOPSGATE, args=["serve", "--transport", "stdio"], env=env
-    )
-    async with Client(params) as client:
+    async with Client(stdio_params(env)) as client:
         change = (await client.call_tool("get_change", {"change_id": change_id})).structured_content
         assert change["status"] == "partially_applied", change
         assert change["outcome"]["counts"] == {

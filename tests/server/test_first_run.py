@@ -21,7 +21,8 @@ from mopsgate.server.connect_help import (
     stdio_config,
 )
 from mopsgate.server.settings import Settings
-from tests.server.test_transports import MOPSGATE, _env
+from tests.support.cli_forks import cli_forks
+from tests.support.stdio_serve import MOPSGATE, mopsgate_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,14 +35,9 @@ def _taken_port() -> socket.socket:
 
 
 def _serve_http(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [MOPSGATE, "serve", "--transport", "http", *args],
-        env=_env(settings, **env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    """A refused start, run to completion as a process forked from the worker's fork server
+    (``tests/support/cli_forks.py``); the banner test starts the console script itself."""
+    return cli_forks().run(["serve", "--transport", "http", *args], mopsgate_env(settings, **env))
 
 
 def test_port_taken_is_one_line_exit_2_and_no_banner(settings: Settings):
@@ -62,7 +58,7 @@ def test_serve_http_prints_the_banner_then_answers(settings: Settings):
         port = probe.getsockname()[1]  # free once closed
     proc = subprocess.Popen(
         [MOPSGATE, "serve", "--transport", "http", "--port", str(port)],
-        env=_env(settings),
+        env=mopsgate_env(settings),
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,

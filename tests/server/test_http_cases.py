@@ -4,10 +4,8 @@ free loopback port."""
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
-import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +17,7 @@ from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows
 from tests.server.test_http_sessions import INITIALIZE as INIT
-from tests.server.test_transports import MOPSGATE, _env
+from tests.support.stdio_serve import mopsgate_env, raw_stdio
 from tests.support.tokens import issue_token
 
 ACCEPT = {"Accept": "application/json, text/event-stream"}
@@ -181,25 +179,14 @@ def _listening_sockets(pid: int) -> list[str]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/net/tcp").exists(), reason="needs Linux /proc")
-def test_stdio_opens_no_listening_socket(settings: Settings):
+async def test_stdio_opens_no_listening_socket(settings: Settings):
     """X-13: a stdio server, answering its client, listens on nothing."""
-    with subprocess.Popen(
-        [MOPSGATE, "serve", "--transport", "stdio"],
-        env=_env(settings, MOPSGATE_PRINCIPAL="analyst"),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        cwd=settings.home.parent,
-    ) as proc:
-        try:
-            assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.write((json.dumps(INIT) + "\n").encode())
-            proc.stdin.flush()
-            answer = json.loads(proc.stdout.readline())
-            assert answer["result"]["serverInfo"]["name"] == "mopsgate"
-            assert _listening_sockets(proc.pid) == []
-        finally:
-            proc.kill()
+    env = mopsgate_env(settings, MOPSGATE_PRINCIPAL="analyst")
+    log = settings.home.parent / "stderr.log"
+    async with raw_stdio(env, cwd=settings.home.parent, log=log, kill=True) as rpc:
+        answer = await rpc.open()
+        assert answer["serverInfo"]["name"] == "mopsgate"
+        assert _listening_sockets(rpc.proc.pid) == []
 
 
 def test_slow_and_many_clients_do_not_starve_the_others(http_base: str, settings: Settings):

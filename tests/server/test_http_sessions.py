@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -32,7 +31,8 @@ from mopsgate.server.settings import (
 )
 from mopsgate.server.surface import McpSurface
 from tests.conftest import audit_rows
-from tests.server.test_transports import MOPSGATE, _env
+from tests.support.cli_forks import cli_forks
+from tests.support.stdio_serve import mopsgate_env
 from tests.support.tokens import issue_token
 
 HOST = b"127.0.0.1:8765"
@@ -239,13 +239,8 @@ async def test_cap_refuses_a_new_session_when_all_are_busy(runtime, settings):
     [("MOPSGATE_HTTP_SESSIONS_PER_PRINCIPAL", "0"), ("MOPSGATE_HTTP_SESSION_IDLE_SECONDS", "x")],
 )
 def test_bad_session_settings_stop_start_up_with_their_name(settings, variable, value):
-    proc = subprocess.run(
-        [MOPSGATE, "serve", "--transport", "http", "--port", "0"],
-        env=_env(settings, **{variable: value}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
+    proc = cli_forks().run(  # a process of its own: tests/support/cli_forks.py
+        ["serve", "--transport", "http", "--port", "0"], mopsgate_env(settings, **{variable: value})
     )
     assert proc.returncode == 2
     assert variable in proc.stderr and "Traceback" not in proc.stderr

@@ -7,9 +7,6 @@ with its own emulators over ``sandbox.db``."""
 from __future__ import annotations
 
 import dataclasses
-import os
-import sys
-from pathlib import Path
 from typing import Any
 
 from mcp import Client, StdioServerParameters
@@ -20,21 +17,14 @@ from mopsgate.server.app import build_runtime, build_server
 from mopsgate.server.cli import app
 from mopsgate.server.settings import Settings
 from tests.server.e2e_support import approve
+from tests.support.stdio_serve import mopsgate_env, stdio_params
 
-MOPSGATE = str(Path(sys.executable).parent / "mopsgate")
 REASON = "The user asked for this in the weekly MOPs sync"
 NEW = "Head of Persistence"
 
 
 def _server(settings: Settings) -> StdioServerParameters:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "MOPSGATE_MANIFEST": str(settings.manifest_path),
-        "MOPSGATE_HOME": str(settings.home),
-        "MOPSGATE_PRINCIPAL": "assistant",
-    }
-    return StdioServerParameters(command=MOPSGATE, args=["serve", "--transport", "stdio"], env=env)
+    return stdio_params(mopsgate_env(settings, MOPSGATE_PRINCIPAL="assistant"))
 
 
 async def _tool(client: Client, name: str, **args: Any) -> dict[str, Any]:

@@ -12,14 +12,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client
 
 from mopsgate.sandbox.hubspot import ids as hs
 from mopsgate.sandbox.hubspot.emulator import HubSpotEmulator
@@ -31,16 +29,15 @@ from tests.server.loopback import serving
 from tests.server.test_changes_kit import REASON, people
 from tests.server.test_crash_recovery import (
     BATCH,
-    MOPSGATE,
     NEW,
     REFUSED,
     HoldBatch,
-    RawStdio,
     _env,
     _production_hubspot,
 )
 from tests.server.test_postgres_serving import pg_rows
 from tests.support.postgres import PgServer, replica_settings
+from tests.support.stdio_serve import raw_stdio, stdio_params
 
 N = 150
 
@@ -64,10 +61,7 @@ def vendor() -> Iterator[tuple[HubSpotEmulator, HoldBatch, str]]:
 
 async def get_change(env: dict[str, str], change_id: str) -> dict[str, object]:
     """Start a replica (its start-up recovery runs first), ask it for the change, stop it."""
-    params = StdioServerParameters(
-        command=MOPSGATE, args=["serve", "--transport", "stdio"], env=env
-    )
-    async with Client(params) as client:
+    async with Client(stdio_params(env)) as client:
         found = await client.call_tool("get_change", {"change_id": change_id})
     assert not found.is_error, text_of(found)
     return dict(found.structured_content or {})
@@ -87,37 +81,22 @@ async def test_a_replica_killed_mid_apply_is_settled_once_and_never_by_a_live_on
     refs = [hs.person_ref(i) for i in idxs]
     refused = refs[BATCH : BATCH + REFUSED]
     emu.core.faults.fail_record_ids = {hs.person_id(i) for i in idxs[BATCH : BATCH + REFUSED]}
-    with (settings.home.parent / "first-replica.log").open("wb") as log:
-        first = await asyncio.create_subprocess_exec(
-            MOPSGATE,
-            "serve",
-            "--transport",
-            "stdio",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log,
-            env=env,
-            cwd=settings.home.parent,
+    log = settings.home.parent / "first-replica.log"
+    async with raw_stdio(env, cwd=settings.home.parent, log=log, kill=True) as rpc:
+        await rpc.open("crash-test")
+        plan = await rpc.tool(
+            "propose_update_person",
+            {"refs": refs, "fields": {"jobtitle": NEW}, "reason": REASON},
         )
-        try:
-            rpc = RawStdio(first)
-            await rpc.open()
-            plan = await rpc.tool(
-                "propose_update_person",
-                {"refs": refs, "fields": {"jobtitle": NEW}, "reason": REASON},
-            )
-            change_id = str(plan["change_id"])
-            approve(settings, change_id, "mops-lead")
-            approve(settings, change_id, "compliance")
-            args = {"change_id": change_id, "confirmation_token": plan["confirmation_token"]}
-            await rpc.send("tools/call", {"name": "apply_change", "arguments": args})
-            assert await anyio.to_thread.run_sync(hold.written.wait, 120), "batch 2 never came"
-            # A second replica starting now must not take the change from the live first one.
-            alive = await get_change(env, change_id)
-            assert alive["status"] == "applying"
-        finally:
-            os.kill(first.pid, signal.SIGKILL)
-            await first.wait()
+        change_id = str(plan["change_id"])
+        approve(settings, change_id, "mops-lead")
+        approve(settings, change_id, "compliance")
+        args = {"change_id": change_id, "confirmation_token": plan["confirmation_token"]}
+        await rpc.send("tools/call", {"name": "apply_change", "arguments": args})
+        assert await anyio.to_thread.run_sync(hold.written.wait, 120), "batch 2 never came"
+        # A second replica starting now must not take the change from the live first one.
+        alive = await get_change(env, change_id)
+        assert alive["status"] == "applying"
     emu.core.faults.fail_record_ids = set()
 
     settled = await get_change(env, change_id)  # the next replica to start settles it

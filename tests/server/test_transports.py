@@ -2,51 +2,30 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import httpx
-from mcp import Client, StdioServerParameters
+from mcp import Client
 
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows, text_of
+from tests.support.cli_forks import cli_forks
+from tests.support.stdio_serve import mopsgate_env, stdio_params
 from tests.support.tokens import issue_token
-
-MOPSGATE = str(Path(sys.executable).parent / "mopsgate")
 
 
 def _serve(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run ``mopsgate serve`` to completion (for start-up refusals), from the state dir's parent;
-    ``env``: variables set besides the manifest and the state directory."""
-    return subprocess.run(
-        [MOPSGATE, "serve", *args],
-        env=_env(settings, **env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        cwd=settings.home.parent,
+    ``env``: variables set besides the manifest and the state directory. A process of its own,
+    forked from the worker's fork server (``tests/support/cli_forks.py``): the console script's
+    own start is ``test_stdio_serves_the_configured_principal``'s."""
+    return cli_forks().run(
+        ["serve", *args], mopsgate_env(settings, **env), cwd=settings.home.parent
     )
-
-
-def _env(settings: Settings, **extra: str) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "MOPSGATE_MANIFEST": str(settings.manifest_path),
-        "MOPSGATE_HOME": str(settings.home),
-        **extra,
-    }
 
 
 async def test_stdio_serves_the_configured_principal(settings: Settings):
-    params = StdioServerParameters(
-        command=MOPSGATE,
-        args=["serve", "--transport", "stdio"],
-        env=_env(settings, MOPSGATE_PRINCIPAL="analyst"),
-    )
+    params = stdio_params(mopsgate_env(settings, MOPSGATE_PRINCIPAL="analyst"))
     async with Client(params) as client:
         result = await client.call_tool("whoami", {})
     assert result.structured_content["principal"] == "analyst"

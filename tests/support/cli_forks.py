@@ -37,8 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.stdio_serve import MOPSGATE
+
 ROOT = Path(__file__).resolve().parents[2]
-MOPSGATE = str(Path(sys.executable).parent / "mopsgate")
 CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, PR_CAPBSET_DROP = 1, 2, 24
 
 

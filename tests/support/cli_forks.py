@@ -78,10 +78,16 @@ class CliForks:
             preexec_fn=preexec,
         )
 
-    def _ask(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
-        assert self.server.stdin is not None and self.server.stdout is not None
+    def _ask(self, message: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        """Send one request and read its answer; ``{}`` if none came within ``timeout`` (then
+        the answer is still owed, and the caller must read it before asking anything else)."""
+        assert self.server.stdin is not None
         self.server.stdin.write(json.dumps(message) + "\n")
         self.server.stdin.flush()
+        return self._answer(timeout)
+
+    def _answer(self, timeout: float | None = None) -> dict[str, Any]:
+        assert self.server.stdout is not None
         ready, _, _ = select.select([self.server.stdout], [], [], timeout)
         if not ready:
             return {}
@@ -100,15 +106,14 @@ class CliForks:
             "out": str(out),
             "err": str(err),
         }
-        pid = int(self._ask(request, 30)["pid"])
+        pid = int(self._ask(request)["pid"])  # the first waits for the server's imports
         return Forked(tuple(args), pid, out, err)
 
     def wait(self, forked: Forked, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         answer = self._ask({"wait": forked.pid}, timeout)
         if not answer:  # hung: end it, then collect it, and fail the test that waited
             os.kill(forked.pid, signal.SIGKILL)
-            assert self.server.stdout is not None
-            self.server.stdout.readline()
+            self._answer()
             raise subprocess.TimeoutExpired(list(forked.args), timeout)
         out, err = forked.out.read_text("utf-8"), forked.err.read_text("utf-8")
         forked.out.unlink()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import gc
 import json
 import os
 import select
@@ -184,6 +185,9 @@ def _serve() -> None:
             _, status = os.waitpid(request["wait"], 0)
             print(json.dumps({"status": os.waitstatus_to_exitcode(status)}), flush=True)
             continue
+        # The imported heap out of the cyclic GC's reach: a child's collections (and its exit)
+        # would otherwise walk, and copy on write, all of it, most of a forked command's CPU.
+        gc.freeze()
         pid = os.fork()
         if pid == 0:
             _child(request)  # never returns: the child leaves through SystemExit

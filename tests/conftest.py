@@ -3,6 +3,7 @@ in-memory MCP client factory (opened inside each test: see mcp-sdk-2x.md §2.2).
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -19,6 +20,14 @@ from tests.support.postgres import PgServer, missing
 from tests.support.reviewers import declare_keys, install_keys
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What each worker imported (mopsgate, the SDK, pydantic's models, every test module) out
+    of the cyclic GC's reach: a test's full collections then walk what the tests made, not the
+    whole imported heap again and again (measured: tests/governance + tests/tools 62 -> 49.5 s
+    of CPU, one process)."""
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")

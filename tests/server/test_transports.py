@@ -13,6 +13,8 @@ from tests.support.cli_forks import cli_forks
 from tests.support.stdio_serve import mopsgate_env, stdio_params
 from tests.support.tokens import issue_token
 
+_env = mopsgate_env  # the name other test modules import from here
+
 
 def _serve(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run ``mopsgate serve`` to completion (for start-up refusals), from the state dir's parent;

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from pydantic import BaseModel, ValidationError
@@ -52,6 +52,9 @@ from mopsgate.tools.spec import (
     ToolContext,
     ToolInput,
 )
+
+if TYPE_CHECKING:  # made with the first call (see Pipeline.snapshots)
+    from mopsgate.tools.snapshots import Snapshots
 
 log = logging.getLogger("mopsgate.pipeline")
 
@@ -194,6 +197,16 @@ class Pipeline:
         self.call_rate = call_rate
         self.connectors = connectors
         self.services = services
+        self._snapshots: Snapshots | None = None
+
+    def snapshots(self) -> Snapshots:
+        """Whole-database reads kept for their later pages, shared by this server's calls;
+        made with the first call (a listing imports no tool module)."""
+        if self._snapshots is None:
+            from mopsgate.tools.snapshots import Snapshots
+
+            self._snapshots = Snapshots()
+        return self._snapshots
 
     async def visible(self, caller: Caller) -> list[Spec]:
         """The tools this caller may call (an unknown principal sees none)."""
@@ -302,6 +315,7 @@ class Pipeline:
                 transport=caller.transport,
                 use_case=decision.use_case,
                 progress=progress,
+                snapshots=self.snapshots(),
             )
         except GovernanceError as refusal:
             return await self._refused(call, refusal)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BeforeValidator, Field
 
@@ -14,7 +15,10 @@ from mopsgate.crm.refs import REF_PATTERN, RecordRef, connector_of, parse_ref
 from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.errors import InvalidInput, NotPermitted, NotSupported
 from mopsgate.governance.policy import FieldAccess, field_access, permitted_objects
+from mopsgate.tools.paging import Query
 from mopsgate.tools.spec import ToolContext
+
+T = TypeVar("T")
 
 
 def _moment(value: object) -> object:
@@ -165,3 +169,24 @@ def read_access(ctx: ToolContext, connector_name: str, obj: str, tool: str) -> F
     Scoped to the tool on purpose: a write rule's defaults (every field readable, PII masked)
     must neither widen what a read rule lets the principal see nor mask what it unmasks."""
     return field_access(ctx.manifest, ctx.principal, connector_name, obj, tool)
+
+
+async def scanned_once(
+    ctx: ToolContext,
+    kind: type[T],
+    query: Query,
+    cursor: str | None,
+    scan: Callable[[], Awaitable[T]],
+) -> T:
+    """What a whole-database read found: read afresh for a first page, kept for the later
+    pages of the same query under the same rights (``tools/snapshots.py`` says how long)."""
+    if ctx.snapshots is None:
+        return await scan()
+    return await ctx.snapshots.result(
+        kind,
+        principal=ctx.principal,
+        query=query,
+        rights=ctx.manifest,
+        first_page=cursor is None,
+        compute=scan,
+    )

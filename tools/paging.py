@@ -37,13 +37,14 @@ class Cursor:
     skip: int
 
 
-def _query_key(query: Query) -> str:
+def query_key(query: Query) -> str:
+    """A short digest of the query: what a cursor (and a kept scan, ``snapshots``) is bound to."""
     raw = json.dumps(query, sort_keys=True, default=str).encode()
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
 def encode_cursor(cursor: Cursor, query: Query) -> str:
-    payload = {"v": cursor.vendor, "s": cursor.skip, "q": _query_key(query)}
+    payload = {"v": cursor.vendor, "s": cursor.skip, "q": query_key(query)}
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
 
@@ -59,7 +60,7 @@ def decode_cursor(token: str | None, query: Query) -> Cursor:
             "the cursor is not one this tool issued.",
             hint="Omit cursor to start from the first page.",
         ) from exc
-    if key != _query_key(query) or skip < 0 or not (vendor is None or isinstance(vendor, str)):
+    if key != query_key(query) or skip < 0 or not (vendor is None or isinstance(vendor, str)):
         raise InvalidInput(
             "the cursor belongs to a different query.",
             hint="Repeat the call with the same filters, or omit cursor.",

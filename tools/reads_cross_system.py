@@ -10,6 +10,7 @@ matched on: finding a record by an address the caller may not read would reveal 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -32,6 +33,7 @@ from mopsgate.tools.common import (
     connector,
     person_ref,
     read_access,
+    scanned_once,
 )
 from mopsgate.tools.paging import Cursor as PageCursor
 from mopsgate.tools.paging import decode_cursor, encode_cursor
@@ -49,6 +51,7 @@ from mopsgate.tools.person_matching import (
     profile_of,
 )
 from mopsgate.tools.shaping import PersonOut, shape_person
+from mopsgate.tools.snapshots import SNAPSHOT_MINUTES
 from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, ToolSpec
 
 MAX_PEOPLE = 50
@@ -482,18 +485,20 @@ class _Views:
         return view, keys
 
 
-async def find_cross_system_drift(ctx: ToolContext, args: DriftIn) -> DriftOut:
+@dataclass(frozen=True)
+class _Drift:
+    """Everything one drift query found, before paging (kept for its later pages)."""
+
+    items: list[DriftItem]
+    compared: int
+    scanned: dict[str, int]
+    complete: bool
+    not_matched_on: list[MatchOmission]
+
+
+async def _drift(ctx: ToolContext, names: list[str], kinds: list[DriftKind]) -> _Drift:
+    """Read every connector and compare everyone found on two or more of them."""
     tool = "find_cross_system_drift"
-    names, skipped = allowed_connectors(ctx, tool, args.connectors)
-    if len(names) < 2:
-        raise NotPermitted(
-            "comparing systems needs at least two connectors you may read; you may use "
-            f"{tool} on {', '.join(names) or 'none'} of those asked for.",
-            hint="Call my_permissions to see where you may read.",
-        )
-    kinds: list[DriftKind] = list(args.kinds or ("consent", "lifecycle_stage", "owner"))
-    query = {"tool": tool, "connectors": names, "kinds": kinds}
-    start = decode_cursor(args.cursor, query).skip
     clients = {n: connector(ctx, n) for n in names}
     rights = MatchRights(ctx, tool, names)
     owners = OwnerBook()
@@ -557,6 +562,24 @@ async def find_cross_system_drift(ctx: ToolContext, args: DriftIn) -> DriftOut:
             )
         )
     items.sort(key=lambda i: (not i.mailable_somewhere_not_elsewhere, "consent" not in i.kinds))
+    omitted = [o for o in rights.omitted if o.match == "email"]
+    return _Drift(items, compared, scanned, complete, omitted)
+
+
+async def find_cross_system_drift(ctx: ToolContext, args: DriftIn) -> DriftOut:
+    tool = "find_cross_system_drift"
+    names, skipped = allowed_connectors(ctx, tool, args.connectors)
+    if len(names) < 2:
+        raise NotPermitted(
+            "comparing systems needs at least two connectors you may read; you may use "
+            f"{tool} on {', '.join(names) or 'none'} of those asked for.",
+            hint="Call my_permissions to see where you may read.",
+        )
+    kinds: list[DriftKind] = list(args.kinds or ("consent", "lifecycle_stage", "owner"))
+    query = {"tool": tool, "connectors": names, "kinds": kinds}
+    start = decode_cursor(args.cursor, query).skip
+    found = await scanned_once(ctx, _Drift, query, args.cursor, lambda: _drift(ctx, names, kinds))
+    items = found.items
     counts = {k: sum(k in i.kinds for i in items) for k in kinds}
     page = items[start : start + args.limit]
     more = start + len(page) < len(items)
@@ -565,19 +588,19 @@ async def find_cross_system_drift(ctx: ToolContext, args: DriftIn) -> DriftOut:
     ctx.notes.summary = (
         f"{len(items)} people drift ("
         + ", ".join(f"{k} {v}" for k, v in counts.items())
-        + f") of {compared} compared"
+        + f") of {found.compared} compared"
     )
     return DriftOut(
         items=page,
         next_cursor=nxt,
         total=len(items),
         counts=counts,
-        people_compared=compared,
-        records_scanned=scanned,
+        people_compared=found.compared,
+        records_scanned=found.scanned,
         connectors_checked=names,
         not_checked=skipped,
-        complete=complete,
-        not_matched_on=[o for o in rights.omitted if o.match == "email"],
+        complete=found.complete,
+        not_matched_on=found.not_matched_on,
     )
 
 
@@ -604,7 +627,8 @@ CROSS_SYSTEM_TOOLS = (
         "Find cross-system drift",
         "Use for a MAP-vs-CRM discrepancy audit: everyone whose consent, lifecycle stage or "
         "owner differs between connectors, consent drift first (mailable in one system, opted "
-        "out in another). Paged (pass next_cursor back), with counts per kind. "
+        "out in another). Paged (pass next_cursor back; later pages show the systems as read for "
+        f"the first, at most {SNAPSHOT_MINUTES:g} minutes before), with counts per kind. "
         + DRIFT_DEFINITION
         + " To fix an opt-out everywhere, use propose_opt_out_everywhere.",
         DriftIn,

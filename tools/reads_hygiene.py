@@ -7,6 +7,7 @@ say when they stopped early, rather than silently reporting a partial answer as 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
@@ -34,10 +35,12 @@ from mopsgate.tools.common import (
     read_access,
     readable_objects,
     same_connector,
+    scanned_once,
 )
 from mopsgate.tools.paging import Cursor as PageCursor
 from mopsgate.tools.paging import decode_cursor, encode_cursor
 from mopsgate.tools.person_matching import object_allowed
+from mopsgate.tools.snapshots import SNAPSHOT_MINUTES
 from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, ToolSpec
 
 STATUS_OF_BLOCK = {"consent_unknown": "unknown"}  # the floor's reason code -> consent status
@@ -403,8 +406,20 @@ def _survivor(people: list[Person], access: dict[str, FieldAccess]) -> str:
     return min(guarded, key=rank).ref
 
 
-async def find_duplicates(ctx: ToolContext, args: DuplicatesIn) -> DuplicatesOut:
-    client = connector(ctx, args.connector)
+@dataclass(frozen=True)
+class _Groups:
+    """Everything one duplicates query found, before paging (kept for its later pages)."""
+
+    found: list[tuple[tuple[str, str], list[str]]]  # (match kind, key) -> refs, in key order
+    seen: dict[str, Person]
+    access: dict[str, FieldAccess]
+    by_confidence: dict[str, int]
+    scanned: int
+    complete: bool
+
+
+async def _groups(ctx: ToolContext, client: Connector, args: DuplicatesIn) -> _Groups:
+    """Scan the list or the database and group people on the keys the caller may read."""
     budget = [MAX_SCAN]
     groups: dict[tuple[str, str], list[str]] = {}
     seen: dict[str, Person] = {}
@@ -429,8 +444,20 @@ async def find_duplicates(ctx: ToolContext, args: DuplicatesIn) -> DuplicatesOut
             "find_duplicates over the whole database", exc, "Pass list_ref to look inside a list."
         ) from exc
     found = sorted(((k, refs) for k, refs in groups.items() if len(refs) > 1), key=lambda g: g[0])
+    levels: dict[str, int] = {}
+    for (kind, _), refs in found:
+        level = _confidence(kind, _emails(cat, args.connector, [seen[r] for r in refs], access))[0]
+        levels[level] = levels.get(level, 0) + 1
+    return _Groups(found, seen, access, levels, scanned, budget[0] > 0)
+
+
+async def find_duplicates(ctx: ToolContext, args: DuplicatesIn) -> DuplicatesOut:
+    client = connector(ctx, args.connector)
+    cat = ctx.manifest.catalogue
     query = {"tool": "find_duplicates", **args.model_dump(mode="json", exclude={"cursor", "limit"})}
     start = decode_cursor(args.cursor, query).skip
+    kept = await scanned_once(ctx, _Groups, query, args.cursor, lambda: _groups(ctx, client, args))
+    found, seen, access = kept.found, kept.seen, kept.access
     page = found[start : start + args.limit]
     out = []
     for (kind, key), refs in page:
@@ -446,19 +473,15 @@ async def find_duplicates(ctx: ToolContext, args: DuplicatesIn) -> DuplicatesOut
                 suggested_survivor=_survivor(people, access),
             )
         )
-    levels: dict[str, int] = {}
-    for (kind, _), refs in found:
-        level = _confidence(kind, _emails(cat, args.connector, [seen[r] for r in refs], access))[0]
-        levels[level] = levels.get(level, 0) + 1
     end = start + len(page)
     ctx.notes.summary = f"{len(found)} duplicate groups, showing {start}-{end}"
     return DuplicatesOut(
         groups=out,
         total_groups=len(found),
-        by_confidence=levels,
+        by_confidence=kept.by_confidence,
         next_cursor=encode_cursor(PageCursor(None, end), query) if end < len(found) else None,
-        records_scanned=scanned,
-        complete=budget[0] > 0,
+        records_scanned=kept.scanned,
+        complete=kept.complete,
     )
 
 
@@ -481,7 +504,9 @@ HYGIENE_TOOLS = (
         "Groups of people sharing a normalised email, or the same name and company "
         "(optionally inside one list; Salesforce compares Leads and Contacts together), each "
         "with a confidence (email: high; name + company alone: low, often different people) "
-        "and a suggested survivor for propose_merge_people. Paged by group: pass next_cursor. "
+        "and a suggested survivor for propose_merge_people. Paged by group: pass next_cursor "
+        "(later pages show the records as read for the first, at most "
+        f"{SNAPSHOT_MINUTES:g} minutes before). "
         "Keys are masked and built only from fields you may read. Marketo cannot list every "
         "lead: there pass list_ref.",
         DuplicatesIn,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +24,9 @@ from mopsgate.governance.ports import ChangeStore
 from mopsgate.governance.progress import Progress
 from mopsgate.governance.proposing import Proposer
 from mopsgate.governance.risk import RiskClass
+
+if TYPE_CHECKING:  # made with a server's first call: a listing imports no tool module
+    from mopsgate.tools.snapshots import Snapshots
 
 In = TypeVar("In", bound="ToolInput")
 Out = TypeVar("Out", bound=BaseModel)
@@ -129,6 +132,9 @@ class ToolContext:
     # Told how far long work got (a plan's batches read, an apply's batches written): the
     # client's progress notifications, when it asked for them.
     progress: Progress | None = None
+    # Whole-database reads kept for their later pages: the server's, shared by its calls
+    # (None: nothing is kept, every page reads afresh).
+    snapshots: Snapshots | None = None
 
     def field_access(self, connector: str, obj: str) -> FieldAccess:
         from mopsgate.governance.policy import field_access

@@ -4,8 +4,6 @@ the server's registry and ``mopsgate sandbox serve`` reach the sandbox."""
 from __future__ import annotations
 
 import importlib
-import pickle
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,22 +28,13 @@ def new_emulator(connector: str, store: SandboxStore | None = None) -> Any:
     if store is None:
         from mopsgate.sandbox.seed import seed_data
 
-        fresh = pickle.loads(_seeded_state(connector))  # noqa: S301 - bytes made in this process
-        return cls(seed_data(), state=fresh)
+        return cls(seed_data())
     return cls(state=store.state(connector), runner=store)
 
 
 def _emulator_class(connector: str) -> Any:
     module = importlib.import_module(f"mopsgate.sandbox.{connector}.emulator")
     return getattr(module, EMULATORS[connector])
-
-
-@cache
-def _seeded_state(connector: str) -> bytes:
-    """The in-memory state loaded from the default seed, pickled once per process: every
-    runtime (every test) starts a fresh emulator, and unpickling the loaded state is about four
-    times cheaper than loading the seed again. The bytes are our own, never read from outside."""
-    return pickle.dumps(_emulator_class(connector)().state, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def open_store(home: Path) -> SandboxStore:

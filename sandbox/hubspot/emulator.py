@@ -44,6 +44,7 @@ from mopsgate.sandbox.hubspot.gate import HubSpotChecks
 from mopsgate.sandbox.hubspot.seed import load
 from mopsgate.sandbox.hubspot.state import MemoryPortal, PortalState, to_prop
 from mopsgate.sandbox.seed import SeedData, seed_data
+from mopsgate.sandbox.seeded import seeded_state
 
 TEN_SECOND_MAX = 100  # Free/Starter tier burst limit per app
 SEARCH_PER_SECOND = 5
@@ -73,9 +74,8 @@ class HubSpotEmulator:
         serve (default: a fresh in-memory portal loaded from ``seed``)."""
         self.seed = seed
         if state is None:
-            state = MemoryPortal()
             self.seed = seed if seed is not None else seed_data()
-            load(state, self.seed)
+            state = seeded_state(ids.VENDOR, self.seed, MemoryPortal, load)
         self.state = state
         clk = clock or time.monotonic
         self.window = RateWindow(ten_second_limit, 10.0, clk)

@@ -46,6 +46,7 @@ from mopsgate.sandbox.marketo.seed import load
 from mopsgate.sandbox.marketo.state import InstanceState, MemoryInstance
 from mopsgate.sandbox.marketo.wire import Envelope
 from mopsgate.sandbox.seed import SeedData, seed_data
+from mopsgate.sandbox.seeded import seeded_state
 
 RATE_CALLS, RATE_SECONDS, MAX_CONCURRENT = 100, 20.0, 10
 DAILY_QUOTA = 50_000
@@ -67,9 +68,8 @@ class MarketoEmulator:
     ) -> None:
         self.seed = seed
         if state is None:
-            state = MemoryInstance()
             self.seed = seed if seed is not None else seed_data()
-            load(state, self.seed)
+            state = seeded_state(ids.VENDOR, self.seed, MemoryInstance, load)
         self.state = state
         window = RateWindow(RATE_CALLS, RATE_SECONDS, *(() if clock is None else (clock,)))
         self.core = EmulatorCore(ids.VENDOR, window, max_concurrent=MAX_CONCURRENT)

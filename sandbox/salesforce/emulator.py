@@ -35,6 +35,7 @@ from mopsgate.sandbox.salesforce.seed import load
 from mopsgate.sandbox.salesforce.soql import Query
 from mopsgate.sandbox.salesforce.state import MemoryOrg, OrgState
 from mopsgate.sandbox.seed import SeedData, seed_data
+from mopsgate.sandbox.seeded import seeded_state
 
 DAILY_LIMIT = 15_000
 VERSIONS = tuple(f"{v}.0" for v in range(58, 67))
@@ -75,9 +76,10 @@ class SalesforceEmulator:
         window = RateWindow(daily_limit, allocation_window, clock)
         self.core = EmulatorCore(ids.VENDOR, window, max_concurrent=max_concurrent)
         if state is None:
-            state = MemoryOrg(now)
             self.seed = seed if seed is not None else seed_data()
-            load(state, self.seed)
+            fresh = seeded_state(ids.VENDOR, self.seed, lambda: MemoryOrg(_utcnow), load)
+            fresh.tell_time_by(now)
+            state = fresh
         self.state = state
         self.cursors = Cursors(page_size=page_size)
         org = Org(credentials, instance_url, VERSIONS)

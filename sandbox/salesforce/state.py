@@ -128,6 +128,10 @@ class MemoryOrg(OrgReads):
         self._deleted: set[str] = set()
         self._counters = dict.fromkeys(NEW_ID, 0)
 
+    def tell_time_by(self, now: Callable[[], datetime]) -> None:
+        """The clock for what is written from here on (a copied org takes its emulator's)."""
+        self._now = now
+
     # reads ----------------------------------------------------------------------------------
     def rows(self, obj: str) -> Iterable[Record]:
         return self._objects[obj].values()

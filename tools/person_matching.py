@@ -157,6 +157,22 @@ def object_allowed(ctx: ToolContext, tool: str, person: Person) -> bool:
     return bool(permitted)
 
 
+class ObjectRights:
+    """``object_allowed`` for the many records one call reads: the answer depends only on the
+    record's connector and object, so it is decided once for each."""
+
+    def __init__(self, ctx: ToolContext, tool: str) -> None:
+        self._ctx, self._tool = ctx, tool
+        self._known: dict[tuple[str, str], bool] = {}
+
+    def allows(self, person: Person) -> bool:
+        key = (parse_ref(person.ref).connector, person.object)
+        known = self._known.get(key)
+        if known is None:
+            known = self._known[key] = object_allowed(self._ctx, self._tool, person)
+        return known
+
+
 async def by_email(client: Connector, keys: Sequence[str]) -> dict[str, list[Person]]:
     """Every record of each normalised address on this connector (one batched lookup)."""
     forms = sorted({form for key in keys for form in lookup_forms(key)})

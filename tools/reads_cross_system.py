@@ -44,6 +44,7 @@ from mopsgate.tools.person_matching import (
     MatchedBy,
     MatchOmission,
     MatchRights,
+    ObjectRights,
     allowed_connectors,
     by_email,
     by_name_and_company,
@@ -450,9 +451,19 @@ class _Views:
 
     def __init__(self, ctx: ToolContext, clients: dict[str, Connector], owners: OwnerBook) -> None:
         self.ctx, self.clients, self.owners = ctx, clients, owners
+        self.cat = ctx.manifest.catalogue
+        self._access: dict[tuple[str, str], FieldAccess] = {}
+
+    def _read_access(self, conn: str, obj: str) -> FieldAccess:
+        """Decided once per connector object: every person of the scan asks."""
+        access = self._access.get((conn, obj))
+        if access is None:
+            access = read_access(self.ctx, conn, obj, "find_cross_system_drift")
+            self._access[(conn, obj)] = access
+        return access
 
     def view(self, conn: str, people: list[Person]) -> tuple[ConnectorView, dict[str, str | None]]:
-        cat = self.ctx.manifest.catalogue
+        cat = self.cat
         client = self.clients[conn]
         keys: dict[str, str | None] = {"consent": _worst(people)}
         shown: dict[str, ShownValue] = {}
@@ -461,7 +472,7 @@ class _Views:
             readable = True
             for person in people:
                 name = cat.field_for(conn, person.object, role)
-                access = read_access(self.ctx, conn, person.object, "find_cross_system_drift")
+                access = self._read_access(conn, person.object)
                 if name is None or not access.can_read(name):
                     readable = False
                     break
@@ -501,6 +512,7 @@ async def _drift(ctx: ToolContext, names: list[str], kinds: list[DriftKind]) -> 
     tool = "find_cross_system_drift"
     clients = {n: connector(ctx, n) for n in names}
     rights = MatchRights(ctx, tool, names)
+    readable_object = ObjectRights(ctx, tool).allows
     owners = OwnerBook()
     held: dict[str, dict[str, list[Person]]] = {n: {} for n in names}  # conn -> key -> records
     scanned: dict[str, int] = {}
@@ -514,7 +526,7 @@ async def _drift(ctx: ToolContext, names: list[str], kinds: list[DriftKind]) -> 
             continue
         records, whole = got
         complete = complete and whole
-        readable = [p for p in records if object_allowed(ctx, tool, p)]
+        readable = [p for p in records if readable_object(p)]
         scanned[name] = len(readable)  # records of objects the caller may not read are unsaid
         for person in readable:
             key = normalise_email(str(client.role_value(person, "email") or ""))
@@ -530,7 +542,7 @@ async def _drift(ctx: ToolContext, names: list[str], kinds: list[DriftKind]) -> 
     for name in lookup:
         found = await by_email(clients[name], everyone) if rights.on(name, "email") else {}
         held[name] = {
-            k: [p for p in v if object_allowed(ctx, tool, p) and rights.may(p, "email")]
+            k: [p for p in v if readable_object(p) and rights.may(p, "email")]
             for k, v in found.items()
         }
         scanned[name] = sum(len(v) for v in held[name].values())

@@ -39,7 +39,7 @@ from mopsgate.tools.common import (
 )
 from mopsgate.tools.paging import Cursor as PageCursor
 from mopsgate.tools.paging import decode_cursor, encode_cursor
-from mopsgate.tools.person_matching import object_allowed
+from mopsgate.tools.person_matching import ObjectRights
 from mopsgate.tools.snapshots import SNAPSHOT_MINUTES
 from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, ToolSpec
 
@@ -236,7 +236,7 @@ async def find_consent_conflicts(ctx: ToolContext, args: ConflictsIn) -> Conflic
     scan = _Scan(
         client,
         express_consent(ctx.manifest, args.connector),
-        lambda p: object_allowed(ctx, "find_consent_conflicts", p),
+        ObjectRights(ctx, "find_consent_conflicts").allows,
     )
     for camp in campaigns:
         if camp.audience_list_ref and camp.audience_list_ref != camp.ref:
@@ -426,9 +426,10 @@ async def _groups(ctx: ToolContext, client: Connector, args: DuplicatesIn) -> _G
     access: dict[str, FieldAccess] = {}
     cat = ctx.manifest.catalogue
     scanned = 0
+    readable_object = ObjectRights(ctx, "find_duplicates").allows
     try:
         async for person in _duplicate_source(ctx, client, args, budget):
-            if not object_allowed(ctx, "find_duplicates", person):
+            if not readable_object(person):
                 continue  # a list may hold objects the caller may not read: never grouped
             scanned += 1
             if person.object not in access:

@@ -4,6 +4,7 @@ between pages mean a fresh read."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,44 +56,35 @@ async def test_later_pages_read_no_vendor_and_a_new_query_sees_a_change(connect,
 
 
 @pytest.fixture
-def manifest_edit(manifest_path: Path) -> Any:
-    def withhold_salesforce_owner() -> None:
+def no_hubspot_email(manifest_path: Path) -> Callable[[], None]:
+    def edit() -> None:
         with manifest_path.open("a", encoding="utf-8") as fh:
             fh.write(
-                '\n[[rules]]\nid = "assistant-no-sf-owner"\neffect = "deny"\n'
-                'principals = ["assistant"]\ntools = ["find_cross_system_drift"]\n'
-                'connectors = ["salesforce"]\nfields = ["OwnerId"]\n'
-                'reason = "Lead routing is Salesforce\'s business."\n'
+                '\n[[rules]]\nid = "assistant-no-hs-email"\neffect = "deny"\n'
+                'principals = ["assistant"]\ntools = ["find_duplicates"]\n'
+                'connectors = ["hubspot"]\nfields = ["email"]\n'
+                'reason = "Addresses are the list owners\' business."\n'
             )
 
-    return withhold_salesforce_owner
+    return edit
 
 
-async def test_rights_changed_between_pages_are_applied_at_once(connect, runtime, manifest_edit):
-    """A kept page was computed under the old rights: after the manifest changes, the next
-    page reads afresh and compares nothing the caller may no longer read."""
+async def test_duplicates_page_once_until_the_rights_change(connect, runtime, no_hubspot_email):
+    """Later pages read the vendor not at all; after the manifest changes, the next page was
+    computed under the old rights, so it reads afresh and groups on nothing now withheld."""
+    hubspot = runtime.connectors.emulator("hubspot").core
+    args = {"connector": "hubspot", "match": "email", "limit": 2}
     async with connect("assistant") as client:
-        first = await drift(client, kinds=["owner"], limit=2)
-        assert first["counts"]["owner"] > 0 and first["next_cursor"]
-        read = vendor_requests(runtime)
-        manifest_edit()
-        after = await drift(client, first["next_cursor"], kinds=["owner"], limit=2)
-    assert all(vendor_requests(runtime)[n] > read[n] for n in PAIR)
-    assert after["counts"] == {"owner": 0} and after["items"] == []
-
-
-async def test_duplicates_pages_read_the_vendor_once(connect, runtime):
-    async with connect("assistant") as client:
-        first = await ok(client, "find_duplicates", {"connector": "hubspot", "limit": 5})
-        read = len(runtime.connectors.emulator("hubspot").core.requests)
-        second = await ok(
-            client,
-            "find_duplicates",
-            {"connector": "hubspot", "limit": 5, "cursor": first["next_cursor"]},
-        )
-    assert len(runtime.connectors.emulator("hubspot").core.requests) == read
-    assert second["total_groups"] == first["total_groups"]
+        first = await ok(client, "find_duplicates", args)
+        read = len(hubspot.requests)
+        second = await ok(client, "find_duplicates", {**args, "cursor": first["next_cursor"]})
+        assert len(hubspot.requests) == read  # no vendor request for a later page
+        no_hubspot_email()
+        third = await ok(client, "find_duplicates", {**args, "cursor": second["next_cursor"]})
+    assert second["total_groups"] == first["total_groups"] > 4
     assert {g["key"] for g in second["groups"]}.isdisjoint(g["key"] for g in first["groups"])
+    assert len(hubspot.requests) > read
+    assert third["total_groups"] == 0 and third["groups"] == []
 
 
 async def test_a_kept_result_lasts_its_stated_time_for_its_own_query_and_rights():

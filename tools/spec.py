@@ -8,10 +8,10 @@ needs through the context, which is what keeps the governed path the only path.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,11 +25,9 @@ from mopsgate.governance.progress import Progress
 from mopsgate.governance.proposing import Proposer
 from mopsgate.governance.risk import RiskClass
 
-if TYPE_CHECKING:  # made with a server's first call: a listing imports no tool module
-    from mopsgate.tools.snapshots import Snapshots
-
 In = TypeVar("In", bound="ToolInput")
 Out = TypeVar("Out", bound=BaseModel)
+Kept = TypeVar("Kept")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +92,22 @@ class Connectors(Protocol):
     def environment(self, name: str) -> str: ...
 
 
+class KeptScans(Protocol):
+    """Whole-database reads kept for their later pages (``tools/snapshots.py``; declared here
+    so that a listing, which imports no tool module, can type the context)."""
+
+    async def result(
+        self,
+        kind: type[Kept],
+        *,
+        principal: str,
+        query: Mapping[str, object],
+        rights: object,
+        first_page: bool,
+        compute: Callable[[], Awaitable[Kept]],
+    ) -> Kept: ...
+
+
 @dataclass
 class CallNotes:
     """What a handler tells the audit log about the call beyond its arguments."""
@@ -134,7 +148,7 @@ class ToolContext:
     progress: Progress | None = None
     # Whole-database reads kept for their later pages: the server's, shared by its calls
     # (None: nothing is kept, every page reads afresh).
-    snapshots: Snapshots | None = None
+    snapshots: KeptScans | None = None
 
     def field_access(self, connector: str, obj: str) -> FieldAccess:
         from mopsgate.governance.policy import field_access

@@ -51,7 +51,7 @@ from mopsgate.tools.person_matching import (
     object_allowed,
     profile_of,
 )
-from mopsgate.tools.shaping import PersonOut, shape_person
+from mopsgate.tools.shaping import PersonOut, consent_out, shape_person
 from mopsgate.tools.snapshots import SNAPSHOT_MINUTES
 from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, ToolSpec
 
@@ -203,12 +203,16 @@ def compare(
         for person in people:
             conn = parse_ref(person.ref).connector
             client = clients[conn]
-            if role is None:
-                values[person.ref] = person.consent.status
-                keys.add(person.consent.status)
+            access = read_access(ctx, conn, person.object, tool)
+            if role is None:  # the status, only where every field it rests on is readable
+                status = consent_out(person.consent, access).status
+                if status == "withheld":
+                    hidden.append(person.ref)
+                    continue
+                values[person.ref] = status
+                keys.add(status)
                 continue
             vendor_field = cat.field_for(conn, person.object, role)
-            access = read_access(ctx, conn, person.object, tool)
             if vendor_field is None or not access.can_read(vendor_field):
                 hidden.append(person.ref)
                 continue
@@ -465,7 +469,13 @@ class _Views:
     def view(self, conn: str, people: list[Person]) -> tuple[ConnectorView, dict[str, str | None]]:
         cat = self.cat
         client = self.clients[conn]
-        keys: dict[str, str | None] = {"consent": _worst(people)}
+        # A status read off a field the caller may not read would reveal that field: such
+        # records make the connector's consent not comparable (and shown as withheld).
+        consent_readable = all(
+            consent_out(p.consent, self._read_access(conn, p.object)).status != "withheld"
+            for p in people
+        )
+        keys: dict[str, str | None] = {"consent": _worst(people) if consent_readable else None}
         shown: dict[str, ShownValue] = {}
         for kind, role in (("lifecycle_stage", "lifecycle_stage"), ("owner", "owner_id")):
             seen: dict[str | None, ShownValue] = {}
@@ -489,7 +499,7 @@ class _Views:
                 keys[kind] = None
         view = ConnectorView(
             refs=sorted(p.ref for p in people),
-            consent=keys["consent"] or "unknown",
+            consent=keys["consent"] or "withheld",
             lifecycle_stage=shown.get("lifecycle_stage"),
             owner=shown.get("owner"),
         )

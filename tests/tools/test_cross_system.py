@@ -222,3 +222,38 @@ async def test_a_value_you_may_not_read_is_never_compared(owner_withheld_on_mark
     assert "externalSalesPersonId" not in mk_record["fields"]
     assert [w["field"] for w in mk_record["withheld"]] == ["externalSalesPersonId"]
     assert drift["counts"] == {"owner": expected(("hubspot", "salesforce"))["owner"]}
+
+
+@pytest.fixture
+def optout_withheld_on_marketo(manifest_path: Path) -> Path:
+    """The assistant may not read Marketo's opt-out field in the cross-system reads."""
+    with manifest_path.open("a", encoding="utf-8") as fh:
+        fh.write(
+            '\n[[rules]]\nid = "assistant-no-marketo-optout"\neffect = "deny"\n'
+            'principals = ["assistant"]\ntools = ["resolve_person", "find_cross_system_drift"]\n'
+            'connectors = ["marketo"]\nfields = ["unsubscribed"]\n'
+            'reason = "Marketo subscriptions are the email team\'s business."\n'
+        )
+    return manifest_path
+
+
+async def test_a_consent_status_read_off_a_withheld_field_is_never_compared(
+    optout_withheld_on_marketo, connect
+):
+    """Marketo's consent status is read off its opt-out field: a caller that may not read that
+    field must not learn it through the comparison or the drift list (that Marketo's record
+    differs, or what it says). Marketo's record is left out of the consent comparison, its
+    consent is shown as withheld, and Marketo's consent drift is not counted."""
+    idx = drifted("consent", "marketo")
+    async with connect("assistant") as client:
+        out = await ok(client, "resolve_person", {"refs": [VENDORS["hubspot"].person_ref(idx)]})
+        drift = await ok(client, "find_cross_system_drift", {"kinds": ["consent"]})
+    [got] = out["people"]
+    consent = {c["field"]: c for c in got["comparison"]}["consent"]
+    marketo = VENDORS["marketo"].person_ref(idx)
+    assert consent["not_compared"] == [marketo] and marketo not in consent["values"]
+    assert consent["differs"] is False
+    assert drift["counts"] == {"consent": expected(("hubspot", "salesforce"))["consent"]}
+    views = [v for i in drift["items"] for v in i["by_connector"].values()]
+    assert all(v["consent"] == "withheld" for v in views if any("marketo" in r for r in v["refs"]))
+    assert all(marketo not in v["refs"] for v in views)

@@ -18,9 +18,10 @@ from mopsgate.crm.records import Campaign, CampaignMember, Page, Person, PersonQ
 from mopsgate.crm.refs import parse_ref
 from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.consent_floor import ExpressConsent, express_consent, floor_findings
+from mopsgate.governance.errors import NotPermitted
 from mopsgate.governance.hygiene import clean_text
 from mopsgate.governance.pii import mask_email
-from mopsgate.governance.policy import FieldAccess
+from mopsgate.governance.policy import FieldAccess, permitted_objects
 from mopsgate.governance.risk import RiskClass
 from mopsgate.governance.send_lists import SendLists, email_campaigns, from_campaigns
 from mopsgate.tools.common import (
@@ -228,9 +229,34 @@ class _Scan:
                 self.note(person, camp.ref)
 
 
+def _consent_readable(ctx: ToolContext, conn: str) -> None:
+    """A conflict is a person whose consent status says they may not be emailed, so listing or
+    counting conflicts reads that status, and so every field it is derived from (opt-out,
+    suppression, legal basis) on each person object the caller may read: refused before any
+    vendor call otherwise, as search_people's consent filter is."""
+    cat = ctx.manifest.catalogue
+    tool = "find_consent_conflicts"
+    readable, _ = permitted_objects(
+        ctx.manifest, ctx.principal, tool, conn, cat.person_objects[conn], use_case=ctx.use_case
+    )
+    for obj in readable:
+        access = read_access(ctx, conn, obj, tool)
+        own = cat.objects.get(conn, {}).get(obj)
+        aside = {cat.field_for(conn, obj, r) for r in ("do_not_call", "consent_evidence")}
+        for name in sorted((own.consent if own else frozenset()) - aside):
+            if not access.can_read(name):
+                raise NotPermitted(
+                    f"find_consent_conflicts reads {conn} {obj} field {name!r} (consent rests "
+                    "on it), which you may not read.",
+                    hint="Ask someone who may read consent fields; my_permissions shows what "
+                    "you may read.",
+                )
+
+
 async def find_consent_conflicts(ctx: ToolContext, args: ConflictsIn) -> ConflictsOut:
     if args.campaign_ref:
         same_connector(args.connector, campaign_ref(ctx.manifest.catalogue, args.campaign_ref))
+    _consent_readable(ctx, args.connector)
     client = connector(ctx, args.connector)
     campaigns, all_seen = await _send_campaigns(client, args.campaign_ref)
     scan = _Scan(

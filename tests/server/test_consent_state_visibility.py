@@ -194,3 +194,38 @@ async def test_searching_or_counting_by_consent_needs_the_fields_it_rests_on(
         (CHECKER, "not_permitted"),
         (CHECKER, None),
     ]
+
+
+async def test_consent_conflicts_need_the_fields_the_status_rests_on(
+    connect, runtime: Runtime, settings: Settings, manifest_path: Path
+):
+    """A conflict is a person in a send audience whose status says they may not be emailed:
+    listing conflicts would reveal the opt-out field the principal is denied, so the scan is
+    refused before any vendor call, naming the field; on a connector whose consent fields it
+    may read, it runs."""
+    _grant(
+        manifest_path,
+        '"*"',
+        _deny("checker-no-optout", "salesforce", '"*"', '"HasOptedOutOfEmail"'),
+    )
+    text = manifest_path.read_text()
+    manifest_path.write_text(
+        text.replace(
+            'tools = ["get_consent_state", "get_person", "search_people"]',
+            'tools = ["get_consent_state", "get_person", "search_people", '
+            '"find_consent_conflicts"]',
+        )
+    )
+    emu = runtime.connectors.emulator("salesforce")
+    async with connect(CHECKER) as client:
+        emu.core.reset_log()
+        said = await refused(client, "find_consent_conflicts", connector="salesforce")
+        assert "'HasOptedOutOfEmail' (consent rests on it), which you may not read" in said
+        assert emu.core.requests == []
+        elsewhere = await ok(client, "find_consent_conflicts", connector="hubspot")
+    assert "conflicts" in elsewhere
+    rows = [r for r in audit_rows(settings) if r["tool"] == "find_consent_conflicts"]
+    assert [(r["principal"], r["error_code"]) for r in rows] == [
+        (CHECKER, "not_permitted"),
+        (CHECKER, None),
+    ]

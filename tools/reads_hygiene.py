@@ -41,6 +41,7 @@ from mopsgate.tools.common import (
 from mopsgate.tools.paging import Cursor as PageCursor
 from mopsgate.tools.paging import decode_cursor, encode_cursor
 from mopsgate.tools.person_matching import ObjectRights
+from mopsgate.tools.shaping import withheld_status_field
 from mopsgate.tools.snapshots import SNAPSHOT_MINUTES
 from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, ToolSpec
 
@@ -240,17 +241,14 @@ def _consent_readable(ctx: ToolContext, conn: str) -> None:
         ctx.manifest, ctx.principal, tool, conn, cat.person_objects[conn], use_case=ctx.use_case
     )
     for obj in readable:
-        access = read_access(ctx, conn, obj, tool)
-        own = cat.objects.get(conn, {}).get(obj)
-        aside = {cat.field_for(conn, obj, r) for r in ("do_not_call", "consent_evidence")}
-        for name in sorted((own.consent if own else frozenset()) - aside):
-            if not access.can_read(name):
-                raise NotPermitted(
-                    f"find_consent_conflicts reads {conn} {obj} field {name!r} (consent rests "
-                    "on it), which you may not read.",
-                    hint="Ask someone who may read consent fields; my_permissions shows what "
-                    "you may read.",
-                )
+        name = withheld_status_field(cat, conn, obj, read_access(ctx, conn, obj, tool))
+        if name is not None:
+            raise NotPermitted(
+                f"find_consent_conflicts reads {conn} {obj} field {name!r} (consent rests "
+                "on it), which you may not read.",
+                hint="Ask someone who may read consent fields; my_permissions shows what "
+                "you may read.",
+            )
 
 
 async def find_consent_conflicts(ctx: ToolContext, args: ConflictsIn) -> ConflictsOut:

@@ -37,7 +37,7 @@ from mopsgate.tools.search_filters import (
     group_key,
     keeps,
 )
-from mopsgate.tools.shaping import InjectionScan
+from mopsgate.tools.shaping import InjectionScan, withheld_status_field
 from mopsgate.tools.spec import ConnectorNeed, Target, ToolContext, ToolInput, ToolSpec
 
 
@@ -204,14 +204,12 @@ def _consent_readable(args: SearchPeopleIn, obj: str, access: FieldAccess, cat: 
     (opt-out, suppression, legal basis): finding or counting people by it would reveal a
     field the principal may not read."""
     why = "the consent filter" if args.consent else "group_by consent"
-    own = cat.objects.get(args.connector, {}).get(obj)
-    aside = {cat.field_for(args.connector, obj, r) for r in ("do_not_call", "consent_evidence")}
-    for name in sorted((own.consent if own else frozenset()) - aside):
-        if not access.can_read(name):
-            raise NotPermitted(
-                f"{why} reads {args.connector} {obj} field {name!r}, which you may not read.",
-                hint="Drop that filter or grouping; my_permissions shows what you may read.",
-            )
+    name = withheld_status_field(cat, args.connector, obj, access)
+    if name is not None:
+        raise NotPermitted(
+            f"{why} reads {args.connector} {obj} field {name!r}, which you may not read.",
+            hint="Drop that filter or grouping; my_permissions shows what you may read.",
+        )
 
 
 async def search_people(ctx: ToolContext, args: SearchPeopleIn) -> SearchPage:

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field, JsonValue
 
 from mopsgate.crm.records import Activity, Campaign, ConsentState, Person, PersonList
+from mopsgate.governance.catalogue import Catalogue
 from mopsgate.governance.hygiene import clean_record, clean_text, injection_suspect
 from mopsgate.governance.pii import mask_arguments, mask_value
 from mopsgate.governance.policy import FieldAccess
@@ -85,6 +86,18 @@ def consent_out(state: ConsentState, access: FieldAccess) -> ConsentOut:
         if state.legal_basis and shown("legal_basis")
         else None,
     )
+
+
+def withheld_status_field(cat: Catalogue, conn: str, obj: str, access: FieldAccess) -> str | None:
+    """The first field a consent status of ``obj`` rests on (opt-out, suppression, legal basis;
+    not do-not-call or the evidence) that ``access`` may not read, or None: finding, counting
+    or listing people by their status would reveal it."""
+    own = cat.objects.get(conn, {}).get(obj)
+    aside = {cat.field_for(conn, obj, r) for r in ("do_not_call", "consent_evidence")}
+    for name in sorted((own.consent if own else frozenset()) - aside):
+        if not access.can_read(name):
+            return name
+    return None
 
 
 def clean_value(name: str, value: JsonValue, cleaned: list[Cleaned]) -> JsonValue:

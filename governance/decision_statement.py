@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,11 +24,32 @@ MAX_ANSWER = 200
 Verdict = Literal["approve", "reject"]
 
 
-class DecisionStatement(BaseModel):
+STATEMENT_AT = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$"
+
+
+class SignedStatement(BaseModel):
+    """What every statement a reviewer signs shares (decisions, exceptions, manifest changes):
+    its time as text, and its signed bytes under its own domain, so a signature over one kind
+    can never be passed off as another."""
+
+    domain: ClassVar[bytes]
+    at: str = Field(pattern=STATEMENT_AT)
+
+    @property
+    def time(self) -> datetime:
+        return datetime.fromisoformat(self.at)
+
+    def canonical(self) -> bytes:
+        """The exact bytes that are signed."""
+        return canonical_bytes(self.domain, self)
+
+
+class DecisionStatement(SignedStatement):
     """Every field is text, so the canonical form never depends on how a library serialises
     dates or numbers: a statement signed today still verifies with tomorrow's pydantic."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    domain: ClassVar[bytes] = DOMAIN
 
     v: Literal[1] = 1
     change_id: str = Field(min_length=1, max_length=64)
@@ -38,15 +59,6 @@ class DecisionStatement(BaseModel):
     reviewer: str = Field(min_length=1, max_length=100)
     note: str = Field(default="", max_length=MAX_NOTE)
     checklist: dict[str, str] = Field(default_factory=dict)
-    at: str = Field(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
-
-    @property
-    def time(self) -> datetime:
-        return datetime.fromisoformat(self.at)
-
-    def canonical(self) -> bytes:
-        """The exact bytes that are signed."""
-        return canonical_bytes(DOMAIN, self)
 
     def digest(self) -> bytes:
         """sha256 of :meth:`canonical`: what a passkey signs, as its WebAuthn challenge."""

@@ -19,14 +19,14 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import ClassVar, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.decision_proof import Ed25519Proof, ProofError, verify_ed25519
-from mopsgate.governance.decision_statement import canonical_bytes, statement_time
+from mopsgate.governance.decision_statement import SignedStatement, statement_time
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.public_keys import ed25519_fingerprint
 from mopsgate.governance.reviewer_proof import MAX_SKEW, declared_keys, key_owner
@@ -35,28 +35,20 @@ DOMAIN = b"mopsgate manifest change approval v1\n"
 # An approval is of a change about to be made; one older than this is not evidence that anyone
 # still wants it (the same edit made again months later needs approving again).
 VALID_FOR = timedelta(days=14)
-_AT = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$"
 _DIGEST = r"^[0-9a-f]{64}$"
 
 
-class ManifestApprovalStatement(BaseModel):
+class ManifestApprovalStatement(SignedStatement):
     """Every field is text, like a decision statement, so the signed bytes never depend on how
     a library serialises dates."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    domain: ClassVar[bytes] = DOMAIN
 
     v: Literal[1] = 1
     old_digest: str = Field(pattern=_DIGEST)
     new_digest: str = Field(pattern=_DIGEST)
     reviewer: str = Field(min_length=1, max_length=100)
-    at: str = Field(pattern=_AT)
-
-    @property
-    def time(self) -> datetime:
-        return datetime.fromisoformat(self.at)
-
-    def canonical(self) -> bytes:
-        return canonical_bytes(DOMAIN, self)
 
 
 class SignedManifestApproval(BaseModel):

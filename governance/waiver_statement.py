@@ -12,13 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict, Field
 
 from mopsgate.governance.decision_proof import Ed25519Proof
-from mopsgate.governance.decision_statement import canonical_bytes
+from mopsgate.governance.decision_statement import STATEMENT_AT, SignedStatement
 from mopsgate.governance.errors import NotPermitted
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.public_keys import ed25519_fingerprint, ed25519_raw
@@ -26,33 +26,25 @@ from mopsgate.governance.reviewer_proof import MAX_AGE, MAX_SKEW, declared_keys,
 
 DOMAIN = b"mopsgate exception statement v1\n"
 WaiverAction = Literal["grant", "revoke"]
-_AT = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$"
 
 
-class WaiverStatement(BaseModel):
+class WaiverStatement(SignedStatement):
     """Every field is text, like a decision statement, so the signed bytes never depend on how
     a library serialises dates."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    domain: ClassVar[bytes] = DOMAIN
 
     v: Literal[1] = 1
     action: WaiverAction
     exception_id: str = Field(min_length=1, max_length=64)
     use_case: str = Field(min_length=1, max_length=100)
     what: str = Field(min_length=1, max_length=200)
-    expires_at: str = Field(pattern=_AT)
+    expires_at: str = Field(pattern=STATEMENT_AT)
     ticket: str = Field(min_length=1, max_length=200)
     reason: str = Field(min_length=1, max_length=2000)
     reviewer: str = Field(min_length=1, max_length=100)
     manifest_digest: str = Field(pattern=r"^[0-9a-f]{64}$")
-    at: str = Field(pattern=_AT)
-
-    @property
-    def time(self) -> datetime:
-        return datetime.fromisoformat(self.at)
-
-    def canonical(self) -> bytes:
-        return canonical_bytes(DOMAIN, self)
 
 
 class SignedWaiver(BaseModel):

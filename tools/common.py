@@ -185,6 +185,7 @@ async def scanned_once(
     return await ctx.snapshots.result(
         kind,
         principal=ctx.principal,
+        use_case=ctx.use_case,
         query=query,
         rights=ctx.manifest,
         first_page=cursor is None,

@@ -7,7 +7,8 @@ into a fresh scan can skip or repeat a group. So:
 
 - a call WITHOUT a cursor always reads the vendors afresh, and its result is kept;
 - a call WITH a cursor pages through the kept result when it was computed for the same
-  principal, the same query and the same rights (the very manifest in force, exceptions
+  principal under the same use case (object rights follow the use case), the same query and
+  the same rights (the very manifest in force, exceptions
   included: rights that changed since mean a fresh read) at most ``SNAPSHOT_SECONDS`` ago;
   otherwise it reads afresh, as the first page did.
 
@@ -45,20 +46,21 @@ class Snapshots:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._kept: OrderedDict[tuple[str, str], _Kept] = OrderedDict()
+        self._kept: OrderedDict[tuple[str, str, str], _Kept] = OrderedDict()
 
     async def result(
         self,
         kind: type[T],
         *,
         principal: str,
+        use_case: str | None,
         query: Query,
         rights: object,
         first_page: bool,
         compute: Callable[[], Awaitable[T]],
     ) -> T:
         """The kept result for a later page of this query, else ``compute()`` (kept)."""
-        key = (principal, query_key(query))
+        key = (principal, use_case or "", query_key(query))
         kept = self._kept.get(key)
         now = self._clock()
         if (

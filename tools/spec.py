@@ -101,6 +101,7 @@ class KeptScans(Protocol):
         kind: type[Kept],
         *,
         principal: str,
+        use_case: str | None,
         query: Mapping[str, object],
         rights: object,
         first_page: bool,

@@ -101,6 +101,7 @@ async def test_a_kept_result_lasts_its_stated_time_for_its_own_query_and_rights(
         return await kept.result(
             str,
             principal=who,
+            use_case=kw.get("use_case"),
             query={"q": query},
             rights=kw.get("rights", rights),
             first_page=first,
@@ -111,6 +112,7 @@ async def test_a_kept_result_lasts_its_stated_time_for_its_own_query_and_rights(
     clock.advance(SNAPSHOT_SECONDS)
     assert await page("later", first=False) == "one"  # within the stated time: kept
     assert await page("other principal", first=False, who="b") == "other principal"
+    assert await page("other use case", first=False, use_case="x") == "other use case"
     assert await page("other query", first=False, query="r") == "other query"
     assert await page("other rights", first=False, rights=object()) == "other rights"
     assert await page("fresh", first=True) == "fresh"  # a first page never reuses
@@ -122,6 +124,7 @@ async def test_a_kept_result_lasts_its_stated_time_for_its_own_query_and_rights(
     assert computed == [
         "one",
         "other principal",
+        "other use case",
         "other query",
         "other rights",
         "fresh",

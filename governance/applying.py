@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from dataclasses import field as default
 from datetime import UTC, datetime
 
+import anyio
+
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import VendorError
 from mopsgate.governance import across
@@ -46,6 +48,7 @@ from mopsgate.governance.owner_targets import inactive_owners
 from mopsgate.governance.ports import AuditSink, ChangeStore
 from mopsgate.governance.progress import Progress, Steps
 from mopsgate.governance.record_locks import RecordLocks
+from mopsgate.governance.recovering import settle_cancelled
 
 
 def _refuse_if_review_overdue(manifest: Manifest, change: Change, now: datetime | None) -> None:
@@ -103,14 +106,17 @@ class Applier:
                 "and try again once it is approved.",
             )
         claimed = await self.store.claim_for_apply(change.id, nonce, now=now)
+        client_for = _client_for(client, clients)
         try:
-            client_for = _client_for(client, clients)
             steps = Steps(progress, work_units(claimed))
             # Re-read to write, one apply at a time per record.
             async with self.records.holding(_lock_keys(claimed)):
                 await self._refuse_if_drifted(client_for, claimed, manifest, steps)
                 return await write_change(self.store, client_for, claimed, steps)
-        finally:  # cancelled mid-write too: the change waits for recovery, unheld
+        except anyio.get_cancelled_exc_class():  # settled now, not at some later restart
+            await settle_cancelled(self.store, self.audit, claimed.id, client_for, caller)
+            raise
+        finally:  # let go only once settled (or left for start-up recovery)
             await self.store.end_apply(claimed.id)
 
     async def _refuse_if_drifted(

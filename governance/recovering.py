@@ -9,25 +9,40 @@ reviewed proposal (``propose_finish``). Nothing is written upstream here.
 
 A campaign trigger or schedule leaves no state to re-read, so its records stay unaccounted:
 guessing either way could email someone twice or never.
+
+The same settling runs at once, in the same process, when an apply is cancelled mid-write (the
+client gave up, or its connection dropped): :func:`settle_cancelled`. The process still holds the
+change's claim, so no other may be applying it, and the change does not sit ``applying`` in the
+queue until some restart.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+
+import anyio
 
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import VendorError
 from mopsgate.crm.records import RecordResult
 from mopsgate.governance import across
 from mopsgate.governance.apply_batches import after_image
+from mopsgate.governance.audit_chain import AuditEvent
+from mopsgate.governance.caller import Caller
 from mopsgate.governance.change_model import ChangeStatus
 from mopsgate.governance.change_rules import FinalStatus
-from mopsgate.governance.ports import ChangeStore
+from mopsgate.governance.ports import AuditSink, ChangeStore
 from mopsgate.governance.vendor_state import UNVERIFIABLE, written_now
 
+log = logging.getLogger("mopsgate.apply")
+
 WRITTEN = "verified_after_interruption"
+# How long a cancelled apply may spend re-reading what it left unaccounted, shielded from the
+# cancellation; past it the change stays ``applying`` for start-up recovery, as after a crash.
+SETTLE_SECONDS = 30.0
 NOT_WRITTEN = "not_written"
 
 
@@ -116,3 +131,45 @@ def _result(ref: str, written: bool) -> RecordResult:
         code=NOT_WRITTEN,
         message="re-read after the interrupted apply: does not hold the planned value",
     )
+
+
+def recovery_event(found: Recovery, reason: str, *, upstream_calls: int = 0) -> AuditEvent:
+    """The audit row of one settled change, at start-up or after a cancelled apply."""
+    return AuditEvent(
+        kind="recovery",
+        principal="(system)",
+        tool="apply_change",
+        connector=found.connector,
+        decision="n/a",
+        outcome="error" if found.error else "ok",
+        reason=reason,
+        change_id=found.change_id,
+        result_summary=found.summary,
+        upstream_calls=upstream_calls,
+    )
+
+
+async def settle_cancelled(
+    store: ChangeStore,
+    audit: AuditSink,
+    change_id: str,
+    client_for: Callable[[str], Connector],
+    caller: Caller,
+) -> None:
+    """Settle an apply cancelled after its claim, before the claim is let go: re-read what has
+    no recorded result and end the change ``applied`` or ``failed``, audited. Shielded from the
+    cancellation that brought it here, for at most :data:`SETTLE_SECONDS`; if it cannot finish
+    (the vendor does not answer, the database refuses) the change is left ``applying`` and the
+    next start-up's recovery settles it, exactly as after a crash."""
+    with anyio.move_on_after(SETTLE_SECONDS, shield=True):
+        try:
+            found = await recover_change(store, change_id, client_for)
+            log.warning("settled cancelled apply %s: %s", change_id, found.summary)
+            who = caller.principal or "an unnamed caller"
+            await audit.append(
+                recovery_event(found, f"settled at once: {who}'s apply was cancelled mid-write")
+            )
+        except Exception:
+            log.exception(
+                "could not settle the cancelled apply %s; start-up recovery will", change_id
+            )

@@ -20,7 +20,7 @@ from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.ports import AuditSink, ChangeStore
 from mopsgate.governance.proposing import Proposer
-from mopsgate.governance.recovering import recover_change
+from mopsgate.governance.recovering import recover_change, recovery_event
 from mopsgate.server.call_rate import CallRate
 from mopsgate.server.catalogue import catalogue_of
 from mopsgate.server.manifest_gate import storage_gate
@@ -171,20 +171,8 @@ class Runtime:
             with metering() as meter:
                 found = await recover_change(store, change_id, self.connectors.get)
             log.warning("recovered %s: %s", change_id, found.summary)
-            await self.audit().append(
-                AuditEvent(
-                    kind="recovery",
-                    principal="(system)",
-                    tool="apply_change",
-                    connector=found.connector,
-                    decision="n/a",
-                    outcome="error" if found.error else "ok",
-                    reason="start-up recovery of an apply interrupted mid-write",
-                    change_id=change_id,
-                    result_summary=found.summary,
-                    upstream_calls=meter.calls,
-                )
-            )
+            reason = "start-up recovery of an apply interrupted mid-write"
+            await self.audit().append(recovery_event(found, reason, upstream_calls=meter.calls))
 
     async def close(self) -> None:
         async with self._lock:

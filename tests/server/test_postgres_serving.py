@@ -1,7 +1,7 @@
 """One server on PostgreSQL as a user meets it: MOPSGATE_DATABASE_URL puts every call's audit
 row, the change and its approvals in the shared database (nothing in the state directory's
-SQLite file); propose → approve (CLI) → apply works as on SQLite; a cancelled apply lets go of
-its change's lock at once; and with a shared database the confirmation-token secret must be a
+SQLite file); propose → approve (CLI) → apply works as on SQLite; a cancelled apply is settled
+and lets go of its change's lock at once; and with a shared database the confirmation-token secret must be a
 shared file, or the server refuses to start."""
 
 from __future__ import annotations
@@ -89,14 +89,14 @@ def lock_is_free(url: str, change_id: str) -> bool:
         return False
 
 
-async def test_a_cancelled_apply_lets_go_of_its_lock_at_once(
+async def test_a_cancelled_apply_is_settled_and_lets_go_of_its_lock_at_once(
     connect, runtime: Runtime, settings: Settings, pg_url: str
 ):
     """An apply holds its change's advisory lock so that no other replica settles a change it
-    is still writing. Cancelled (the client gave up, or its connection dropped) it writes
-    nothing more, so it lets go then — it used to keep the lock until the process exited, and
-    no other replica could settle the change meanwhile. The change stays ``applying``, with
-    its cancelled row, for recovery."""
+    is still writing. Cancelled (the client gave up, or its connection dropped) it settles the
+    change itself, re-reading what has no result, and then lets go: it used to keep the lock
+    until the process exited, and later to leave the change ``applying`` for another replica's
+    recovery."""
     v = VENDORS["hubspot"]
     emu = runtime.connectors.emulator(v.name)
     refs = [v.ref(i) for i in subscribed_outside_list(v.list_idx, 2, start=40)]
@@ -121,10 +121,11 @@ async def test_a_cancelled_apply_lets_go_of_its_lock_at_once(
             while pg_rows(pg_url, rows) != [("cancelled",)]:
                 await anyio.sleep(0.02)
         assert lock_is_free(pg_url, change_id)  # while this server still runs
-        assert pg_rows(pg_url, "SELECT status FROM changes") == [("applying",)]
+        assert pg_rows(pg_url, "SELECT status FROM changes") == [("applied",)]
+        assert pg_rows(pg_url, "SELECT count(*) FROM audit_log WHERE kind = 'recovery'") == [(1,)]
         other = await open_storage(StorageConfig(pg_url))  # another replica, starting up
         try:
-            assert await other.changes.interrupted_ids() == [change_id]
+            assert await other.changes.interrupted_ids() == []  # nothing left to settle
         finally:
             await other.close()
     assert len(emu.core.write_requests) == 1

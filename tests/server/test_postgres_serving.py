@@ -1,8 +1,8 @@
 """One server on PostgreSQL as a user meets it: MOPSGATE_DATABASE_URL puts every call's audit
 row, the change and its approvals in the shared database (nothing in the state directory's
 SQLite file); propose → approve (CLI) → apply works as on SQLite; a cancelled apply is settled
-and lets go of its change's lock at once; and with a shared database the confirmation-token secret must be a
-shared file, or the server refuses to start."""
+and lets go of its change's lock at once; and with a shared database the confirmation-token
+secret must be a shared file, or the server refuses to start."""
 
 from __future__ import annotations
 

@@ -2,15 +2,15 @@
 
 Order is the point: frozen? → token genuine and bound to this change, principal and manifest?
 → approved? → atomic claim (spends the token) → re-read every target and refuse as stale if
-anything the plan saw has moved (consent included) → write through batch endpoints, recording
-each record's outcome durably before the next batch (``apply_writes``), so a crash or upstream
-failure leaves an exact account (``apply_failures``) and nothing is ever written twice.
+anything the plan saw has moved, consent included (``apply_drift``) → write through batch
+endpoints, recording each record's outcome durably before the next batch (``apply_writes``), so
+a crash or upstream failure leaves an exact account (``apply_failures``) and nothing is ever
+written twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass
 from dataclasses import field as default
 from datetime import UTC, datetime
@@ -20,7 +20,7 @@ import anyio
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import VendorError
 from mopsgate.governance import across
-from mopsgate.governance import planning as pl
+from mopsgate.governance.apply_drift import find_drift
 from mopsgate.governance.apply_writes import work_units, write_change
 from mopsgate.governance.audit_events import apply_intent_event
 from mopsgate.governance.cadence import APPLY_TOOL, cadence_refusal
@@ -28,23 +28,14 @@ from mopsgate.governance.cadence import RULE_ID as REVIEW_OVERDUE
 from mopsgate.governance.caller import Caller
 from mopsgate.governance.change_model import Change, ChangeStatus, utcnow
 from mopsgate.governance.confirm_token import Keyring, verify
-from mopsgate.governance.consent_floor import (
-    Block,
-    express_consent,
-    floor_blocks,
-    reading_consent,
-)
 from mopsgate.governance.errors import (
     ChangeRefused,
-    FloorViolation,
     NotPermitted,
     StaleChange,
     UpstreamFailure,
 )
-from mopsgate.governance.list_archive import list_drift
 from mopsgate.governance.manifest_load import digest_matches
 from mopsgate.governance.manifest_model import Manifest
-from mopsgate.governance.owner_targets import inactive_owners
 from mopsgate.governance.ports import AuditSink, ChangeStore
 from mopsgate.governance.progress import Progress, Steps
 from mopsgate.governance.record_locks import RecordLocks
@@ -199,72 +190,3 @@ def _client_for(
     if client is None:
         raise TypeError("apply needs client or clients")
     return lambda _name: client
-
-
-async def find_drift(
-    client: Connector, change: Change, manifest: Manifest, steps: Steps | None = None
-) -> list[str]:
-    """What moved since the plan, record by record and field by field. ``manifest`` is the one
-    the plan was made under (apply has checked its digest). ``steps`` hears of every batch
-    re-read."""
-    plan = change.plan
-    records = plan.effective_records
-    if plan.operation == "schedule_campaign":
-        return await _audience_drift(client, change, manifest)
-    if plan.operation == "archive_list":
-        return await list_drift(client, plan)
-    sending = plan.operation in ("trigger_campaign", "add_to_list")
-    with reading_consent(client.name, f"{len(records)} people") if sending else nullcontext():
-        people = await pl.read_people(
-            client, [r.ref for r in records], steps, "re-reading before the apply"
-        )
-    members = (
-        await pl.list_member_refs(client, str(plan.target))
-        if plan.operation in ("add_to_list", "remove_from_list")
-        else None
-    )
-    statuses = (
-        await pl.campaign_statuses(client, str(plan.target))
-        if plan.operation == "set_campaign_status"
-        else None
-    )
-    blocks: dict[str, Block] = {}  # who the floor now blocks from this send
-    if plan.operation == "trigger_campaign":
-        blocks = await floor_blocks(client, people.values(), express_consent(manifest, client.name))
-    elif plan.operation == "add_to_list":
-        _, blocks = await pl.send_list_floor(client, manifest, str(plan.target), people.values())
-    out: list[str] = []
-    for rec in records:
-        person = people.get(rec.ref)
-        if person is None:
-            out.append(f"{rec.ref} no longer exists")
-            continue
-        for field, before in rec.before.items():
-            now_value = (
-                rec.ref in members
-                if field == pl.MEMBER and members is not None
-                else statuses.get(rec.ref)
-                if field == pl.STATUS and statuses is not None
-                else person.fields.get(field)
-            )
-            if now_value != before:
-                out.append(f"{rec.ref} {field} was {before!r} at plan time, is now {now_value!r}")
-        if why := blocks.get(rec.ref):
-            out.append(f"{rec.ref} is now {why[1]} (consent re-checked at apply)")
-    if plan.operation == "update_fields":
-        out += await inactive_owners(client, change, manifest)
-    return out
-
-
-async def _audience_drift(client: Connector, change: Change, manifest: Manifest) -> list[str]:
-    campaign = await client.get_campaign(str(change.plan.target))
-    try:
-        with reading_consent(client.name, f"the audience of {campaign.name!r}"):
-            people = await pl.schedule_audience(client, campaign)
-    except FloorViolation as exc:
-        return [exc.message.rstrip(".")]
-    blocks = await floor_blocks(client, people.values(), express_consent(manifest, client.name))
-    return [
-        f"{ref} in the audience is now {why[1]} (consent re-checked at apply)"
-        for ref, why in sorted(blocks.items())
-    ]

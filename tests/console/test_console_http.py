@@ -1,16 +1,16 @@
 """The review console over plain HTTP (no browser): its walls, pages and decisions, with each
 reviewer's passkey in software. The browser tests (test_console_browser.py) drive the same
-flows through Chromium; these always run, with or without it."""
+flows through Chromium; these always run, with or without it. Tests that assert only about
+their own change share one console (``shared_site``, ``shared_lead``: conftest.py); those that
+count what the console did, or change what it reads, have their own (``site``, ``lead``)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import httpx
-import pytest
 from typer.testing import CliRunner
 from webauthn.helpers import base64url_to_bytes
 
@@ -28,27 +28,13 @@ from tests.support.reviewers import SoftPasskey
 NEWSLETTER = mk.list_ref(0)
 
 
-@pytest.fixture
-def site(settings: Settings) -> Iterator[Site]:
-    with console_site(settings) as running:
-        yield running
-
-
-@pytest.fixture
-def lead(site: Site) -> Iterator[Reviewer]:
-    reviewer = Reviewer(site, site.passkeys["mops-lead"])
-    assert reviewer.log_in("mops-lead").status_code == 200
-    yield reviewer
-    reviewer.close()
-
-
 def add_to_newsletter(site: Site, n: int = 3) -> dict[str, Any]:
     refs = [mk.lead_ref(i) for i in people("subscribed", n, not_in=0)]
     return propose(site.runtime, "propose_add_to_list", list_ref=NEWSLETTER, person_refs=refs)
 
 
-def test_every_page_has_the_walls(site: Site) -> None:
-    page = httpx.get(f"{site.base}/login")
+def test_every_page_has_the_walls(shared_site: Site) -> None:
+    page = httpx.get(f"{shared_site.base}/login")
     csp = page.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "default-src 'none'" in csp
     assert "frame-ancestors 'none'" in csp
@@ -56,12 +42,12 @@ def test_every_page_has_the_walls(site: Site) -> None:
     cookie = page.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
     assert not re.search(r"<script(?![^>]*src=\"/static/console\.js\")", page.text)
-    assert "https://" not in page.text and "http://" not in page.text.replace(site.base, "")
-    wrong_host = httpx.get(f"{site.base}/login", headers={"Host": "evil.example:80"})
+    assert "https://" not in page.text and "http://" not in page.text.replace(shared_site.base, "")
+    wrong_host = httpx.get(f"{shared_site.base}/login", headers={"Host": "evil.example:80"})
     assert wrong_host.status_code == 400
 
 
-def test_mcp_bearer_tokens_are_never_accepted(site: Site) -> None:
+def test_mcp_bearer_tokens_are_never_accepted(shared_site: Site) -> None:
     created = CliRunner().invoke(
         app,
         [
@@ -70,29 +56,31 @@ def test_mcp_bearer_tokens_are_never_accepted(site: Site) -> None:
             "--principal",
             "assistant",
             "--manifest",
-            str(site.settings.manifest_path),
+            str(shared_site.settings.manifest_path),
             "--home",
-            str(site.settings.home),
+            str(shared_site.settings.home),
         ],
     )
     token = created.output.strip().splitlines()[-1]
     for path in ("/queue", "/login"):
-        answer = httpx.get(f"{site.base}{path}", headers={"Authorization": f"Bearer {token}"})
+        answer = httpx.get(
+            f"{shared_site.base}{path}", headers={"Authorization": f"Bearer {token}"}
+        )
         assert answer.status_code == 401
         assert "does not accept bearer tokens" in answer.text
 
 
-def test_pages_need_a_login(site: Site) -> None:
+def test_pages_need_a_login(shared_site: Site) -> None:
     for path in ("/queue", "/history", "/changes/chg_000000000000"):
-        answer = httpx.get(f"{site.base}{path}", follow_redirects=False)
+        answer = httpx.get(f"{shared_site.base}{path}", follow_redirects=False)
         assert answer.status_code == 303 and answer.headers["location"] == "/login"
 
 
-def test_the_change_page_says_what_things_are(site: Site, lead: Reviewer) -> None:
-    plan = add_to_newsletter(site)
-    queue = lead.page("/queue")
+def test_the_change_page_says_what_things_are(shared_site: Site, shared_lead: Reviewer) -> None:
+    plan = add_to_newsletter(shared_site)
+    queue = shared_lead.page("/queue")
     assert plan["change_id"] in queue.text
-    page = lead.page(f"/changes/{plan['change_id']}")
+    page = shared_lead.page(f"/changes/{plan['change_id']}")
     assert page.status_code == 200
     assert "Newsletter - Monthly" in page.text
     assert "Feeds email sends" in page.text and "Monthly Newsletter" in page.text
@@ -100,7 +88,7 @@ def test_the_change_page_says_what_things_are(site: Site, lead: Reviewer) -> Non
     assert "campaign-ops" in page.text and "Data Protection Officer" in page.text
     # mops-lead's PII rights are masked (the default): names and emails come masked.
     assert re.search(r"[A-Z]\*\*\* &lt;[a-z0-9]\*\*\*@", page.text), page.text[:3000]
-    row = [r for r in audit_rows(site.settings) if r["tool"] == "console view"][-1]
+    row = [r for r in audit_rows(shared_site.settings) if r["tool"] == "console view"][-1]
     assert row["principal"] == "mops-lead" and "3 people shown (masked)" in row["result_summary"]
 
 
@@ -149,30 +137,30 @@ def test_names_from_the_crm_are_spelled_out(site: Site, lead: Reviewer) -> None:
     assert "\u202e" not in page and "<b>trusted</b>" not in page
 
 
-def test_reviewers_notes_are_spelled_out_too(site: Site, lead: Reviewer) -> None:
+def test_reviewers_notes_are_spelled_out_too(shared_site: Site, shared_lead: Reviewer) -> None:
     """A reviewer's note is shown to the next reviewer: it must not reorder what they read."""
-    plan = add_to_newsletter(site)
-    done = lead.decide(str(plan["change_id"]), "approve", "ok \u202eDEVORPPA")
+    plan = add_to_newsletter(shared_site)
+    done = shared_lead.decide(str(plan["change_id"]), "approve", "ok \u202eDEVORPPA")
     assert done.status_code == 200, done.text
-    page = lead.page(f"/changes/{plan['change_id']}").text
+    page = shared_lead.page(f"/changes/{plan['change_id']}").text
     assert "ok &lt;U+202E&gt;DEVORPPA" in page and "\u202e" not in page
 
 
-def test_forms_keep_their_origin(site: Site) -> None:
+def test_forms_keep_their_origin(shared_site: Site) -> None:
     """With no-referrer, Chromium posts forms with ``Origin: null`` and the origin check
     refuses them (log out, the no-JavaScript decision); same-origin keeps the origin."""
-    page = httpx.get(f"{site.base}/login")
+    page = httpx.get(f"{shared_site.base}/login")
     assert page.headers["referrer-policy"] == "same-origin"
 
 
-def test_queue_filters(site: Site, lead: Reviewer) -> None:
-    plan = add_to_newsletter(site)
-    assert plan["change_id"] in lead.page("/queue?risk=audience&connector=marketo").text
-    assert plan["change_id"] not in lead.page("/queue?risk=send").text
-    assert plan["change_id"] not in lead.page("/queue?connector=hubspot").text
-    assert plan["change_id"] not in lead.page("/queue?requester=analyst").text
-    assert plan["change_id"] in lead.page("/queue?age=1h").text
-    assert plan["change_id"] not in lead.page("/queue?age=old").text
+def test_queue_filters(shared_site: Site, shared_lead: Reviewer) -> None:
+    plan = add_to_newsletter(shared_site)
+    assert plan["change_id"] in shared_lead.page("/queue?risk=audience&connector=marketo").text
+    assert plan["change_id"] not in shared_lead.page("/queue?risk=send").text
+    assert plan["change_id"] not in shared_lead.page("/queue?connector=hubspot").text
+    assert plan["change_id"] not in shared_lead.page("/queue?requester=analyst").text
+    assert plan["change_id"] in shared_lead.page("/queue?age=1h").text
+    assert plan["change_id"] not in shared_lead.page("/queue?age=old").text
 
 
 def test_a_passkey_signed_approval_is_recorded_and_verifies(site: Site, lead: Reviewer) -> None:
@@ -189,51 +177,62 @@ def test_a_passkey_signed_approval_is_recorded_and_verifies(site: Site, lead: Re
     assert plan["change_id"] in lead.page("/history").text
 
 
-def test_console_and_review_show_say_the_same_about_approvals(site: Site, lead: Reviewer) -> None:
-    change_id = str(add_to_newsletter(site)["change_id"])
-    where = ["--manifest", str(site.settings.manifest_path), "--home", str(site.settings.home)]
+def test_console_and_review_show_say_the_same_about_approvals(
+    shared_site: Site, shared_lead: Reviewer
+) -> None:
+    change_id = str(add_to_newsletter(shared_site)["change_id"])
+    where = [
+        "--manifest",
+        str(shared_site.settings.manifest_path),
+        "--home",
+        str(shared_site.settings.home),
+    ]
 
     def both_say(text: str) -> None:
-        page = lead.page(f"/changes/{change_id}").text
+        page = shared_lead.page(f"/changes/{change_id}").text
         assert f'<p id="approval-summary"><strong>{text}.</strong></p>' in page
         shown = CliRunner().invoke(app, ["review", "show", change_id, *where])
         assert shown.exit_code == 0 and f"{text}." in shown.output, shown.output
 
     both_say("Needs 1 more approval; no approvals yet")
-    assert lead.decide(change_id, "approve", "fine").status_code == 200
+    assert shared_lead.decide(change_id, "approve", "fine").status_code == 200
     both_say("Approved by 1 of 1 required reviewers — ready to apply")
 
 
-def test_refusals_are_audited_and_change_nothing(site: Site, lead: Reviewer) -> None:
+def test_refusals_are_audited_and_change_nothing(shared_site: Site, shared_lead: Reviewer) -> None:
     plan = propose(
-        site.runtime,
+        shared_site.runtime,
         "propose_trigger_campaign",
         campaign_ref=WELCOME_TRIGGER,
         person_refs=[mk.lead_ref(i) for i in people("subscribed", 2)],
     )
     change_id = str(plan["change_id"])
-    no_reason = lead.decide(change_id, "reject", "")
+    no_reason = shared_lead.decide(change_id, "reject", "")
     assert no_reason.status_code == 400 and "needs a reason" in no_reason.json()["error"]
     # A form post without the CSRF token, with a wrong one, and without a session: 403.
     base = f"/changes/{change_id}/decide/options"
-    assert lead.http.post(base, data={"decision": "approve"}).status_code == 403
-    assert lead.http.post(base, data={"decision": "approve", "csrf": "x"}).status_code == 403
-    assert httpx.post(f"{site.base}{base}", data={"decision": "approve"}).status_code == 403
-    assert lead.http.post("/freeze", data={"reason": "x"}).status_code == 403
-    refused = [r for r in audit_rows(site.settings) if r["tool"] == "review reject"]
+    assert shared_lead.http.post(base, data={"decision": "approve"}).status_code == 403
+    assert shared_lead.http.post(base, data={"decision": "approve", "csrf": "x"}).status_code == 403
+    assert httpx.post(f"{shared_site.base}{base}", data={"decision": "approve"}).status_code == 403
+    assert shared_lead.http.post("/freeze", data={"reason": "x"}).status_code == 403
+    refused = [r for r in audit_rows(shared_site.settings) if r["tool"] == "review reject"]
     assert refused[-1]["outcome"] == "refused"
-    assert refused[-1]["use_case"] == stored_change(site.settings, change_id).use_case is not None
-    assert stored_change(site.settings, change_id).status is ChangeStatus.PROPOSED
+    assert (
+        refused[-1]["use_case"]
+        == stored_change(shared_site.settings, change_id).use_case
+        is not None
+    )
+    assert stored_change(shared_site.settings, change_id).status is ChangeStatus.PROPOSED
 
 
-def test_freeze_needs_the_entitlement(site: Site, lead: Reviewer) -> None:
-    answer = lead.http.post("/freeze", data={"csrf": lead.csrf, "reason": "incident"})
+def test_freeze_needs_the_entitlement(shared_site: Site, shared_lead: Reviewer) -> None:
+    answer = shared_lead.http.post("/freeze", data={"csrf": shared_lead.csrf, "reason": "incident"})
     assert answer.status_code == 403 and "may_freeze" in answer.text
-    rows = [r for r in audit_rows(site.settings) if r["tool"] == "freeze"]
+    rows = [r for r in audit_rows(shared_site.settings) if r["tool"] == "freeze"]
     assert rows[-1]["outcome"] == "refused"
 
 
-def test_an_invite_enrols_a_passkey_once(site: Site) -> None:
+def test_an_invite_enrols_a_passkey_once(shared_site: Site) -> None:
     result = CliRunner().invoke(
         app,
         [
@@ -242,21 +241,21 @@ def test_an_invite_enrols_a_passkey_once(site: Site) -> None:
             "--reviewer",
             "compliance",
             "--manifest",
-            str(site.settings.manifest_path),
+            str(shared_site.settings.manifest_path),
             "--home",
-            str(site.settings.home),
+            str(shared_site.settings.home),
         ],
     )
     assert result.exit_code == 0, result.output
     link = re.search(r"http://localhost:\d+/enrol/(\S+)", result.output)
     assert link is not None
-    newcomer = Reviewer(site, SoftPasskey(credential_id=b"new-device-credential", seed=99))
+    newcomer = Reviewer(shared_site, SoftPasskey(credential_id=b"new-device-credential", seed=99))
     path = f"/enrol/{link.group(1)}"
     assert _register(newcomer, path).status_code == 200
     shown = newcomer.page("/enrol/done").text
     assert "[[reviewers.compliance.passkeys]]" in shown and newcomer.passkey.id in shown
     assert "Invite not usable" in newcomer.page(path).text  # single use
-    rows = [r for r in audit_rows(site.settings) if r["kind"] == "enrolment"]
+    rows = [r for r in audit_rows(shared_site.settings) if r["kind"] == "enrolment"]
     assert [r["tool"] for r in rows][-3:] == ["reviewer invite", "console enrol", "console enrol"]
     assert rows[-1]["outcome"] == "refused"
     newcomer.close()

@@ -14,10 +14,8 @@ import httpx
 from mopsgate.governance.change_model import ChangeStatus
 from tests.conftest import audit_rows
 from tests.console.support import Reviewer, Site
-from tests.console.test_console_http import add_to_newsletter, lead, site
+from tests.console.test_console_http import add_to_newsletter
 from tests.support.changes import stored_change
-
-__all__ = ["lead", "site"]  # fixtures
 
 
 def started(lead: Reviewer, change_id: str) -> httpx.Response:

@@ -14,7 +14,9 @@ import json
 import os
 import re
 import stat
+import threading
 import tomllib
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -211,11 +213,13 @@ def _toml_value(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not a TOML value")
 
 
-def _validate_model(data: dict[str, Any], out: _Collector) -> Manifest | None:
+def _validate_model(
+    data: dict[str, Any], out: _Collector, model: type[Manifest]
+) -> Manifest | None:
     """Strictly, in JSON mode (catalogue M-06): ``"100"``, ``true`` or ``1.0`` where a count
     belongs is reported, never coerced, while arrays still fill the model's tuples."""
     try:
-        return Manifest.model_validate_json(json.dumps(data, default=_toml_value), strict=True)
+        return model.model_validate_json(json.dumps(data, default=_toml_value), strict=True)
     except ValidationError as exc:
         known = _model_keys()
         for err in exc.errors():
@@ -239,7 +243,40 @@ def _validate_model(data: dict[str, Any], out: _Collector) -> Manifest | None:
         return None
 
 
+# (text, catalogue id, model) -> (the catalogue, so the id stays its own; the manifest loaded)
+_LOADED: OrderedDict[tuple[str, int, type[Manifest]], tuple[Catalogue, Manifest]] = OrderedDict()
+_LOADED_KEEP = 16
+_LOADED_LOCK = threading.Lock()
+
+
 def load_manifest_text(text: str, source_name: str, catalogue: Catalogue) -> Manifest:
+    """The manifest this text describes, checked against the catalogue.
+
+    A valid text already loaded in this process against the same catalogue gives the manifest
+    loaded then, whatever file it came from (the name only ever appears in problems): a server
+    reads its file at start-up and again when storage opens, a CLI command often twice, and
+    every in-memory runtime of a test run the same text, while a load costs ~10 ms of
+    validation and checks. Sharing is safe because a loaded manifest is frozen and what it
+    memoises (its compiled policy, its decisions) follows from its text and catalogue alone.
+    A text with problems is read again each time (errors are not kept). The model class is part
+    of the key: a text is only shared as the model it was validated into."""
+    key = (text, id(catalogue), Manifest)
+    with _LOADED_LOCK:
+        hit = _LOADED.get(key)
+        if hit is not None:
+            _LOADED.move_to_end(key)
+            return hit[1]
+    manifest = _load_text(text, source_name, catalogue, Manifest)
+    with _LOADED_LOCK:
+        _LOADED[key] = (catalogue, manifest)
+        while len(_LOADED) > _LOADED_KEEP:
+            _LOADED.popitem(last=False)
+    return manifest
+
+
+def _load_text(
+    text: str, source_name: str, catalogue: Catalogue, model: type[Manifest]
+) -> Manifest:
     out = _Collector(text, source_name)
     data = _parse(text, out)
     manifest = None
@@ -247,7 +284,7 @@ def load_manifest_text(text: str, source_name: str, catalogue: Catalogue) -> Man
     if data is not None:
         digest = data_digest(data)  # before anything is stripped: what the file says
         _strip_forbidden(data, (), out)
-        manifest = _validate_model(data, out)
+        manifest = _validate_model(data, out, model)
     if manifest is not None:
         manifest.bind(catalogue, digest)
         run_checks(manifest, catalogue, out.add)

@@ -12,6 +12,7 @@ from functools import cache
 from mopsgate.connectors.capabilities import capabilities_of
 from mopsgate.connectors.schema import OTHER_OBJECTS, PERSON_OBJECTS
 from mopsgate.governance.catalogue import Catalogue, ObjectFields
+from mopsgate.governance.risk import RiskClass
 from mopsgate.tools.spec import ConnectorNeed, Spec
 
 
@@ -25,8 +26,14 @@ def build_catalogue() -> Catalogue:
 
 def catalogue_of(tools: Iterable[Spec]) -> Catalogue:
     """The catalogue of these tools: only their names, risk classes and connector needs are
-    read, so the stand-ins of a remembered listing (``tool_index.py``) serve as well."""
-    tools = list(tools)
+    read, so the stand-ins of a remembered listing (``tool_index.py``) serve as well. The same
+    tools give the same catalogue object, so that a manifest text loaded against it once is
+    not loaded again (``manifest_load.load_manifest_text``)."""
+    return _catalogue(tuple((s.name, s.risk, s.needs) for s in tools))
+
+
+@cache
+def _catalogue(tools: tuple[tuple[str, RiskClass, ConnectorNeed], ...]) -> Catalogue:
     objects: dict[str, dict[str, ObjectFields]] = {}
     for connector, persons in PERSON_OBJECTS.items():
         objs: dict[str, ObjectFields] = {}
@@ -42,10 +49,10 @@ def catalogue_of(tools: Iterable[Spec]) -> Catalogue:
             objs[obj] = ObjectFields(fields=frozenset())
         objects[connector] = objs
     return Catalogue(
-        tools={spec.name: spec.risk for spec in tools},
+        tools={name: risk for name, risk, _ in tools},
         objects=objects,
         connectorless_tools=frozenset(
-            spec.name for spec in tools if spec.needs is not ConnectorNeed.ARGUMENT
+            name for name, _, needs in tools if needs is not ConnectorNeed.ARGUMENT
         ),
         list_objects={c: frozenset(capabilities_of(c).list_objects) for c in PERSON_OBJECTS},
         person_objects={c: tuple(persons) for c, persons in PERSON_OBJECTS.items()},

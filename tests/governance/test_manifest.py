@@ -341,3 +341,18 @@ def test_bad_not_send_list_declarations_are_rejected_with_their_line(
 def test_a_list_declared_twice_is_rejected() -> None:
     text = edit('environment = "sandbox"\n', DECLARED + DECLARED.split("\n", 1)[1])
     assert any("'marketo:list:1003' is declared twice" in p.message for p in problems(text))
+
+
+def test_a_text_loaded_again_is_the_manifest_loaded_then_but_problems_name_their_file():
+    """A server loads its file at start-up and again when storage opens, and a test run loads
+    the same text hundreds of times: a valid text is validated once per process. A text with
+    problems is checked every time, so each refusal names the file it came from."""
+    text = (ROOT / "permissions.toml").read_text()
+    first = load_manifest_text(text, "a/permissions.toml", CAT)
+    assert load_manifest_text(text, "b/permissions.toml", CAT) is first
+    assert load_manifest_text(text + "\n", "a/permissions.toml", CAT) is not first
+    bad = text + '\n[connectors.marketoo]\nenvironment = "sandbox"\n'
+    for name in ("a/permissions.toml", "b/permissions.toml"):
+        with pytest.raises(ManifestError) as exc:
+            load_manifest_text(bad, name, CAT)
+        assert exc.value.problems and {p.path for p in exc.value.problems} == {name}

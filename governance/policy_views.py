@@ -193,8 +193,13 @@ def approval_requirement(
 
 def record_cap(manifest: Manifest, principal: str, connector: str, risk: RiskClass) -> int:
     """Most records one change of this class may touch; 0 when the principal cannot propose it.
-    When several rules grant it the smallest cap wins."""
+    When several rules grant it the smallest cap wins. Kept with the compiled manifest: every
+    listing says each proposal tool's caps, and every proposal checks its own."""
     comp = compiled(manifest)
+    key = ("record_cap", principal, connector, risk)
+    hit = comp.views.get(key)
+    if isinstance(hit, int):
+        return hit
     default = DEFAULT_RECORD_CAP
     if manifest.environment(connector) == "production":
         default //= 2
@@ -204,7 +209,8 @@ def record_cap(manifest: Manifest, principal: str, connector: str, risk: RiskCla
         if proposes(rule, risk, manifest.catalogue.tools)
         and reaches(rule, risk, connector, manifest)
     ]
-    return min(caps) if caps else 0
+    comp.views[key] = cap = min(caps) if caps else 0
+    return cap
 
 
 def _fields_summary(manifest: Manifest, principal: str, connector: str, tool: str) -> str:

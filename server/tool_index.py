@@ -36,7 +36,13 @@ FILE_NAME = "tool-schemas.json"  # in the state directory, shared with tool_sche
 def source_stamp(root: Path = PACKAGE) -> str:
     """What the remembered listing was taken from: every module's path, size and mtime (an
     edit, a checkout or a reinstall changes it), and the pydantic version (it writes the
-    schemas). Cheap: one stat per module, no module read."""
+    schemas). One stat per module, no module read, taken once per process: the tools this
+    process runs are the ones it imported, whatever is edited on disk later."""
+    return _stamp(root)
+
+
+@cache
+def _stamp(root: Path) -> str:
     digest = hashlib.sha256(f"pydantic {pydantic.VERSION}".encode())
     for folder, dirs, files in os.walk(root, followlinks=True):
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
@@ -130,7 +136,7 @@ def startup_specs(home: Path | None) -> dict[str, Spec]:
             stored = json.loads((home / FILE_NAME).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             stored = None
-        found = _indexed(stored, source_stamp())
+        found = _indexed(stored, source_stamp()) if stored is not None else None
         if found is not None:
             return found
     return dict(_real_specs())

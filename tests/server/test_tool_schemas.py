@@ -17,6 +17,7 @@ from mcp import Client
 
 from mopsgate.server.app import Runtime, build_runtime, build_server
 from mopsgate.server.settings import Settings
+from mopsgate.server.tool_schemas import generate, schema_nodes
 from mopsgate.tools.registry import all_specs
 
 CHILD_MAPS = ("properties", "$defs", "definitions", "patternProperties")
@@ -88,3 +89,22 @@ async def test_every_node_of_every_tool_schema_has_a_type(settings: Settings):
     ]
     assert problems == []
     assert all(t.output_schema for t in tools)
+
+
+def test_the_published_schemas_carry_nothing_made_up():
+    """No title pydantic makes up ("Person Refs" over person_refs, a class name over a model),
+    and an output's optional plain value is one node with a type list rather than an anyOf of
+    two: every session lists the tools, and a client compiles each output schema it uses at a
+    cost per node. Inputs keep anyOf, which every model API reads."""
+    published = generate(list(all_specs().values()))
+    titled = [
+        name
+        for name, pair in published.items()
+        for schema in pair
+        for node in schema_nodes(schema)
+        if "title" in node
+    ]
+    assert titled == []
+    inputs, outputs = published["propose_add_to_list"]
+    assert outputs["properties"]["target"] == {"type": ["string", "null"]}
+    assert [b.get("type") for b in inputs["properties"]["use_case"]["anyOf"]] == ["string", "null"]

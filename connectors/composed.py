@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import ClassVar, TypeVar
 
 from mopsgate.connectors.http import VendorHTTP, restrict_hosts
@@ -42,6 +43,13 @@ from mopsgate.crm.records import (
 from mopsgate.crm.refs import make_ref
 
 C = TypeVar("C", bound="ComposedConnector")
+
+
+@cache
+def _field_of(connector: str, obj: str, role: str) -> str | None:
+    """The field holding ``role`` on the object (looked up once: a scan asks per record)."""
+    spec = next((s for s in PERSON_OBJECTS[connector][obj] if s.role == role), None)
+    return spec.name if spec is not None else None
 
 
 def restricted(client: C, env: Mapping[str, str]) -> C:
@@ -82,8 +90,8 @@ class ComposedConnector:
         await self.http.aclose()
 
     def role_value(self, person: Person, role: str) -> object:
-        spec = next((s for s in PERSON_OBJECTS[self.name][person.object] if s.role == role), None)
-        return person.fields.get(spec.name) if spec is not None else None
+        name = _field_of(self.name, person.object, role)
+        return person.fields.get(name) if name is not None else None
 
     def common_value(self, person: Person, role: str) -> object:
         value = self.role_value(person, role)

@@ -3,6 +3,7 @@ suppression and legal basis) the same way for every client and every emulator.""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from mopsgate.connectors.schema import PERSON_OBJECTS
@@ -25,22 +26,18 @@ def consent_from_fields(connector: str, obj: str, fields: dict[str, Any]) -> Con
     Unknown consent (no legal basis recorded) is its own status: the floor treats it like an
     opt-out for sends, but reporting must be able to tell the two apart.
     """
-    specs = PERSON_OBJECTS[connector][obj]
+    consent_fields, sources = _consent_fields(connector, obj)
     by_role: dict[str, Any] = {}
     evidence: dict[str, Any] = {}
     reasons: list[str] = []
-    sources: dict[str, list[str]] = {}
-    for spec in specs:
-        if spec.consent:
-            value = fields.get(spec.name)
-            evidence[spec.name] = value
-            by_role.setdefault(spec.role, value)
-            if (part := _PART.get(spec.role)) is not None:
-                sources.setdefault(part, []).append(spec.name)
-            if spec.role in ("suppressed", "none") and value is True:
-                reasons.append(spec.name)
-            if spec.role == "suppression_reason" and value:
-                reasons.append(f"{spec.name}={value}")
+    for name, role in consent_fields:
+        value = fields.get(name)
+        evidence[name] = value
+        by_role.setdefault(role, value)
+        if role in ("suppressed", "none") and value is True:
+            reasons.append(name)
+        if role == "suppression_reason" and value:
+            reasons.append(f"{name}={value}")
     opt_out = by_role.get("email_opt_out")
     legal_basis = by_role.get("legal_basis")
     suppressed = bool(reasons)
@@ -63,5 +60,19 @@ def consent_from_fields(connector: str, obj: str, fields: dict[str, Any]) -> Con
         suppression_reasons=reasons,
         legal_basis=legal_basis if isinstance(legal_basis, str) else None,
         evidence=evidence,
-        sources=sources,
+        sources=sources,  # validation copies it: no verdict shares the cached one
     )
+
+
+@cache
+def _consent_fields(
+    connector: str, obj: str
+) -> tuple[tuple[tuple[str, str], ...], dict[str, list[str]]]:
+    """The object's consent fields with their roles, in table order, and per part of the
+    verdict the fields it is derived from: decided once, as every record read asks."""
+    fields = tuple((s.name, s.role) for s in PERSON_OBJECTS[connector][obj] if s.consent)
+    sources: dict[str, list[str]] = {}
+    for name, role in fields:
+        if (part := _PART.get(role)) is not None:
+            sources.setdefault(part, []).append(name)
+    return fields, sources

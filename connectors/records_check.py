@@ -15,6 +15,7 @@ holds the same record twice is refused by :func:`unique`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import cache
 from typing import Any
 
 from mopsgate.connectors.consent import consent_from_fields
@@ -38,24 +39,37 @@ _ACCEPTS: dict[FieldType, tuple[type, ...]] = {
 }
 
 
+@cache
+def _plan(vendor: str, obj: str) -> tuple[tuple[str, FieldType, frozenset[type]], ...]:
+    """Each field of the object with its type and the value types it accepts as they are:
+    decided once, since every record of every scan asks. A value of any other type (a
+    subclass, a bool where a number is due) takes the full check in ``_accepts``."""
+    return tuple(
+        (spec.name, spec.type, frozenset(_ACCEPTS[spec.type]))
+        for spec in PERSON_OBJECTS[vendor][obj]
+    )
+
+
+def _accepts(type_: FieldType, value: object) -> bool:
+    accepted = _ACCEPTS[type_]
+    return isinstance(value, accepted) and (not isinstance(value, bool) or bool in accepted)
+
+
 def checked_person(vendor: str, obj: str, native_id: object, fields: Mapping[str, Any]) -> Person:
     """The record as a :class:`Person`, or ``MalformedResponse`` if it drifted from the schema."""
     if isinstance(native_id, bool) or not isinstance(native_id, str | int) or native_id == "":
         raise MalformedResponse(vendor, f"answered a {obj} record without an id")
     ref = make_ref(vendor, obj, native_id)
     kept: dict[str, Any] = {}
-    for spec in PERSON_OBJECTS[vendor][obj]:
-        value = fields.get(spec.name)
-        accepted = _ACCEPTS[spec.type]
-        if value is not None and (
-            not isinstance(value, accepted) or (isinstance(value, bool) and bool not in accepted)
-        ):
+    for name, type_, exact in _plan(vendor, obj):
+        value = fields.get(name)
+        if value is not None and type(value) not in exact and not _accepts(type_, value):
             raise MalformedResponse(
                 vendor,
-                f"answered {ref} with {spec.name} as {type(value).__name__} where the schema "
-                f"has {spec.type}",
+                f"answered {ref} with {name} as {type(value).__name__} where the schema "
+                f"has {type_}",
             )
-        kept[spec.name] = value
+        kept[name] = value
     return Person(ref=ref, object=obj, fields=kept, consent=consent_from_fields(vendor, obj, kept))
 
 

@@ -46,6 +46,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.errors import VendorError
@@ -148,6 +149,15 @@ def normalise_email(raw: str) -> str | None:
     local, at, domain = raw.strip().rpartition("@")
     if not at or not _LOCAL.fullmatch(local) or not domain:
         return None
+    ascii_domain = _ascii_domain(domain)
+    return None if ascii_domain is None else f"{local.lower()}@{ascii_domain}"
+
+
+@lru_cache(maxsize=4096)
+def _ascii_domain(domain: str) -> str | None:
+    """A domain as the floor matches it (IDNA, lower case), or None when it is no domain.
+    Kept per domain: a whole-database read normalises thousands of addresses on a few hundred
+    domains, and the IDNA codec is most of what normalising costs."""
     try:
         ascii_domain = domain.encode("idna").decode("ascii").lower()
     except UnicodeError:
@@ -155,7 +165,7 @@ def normalise_email(raw: str) -> str | None:
     labels = ascii_domain.split(".")
     if len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
         return None
-    return f"{local.lower()}@{ascii_domain}"
+    return ascii_domain
 
 
 def lookup_forms(key: str) -> list[str]:

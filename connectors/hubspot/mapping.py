@@ -48,18 +48,24 @@ _HS_TYPE_TO_FIELD = {
 }
 
 
+_TYPES = {s.name: s.type for s in HUBSPOT_CONTACT}
+_BOOLEANS = {"true": True, "false": False}
+
+
 def from_prop(name: str, raw: Any) -> Any:
-    spec = SPECS.get(name)
-    if raw is None or raw == "" or spec is None or not isinstance(raw, str):
-        return None if raw == "" else raw
-    if spec.type == "boolean":  # anything but HubSpot's two words stays text, and is refused
-        return {"true": True, "false": False}.get(raw.lower(), raw)
-    if spec.type in ("integer", "float"):
+    if raw is None or raw == "":
+        return None
+    type_ = _TYPES.get(name)
+    if type_ is None or not isinstance(raw, str):
+        return raw
+    if type_ == "boolean":  # anything but HubSpot's two words stays text, and is refused
+        return _BOOLEANS.get(raw.lower(), raw)
+    if type_ in ("integer", "float"):
         try:
             number = float(raw)
         except ValueError:
             return raw
-        return int(number) if spec.type == "integer" and number.is_integer() else number
+        return int(number) if type_ == "integer" and number.is_integer() else number
     return raw
 
 

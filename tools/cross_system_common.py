@@ -46,7 +46,17 @@ class OwnerBook:
         if owner is None:
             return ref, ref
         name = clean_text(owner.name, 200).text + ("" if owner.active else " (inactive)")
-        return name, (owner.email or owner.name).strip().casefold()
+        return name, self.key(connector, ref)
+
+    def key(self, connector: str, ref: str | None) -> str | None:
+        """What an owner reference is compared on: the owner's email (else name), or the
+        reference itself for an owner the connector did not list."""
+        if ref is None:
+            return None
+        owner = self.owners.get(connector, {}).get(ref)
+        if owner is None:
+            return ref
+        return (owner.email or owner.name).strip().casefold()
 
 
 def compare_key(value: object) -> str | None:

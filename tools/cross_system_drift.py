@@ -41,7 +41,6 @@ from mopsgate.tools.person_matching import (
     allowed_connectors,
     by_email,
 )
-from mopsgate.tools.shaping import consent_out
 from mopsgate.tools.spec import Target, ToolContext, ToolInput
 
 MAX_SCAN = 20_000  # records read per connector
@@ -133,12 +132,14 @@ def _worst(people: Sequence[Person]) -> str:
 
 
 class _Views:
-    """Per connector, the value a person's records hold for each kind (None: not comparable)."""
+    """Per connector, the value a person's records hold for each kind (None: not comparable),
+    and, for the few people who drift, what the caller is shown of them."""
 
     def __init__(self, ctx: ToolContext, clients: dict[str, Connector], owners: OwnerBook) -> None:
         self.ctx, self.clients, self.owners = ctx, clients, owners
         self.cat = ctx.manifest.catalogue
         self._access: dict[tuple[str, str], FieldAccess] = {}
+        self._role_field: dict[tuple[str, str, str], str | None] = {}
 
     def _read_access(self, conn: str, obj: str) -> FieldAccess:
         """Decided once per connector object: every person of the scan asks."""
@@ -148,44 +149,66 @@ class _Views:
             self._access[(conn, obj)] = access
         return access
 
-    def view(self, conn: str, people: list[Person]) -> tuple[ConnectorView, dict[str, str | None]]:
-        cat = self.cat
+    def _readable_field(self, conn: str, obj: str, role: str) -> str | None:
+        """The field holding ``role`` when the caller may read it, else None (decided once
+        per connector object)."""
+        key = (conn, obj, role)
+        if key not in self._role_field:
+            name = self.cat.field_for(conn, obj, role)
+            readable = name is not None and self._read_access(conn, obj).can_read(name)
+            self._role_field[key] = name if readable else None
+        return self._role_field[key]
+
+    def keys(self, conn: str, people: list[Person]) -> dict[str, str | None]:
+        """What each kind is compared on for these records of one person on ``conn``."""
         client = self.clients[conn]
         # A status read off a field the caller may not read would reveal that field: such
         # records make the connector's consent not comparable (and shown as withheld).
         consent_readable = all(
-            consent_out(p.consent, self._read_access(conn, p.object)).status != "withheld"
+            self._read_access(conn, p.object).can_read(name)
             for p in people
+            for name in p.consent.status_sources
         )
         keys: dict[str, str | None] = {"consent": _worst(people) if consent_readable else None}
+        for kind, role in (("lifecycle_stage", "lifecycle_stage"), ("owner", "owner_id")):
+            seen: set[str | None] = set()
+            for person in people:
+                if self._readable_field(conn, person.object, role) is None:
+                    keys[kind] = None
+                    break
+                common = client.common_value(person, role)
+                if role == "owner_id":
+                    seen.add(self.owners.key(conn, None if common is None else str(common)))
+                else:
+                    seen.add(compare_key(common))
+            else:
+                keys[kind] = "|".join(sorted(str(k) for k in seen))
+        return keys
+
+    def view(self, conn: str, people: list[Person], keys: dict[str, str | None]) -> ConnectorView:
+        """What the caller is shown of one drifting person's records on ``conn``."""
+        client = self.clients[conn]
         shown: dict[str, ShownValue] = {}
         for kind, role in (("lifecycle_stage", "lifecycle_stage"), ("owner", "owner_id")):
-            seen: dict[str | None, ShownValue] = {}
-            readable = True
+            if keys[kind] is None:
+                continue
+            seen: dict[str | None, ShownValue] = {}  # compared value -> the last one shown
             for person in people:
-                name = cat.field_for(conn, person.object, role)
-                access = self._read_access(conn, person.object)
-                if name is None or not access.can_read(name):
-                    readable = False
-                    break
                 common = client.common_value(person, role)
                 if role == "owner_id":
                     value, key = self.owners.shown(conn, None if common is None else str(common))
                     seen[key] = value
                 else:
+                    name = self._readable_field(conn, person.object, role)
+                    access = self._read_access(conn, person.object)
                     seen[compare_key(common)] = shown_value(person, access, name, common)
-            if readable:
-                keys[kind] = "|".join(sorted(str(k) for k in seen))
-                shown[kind] = " | ".join(sorted({str(v) for v in seen.values()}))
-            else:
-                keys[kind] = None
-        view = ConnectorView(
+            shown[kind] = " | ".join(sorted({str(v) for v in seen.values()}))
+        return ConnectorView(
             refs=sorted(p.ref for p in people),
             consent=keys["consent"] or "withheld",
             lifecycle_stage=shown.get("lifecycle_stage"),
             owner=shown.get("owner"),
         )
-        return view, keys
 
 
 @dataclass(frozen=True)
@@ -246,15 +269,13 @@ async def _drift(ctx: ToolContext, names: list[str], kinds: list[DriftKind]) -> 
         if len(where) < 2:
             continue
         compared += 1
-        shown: dict[str, ConnectorView] = {}
-        values: dict[str, dict[str, str | None]] = {}
-        for n in where:
-            shown[n], values[n] = views.view(n, held[n][key])
+        values = {n: views.keys(n, held[n][key]) for n in where}
         drifted: list[DriftKind] = [
             k for k in kinds if len({values[n][k] for n in where if values[n][k] is not None}) > 1
         ]
         if not drifted:
             continue
+        shown = {n: views.view(n, held[n][key], values[n]) for n in where}
         statuses = {values[n]["consent"] for n in where}
         mailable = "consent" in drifted and "subscribed" in statuses
         items.append(

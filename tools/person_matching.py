@@ -179,9 +179,10 @@ async def by_email(client: Connector, keys: Sequence[str]) -> dict[str, list[Per
     out: dict[str, list[Person]] = {}
     if not forms:
         return out
+    wanted = set(keys)
     for person in await client.people_by_email(forms):
         key = normalise_email(str(client.role_value(person, "email") or ""))
-        if key is not None and key in keys:
+        if key is not None and key in wanted:
             out.setdefault(key, []).append(person)
     return out
 

@@ -9,6 +9,7 @@ from mcp import Client
 
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows, text_of
+from tests.server.test_http_cases import TLS
 from tests.support.cli_forks import cli_forks
 from tests.support.stdio_serve import mopsgate_env, stdio_params
 from tests.support.tokens import issue_token
@@ -61,6 +62,7 @@ def _call(base: str, headers: dict[str, str]) -> httpx.Response:
         json=body,
         headers={"Accept": "application/json, text/event-stream", **headers},
         timeout=10,
+        verify=TLS,
     )
 
 

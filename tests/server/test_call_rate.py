@@ -16,7 +16,7 @@ from mopsgate.storage.sqlite.rates import count_calls, record_calls
 from mopsgate.storage.sqlite.schema import prepare
 from tests.conftest import audit_rows, text_of
 from tests.support.changes import stored_changes
-from tests.support.stdio_serve import mopsgate_env, stdio_params
+from tests.support.stdio_serve import forked_stdio, mopsgate_env
 
 
 def _limit(settings: Settings, per_minute: int) -> None:
@@ -27,7 +27,9 @@ def _limit(settings: Settings, per_minute: int) -> None:
 
 
 def _stdio(settings: Settings) -> Client:
-    return Client(stdio_params(mopsgate_env(settings, MOPSGATE_PRINCIPAL="assistant")))
+    """A stdio server process of its own (forked: tests/support/stdio_serve.py), as each stdio
+    client starts one."""
+    return Client(forked_stdio(mopsgate_env(settings, MOPSGATE_PRINCIPAL="assistant")))
 
 
 async def test_a_second_stdio_process_does_not_get_a_fresh_budget(settings: Settings):

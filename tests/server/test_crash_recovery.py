@@ -31,7 +31,7 @@ from tests.server.e2e_support import approve
 from tests.server.loopback import serving
 from tests.server.test_changes_kit import REASON, people
 from tests.support.changes import stored_change
-from tests.support.stdio_serve import mopsgate_env, raw_stdio, stdio_params
+from tests.support.stdio_serve import forked_stdio, mopsgate_env, raw_stdio
 
 NEW = "Written Before The Crash"
 N, BATCH, REFUSED = 150, 100, 3  # HubSpot writes 100 per batch: the second batch holds 50
@@ -157,7 +157,7 @@ async def test_kill_9_mid_batch_then_restart_settles_the_account(settings: Setti
     assert [r for r in refs if titles[r] != NEW] == refused
     emu.core.faults.fail_record_ids = set()
 
-    async with Client(stdio_params(env)) as client:
+    async with Client(forked_stdio(env)) as client:
         change = (await client.call_tool("get_change", {"change_id": change_id})).structured_content
         assert change["status"] == "partially_applied", change
         assert change["outcome"]["counts"] == {

@@ -37,7 +37,7 @@ from tests.server.test_crash_recovery import (
 )
 from tests.server.test_postgres_serving import pg_rows
 from tests.support.postgres import PgServer, replica_settings
-from tests.support.stdio_serve import raw_stdio, stdio_params
+from tests.support.stdio_serve import forked_stdio, raw_stdio
 
 N = 150
 
@@ -61,7 +61,7 @@ def vendor() -> Iterator[tuple[HubSpotEmulator, HoldBatch, str]]:
 
 async def get_change(env: dict[str, str], change_id: str) -> dict[str, object]:
     """Start a replica (its start-up recovery runs first), ask it for the change, stop it."""
-    async with Client(stdio_params(env)) as client:
+    async with Client(forked_stdio(env)) as client:
         found = await client.call_tool("get_change", {"change_id": change_id})
     assert not found.is_error, text_of(found)
     return dict(found.structured_content or {})

@@ -16,8 +16,15 @@ interpreter start and the imports: the console script's own start stays covered 
 that run ``mopsgate`` itself (``tests/server/test_transports.py``, ``test_first_run.py``,
 ``test_cli_progress.py``).
 
+A command can also get pipes for its stdin and stdout instead of /dev/null and a file: a
+``mopsgate serve --transport stdio`` its test talks to (``tests/support/stdio_serve.py``). The
+test makes the pipes and hands the child's ends to the server over a Unix socket (SCM_RIGHTS);
+the child reads and writes real pipes, as under an MCP client.
+
 Protocol (one JSON object a line): ``{"argv", "env", "cwd", "out", "err"}`` forks and answers
-``{"pid"}``; ``{"wait": pid}`` answers ``{"status"}`` (the exit code, or minus the signal).
+``{"pid"}`` (with ``"stdio": true`` the child's stdin and stdout are the two descriptors sent
+just before on the socket); ``{"wait": pid}`` answers ``{"status"}`` (the exit code, or minus
+the signal).
 """
 
 from __future__ import annotations
@@ -30,17 +37,18 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.stdio_serve import MOPSGATE
-
 ROOT = Path(__file__).resolve().parents[2]
+MOPSGATE = str(Path(sys.executable).parent / "mopsgate")  # the console script
 CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, PR_CAPBSET_DROP = 1, 2, 24
 
 
@@ -55,12 +63,15 @@ def without_root_override() -> None:
 
 @dataclass(frozen=True)
 class Forked:
-    """A command running in a child of the fork server."""
+    """A command running in a child of the fork server (``stdin``/``stdout``: the test's ends
+    of its pipes, for a command started with ``stdio``)."""
 
     args: tuple[str, ...]
     pid: int
     out: Path
     err: Path
+    stdin: int | None = None
+    stdout: int | None = None
 
 
 class CliForks:
@@ -69,20 +80,36 @@ class CliForks:
     def __init__(self, preexec: Callable[[], None] | None = None) -> None:
         self.outputs = Path(tempfile.mkdtemp(prefix="cli-forks-"))
         self.count = 0
-        self.server = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.cli_forks"],
-            cwd=ROOT,
-            env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            preexec_fn=preexec,
-        )
+        self.fds, theirs = socket.socketpair()  # for the pipes of stdio commands
+        with theirs:
+            self.server = subprocess.Popen(
+                [sys.executable, "-m", "tests.support.cli_forks", str(theirs.fileno())],
+                cwd=ROOT,
+                env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")},
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                preexec_fn=preexec,
+                pass_fds=(theirs.fileno(),),
+            )
+        self.lock = threading.Lock()  # one request at a time (a wait may run in a thread)
 
-    def _ask(self, message: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
-        """Send one request and read its answer; ``{}`` if none came within ``timeout`` (then
-        the answer is still owed, and the caller must read it before asking anything else)."""
+    def _ask(
+        self, message: dict[str, Any], timeout: float | None = None, fds: Sequence[int] = ()
+    ) -> dict[str, Any]:
+        """Send one request (and ``fds`` before it) and read its answer; ``{}`` if none came
+        within ``timeout`` (then the answer is still owed, and the caller must read it before
+        asking anything else)."""
+        with self.lock:
+            return self._exchange(message, timeout, fds)
+
+    def _exchange(
+        self, message: dict[str, Any], timeout: float | None = None, fds: Sequence[int] = ()
+    ) -> dict[str, Any]:
+        """:meth:`_ask` for a caller holding the lock."""
         assert self.server.stdin is not None
+        if fds:
+            socket.send_fds(self.fds, [b"."], list(fds))
         self.server.stdin.write(json.dumps(message) + "\n")
         self.server.stdin.flush()
         return self._answer(timeout)
@@ -97,9 +124,21 @@ class CliForks:
         answer: dict[str, Any] = json.loads(line)
         return answer
 
-    def start(self, args: Sequence[str], env: Mapping[str, str], cwd: Path | None = None) -> Forked:
+    def start(
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path | None = None,
+        *,
+        stdio: bool = False,
+        err: Path | None = None,
+    ) -> Forked:
+        """Fork ``mopsgate *args``. ``stdio``: its stdin and stdout are pipes whose other ends
+        the returned ``Forked`` holds (the caller closes them); ``err``: where its stderr goes
+        (kept by the caller), instead of a file :meth:`wait` reads and removes."""
         self.count += 1
-        out, err = (self.outputs / f"{self.count}.{name}" for name in ("out", "err"))
+        out = self.outputs / f"{self.count}.out"
+        err = err or self.outputs / f"{self.count}.err"
         request = {
             "argv": [MOPSGATE, *args],
             "env": dict(env),
@@ -107,19 +146,38 @@ class CliForks:
             "out": str(out),
             "err": str(err),
         }
-        pid = int(self._ask(request)["pid"])  # the first waits for the server's imports
-        return Forked(tuple(args), pid, out, err)
+        if not stdio:
+            pid = int(self._ask(request)["pid"])  # the first waits for the server's imports
+            return Forked(tuple(args), pid, out, err)
+        child_in, test_in = os.pipe()
+        test_out, child_out = os.pipe()
+        try:
+            pid = int(self._ask({**request, "stdio": True}, fds=(child_in, child_out))["pid"])
+        except BaseException:
+            os.close(test_in)
+            os.close(test_out)
+            raise
+        finally:
+            os.close(child_in)
+            os.close(child_out)
+        return Forked(tuple(args), pid, out, err, stdin=test_in, stdout=test_out)
+
+    def status(self, forked: Forked, timeout: float = 60) -> int:
+        """Wait for the command to end: its exit code, or minus the signal that ended it."""
+        with self.lock:
+            answer = self._exchange({"wait": forked.pid}, timeout)
+            if not answer:  # hung: end it, then collect it, and fail the test that waited
+                os.kill(forked.pid, signal.SIGKILL)
+                self._answer()
+                raise subprocess.TimeoutExpired(list(forked.args), timeout)
+        return int(answer["status"])
 
     def wait(self, forked: Forked, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        answer = self._ask({"wait": forked.pid}, timeout)
-        if not answer:  # hung: end it, then collect it, and fail the test that waited
-            os.kill(forked.pid, signal.SIGKILL)
-            self._answer()
-            raise subprocess.TimeoutExpired(list(forked.args), timeout)
+        status = self.status(forked, timeout)
         out, err = forked.out.read_text("utf-8"), forked.err.read_text("utf-8")
         forked.out.unlink()
         forked.err.unlink()
-        return subprocess.CompletedProcess(list(forked.args), int(answer["status"]), out, err)
+        return subprocess.CompletedProcess(list(forked.args), status, out, err)
 
     def run(
         self, args: Sequence[str], env: Mapping[str, str], cwd: Path | None = None
@@ -131,6 +189,7 @@ class CliForks:
         self.server.stdin.close()
         self.server.wait(30)
         self.server.stdout.close()
+        self.fds.close()
         with contextlib.suppress(OSError):
             for leftover in self.outputs.iterdir():
                 leftover.unlink()
@@ -150,15 +209,19 @@ def cli_forks(*, as_user: bool = False) -> CliForks:
     return _SERVERS[as_user]
 
 
-def _child(request: dict[str, Any]) -> None:
-    """In the forked child: become the command's process, then run the console script."""
+def _child(request: dict[str, Any], pipes: list[int]) -> None:
+    """In the forked child: become the command's process, then run the console script
+    (``pipes``: its stdin and stdout, if the test sent them)."""
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    null = os.open(os.devnull, os.O_RDONLY)
-    out = os.open(request["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    if pipes:
+        stdin, out = pipes
+    else:
+        stdin = os.open(os.devnull, os.O_RDONLY)
+        out = os.open(request["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     err = os.open(request["err"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    for fd, target in ((null, 0), (out, 1), (err, 2)):
+    for fd, target in ((stdin, 0), (out, 1), (err, 2)):
         os.dup2(fd, target)
         os.close(fd)
     # New text streams: the server's own may hold protocol lines read ahead or unwritten.
@@ -174,10 +237,15 @@ def _child(request: dict[str, Any]) -> None:
     sys.exit(0)  # as the console script does: the interpreter's normal exit follows
 
 
-def _serve() -> None:
-    """The fork server's loop: the CLI imported once, one child per command."""
+def _serve(channel: socket.socket) -> None:
+    """The fork server's loop: the CLI imported once, one child per command. Also imported:
+    what ``mopsgate serve`` imports only once it serves (the runtime, its tools), about half a
+    second of CPU that every forked server would otherwise repeat."""
+    import mopsgate.server.app
     import mopsgate.server.cli_app
-    import mopsgate.server.cli_serve  # noqa: F401
+    import mopsgate.server.cli_serve
+    import mopsgate.server.serve_argv
+    import mopsgate.tools.registry  # noqa: F401
 
     for line in sys.stdin:
         request = json.loads(line)
@@ -185,14 +253,18 @@ def _serve() -> None:
             _, status = os.waitpid(request["wait"], 0)
             print(json.dumps({"status": os.waitstatus_to_exitcode(status)}), flush=True)
             continue
+        pipes = socket.recv_fds(channel, 1, 2)[1] if request.get("stdio") else []
         # The imported heap out of the cyclic GC's reach: a child's collections (and its exit)
         # would otherwise walk, and copy on write, all of it, most of a forked command's CPU.
         gc.freeze()
         pid = os.fork()
         if pid == 0:
-            _child(request)  # never returns: the child leaves through SystemExit
+            channel.close()
+            _child(request, pipes)  # never returns: the child leaves through SystemExit
+        for fd in pipes:  # the child's now: a copy left here would hide its end of the pipe
+            os.close(fd)
         print(json.dumps({"pid": pid}), flush=True)
 
 
 if __name__ == "__main__":
-    _serve()
+    _serve(socket.socket(fileno=int(sys.argv[1])))

@@ -5,6 +5,12 @@ on, requests no SDK client would send.
 One way to name the console script and its environment, the SDK client's parameters for it,
 and one hand-written JSON-RPC client over its stdio (the SDK's client cannot leave a call
 unanswered while the test kills the server, nor send a malformed request).
+
+The servers of ``raw_stdio`` and ``forked_stdio`` are children of the worker's fork server
+(``tests/support/cli_forks.py``): processes of their own (pid, memory, file locks, a SIGKILL
+that ends them mid-write), reading and writing real pipes, that skip the interpreter start and
+the imports (about a second of CPU each). ``stdio_params`` starts the console script itself, as
+an MCP client does (``tests/server/test_transports.py`` keeps that start covered).
 """
 
 from __future__ import annotations
@@ -13,19 +19,21 @@ import asyncio
 import json
 import os
 import signal
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
-from mcp import StdioServerParameters
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp import StdioServerParameters, types
+from mcp.shared.message import SessionMessage
 
 from mopsgate.server.settings import Settings
+from tests.support.cli_forks import MOPSGATE, Forked, cli_forks
 
-MOPSGATE = str(Path(sys.executable).parent / "mopsgate")
 ANSWER_S = 30  # a reply slower than this is a hung server, on a loaded machine too
+LINE_LIMIT = 64 * 1024 * 1024  # one JSON-RPC message a line; a tools/list is over 64 kB
 
 
 def mopsgate_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -45,11 +53,61 @@ def stdio_params(env: dict[str, str]) -> StdioServerParameters:
     return StdioServerParameters(command=MOPSGATE, args=["serve", "--transport", "stdio"], env=env)
 
 
+SERVE_STDIO = ("serve", "--transport", "stdio")
+
+
+class ForkedServer:
+    """``mopsgate serve --transport stdio`` forked by the fork server, with what the tests use
+    of an ``asyncio.subprocess.Process``: its pid, stream ends, ``wait()`` and ``returncode``."""
+
+    def __init__(self, forked: Forked, stdin: asyncio.StreamWriter, stdout: asyncio.StreamReader):
+        self.forked = forked
+        self.pid = forked.pid
+        self.stdin = stdin
+        self.stdout = stdout
+        self.returncode: int | None = None
+
+    @classmethod
+    async def start(cls, env: dict[str, str], cwd: Path, log: Path | None) -> ForkedServer:
+        """Fork it in ``cwd`` with only ``env``, its stderr in ``log`` (by default a file the
+        fork server removes when the worker ends)."""
+        forked = cli_forks().start(SERVE_STDIO, env, cwd, stdio=True, err=log)
+        assert forked.stdin is not None and forked.stdout is not None
+        loop = asyncio.get_running_loop()
+        stdout = asyncio.StreamReader(limit=LINE_LIMIT)
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(stdout), os.fdopen(forked.stdout, "rb", 0)
+        )
+        transport, protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, os.fdopen(forked.stdin, "wb", 0)
+        )
+        return cls(forked, asyncio.StreamWriter(transport, protocol, None, loop), stdout)
+
+    async def wait(self) -> int:
+        """Its exit status once it has ended (a pidfd says when: the fork server is its parent,
+        and answers at once then)."""
+        if self.returncode is None:
+            ended = anyio.Event()
+            pidfd = os.pidfd_open(self.pid)
+            loop = asyncio.get_running_loop()
+            loop.add_reader(pidfd, ended.set)
+            try:
+                await ended.wait()
+            finally:
+                loop.remove_reader(pidfd)
+                os.close(pidfd)
+            self.returncode = cli_forks().status(self.forked)
+        return self.returncode
+
+    def kill(self) -> None:
+        os.kill(self.pid, signal.SIGKILL)
+
+
 class RawStdio:
     """JSON-RPC over a ``mopsgate serve`` process's stdio, written by hand, so the test holds
     the process and can send a call without waiting for its answer, or send what is invalid."""
 
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+    def __init__(self, proc: ForkedServer) -> None:
         self.proc = proc
         self.next_id = 0
 
@@ -110,32 +168,77 @@ class RawStdio:
 async def raw_stdio(
     env: dict[str, str], *, cwd: Path, log: Path, kill: bool = False
 ) -> AsyncIterator[RawStdio]:
-    """``mopsgate serve --transport stdio`` started in ``cwd`` with only ``env``, its stderr in
+    """``mopsgate serve --transport stdio`` forked in ``cwd`` with only ``env``, its stderr in
     ``log``. On leaving: ``kill`` sends SIGKILL (a crash: nothing runs after), otherwise stdin is
     closed and the server ends as it does when its client goes."""
-    with log.open("wb") as stderr:
-        proc = await asyncio.create_subprocess_exec(
-            MOPSGATE,
-            "serve",
-            "--transport",
-            "stdio",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=stderr,
-            env=env,
-            cwd=cwd,
-        )
-        try:
-            yield RawStdio(proc)
-        finally:
-            if kill:
-                os.kill(proc.pid, signal.SIGKILL)
-            elif proc.stdin is not None:
-                proc.stdin.close()
+    proc = await ForkedServer.start(env, cwd, log)
+    try:
+        yield RawStdio(proc)
+    finally:
+        await _stop(proc, kill=kill)
+
+
+async def _stop(proc: ForkedServer, *, kill: bool) -> None:
+    """SIGKILL the server, or close its stdin and let it end; wait for it, never leave it."""
+    if kill:
+        proc.kill()
+    else:
+        proc.stdin.close()
+    try:
+        with anyio.fail_after(ANSWER_S):
+            await proc.wait()
+    except TimeoutError:
+        proc.kill()  # never leave a server behind the test
+        await proc.wait()
+        raise
+    finally:
+        proc.stdin.close()
+        proc.stdout.feed_eof()
+
+
+@asynccontextmanager
+async def forked_stdio(
+    env: dict[str, str], *, cwd: Path | None = None, log: Path | None = None
+) -> AsyncIterator[
+    tuple[
+        MemoryObjectReceiveStream[SessionMessage | Exception],
+        MemoryObjectSendStream[SessionMessage],
+    ]
+]:
+    """A transport for the SDK's ``Client``: ``Client(forked_stdio(env))`` talks to a forked
+    ``mopsgate serve --transport stdio`` as ``Client(stdio_params(env))`` talks to the console
+    script, one JSON-RPC message a line each way; leaving closes its stdin and waits for it to
+    end. It runs in ``cwd`` (by default the parent of ``MOPSGATE_HOME``)."""
+    proc = await ForkedServer.start(env, cwd or Path(env["MOPSGATE_HOME"]).parent, log)
+    to_client, from_server = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    to_server, from_client = anyio.create_memory_object_stream[SessionMessage](0)
+
+    async def read() -> None:
+        async with to_client:
+            while line := await proc.stdout.readline():
+                try:
+                    message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+                except ValueError as exc:
+                    await to_client.send(exc)
+                    continue
+                await to_client.send(SessionMessage(message))
+
+    async def write() -> None:
+        async with from_client:
+            async for outgoing in from_client:
+                data = outgoing.message.model_dump_json(by_alias=True, exclude_unset=True)
+                proc.stdin.write(data.encode() + b"\n")
+                await proc.stdin.drain()
+
+    try:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(read)
+            tasks.start_soon(write)
             try:
-                with anyio.fail_after(ANSWER_S):
-                    await proc.wait()
-            except TimeoutError:
-                proc.kill()  # never leave a server behind the test
-                await proc.wait()
-                raise
+                yield from_server, to_server
+            finally:
+                to_server.close()
+                from_server.close()
+                tasks.cancel_scope.cancel()
+    finally:
+        await _stop(proc, kill=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -29,9 +29,9 @@ from mopsgate.storage import StorageConfig, audit_reader
 from tests.conftest import text_of
 from tests.server.e2e_support import VENDORS, approve, subscribed_outside_list
 from tests.server.test_postgres_serving import pg_rows
+from tests.support.cli_forks import cli_forks
 from tests.support.postgres import replica_settings
 
-ROOT = Path(__file__).resolve().parents[2]
 V = VENDORS["hubspot"]
 
 
@@ -79,19 +79,14 @@ async def propose_approved(connect: Callable[..., Client], settings: Settings) -
 
 
 async def other_process(command: str, **args: object) -> dict[str, Any]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.support.replica",
-        command,
-        json.dumps(args),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    """``tests/support/replica.py`` in a process of its own (forked by the fork server:
+    tests/support/cli_forks.py); what it printed."""
+    forks = cli_forks()
+    proc = await forks.finished(
+        forks.start_module("tests.support.replica", [command, json.dumps(args)], os.environ)
     )
-    out, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()[-3000:]
-    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
 

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
+import os
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -31,8 +30,7 @@ from mopsgate.storage import Storage, StorageConfig, audit_reader, open_storage
 from tests.governance.change_factory import NOW
 from tests.storage.events import allowed
 from tests.storage.test_changes import approved
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.cli_forks import cli_forks
 
 
 @pytest.fixture
@@ -48,20 +46,14 @@ async def replicas(pg_url: str) -> AsyncIterator[tuple[Storage, Storage]]:
 
 
 async def replica(command: str, **args: object) -> dict[str, object]:
-    """Run ``tests/support/replica.py`` in a process of its own; what it printed."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.support.replica",
-        command,
-        json.dumps(args),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    """Run ``tests/support/replica.py`` in a process of its own (forked by the fork server:
+    ``tests/support/cli_forks.py``); what it printed."""
+    forks = cli_forks()
+    proc = await forks.finished(
+        forks.start_module("tests.support.replica", [command, json.dumps(args)], os.environ)
     )
-    out, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()
-    result: dict[str, object] = json.loads(out.decode().strip().splitlines()[-1])
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
 

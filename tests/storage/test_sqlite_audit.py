@@ -5,10 +5,9 @@ the connection's own thread can touch it."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import sqlite3
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -27,8 +26,7 @@ from mopsgate.storage import StorageConfig, append_once, audit_reader, open_stor
 from mopsgate.storage.errors import StorageUnavailable
 from mopsgate.storage.sqlite.audit import SqliteAuditStore
 from tests.storage.events import allowed
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.cli_forks import cli_forks
 
 
 @pytest.fixture
@@ -131,24 +129,15 @@ async def test_unwritable_location_is_refused(tmp_path: Path) -> None:
 async def test_other_processes_appending_never_fork_the_chain(db: Path) -> None:
     storage = await open_storage(StorageConfig.sqlite(db))
     await storage.audit.append(allowed())
-    script = textwrap.dedent(
-        f"""
-        import asyncio, sys
-        sys.path.insert(0, {str(ROOT)!r})
-        from mopsgate.governance.audit_chain import AuditEvent
-        from mopsgate.storage import StorageConfig, append_once
-        cfg = StorageConfig.sqlite({str(db)!r})
-        for i in range(25):
-            asyncio.run(append_once(cfg, AuditEvent(kind="review", principal="bob",
-                                                    transport="cli", change_id=f"chg_{{i}}")))
-        """
-    )
-    procs = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(2)]
+    forks = cli_forks()  # two processes of their own, forked: tests/support/cli_forks.py
+    cli_like = ["append-once", json.dumps({"db": str(db), "n": 25})]
+    procs = [forks.start_module("tests.support.replica", cli_like, os.environ) for _ in range(2)]
     mine = asyncio.gather(*(storage.audit.append(allowed()) for _ in range(200)))
     other = append_once(StorageConfig.sqlite(db), AuditEvent(kind="freeze", principal="ops"))
     await asyncio.gather(mine, other)
     for proc in procs:
-        assert await asyncio.to_thread(proc.wait) == 0
+        ended = await forks.finished(proc)
+        assert ended.returncode == 0, ended.stderr
     await storage.audit.append(allowed())
     result = await storage.audit_reader.verify()
     seqs = [row.seq async for row in storage.audit_reader.rows()]

@@ -29,12 +29,14 @@ the signal).
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import ctypes
 import gc
 import json
 import os
+import runpy
 import select
 import signal
 import socket
@@ -162,6 +164,42 @@ class CliForks:
             os.close(child_out)
         return Forked(tuple(args), pid, out, err, stdin=test_in, stdout=test_out)
 
+    def start_module(
+        self, module: str, args: Sequence[str], env: Mapping[str, str], cwd: Path = ROOT
+    ) -> Forked:
+        """Fork ``python -m module *args`` (a test helper of its own process: imported here
+        once, not at each start); :meth:`wait` or :meth:`finished` collects it."""
+        self.count += 1
+        out, err = (self.outputs / f"{self.count}.{name}" for name in ("out", "err"))
+        request = {
+            "module": module,
+            "argv": [module, *args],
+            "env": dict(env),
+            "cwd": str(cwd),
+            "out": str(out),
+            "err": str(err),
+        }
+        return Forked((module, *args), int(self._ask(request)["pid"]), out, err)
+
+    async def ended(self, forked: Forked) -> int:
+        """:meth:`status`, awaited without blocking the event loop: a pidfd says when the
+        child has ended (the fork server, its parent, then answers at once)."""
+        pidfd = os.pidfd_open(forked.pid)
+        ready = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_reader(pidfd, ready.set)
+        try:
+            await ready.wait()
+        finally:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+        return self.status(forked)
+
+    async def finished(self, forked: Forked) -> subprocess.CompletedProcess[str]:
+        """:meth:`wait`, awaited without blocking the event loop."""
+        status = await self.ended(forked)
+        return self._collect(forked, status)
+
     def status(self, forked: Forked, timeout: float = 60) -> int:
         """Wait for the command to end: its exit code, or minus the signal that ended it."""
         with self.lock:
@@ -173,7 +211,9 @@ class CliForks:
         return int(answer["status"])
 
     def wait(self, forked: Forked, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        status = self.status(forked, timeout)
+        return self._collect(forked, self.status(forked, timeout))
+
+    def _collect(self, forked: Forked, status: int) -> subprocess.CompletedProcess[str]:
         out, err = forked.out.read_text("utf-8"), forked.err.read_text("utf-8")
         forked.out.unlink()
         forked.err.unlink()
@@ -231,9 +271,12 @@ def _child(request: dict[str, Any], pipes: list[int]) -> None:
         2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False
     )
     sys.argv = list(request["argv"])
-    from mopsgate.server.cli import main
+    if "module" in request:  # as ``python -m module``
+        runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
+    else:
+        from mopsgate.server.cli import main
 
-    main()
+        main()
     sys.exit(0)  # as the console script does: the interpreter's normal exit follows
 
 

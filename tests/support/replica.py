@@ -4,6 +4,8 @@ test_replicas.py``, ``tests/storage/test_replicas.py``): ``python -m tests.suppo
 
 - ``append {"url", "n"}``: ``n`` audit rows appended at once through the group-commit writer,
   each counted as a call of ``assistant``; prints their seqs.
+- ``append-once {"db", "n"}``: ``n`` review rows appended one after another the way a CLI
+  command appends its one row (``append_once``: open, append, close) to the SQLite file ``db``.
 - ``apply {"settings", "change_id", "token", "n"}``: a whole mopsgate runtime on those settings
   (the database URL, the shared secret file, the manifest), and ``n`` concurrent
   ``apply_change`` calls of one change through the in-memory MCP client; prints each answer
@@ -34,6 +36,16 @@ async def append(url: str, n: int) -> dict[str, Any]:
         return {"seqs": [r.seq for r in records]}
     finally:
         await storage.close()
+
+
+def append_each_once(db: str, n: int) -> dict[str, Any]:
+    from mopsgate.storage import append_once
+
+    config = StorageConfig.sqlite(Path(db))
+    for i in range(n):
+        event = AuditEvent(kind="review", principal="bob", transport="cli", change_id=f"chg_{i}")
+        asyncio.run(append_once(config, event))
+    return {"appended": n}
 
 
 async def apply(settings: dict[str, Any], change_id: str, token: str, n: int) -> dict[str, Any]:
@@ -70,6 +82,8 @@ def main() -> None:
     command, raw = sys.argv[1], json.loads(sys.argv[2])
     if command == "append":
         out = asyncio.run(append(raw["url"], raw["n"]))
+    elif command == "append-once":
+        out = append_each_once(raw["db"], raw["n"])
     elif command == "apply":
         out = asyncio.run(apply(raw["settings"], raw["change_id"], raw["token"], raw["n"]))
     else:

@@ -84,19 +84,9 @@ class ForkedServer:
         return cls(forked, asyncio.StreamWriter(transport, protocol, None, loop), stdout)
 
     async def wait(self) -> int:
-        """Its exit status once it has ended (a pidfd says when: the fork server is its parent,
-        and answers at once then)."""
+        """Its exit status, once it has ended."""
         if self.returncode is None:
-            ended = anyio.Event()
-            pidfd = os.pidfd_open(self.pid)
-            loop = asyncio.get_running_loop()
-            loop.add_reader(pidfd, ended.set)
-            try:
-                await ended.wait()
-            finally:
-                loop.remove_reader(pidfd)
-                os.close(pidfd)
-            self.returncode = cli_forks().status(self.forked)
+            self.returncode = await cli_forks().ended(self.forked)
         return self.returncode
 
     def kill(self) -> None:

@@ -147,11 +147,11 @@ async def test_database_restart_under_load_fails_closed_and_recovers_by_itself(
         assert all("cannot be reached" in e and "PostgreSQL" in e for e in during), during
         await anyio.to_thread.run_sync(pg_server.start)
         recovered: list[str] = ["not yet"]
-        for _ in range(60):  # the pool reconnects by itself; no restart of the server
+        for _ in range(300):  # the pool reconnects by itself; no restart of the server
             recovered = await calls(client, 5)
             if not recovered:
                 break
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.1)
         assert recovered == []
     rows = pg_rows(
         pg_url, "SELECT count(*) FROM audit_log WHERE tool = 'whoami' AND outcome = 'ok'"

@@ -282,12 +282,13 @@ def _child(request: dict[str, Any], pipes: list[int]) -> None:
 
 def _serve(channel: socket.socket) -> None:
     """The fork server's loop: the CLI imported once, one child per command. Also imported:
-    what ``mopsgate serve`` imports only once it serves (the runtime, its tools), about half a
-    second of CPU that every forked server would otherwise repeat."""
+    what ``mopsgate serve`` imports only once it serves (the runtime, its tools, the PostgreSQL
+    storage), about half a second of CPU that every forked server would otherwise repeat."""
     import mopsgate.server.app
     import mopsgate.server.cli_app
     import mopsgate.server.cli_serve
     import mopsgate.server.serve_argv
+    import mopsgate.storage.postgres.backend
     import mopsgate.tools.registry  # noqa: F401
 
     for line in sys.stdin:

@@ -60,11 +60,18 @@ class ForkedServer:
     """``mopsgate serve --transport stdio`` forked by the fork server, with what the tests use
     of an ``asyncio.subprocess.Process``: its pid, stream ends, ``wait()`` and ``returncode``."""
 
-    def __init__(self, forked: Forked, stdin: asyncio.StreamWriter, stdout: asyncio.StreamReader):
+    def __init__(
+        self,
+        forked: Forked,
+        stdin: asyncio.StreamWriter,
+        stdout: asyncio.StreamReader,
+        reading: asyncio.BaseTransport,
+    ):
         self.forked = forked
         self.pid = forked.pid
         self.stdin = stdin
         self.stdout = stdout
+        self.reading = reading  # closed by the test, not left to the garbage collector
         self.returncode: int | None = None
 
     @classmethod
@@ -75,13 +82,14 @@ class ForkedServer:
         assert forked.stdin is not None and forked.stdout is not None
         loop = asyncio.get_running_loop()
         stdout = asyncio.StreamReader(limit=LINE_LIMIT)
-        await loop.connect_read_pipe(
+        reading, _ = await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(stdout), os.fdopen(forked.stdout, "rb", 0)
         )
-        transport, protocol = await loop.connect_write_pipe(
+        writing, protocol = await loop.connect_write_pipe(
             asyncio.streams.FlowControlMixin, os.fdopen(forked.stdin, "wb", 0)
         )
-        return cls(forked, asyncio.StreamWriter(transport, protocol, None, loop), stdout)
+        stdin = asyncio.StreamWriter(writing, protocol, None, loop)
+        return cls(forked, stdin, stdout, reading)
 
     async def wait(self) -> int:
         """Its exit status, once it has ended."""
@@ -183,7 +191,7 @@ async def _stop(proc: ForkedServer, *, kill: bool) -> None:
         raise
     finally:
         proc.stdin.close()
-        proc.stdout.feed_eof()
+        proc.reading.close()
 
 
 @asynccontextmanager

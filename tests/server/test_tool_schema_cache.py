@@ -19,17 +19,23 @@ from mopsgate.tools.spec import ToolInput
 SPECS = list(all_specs().values())
 
 
+@pytest.fixture(scope="module")
+def generated() -> tool_schemas.Schemas:
+    """What the models generate: the same for every test here, so generated once."""
+    return generate(SPECS)
+
+
 @pytest.fixture(autouse=True)
 def fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts like a new process: nothing remembered in memory."""
     monkeypatch.setattr(tool_schemas, "_MEMO", {})
 
 
-def test_a_first_start_writes_what_the_models_generate(tmp_path: Path) -> None:
-    assert schemas(SPECS, tmp_path) == generate(SPECS)
+def test_a_first_start_writes_what_the_models_generate(tmp_path: Path, generated) -> None:
+    assert schemas(SPECS, tmp_path) == generated
     stored = json.loads((tmp_path / FILE_NAME).read_text())
     assert stored["fingerprint"] == fingerprint(SPECS)
-    assert {name: tuple(pair) for name, pair in stored["tools"].items()} == generate(SPECS)
+    assert {name: tuple(pair) for name, pair in stored["tools"].items()} == generated
 
 
 def test_the_next_start_reads_the_file(tmp_path: Path) -> None:
@@ -50,14 +56,16 @@ def test_the_next_start_reads_the_file(tmp_path: Path) -> None:
         pytest.param(lambda s: "not json", id="not-json"),
     ],
 )
-def test_a_file_for_other_models_or_damaged_is_regenerated(tmp_path: Path, damage) -> None:
+def test_a_file_for_other_models_or_damaged_is_regenerated(
+    tmp_path: Path, damage, generated
+) -> None:
     schemas(SPECS, tmp_path)
     path = tmp_path / FILE_NAME
     stored = json.loads(path.read_text())
     damaged = damage(stored)
     path.write_text(damaged if isinstance(damaged, str) else json.dumps(damaged))
     tool_schemas._MEMO.clear()
-    assert schemas(SPECS, tmp_path) == generate(SPECS)
+    assert schemas(SPECS, tmp_path) == generated
     assert json.loads(path.read_text())["fingerprint"] == fingerprint(SPECS)
 
 
@@ -78,9 +86,11 @@ def test_a_changed_model_changes_the_fingerprint() -> None:
     assert fingerprint(SPECS) == fingerprint(list(reversed(SPECS)))
 
 
-def test_a_missing_or_unwritable_directory_costs_nothing_but_time(tmp_path: Path) -> None:
-    assert schemas(SPECS, tmp_path / "absent") == generate(SPECS)
+def test_a_missing_or_unwritable_directory_costs_nothing_but_time(
+    tmp_path: Path, generated
+) -> None:
+    assert schemas(SPECS, tmp_path / "absent") == generated
     assert not (tmp_path / "absent").exists()
     tool_schemas._MEMO.clear()
     (tmp_path / FILE_NAME).mkdir()  # a directory where the file would go: os.replace fails
-    assert schemas(SPECS, tmp_path) == generate(SPECS)
+    assert schemas(SPECS, tmp_path) == generated

@@ -30,7 +30,8 @@ from mcp import StdioServerParameters, types
 from mcp.shared.message import SessionMessage
 
 from mopsgate.server.settings import Settings
-from tests.support.cli_forks import MOPSGATE, Forked, cli_forks
+from tests.support.cli_forks import MOPSGATE as MOPSGATE  # the name other tests import here
+from tests.support.cli_forks import Forked, cli_forks
 
 ANSWER_S = 30  # a reply slower than this is a hung server, on a loaded machine too
 LINE_LIMIT = 64 * 1024 * 1024  # one JSON-RPC message a line; a tools/list is over 64 kB

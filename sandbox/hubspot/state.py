@@ -15,10 +15,11 @@ In memory everything is keyed by native id in dicts, so batch endpoints cost O(b
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 Props = dict[str, str | None]
 
@@ -46,6 +47,10 @@ class Contact:
     props: Props
     created_at: str
     updated_at: str
+
+    def copied(self) -> Self:
+        """One of its own (``MemoryPortal.copy``); ``dataclasses.replace`` is 3x slower."""
+        return type(self)(self.id, dict(self.props), self.created_at, self.updated_at)
 
 
 class Company(Contact):
@@ -94,6 +99,17 @@ class EmailEvent:
     recipient: str
     email_campaign_id: str | None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def copied(self) -> EmailEvent:
+        """One of its own (``MemoryPortal.copy``); ``dataclasses.replace`` is 3x slower."""
+        return EmailEvent(
+            self.id,
+            self.created_ms,
+            self.type,
+            self.recipient,
+            self.email_campaign_id,
+            copy.deepcopy(self.extra) if self.extra else {},  # subscription changes nest lists
+        )
 
 
 class PortalState(Protocol):
@@ -212,6 +228,31 @@ class MemoryPortal:
         self._owners: dict[str, PortalOwner] = {}
         self._events: list[EmailEvent] = []
         self._writes: list[dict[str, Any]] = []
+
+    def copy(self) -> MemoryPortal:
+        """A portal of its own holding the same data (each fresh seeded state is one,
+        ``seeded.py``): every record, list, membership, link and index new; the values in
+        them, which nothing changes in place, shared. tests/sandbox/test_seeded_copies.py
+        checks that nothing mutable is shared and that aliases (a list's ``members`` view)
+        stay aliases."""
+        new = MemoryPortal()
+        new._contacts = {i: c.copied() for i, c in self._contacts.items()}
+        new._archived = {i: c.copied() for i, c in self._archived.items()}
+        new._companies = {i: c.copied() for i, c in self._companies.items()}
+        new._links = {i: dict(links) for i, links in self._links.items()}
+        new._highest = dict(self._highest)
+        new._by_email = {k: set(v) for k, v in self._by_email.items()}
+        new._list_members = {i: dict(m) for i, m in self._list_members.items()}
+        new._lists = {
+            i: replace(lst, members=new._list_members[i]) for i, lst in self._lists.items()
+        }
+        new._campaigns = {
+            i: replace(c, members=dict(c.members)) for i, c in self._campaigns.items()
+        }
+        new._owners = {i: replace(o) for i, o in self._owners.items()}
+        new._events = [e.copied() for e in self._events]
+        new._writes = copy.deepcopy(self._writes)
+        return new
 
     # contacts -------------------------------------------------------------------------------
     def contact(self, contact_id: str) -> Contact | None:

@@ -16,6 +16,7 @@ plan/apply benchmarks; emails are indexed case-blind.
 from __future__ import annotations
 
 import bisect
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -35,7 +36,7 @@ class StaticList:
     members: Mapping[int, str] = field(default_factory=dict)  # lead id -> added at (iso)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SmartList:
     id: int
     name: str
@@ -45,7 +46,7 @@ class SmartList:
     rule_value: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Member:
     status: str
     reached_success: bool
@@ -64,7 +65,7 @@ class Program:
     members: Mapping[int, Member] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SmartCampaign:
     id: int
     name: str
@@ -200,6 +201,34 @@ class MemoryInstance:
         self._activities: list[Activity] = []
         self._sales_persons: dict[int, dict[str, Any]] = {}
         self._runs: dict[str, list[dict[str, Any]]] = {}
+
+    def copy(self) -> MemoryInstance:
+        """An instance of its own holding the same data (each fresh seeded state is one,
+        ``seeded.py``): every lead, list, membership and index new; the values in them and the
+        frozen records (smart lists and campaigns, program members) shared, since nothing can
+        change them in place. tests/sandbox/test_seeded_copies.py checks that nothing mutable
+        is shared and that aliases (a list's ``members`` view) stay aliases."""
+        new = MemoryInstance()
+        new._leads = {i: dict(lead) for i, lead in self._leads.items()}
+        new._highest_id = self._highest_id
+        new._email_index = {k: set(v) for k, v in self._email_index.items()}
+        new._static_members = {i: dict(m) for i, m in self._static_members.items()}
+        new._static = {
+            i: replace(lst, members=new._static_members[i]) for i, lst in self._static.items()
+        }
+        new._smart = dict(self._smart)
+        new._program_members = {i: dict(m) for i, m in self._program_members.items()}
+        new._programs = {
+            i: replace(p, members=new._program_members[i]) for i, p in self._programs.items()
+        }
+        new._channels = dict(self._channels)
+        new._campaigns = dict(self._campaigns)
+        new._activities = [
+            {**a, "attributes": [dict(x) for x in a["attributes"]]} for a in self._activities
+        ]
+        new._sales_persons = {i: dict(p) for i, p in self._sales_persons.items()}
+        new._runs = copy.deepcopy(self._runs)
+        return new
 
     # leads ----------------------------------------------------------------------------------
     def lead(self, lead_id: int) -> Lead | None:

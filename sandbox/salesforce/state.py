@@ -128,6 +128,17 @@ class MemoryOrg(OrgReads):
         self._deleted: set[str] = set()
         self._counters = dict.fromkeys(NEW_ID, 0)
 
+    def copy(self) -> MemoryOrg:
+        """An org of its own holding the same records (each fresh seeded state is one,
+        ``seeded.py``): every table, record and index entry new; the values in them, which
+        nothing changes in place, shared (tests/sandbox/test_seeded_copies.py)."""
+        new = MemoryOrg(self._now)
+        new._objects = {o: {i: dict(r) for i, r in t.items()} for o, t in self._objects.items()}
+        new._index = {k: {v: dict(i) for v, i in idx.items()} for k, idx in self._index.items()}
+        new._deleted = set(self._deleted)
+        new._counters = dict(self._counters)
+        return new
+
     def tell_time_by(self, now: Callable[[], datetime]) -> None:
         """The clock for what is written from here on (a copied org takes its emulator's)."""
         self._now = now

@@ -17,6 +17,7 @@ from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows, text_of
 from tests.server.e2e_support import approve
+from tests.support.unpaced import unpaced_runtime  # noqa: F401 - the runtime fixture here
 
 SEED = seed_data()
 NAMES = ("marketo", "hubspot", "salesforce")

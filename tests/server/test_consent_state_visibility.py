@@ -21,6 +21,7 @@ from tests.conftest import audit_rows
 from tests.server.e2e_support import VENDORS
 from tests.server.test_changes_kit import MK, ok, refused
 from tests.server.test_floor_duplicates import DUP, OPTED_OUT
+from tests.support.unpaced import unpaced_runtime  # noqa: F401 - the runtime fixture here
 
 SF = VENDORS["salesforce"]
 CHECKER = "consent-checker"

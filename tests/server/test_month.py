@@ -20,6 +20,7 @@ from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
 from tests.conftest import text_of
 from tests.server.e2e_support import approve
+from tests.support.unpaced import unpaced_runtime  # noqa: F401 - the runtime fixture here
 
 SEED = seed_data()
 REASON = "Requested by the MOPs team in this month's clean-up"

@@ -13,6 +13,7 @@ from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
 from mopsgate.tools import reads_hygiene
 from tests.conftest import audit_rows
+from tests.support.unpaced import unpaced_runtime  # noqa: F401 - the runtime fixture here
 from tests.tools.seed_facts import (
     NAMES,
     SEED,

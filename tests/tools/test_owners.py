@@ -16,6 +16,7 @@ from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows, text_of
 from tests.server.e2e_support import approve
+from tests.support.unpaced import unpaced_runtime  # noqa: F401 - the runtime fixture here
 from tests.tools.seed_facts import NAMES, SEED, VENDORS
 from tests.tools.test_reads_per_vendor import ok, refused
 

@@ -17,6 +17,7 @@ import pytest
 from mopsgate.sandbox.salesforce import ids as sf
 from mopsgate.server.app import Runtime
 from tests.conftest import audit_rows
+from tests.support.unpaced import unpaced_runtime  # noqa: F401 - the runtime fixture here
 from tests.tools.seed_facts import SEED, VENDORS, first
 from tests.tools.test_cross_system import expected
 from tests.tools.test_owners import OWNER_REF, owned

@@ -15,6 +15,7 @@ from mopsgate.sandbox.seed import DRIFT_STAGE
 from mopsgate.server.app import Runtime
 from mopsgate.tools.snapshots import MAX_SNAPSHOTS, SNAPSHOT_SECONDS, Snapshots
 from tests.support.clock import FakeClock
+from tests.support.unpaced import unpaced_runtime  # noqa: F401 - the runtime fixture here
 from tests.tools.seed_facts import SEED, VENDORS
 from tests.tools.test_reads_per_vendor import ok
 

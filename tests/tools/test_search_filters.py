@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.unpaced import unpaced_runtime  # noqa: F401 - the runtime fixture here
 from tests.tools.seed_facts import NAMES, SEED, VENDORS
 from tests.tools.test_reads_per_vendor import ok, refused
 

@@ -1,21 +1,26 @@
-"""`mopsgate audit query`: every filter, alone and combined, on a log a server really wrote."""
+"""`mopsgate audit query`: every filter, alone and combined, on a log a server really wrote.
+
+The log is written once for the module (``written``): querying reads it and writes nothing, so
+every test sees the same eleven rows."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections.abc import Callable
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client
 from typer.testing import CliRunner
 
+from mopsgate.server.app import Runtime, build_runtime, build_server
 from mopsgate.server.cli import app
 from mopsgate.server.settings import Settings
 from tests.server.e2e_support import VENDORS, approve, review
 from tests.server.test_changes_kit import apply, ok, propose_titles, refused
+from tests.support.module_state import module_keys, module_settings
 
 MK = VENDORS["marketo"]
 P5, P6, P7 = MK.ref(5), MK.ref(6), MK.ref(7)
@@ -36,11 +41,16 @@ def keys(found: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(r["principal"], r["tool"]) for r in found]
 
 
-@pytest.fixture
-async def session(connect: Callable[..., Client], settings: Settings) -> dict[str, str]:
+def connect(runtime: Runtime, principal: str) -> Client:
+    server = build_server(runtime, transport="memory", resolve_principal=lambda _ctx: principal)
+    return Client(server, raise_exceptions=True)
+
+
+async def write_log(settings: Settings) -> dict[str, str]:
     """assistant reads 5, proposes 5+6 (approved, applied, a revert proposed) and 7 (rejected),
     is refused a delete; analyst reads 5 and 7."""
-    async with connect("assistant") as client:
+    runtime = build_runtime(settings, env={})
+    async with connect(runtime, "assistant") as client:
         await ok(client, "get_person", ref=P5)
         applied = await propose_titles(client, MK, [5, 6])
         approve(settings, applied["change_id"])
@@ -58,7 +68,7 @@ async def session(connect: Callable[..., Client], settings: Settings) -> dict[st
             client, "propose_delete_person", connector="marketo", person_refs=[P6],
             reason="remove a duplicate",
         )  # fmt: skip
-    async with connect("analyst") as client:
+    async with connect(runtime, "analyst") as client:
         await ok(client, "get_person", ref=P5)
         await ok(client, "get_person", ref=P7)
     return {
@@ -68,7 +78,17 @@ async def session(connect: Callable[..., Client], settings: Settings) -> dict[st
     }
 
 
-async def test_each_filter(settings: Settings, session: dict[str, str]) -> None:
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, str]]:
+    """A state directory whose log :func:`write_log` wrote, and the changes it made."""
+    settings = module_settings(tmp_path_factory)
+    with pytest.MonkeyPatch.context() as env:  # the reviewers sign with their own keys
+        env.setenv("XDG_CONFIG_HOME", str(module_keys(tmp_path_factory)))
+        return settings, anyio.run(write_log, settings)
+
+
+def test_each_filter(written: tuple[Settings, dict[str, str]]) -> None:
+    settings, session = written
     everything = rows(settings)
     assert len(everything) == 11
     assert keys(rows(settings, "--principal", "analyst")) == [("analyst", "get_person")] * 2
@@ -101,9 +121,10 @@ async def test_each_filter(settings: Settings, session: dict[str, str]) -> None:
     assert [r["seq"] for r in rows(settings, "--limit", "3")] == [1, 2, 3]
 
 
-async def test_record_finds_reads_proposals_reviews_and_applies(
-    settings: Settings, session: dict[str, str]
+def test_record_finds_reads_proposals_reviews_and_applies(
+    written: tuple[Settings, dict[str, str]],
 ) -> None:
+    settings, session = written
     assert keys(rows(settings, "--record", P5)) == [
         ("assistant", "get_person"),
         ("assistant", "propose_update_person"),
@@ -127,7 +148,8 @@ async def test_record_finds_reads_proposals_reviews_and_applies(
     assert keys(combined) == [("analyst", "get_person")]
 
 
-async def test_formats(settings: Settings, session: dict[str, str]) -> None:
+def test_formats(written: tuple[Settings, dict[str, str]]) -> None:
+    settings, _ = written
     table = query(settings, "--record", P7)
     assert table.exit_code == 0
     assert "review reject" in table.stdout and "reporting" in table.stdout

@@ -34,23 +34,34 @@ class Received:
         self.status = 200
 
 
-@pytest.fixture
-def received() -> Received:
-    return Received()
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[tuple[str, Received]]:
+    """The receiver, one for the module; what it received is emptied for each test."""
+    inbox = Received()
 
-
-@pytest.fixture
-def receiver_url(received: Received) -> Iterator[str]:
     async def hook(request: Request) -> Response:
         body = json.loads(await request.body())
-        received.posts.append((request.url.path, dict(request.headers), body))
-        return Response(status_code=received.status)
+        inbox.posts.append((request.url.path, dict(request.headers), body))
+        return Response(status_code=inbox.status)
 
     def build(_: socket.socket) -> Any:
         return Starlette(routes=[Route("/{name}", hook, methods=["POST"])])
 
     with serving(build) as base:
-        yield base
+        yield base, inbox
+
+
+@pytest.fixture
+def received(receiver: tuple[str, Received]) -> Received:
+    inbox = receiver[1]
+    inbox.posts.clear()
+    inbox.status = 200
+    return inbox
+
+
+@pytest.fixture
+def receiver_url(receiver: tuple[str, Received]) -> str:
+    return receiver[0]
 
 
 @pytest.fixture

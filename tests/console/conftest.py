@@ -8,15 +8,13 @@ nothing they assert and spares the suite that setup test after test."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
 from mopsgate.server.settings import Settings
-from tests.conftest import REVIEWERS, ROOT
 from tests.console.support import Reviewer, Site, console_site
-from tests.support.reviewers import declare_keys
+from tests.support.module_state import module_settings
 
 
 @pytest.fixture
@@ -30,21 +28,6 @@ def site(settings: Settings) -> Iterator[Site]:
 def lead(site: Site) -> Iterator[Reviewer]:
     """mops-lead, logged in to this test's own console."""
     yield from _logged_in(site, "mops-lead")
-
-
-def module_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The shared ``settings`` fixture's state (shipped manifest, reviewers' signing keys
-    declared, in-memory sandbox), in a directory that lives as long as a module."""
-    folder = tmp_path_factory.mktemp("console")
-    manifest = folder / "permissions.toml"
-    shutil.copy(ROOT / "permissions.toml", manifest)
-    declare_keys(manifest, REVIEWERS)
-    return Settings(
-        manifest_path=manifest,
-        home=folder / "home",
-        sandbox="memory",
-        manifest_settle_seconds=0.0,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,10 @@ from mopsgate.server.cli import app
 from mopsgate.server.console.passkeys import user_handle
 from mopsgate.server.settings import Settings
 from tests.conftest import ROOT, audit_rows
-from tests.console.conftest import module_settings
 from tests.console.support import Reviewer, Site, console_site, propose
 from tests.server.test_changes_kit import WELCOME_TRIGGER, people
 from tests.support.changes import stored_change
+from tests.support.module_state import module_settings
 
 CHROMIUM = "/usr/bin/chromium"
 INSTALL = "apt-get update && apt-get install -y chromium chromium-driver"

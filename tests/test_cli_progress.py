@@ -25,6 +25,7 @@ from mopsgate.storage.sqlite import audit_read
 from mopsgate.storage.sqlite.audit import INSERT_SQL
 from mopsgate.storage.sqlite.audit_read import SqliteAuditReader
 from mopsgate.storage.sqlite.schema import prepare
+from tests.support.cli_forks import cli_forks
 
 MOPSGATE = str(Path(sys.executable).parent / "mopsgate")
 ROWS = 2_000
@@ -84,15 +85,9 @@ def test_verify_draws_a_bar_on_a_terminal(home: Path) -> None:
 
 
 def test_verify_piped_prints_no_bar(home: Path) -> None:
-    proc = subprocess.run(
-        [MOPSGATE, "audit", "verify", "--home", str(home)],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=_env(),
-        timeout=60,
-        check=False,
-    )
+    """Output captured, not a terminal: a process of its own, forked from the fork server
+    (the terminal case above runs the console script itself)."""
+    proc = cli_forks().run(["audit", "verify", "--home", str(home)], _env())
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"OK: {ROWS} rows, chain intact")
     assert BAR_TITLE not in proc.stdout + proc.stderr

@@ -19,12 +19,13 @@ that run ``mopsgate`` itself (``tests/server/test_transports.py``, ``test_first_
 A command can also get pipes for its stdin and stdout instead of /dev/null and a file: a
 ``mopsgate serve --transport stdio`` its test talks to (``tests/support/stdio_serve.py``). The
 test makes the pipes and hands the child's ends to the server over a Unix socket (SCM_RIGHTS);
-the child reads and writes real pipes, as under an MCP client.
+the child reads and writes real pipes, as under an MCP client. And a test helper module can
+be forked as ``python -m module`` would run it (``start_module``: ``tests/support/replica.py``).
 
 Protocol (one JSON object a line): ``{"argv", "env", "cwd", "out", "err"}`` forks and answers
 ``{"pid"}`` (with ``"stdio": true`` the child's stdin and stdout are the two descriptors sent
-just before on the socket); ``{"wait": pid}`` answers ``{"status"}`` (the exit code, or minus
-the signal).
+just before on the socket; with ``"module"`` it runs that module instead of the console
+script); ``{"wait": pid}`` answers ``{"status"}`` (the exit code, or minus the signal).
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ class CliForks:
                 preexec_fn=preexec,
                 pass_fds=(theirs.fileno(),),
             )
-        self.lock = threading.Lock()  # one request at a time (a wait may run in a thread)
+        self.lock = threading.Lock()  # one request and its answer at a time, whoever asks
 
     def _ask(
         self, message: dict[str, Any], timeout: float | None = None, fds: Sequence[int] = ()

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,10 +17,13 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from mopsgate.server.app import Runtime
+from mopsgate.server.app import Runtime, build_runtime
+from mopsgate.server.http import build_http_app
 from mopsgate.server.settings import Settings
-from tests.conftest import audit_rows
+from tests.conftest import REVIEWERS, ROOT, audit_rows
+from tests.server.loopback import serving
 from tests.server.test_http_sessions import INITIALIZE as INIT
+from tests.support.reviewers import declare_keys
 from tests.support.stdio_serve import mopsgate_env, raw_stdio
 from tests.support.tokens import issue_token
 
@@ -44,12 +51,48 @@ def _auth(settings: Settings, principal: str = "assistant") -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_token(settings, principal)}"}
 
 
+@dataclass
+class Served:
+    """The server of the tests that only send requests and read the answers: its address, its
+    settings (its audit log) and one token per principal."""
+
+    base: str
+    settings: Settings
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def token(self, principal: str) -> str:
+        if principal not in self.tokens:
+            self.tokens[principal] = issue_token(self.settings, principal)
+        return self.tokens[principal]
+
+    def auth(self, principal: str = "assistant") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(principal)}"}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One server (a runtime on its own state directory, uvicorn on a free port) for every
+    test here that sends requests and makes no tool call: a server each cost those tests most
+    of their time (a runtime, a start, and a stop that waits out uvicorn's ticks). The tests
+    that load the server, or call tools, keep one of their own (``http_base``)."""
+    root = tmp_path_factory.mktemp("http-cases")
+    manifest = root / "permissions.toml"
+    shutil.copy(ROOT / "permissions.toml", manifest)
+    declare_keys(manifest, REVIEWERS)
+    settings = Settings(manifest, root / "home", "memory", manifest_settle_seconds=0.0)
+    runtime = build_runtime(settings, env={})
+
+    def app(sock: socket.socket) -> Any:
+        return build_http_app(runtime, "127.0.0.1", sock.getsockname()[1])
+
+    with serving(app, lifespan="on") as base:
+        yield Served(base, settings)
+
+
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::1]"])
-def test_loopback_host_names_are_accepted_without_an_origin(
-    host: str, http_base: str, settings: Settings
-):
+def test_loopback_host_names_are_accepted_without_an_origin(host: str, served: Served):
     """X-07: every name of the loopback interface, from a client that sends no Origin."""
-    response = _post(http_base, INIT, {**_auth(settings), "Host": f"{host}:{_port(http_base)}"})
+    response = _post(served.base, INIT, {**served.auth(), "Host": f"{host}:{_port(served.base)}"})
     assert response.status_code == 200, response.text
     assert "mcp-session-id" in response.headers or "result" in response.text
 
@@ -58,21 +101,19 @@ def test_loopback_host_names_are_accepted_without_an_origin(
     "headers",
     [{"Host": "evil.example"}, {"Host": "evil.example:80"}, {"Origin": "http://evil.example"}],
 )
-def test_dns_rebinding_is_refused_before_anything_runs(
-    headers: dict[str, str], http_base: str, settings: Settings
-):
+def test_dns_rebinding_is_refused_before_anything_runs(headers: dict[str, str], served: Served):
     """X-06: a foreign Host (421) or Origin (403) with a valid token; an initialize that a
     loopback Host would have answered 200."""
-    response = _post(http_base, INIT, {**_auth(settings), **headers})
+    response = _post(served.base, INIT, {**served.auth(), **headers})
     assert response.status_code == (403 if "Origin" in headers else 421), response.text
-    assert not [r for r in audit_rows(settings) if r["kind"] == "tool_call"]
+    assert not [r for r in audit_rows(served.settings) if r["kind"] == "tool_call"]
 
 
-def test_a_token_in_the_query_string_is_not_a_credential(http_base: str, settings: Settings):
+def test_a_token_in_the_query_string_is_not_a_credential(served: Served):
     """X-05: the bearer token in the URI (the spec's MUST NOT) authenticates nothing."""
-    token = issue_token(settings, "assistant")
+    token = served.token("assistant")
     response = httpx.post(
-        f"{http_base}/mcp",
+        f"{served.base}/mcp",
         params={"access_token": token},
         json=INIT,
         headers=ACCEPT,
@@ -82,10 +123,10 @@ def test_a_token_in_the_query_string_is_not_a_credential(http_base: str, setting
     assert response.status_code == 401
 
 
-def test_a_cors_preflight_from_another_origin_is_not_granted(http_base: str):
+def test_a_cors_preflight_from_another_origin_is_not_granted(served: Served):
     """X-09: no wildcard, no reflected Origin, no credentials for a foreign page."""
     response = httpx.options(
-        f"{http_base}/mcp",
+        f"{served.base}/mcp",
         headers={
             "Origin": "http://evil.example",
             "Access-Control-Request-Method": "POST",
@@ -98,30 +139,30 @@ def test_a_cors_preflight_from_another_origin_is_not_granted(http_base: str):
     assert "access-control-allow-credentials" not in response.headers
 
 
-def test_a_huge_body_is_refused_and_the_server_still_answers(http_base: str, settings: Settings):
+def test_a_huge_body_is_refused_and_the_server_still_answers(served: Served):
     """X-11 / I-04: a 5 MB request is refused before it becomes a call; others are served."""
-    auth = _auth(settings)
+    auth = served.auth()
     big = {**LIST, "params": {"pad": "x" * 5_000_000}}
-    response = _post(http_base, big, auth)
+    response = _post(served.base, big, auth)
     assert response.status_code == 413, response.status_code
-    assert _post(http_base, INIT, auth).status_code == 200
-    assert not [r for r in audit_rows(settings) if r["kind"] == "tool_call"]
+    assert _post(served.base, INIT, auth).status_code == 200
+    assert not [r for r in audit_rows(served.settings) if r["kind"] == "tool_call"]
 
 
-def test_an_unsupported_protocol_version_header_is_400(http_base: str, settings: Settings):
+def test_an_unsupported_protocol_version_header_is_400(served: Served):
     """X-12: after a 2025 handshake, a request claiming a protocol version nobody speaks."""
-    auth = _auth(settings)
-    init = _post(http_base, INIT, auth)
+    auth = served.auth()
+    init = _post(served.base, INIT, auth)
     session = {"Mcp-Session-Id": init.headers["mcp-session-id"]}
-    response = _post(http_base, LIST, {**auth, **session, "MCP-Protocol-Version": "1999-01-01"})
+    response = _post(served.base, LIST, {**auth, **session, "MCP-Protocol-Version": "1999-01-01"})
     assert response.status_code == 400, response.text
 
 
 @pytest.mark.parametrize("path", ["/approve", "/review", "/api/approve", "/changes/approve"])
-def test_no_approval_route_exists_over_http(path: str, http_base: str, settings: Settings):
+def test_no_approval_route_exists_over_http(path: str, served: Served):
     """X-16: the agent's bearer token on anything that looks like an approval endpoint."""
     body = {"change_id": "chg_0123456789ab", "reviewer": "mops-lead"}
-    assert _post(http_base, body, _auth(settings), path=path).status_code == 404
+    assert _post(served.base, body, served.auth(), path=path).status_code == 404
 
 
 APPROVAL_WORDS = ("approve", "review", "reject", "decide", "sign")
@@ -158,19 +199,19 @@ INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 VERSION = {"MCP-Protocol-Version": "2025-11-25"}
 
 
-def test_a_session_id_never_authenticates_by_itself(http_base: str, settings: Settings):
+def test_a_session_id_never_authenticates_by_itself(served: Served):
     """X-10: another principal (own valid token) presenting A's session id, no token at all,
     and a guessed id; the id is long and random."""
-    owner, other = _auth(settings, "assistant"), _auth(settings, "analyst")
-    session = _post(http_base, INIT, owner).headers["mcp-session-id"]
+    owner, other = served.auth("assistant"), served.auth("analyst")
+    session = _post(served.base, INIT, owner).headers["mcp-session-id"]
     assert len(session) >= 32
     mine = {"Mcp-Session-Id": session, **VERSION}
-    assert _post(http_base, INITIALIZED, {**owner, **mine}).status_code == 202
-    assert _post(http_base, LIST, {**other, **mine}).status_code == 404
-    assert _post(http_base, LIST, mine).status_code == 401
+    assert _post(served.base, INITIALIZED, {**owner, **mine}).status_code == 202
+    assert _post(served.base, LIST, {**other, **mine}).status_code == 404
+    assert _post(served.base, LIST, mine).status_code == 401
     guessed = {"Mcp-Session-Id": secrets.token_hex(16), **VERSION}
-    assert _post(http_base, LIST, {**owner, **guessed}).status_code == 404
-    assert _post(http_base, LIST, {**owner, **mine}).status_code == 200
+    assert _post(served.base, LIST, {**owner, **guessed}).status_code == 404
+    assert _post(served.base, LIST, {**owner, **mine}).status_code == 200
 
 
 def _listening_sockets(pid: int) -> list[str]:
@@ -206,7 +247,6 @@ def test_slow_and_many_clients_do_not_starve_the_others(http_base: str, settings
     held open, and 200 requests at once: every one of the 200 gets an answer — served, or
     refused with 429/503 backpressure, never a hang or a 5xx crash — and a normal call made
     while the slow ones are still open is served. (How fast is bench/'s business.)"""
-    import socket
     from concurrent.futures import ThreadPoolExecutor
 
     auth = _auth(settings)

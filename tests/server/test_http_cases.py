@@ -9,6 +9,7 @@ import secrets
 import shutil
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,13 +70,12 @@ class Served:
         return {"Authorization": f"Bearer {self.token(principal)}"}
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """One server (a runtime on its own state directory, uvicorn on a free port) for every
-    test here that sends requests and makes no tool call: a server each cost those tests most
-    of their time (a runtime, a start, and a stop that waits out uvicorn's ticks). The tests
-    that load the server, or call tools, keep one of their own (``http_base``)."""
-    root = tmp_path_factory.mktemp("http-cases")
+@contextmanager
+def requests_server(root: Path) -> Iterator[Served]:
+    """One server (a runtime on a state directory in ``root``, uvicorn on a free port) for the
+    tests of a module that send requests and make no tool call: a server each cost those tests
+    most of their time (a runtime, a start, and a stop that waits out uvicorn's ticks). The
+    tests that load the server, or call tools, keep one of their own (``http_base``)."""
     manifest = root / "permissions.toml"
     shutil.copy(ROOT / "permissions.toml", manifest)
     declare_keys(manifest, REVIEWERS)
@@ -87,6 +87,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
     with serving(app, lifespan="on") as base:
         yield Served(base, settings)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with requests_server(tmp_path_factory.mktemp("http-cases")) as server:
+        yield server
 
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::1]"])

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 
 import httpx
+import pytest
 from mcp import Client
 
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows, text_of
-from tests.server.test_http_cases import TLS
+from tests.server.test_http_cases import TLS, Served, requests_server
 from tests.support.cli_forks import cli_forks
 from tests.support.stdio_serve import mopsgate_env, stdio_params
 from tests.support.tokens import issue_token
@@ -66,28 +68,31 @@ def _call(base: str, headers: dict[str, str]) -> httpx.Response:
     )
 
 
-def test_http_without_token_is_401(http_base: str):
-    response = _call(http_base, {})
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The refusals share one server (as in test_http_cases.py); the calls below get their
+    own, since they look at the audit rows of their own calls."""
+    with requests_server(tmp_path_factory.mktemp("transports")) as server:
+        yield server
+
+
+def test_http_without_token_is_401(served: Served):
+    response = _call(served.base, {})
     assert response.status_code == 401
     assert "Bearer" in response.headers["www-authenticate"]
 
 
-def test_http_with_a_wrong_token_is_401(http_base: str):
-    assert _call(http_base, {"Authorization": "Bearer mgt_not-a-real-token"}).status_code == 401
+def test_http_with_a_wrong_token_is_401(served: Served):
+    assert _call(served.base, {"Authorization": "Bearer mgt_not-a-real-token"}).status_code == 401
 
 
-def test_http_rejects_a_foreign_origin(http_base: str, settings: Settings):
-    settings.home.mkdir(parents=True, exist_ok=True)
-    token = issue_token(settings, "analyst")
-    response = _call(
-        http_base, {"Authorization": f"Bearer {token}", "Origin": "http://evil.example"}
-    )
-    assert response.status_code == 403
+def test_http_rejects_a_foreign_origin(served: Served):
+    headers = {**served.auth("analyst"), "Origin": "http://evil.example"}
+    assert _call(served.base, headers).status_code == 403
 
 
-def test_http_rejects_a_foreign_host(http_base: str, settings: Settings):
-    token = issue_token(settings, "analyst")
-    response = _call(http_base, {"Authorization": f"Bearer {token}", "Host": "evil.example"})
+def test_http_rejects_a_foreign_host(served: Served):
+    response = _call(served.base, {**served.auth("analyst"), "Host": "evil.example"})
     assert response.status_code == 421  # the SDK refuses a foreign Host; 400 is any bad request
 
 

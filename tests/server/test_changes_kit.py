@@ -8,14 +8,12 @@ import sqlite3
 from typing import Any
 
 from mcp import Client
-from typer.testing import CliRunner
 
 from mopsgate.sandbox.marketo import ids as mk
 from mopsgate.sandbox.seed import seed_data
-from mopsgate.server.cli import app
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows, text_of
-from tests.server.e2e_support import VENDORS, Vendor, approve
+from tests.server.e2e_support import VENDORS, Vendor, approve, run_cli
 
 MK = VENDORS["marketo"]
 WELCOME_TRIGGER = mk.smart_campaign_ref(2)  # triggerable; audience list 5
@@ -110,9 +108,7 @@ def last_refusal(settings: Settings, tool: str = "apply_change") -> dict[str, An
 
 def cli(settings: Settings, *args: str) -> Any:
     """``mopsgate ARGS --manifest … --home …`` (freeze, unfreeze)."""
-    return CliRunner().invoke(
-        app, [*args, "--manifest", str(settings.manifest_path), "--home", str(settings.home)]
-    )
+    return run_cli([*args, "--manifest", str(settings.manifest_path), "--home", str(settings.home)])
 
 
 def sql(settings: Settings, statement: str, *params: Any) -> None:

@@ -14,7 +14,6 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mcp import Client
-from typer.testing import CliRunner
 
 from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.change_model import utcnow
@@ -25,9 +24,9 @@ from mopsgate.governance.manifest_approval import (
 )
 from mopsgate.governance.reviewer_keys import private_key_pem
 from mopsgate.server.app import Runtime, build_runtime, build_server
-from mopsgate.server.cli import app
 from mopsgate.server.settings import Settings
 from tests.conftest import ROOT, audit_rows
+from tests.server.e2e_support import run_cli
 from tests.server.test_reload import ANALYST_RULE
 from tests.support.changes import with_storage
 from tests.support.manifest_edits import approve_edit, digest_of_file
@@ -61,7 +60,7 @@ def _append(settings: Settings, event: AuditEvent) -> None:
 
 def _cli(settings: Settings, *args: str) -> Any:
     where = ["--manifest", str(settings.manifest_path), "--home", str(settings.home)]
-    return CliRunner().invoke(app, [*args, *where])
+    return run_cli([*args, *where])
 
 
 def _start_narrowed(manifest_path: Path) -> str:

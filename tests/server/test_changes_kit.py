@@ -95,11 +95,12 @@ async def approved_send(client: Client, settings: Settings, idxs: list[int]) -> 
     return plan
 
 
-def last_refusal(settings: Settings, tool: str = "apply_change") -> dict[str, Any]:
-    """The newest audit row of a refused or failed call of ``tool``."""
+def last_refusal(settings: Settings, tool: str = "apply_change", since: int = 0) -> dict[str, Any]:
+    """The newest audit row of a refused or failed call of ``tool`` (among the rows after the
+    first ``since``: one case's own, where cases share a server)."""
     rows = [
         r
-        for r in audit_rows(settings)
+        for r in audit_rows(settings)[since:]
         if r["tool"] == tool and r["outcome"] in ("error", "denied", "refused")
     ]
     assert rows, f"no refusal of {tool} in the audit log"

@@ -116,6 +116,7 @@ async def test_add_to_send_list_is_refused_when_consent_cannot_be_read(
             case = f"{read} {fault}"
             key = (LOOKUP if read == "lookup" else TARGETS)[vendor]
             emu.core.reset_log()
+            seen = len(audit_rows(settings))
             _aim(runtime, vendor, fault, key)
             text = await _propose_add(client, vendor, [v.ref(i) for i in single(2, SEND_LIST)])
             assert f"[upstream_error] could not read consent on {vendor}" in text, (case, text)
@@ -124,7 +125,7 @@ async def test_add_to_send_list_is_refused_when_consent_cannot_be_read(
             assert _hit(runtime, vendor, key) == TRIES, case
             assert emu.core.write_requests == [], case
             assert members_of(runtime, vendor, SEND_LIST) == before, case
-            row = last_refusal(settings, "propose_add_to_list")
+            row = last_refusal(settings, "propose_add_to_list", since=seen)
             assert (row["outcome"], row["error_code"]) == ("error", "upstream_error"), case
 
 
@@ -137,6 +138,7 @@ async def test_trigger_is_refused_when_consent_cannot_be_read(
             case = f"{read} {fault}"
             key = (LOOKUP if read == "lookup" else TARGETS)["marketo"]
             emu.core.reset_log()
+            seen = len(audit_rows(settings))
             _aim(runtime, "marketo", fault, key)
             text = await refused(
                 client,
@@ -149,7 +151,7 @@ async def test_trigger_is_refused_when_consent_cannot_be_read(
             assert (await ok(client, "list_my_changes"))["changes"] == [], case
             assert _hit(runtime, "marketo", key) == TRIES, case
             assert emu.core.write_requests == [] and emu.triggered == [], case
-            refusal = last_refusal(settings, "propose_trigger_campaign")
+            refusal = last_refusal(settings, "propose_trigger_campaign", since=seen)
             assert refusal["error_code"] == "upstream_error", case
 
 

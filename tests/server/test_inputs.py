@@ -1,15 +1,19 @@
 """Arguments an assistant gets wrong or an attacker shapes (catalogue I-06 type confusion,
 I-04 oversized input): refused with the field named, before any vendor is asked anything,
-nothing stored, and the refusal audited as ``invalid_input``."""
+nothing stored, and the refusal audited as ``invalid_input``.
+
+Each test runs its cases one after another on one server (a refused call stores nothing and
+asks no vendor: each case checks that), every check made per case and naming it, and each
+case's audit row looked for among the rows written since the case began.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
+from tests.conftest import audit_rows
 from tests.server.test_changes_kit import MK, REASON, WELCOME_TRIGGER, last_refusal, refused
 
 LEAD = MK.ref(3)
@@ -33,19 +37,21 @@ CONFUSED: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("tool", "args", "field"), CONFUSED)
 async def test_type_confusion_is_refused_naming_the_field(
-    tool: str, args: dict[str, Any], field: str, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
     emu = runtime.connectors.emulator("marketo")
-    if tool.startswith("propose") and "reason" not in args:
-        args = {**args, "reason": REASON}
     async with connect("assistant") as client:
-        text = await refused(client, tool, **args)
-    assert text.startswith("[invalid_input]") and f"{field}" in text, text
-    assert emu.core.requests == []
-    row = last_refusal(settings, tool)
-    assert (row["outcome"], row["error_code"]) == ("error", "invalid_input")
+        for tool, args, field in CONFUSED:
+            case = f"{tool} {args}"
+            if tool.startswith("propose") and "reason" not in args:
+                args = {**args, "reason": REASON}
+            seen = len(audit_rows(settings))
+            text = await refused(client, tool, **args)
+            assert text.startswith("[invalid_input]") and f"{field}" in text, (case, text)
+            assert emu.core.requests == [], case
+            row = last_refusal(settings, tool, since=seen)
+            assert (row["outcome"], row["error_code"]) == ("error", "invalid_input"), case
 
 
 async def test_the_same_arguments_well_typed_are_accepted(connect, runtime: Runtime):
@@ -76,19 +82,21 @@ OVERSIZED: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("tool", "args", "field"), OVERSIZED)
 async def test_oversized_arguments_are_refused_before_any_upstream_call(
-    tool: str, args: dict[str, Any], field: str, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
     emu = runtime.connectors.emulator("marketo")
-    args = {"reason": REASON, **args}
     async with connect("assistant") as client:
-        text = await refused(client, tool, **args)
-        assert text.startswith("[invalid_input]") and field in text, text[:300]
-        assert len(text) < 5000  # the refusal does not echo the payload back
-        assert (await client.call_tool("list_my_changes", {})).structured_content["changes"] == []
-    assert emu.core.requests == []
-    assert last_refusal(settings, tool)["error_code"] == "invalid_input"
+        for tool, args, field in OVERSIZED:
+            case = f"{tool} {field}"
+            seen = len(audit_rows(settings))
+            text = await refused(client, tool, **{"reason": REASON, **args})
+            assert text.startswith("[invalid_input]") and field in text, (case, text[:300])
+            assert len(text) < 5000, case  # the refusal does not echo the payload back
+            mine = await client.call_tool("list_my_changes", {})
+            assert mine.structured_content["changes"] == [], case
+            assert emu.core.requests == [], case
+            assert last_refusal(settings, tool, since=seen)["error_code"] == "invalid_input", case
 
 
 SMUGGLED: list[tuple[str, dict[str, Any], str]] = [
@@ -114,36 +122,38 @@ SMUGGLED: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("tool", "args", "field"), SMUGGLED)
-async def test_unexpected_fields_are_refused(
-    tool: str, args: dict[str, Any], field: str, connect, runtime: Runtime, settings: Settings
-):
+async def test_unexpected_fields_are_refused(connect, runtime: Runtime, settings: Settings):
     """I-05: an argument the schema does not name is an error, never ignored."""
-    args = {"reason": REASON, **args} if tool.startswith("propose") else args
     async with connect("assistant") as client:
-        text = await refused(client, tool, **args)
-        assert (await client.call_tool("list_my_changes", {})).structured_content["changes"] == []
-    assert f"{field}: unknown field" in text, text
-    assert runtime.connectors.emulator("marketo").core.requests == []
-    assert last_refusal(settings, tool)["error_code"] == "invalid_input"
+        for tool, args, field in SMUGGLED:
+            args = {"reason": REASON, **args} if tool.startswith("propose") else args
+            seen = len(audit_rows(settings))
+            text = await refused(client, tool, **args)
+            mine = await client.call_tool("list_my_changes", {})
+            assert mine.structured_content["changes"] == [], field
+            assert f"{field}: unknown field" in text, (field, text)
+            assert runtime.connectors.emulator("marketo").core.requests == [], field
+            assert last_refusal(settings, tool, since=seen)["error_code"] == "invalid_input", field
 
 
-@pytest.mark.parametrize(
-    "ref",
-    [
-        "marketo:lead:3@evil.com",
-        "https://evil.example/rest/v1/leads.json",
-        "marketo:lead:169.254.169.254",
-        "marketo:lead:../../identity/oauth/token",
-        "//169.254.169.254/latest/meta-data",
-    ],
-)
+SMUGGLED_HOSTS = [
+    "marketo:lead:3@evil.com",
+    "https://evil.example/rest/v1/leads.json",
+    "marketo:lead:169.254.169.254",
+    "marketo:lead:../../identity/oauth/token",
+    "//169.254.169.254/latest/meta-data",
+]
+
+
 async def test_a_host_smuggled_into_a_reference_is_refused(
-    ref: str, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
     """I-12: an id can never carry a host, a URL or a path; the vendor sees no request."""
     async with connect("assistant") as client:
-        text = await refused(client, "get_person", ref=ref)
-    assert text.startswith("[invalid_input]"), text
-    assert runtime.connectors.emulator("marketo").core.requests == []
-    assert last_refusal(settings, "get_person")["error_code"] == "invalid_input"
+        for ref in SMUGGLED_HOSTS:
+            seen = len(audit_rows(settings))
+            text = await refused(client, "get_person", ref=ref)
+            assert text.startswith("[invalid_input]"), (ref, text)
+            assert runtime.connectors.emulator("marketo").core.requests == [], ref
+            row = last_refusal(settings, "get_person", since=seen)
+            assert row["error_code"] == "invalid_input", ref

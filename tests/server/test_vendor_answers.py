@@ -129,30 +129,36 @@ async def test_a_write_answered_with_a_redirect_is_not_counted_as_written(
     assert last_refusal(settings)["change_id"] == plan["change_id"]
 
 
-@pytest.mark.parametrize("kind", ["html", "truncated", "empty", "wrong_type"])
 @pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_a_malformed_answer_is_an_upstream_error_never_data(
-    vendor, kind, connect, runtime: Runtime, settings: Settings
+    vendor, connect, runtime: Runtime, settings: Settings
 ):
     """U-11: a proxy's HTML page, or JSON cut off, where the vendor's JSON belongs: a read
-    fails cleanly, and an apply whose re-read is malformed writes nothing."""
+    fails cleanly, and an apply whose re-read is malformed writes nothing. The kinds run one
+    after another on one server, each with its own change (the one before failed, wrote
+    nothing and holds no lock), each check naming its kind."""
     v = VENDORS[vendor]
     emu = runtime.connectors.emulator(vendor)
-    emu.core.faults.malformed_kind = kind
-    emu.core.faults.malformed_on[READ[vendor]] = 1
     async with connect("assistant") as client:
-        result = await client.call_tool("get_person", {"ref": v.ref(7)})
-        text = text_of(result)
-        assert result.is_error and text.startswith("[upstream_error]"), text
-        assert "JSON" in text and "Traceback" not in text, text  # and no crash
-        idxs = people("subscribed", 1, start=100)
-        plan = await approved_titles(client, settings, v, idxs, "Never On Malformed")
-        emu.core.faults.malformed_on[REREAD[vendor]] = 1
-        emu.core.reset_log()
-        applied = await apply(client, plan)
-        assert applied.is_error and "could not re-read" in text_of(applied), text_of(applied)
-    assert emu.core.write_requests == []
-    assert last_refusal(settings)["error_code"] == "upstream_error"
+        for kind in ("html", "truncated", "empty", "wrong_type"):
+            emu.core.faults.malformed_kind = kind
+            emu.core.faults.malformed_on[READ[vendor]] = 1
+            result = await client.call_tool("get_person", {"ref": v.ref(7)})
+            text = text_of(result)
+            assert result.is_error and text.startswith("[upstream_error]"), (kind, text)
+            assert "JSON" in text and "Traceback" not in text, (kind, text)  # and no crash
+            idxs = people("subscribed", 1, start=100)
+            plan = await approved_titles(client, settings, v, idxs, "Never On Malformed")
+            emu.core.faults.malformed_on[REREAD[vendor]] = 1
+            emu.core.reset_log()
+            seen = len(audit_rows(settings))
+            applied = await apply(client, plan)
+            assert applied.is_error and "could not re-read" in text_of(applied), (
+                kind,
+                text_of(applied),
+            )
+            assert emu.core.write_requests == [], kind
+            assert last_refusal(settings, since=seen)["error_code"] == "upstream_error", kind
 
 
 @pytest.mark.parametrize("vendor", ["hubspot", "salesforce"])

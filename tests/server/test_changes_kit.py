@@ -11,6 +11,7 @@ from mcp import Client
 
 from mopsgate.sandbox.marketo import ids as mk
 from mopsgate.sandbox.seed import seed_data
+from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows, text_of
 from tests.server.e2e_support import VENDORS, Vendor, approve, run_cli
@@ -93,6 +94,17 @@ async def approved_send(client: Client, settings: Settings, idxs: list[int]) -> 
     assert await status(client, plan["change_id"]) == "proposed"  # compliance still needed
     approve(settings, plan["change_id"], "compliance")
     return plan
+
+
+def cases_emulator(runtime: Runtime, vendor: str) -> Any:
+    """The vendor's emulator for a test whose cases run back to back on one server: HubSpot's
+    search window (5 a second) out of the way, so one case's lookups do not use up the window
+    the next case's need (separate servers never shared one). Raised before the connector is
+    built, so its client is paced by the same window."""
+    emu = runtime.connectors.emulator(vendor)
+    if vendor == "hubspot":
+        emu.search_window.max_calls = 1_000
+    return emu
 
 
 def last_refusal(settings: Settings, tool: str = "apply_change", since: int = 0) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from tests.server.test_changes_kit import (
     WELCOME_TRIGGER,
     apply,
     approved_send,
+    cases_emulator,
     last_refusal,
     ok,
     refused,
@@ -58,17 +59,6 @@ FAULTS = ("error_on", "timeout_on")
 def runtime(settings: Settings) -> Runtime:
     """Retries without waiting, so a fault that outlasts them costs milliseconds."""
     return no_wait_runtime(settings)
-
-
-def _emulator(runtime: Runtime, vendor: str) -> Any:
-    """The vendor's emulator, HubSpot's search window (5 a second) out of the way: the cases
-    of a test run back to back, and one case's faulted lookups must not use up the window the
-    next case's lookups need (separate servers never shared one). Raised before the connector
-    is built, so its client is paced by the same window."""
-    emu = runtime.connectors.emulator(vendor)
-    if vendor == "hubspot":
-        emu.search_window.max_calls = 1_000
-    return emu
 
 
 def _aim(runtime: Runtime, vendor: str, fault: str, key: str) -> None:
@@ -109,7 +99,7 @@ async def test_add_to_send_list_is_refused_when_consent_cannot_be_read(
     vendor, connect, runtime: Runtime, settings: Settings
 ):
     v = VENDORS[vendor]
-    emu = _emulator(runtime, vendor)
+    emu = cases_emulator(runtime, vendor)
     before = members_of(runtime, vendor, SEND_LIST)
     async with connect("assistant") as client:
         for read, fault in CASES:
@@ -186,7 +176,7 @@ async def test_failed_consent_re_check_at_apply_writes_nothing(
     """Each case is a change of its own (the one before it failed: it holds no lock and is
     never retried), re-checked under its own aimed fault."""
     v = VENDORS[vendor]
-    emu = _emulator(runtime, vendor)
+    emu = cases_emulator(runtime, vendor)
     before = members_of(runtime, vendor, SEND_LIST)
     async with connect("assistant") as client:
         for read, fault in CASES:

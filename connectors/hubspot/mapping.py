@@ -50,6 +50,7 @@ _HS_TYPE_TO_FIELD = {
 
 _TYPES = {s.name: s.type for s in HUBSPOT_CONTACT}
 _BOOLEANS = {"true": True, "false": False}
+_CONVERTED = frozenset(n for n, t in _TYPES.items() if t in ("boolean", "integer", "float"))
 
 
 def from_prop(name: str, raw: Any) -> Any:
@@ -83,7 +84,11 @@ def contact_ref(native_id: str) -> str:
 
 def to_person(record: dict[str, Any]) -> Person:
     props = record.get("properties") or {}
-    fields = {name: from_prop(name, raw) for name, raw in props.items()}
+    # what from_prop makes of each: text as it came, "" as None, typed fields converted
+    fields = {
+        name: from_prop(name, raw) if name in _CONVERTED or raw == "" else raw
+        for name, raw in props.items()
+    }
     native = record.get("id")
     fields.setdefault("hs_object_id", native if isinstance(native, str) else None)
     return checked_person(VENDOR, CONTACT, native, fields)

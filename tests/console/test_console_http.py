@@ -191,7 +191,9 @@ def test_console_and_review_show_say_the_same_about_approvals(
     def both_say(text: str) -> None:
         page = shared_lead.page(f"/changes/{change_id}").text
         assert f'<p id="approval-summary"><strong>{text}.</strong></p>' in page
-        shown = CliRunner().invoke(app, ["review", "show", change_id, *where])
+        # The CLI reads the sandbox in memory, as the console does (settings fixture).
+        memory = {"MOPSGATE_SANDBOX": "memory"}
+        shown = CliRunner(env=memory).invoke(app, ["review", "show", change_id, *where])
         assert shown.exit_code == 0 and f"{text}." in shown.output, shown.output
 
     both_say("Needs 1 more approval; no approvals yet")

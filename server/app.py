@@ -69,7 +69,7 @@ class Runtime:
     specs: dict[str, Spec]
     services: Services | None = None
     storage: Storage | None = None
-    audit_busy_ms: int = 5000
+    audit_busy_ms: int | None = None  # None: the settings' lock wait (MOPSGATE_LOCK_WAIT_MS)
     env: Mapping[str, str] = field(default_factory=dict)
     # Options for the notification sender's HTTP client (tests inject a transport).
     notify_options: dict[str, Any] = field(default_factory=dict)

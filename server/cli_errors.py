@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
-from mopsgate.server.settings import DATABASE_URL_FLAG, load_settings
+from mopsgate.server.settings import DATABASE_URL_FLAG, SettingsError, load_settings
 from mopsgate.storage import explain_failure
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,6 +38,9 @@ def database_errors(command: F) -> F:
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
+        except SettingsError as exc:  # a setting from the environment: say which, change nothing
+            typer.echo(f"mopsgate: {exc}", err=True)
+            raise typer.Exit(2) from exc
         except Exception as exc:
             cfg = load_settings(None, kwargs.get("home")).storage()
             problem = explain_failure(cfg, exc)

@@ -80,7 +80,10 @@ def start(
     """Check everything a call would need (state directory, database, manifest, configuration,
     production fields, signing secret), then serve until the client goes away."""
     _log_to_stderr()
-    settings = load_settings(manifest, home)
+    try:
+        settings = load_settings(manifest, home)
+    except SettingsError as exc:
+        raise _refuse(f"refusing to start: {exc}") from exc
     try:
         ensure_home(settings)
     except PermissionError as exc:

@@ -42,6 +42,10 @@ class Settings:
     # so a file caught half-written is never applied (catalogue M-15). Tests that edit the
     # manifest and call at once choose 0.
     manifest_settle_seconds: float = 1.0
+    # MOPSGATE_LOCK_WAIT_MS: how long a command or a call waits for a write lock another
+    # process holds (SQLite's busy timeout, PostgreSQL's lock_timeout) before it gives up,
+    # changing nothing. None: the storage default (5 s).
+    lock_wait_ms: int | None = None
 
     @property
     def db_path(self) -> Path:
@@ -64,9 +68,10 @@ class Settings:
             if self.database_url
             else StorageConfig.sqlite(self.db_path)
         )
-        if busy_timeout_ms is None:
+        wait = busy_timeout_ms if busy_timeout_ms is not None else self.lock_wait_ms
+        if wait is None:
             return cfg
-        return StorageConfig(cfg.url, busy_timeout_ms=busy_timeout_ms)
+        return StorageConfig(cfg.url, busy_timeout_ms=wait)
 
     @property
     def secret_path(self) -> Path:
@@ -170,7 +175,30 @@ def load_settings(
         sandbox=sandbox,
         database_url=url,
         secret_file=Path(secret_file) if secret_file else None,
+        lock_wait_ms=lock_wait_ms(os.environ),
     )
+
+
+MAX_LOCK_WAIT_MS = 600_000
+
+
+def lock_wait_ms(env: Mapping[str, str]) -> int | None:
+    """MOPSGATE_LOCK_WAIT_MS, checked: a whole number of milliseconds from 1 to 600000 (ten
+    minutes), or unset for the default. Anything else is refused rather than guessed: 0 would
+    turn every brief lock into a failure, and a huge wait would hang every command."""
+    raw = env.get("MOPSGATE_LOCK_WAIT_MS", "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 0 < value <= MAX_LOCK_WAIT_MS:
+        raise SettingsError(
+            f"MOPSGATE_LOCK_WAIT_MS must be whole milliseconds from 1 to {MAX_LOCK_WAIT_MS}, "
+            f"not {raw!r}; unset it for the default of 5000"
+        )
+    return value
 
 
 def ensure_home(settings: Settings) -> None:

@@ -59,12 +59,20 @@ def _run(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _all(
-    settings: Settings, commands: dict[str, list[str]], *, as_user: bool = False
+    settings: Settings,
+    commands: dict[str, list[str]],
+    *,
+    as_user: bool = False,
+    lock_wait_ms: int | None = None,
 ) -> dict[str, tuple[int, str, str]]:
     """Run the commands side by side, each its own process (each may wait out the lock):
-    (exit code, stderr, stdout). ``as_user``: without root's file-mode override."""
+    (exit code, stderr, stdout). ``as_user``: without root's file-mode override;
+    ``lock_wait_ms``: MOPSGATE_LOCK_WAIT_MS for them."""
     forks = cli_forks(as_user=as_user)
-    started = {name: forks.start(args, mopsgate_env(settings)) for name, args in commands.items()}
+    env = mopsgate_env(settings)
+    if lock_wait_ms is not None:
+        env["MOPSGATE_LOCK_WAIT_MS"] = str(lock_wait_ms)
+    started = {name: forks.start(args, env) for name, args in commands.items()}
     results = {}
     for name, forked in started.items():
         done = forks.wait(forked, timeout=90)
@@ -135,7 +143,8 @@ def write_lock(seeded) -> Iterator[None]:
 def test_a_locked_database_is_one_line_for_every_command_and_changes_nothing(seeded, write_lock):
     settings, change_id = seeded
     before = _state(settings, change_id)
-    results = _all(settings, {**_writers(change_id), **READERS, "review list": ["review", "list"]})
+    commands = {**_writers(change_id), **READERS, "review list": ["review", "list"]}
+    results = _all(settings, commands, lock_wait_ms=300)  # not the default 5 s: the lock stays
     for name in _writers(change_id):
         code, err, _ = results[name]
         line = _one_line(err)
@@ -240,3 +249,22 @@ def test_audit_verify_works_on_a_read_only_copy(seeded, tmp_path, keep):
     assert out.startswith(f"OK: {rows} rows, chain intact"), out  # the WAL's rows included
     assert results["tail"][0] == 0 and "freeze" in results["tail"][2]
     assert after == before  # nothing written, nothing created beside the evidence
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "soon", "600001"])
+def test_a_lock_wait_that_cannot_be_used_is_refused_by_name(seeded, value: str):
+    """MOPSGATE_LOCK_WAIT_MS is checked, never guessed: 0 would fail every brief lock and a
+    huge wait would hang every command. The refusal names the setting and changes nothing."""
+    settings, change_id = seeded
+    before = _state(settings, change_id)
+    env = {**mopsgate_env(settings), "MOPSGATE_LOCK_WAIT_MS": value}
+    forks = cli_forks()
+    for args in (["freeze", "--reason", "drill"], ["serve", "--transport", "stdio"]):
+        done = forks.wait(forks.start(args, env), timeout=90)
+        line = _one_line(done.stderr)
+        assert done.returncode == 2, (args, done.stderr)
+        assert (
+            f"MOPSGATE_LOCK_WAIT_MS must be whole milliseconds from 1 to 600000, not {value!r}"
+            in line
+        )
+    assert _state(settings, change_id) == before

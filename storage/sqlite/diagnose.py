@@ -46,8 +46,9 @@ def diagnose(path: str | Path, exc: BaseException) -> tuple[str, str] | None:
         return (
             f"the database at {path} is locked: another process has held a write lock on it "
             "for longer than this command waits.",
-            "Nothing was changed. Retry once that process is done; if the lock never clears, "
-            f"look for a stuck mopsgate or sqlite3 process holding it (e.g. `fuser {path}`).",
+            "Nothing was changed. Retry once that process is done (MOPSGATE_LOCK_WAIT_MS sets "
+            "how long to wait, in ms); if the lock never clears, look for a stuck mopsgate or "
+            f"sqlite3 process holding it (e.g. `fuser {path}`).",
         )
     if code in (_READONLY, _PERM):
         return (

@@ -28,6 +28,7 @@ from tests.server.test_changes_kit import (
     apply,
     approved_send,
     call,
+    cases_emulator,
     last_refusal,
     ok,
     people,
@@ -194,25 +195,26 @@ PLANNED = {
 }
 
 
-@pytest.mark.parametrize("vendor_name", sorted(VENDORS))
-async def test_propose_tools_never_write_upstream(vendor_name, connect, runtime, settings):
-    v = VENDORS[vendor_name]
-    emu = runtime.connectors.emulator(vendor_name)
-    planned: set[str] = set()
+async def test_propose_tools_never_write_upstream(connect, runtime, settings):
+    """Each vendor in turn, on one server (each has its own emulator and request log)."""
     async with connect("assistant") as client:
-        for tool, args in _propose_calls(vendor_name):
-            result = await call(client, tool, **args, reason=REASON)
-            if not result.is_error:
-                planned.add(tool)
-            assert emu.core.write_requests == [], tool
-        # propose_revert plans from an applied change; only the apply writes.
-        plan = await propose_titles(client, v, people("subscribed", 1, start=950))
-        approve(settings, plan["change_id"])
-        assert not (await apply(client, plan)).is_error
-        emu.core.reset_log()
-        await ok(client, "propose_revert", change_id=plan["change_id"], reason=REASON)
-        assert emu.core.write_requests == []
-    assert planned == PLANNED[vendor_name]
+        for vendor_name in sorted(VENDORS):
+            v = VENDORS[vendor_name]
+            emu = cases_emulator(runtime, vendor_name)
+            planned: set[str] = set()
+            for tool, args in _propose_calls(vendor_name):
+                result = await call(client, tool, **args, reason=REASON)
+                if not result.is_error:
+                    planned.add(tool)
+                assert emu.core.write_requests == [], (vendor_name, tool)
+            # propose_revert plans from an applied change; only the apply writes.
+            plan = await propose_titles(client, v, people("subscribed", 1, start=950))
+            approve(settings, plan["change_id"])
+            assert not (await apply(client, plan)).is_error, vendor_name
+            emu.core.reset_log()
+            await ok(client, "propose_revert", change_id=plan["change_id"], reason=REASON)
+            assert emu.core.write_requests == [], vendor_name
+            assert planned == PLANNED[vendor_name], vendor_name
 
 
 async def test_restart_after_a_crash_mid_apply_settles_the_account(

@@ -26,6 +26,7 @@ from tests.server.test_changes_kit import (
     REASON,
     WELCOME_TRIGGER,
     apply,
+    cases_emulator,
     last_refusal,
     ok,
     refused,
@@ -52,56 +53,64 @@ def test_the_seed_holds_canadians_without_evidence_and_nobody_else():
     assert all(p.consent_evidence for p in others)
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_a_canadian_without_evidence_is_kept_out_of_a_send_list(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
-    v = VENDORS[vendor]
-    emu = runtime.connectors.emulator(vendor)
+    """Each vendor in turn, on one server (each has its own emulator, list and log)."""
     allowed = outsiders(0)["subscribed"]
     bad = NO_CONSENT_EVIDENCE[0]
-    before = members_of(runtime, vendor, 0)
     async with connect("assistant") as client:
-        plan = await ok(
-            client,
-            "propose_add_to_list",
-            list_ref=LIST_REF[vendor](0),
-            person_refs=[v.ref(allowed), v.ref(bad)],
-            reason=REASON,
-        )
-        [blocked] = plan["blocked"]
-        assert blocked["ref"] == v.ref(bad) and blocked["reason_code"] == CODE, blocked
-        assert evidence_field(vendor, bad) in blocked["reason"] and "CA" in blocked["reason"]
-        assert v.ref(bad) in plan["diff_text"] and "consent evidence" in plan["diff_text"]
-        approve(settings, plan["change_id"])
-        done = await apply(client, plan)
-        assert not done.is_error, text_of(done)
-        assert done.structured_content["outcome"]["written_refs"] == [v.ref(allowed)]
-    assert members_of(runtime, vendor, 0) - before == {str(v.native(allowed))}
-    assert len(emu.core.write_requests) == 1
-    [row] = [r for r in audit_rows(settings) if r["tool"] == "propose_add_to_list"]
-    assert f"{v.ref(bad)} ({CODE})" in row["result_summary"]
+        for vendor in sorted(VENDORS):
+            v = VENDORS[vendor]
+            emu = cases_emulator(runtime, vendor)
+            before = members_of(runtime, vendor, 0)
+            seen = len(audit_rows(settings))
+            plan = await ok(
+                client,
+                "propose_add_to_list",
+                list_ref=LIST_REF[vendor](0),
+                person_refs=[v.ref(allowed), v.ref(bad)],
+                reason=REASON,
+            )
+            [blocked] = plan["blocked"]
+            assert blocked["ref"] == v.ref(bad) and blocked["reason_code"] == CODE, blocked
+            assert evidence_field(vendor, bad) in blocked["reason"], (vendor, blocked)
+            assert "CA" in blocked["reason"], (vendor, blocked)
+            assert v.ref(bad) in plan["diff_text"], vendor
+            assert "consent evidence" in plan["diff_text"], vendor
+            approve(settings, plan["change_id"])
+            done = await apply(client, plan)
+            assert not done.is_error, (vendor, text_of(done))
+            written = done.structured_content["outcome"]["written_refs"]
+            assert written == [v.ref(allowed)], vendor
+            assert members_of(runtime, vendor, 0) - before == {str(v.native(allowed))}, vendor
+            assert len(emu.core.write_requests) == 1, vendor
+            [row] = [r for r in audit_rows(settings)[seen:] if r["tool"] == "propose_add_to_list"]
+            assert f"{v.ref(bad)} ({CODE})" in row["result_summary"], vendor
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_a_send_list_of_only_such_people_is_refused(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
-    v = VENDORS[vendor]
-    emu = runtime.connectors.emulator(vendor)
-    refs = [v.ref(i) for i in NO_CONSENT_EVIDENCE]
+    """Each vendor in turn, on one server (each has its own emulator and log)."""
     async with connect("assistant") as client:
-        text = await refused(
-            client,
-            "propose_add_to_list",
-            list_ref=LIST_REF[vendor](0),
-            person_refs=refs,
-            reason=REASON,
-        )
-    assert "[compliance_floor]" in text and f"{refs[0]} ({CODE})" in text, text
-    assert emu.core.write_requests == []
-    row = last_refusal(settings, "propose_add_to_list")
-    assert row["error_code"] == "compliance_floor" and CODE in row["result_summary"]
+        for vendor in sorted(VENDORS):
+            v = VENDORS[vendor]
+            emu = cases_emulator(runtime, vendor)
+            refs = [v.ref(i) for i in NO_CONSENT_EVIDENCE]
+            seen = len(audit_rows(settings))
+            text = await refused(
+                client,
+                "propose_add_to_list",
+                list_ref=LIST_REF[vendor](0),
+                person_refs=refs,
+                reason=REASON,
+            )
+            assert "[compliance_floor]" in text and f"{refs[0]} ({CODE})" in text, (vendor, text)
+            assert emu.core.write_requests == [], vendor
+            row = last_refusal(settings, "propose_add_to_list", since=seen)
+            assert row["error_code"] == "compliance_floor", vendor
+            assert CODE in row["result_summary"], vendor
 
 
 async def test_a_trigger_for_them_is_refused(connect, runtime: Runtime, settings: Settings):
@@ -171,24 +180,27 @@ async def test_evidence_removed_after_approval_stops_the_send(
     assert last_refusal(settings)["change_id"] == plan["change_id"]
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_the_assistant_cannot_write_consent_evidence(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
-    v = VENDORS[vendor]
-    emu = runtime.connectors.emulator(vendor)
+    """Each vendor in turn, on one server (each has its own emulator and log)."""
     bad = NO_CONSENT_EVIDENCE[0]
     async with connect("assistant") as client:
-        text = await refused(
-            client,
-            "propose_update_person",
-            refs=[v.ref(bad)],
-            fields={evidence_field(vendor, bad): "double opt-in 2026-01-01"},
-            reason=REASON,
-        )
-    assert "consent" in text, text
-    assert emu.core.write_requests == []
-    assert last_refusal(settings, "propose_update_person")["decision"] in ("denied", "error")
+        for vendor in sorted(VENDORS):
+            v = VENDORS[vendor]
+            emu = runtime.connectors.emulator(vendor)
+            seen = len(audit_rows(settings))
+            text = await refused(
+                client,
+                "propose_update_person",
+                refs=[v.ref(bad)],
+                fields={evidence_field(vendor, bad): "double opt-in 2026-01-01"},
+                reason=REASON,
+            )
+            assert "consent" in text, (vendor, text)
+            assert emu.core.write_requests == [], vendor
+            row = last_refusal(settings, "propose_update_person", since=seen)
+            assert row["decision"] in ("denied", "error"), vendor
 
 
 def _add_to_marketo(manifest_path: Path, lines: str) -> None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from mopsgate.sandbox.marketo import ids as mk
 from mopsgate.sandbox.seed import seed_data
 from mopsgate.server.app import Runtime
@@ -94,77 +92,86 @@ def test_the_seed_holds_the_trap():
     assert sum(SEED.people[i].consent_status == "subscribed" for g in mixed for i in g) == 10
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_add_to_send_list_blocks_the_subscribed_duplicate_of_an_opted_out_person(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
-    v = VENDORS[vendor]
-    emu = runtime.connectors.emulator(vendor)
+    """Each vendor in turn, on one server (each has its own emulator and request log)."""
     fine = single(1, SEND_LIST)[0]
-    list_ref = LIST_REF[vendor](SEND_LIST)
-    before = members_of(runtime, vendor, SEND_LIST)
     async with connect("assistant") as client:
-        plan = await ok(
-            client,
-            "propose_add_to_list",
-            list_ref=list_ref,
-            person_refs=[v.ref(DUP), v.ref(fine)],
-            reason=REASON,
-        )
-        assert [(r["ref"], r["action"]) for r in plan["records"]] == [(v.ref(fine), "add")]
-        [blocked] = plan["blocked"]
-        assert (blocked["ref"], blocked["reason_code"]) == (v.ref(DUP), "opted_out")
-        assert f"opted out of email on {v.ref(OPTED_OUT)}, {SAME_ADDRESS}" in blocked["reason"]
-        assert "feeds email sends" in blocked["reason"]
-        text = await refused(
-            client,
-            "propose_add_to_list",
-            list_ref=list_ref,
-            person_refs=[v.ref(DUP)],
-            reason=REASON,
-        )
-        assert "[compliance_floor]" in text and "1 blocked" in text, text
-    assert emu.core.write_requests == []
-    assert members_of(runtime, vendor, SEND_LIST) == before
-    assert last_refusal(settings, "propose_add_to_list")["error_code"] == "compliance_floor"
-
-
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
-async def test_trigger_for_the_subscribed_duplicate_of_an_opted_out_person_is_blocked(
-    vendor, connect, runtime: Runtime, settings: Settings
-):
-    v = VENDORS[vendor]
-    emu = runtime.connectors.emulator(vendor)
-    fine = single(1, SEND_LIST)[0]
-    campaign = WELCOME_TRIGGER if vendor == "marketo" else SENDER[vendor](2)
-    async with connect("assistant") as client:
-        if vendor == "marketo":
+        for vendor in sorted(VENDORS):
+            v = VENDORS[vendor]
+            emu = runtime.connectors.emulator(vendor)
+            list_ref = LIST_REF[vendor](SEND_LIST)
+            before = members_of(runtime, vendor, SEND_LIST)
+            seen = len(audit_rows(settings))
             plan = await ok(
                 client,
-                "propose_trigger_campaign",
-                campaign_ref=campaign,
+                "propose_add_to_list",
+                list_ref=list_ref,
                 person_refs=[v.ref(DUP), v.ref(fine)],
                 reason=REASON,
             )
-            assert [r["ref"] for r in plan["records"]] == [v.ref(fine)]
-            assert [(b["ref"], b["reason_code"]) for b in plan["blocked"]] == [
-                (v.ref(DUP), "opted_out")
-            ]
-            assert v.ref(OPTED_OUT) in plan["blocked"][0]["reason"]
-        text = await refused(
-            client,
-            "propose_trigger_campaign",
-            campaign_ref=campaign,
-            person_refs=[v.ref(DUP)],
-            reason=REASON,
-        )
-        if vendor == "marketo":
-            assert "[compliance_floor]" in text and "1 blocked" in text, text
-        else:  # no API sends to given people there: refused before anything is read
-            assert "[not_supported]" in text and "cannot be triggered" in text, text
-    assert emu.core.write_requests == [] and getattr(emu, "triggered", []) == []
-    code = "compliance_floor" if vendor == "marketo" else "not_supported"
-    assert last_refusal(settings, "propose_trigger_campaign")["error_code"] == code
+            records = [(r["ref"], r["action"]) for r in plan["records"]]
+            assert records == [(v.ref(fine), "add")], vendor
+            [blocked] = plan["blocked"]
+            assert (blocked["ref"], blocked["reason_code"]) == (v.ref(DUP), "opted_out"), vendor
+            why = f"opted out of email on {v.ref(OPTED_OUT)}, {SAME_ADDRESS}"
+            assert why in blocked["reason"], (vendor, blocked)
+            assert "feeds email sends" in blocked["reason"], (vendor, blocked)
+            text = await refused(
+                client,
+                "propose_add_to_list",
+                list_ref=list_ref,
+                person_refs=[v.ref(DUP)],
+                reason=REASON,
+            )
+            assert "[compliance_floor]" in text and "1 blocked" in text, (vendor, text)
+            assert emu.core.write_requests == [], vendor
+            assert members_of(runtime, vendor, SEND_LIST) == before, vendor
+            refusal = last_refusal(settings, "propose_add_to_list", since=seen)
+            assert refusal["error_code"] == "compliance_floor", vendor
+
+
+async def test_trigger_for_the_subscribed_duplicate_of_an_opted_out_person_is_blocked(
+    connect, runtime: Runtime, settings: Settings
+):
+    """Each vendor in turn, on one server (each has its own emulator and request log)."""
+    fine = single(1, SEND_LIST)[0]
+    async with connect("assistant") as client:
+        for vendor in sorted(VENDORS):
+            v = VENDORS[vendor]
+            emu = runtime.connectors.emulator(vendor)
+            campaign = WELCOME_TRIGGER if vendor == "marketo" else SENDER[vendor](2)
+            seen = len(audit_rows(settings))
+            if vendor == "marketo":
+                plan = await ok(
+                    client,
+                    "propose_trigger_campaign",
+                    campaign_ref=campaign,
+                    person_refs=[v.ref(DUP), v.ref(fine)],
+                    reason=REASON,
+                )
+                assert [r["ref"] for r in plan["records"]] == [v.ref(fine)]
+                assert [(b["ref"], b["reason_code"]) for b in plan["blocked"]] == [
+                    (v.ref(DUP), "opted_out")
+                ]
+                assert v.ref(OPTED_OUT) in plan["blocked"][0]["reason"]
+            text = await refused(
+                client,
+                "propose_trigger_campaign",
+                campaign_ref=campaign,
+                person_refs=[v.ref(DUP)],
+                reason=REASON,
+            )
+            if vendor == "marketo":
+                assert "[compliance_floor]" in text and "1 blocked" in text, text
+            else:  # no API sends to given people there: refused before anything is read
+                assert "[not_supported]" in text and "cannot be triggered" in text, (vendor, text)
+            assert emu.core.write_requests == [], vendor
+            assert getattr(emu, "triggered", []) == [], vendor
+            code = "compliance_floor" if vendor == "marketo" else "not_supported"
+            refusal = last_refusal(settings, "propose_trigger_campaign", since=seen)
+            assert refusal["error_code"] == code, vendor
 
 
 def _webinar_audience_of_sendable_people(runtime: Runtime) -> int:
@@ -178,65 +185,71 @@ def _webinar_audience_of_sendable_people(runtime: Runtime) -> int:
     return audience
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_schedule_to_an_audience_holding_the_duplicate_is_refused(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
     """Marketo: an otherwise clean audience plus the subscribed duplicate → refused; the other
-    vendors cannot schedule through their API, and say so."""
-    emu = runtime.connectors.emulator(vendor)
+    vendors cannot schedule through their API, and say so. Each vendor in turn, on one
+    server."""
     run_at = (datetime.now(UTC) + timedelta(days=2)).isoformat()
-    if vendor == "marketo":
-        audience = _webinar_audience_of_sendable_people(runtime)
-        emu.state.add_list_member(audience, MK.native(DUP), "2026-01-01T00:00:00Z")
     async with connect("assistant") as client:
-        text = await refused(
-            client,
-            "propose_schedule_campaign",
-            campaign_ref=SENDER[vendor](WEBINAR),
-            run_at=run_at,
-            reason=REASON,
-        )
-        assert (await ok(client, "list_my_changes"))["changes"] == []
-    if vendor == "marketo":
-        assert "[compliance_floor]" in text and "holds 1 person who may not" in text, text
-        assert f"{MK.ref(DUP)} (opted_out)" in text  # named, so it can be removed first
-    else:
-        assert "[not_supported]" in text and "cannot be scheduled" in text, text
-    assert emu.core.write_requests == [] and getattr(emu, "scheduled", []) == []
-    code = "compliance_floor" if vendor == "marketo" else "not_supported"
-    assert last_refusal(settings, "propose_schedule_campaign")["error_code"] == code
+        for vendor in sorted(VENDORS):
+            emu = runtime.connectors.emulator(vendor)
+            if vendor == "marketo":
+                audience = _webinar_audience_of_sendable_people(runtime)
+                emu.state.add_list_member(audience, MK.native(DUP), "2026-01-01T00:00:00Z")
+            seen = len(audit_rows(settings))
+            text = await refused(
+                client,
+                "propose_schedule_campaign",
+                campaign_ref=SENDER[vendor](WEBINAR),
+                run_at=run_at,
+                reason=REASON,
+            )
+            assert (await ok(client, "list_my_changes"))["changes"] == [], vendor
+            if vendor == "marketo":
+                assert "[compliance_floor]" in text and "holds 1 person who may not" in text, text
+                assert f"{MK.ref(DUP)} (opted_out)" in text  # named, so it can be removed first
+            else:
+                assert "[not_supported]" in text and "cannot be scheduled" in text, (vendor, text)
+            assert emu.core.write_requests == [], vendor
+            assert getattr(emu, "scheduled", []) == [], vendor
+            code = "compliance_floor" if vendor == "marketo" else "not_supported"
+            refusal = last_refusal(settings, "propose_schedule_campaign", since=seen)
+            assert refusal["error_code"] == code, vendor
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_duplicate_opting_out_after_approval_stops_the_add_to_send_list(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
     """The re-check at apply judges the person too: their other record opted out after the
-    plan was approved, so the add is stale and nothing is written."""
-    v = VENDORS[vendor]
-    emu = runtime.connectors.emulator(vendor)
-    list_ref = LIST_REF[vendor](SEND_LIST)
-    before = members_of(runtime, vendor, SEND_LIST)
+    plan was approved, so the add is stale and nothing is written. Each vendor in turn, on
+    one server (each has its own emulator and request log)."""
     async with connect("assistant") as client:
-        plan = await ok(
-            client,
-            "propose_add_to_list",
-            list_ref=list_ref,
-            person_refs=[v.ref(TWIN)],
-            reason=REASON,
-        )
-        assert plan["blocked"] == [] and plan["records"][0]["action"] == "add"
-        approve(settings, plan["change_id"])
-        emu.set_person_field(v.native_of(v.ref(TWIN_OF)), OPT_OUT_FIELD[vendor], True)
-        result = await apply(client, plan)
-        text = text_of(result)
-        assert result.is_error and "[stale]" in text, text
-        assert f"{v.ref(TWIN)} is now opted out of email on {v.ref(TWIN_OF)}" in text, text
-        assert await status(client, plan["change_id"]) == "stale"
-    assert emu.core.write_requests == []
-    assert members_of(runtime, vendor, SEND_LIST) == before
-    assert last_refusal(settings)["error_code"] == "stale"
+        for vendor in sorted(VENDORS):
+            v = VENDORS[vendor]
+            emu = runtime.connectors.emulator(vendor)
+            list_ref = LIST_REF[vendor](SEND_LIST)
+            before = members_of(runtime, vendor, SEND_LIST)
+            plan = await ok(
+                client,
+                "propose_add_to_list",
+                list_ref=list_ref,
+                person_refs=[v.ref(TWIN)],
+                reason=REASON,
+            )
+            assert plan["blocked"] == [] and plan["records"][0]["action"] == "add", vendor
+            approve(settings, plan["change_id"])
+            emu.set_person_field(v.native_of(v.ref(TWIN_OF)), OPT_OUT_FIELD[vendor], True)
+            seen = len(audit_rows(settings))
+            result = await apply(client, plan)
+            text = text_of(result)
+            assert result.is_error and "[stale]" in text, (vendor, text)
+            assert f"{v.ref(TWIN)} is now opted out of email on {v.ref(TWIN_OF)}" in text, text
+            assert await status(client, plan["change_id"]) == "stale", vendor
+            assert emu.core.write_requests == [], vendor
+            assert members_of(runtime, vendor, SEND_LIST) == before, vendor
+            assert last_refusal(settings, since=seen)["error_code"] == "stale", vendor
 
 
 async def test_duplicate_opting_out_after_approval_stops_the_trigger(
@@ -393,20 +406,22 @@ async def test_a_list_that_feeds_no_send_costs_no_needless_lookup(
     assert emu.core.write_requests == []
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_consent_state_gives_the_floors_verdict(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
     """What the assistant is told before a send agrees with what the floor enforces: 221's
-    own record is subscribed, but 221 may not be emailed, and the reason names 149."""
-    v = VENDORS[vendor]
-    why = f"opted out of email on {v.ref(OPTED_OUT)}, {SAME_ADDRESS}"
+    own record is subscribed, but 221 may not be emailed, and the reason names 149. Each
+    vendor in turn, on one server."""
     async with connect("assistant") as client:
-        state = await ok(client, "get_consent_state", ref=v.ref(DUP))
-        assert state["consent"]["status"] == "subscribed"
-        assert (state["sendable"], state["explanation"]) == (False, why)
-        twin = await ok(client, "get_consent_state", ref=v.ref(TWIN))
-        assert twin["sendable"] is True
-    assert runtime.connectors.emulator(vendor).core.write_requests == []
-    rows = [r for r in audit_rows(settings) if r["tool"] == "get_consent_state"]
-    assert [r["outcome"] for r in rows] == ["ok", "ok"]
+        for vendor in sorted(VENDORS):
+            v = VENDORS[vendor]
+            why = f"opted out of email on {v.ref(OPTED_OUT)}, {SAME_ADDRESS}"
+            seen = len(audit_rows(settings))
+            state = await ok(client, "get_consent_state", ref=v.ref(DUP))
+            assert state["consent"]["status"] == "subscribed", vendor
+            assert (state["sendable"], state["explanation"]) == (False, why), vendor
+            twin = await ok(client, "get_consent_state", ref=v.ref(TWIN))
+            assert twin["sendable"] is True, vendor
+            assert runtime.connectors.emulator(vendor).core.write_requests == [], vendor
+            rows = [r for r in audit_rows(settings)[seen:] if r["tool"] == "get_consent_state"]
+            assert [r["outcome"] for r in rows] == ["ok", "ok"], vendor

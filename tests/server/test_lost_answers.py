@@ -6,7 +6,8 @@ A send is never re-sent: a campaign trigger goes out once, its outcome stays unc
 run leaves nothing to re-read) and finishing it is refused. A field update (idempotent) is
 retried within the client's bound; when every answer is lost the records are re-read and the
 change is recorded as what the vendor holds — here applied — without another write. Every
-attempt leaves its intent row and its outcome row; the chain verifies.
+attempt leaves its intent row and its outcome row; the chain verifies. Both ways of losing an
+answer run one after another on one server, each its own change with its own checks.
 """
 
 from __future__ import annotations
@@ -52,54 +53,63 @@ def _rows_of(settings: Settings, change_id: str) -> list[tuple[str, str]]:
     ]
 
 
-@pytest.mark.parametrize("fault", LOST)
 async def test_a_trigger_whose_answer_was_lost_is_never_sent_again(
-    fault, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
     emu = runtime.connectors.emulator("marketo")
-    idxs = people("subscribed", 2, start=40)
     async with connect("assistant") as client:
-        plan = await approved_send(client, settings, idxs)
-        getattr(emu.core.faults, fault)["/trigger.json"] = 1
-        emu.core.reset_log()
-        result = await apply(client, plan)
-        assert result.is_error and "[upstream_error]" in text_of(result), text_of(result)
-        assert len(emu.triggered) == 1  # the vendor did send
-        change = await ok(client, "get_change", change_id=plan["change_id"])
-        assert change["status"] == "failed"
-        assert {f["code"] for f in change["outcome"]["failed"]} == {"unconfirmed"}
-        replay = await apply(client, plan)
-        assert replay.is_error and "already been used" in text_of(replay)
-        finish = await call(client, "propose_finish", change_id=plan["change_id"], reason=REASON)
-        assert finish.is_error and "never repeated blind" in text_of(finish)
-    assert len(emu.core.requests_to("/trigger.json", "POST")) == 1
-    assert len(emu.triggered) == 1
-    assert _rows_of(settings, plan["change_id"])[:1] == [("change", "ok")]  # intent first
-    assert ("tool_call", "error") in _rows_of(settings, plan["change_id"])
-    assert (await audit_reader(settings.storage()).verify()).ok
+        for n, fault in enumerate(LOST):
+            idxs = people("subscribed", 2, start=40 + 10 * n)  # a send of its own
+            plan = await approved_send(client, settings, idxs)
+            getattr(emu.core.faults, fault)["/trigger.json"] = 1
+            emu.core.reset_log()
+            sent = len(emu.triggered)
+            result = await apply(client, plan)
+            assert result.is_error and "[upstream_error]" in text_of(result), (
+                fault,
+                text_of(result),
+            )
+            assert len(emu.triggered) == sent + 1, fault  # the vendor did send
+            change = await ok(client, "get_change", change_id=plan["change_id"])
+            assert change["status"] == "failed", fault
+            assert {f["code"] for f in change["outcome"]["failed"]} == {"unconfirmed"}, fault
+            replay = await apply(client, plan)
+            assert replay.is_error and "already been used" in text_of(replay), fault
+            finish = await call(
+                client, "propose_finish", change_id=plan["change_id"], reason=REASON
+            )
+            assert finish.is_error and "never repeated blind" in text_of(finish), fault
+            assert len(emu.core.requests_to("/trigger.json", "POST")) == 1, fault
+            assert len(emu.triggered) == sent + 1, fault
+            rows = _rows_of(settings, plan["change_id"])
+            assert rows[:1] == [("change", "ok")], fault  # intent first
+            assert ("tool_call", "error") in rows, fault
+            assert (await audit_reader(settings.storage()).verify()).ok, fault
 
 
-@pytest.mark.parametrize("fault", LOST)
 @pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_an_update_whose_answer_was_lost_is_reconciled_by_re_reading(
-    vendor, fault, connect, runtime: Runtime, settings: Settings
+    vendor, connect, runtime: Runtime, settings: Settings
 ):
     v = VENDORS[vendor]
     emu = runtime.connectors.emulator(vendor)
     idxs = people("subscribed", 2, start=60)
     async with connect("assistant") as client:
-        plan = await approved_titles(client, settings, v, idxs, "Written, Answer Lost")
-        getattr(emu.core.faults, fault)[UPDATE[vendor]] = TRIES
-        emu.core.reset_log()
-        result = await apply(client, plan)
-        assert not result.is_error, text_of(result)
-        change = await ok(client, "get_change", change_id=plan["change_id"])
-        assert change["status"] == "applied", change
-        assert sorted(change["outcome"]["written_refs"]) == sorted(v.ref(i) for i in idxs)
-        assert "answer to the last batch was lost" in change["outcome"]["detail"], change
-    # An update is idempotent, so the client's bounded retries may repeat it; once they are
-    # spent the records are re-read, never written again.
-    assert len(emu.core.write_requests) == TRIES
-    assert {emu.person_fields(v.native(i))[v.title_field] for i in idxs} == {"Written, Answer Lost"}
-    rows = _rows_of(settings, plan["change_id"])
-    assert rows[0] == ("change", "ok") and rows[-1] == ("tool_call", "ok"), rows
+        for fault in LOST:
+            title = f"Written, Answer Lost ({fault})"  # each case a change of its own
+            plan = await approved_titles(client, settings, v, idxs, title)
+            getattr(emu.core.faults, fault)[UPDATE[vendor]] = TRIES
+            emu.core.reset_log()
+            result = await apply(client, plan)
+            assert not result.is_error, (fault, text_of(result))
+            change = await ok(client, "get_change", change_id=plan["change_id"])
+            assert change["status"] == "applied", (fault, change)
+            written = sorted(change["outcome"]["written_refs"])
+            assert written == sorted(v.ref(i) for i in idxs), fault
+            assert "answer to the last batch was lost" in change["outcome"]["detail"], change
+            # An update is idempotent, so the client's bounded retries may repeat it; once
+            # they are spent the records are re-read, never written again.
+            assert len(emu.core.write_requests) == TRIES, fault
+            assert {emu.person_fields(v.native(i))[v.title_field] for i in idxs} == {title}
+            rows = _rows_of(settings, plan["change_id"])
+            assert rows[0] == ("change", "ok") and rows[-1] == ("tool_call", "ok"), rows

@@ -92,41 +92,47 @@ async def test_an_hour_long_retry_after_on_the_write_sends_nothing_and_says_so(
     assert [r.status for r in emu.core.write_requests] == [429]
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_a_redirect_to_another_host_is_not_followed(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
-    v = VENDORS[vendor]
-    emu = runtime.connectors.emulator(vendor)
-    emu.core.faults.redirect_on[READ[vendor]] = 1
+    """Each vendor in turn, on one server (each has its own emulator and request log)."""
     async with connect("assistant") as client:
-        result = await client.call_tool("get_person", {"ref": v.ref(7)})
-    text = text_of(result)
-    assert result.is_error and "redirecting to evil.example" in text, text
-    assert "does not follow redirects" in text
-    hits = [r.status for r in emu.core.requests if READ[vendor].split(" ")[-1] in r.path]
-    assert hits == [302]  # one request, never a second
-    assert last_refusal(settings, "get_person")["error_code"] == "upstream_error"
+        for vendor in sorted(VENDORS):
+            v = VENDORS[vendor]
+            emu = runtime.connectors.emulator(vendor)
+            emu.core.faults.redirect_on[READ[vendor]] = 1
+            seen = len(audit_rows(settings))
+            result = await client.call_tool("get_person", {"ref": v.ref(7)})
+            text = text_of(result)
+            assert result.is_error and "redirecting to evil.example" in text, (vendor, text)
+            assert "does not follow redirects" in text, vendor
+            hits = [r.status for r in emu.core.requests if READ[vendor].split(" ")[-1] in r.path]
+            assert hits == [302], vendor  # one request, never a second
+            refusal = last_refusal(settings, "get_person", since=seen)
+            assert refusal["error_code"] == "upstream_error", vendor
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_a_write_answered_with_a_redirect_is_not_counted_as_written(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
-    v = VENDORS[vendor]
-    emu = runtime.connectors.emulator(vendor)
-    idxs = people("subscribed", 2, start=90)
-    before = {i: emu.person_fields(v.native(i))[v.title_field] for i in idxs}
+    """Each vendor in turn, on one server (each has its own emulator and request log)."""
     async with connect("assistant") as client:
-        plan = await approved_titles(client, settings, v, idxs, "Redirected")
-        emu.core.faults.redirect_on[UPDATE[vendor]] = 1
-        result = await apply(client, plan)
-        assert result.is_error, text_of(result)
-        change = await ok(client, "get_change", change_id=plan["change_id"])
-        assert change["status"] == "failed" and change["outcome"]["written"] == 0, change
-    assert {i: emu.person_fields(v.native(i))[v.title_field] for i in idxs} == before
-    assert [r.status for r in emu.core.write_requests] == [302]
-    assert last_refusal(settings)["change_id"] == plan["change_id"]
+        for vendor in sorted(VENDORS):
+            v = VENDORS[vendor]
+            emu = runtime.connectors.emulator(vendor)
+            idxs = people("subscribed", 2, start=90)
+            before = {i: emu.person_fields(v.native(i))[v.title_field] for i in idxs}
+            plan = await approved_titles(client, settings, v, idxs, "Redirected")
+            emu.core.faults.redirect_on[UPDATE[vendor]] = 1
+            seen = len(audit_rows(settings))
+            result = await apply(client, plan)
+            assert result.is_error, (vendor, text_of(result))
+            change = await ok(client, "get_change", change_id=plan["change_id"])
+            assert change["status"] == "failed", (vendor, change)
+            assert change["outcome"]["written"] == 0, (vendor, change)
+            assert {i: emu.person_fields(v.native(i))[v.title_field] for i in idxs} == before
+            assert [r.status for r in emu.core.write_requests] == [302], vendor
+            assert last_refusal(settings, since=seen)["change_id"] == plan["change_id"], vendor
 
 
 @pytest.mark.parametrize("vendor", sorted(VENDORS))
@@ -236,33 +242,40 @@ async def test_an_expired_vendor_token_is_renewed_once_and_never_logged(
         assert token not in out + err and token.encode() not in stored
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_an_answer_over_the_size_cap_is_cut_off_and_never_used(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
     """U-13: an answer larger than the cap (here lowered to 64 kB so the test stays small; the
     default is 32 MB) stops the read at the cap with a clear error, on a read and on the apply
-    re-read; nothing is written and both calls are audited."""
-    v = VENDORS[vendor]
-    emu = runtime.connectors.emulator(vendor)
-    connector = runtime.connectors.get(vendor)
-    assert isinstance(connector, ComposedConnector)
-    connector.http.max_body_bytes = 64_000
-    emu.core.faults.huge_bytes = 1_000_000
-    emu.core.faults.huge_on[READ[vendor]] = 1
+    re-read; nothing is written and both calls are audited. Each vendor in turn, on one
+    server (each has its own emulator, connector and request log)."""
     async with connect("assistant") as client:
-        result = await client.call_tool("get_person", {"ref": v.ref(7)})
-        text = text_of(result)
-        assert result.is_error and text.startswith("[upstream_error]"), text
-        assert "more than 64,000 bytes" in text, text
-        assert last_refusal(settings, "get_person")["error_code"] == "upstream_error"
-        idxs = people("subscribed", 1, start=130)
-        before = emu.person_fields(v.native(idxs[0]))[v.title_field]
-        plan = await approved_titles(client, settings, v, idxs, "Never On Huge")
-        emu.core.faults.huge_on[REREAD[vendor]] = 1
-        emu.core.reset_log()
-        applied = await apply(client, plan)
-        assert applied.is_error and "more than 64,000 bytes" in text_of(applied), text_of(applied)
-    assert emu.core.write_requests == []
-    assert emu.person_fields(v.native(idxs[0]))[v.title_field] == before
-    assert last_refusal(settings)["change_id"] == plan["change_id"]
+        for vendor in sorted(VENDORS):
+            v = VENDORS[vendor]
+            emu = runtime.connectors.emulator(vendor)
+            connector = runtime.connectors.get(vendor)
+            assert isinstance(connector, ComposedConnector)
+            connector.http.max_body_bytes = 64_000
+            emu.core.faults.huge_bytes = 1_000_000
+            emu.core.faults.huge_on[READ[vendor]] = 1
+            seen = len(audit_rows(settings))
+            result = await client.call_tool("get_person", {"ref": v.ref(7)})
+            text = text_of(result)
+            assert result.is_error and text.startswith("[upstream_error]"), (vendor, text)
+            assert "more than 64,000 bytes" in text, (vendor, text)
+            refusal = last_refusal(settings, "get_person", since=seen)
+            assert refusal["error_code"] == "upstream_error", vendor
+            idxs = people("subscribed", 1, start=130)
+            before = emu.person_fields(v.native(idxs[0]))[v.title_field]
+            plan = await approved_titles(client, settings, v, idxs, "Never On Huge")
+            emu.core.faults.huge_on[REREAD[vendor]] = 1
+            emu.core.reset_log()
+            seen = len(audit_rows(settings))
+            applied = await apply(client, plan)
+            assert applied.is_error and "more than 64,000 bytes" in text_of(applied), (
+                vendor,
+                text_of(applied),
+            )
+            assert emu.core.write_requests == [], vendor
+            assert emu.person_fields(v.native(idxs[0]))[v.title_field] == before, vendor
+            assert last_refusal(settings, since=seen)["change_id"] == plan["change_id"], vendor

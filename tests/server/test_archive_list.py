@@ -4,8 +4,6 @@ changed since the plan is stale; the plan says it is reverted by hand only."""
 
 from __future__ import annotations
 
-import pytest
-
 from mopsgate.crm.errors import NotFoundError
 from mopsgate.sandbox.hubspot import ids as hs
 from mopsgate.sandbox.marketo import ids as mk
@@ -30,31 +28,33 @@ async def archived(runtime: Runtime, vendor: str) -> bool:
     return False
 
 
-@pytest.mark.parametrize("vendor", sorted(LISTS))
 async def test_a_legacy_list_is_archived_through_review(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
-    ref = LISTS[vendor](LEGACY)
+    """Each vendor in turn, on one server (each has its own emulator and request log)."""
     async with connect("assistant") as client:
-        plan = await ok(client, "propose_archive_list", list_ref=ref, reason=REASON)
-        assert plan["risk_class"] == "audience" and plan["operation"] == "archive_list"
-        assert plan["revert"].startswith("not possible: mopsgate does not restore lists")
-        assert not await archived(runtime, vendor)
-        approve(settings, plan["change_id"])
-        done = await apply(client, plan)
-        assert not done.is_error, done.content[0].text
-        assert done.structured_content["status"] == "applied"
-    assert await archived(runtime, vendor)
+        for vendor in sorted(LISTS):
+            ref = LISTS[vendor](LEGACY)
+            plan = await ok(client, "propose_archive_list", list_ref=ref, reason=REASON)
+            assert plan["risk_class"] == "audience" and plan["operation"] == "archive_list"
+            assert plan["revert"].startswith("not possible: mopsgate does not restore lists")
+            assert not await archived(runtime, vendor)
+            approve(settings, plan["change_id"])
+            done = await apply(client, plan)
+            assert not done.is_error, done.content[0].text
+            assert done.structured_content["status"] == "applied"
+            assert await archived(runtime, vendor)
 
 
-@pytest.mark.parametrize("vendor", ["marketo", "hubspot"])
-async def test_a_list_an_active_campaign_sends_to_is_refused(vendor, connect):
+async def test_a_list_an_active_campaign_sends_to_is_refused(connect):
+    """Each vendor in turn, on one server."""
     async with connect("assistant") as client:
-        text = await refused(
-            client, "propose_archive_list", list_ref=LISTS[vendor](NEWSLETTER), reason=REASON
-        )
-    assert text.startswith("[invalid_input] 'Newsletter - Monthly' is the audience"), text
-    assert "get_list_usage" in text
+        for vendor in ("marketo", "hubspot"):
+            text = await refused(
+                client, "propose_archive_list", list_ref=LISTS[vendor](NEWSLETTER), reason=REASON
+            )
+            assert text.startswith("[invalid_input] 'Newsletter - Monthly' is the audience"), text
+            assert "get_list_usage" in text
 
 
 async def test_a_list_that_changed_since_the_plan_is_stale(

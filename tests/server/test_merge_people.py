@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from mopsgate.governance.manifest_load import load_manifest_text
 from mopsgate.governance.policy import decide
 from mopsgate.sandbox.hubspot import ids as hs
@@ -37,48 +35,50 @@ def gone(runtime: Runtime, vendor: str, native: object) -> bool:
     return bool(emu.is_archived(native))
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
-async def test_merge_through_two_signed_approvals(
-    vendor, connect, runtime: Runtime, settings: Settings
-):
-    ref, native, title = VENDORS[vendor]
-    emu = runtime.connectors.emulator(vendor)
-    assert SEED.people[DUP].duplicate_of == KEEP
+async def test_merge_through_two_signed_approvals(connect, runtime: Runtime, settings: Settings):
+    """Each vendor in turn, on one server (each has its own emulator and request log)."""
     async with connect("assistant") as client:
-        plan = await ok(
-            client,
-            "propose_merge_people",
-            survivor=ref(KEEP),
-            losers=[ref(DUP)],
-            fields={title: ref(DUP)},
-            reason=REASON,
-        )
-        assert plan["risk_class"] == "delete" and plan["approvals"]["required"] == 2
-        assert plan["revert"].startswith("not possible: a merge deletes the losing records")
-        assert [(r["ref"], r["action"]) for r in plan["records"]] == [
-            (ref(KEEP), "merge"),
-            (ref(DUP), "merged_away"),
-        ]
-        assert plan["records"][0]["changes"] == [
-            {"field": title, "before": SEED.people[KEEP].title, "after": SEED.people[DUP].title}
-        ]
-        assert not gone(runtime, vendor, native(DUP))  # proposing deleted nothing
+        for vendor in sorted(VENDORS):
+            seen = len(audit_rows(settings))
+            ref, native, title = VENDORS[vendor]
+            emu = runtime.connectors.emulator(vendor)
+            assert SEED.people[DUP].duplicate_of == KEEP
+            plan = await ok(
+                client,
+                "propose_merge_people",
+                survivor=ref(KEEP),
+                losers=[ref(DUP)],
+                fields={title: ref(DUP)},
+                reason=REASON,
+            )
+            assert plan["risk_class"] == "delete" and plan["approvals"]["required"] == 2
+            assert plan["revert"].startswith("not possible: a merge deletes the losing records")
+            assert [(r["ref"], r["action"]) for r in plan["records"]] == [
+                (ref(KEEP), "merge"),
+                (ref(DUP), "merged_away"),
+            ]
+            assert plan["records"][0]["changes"] == [
+                {"field": title, "before": SEED.people[KEEP].title, "after": SEED.people[DUP].title}
+            ]
+            assert not gone(runtime, vendor, native(DUP))  # proposing deleted nothing
 
-        approve(settings, plan["change_id"], "mops-lead")
-        early = await apply(client, plan)
-        assert early.is_error and "1 more needed of 2" in early.content[0].text
-        assert not gone(runtime, vendor, native(DUP))
+            approve(settings, plan["change_id"], "mops-lead")
+            early = await apply(client, plan)
+            assert early.is_error and "1 more needed of 2" in early.content[0].text
+            assert not gone(runtime, vendor, native(DUP))
 
-        approve(settings, plan["change_id"], "compliance")
-        applied = await apply(client, plan)
-        assert not applied.is_error, applied.content[0].text
-        assert applied.structured_content["status"] == "applied"
-        revert = await refused(client, "propose_revert", change_id=plan["change_id"], reason=REASON)
-    assert gone(runtime, vendor, native(DUP))
-    assert emu.person_fields(native(KEEP))[title] == SEED.people[DUP].title
-    assert "cannot be reverted" in revert
-    rows = [r for r in audit_rows(settings) if r["change_id"] == plan["change_id"]]
-    assert [r["tool"] for r in rows if r["kind"] == "review"] == ["review approve"] * 2
+            approve(settings, plan["change_id"], "compliance")
+            applied = await apply(client, plan)
+            assert not applied.is_error, applied.content[0].text
+            assert applied.structured_content["status"] == "applied"
+            revert = await refused(
+                client, "propose_revert", change_id=plan["change_id"], reason=REASON
+            )
+            assert gone(runtime, vendor, native(DUP))
+            assert emu.person_fields(native(KEEP))[title] == SEED.people[DUP].title
+            assert "cannot be reverted" in revert
+            rows = [r for r in audit_rows(settings)[seen:] if r["change_id"] == plan["change_id"]]
+            assert [r["tool"] for r in rows if r["kind"] == "review"] == ["review approve"] * 2
 
 
 async def test_salesforce_says_it_cannot_merge(connect, runtime: Runtime):

@@ -7,12 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from mopsgate.sandbox.hubspot import ids as hs
 from mopsgate.sandbox.salesforce import ids as sf
 from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
+from tests.conftest import audit_rows
 from tests.server.test_changes_kit import REASON, last_refusal, people, refused
 
 RUN_AT = (datetime.now(UTC) + timedelta(days=2)).isoformat()
@@ -54,14 +53,18 @@ CASES: list[tuple[str, str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("vendor", "tool", "args", "says"), CASES)
 async def test_what_the_vendor_cannot_do_is_refused_before_any_vendor_call(
-    connect, runtime: Runtime, settings: Settings, vendor: str, tool: str, args: Any, says: str
+    connect, runtime: Runtime, settings: Settings
 ) -> None:
-    emu = runtime.connectors.emulator(vendor)
+    """The cases one after another on one server: a refusal stores and sends nothing."""
     async with connect("assistant") as client:
-        before = len(emu.core.requests)
-        text = await refused(client, tool, reason=REASON, **args)
-    assert "[not_supported]" in text and says in text, text
-    assert len(emu.core.requests) == before
-    assert last_refusal(settings, tool)["error_code"] == "not_supported"
+        for vendor, tool, args, says in CASES:
+            case = f"{vendor} {tool}"
+            emu = runtime.connectors.emulator(vendor)
+            before = len(emu.core.requests)
+            seen = len(audit_rows(settings))
+            text = await refused(client, tool, reason=REASON, **args)
+            assert "[not_supported]" in text and says in text, (case, text)
+            assert len(emu.core.requests) == before, case
+            refusal = last_refusal(settings, tool, since=seen)
+            assert refusal["error_code"] == "not_supported", case

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
+from tests.conftest import audit_rows
 from tests.server.test_changes_kit import (
     MK,
     REASON,
@@ -39,20 +38,23 @@ def _calls() -> list[tuple[str, dict[str, Any], str]]:
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("tool", "args", "key"), _calls(), ids=[c[0] for c in _calls()])
 async def test_a_record_named_twice_is_refused_naming_it(
-    tool, args, key, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
+    """The tools one after another on one server: a refusal stores and sends nothing."""
     emu = runtime.connectors.emulator("marketo")
     async with connect("assistant") as client:
-        text = await refused(client, tool, **args, reason=REASON)
-        assert "[invalid_input]" in text, text
-        assert f"{key}: the same record is listed more than once: {A} (2 times)" in text, text
-        assert B not in text and "nothing was changed" in text
-        assert (await ok(client, "list_my_changes"))["changes"] == []
-    assert emu.core.write_requests == []
-    row = last_refusal(settings, tool)
-    assert row["error_code"] == "invalid_input" and row["change_id"] is None
+        for tool, args, key in _calls():
+            seen = len(audit_rows(settings))
+            text = await refused(client, tool, **args, reason=REASON)
+            assert "[invalid_input]" in text, (tool, text)
+            said = f"{key}: the same record is listed more than once: {A} (2 times)"
+            assert said in text, (tool, text)
+            assert B not in text and "nothing was changed" in text, (tool, text)
+            assert (await ok(client, "list_my_changes"))["changes"] == [], tool
+            assert emu.core.write_requests == [], tool
+            row = last_refusal(settings, tool, since=seen)
+            assert row["error_code"] == "invalid_input" and row["change_id"] is None, tool
 
 
 async def test_the_input_schemas_say_each_record_once(connect):

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from mopsgate.sandbox.marketo import ids as mk
 from mopsgate.sandbox.seed import seed_data
 from mopsgate.server.app import Runtime
@@ -32,28 +30,30 @@ from tests.server.test_changes_kit import (
 )
 
 
-@pytest.mark.parametrize("vendor_name", sorted(VENDORS))
 async def test_target_edited_between_plan_and_apply_is_stale(
-    vendor_name, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
-    v = VENDORS[vendor_name]
-    emu = runtime.connectors.emulator(v.name)
-    idxs = people("subscribed", 3, start=200)
+    """Each vendor in turn, on one server (each has its own emulator and request log)."""
     async with connect("assistant") as client:
-        plan = await propose_titles(client, v, idxs)
-        approve(settings, plan["change_id"])
-        edited = v.ref(idxs[1])
-        emu.set_person_field(v.native_of(edited), v.title_field, "Edited By Hand")
-        result = await apply(client, plan)
-        text = text_of(result)
-        assert result.is_error and "[stale]" in text, text
-        assert f"{edited} {v.title_field} was" in text and "'Edited By Hand'" in text
-        assert v.ref(idxs[0]) not in text  # only what moved is named
-        assert last_refusal(settings)["error_code"] == "stale"
-        assert await status(client, plan["change_id"]) == "stale"
-        again = await apply(client, plan)
-        assert again.is_error  # stale is final: the token cannot be tried again
-    assert emu.core.write_requests == []
+        for vendor_name in sorted(VENDORS):
+            seen = len(audit_rows(settings))
+            v = VENDORS[vendor_name]
+            emu = runtime.connectors.emulator(v.name)
+            idxs = people("subscribed", 3, start=200)
+            plan = await propose_titles(client, v, idxs)
+            approve(settings, plan["change_id"])
+            edited = v.ref(idxs[1])
+            emu.set_person_field(v.native_of(edited), v.title_field, "Edited By Hand")
+            result = await apply(client, plan)
+            text = text_of(result)
+            assert result.is_error and "[stale]" in text, text
+            assert f"{edited} {v.title_field} was" in text and "'Edited By Hand'" in text
+            assert v.ref(idxs[0]) not in text  # only what moved is named
+            assert last_refusal(settings, since=seen)["error_code"] == "stale"
+            assert await status(client, plan["change_id"]) == "stale"
+            again = await apply(client, plan)
+            assert again.is_error  # stale is final: the token cannot be tried again
+            assert emu.core.write_requests == []
 
 
 async def test_manifest_changed_between_plan_and_apply_is_stale(
@@ -125,28 +125,30 @@ async def test_opt_out_between_plan_and_add_to_send_list_blocks_it(
     assert set(emu.list_member_ids(MK.native_of(NEWSLETTER_LIST))) == members
 
 
-@pytest.mark.parametrize("vendor_name", sorted(VENDORS))
 async def test_resubscribe_is_refused_and_there_is_no_opt_in_tool(
-    vendor_name, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
-    v = VENDORS[vendor_name]
-    emu = runtime.connectors.emulator(v.name)
+    """Each vendor in turn, on one server (each has its own emulator and request log)."""
     async with connect("assistant") as client:
-        tools = {t.name for t in (await client.list_tools()).tools}
-        assert not {t for t in tools if "opt_in" in t or "subscribe" in t}
-        text = await refused(
-            client,
-            "propose_update_person",
-            refs=[v.ref(people("opted_out", 1)[0])],
-            fields={OPT_OUT_FIELD[v.name]: False},
-            reason="The user says this person wants the newsletter again",
-        )
-        assert "[compliance_floor]" in text and "Re-subscribing" in text, text
-        listed = await ok(client, "list_my_changes")
-        assert listed["changes"] == []  # nothing was stored
-    assert emu.core.write_requests == []
-    row = last_refusal(settings, "propose_update_person")
-    assert row["error_code"] == "compliance_floor"
+        for vendor_name in sorted(VENDORS):
+            seen = len(audit_rows(settings))
+            v = VENDORS[vendor_name]
+            emu = runtime.connectors.emulator(v.name)
+            tools = {t.name for t in (await client.list_tools()).tools}
+            assert not {t for t in tools if "opt_in" in t or "subscribe" in t}
+            text = await refused(
+                client,
+                "propose_update_person",
+                refs=[v.ref(people("opted_out", 1)[0])],
+                fields={OPT_OUT_FIELD[v.name]: False},
+                reason="The user says this person wants the newsletter again",
+            )
+            assert "[compliance_floor]" in text and "Re-subscribing" in text, text
+            listed = await ok(client, "list_my_changes")
+            assert listed["changes"] == []  # nothing was stored
+            assert emu.core.write_requests == []
+            row = last_refusal(settings, "propose_update_person", since=seen)
+            assert row["error_code"] == "compliance_floor"
 
 
 async def test_send_to_opted_out_people_is_blocked(connect, runtime: Runtime, settings):
@@ -224,41 +226,44 @@ async def test_schedule_with_opted_out_audience_is_refused(connect, runtime: Run
     assert last_refusal(settings, "propose_schedule_campaign")["error_code"] == "compliance_floor"
 
 
-@pytest.mark.parametrize("vendor_name", sorted(VENDORS))
-async def test_opt_out_round_trip_and_no_revert(
-    vendor_name, connect, runtime: Runtime, settings: Settings
-):
-    v = VENDORS[vendor_name]
-    emu = runtime.connectors.emulator(v.name)
-    idxs = people("subscribed", 2, start=300)
-    field = OPT_OUT_FIELD[v.name]
+async def test_opt_out_round_trip_and_no_revert(connect, runtime: Runtime, settings: Settings):
+    """Each vendor in turn, on one server (each has its own emulator and request log)."""
     async with connect("assistant") as client:
-        plan = await ok(
-            client,
-            "propose_opt_out",
-            connector=v.name,
-            person_refs=[v.ref(i) for i in idxs],
-            reason="They replied STOP to the last email",
-        )
-        assert plan["risk_class"] == "consent"
-        assert all(
-            r["changes"] == [{"field": "email_opt_out", "before": False, "after": True}]
-            for r in plan["records"]
-        )
-        assert emu.core.write_requests == []
-        approve(settings, plan["change_id"], "compliance")
-        applied = await apply(client, plan)
-        assert not applied.is_error, text_of(applied)
-        assert applied.structured_content["status"] == "applied"
-        for i in idxs:
-            assert emu.person_fields(v.native_of(v.ref(i)))[field] in (True, "true")
-        writes = len(emu.core.write_requests)
-        text = await refused(
-            client, "propose_revert", change_id=plan["change_id"], reason="Undo that opt-out"
-        )
-        assert "[compliance_floor]" in text and "re-subscribing" in text, text
-    assert len(emu.core.write_requests) == writes
-    assert last_refusal(settings, "propose_revert")["error_code"] == "compliance_floor"
+        for vendor_name in sorted(VENDORS):
+            seen = len(audit_rows(settings))
+            v = VENDORS[vendor_name]
+            emu = runtime.connectors.emulator(v.name)
+            idxs = people("subscribed", 2, start=300)
+            field = OPT_OUT_FIELD[v.name]
+            plan = await ok(
+                client,
+                "propose_opt_out",
+                connector=v.name,
+                person_refs=[v.ref(i) for i in idxs],
+                reason="They replied STOP to the last email",
+            )
+            assert plan["risk_class"] == "consent"
+            assert all(
+                r["changes"] == [{"field": "email_opt_out", "before": False, "after": True}]
+                for r in plan["records"]
+            )
+            assert emu.core.write_requests == []
+            approve(settings, plan["change_id"], "compliance")
+            applied = await apply(client, plan)
+            assert not applied.is_error, text_of(applied)
+            assert applied.structured_content["status"] == "applied"
+            for i in idxs:
+                assert emu.person_fields(v.native_of(v.ref(i)))[field] in (True, "true")
+            writes = len(emu.core.write_requests)
+            text = await refused(
+                client, "propose_revert", change_id=plan["change_id"], reason="Undo that opt-out"
+            )
+            assert "[compliance_floor]" in text and "re-subscribing" in text, text
+            assert len(emu.core.write_requests) == writes
+            assert (
+                last_refusal(settings, "propose_revert", since=seen)["error_code"]
+                == "compliance_floor"
+            )
 
 
 async def test_record_cap_and_hourly_rate_catch_salami_slicing(

@@ -145,28 +145,33 @@ async def test_trigger_is_refused_when_consent_cannot_be_read(
             assert refusal["error_code"] == "upstream_error", case
 
 
-@pytest.mark.parametrize("read", ["lookup", "audience"])
 async def test_schedule_is_refused_when_the_audience_consent_cannot_be_read(
-    read, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
     emu = runtime.connectors.emulator("marketo")
     _webinar_audience_of_sendable_people(runtime)
-    key = LOOKUP["marketo"] if read == "lookup" else f"/lists/{mk.list_id(WEBINAR)}/leads.json"
-    _aim(runtime, "marketo", "error_on", key)
     async with connect("assistant") as client:
-        text = await refused(
-            client,
-            "propose_schedule_campaign",
-            campaign_ref=SENDER["marketo"](WEBINAR),
-            run_at=(datetime.now(UTC) + timedelta(days=2)).isoformat(),
-            reason=REASON,
-        )
-        assert "[upstream_error] could not read consent on marketo" in text, text
-        assert "nothing was proposed" in text, text
-        assert ("the audience of 'Webinar Nov 2026 - Send'" in text) == (read == "audience"), text
-    assert _hit(runtime, "marketo", key) == TRIES
-    assert emu.core.write_requests == [] and emu.scheduled == []
-    assert last_refusal(settings, "propose_schedule_campaign")["error_code"] == "upstream_error"
+        for read in ("lookup", "audience"):
+            webinar = f"/lists/{mk.list_id(WEBINAR)}/leads.json"
+            key = LOOKUP["marketo"] if read == "lookup" else webinar
+            emu.core.reset_log()
+            seen = len(audit_rows(settings))
+            _aim(runtime, "marketo", "error_on", key)
+            text = await refused(
+                client,
+                "propose_schedule_campaign",
+                campaign_ref=SENDER["marketo"](WEBINAR),
+                run_at=(datetime.now(UTC) + timedelta(days=2)).isoformat(),
+                reason=REASON,
+            )
+            assert "[upstream_error] could not read consent on marketo" in text, (read, text)
+            assert "nothing was proposed" in text, (read, text)
+            audience = "the audience of 'Webinar Nov 2026 - Send'" in text
+            assert audience == (read == "audience"), (read, text)
+            assert _hit(runtime, "marketo", key) == TRIES, read
+            assert emu.core.write_requests == [] and emu.scheduled == [], read
+            refusal = last_refusal(settings, "propose_schedule_campaign", since=seen)
+            assert refusal["error_code"] == "upstream_error", read
 
 
 @pytest.mark.parametrize("vendor", sorted(VENDORS))

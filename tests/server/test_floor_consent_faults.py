@@ -94,29 +94,30 @@ async def _propose_add(client: Any, vendor: str, refs: list[str]) -> str:
 CASES = [(read, fault) for read in ("lookup", "targets") for fault in FAULTS]
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_add_to_send_list_is_refused_when_consent_cannot_be_read(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
-    v = VENDORS[vendor]
-    emu = cases_emulator(runtime, vendor)
-    before = members_of(runtime, vendor, SEND_LIST)
+    """Each vendor in turn, on one server (each has its own emulator and request log)."""
     async with connect("assistant") as client:
-        for read, fault in CASES:
-            case = f"{read} {fault}"
-            key = (LOOKUP if read == "lookup" else TARGETS)[vendor]
-            emu.core.reset_log()
-            seen = len(audit_rows(settings))
-            _aim(runtime, vendor, fault, key)
-            text = await _propose_add(client, vendor, [v.ref(i) for i in single(2, SEND_LIST)])
-            assert f"[upstream_error] could not read consent on {vendor}" in text, (case, text)
-            assert "fails closed: nothing was proposed" in text, (case, text)
-            assert (await ok(client, "list_my_changes"))["changes"] == [], case
-            assert _hit(runtime, vendor, key) == TRIES, case
-            assert emu.core.write_requests == [], case
-            assert members_of(runtime, vendor, SEND_LIST) == before, case
-            row = last_refusal(settings, "propose_add_to_list", since=seen)
-            assert (row["outcome"], row["error_code"]) == ("error", "upstream_error"), case
+        for vendor in sorted(VENDORS):
+            v = VENDORS[vendor]
+            emu = cases_emulator(runtime, vendor)
+            before = members_of(runtime, vendor, SEND_LIST)
+            for read, fault in CASES:
+                case = f"{vendor} {read} {fault}"
+                key = (LOOKUP if read == "lookup" else TARGETS)[vendor]
+                emu.core.reset_log()
+                seen = len(audit_rows(settings))
+                _aim(runtime, vendor, fault, key)
+                text = await _propose_add(client, vendor, [v.ref(i) for i in single(2, SEND_LIST)])
+                assert f"[upstream_error] could not read consent on {vendor}" in text, (case, text)
+                assert "fails closed: nothing was proposed" in text, (case, text)
+                assert (await ok(client, "list_my_changes"))["changes"] == [], case
+                assert _hit(runtime, vendor, key) == TRIES, case
+                assert emu.core.write_requests == [], case
+                assert members_of(runtime, vendor, SEND_LIST) == before, case
+                row = last_refusal(settings, "propose_add_to_list", since=seen)
+                assert (row["outcome"], row["error_code"]) == ("error", "upstream_error"), case
 
 
 async def test_trigger_is_refused_when_consent_cannot_be_read(
@@ -174,54 +175,58 @@ async def test_schedule_is_refused_when_the_audience_consent_cannot_be_read(
             assert refusal["error_code"] == "upstream_error", read
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_failed_consent_re_check_at_apply_writes_nothing(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
     """Each case is a change of its own (the one before it failed: it holds no lock and is
-    never retried), re-checked under its own aimed fault."""
-    v = VENDORS[vendor]
-    emu = cases_emulator(runtime, vendor)
-    before = members_of(runtime, vendor, SEND_LIST)
+    never retried), re-checked under its own aimed fault.
+    Each vendor in turn, on one server (each has its own emulator and request log)."""
     async with connect("assistant") as client:
-        for read, fault in CASES:
-            case = f"{read} {fault}"
-            key = (LOOKUP if read == "lookup" else TARGETS)[vendor]
-            plan = await ok(
-                client,
-                "propose_add_to_list",
-                list_ref=LIST_REF[vendor](SEND_LIST),
-                person_refs=[v.ref(i) for i in single(2, SEND_LIST)],
-                reason=REASON,
-            )
-            approve(settings, plan["change_id"])
-            emu.core.reset_log()
-            _aim(runtime, vendor, fault, key)
-            result = await apply(client, plan)
-            text = text_of(result)
-            assert result.is_error, (case, text)
-            assert "[upstream_error] could not re-read the targets" in text, (case, text)
-            assert f"could not read consent on {vendor}" in text, (case, text)
-            assert "fail closed" in text, (case, text)
-            assert await status(client, plan["change_id"]) == "failed", case
-            detail = (await ok(client, "get_change", change_id=plan["change_id"]))["status_detail"]
-            assert "nothing was written" in detail, (case, detail)
-            again = await apply(client, plan)
-            assert again.is_error, case  # the token was spent: a failed change is not retried
-            assert _hit(runtime, vendor, key) == TRIES, case
-            assert emu.core.write_requests == [], case
-            assert members_of(runtime, vendor, SEND_LIST) == before, case
-            calls = [
-                r
-                for r in audit_rows(settings)
-                if r["tool"] == "apply_change"
-                and r["outcome"] != "ok"
-                and r["change_id"] == plan["change_id"]
-            ]
-            assert [(r["change_id"], r["error_code"]) for r in calls] == [
-                (plan["change_id"], "upstream_error"),
-                (plan["change_id"], "invalid_confirmation"),
-            ], case
+        for vendor in sorted(VENDORS):
+            seen = len(audit_rows(settings))
+            v = VENDORS[vendor]
+            emu = cases_emulator(runtime, vendor)
+            before = members_of(runtime, vendor, SEND_LIST)
+            for read, fault in CASES:
+                case = f"{vendor} {read} {fault}"
+                key = (LOOKUP if read == "lookup" else TARGETS)[vendor]
+                plan = await ok(
+                    client,
+                    "propose_add_to_list",
+                    list_ref=LIST_REF[vendor](SEND_LIST),
+                    person_refs=[v.ref(i) for i in single(2, SEND_LIST)],
+                    reason=REASON,
+                )
+                approve(settings, plan["change_id"])
+                emu.core.reset_log()
+                _aim(runtime, vendor, fault, key)
+                result = await apply(client, plan)
+                text = text_of(result)
+                assert result.is_error, (case, text)
+                assert "[upstream_error] could not re-read the targets" in text, (case, text)
+                assert f"could not read consent on {vendor}" in text, (case, text)
+                assert "fail closed" in text, (case, text)
+                assert await status(client, plan["change_id"]) == "failed", case
+                detail = (await ok(client, "get_change", change_id=plan["change_id"]))[
+                    "status_detail"
+                ]
+                assert "nothing was written" in detail, (case, detail)
+                again = await apply(client, plan)
+                assert again.is_error, case  # the token was spent: a failed change is not retried
+                assert _hit(runtime, vendor, key) == TRIES, case
+                assert emu.core.write_requests == [], case
+                assert members_of(runtime, vendor, SEND_LIST) == before, case
+                calls = [
+                    r
+                    for r in audit_rows(settings)[seen:]
+                    if r["tool"] == "apply_change"
+                    and r["outcome"] != "ok"
+                    and r["change_id"] == plan["change_id"]
+                ]
+                assert [(r["change_id"], r["error_code"]) for r in calls] == [
+                    (plan["change_id"], "upstream_error"),
+                    (plan["change_id"], "invalid_confirmation"),
+                ], case
 
 
 async def test_failed_consent_re_check_stops_an_approved_trigger(

@@ -87,29 +87,30 @@ async def test_a_trigger_whose_answer_was_lost_is_never_sent_again(
             assert (await audit_reader(settings.storage()).verify()).ok, fault
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_an_update_whose_answer_was_lost_is_reconciled_by_re_reading(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
-    v = VENDORS[vendor]
-    emu = runtime.connectors.emulator(vendor)
-    idxs = people("subscribed", 2, start=60)
+    """Each vendor in turn, on one server (each has its own emulator and request log)."""
     async with connect("assistant") as client:
-        for fault in LOST:
-            title = f"Written, Answer Lost ({fault})"  # each case a change of its own
-            plan = await approved_titles(client, settings, v, idxs, title)
-            getattr(emu.core.faults, fault)[UPDATE[vendor]] = TRIES
-            emu.core.reset_log()
-            result = await apply(client, plan)
-            assert not result.is_error, (fault, text_of(result))
-            change = await ok(client, "get_change", change_id=plan["change_id"])
-            assert change["status"] == "applied", (fault, change)
-            written = sorted(change["outcome"]["written_refs"])
-            assert written == sorted(v.ref(i) for i in idxs), fault
-            assert "answer to the last batch was lost" in change["outcome"]["detail"], change
-            # An update is idempotent, so the client's bounded retries may repeat it; once
-            # they are spent the records are re-read, never written again.
-            assert len(emu.core.write_requests) == TRIES, fault
-            assert {emu.person_fields(v.native(i))[v.title_field] for i in idxs} == {title}
-            rows = _rows_of(settings, plan["change_id"])
-            assert rows[0] == ("change", "ok") and rows[-1] == ("tool_call", "ok"), rows
+        for vendor in sorted(VENDORS):
+            v = VENDORS[vendor]
+            emu = runtime.connectors.emulator(vendor)
+            idxs = people("subscribed", 2, start=60)
+            for fault in LOST:
+                title = f"Written, Answer Lost ({fault})"  # each case a change of its own
+                plan = await approved_titles(client, settings, v, idxs, title)
+                getattr(emu.core.faults, fault)[UPDATE[vendor]] = TRIES
+                emu.core.reset_log()
+                result = await apply(client, plan)
+                assert not result.is_error, (fault, text_of(result))
+                change = await ok(client, "get_change", change_id=plan["change_id"])
+                assert change["status"] == "applied", (fault, change)
+                written = sorted(change["outcome"]["written_refs"])
+                assert written == sorted(v.ref(i) for i in idxs), fault
+                assert "answer to the last batch was lost" in change["outcome"]["detail"], change
+                # An update is idempotent, so the client's bounded retries may repeat it; once
+                # they are spent the records are re-read, never written again.
+                assert len(emu.core.write_requests) == TRIES, fault
+                assert {emu.person_fields(v.native(i))[v.title_field] for i in idxs} == {title}
+                rows = _rows_of(settings, plan["change_id"])
+                assert rows[0] == ("change", "ok") and rows[-1] == ("tool_call", "ok"), rows

@@ -10,8 +10,6 @@ drift run one after another on one server, each with its own checks, naming it.
 
 from __future__ import annotations
 
-import pytest
-
 from mopsgate.sandbox.drift import EXTRA
 from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
@@ -34,72 +32,76 @@ SAID = {
 }
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_a_plan_whose_read_drifted_is_never_made(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
-    v = VENDORS[vendor]
-    emu = runtime.connectors.emulator(vendor)
-    idxs = people("subscribed", 2, start=140)
+    """Each vendor in turn, on one server (each has its own emulator and request log)."""
     async with connect("assistant") as client:
-        for kind in sorted(SAID):
-            emu.core.faults.drift_kind = kind
-            emu.core.faults.drift_on[REREAD[vendor]] = 1
-            seen = len(audit_rows(settings))
-            result = await client.call_tool(
-                "propose_update_person",
-                {
-                    "refs": [v.ref(i) for i in idxs],
-                    "fields": {v.title_field: "Drifted"},
-                    "reason": "The user asked for this in the weekly MOPs sync",
-                },
-            )
-            text = text_of(result)
-            assert result.is_error and text.startswith("[upstream_error]"), (kind, text)
-            assert SAID[kind] in text and "Traceback" not in text, (kind, text)
-            mine = await ok(client, "list_my_changes")
-            assert mine["changes"] == [], kind  # nothing to approve
-            assert emu.core.faults.drift_on[REREAD[vendor]] == 0, kind  # the drifted one was read
-            assert emu.core.write_requests == [], kind
-            refusal = last_refusal(settings, "propose_update_person", since=seen)
-            assert refusal["error_code"] == "upstream_error", kind
+        for vendor in sorted(VENDORS):
+            v = VENDORS[vendor]
+            emu = runtime.connectors.emulator(vendor)
+            idxs = people("subscribed", 2, start=140)
+            for kind in sorted(SAID):
+                emu.core.faults.drift_kind = kind
+                emu.core.faults.drift_on[REREAD[vendor]] = 1
+                seen = len(audit_rows(settings))
+                result = await client.call_tool(
+                    "propose_update_person",
+                    {
+                        "refs": [v.ref(i) for i in idxs],
+                        "fields": {v.title_field: "Drifted"},
+                        "reason": "The user asked for this in the weekly MOPs sync",
+                    },
+                )
+                text = text_of(result)
+                assert result.is_error and text.startswith("[upstream_error]"), (kind, text)
+                assert SAID[kind] in text and "Traceback" not in text, (kind, text)
+                mine = await ok(client, "list_my_changes")
+                assert mine["changes"] == [], kind  # nothing to approve
+                assert emu.core.faults.drift_on[REREAD[vendor]] == 0, (
+                    kind
+                )  # the drifted one was read
+                assert emu.core.write_requests == [], kind
+                refusal = last_refusal(settings, "propose_update_person", since=seen)
+                assert refusal["error_code"] == "upstream_error", kind
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_an_apply_whose_re_read_drifted_writes_nothing(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
     """Each kind is a change of its own (the one before failed, wrote nothing, holds no
-    lock)."""
-    v = VENDORS[vendor]
-    emu = runtime.connectors.emulator(vendor)
-    idxs = people("subscribed", 2, start=150)
-    before = {i: emu.person_fields(v.native(i))[v.title_field] for i in idxs}
+    lock). Each vendor in turn, on one server (each has its own emulator and request log)."""
     async with connect("assistant") as client:
-        for kind in sorted(SAID):
-            plan = await approved_titles(client, settings, v, idxs, "Never On Drift")
-            emu.core.faults.drift_kind = kind
-            emu.core.faults.drift_on[REREAD[vendor]] = 1
-            emu.core.reset_log()
-            seen = len(audit_rows(settings))
-            result = await apply(client, plan)
-            assert result.is_error and SAID[kind] in text_of(result), (kind, text_of(result))
-            assert emu.core.write_requests == [], kind
-            assert {i: emu.person_fields(v.native(i))[v.title_field] for i in idxs} == before
-            assert last_refusal(settings, since=seen)["change_id"] == plan["change_id"], kind
+        for vendor in sorted(VENDORS):
+            v = VENDORS[vendor]
+            emu = runtime.connectors.emulator(vendor)
+            idxs = people("subscribed", 2, start=150)
+            before = {i: emu.person_fields(v.native(i))[v.title_field] for i in idxs}
+            for kind in sorted(SAID):
+                plan = await approved_titles(client, settings, v, idxs, "Never On Drift")
+                emu.core.faults.drift_kind = kind
+                emu.core.faults.drift_on[REREAD[vendor]] = 1
+                emu.core.reset_log()
+                seen = len(audit_rows(settings))
+                result = await apply(client, plan)
+                assert result.is_error and SAID[kind] in text_of(result), (kind, text_of(result))
+                assert emu.core.write_requests == [], kind
+                assert {i: emu.person_fields(v.native(i))[v.title_field] for i in idxs} == before
+                assert last_refusal(settings, since=seen)["change_id"] == plan["change_id"], kind
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
-async def test_a_field_nobody_asked_for_is_dropped(
-    vendor, connect, runtime: Runtime, settings: Settings
-):
-    v = VENDORS[vendor]
-    emu = runtime.connectors.emulator(vendor)
-    emu.core.faults.drift_kind = "extra_field"
-    emu.core.faults.drift_on[READ[vendor]] = 1
+async def test_a_field_nobody_asked_for_is_dropped(connect, runtime: Runtime, settings: Settings):
+    """Each vendor in turn, on one server (each has its own emulator and request log)."""
     async with connect("assistant") as client:
-        person = await ok(client, "get_person", ref=v.ref(7))
-        plan = await propose_titles(client, v, people("subscribed", 1, start=160))
-    assert person["ref"] == v.ref(7) and EXTRA not in str(person)
-    assert emu.core.faults.drift_on[READ[vendor]] == 0  # the drifted answer was the one read
-    assert EXTRA not in str(plan)
+        for vendor in sorted(VENDORS):
+            v = VENDORS[vendor]
+            emu = runtime.connectors.emulator(vendor)
+            emu.core.faults.drift_kind = "extra_field"
+            emu.core.faults.drift_on[READ[vendor]] = 1
+            person = await ok(client, "get_person", ref=v.ref(7))
+            plan = await propose_titles(client, v, people("subscribed", 1, start=160))
+            assert person["ref"] == v.ref(7) and EXTRA not in str(person)
+            assert (
+                emu.core.faults.drift_on[READ[vendor]] == 0
+            )  # the drifted answer was the one read
+            assert EXTRA not in str(plan)

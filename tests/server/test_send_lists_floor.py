@@ -13,8 +13,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from mopsgate.sandbox.hubspot import ids as hs
 from mopsgate.sandbox.marketo import ids as mk
 from mopsgate.sandbox.salesforce import ids as sf
@@ -77,47 +75,48 @@ def test_the_seed_has_three_send_lists():
     assert LIST_REF["salesforce"](0) == NEWSLETTER_SF
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_add_to_send_list_blocks_who_may_not_be_emailed(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
-    v = VENDORS[vendor]
-    emu = cases_emulator(runtime, vendor)
+    """Each vendor in turn, on one server (each has its own emulator and request log)."""
     async with connect("assistant") as client:
-        for list_idx in sorted(SEND_LISTS):
-            who = outsiders(list_idx)
-            list_ref = LIST_REF[vendor](list_idx)
-            before = members_of(runtime, vendor, list_idx)
-            seen = len(audit_rows(settings))
-            plan = await ok(
-                client,
-                "propose_add_to_list",
-                list_ref=list_ref,
-                person_refs=[v.ref(i) for i in who.values()],
-                reason=REASON,
-            )
-            assert [(r["ref"], r["action"]) for r in plan["records"]] == [
-                (v.ref(who["subscribed"]), "add")
-            ], list_idx
-            assert {b["ref"]: b["reason_code"] for b in plan["blocked"]} == {
-                v.ref(who[s]): code for s, code in BLOCKED.items()
-            }, list_idx
-            blocked = plan["blocked"]
-            assert all("feeds email sends" in b["reason"] for b in blocked), (list_idx, blocked)
-            text = await refused(
-                client,
-                "propose_add_to_list",
-                list_ref=list_ref,
-                person_refs=[v.ref(who[s]) for s in BLOCKED],
-                reason=REASON,
-            )
-            assert "[compliance_floor]" in text and "3 blocked" in text, (list_idx, text)
-            assert emu.core.write_requests == [], list_idx
-            assert members_of(runtime, vendor, list_idx) == before, list_idx
-            refusal = last_refusal(settings, "propose_add_to_list", since=seen)
-            assert refusal["error_code"] == "compliance_floor", list_idx
-            rows = rows_of(settings, "propose_add_to_list", since=seen)
-            assert (rows[0]["outcome"], rows[0]["change_id"]) == ("ok", plan["change_id"])
+        for vendor in sorted(VENDORS):
+            v = VENDORS[vendor]
+            emu = cases_emulator(runtime, vendor)
+            for list_idx in sorted(SEND_LISTS):
+                who = outsiders(list_idx)
+                list_ref = LIST_REF[vendor](list_idx)
+                before = members_of(runtime, vendor, list_idx)
+                seen = len(audit_rows(settings))
+                plan = await ok(
+                    client,
+                    "propose_add_to_list",
+                    list_ref=list_ref,
+                    person_refs=[v.ref(i) for i in who.values()],
+                    reason=REASON,
+                )
+                assert [(r["ref"], r["action"]) for r in plan["records"]] == [
+                    (v.ref(who["subscribed"]), "add")
+                ], list_idx
+                assert {b["ref"]: b["reason_code"] for b in plan["blocked"]} == {
+                    v.ref(who[s]): code for s, code in BLOCKED.items()
+                }, list_idx
+                blocked = plan["blocked"]
+                assert all("feeds email sends" in b["reason"] for b in blocked), (list_idx, blocked)
+                text = await refused(
+                    client,
+                    "propose_add_to_list",
+                    list_ref=list_ref,
+                    person_refs=[v.ref(who[s]) for s in BLOCKED],
+                    reason=REASON,
+                )
+                assert "[compliance_floor]" in text and "3 blocked" in text, (list_idx, text)
+                assert emu.core.write_requests == [], list_idx
+                assert members_of(runtime, vendor, list_idx) == before, list_idx
+                refusal = last_refusal(settings, "propose_add_to_list", since=seen)
+                assert refusal["error_code"] == "compliance_floor", list_idx
+                rows = rows_of(settings, "propose_add_to_list", since=seen)
+                assert (rows[0]["outcome"], rows[0]["change_id"]) == ("ok", plan["change_id"])
 
 
 async def test_salesforce_newsletter_attack_applies_only_who_may_be_emailed(
@@ -146,88 +145,90 @@ async def test_salesforce_newsletter_attack_applies_only_who_may_be_emailed(
     assert any(r["reason"] == "apply requested" for r in rows_of(settings, "apply_change"))
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_trigger_for_a_send_list_campaign_blocks_or_says_it_cannot(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
-    v = VENDORS[vendor]
-    emu = cases_emulator(runtime, vendor)
+    """Each vendor in turn, on one server (each has its own emulator and request log)."""
     async with connect("assistant") as client:
-        for list_idx in sorted(SEND_LISTS):
-            camp = SEED.campaigns[SEND_LISTS[list_idx]]
-            who = outsiders(list_idx)
-            people = [v.ref(i) for i in who.values()]
-            campaign_ref = SENDER[vendor](camp.idx)
-            seen = len(audit_rows(settings))
-            if vendor == "marketo" and camp.triggerable:
-                plan = await ok(
-                    client,
-                    "propose_trigger_campaign",
-                    campaign_ref=campaign_ref,
-                    person_refs=people,
-                    reason=REASON,
-                )
-                assert [r["ref"] for r in plan["records"]] == [v.ref(who["subscribed"])]
-                assert {b["reason_code"] for b in plan["blocked"]} == set(BLOCKED.values())
-                text = await refused(
-                    client,
-                    "propose_trigger_campaign",
-                    campaign_ref=campaign_ref,
-                    person_refs=[v.ref(who[s]) for s in BLOCKED],
-                    reason=REASON,
-                )
-                assert "[compliance_floor]" in text, (list_idx, text)
-            else:  # the vendor (or this campaign) has no API trigger: the refusal says so
-                text = await refused(
-                    client,
-                    "propose_trigger_campaign",
-                    campaign_ref=campaign_ref,
-                    person_refs=people,
-                    reason=REASON,
-                )
-                assert "[not_supported]" in text and "cannot be triggered" in text, (
-                    list_idx,
-                    text,
-                )
-            assert emu.core.write_requests == [], list_idx
-            assert rows_of(settings, "propose_trigger_campaign", since=seen), list_idx
-            refusal = last_refusal(settings, "propose_trigger_campaign", since=seen)
-            assert refusal["decision"] in ("allowed", "denied"), list_idx
+        for vendor in sorted(VENDORS):
+            v = VENDORS[vendor]
+            emu = cases_emulator(runtime, vendor)
+            for list_idx in sorted(SEND_LISTS):
+                camp = SEED.campaigns[SEND_LISTS[list_idx]]
+                who = outsiders(list_idx)
+                people = [v.ref(i) for i in who.values()]
+                campaign_ref = SENDER[vendor](camp.idx)
+                seen = len(audit_rows(settings))
+                if vendor == "marketo" and camp.triggerable:
+                    plan = await ok(
+                        client,
+                        "propose_trigger_campaign",
+                        campaign_ref=campaign_ref,
+                        person_refs=people,
+                        reason=REASON,
+                    )
+                    assert [r["ref"] for r in plan["records"]] == [v.ref(who["subscribed"])]
+                    assert {b["reason_code"] for b in plan["blocked"]} == set(BLOCKED.values())
+                    text = await refused(
+                        client,
+                        "propose_trigger_campaign",
+                        campaign_ref=campaign_ref,
+                        person_refs=[v.ref(who[s]) for s in BLOCKED],
+                        reason=REASON,
+                    )
+                    assert "[compliance_floor]" in text, (list_idx, text)
+                else:  # the vendor (or this campaign) has no API trigger: the refusal says so
+                    text = await refused(
+                        client,
+                        "propose_trigger_campaign",
+                        campaign_ref=campaign_ref,
+                        person_refs=people,
+                        reason=REASON,
+                    )
+                    assert "[not_supported]" in text and "cannot be triggered" in text, (
+                        list_idx,
+                        text,
+                    )
+                assert emu.core.write_requests == [], list_idx
+                assert rows_of(settings, "propose_trigger_campaign", since=seen), list_idx
+                refusal = last_refusal(settings, "propose_trigger_campaign", since=seen)
+                assert refusal["decision"] in ("allowed", "denied"), list_idx
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_schedule_of_a_send_list_campaign_is_refused(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
     """Every seeded send list holds people who may not be emailed, so no schedule of the
     campaign that sends to it may be planned; where the vendor has no schedule API the
-    refusal says that instead."""
-    emu = cases_emulator(runtime, vendor)
-    run_at = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    refusal says that instead.
+    Each vendor in turn, on one server (each has its own emulator and request log)."""
     async with connect("assistant") as client:
-        for list_idx in sorted(SEND_LISTS):
-            camp = SEED.campaigns[SEND_LISTS[list_idx]]
-            seen = len(audit_rows(settings))
-            text = await refused(
-                client,
-                "propose_schedule_campaign",
-                campaign_ref=SENDER[vendor](camp.idx),
-                run_at=run_at,
-                reason=REASON,
-            )
-            if vendor == "marketo" and camp.schedulable:
-                assert "[compliance_floor]" in text and "opted out" in text, (list_idx, text)
-                code = "compliance_floor"
-            else:
-                assert "[not_supported]" in text and "cannot be scheduled" in text, (
-                    list_idx,
-                    text,
+        for vendor in sorted(VENDORS):
+            emu = cases_emulator(runtime, vendor)
+            run_at = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+            for list_idx in sorted(SEND_LISTS):
+                camp = SEED.campaigns[SEND_LISTS[list_idx]]
+                seen = len(audit_rows(settings))
+                text = await refused(
+                    client,
+                    "propose_schedule_campaign",
+                    campaign_ref=SENDER[vendor](camp.idx),
+                    run_at=run_at,
+                    reason=REASON,
                 )
-                code = "not_supported"
-            assert emu.core.write_requests == [], list_idx
-            assert getattr(emu, "scheduled", []) == [], list_idx
-            refusal = last_refusal(settings, "propose_schedule_campaign", since=seen)
-            assert refusal["error_code"] == code, list_idx
+                if vendor == "marketo" and camp.schedulable:
+                    assert "[compliance_floor]" in text and "opted out" in text, (list_idx, text)
+                    code = "compliance_floor"
+                else:
+                    assert "[not_supported]" in text and "cannot be scheduled" in text, (
+                        list_idx,
+                        text,
+                    )
+                    code = "not_supported"
+                assert emu.core.write_requests == [], list_idx
+                assert getattr(emu, "scheduled", []) == [], list_idx
+                refusal = last_refusal(settings, "propose_schedule_campaign", since=seen)
+                assert refusal["error_code"] == code, list_idx
 
 
 async def test_salesforce_lists_of_unknown_use_count_as_send_lists(

@@ -135,59 +135,63 @@ async def test_a_write_answered_with_a_redirect_is_not_counted_as_written(
             assert last_refusal(settings, since=seen)["change_id"] == plan["change_id"], vendor
 
 
-@pytest.mark.parametrize("vendor", sorted(VENDORS))
 async def test_a_malformed_answer_is_an_upstream_error_never_data(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
     """U-11: a proxy's HTML page, or JSON cut off, where the vendor's JSON belongs: a read
     fails cleanly, and an apply whose re-read is malformed writes nothing. The kinds run one
     after another on one server, each with its own change (the one before failed, wrote
-    nothing and holds no lock), each check naming its kind."""
-    v = VENDORS[vendor]
-    emu = runtime.connectors.emulator(vendor)
+    nothing and holds no lock), each check naming its kind.
+    Each vendor in turn, on one server (each has its own emulator and request log)."""
     async with connect("assistant") as client:
-        for kind in ("html", "truncated", "empty", "wrong_type"):
-            emu.core.faults.malformed_kind = kind
-            emu.core.faults.malformed_on[READ[vendor]] = 1
-            result = await client.call_tool("get_person", {"ref": v.ref(7)})
-            text = text_of(result)
-            assert result.is_error and text.startswith("[upstream_error]"), (kind, text)
-            assert "JSON" in text and "Traceback" not in text, (kind, text)  # and no crash
-            idxs = people("subscribed", 1, start=100)
-            plan = await approved_titles(client, settings, v, idxs, "Never On Malformed")
-            emu.core.faults.malformed_on[REREAD[vendor]] = 1
-            emu.core.reset_log()
+        for vendor in sorted(VENDORS):
             seen = len(audit_rows(settings))
-            applied = await apply(client, plan)
-            assert applied.is_error and "could not re-read" in text_of(applied), (
-                kind,
-                text_of(applied),
-            )
-            assert emu.core.write_requests == [], kind
-            assert last_refusal(settings, since=seen)["error_code"] == "upstream_error", kind
+            v = VENDORS[vendor]
+            emu = runtime.connectors.emulator(vendor)
+            for kind in ("html", "truncated", "empty", "wrong_type"):
+                emu.core.faults.malformed_kind = kind
+                emu.core.faults.malformed_on[READ[vendor]] = 1
+                result = await client.call_tool("get_person", {"ref": v.ref(7)})
+                text = text_of(result)
+                assert result.is_error and text.startswith("[upstream_error]"), (kind, text)
+                assert "JSON" in text and "Traceback" not in text, (kind, text)  # and no crash
+                idxs = people("subscribed", 1, start=100)
+                plan = await approved_titles(client, settings, v, idxs, "Never On Malformed")
+                emu.core.faults.malformed_on[REREAD[vendor]] = 1
+                emu.core.reset_log()
+                seen = len(audit_rows(settings))
+                applied = await apply(client, plan)
+                assert applied.is_error and "could not re-read" in text_of(applied), (
+                    kind,
+                    text_of(applied),
+                )
+                assert emu.core.write_requests == [], kind
+                assert last_refusal(settings, since=seen)["error_code"] == "upstream_error", kind
 
 
-@pytest.mark.parametrize("vendor", ["hubspot", "salesforce"])
 async def test_the_crms_own_permission_refusal_is_named_and_not_retried(
-    vendor, connect, runtime: Runtime, settings: Settings
+    connect, runtime: Runtime, settings: Settings
 ):
-    """U-17: the manifest allows the write, the CRM's field-level security does not."""
-    v = VENDORS[vendor]
-    emu = runtime.connectors.emulator(vendor)
-    idxs = people("subscribed", 1, start=110)
+    """U-17: the manifest allows the write, the CRM's field-level security does not.
+    Each vendor in turn, on one server (each has its own emulator and request log)."""
     async with connect("assistant") as client:
-        plan = await approved_titles(client, settings, v, idxs, "Forbidden Title")
-        emu.core.faults.forbidden_on[UPDATE[vendor]] = 5
-        emu.core.reset_log()
-        result = await apply(client, plan)
-        change = await ok(client, "get_change", change_id=plan["change_id"])
-    text = text_of(result)
-    assert result.is_error, text
-    assert [r.status for r in emu.core.write_requests] == [403]  # once: never retried
-    assert change["status"] == "failed"
-    assert "field-level security" in change["outcome"]["detail"], change["outcome"]
-    row = last_refusal(settings)
-    assert row["outcome"] == "error"
+        for vendor in ("hubspot", "salesforce"):
+            seen = len(audit_rows(settings))
+            v = VENDORS[vendor]
+            emu = runtime.connectors.emulator(vendor)
+            idxs = people("subscribed", 1, start=110)
+            plan = await approved_titles(client, settings, v, idxs, "Forbidden Title")
+            emu.core.faults.forbidden_on[UPDATE[vendor]] = 5
+            emu.core.reset_log()
+            result = await apply(client, plan)
+            change = await ok(client, "get_change", change_id=plan["change_id"])
+            text = text_of(result)
+            assert result.is_error, text
+            assert [r.status for r in emu.core.write_requests] == [403]  # once: never retried
+            assert change["status"] == "failed"
+            assert "field-level security" in change["outcome"]["detail"], change["outcome"]
+            row = last_refusal(settings, since=seen)
+            assert row["outcome"] == "error"
 
 
 async def test_a_forbidden_read_says_the_crm_refused_it(

@@ -11,7 +11,7 @@ from mopsgate.sandbox.marketo import ids as mk
 from mopsgate.sandbox.salesforce import ids as sf
 from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
-from mopsgate.tools import reads_hygiene
+from mopsgate.tools import consent_conflicts
 from tests.conftest import audit_rows
 from tests.support.unpaced import unpaced_runtime  # noqa: F401 - the runtime fixture here
 from tests.tools.seed_facts import (
@@ -105,7 +105,7 @@ async def test_a_list_scan_cut_short_is_not_complete(
 ):
     """Where every Salesforce list must be checked, a scan that stops at its limit says
     complete: false instead of passing off the lists it reached as all of them."""
-    monkeypatch.setattr(reads_hygiene, "MAX_LISTS", 2)
+    monkeypatch.setattr(consent_conflicts, "MAX_LISTS", 2)
     async with connect("assistant") as client:
         got = await ok(client, "find_consent_conflicts", {"connector": "salesforce"})
     assert not got["complete"]

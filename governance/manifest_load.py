@@ -213,13 +213,11 @@ def _toml_value(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not a TOML value")
 
 
-def _validate_model(
-    data: dict[str, Any], out: _Collector, model: type[Manifest]
-) -> Manifest | None:
+def _validate_model(data: dict[str, Any], out: _Collector) -> Manifest | None:
     """Strictly, in JSON mode (catalogue M-06): ``"100"``, ``true`` or ``1.0`` where a count
     belongs is reported, never coerced, while arrays still fill the model's tuples."""
     try:
-        return model.model_validate_json(json.dumps(data, default=_toml_value), strict=True)
+        return Manifest.model_validate_json(json.dumps(data, default=_toml_value), strict=True)
     except ValidationError as exc:
         known = _model_keys()
         for err in exc.errors():
@@ -266,7 +264,7 @@ def load_manifest_text(text: str, source_name: str, catalogue: Catalogue) -> Man
         if hit is not None:
             _LOADED.move_to_end(key)
             return hit[1]
-    manifest = _load_text(text, source_name, catalogue, Manifest)
+    manifest = _load_text(text, source_name, catalogue)
     with _LOADED_LOCK:
         _LOADED[key] = (catalogue, manifest)
         while len(_LOADED) > _LOADED_KEEP:
@@ -274,9 +272,7 @@ def load_manifest_text(text: str, source_name: str, catalogue: Catalogue) -> Man
     return manifest
 
 
-def _load_text(
-    text: str, source_name: str, catalogue: Catalogue, model: type[Manifest]
-) -> Manifest:
+def _load_text(text: str, source_name: str, catalogue: Catalogue) -> Manifest:
     out = _Collector(text, source_name)
     data = _parse(text, out)
     manifest = None
@@ -284,7 +280,7 @@ def _load_text(
     if data is not None:
         digest = data_digest(data)  # before anything is stripped: what the file says
         _strip_forbidden(data, (), out)
-        manifest = _validate_model(data, out, model)
+        manifest = _validate_model(data, out)
     if manifest is not None:
         manifest.bind(catalogue, digest)
         run_checks(manifest, catalogue, out.add)

@@ -77,8 +77,9 @@ async def recover_change(
     client_for: Callable[[str], Connector],
     now: datetime | None = None,
 ) -> Recovery:
-    """Settle one change a dead process left ``applying`` (``store.interrupted_ids()``). Call
-    only at start-up, when no other process may be applying."""
+    """Settle one change left ``applying``: by a dead process (``store.interrupted_ids()``, at
+    start-up, when no other process may be applying it) or by this process's own cancelled
+    apply, while it still holds the change's claim (:func:`settle_cancelled`)."""
     change = await store.require(change_id)
     recorded = {r.ref for r in change.outcome.records}
     missing = [r for r in change.plan.effective_records if r.ref not in recorded]
@@ -163,6 +164,8 @@ async def settle_cancelled(
     next start-up's recovery settles it, exactly as after a crash."""
     with anyio.move_on_after(SETTLE_SECONDS, shield=True):
         try:
+            if (await store.require(change_id)).status is not ChangeStatus.APPLYING:
+                return  # already ended (stale, or failed on its re-read) before the cancel
             found = await recover_change(store, change_id, client_for)
             log.warning("settled cancelled apply %s: %s", change_id, found.summary)
             who = caller.principal or "an unnamed caller"

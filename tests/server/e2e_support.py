@@ -99,3 +99,23 @@ def review(settings: Settings, *args: str) -> Result:
 def approve(settings: Settings, change_id: str, reviewer: str = "mops-lead") -> None:
     result = review(settings, "approve", change_id, "--reviewer", reviewer)
     assert result.exit_code == 0, result.output
+
+
+async def cancel_apply_once_written(client: Any, emulator: Any, args: dict[str, Any]) -> None:
+    """Call ``apply_change`` with ``args`` and cancel the call once the vendor has performed
+    its first write: the emulator then never answers it, as a client that gives up (or whose
+    connection drops) with a batch in flight would see."""
+    import anyio
+
+    written = anyio.Event()
+
+    async def hang_once_written() -> None:
+        emulator.core.faults.after_write = None
+        written.set()
+        await anyio.sleep_forever()
+
+    emulator.core.faults.after_write = hang_once_written
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(client.call_tool, "apply_change", args)
+        await written.wait()
+        tg.cancel_scope.cancel()

@@ -13,7 +13,12 @@ import anyio
 from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows, text_of
-from tests.server.e2e_support import VENDORS, approve, subscribed_outside_list
+from tests.server.e2e_support import (
+    VENDORS,
+    approve,
+    cancel_apply_once_written,
+    subscribed_outside_list,
+)
 
 
 async def test_an_apply_cancelled_mid_write_is_settled_at_once(
@@ -22,13 +27,6 @@ async def test_an_apply_cancelled_mid_write_is_settled_at_once(
     v = VENDORS["hubspot"]
     emu = runtime.connectors.emulator(v.name)
     refs = [v.ref(i) for i in subscribed_outside_list(v.list_idx, 2, start=40)]
-    written = anyio.Event()
-
-    async def hang_once_written() -> None:
-        emu.core.faults.after_write = None
-        written.set()
-        await anyio.sleep_forever()
-
     async with connect("assistant") as client:
         proposed = await client.call_tool(
             "propose_update_person",
@@ -37,12 +35,8 @@ async def test_an_apply_cancelled_mid_write_is_settled_at_once(
         assert not proposed.is_error, text_of(proposed)
         plan: dict[str, Any] = proposed.structured_content or {}
         approve(settings, plan["change_id"])
-        emu.core.faults.after_write = hang_once_written
         args = {"change_id": plan["change_id"], "confirmation_token": plan["confirmation_token"]}
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(client.call_tool, "apply_change", args)
-            await written.wait()
-            tg.cancel_scope.cancel()
+        await cancel_apply_once_written(client, emu, args)
         with anyio.fail_after(20):  # settled after the client stopped waiting
             while not [r for r in audit_rows(settings) if r["kind"] == "recovery"]:
                 await anyio.sleep(0.02)

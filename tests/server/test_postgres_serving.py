@@ -20,7 +20,12 @@ from mopsgate.server.cli import app
 from mopsgate.server.settings import Settings
 from mopsgate.storage import StorageConfig, open_storage
 from tests.conftest import text_of
-from tests.server.e2e_support import VENDORS, approve, subscribed_outside_list
+from tests.server.e2e_support import (
+    VENDORS,
+    approve,
+    cancel_apply_once_written,
+    subscribed_outside_list,
+)
 from tests.support.postgres import replica_settings
 
 LOCK_KEY = "hashtextextended('mopsgate.apply:' || %s, 0)"  # storage/postgres/apply_lock.py
@@ -100,22 +105,11 @@ async def test_a_cancelled_apply_is_settled_and_lets_go_of_its_lock_at_once(
     v = VENDORS["hubspot"]
     emu = runtime.connectors.emulator(v.name)
     refs = [v.ref(i) for i in subscribed_outside_list(v.list_idx, 2, start=40)]
-    written = anyio.Event()
-
-    async def hang_once_written() -> None:
-        emu.core.faults.after_write = None
-        written.set()
-        await anyio.sleep_forever()
-
     async with connect("assistant") as client:
         plan = await propose_approved(client, settings, refs, "Cancelled")
         change_id = plan["change_id"]
-        emu.core.faults.after_write = hang_once_written
         args = {"change_id": change_id, "confirmation_token": plan["confirmation_token"]}
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(client.call_tool, "apply_change", args)
-            await written.wait()
-            tg.cancel_scope.cancel()
+        await cancel_apply_once_written(client, emu, args)
         rows = "SELECT outcome FROM audit_log WHERE tool = 'apply_change' AND kind = 'tool_call'"
         with anyio.fail_after(20):  # the server ends the call after the client stopped waiting
             while pg_rows(pg_url, rows) != [("cancelled",)]:

@@ -63,6 +63,27 @@ async def commit_rows(
     return rows
 
 
+# What a batch of audit rows takes (``commit_rows``), taken without writing one: the head row
+# (a row lock needs the UPDATE privilege, and waits no longer than ``lock_timeout`` behind a
+# session holding the head) and the right to insert the rows (a zero-row INSERT is checked
+# against the privileges and locks of a real one). FOR KEY SHARE is the weakest lock that
+# conflicts with the writer's FOR UPDATE, so a probe never blocks another probe.
+PROBE_SQL = (
+    "SELECT 1 FROM audit_head WHERE id = 1 FOR KEY SHARE",
+    f"INSERT INTO {TABLE} SELECT * FROM {TABLE} WHERE false",  # noqa: S608
+    "INSERT INTO audit_records SELECT * FROM audit_records WHERE false",
+)
+
+
+async def check_appendable(conn: Conn) -> None:
+    """Raise what ``commit_rows`` would raise were it run now, writing nothing: a unit whose
+    result only counts once the call's audit row is written (a proposal's change) runs this
+    inside its transaction, so a database that takes its writes but not the audit log's
+    leaves nothing behind."""
+    for sql in PROBE_SQL:
+        await conn.execute(sql.encode())
+
+
 def audit_unavailable(where: str, exc: BaseException) -> AuditUnavailable:
     problem = exc if isinstance(exc, StorageUnavailable) else unavailable(where, exc)
     return AuditUnavailable(

@@ -38,7 +38,7 @@ from mopsgate.governance.errors import GovernanceError
 from mopsgate.governance.freeze import frozen_error
 from mopsgate.governance.outbox import OutboxMessage
 from mopsgate.storage.change_verbs import ChangeUnits
-from mopsgate.storage.postgres.audit import commit_rows
+from mopsgate.storage.postgres.audit import check_appendable, commit_rows
 from mopsgate.storage.postgres.change_rows import load, records_since, transition
 from mopsgate.storage.postgres.codec import jsonb
 from mopsgate.storage.postgres.db import Conn
@@ -73,6 +73,10 @@ async def insert(
 ) -> Done:
     if change.status is not S.PROPOSED or change.approvals or change.outcome.records:
         raise ValueError("only a fresh proposed change, without approvals or results, is stored")
+    # The proposal's audit row is written after this commits (by the pipeline, with the call's
+    # outcome): a change stored while the audit log refuses rows would stay in the queue for a
+    # call refused as unaudited. Checked first, in this transaction, in the writer's lock order.
+    await check_appendable(conn)
     if budget is not None:
         await conn.execute(_BUDGET_LOCK, (change.requester,))
         refusal = budget.refusal(await records_since(conn, change.requester, budget.since))

@@ -227,6 +227,12 @@ async def test_a_database_that_stops_taking_writes_fails_every_call_closed(
             assert emu.core.write_requests == []
         assert (await log.head()).seq == head.seq  # not one row for the refused calls
         assert (await ok(client, "get_change", change_id=plan["change_id"]))["status"] == "approved"
+        # The refused proposal left no change behind: nothing in the reviewers' queue or the
+        # requester's listing that no audit row accounts for.
+        listed = await ok(client, "list_my_changes")
+        assert [c["change_id"] for c in listed["changes"]] == [plan["change_id"]], listed
+        queue = await runtime.require_storage().changes.list_changes()
+        assert [c.id for c in queue] == [plan["change_id"]]
         read_again = await client.call_tool("get_person", {"ref": MK.ref(idxs[0])})
         assert not read_again.is_error, text_of(read_again)
         applied = await apply(client, plan)

@@ -77,6 +77,7 @@ class Runtime:
     notify_background: bool = True  # tests drive ``notifier.run_once`` themselves
     _notify_task: asyncio.Task[None] | None = None
     _users: int = 0
+    audits_manifest: bool = False  # its manifest events are audited (see build_server)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
@@ -255,21 +256,28 @@ def build_server(
     )
     surface = McpSurface(pipeline, transport, resolve_principal, home=runtime.settings.home)
     bus = InMemorySubscriptionBus()
+    listeners = runtime.holder.listeners
+    if not runtime.audits_manifest:  # one row per event, however many servers share the runtime
+        runtime.audits_manifest = True
+
+        async def audit_manifest_event(event: ManifestEvent) -> None:
+            await _audit_manifest_event(runtime, transport, event)
+
+        listeners.insert(0, audit_manifest_event)
 
     async def on_manifest_event(event: ManifestEvent) -> None:
-        await _audit_manifest_event(runtime, transport, event)
         if event.kind == "reloaded":
             await announce_list_changed(bus, surface)
-
-    runtime.holder.listeners.append(on_manifest_event)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Server[Any]) -> AsyncIterator[Runtime]:
         await runtime.open()
+        listeners.append(on_manifest_event)  # this server's clients hear reloads while it runs
         watcher = asyncio.create_task(watch_manifest(runtime.holder))
         try:
             yield runtime
         finally:
+            listeners.remove(on_manifest_event)
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher

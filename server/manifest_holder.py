@@ -237,7 +237,7 @@ class ManifestHolder:
         await self._emit(ManifestEvent("reload_refused", self.digest, None, message, text))
 
     async def _emit(self, event: ManifestEvent) -> None:
-        for listener in self.listeners:
+        for listener in list(self.listeners):  # a server may stop meanwhile
             await listener(event)
         if self.recorder is not None:
             await self.recorder(event)

@@ -40,6 +40,7 @@ from tests.server.test_changes_kit import (
     propose_titles,
     refused,
 )
+from tests.support.no_wait import no_wait_retry
 
 CONSOLE = "https://review.example.test"
 
@@ -68,7 +69,10 @@ def notifying(
             add_targets(manifest_path, targets)
         env = {**ENV, "MOPSGATE_CONSOLE_URL": CONSOLE}
         runtime = build_runtime(
-            settings, env=env, notify_options={"transport": receiver.transport()}
+            settings,
+            env=env,
+            notify_options={"transport": receiver.transport()},
+            client_options={"retry": no_wait_retry()},  # injected faults: no backoff waits
         )
         runtime.notify_background = False
 

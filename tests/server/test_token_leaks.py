@@ -5,11 +5,20 @@ land: every answer, stderr, the database and its WAL. Only its hash is ever stor
 
 from __future__ import annotations
 
+import pytest
+
 from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
 from tests.conftest import text_of
 from tests.server.e2e_support import approve
 from tests.server.test_changes_kit import MK, apply, cli, people, propose_titles
+from tests.support.no_wait import no_wait_runtime
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Runtime:
+    """The upstream failure outlasts every retry: retried without the backoff's wait."""
+    return no_wait_runtime(settings)
 
 
 async def test_a_confirmation_token_is_never_written_anywhere(

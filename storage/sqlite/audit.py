@@ -4,14 +4,16 @@ A call may not answer before its row is durable: the audit log is the evidence t
 sells, so "we did it but forgot to write it down" must be impossible. Hence WAL with
 ``synchronous=FULL``, checked at open, and a refusal to run without it.
 
-One writer task owns the ``audit`` connection and group-commits (``storage/group_commit.py``):
-one thread hop and one fsync per batch. Each batch re-reads the head inside ``BEGIN
+The ``audit`` connection's own thread commits the rows, group-committed
+(``storage/group_commit.py``): one hop to that thread, one fsync and one wake-up of the event
+loop per batch. Each batch re-reads the head inside ``BEGIN
 IMMEDIATE``, so a server and a CLI process appending at once never fork the chain. The CLI
 appends through this same class (a batch of one).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -24,7 +26,7 @@ from mopsgate.governance.errors import AuditUnavailable
 from mopsgate.governance.notify_events import audit_notices
 from mopsgate.storage.audit_index import indexed_refs
 from mopsgate.storage.errors import SchemaMismatch, StorageUnavailable
-from mopsgate.storage.group_commit import GroupCommitLog
+from mopsgate.storage.group_commit import GroupCommitLog, Settle
 from mopsgate.storage.migrate import require_head
 from mopsgate.storage.sqlite.db import BUSY_TIMEOUT_MS, SqliteDb
 from mopsgate.storage.sqlite.diagnose import diagnose
@@ -144,11 +146,14 @@ class SqliteAuditStore(GroupCommitLog):
         log._start()
         return log
 
-    async def _write_batch(
-        self, values: Sequence[tuple[Any, ...]], calls: Sequence[str]
-    ) -> list[StoredRow]:
-        """One ``BEGIN IMMEDIATE`` transaction, one fsync, one thread hop."""
-        return await self.db.write(lambda conn: commit_rows(conn, values, calls))
+    def _begin(self, values: Sequence[tuple[Any, ...]], calls: Sequence[str], done: Settle) -> None:
+        """One ``BEGIN IMMEDIATE`` transaction and one fsync on the connection's thread, which
+        wakes the event loop once, with the batch's outcome."""
+        loop = asyncio.get_running_loop()
+        self.db.submit(
+            lambda conn: commit_rows(conn, values, calls),
+            lambda outcome: loop.call_soon_threadsafe(done, outcome),
+        )
 
     def _unavailable(self, exc: BaseException) -> AuditUnavailable:
         return unavailable(self.path, exc)

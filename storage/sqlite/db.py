@@ -138,6 +138,27 @@ class SqliteDb:
         conn = self._require()
         return await self._hop(lambda: _in_transaction(conn, "BEGIN IMMEDIATE", unit))
 
+    def submit(self, unit: Unit[T], done: Callable[[T | BaseException], object]) -> None:
+        """:meth:`write` without the awaited future: ``unit`` runs the same way, in ``BEGIN
+        IMMEDIATE … COMMIT`` on the connection's thread, and ``done`` is called there with its
+        result or the exception it raised (``sqlite3.Error`` as raised). For a caller that
+        wakes the event loop itself, once per unit: the audit writer, whose every row waits
+        for it. Raises StorageUnavailable when the connection is closed."""
+        conn = self._require()
+
+        def job() -> None:
+            try:
+                result = _in_transaction(conn, "BEGIN IMMEDIATE", unit)
+            except BaseException as exc:
+                done(exc)
+                return
+            done(result)
+
+        try:
+            self._executor.submit(job)
+        except RuntimeError as exc:  # the executor was shut down under us
+            raise unavailable(self.path, exc) from exc
+
     async def read(self, unit: Unit[T]) -> T:
         """Run ``unit`` in ``BEGIN … COMMIT``: every statement sees one snapshot."""
         conn = self._require()

@@ -8,19 +8,16 @@ import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server import Server
 from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from mopsgate.connectors.webhook import WebhookSender
 from mopsgate.crm.metering import metering
-from mopsgate.governance.applying import Applier
 from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.ports import AuditSink, ChangeStore
-from mopsgate.governance.proposing import Proposer
-from mopsgate.governance.recovering import recover_change, recovery_event
 from mopsgate.server.call_rate import CallRate
 from mopsgate.server.catalogue import catalogue_of
 from mopsgate.server.manifest_gate import storage_gate
@@ -50,6 +47,9 @@ from mopsgate.storage import Storage, open_storage
 from mopsgate.storage.errors import StorageUnavailable
 from mopsgate.tools.spec import Services, Spec
 
+if TYPE_CHECKING:
+    from mopsgate.governance.confirm_token import Keyring
+
 log = logging.getLogger("mopsgate.server")
 
 INSTRUCTIONS = (
@@ -67,7 +67,6 @@ class Runtime:
     holder: ManifestHolder
     connectors: ConnectorRegistry
     specs: dict[str, Spec]
-    services: Services | None = None
     storage: Storage | None = None
     audit_busy_ms: int | None = None  # None: the settings' lock wait (MOPSGATE_LOCK_WAIT_MS)
     env: Mapping[str, str] = field(default_factory=dict)
@@ -76,6 +75,9 @@ class Runtime:
     notifier: Notifier | None = None
     notify_background: bool = True  # tests drive ``notifier.run_once`` themselves
     _notify_task: asyncio.Task[None] | None = None
+    # The change services, built at the first call that asks for them (see ``services``).
+    _changes: tuple[ChangeStore, Keyring] | None = None
+    _services: Services | None = None
     _users: int = 0
     audits_manifest: bool = False  # its manifest events are audited (see build_server)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -97,6 +99,24 @@ class Runtime:
 
     def audit_if_open(self) -> AuditSink | None:
         return self.storage.audit if self.storage is not None else None
+
+    @property
+    def services(self) -> Services | None:
+        """The change lifecycle's services once the stores are open (None before). Built at
+        the first call that asks: a start answers ``tools/list`` without importing the planner
+        and the applier (and everything they import), which only change tools use."""
+        if self._services is None and self._changes is not None:
+            from mopsgate.governance.applying import Applier
+            from mopsgate.governance.proposing import Proposer
+
+            store, keys = self._changes
+            self._services = Services(
+                store=store,
+                proposer=Proposer(store, keys.current),
+                applier=Applier(store, keys, self.audit()),
+                console_url=console_url(self.env),
+            )
+        return self._services
 
     def require_services(self) -> Services:
         if self.services is None:
@@ -157,18 +177,18 @@ class Runtime:
     async def _open_changes(self) -> None:
         store = self.require_storage().changes
         await self._recover(store)
-        keys = signing_keyring(self.settings)
-        self.services = Services(
-            store=store,
-            proposer=Proposer(store, keys.current),
-            applier=Applier(store, keys, self.audit()),
-            console_url=console_url(self.env),
-        )
+        # The secrets are read now, so an unreadable one stops the start, not a later call.
+        self._changes = (store, signing_keyring(self.settings))
 
     async def _recover(self, store: ChangeStore) -> None:
         """Before any call is served, settle the account of every apply a dead process left
         half done (re-reading its unaccounted records from the vendor); each is audited."""
-        for change_id in await store.interrupted_ids():
+        interrupted = await store.interrupted_ids()
+        if not interrupted:
+            return
+        from mopsgate.governance.recovering import recover_change, recovery_event
+
+        for change_id in interrupted:
             with metering() as meter:
                 found = await recover_change(store, change_id, self.connectors.get)
             log.warning("recovered %s: %s", change_id, found.summary)
@@ -195,7 +215,8 @@ class Runtime:
         if self.storage is not None:
             await self.storage.close()  # the change store with it
             self.storage = None
-            self.services = None
+            self._changes = None
+            self._services = None
             await self.connectors.aclose()
 
 

@@ -44,14 +44,36 @@ def source_stamp(root: Path = PACKAGE) -> str:
 @cache
 def _stamp(root: Path) -> str:
     digest = hashlib.sha256(f"pydantic {pydantic.VERSION}".encode())
-    for folder, dirs, files in os.walk(root, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
-        for name in sorted(files):
-            if name.endswith(".py"):
-                st = os.stat(os.path.join(folder, name))
-                rel = os.path.relpath(os.path.join(folder, name), root)
-                digest.update(f"\0{rel}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+    _stamp_folder(str(root), "", digest)
     return digest.hexdigest()
+
+
+def _stamp_folder(folder: str, rel: str, digest: Any) -> None:
+    """A folder's modules, then its subfolders, each in name order (what ``os.walk`` top-down
+    with sorted names gives, at a third of its cost: one ``scandir`` per folder, no path
+    arithmetic per file; every start pays this before its first answer)."""
+    files: list[os.DirEntry[str]] = []
+    folders: list[os.DirEntry[str]] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()  # through a link, as the package's folders are
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if not entry.name.startswith((".", "__")):
+                    folders.append(entry)
+            elif entry.name.endswith(".py"):
+                files.append(entry)
+    for entry in sorted(files, key=_name):
+        st = entry.stat()
+        digest.update(f"\0{rel}{entry.name}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+    for entry in sorted(folders, key=_name):
+        _stamp_folder(entry.path, f"{rel}{entry.name}/", digest)
+
+
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
 
 
 def listing(specs: Iterable[Spec]) -> dict[str, dict[str, str]]:

@@ -10,6 +10,7 @@ schemas, not signatures, and are not checked here.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
@@ -60,12 +61,28 @@ def public_callables(module: ModuleType) -> Iterator[tuple[str, Callable[..., ob
                 yield f"{name}.{method}", fn
 
 
+def typing_only_names(module: ModuleType) -> dict[str, object]:
+    """The names a module imports under ``if TYPE_CHECKING:`` (to keep an import off a path
+    that does not need it), imported here as the type checker sees them, so a hint naming one
+    resolves."""
+    names: dict[str, object] = {}
+    for node in ast.parse(inspect.getsource(module)).body:
+        if not (isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"):
+            continue
+        for imp in node.body:
+            if isinstance(imp, ast.ImportFrom) and imp.module and not imp.level:
+                source = importlib.import_module(imp.module)
+                names.update({a.asname or a.name: getattr(source, a.name) for a in imp.names})
+    return names
+
+
 def problems_in(module: ModuleType) -> list[str]:
     found = []
+    typing_only = typing_only_names(module)
     for name, fn in public_callables(module):
         where = f"{module.__name__}.{name}"
         try:
-            hints = get_type_hints(fn, include_extras=True)
+            hints = get_type_hints(fn, localns=typing_only, include_extras=True)
         except Exception as exc:  # a hint the checker cannot resolve is not known to be clean
             found.append(f"{where}: cannot resolve its annotations ({exc})")
             continue

@@ -11,19 +11,21 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from mopsgate.crm.connector import Connector
 from mopsgate.crm.refs import parse_ref
-from mopsgate.governance.applying import Applier
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.policy import FieldAccess
 from mopsgate.governance.ports import ChangeStore
 from mopsgate.governance.progress import Progress
-from mopsgate.governance.proposing import Proposer
 from mopsgate.governance.risk import RiskClass
+
+if TYPE_CHECKING:
+    from mopsgate.governance.applying import Applier
+    from mopsgate.governance.proposing import Proposer
 
 In = TypeVar("In", bound="ToolInput")
 Out = TypeVar("Out", bound=BaseModel)

@@ -88,18 +88,19 @@ class ConnectorRegistry:
         client: Connector = client_class(name).from_env(self._env, **self._client_options)
         return client
 
+    def production(self) -> list[str]:
+        """The connectors the manifest puts in production."""
+        return [name for name, env in self._environments().items() if env == "production"]
+
     def check_production(self) -> None:
         """Build every production client now, so a missing variable stops start-up."""
-        for name, environment in self._environments().items():
-            if environment == "production":
-                self.get(name)
+        for name in self.production():
+            self.get(name)
 
     async def missing_production_fields(self, manifest: Manifest) -> list[str]:
         """Fields the manifest names that a production org's describe lacks (M-21)."""
         problems: list[str] = []
-        for name, environment in self._environments().items():
-            if environment != "production":
-                continue
+        for name in self.production():
             client = self.get(name)
             described = {
                 obj: {f.name for f in await client.describe_fields(obj)}

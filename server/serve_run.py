@@ -28,7 +28,7 @@ from mopsgate.server.settings import (
     load_settings,
     signing_secret,
 )
-from mopsgate.storage import check_writable, explain_failure, schema_status
+from mopsgate.storage import SchemaStatus, check_writable, explain_failure, schema_status
 
 if TYPE_CHECKING:
     from mopsgate.server.app import Runtime
@@ -126,6 +126,8 @@ def _check_live_fields(runtime: Runtime) -> None:
     manifest names a field the org lacks (catalogue M-21); a vendor that cannot be described
     stops the start too (fail closed). The clients are closed after, so the server opens its
     own on its own event loop."""
+    if not runtime.connectors.production():
+        return  # nothing to describe (and no client built yet, nothing to close)
     from mopsgate.crm.errors import VendorError
     from mopsgate.governance.errors import Problem
 
@@ -192,9 +194,13 @@ def _require_current_schema(settings: Settings) -> None:
     found at the first connection would fail every call instead (or the start-up, with a
     traceback), with the fix buried in the log."""
     cfg = settings.storage()
+
+    async def check() -> SchemaStatus:  # one event loop for both
+        await check_writable(cfg)
+        return await schema_status(cfg)
+
     try:
-        run(check_writable(cfg))
-        status = run(schema_status(cfg))
+        status = run(check())
     except Exception as exc:
         problem = explain_failure(cfg, exc)
         if problem is None:

@@ -4,16 +4,16 @@ which manifest and which state directory are in force."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import secrets
 import stat
+import sys
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-
-from dotenv import load_dotenv
 
 from mopsgate.governance.confirm_token import Keyring
 from mopsgate.storage import StorageConfig
@@ -22,6 +22,42 @@ SANDBOX_STATES = ("persistent", "memory")
 # A command's --database-url, for the duration of that command (set by the option every CLI
 # command that opens state gets, see cli_errors.py): every load_settings() inside it sees it.
 DATABASE_URL_FLAG: ContextVar[str | None] = ContextVar("mopsgate_database_url", default=None)
+
+
+def load_dotenv() -> None:
+    """``dotenv.load_dotenv(override=False)`` as every command calls it: the first ``.env``
+    from the folder python-dotenv starts at up to the root, variables already set winning.
+    python-dotenv is imported only when there is such a file: most serve starts have none
+    and wait for their first answer, and importing it compiles a dozen regular expressions."""
+    found = _find_dotenv()
+    if found:
+        from dotenv import load_dotenv as load
+
+        load(found, override=False)
+
+
+def _find_dotenv() -> str:
+    """What ``dotenv.find_dotenv()`` answers when called from this module: it starts in the
+    working directory in an interactive interpreter (``python -c`` included), under a tracer
+    or in a frozen program, and otherwise in the folder of the calling module's file (this
+    one); it takes the first ``.env`` (a file or a pipe) on the way up."""
+    main = sys.modules.get("__main__")
+    interactive = hasattr(sys, "ps1") or hasattr(sys, "ps2")
+    interactive |= main is not None and not hasattr(main, "__file__")
+    if interactive or sys.gettrace() is not None or getattr(sys, "frozen", False):
+        folder = os.getcwd()
+    else:
+        folder = os.path.dirname(os.path.abspath(__file__))
+    while True:
+        candidate = os.path.join(folder, ".env")
+        with contextlib.suppress(OSError):
+            mode = os.stat(candidate).st_mode
+            if stat.S_ISREG(mode) or stat.S_ISFIFO(mode):
+                return candidate
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return ""
+        folder = parent
 
 
 @dataclass(frozen=True)
@@ -87,7 +123,7 @@ def console_url(env: Mapping[str, str] | None = None, *, port: int | None = None
     the propose result and notifications all use it, so they never disagree. ``env`` is the
     server's environment; without it, the process's (with .env loaded, as the CLI does)."""
     if env is None:
-        load_dotenv(override=False)
+        load_dotenv()
         env = os.environ
     configured = (env.get("MOPSGATE_CONSOLE_URL") or "").strip().rstrip("/")
     return configured or f"http://localhost:{port or DEFAULT_CONSOLE_PORT}"
@@ -135,7 +171,7 @@ _SESSION_ENV = {
 
 def load_http_session_settings() -> HttpSessionSettings:
     """From the environment or ``.env``; anything unset keeps its default."""
-    load_dotenv(override=False)
+    load_dotenv()
     values: dict[str, float | int] = {}
     for variable, name in _SESSION_ENV.items():
         raw = os.environ.get(variable)
@@ -158,7 +194,7 @@ def load_settings(
     home: str | Path | None = None,
     database_url: str | None = None,
 ) -> Settings:
-    load_dotenv(override=False)
+    load_dotenv()
     manifest_path = Path(manifest or os.environ.get("MOPSGATE_MANIFEST") or "permissions.toml")
     home_path = Path(home or os.environ.get("MOPSGATE_HOME") or ".mopsgate")
     sandbox = (os.environ.get("MOPSGATE_SANDBOX") or "persistent").strip().lower()

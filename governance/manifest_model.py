@@ -6,8 +6,10 @@ nobody intended. Cross-references and catalogue checks live in ``manifest_load``
 only know the shape. Every list of names in the manifest has set semantics: order never matters.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: pydantic would read each field's annotation back
+# from its text (a compile per field) while the classes are made, which every serve start pays
+# before its first answer. The annotations here are objects; a name used before its class is
+# defined is quoted.
 import datetime as dt
 import re
 import unicodedata
@@ -360,7 +362,7 @@ class Manifest(_Strict):
         cfg = self.connectors.get(connector)
         return frozenset(d.ref for d in cfg.not_send_lists) if cfg else frozenset()
 
-    def bind(self, catalogue: Catalogue, source_digest: str | None = None) -> Manifest:
+    def bind(self, catalogue: Catalogue, source_digest: str | None = None) -> "Manifest":
         self._catalogue = catalogue
         self._compiled = None
         if source_digest is not None:

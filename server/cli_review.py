@@ -67,6 +67,19 @@ def review_settings(manifest: str | None, home: str | None) -> Settings:
     return settings
 
 
+def listing_settings(manifest: str | None, home: str | None) -> Settings:
+    """For a command that only reads what the server kept: a state directory without its
+    database is most likely the wrong one, and an empty database made there would answer
+    "nothing waits". Say where it looked instead (and leave nothing behind)."""
+    settings = load_settings(manifest, home)
+    if not settings.database_url and not settings.db_path.exists():
+        raise fail(
+            f"no mopsgate state at {settings.db_path}. Run the server once to create it, or "
+            "pass --home (or set MOPSGATE_HOME) to point at the right state directory."
+        )
+    return review_settings(manifest, home)
+
+
 def with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T:
     """Run ``work`` against the same storage the server uses (a failure to open it is one
     line, see ``cli_errors``)."""
@@ -115,7 +128,7 @@ def list_cmd(
     home: HomeOpt = None,
 ) -> None:
     """List changes, newest first."""
-    settings = review_settings(manifest, home)
+    settings = listing_settings(manifest, home)
     changes = with_storage(settings, lambda s: s.changes.list_changes(status=status))
     if not changes:
         typer.echo("No changes" + (f" with status {status}." if status else "."))
@@ -179,7 +192,7 @@ def show_cmd(
 ) -> None:
     """Show what the change touches by name, the diff, who asked and why, the risk class,
     blocked records and approvals."""
-    settings = review_settings(manifest, home)
+    settings = listing_settings(manifest, home)
     m = manifest_or_exit(settings)
     pii = _pii_view(settings, m, reviewer, key)
 

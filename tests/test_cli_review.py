@@ -146,7 +146,8 @@ def test_list_and_show(env) -> None:
 
 
 def test_show_unknown_change_exits_1(env) -> None:
-    opts, _ = env
+    opts, db = env
+    _insert(db)  # a state directory in use, without that change
     result = runner.invoke(app, ["review", "show", "chg_nope", *opts])
     assert result.exit_code == 1
     assert "no change" in result.stderr

@@ -13,6 +13,7 @@ from mopsgate.connectors.lookups import url_sized_chunks
 from mopsgate.sandbox.seed import seed_data
 from mopsgate.server.app import Runtime
 from tests.server.e2e_support import VENDORS
+from tests.support.unpaced import unpaced_runtime  # noqa: F401 - the runtime fixture here
 
 SEED = seed_data()
 VENDOR_NAMES = sorted(VENDORS)

@@ -4,9 +4,8 @@ changed since."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,36 +18,11 @@ from mopsgate.sandbox.persist.store import SandboxStore
 from mopsgate.sandbox.seed import seed_data
 from mopsgate.sandbox.vendors import new_emulator, open_store, sandbox_client
 from mopsgate.server.cli import app
+from tests.support.cli_forks import cli_forks
 
 PEOPLE = 60  # a small data set keeps the seeding out of the test time
 SEED = seed_data(PEOPLE)
 WRITES = 15  # per process
-
-WRITER = """
-import asyncio, sys, time
-from pathlib import Path
-from mopsgate.crm.records import PersonUpdate
-from mopsgate.sandbox.marketo import ids as mk
-from mopsgate.sandbox.persist.store import SandboxStore
-from mopsgate.sandbox.vendors import new_emulator, sandbox_client
-
-async def main(home, first, n):
-    store = SandboxStore(Path(home) / "sandbox.db", people=60)
-    client = sandbox_client("marketo", new_emulator("marketo", store))
-    await client.get_person(mk.lead_ref(0))  # opens (and, first, seeds) the file
-    (Path(home) / f"ready-{first}").touch()
-    while not (Path(home) / "go").exists():
-        time.sleep(0.01)
-    for i in range(first, first + n):
-        [done] = await client.update_people(
-            [PersonUpdate(ref=mk.lead_ref(i), fields={"title": f"Writer {i}"})]
-        )
-        assert done.ok, done
-    await client.aclose()
-    await store.aclose()
-
-asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
-"""
 
 
 def _sandbox(home: Path, *args: str) -> tuple[int, str]:
@@ -60,17 +34,20 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path):
     home = tmp_path / "home"
     home.mkdir()
     starts = (10, 10 + WRITES)
-    procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(home), str(s), str(WRITES)])
+    env = dict(os.environ)
+    forks = cli_forks()  # two processes of their own, without an interpreter start each
+    writers = [
+        forks.start_module("tests.sandbox.store_writer", [str(home), str(s), str(WRITES)], env)
         for s in starts
     ]
     deadline = time.monotonic() + 60
     while not all((home / f"ready-{s}").exists() for s in starts):
-        assert all(p.poll() is None for p in procs), "a writer died before it was ready"
+        assert all(map(forks.running, writers)), "a writer died before it was ready"
         assert time.monotonic() < deadline
-        time.sleep(0.02)
+        time.sleep(0.01)
     (home / "go").touch()  # both write from here on, interleaved
-    assert [p.wait(60) for p in procs] == [0, 0]
+    done = [forks.wait(w) for w in writers]
+    assert [d.returncode for d in done] == [0, 0], [d.stderr[-3000:] for d in done]
 
     store = SandboxStore(home / "sandbox.db", people=PEOPLE)
     emu = new_emulator("marketo", store)

@@ -182,6 +182,15 @@ class CliForks:
         }
         return Forked((module, *args), int(self._ask(request)["pid"]), out, err)
 
+    def running(self, forked: Forked) -> bool:
+        """Whether the command is still running (never waits; :meth:`wait` still collects it)."""
+        pidfd = os.pidfd_open(forked.pid)  # its parent, the fork server, has not reaped it yet
+        try:
+            ended, _, _ = select.select([pidfd], [], [], 0)
+        finally:
+            os.close(pidfd)
+        return not ended
+
     async def ended(self, forked: Forked) -> int:
         """:meth:`status`, awaited without blocking the event loop: a pidfd says when the
         child has ended (the fork server, its parent, then answers at once)."""

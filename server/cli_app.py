@@ -6,6 +6,8 @@ stdio the MCP protocol owns stdout. ``server/cli.py`` is the entry point that lo
 
 from __future__ import annotations
 
+import inspect
+
 import typer
 
 from mopsgate.server.cli_audit import audit_app
@@ -59,6 +61,19 @@ app.add_typer(db_app, name="db")
 app.add_typer(notify_app, name="notify")
 app.command()(serve)
 
+
+def _flowing_short_help(apps: list[typer.Typer]) -> None:
+    """A group's listing shows each command's first help paragraph with the docstring's own
+    line breaks (Typer keeps them there in rich mode): give it the paragraph as one line, for
+    the terminal to wrap."""
+    for typer_app in apps:
+        for info in typer_app.registered_commands:
+            text = info.help or inspect.getdoc(info.callback) or ""
+            first = text.split("\n\n", 1)[0]
+            if info.short_help is None and "\n" in first:
+                info.short_help = " ".join(first.split())
+
+
 # Last, once every command is registered: a failure about the database is one line, never a
 # traceback (serve has its own start-up checks and exit code).
 _STATE_APPS = [
@@ -75,5 +90,6 @@ _STATE_APPS = [
     exception_app,
 ]
 guard_commands([*_STATE_APPS, sandbox_app], except_names={"serve"})
+_flowing_short_help([*_STATE_APPS, sandbox_app])
 # The sandbox's own file is not mopsgate's state: its commands take --home, never a database.
 add_database_url(_STATE_APPS)

@@ -161,7 +161,7 @@ class Runtime:
         )
         if self.notify_background:
             self._notify_task = asyncio.create_task(
-                self.notifier.run_forever(), name="mopsgate-notifier"
+                _send_notifications(self.notifier), name="mopsgate-notifier"
             )
 
     async def record_manifest_event(self, event: ManifestEvent) -> None:
@@ -218,6 +218,15 @@ class Runtime:
             self._changes = None
             self._services = None
             await self.connectors.aclose()
+
+
+async def _send_notifications(notifier: Notifier) -> None:
+    """The sender's first pass waits one poll, as every later one does: the runtime opens as a
+    client connects, and that client's first requests (initialize, tools/list) are answered
+    before the outbox is read and claimed; a message left by an earlier process is sent within
+    the same second it would wait for if it were queued now."""
+    await asyncio.sleep(notifier.poll_seconds)
+    await notifier.run_forever()
 
 
 def build_runtime(

@@ -97,7 +97,7 @@ class AuditEvent(BaseModel):
     """What happened. ``arguments`` should already be masked by the caller; the writer masks
     again anyway, because one forgotten call site must not leak PII into a years-long record."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     kind: EventKind
     principal: str | None = None

@@ -54,7 +54,7 @@ class ManifestApprovalStatement(SignedStatement):
 class SignedManifestApproval(BaseModel):
     """A statement and its Ed25519 proof, as the approval's audit row keeps it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     statement: ManifestApprovalStatement
     proof: Ed25519Proof

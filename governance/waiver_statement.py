@@ -51,7 +51,7 @@ class SignedWaiver(BaseModel):
     """A statement and its Ed25519 proof, stored with the exception (``--key`` signing only:
     the console does not grant exceptions)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     statement: WaiverStatement
     proof: Ed25519Proof

@@ -12,10 +12,10 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from mopsgate.governance.audit_chain import AuditEvent, AuditRecord
-from mopsgate.governance.decision_audit import StoredDecision
 from mopsgate.governance.waivers import Waiver
 from mopsgate.storage.api import AuditReader, Storage
 from mopsgate.storage.errors import StorageUnavailable
@@ -24,10 +24,12 @@ from mopsgate.storage.sqlite.audit import SqliteAuditStore
 from mopsgate.storage.sqlite.audit_read import SqliteAuditReader
 from mopsgate.storage.sqlite.backend import SqliteStorage
 from mopsgate.storage.sqlite.db import BUSY_TIMEOUT_MS, SqliteDb, unavailable
-from mopsgate.storage.sqlite.decisions_read import read_decisions
 from mopsgate.storage.sqlite.exceptions import read_exceptions
 from mopsgate.storage.sqlite.readonly import open_for_reading
 from mopsgate.storage.sqlite.schema import prepare, upgrade_one, version_of
+
+if TYPE_CHECKING:
+    from mopsgate.governance.decision_audit import StoredDecision
 
 SQLITE_PREFIX = "sqlite:///"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -100,6 +102,9 @@ async def stored_decisions(cfg: StorageConfig) -> tuple[list[StoredDecision], di
         return await backend.stored_decisions(cfg.url, cfg.where)
     if not cfg.sqlite_path.is_file():
         return [], {}
+    # Only `audit verify` reads them: a serve start does not import the decision audit.
+    from mopsgate.storage.sqlite.decisions_read import read_decisions
+
     return await read_decisions(str(cfg.sqlite_path))
 
 

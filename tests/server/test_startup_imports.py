@@ -1,7 +1,7 @@
 """A serve start answers its first ``tools/list`` without importing what only later calls or the
-admin CLI need (the planner and applier of changes, the crash recovery of an apply, typer, rich,
-jinja2): a client waits for that answer at every session start. The first change a call proposes
-still works, with those modules imported then."""
+admin CLI need (the planner and applier of changes, the crash recovery of an apply, the decision
+audit ``audit verify`` reads, typer, rich, jinja2): a client waits for that answer at every
+session start. The first change a call proposes still works, with those modules imported then."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ NOT_AT_START = (
     "mopsgate.governance.proposing",
     "mopsgate.governance.recovering",
     "mopsgate.governance.planning",
+    "mopsgate.governance.decision_audit",
 )
 
 # A fresh interpreter imports what ``mopsgate serve`` imports, starts the server as it does,

@@ -6,7 +6,7 @@ costs an interpreter start and the imports of the CLI (most of a second of CPU, 
 the whole suite shares), and a test that starts thirteen of them pays that thirteen times.
 
 So a test asks a fork server instead: one ``python -m tests.support.cli_forks`` process per
-test worker (one more for a process without root's override), started on first use, that
+test worker, started on first use, that
 imports the CLI once and forks a child per command. The child is a process of its own (its own
 pid, file descriptors, SQLite locks, environment, working directory and exit status) that runs
 the console script's ``main`` with the command line it was given, its stdin on /dev/null and
@@ -33,8 +33,10 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import copy
 import ctypes
 import gc
+import itertools
 import json
 import os
 import runpy
@@ -45,7 +47,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,37 @@ def without_root_override() -> None:
             libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def _lose_root_override_now() -> None:
+    """:func:`without_root_override` for a forked child, which runs no exec: the two
+    capabilities leave its effective, permitted and inheritable sets at once (capset), and its
+    bounding set, so nothing it execs gets them back either."""
+    without_root_override()
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3: two 32-bit words
+    data = (_CapData * 2)()
+    if libc.capget(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capget failed")
+    keep = ~((1 << CAP_DAC_OVERRIDE) | (1 << CAP_DAC_READ_SEARCH)) & 0xFFFFFFFF
+    for name in ("effective", "permitted", "inheritable"):
+        setattr(data[0], name, getattr(data[0], name) & keep)
+    if libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed")
+
+
 @dataclass(frozen=True)
 class Forked:
     """A command running in a child of the fork server (``stdin``/``stdout``: the test's ends
@@ -78,11 +111,13 @@ class Forked:
 
 
 class CliForks:
-    """The test's side: start commands, wait for them, read what they printed."""
+    """The test's side: start commands, wait for them, read what they printed. ``as_user``:
+    the commands run without root's file-mode override (:meth:`as_a_user`)."""
 
-    def __init__(self, preexec: Callable[[], None] | None = None) -> None:
+    def __init__(self) -> None:
+        self.as_user = False
         self.outputs = Path(tempfile.mkdtemp(prefix="cli-forks-"))
-        self.count = 0
+        self.counter = itertools.count(1)  # shared with the as_a_user view: one name each
         self.fds, theirs = socket.socketpair()  # for the pipes of stdio commands
         with theirs:
             self.server = subprocess.Popen(
@@ -92,7 +127,6 @@ class CliForks:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
-                preexec_fn=preexec,
                 pass_fds=(theirs.fileno(),),
             )
         self.lock = threading.Lock()  # one request and its answer at a time, whoever asks
@@ -139,10 +173,11 @@ class CliForks:
         """Fork ``mopsgate *args``. ``stdio``: its stdin and stdout are pipes whose other ends
         the returned ``Forked`` holds (the caller closes them); ``err``: where its stderr goes
         (kept by the caller), instead of a file :meth:`wait` reads and removes."""
-        self.count += 1
-        out = self.outputs / f"{self.count}.out"
-        err = err or self.outputs / f"{self.count}.err"
+        count = next(self.counter)
+        out = self.outputs / f"{count}.out"
+        err = err or self.outputs / f"{count}.err"
         request = {
+            "as_user": self.as_user,
             "argv": [MOPSGATE, *args],
             "env": dict(env),
             "cwd": str(cwd or Path.cwd()),
@@ -170,9 +205,10 @@ class CliForks:
     ) -> Forked:
         """Fork ``python -m module *args`` (a test helper of its own process: imported here
         once, not at each start); :meth:`wait` or :meth:`finished` collects it."""
-        self.count += 1
-        out, err = (self.outputs / f"{self.count}.{name}" for name in ("out", "err"))
+        count = next(self.counter)
+        out, err = (self.outputs / f"{count}.{name}" for name in ("out", "err"))
         request = {
+            "as_user": self.as_user,
             "module": module,
             "argv": [module, *args],
             "env": dict(env),
@@ -245,16 +281,24 @@ class CliForks:
                 leftover.unlink()
             self.outputs.rmdir()
 
+    def as_a_user(self) -> CliForks:
+        """The same fork server, its children started without root's file-mode override
+        (a user's process: file modes apply to it)."""
+        view = copy.copy(self)  # the same process, pipes, lock and output names
+        view.as_user = True
+        return view
+
 
 _SERVERS: dict[bool, CliForks] = {}
 
 
 def cli_forks(*, as_user: bool = False) -> CliForks:
-    """This worker's fork server (``as_user``: one whose children lack root's file-mode
-    override), started on first use and stopped when the worker exits."""
-    if as_user not in _SERVERS:
-        server = CliForks(without_root_override if as_user else None)
-        _SERVERS[as_user] = server
+    """This worker's fork server, started on first use and stopped when the worker exits
+    (``as_user``: its children lack root's file-mode override)."""
+    if False not in _SERVERS:
+        server = CliForks()
+        _SERVERS[False] = server
+        _SERVERS[True] = server.as_a_user()
         atexit.register(server.close)
     return _SERVERS[as_user]
 
@@ -262,6 +306,8 @@ def cli_forks(*, as_user: bool = False) -> CliForks:
 def _child(request: dict[str, Any], pipes: list[int]) -> None:
     """In the forked child: become the command's process, then run the console script
     (``pipes``: its stdin and stdout, if the test sent them)."""
+    if request.get("as_user"):
+        _lose_root_override_now()
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])

@@ -28,6 +28,7 @@ _SELECT = (
     "WHERE token_hash = ?"
 )
 _BUMP = "UPDATE token_epoch SET n = n + 1 WHERE id = 1"
+_SENTINEL_MAX = 256  # "<epoch> <16 hex digits>\n" is far shorter
 
 
 def _insert(conn: sqlite3.Connection, token_hash: str, record: TokenRecord) -> int:
@@ -73,6 +74,7 @@ class SqliteTokenStore:
         self._state = state
         self._read = read
         self.sentinel = Path(f"{db_path}-token-epoch")
+        self._sentinel_path = str(self.sentinel)
 
     async def create(
         self, principal: str, *, label: str, expires_at: datetime | None, now: datetime
@@ -94,8 +96,14 @@ class SqliteTokenStore:
         return count
 
     async def generation(self) -> str | None:
+        """Asked on every HTTP request, so read with three system calls and no file object
+        (a third of ``Path.read_text``'s cost); the sentinel is one short line."""
         try:
-            return self.sentinel.read_text(encoding="ascii")
+            fd = os.open(self._sentinel_path, os.O_RDONLY)
+            try:
+                return os.read(fd, _SENTINEL_MAX).decode("ascii")
+            finally:
+                os.close(fd)
         except (OSError, UnicodeDecodeError):
             return None
 

@@ -45,6 +45,7 @@ from mopsgate.server.cli_async import run
 from mopsgate.server.cli_review import (
     HomeOpt,
     ManifestOpt,
+    existing_state_settings,
     fail,
     manifest_or_exit,
     review_settings,
@@ -280,7 +281,7 @@ def list_cmd(
     home: HomeOpt = None,
 ) -> None:
     """The exceptions in force (with --all, every one ever granted)."""
-    settings = review_settings(manifest, home)
+    settings = existing_state_settings(manifest, home)
     waivers = recorded_exceptions(settings)
     now = utcnow()
     shown = [w for w in waivers if all_ or w.state(now) == "active"]

@@ -33,8 +33,8 @@ from mopsgate.server.cli_async import run
 from mopsgate.server.cli_review import (
     HomeOpt,
     ManifestOpt,
+    existing_state_settings,
     fail,
-    listing_settings,
     manifest_or_exit,
     review_settings,
     with_storage,
@@ -144,7 +144,7 @@ def list_cmd(
 ) -> None:
     """Show the messages not yet sent: pending (due again later) and parked (given up on),
     with their last error. Topics, keys and targets only: never a payload."""
-    settings = listing_settings(manifest, home)
+    settings = existing_state_settings(manifest, home)
     waiting = with_storage(settings, lambda s: s.outbox.unsent(limit=LIST_LIMIT))
     shown = [m for m in waiting if m.parked or not parked]
     if not shown:

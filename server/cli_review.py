@@ -67,15 +67,17 @@ def review_settings(manifest: str | None, home: str | None) -> Settings:
     return settings
 
 
-def listing_settings(manifest: str | None, home: str | None) -> Settings:
-    """For a command that only reads what the server kept: a state directory without its
-    database is most likely the wrong one, and an empty database made there would answer
-    "nothing waits". Say where it looked instead (and leave nothing behind)."""
+def existing_state_settings(manifest: str | None, home: str | None, refused: str = "") -> Settings:
+    """For a command about the state a server keeps (its queue, outbox, freeze): a state
+    directory without its database is most likely the wrong one, where an empty database made
+    on the spot would answer "nothing waits", or take a freeze no server ever reads. Say where
+    it looked instead (and leave nothing behind); ``refused`` says what was not done."""
     settings = load_settings(manifest, home)
     if not settings.database_url and not settings.db_path.exists():
         raise fail(
-            f"no mopsgate state at {settings.db_path}. Run the server once to create it, or "
-            "pass --home (or set MOPSGATE_HOME) to point at the right state directory."
+            f"no mopsgate state at {settings.db_path}{refused}. Pass --home (or set "
+            "MOPSGATE_HOME) to point at the right state directory; a new one is made by the "
+            "server's first start (or `mopsgate db upgrade`)."
         )
     return review_settings(manifest, home)
 
@@ -128,7 +130,7 @@ def list_cmd(
     home: HomeOpt = None,
 ) -> None:
     """List changes, newest first."""
-    settings = listing_settings(manifest, home)
+    settings = existing_state_settings(manifest, home)
     changes = with_storage(settings, lambda s: s.changes.list_changes(status=status))
     if not changes:
         typer.echo("No changes" + (f" with status {status}." if status else "."))
@@ -192,7 +194,7 @@ def show_cmd(
 ) -> None:
     """Show what the change touches by name, the diff, who asked and why, the risk class,
     blocked records and approvals."""
-    settings = listing_settings(manifest, home)
+    settings = existing_state_settings(manifest, home)
     m = manifest_or_exit(settings)
     pii = _pii_view(settings, m, reviewer, key)
 
@@ -256,7 +258,7 @@ def freeze_cmd(
     home: HomeOpt = None,
 ) -> None:
     """Stop all applies now, in every running server (the kill switch)."""
-    settings = review_settings(manifest, home)
+    settings = existing_state_settings(manifest, home, "; nothing was frozen")
     who = by or getpass.getuser()
 
     async def session(storage: Storage) -> FreezeState:
@@ -288,7 +290,7 @@ def unfreeze_cmd(
     home: HomeOpt = None,
 ) -> None:
     """Let applies run again."""
-    settings = review_settings(manifest, home)
+    settings = existing_state_settings(manifest, home, "; nothing was unfrozen")
     who = by or getpass.getuser()
 
     async def session(storage: Storage) -> str:

@@ -116,6 +116,8 @@ def test_a_freeze_from_the_cli_is_sent_by_notify_send(
 ) -> None:
     """No server runs: the CLI's audit row queued the notice, `notify send` delivers it."""
     targets.setenv(SLACK_ENV, f"{receiver_url}/slack")
+    made = CliRunner().invoke(app, ["db", "upgrade", "--home", str(settings.home)])
+    assert made.exit_code == 0, made.output  # the state directory a server would have made
     assert _run(settings, "freeze", "--reason", "incident", "--by", "oncall").exit_code == 0
     result = _run(settings, "notify", "send")
     assert result.exit_code == 0, result.output
@@ -150,6 +152,8 @@ def test_parked_messages_are_listed_and_requeued(
 ) -> None:
     targets.setenv(SLACK_ENV, f"{receiver_url}/slack")
     received.status = 500
+    made = CliRunner().invoke(app, ["db", "upgrade", "--home", str(settings.home)])
+    assert made.exit_code == 0, made.output  # the state directory a server would have made
     assert _run(settings, "freeze", "--reason", "incident", "--by", "oncall").exit_code == 0
     assert _run(settings, "notify", "send").exit_code == 0
     listed = _run(settings, "notify", "list")

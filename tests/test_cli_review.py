@@ -212,6 +212,8 @@ def test_reject_then_approve_is_refused(env) -> None:
 
 def test_freeze_and_unfreeze_are_audited(env) -> None:
     opts, db = env
+    db.parent.mkdir()
+    assert _frozen(db) is None  # the state directory a server has made
     result = runner.invoke(app, ["freeze", "--reason", "incident", "--by", "alice", *opts])
     assert result.exit_code == 0, result.output
     assert "frozen" in result.output

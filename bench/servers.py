@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from mcp import Client
@@ -47,7 +47,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def spawn_http(tmp: Path, manifest: Path, home: Path, governed: bool) -> AsyncIterator[str]:
+async def spawn_http(
+    tmp: Path,
+    manifest: Path,
+    home: Path,
+    governed: bool,
+    on_start: Callable[[int], None] | None = None,
+) -> AsyncIterator[str]:
+    """The server's URL once it listens; ``on_start`` is told its process id."""
     port = free_port()
     module = "bench.http_server" if governed else "bench.bare"
     args = [str(port), str(manifest), str(home)] if governed else [str(port), str(manifest)]
@@ -61,6 +68,8 @@ async def spawn_http(tmp: Path, manifest: Path, home: Path, governed: bool) -> A
     )
     try:
         wait_for_port(proc, port)
+        if on_start is not None:
+            on_start(proc.pid)
         yield f"http://{HOST}:{port}/mcp"
     finally:
         stop(proc)

@@ -16,6 +16,7 @@ import typer
 from mopsgate.governance.errors import ManifestError
 from mopsgate.server.cli_async import run
 from mopsgate.server.listen import PortUnavailable, bind_http_socket, is_loopback
+from mopsgate.server.manifest_problem import unusable_manifest
 from mopsgate.server.settings import (
     DEFAULT_CONSOLE_PORT,
     console_idle_seconds,
@@ -73,10 +74,7 @@ def console_cmd(
     try:
         desk = ConsoleDesk.build(settings)
     except ManifestError as exc:
-        raise _fail(
-            f"refusing to start: {settings.manifest_path} is not a valid manifest "
-            "(run 'mopsgate manifest check')"
-        ) from exc
+        raise _fail(f"refusing to start: {unusable_manifest(settings.manifest_path, exc)}") from exc
     try:
         sock = bind_http_socket(host, port)
     except PortUnavailable as exc:

@@ -26,6 +26,7 @@ from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
 from mopsgate.server.cli_manifest_history import manifest_history
 from mopsgate.server.cli_period import parse_moment, parse_since
+from mopsgate.server.manifest_problem import unusable_manifest
 from mopsgate.server.report_render import Format, render
 from mopsgate.server.settings import Settings, load_settings
 from mopsgate.storage import audit_reader, open_storage
@@ -136,9 +137,7 @@ def risk_review(
     try:
         in_force = load_manifest(settings.manifest_path, build_catalogue())
     except ManifestError as exc:
-        raise _fail(
-            f"{settings.manifest_path} is not a valid manifest; run 'mopsgate manifest check'", 2
-        ) from exc
+        raise _fail(unusable_manifest(settings.manifest_path, exc), 2) from exc
     try:
         inputs = run(_gather(settings, in_force, start, end))
     except StorageNotFound as exc:

@@ -37,6 +37,7 @@ from mopsgate.server.cli_async import run
 from mopsgate.server.cli_render import render_rich
 from mopsgate.server.cli_story import render_story
 from mopsgate.server.console.change_view import Paging, page_of, records_on
+from mopsgate.server.manifest_problem import unusable_manifest
 from mopsgate.server.registry import registry_for
 from mopsgate.server.reviewer_files import KeyFileError, key_path, read_key
 from mopsgate.server.settings import Settings, ensure_home, load_settings
@@ -103,11 +104,7 @@ def manifest_or_exit(settings: Settings) -> Manifest:
     try:
         return load_manifest(settings.manifest_path, build_catalogue())
     except ManifestError as exc:
-        raise fail(
-            f"{settings.manifest_path} is not a valid manifest ({exc.message}); "
-            "run 'mopsgate manifest check'",
-            2,
-        ) from exc
+        raise fail(unusable_manifest(settings.manifest_path, exc), 2) from exc
 
 
 async def _audit(storage: Storage, **fields: Any) -> None:

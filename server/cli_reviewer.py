@@ -26,6 +26,7 @@ from mopsgate.governance.reviewer_proof import declared_keys
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
 from mopsgate.server.manifest_edit import ManifestEditRefused, declare_in_sandbox
+from mopsgate.server.manifest_problem import unusable_manifest
 from mopsgate.server.reviewer_files import KeyFileError, key_path, read_key, write_new_key
 from mopsgate.server.settings import Settings, console_url, ensure_home, load_settings
 from mopsgate.storage import append_once, open_storage
@@ -109,8 +110,7 @@ def _manifest_or_fail(settings: Settings) -> Manifest:
     try:
         return load_manifest(settings.manifest_path, build_catalogue())
     except ManifestError as exc:
-        where = settings.manifest_path
-        raise _fail(f"{where} is not a valid manifest; run 'mopsgate manifest check'", 2) from exc
+        raise _fail(unusable_manifest(settings.manifest_path, exc), 2) from exc
 
 
 def _require_reviewer(m: Manifest, settings: Settings, reviewer: str) -> None:

@@ -13,6 +13,7 @@ from mopsgate.governance.errors import ManifestError
 from mopsgate.governance.manifest_load import load_manifest
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
+from mopsgate.server.manifest_problem import unusable_manifest
 from mopsgate.server.settings import ensure_home, load_settings
 from mopsgate.storage import Storage, StorageConfig, open_storage
 
@@ -76,7 +77,7 @@ def token_create(
     try:
         known = load_manifest(settings.manifest_path, build_catalogue()).principals
     except ManifestError as exc:
-        raise _fail(f"{settings.manifest_path} is not a valid manifest: {exc.message}", 2) from exc
+        raise _fail(unusable_manifest(settings.manifest_path, exc), 2) from exc
     if principal not in known:
         raise _fail(
             f"unknown principal {principal!r}; principals in the manifest: "

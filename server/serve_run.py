@@ -28,7 +28,13 @@ from mopsgate.server.settings import (
     load_settings,
     signing_secret,
 )
-from mopsgate.storage import SchemaStatus, check_writable, explain_failure, schema_status
+from mopsgate.storage import (
+    SchemaStatus,
+    check_writable,
+    explain_failure,
+    schema_status,
+    sqlite_start_status,
+)
 
 if TYPE_CHECKING:
     from mopsgate.server.app import Runtime
@@ -200,7 +206,7 @@ def _require_current_schema(settings: Settings) -> None:
         return await schema_status(cfg)
 
     try:
-        status = run(check())
+        status = run(check()) if cfg.is_postgres else sqlite_start_status(cfg)
     except Exception as exc:
         problem = explain_failure(cfg, exc)
         if problem is None:

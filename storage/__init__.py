@@ -9,6 +9,7 @@ only when a PostgreSQL URL is used.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,13 @@ from mopsgate.storage.migrate import Migration, SchemaStatus, require_head
 from mopsgate.storage.sqlite.audit import SqliteAuditStore
 from mopsgate.storage.sqlite.audit_read import SqliteAuditReader
 from mopsgate.storage.sqlite.backend import SqliteStorage
-from mopsgate.storage.sqlite.db import BUSY_TIMEOUT_MS, SqliteDb, unavailable
+from mopsgate.storage.sqlite.db import (
+    BUSY_TIMEOUT_MS,
+    SqliteDb,
+    _connect,
+    _in_transaction,
+    unavailable,
+)
 from mopsgate.storage.sqlite.exceptions import read_exceptions
 from mopsgate.storage.sqlite.readonly import open_for_reading
 from mopsgate.storage.sqlite.schema import prepare, upgrade_one, version_of
@@ -202,6 +209,27 @@ async def schema_status(cfg: StorageConfig) -> SchemaStatus:
         source.close()
 
 
+def sqlite_start_status(cfg: StorageConfig) -> SchemaStatus:
+    """:func:`check_writable`, then :func:`schema_status`, for a SQLite server about to start:
+    the same probe and the same version read, on one connection of the calling thread, with no
+    event loop. Each unit through :class:`SqliteDb` is a hand-off to the connection's own thread
+    and back; before a server's first answer there are a dozen for these two checks, and on a
+    loaded machine each waits for a core (tens of ms in all). Nothing else runs yet, so nothing
+    is gained by the thread. Raises as they do."""
+    path = str(cfg.sqlite_path)
+    try:
+        conn = _connect(path, False, False, "FULL", cfg.busy_timeout_ms, False)
+        try:
+            with contextlib.suppress(_Probed):
+                _in_transaction(conn, "BEGIN IMMEDIATE", _write_probe)
+            current = _in_transaction(conn, "BEGIN", version_of)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise unavailable(path, exc) from exc
+    return SchemaStatus(cfg.where, current)
+
+
 async def ensure_schema(cfg: StorageConfig) -> None:
     """Create a new database at HEAD (SQLite only); refuse one at another version
     (SchemaTooOld/New)."""
@@ -249,6 +277,7 @@ __all__ = [
     "explain_failure",
     "open_storage",
     "schema_status",
+    "sqlite_start_status",
     "stored_exceptions",
     "upgrade_schema",
 ]

@@ -2,15 +2,17 @@
 
 A call may not answer before its row is durable, and a durable commit costs an fsync (SQLite)
 or a WAL flush and a round trip under the chain's head lock (PostgreSQL). So the rows are
-committed in batches: a row that arrives while no commit is in flight starts one at once; the
-rows that arrive while one is in flight wait, and go together into the next transaction, which
-starts as soon as the one before it settles. One commit per batch, then every waiter is woken
-with its receipt. A backend says only how to start committing a batch (:meth:`_begin`, or
-:meth:`_write_batch` for a backend whose driver is async) and how to explain a failure.
+committed in batches: a row that arrives while no commit is in flight starts one at the loop's
+next turn, with every row appended in the same turn; the rows that arrive while one is in flight
+wait, and go together into the next transaction, which starts as soon as the one before it
+settles. One commit per batch, then every waiter is woken with its receipt. A backend says only
+how to start committing a batch (:meth:`_begin`, or :meth:`_write_batch` for a backend whose
+driver is async) and how to explain a failure.
 
-No writer task sits between a call and its commit: a lone row goes from :meth:`append` straight
-to the backend (on SQLite, one hop to the connection's thread and one wake-up of the loop when
-it is durable), where a task in the middle cost the loop two more turns per row.
+No writer task sits between a call and its commit: a lone row goes from :meth:`append` to the
+backend one turn of the loop later (on SQLite, then one hop to the connection's thread and one
+wake-up of the loop when it is durable), where a task in the middle cost two turns more and a
+task wake-up each way.
 
 Whatever goes wrong (a failed commit, a closed connection, a cancelled commit), nobody may wait
 forever, and nobody may be told a row is durable when that cannot be said: every waiter then
@@ -52,6 +54,7 @@ class GroupCommitLog(ABC):
         self.head = AuditHead()
         self._waiting: list[_Waiter] = []  # for the next batch
         self._inflight: list[_Waiter] = []  # the batch being committed
+        self._starting = False  # a batch starts at the loop's next turn
         self._drained: asyncio.Future[None] | None = None  # what close() waits on
         self._tasks: set[asyncio.Task[None]] = set()  # _run_batch's, while they run
 
@@ -106,8 +109,11 @@ class GroupCommitLog(ABC):
             raise self._unavailable(exc) from exc
         future: asyncio.Future[AuditRecord] = asyncio.get_running_loop().create_future()
         self._waiting.append((values, event.principal if count_call else None, future))
-        if not self._inflight:
-            self._next_batch()
+        if not self._inflight and not self._starting:
+            # The batch starts at the loop's next turn, not now: callers woken together (the
+            # rows of the last batch, say) append in the same turn, and share one commit.
+            self._starting = True
+            asyncio.get_running_loop().call_soon(self._start_batch)
         return await future
 
     async def close(self) -> None:
@@ -117,6 +123,11 @@ class GroupCommitLog(ABC):
             self._drained = asyncio.get_running_loop().create_future()
             await self._drained
         await self._close_backend()
+
+    def _start_batch(self) -> None:
+        self._starting = False
+        if self._waiting and not self._inflight:
+            self._next_batch()
 
     def _next_batch(self) -> None:
         """Everything waiting (up to MAX_BATCH rows) goes into one transaction."""

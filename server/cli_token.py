@@ -4,6 +4,7 @@ hash, bound to one principal; creating and revoking are both audited."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -68,7 +69,10 @@ async def revoke_tokens(cfg: StorageConfig, principal: str) -> int:
 def token_create(
     principal: Annotated[str, typer.Option(help="principal the token acts as")],
     label: Annotated[str, typer.Option(help="a note for whoever reads the audit")] = "",
-    ttl_days: Annotated[int | None, typer.Option(help="expire after N days")] = None,
+    # 0 used to mean "never" and a negative count a token born expired: at least a day.
+    ttl_days: Annotated[
+        int | None, typer.Option(min=1, help="expire after N days (default: never)")
+    ] = None,
     manifest: ManifestOpt = None,
     home: HomeOpt = None,
 ) -> None:
@@ -92,10 +96,27 @@ def token_create(
 @token_app.command("revoke")
 def token_revoke(
     principal: Annotated[str, typer.Option(help="revoke every token of this principal")],
+    manifest: ManifestOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Revoke every bearer token of PRINCIPAL at once (e.g. a leaked token); audited."""
-    settings = load_settings(None, home)
+    settings = load_settings(manifest, home)
     ensure_home(settings)
     count = run(revoke_tokens(settings.storage(), principal))
+    known = _principals(settings.manifest_path) if count == 0 else None
+    if known is not None and principal not in known:  # a typo must not read as done
+        raise _fail(
+            f"no tokens of {principal!r} to revoke, and it is not a principal in "
+            f"{settings.manifest_path} (principals: {', '.join(sorted(known))}); "
+            "check the name",
+            1,
+        )
     typer.echo(f"revoked {count} token(s) of {principal}")
+
+
+def _principals(path: Path) -> set[str] | None:
+    """The manifest's principals; None when it cannot be read (a revocation never needs it)."""
+    try:
+        return set(load_manifest(path, build_catalogue()).principals)
+    except ManifestError:
+        return None

@@ -77,16 +77,22 @@ gc.disable()  # as the console script's serve does until it serves (server/cli.p
 t0 = time.perf_counter()
 import mopsgate.server.serve_argv  # what the console script imports for serve
 t1 = time.perf_counter()
-from mopsgate.server.app import build_runtime, build_server
-from mopsgate.server.settings import Settings
 from pathlib import Path
+from mopsgate.server.settings import Settings, ensure_home
+from mopsgate.storage import sqlite_start_status
+settings = Settings(Path(sys.argv[1]), Path(sys.argv[2]))
+ensure_home(settings)
+sqlite_start_status(settings.storage())  # the write probe and the schema version, as serve does
 t2 = time.perf_counter()
-rt = build_runtime(Settings(Path(sys.argv[1]), Path(sys.argv[2])), env={})
+from mopsgate.server.app import build_runtime, build_server
 t3 = time.perf_counter()
-build_server(rt, transport="stdio", resolve_principal=lambda _: "assistant")
+rt = build_runtime(settings, env={})
 t4 = time.perf_counter()
-print(json.dumps({"import server.serve_argv": t1 - t0, "import server.app": t2 - t1,
-                  "build_runtime (manifest load)": t3 - t2, "build_server": t4 - t3}))
+build_server(rt, transport="stdio", resolve_principal=lambda _: "assistant")
+t5 = time.perf_counter()
+print(json.dumps({"import server.serve_argv": t1 - t0, "database checks": t2 - t1,
+                  "import server.app": t3 - t2, "build_runtime (manifest load)": t4 - t3,
+                  "build_server": t5 - t4}))
 """
 
 

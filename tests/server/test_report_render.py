@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from mopsgate.governance.audit_chain import VerifyResult
+from mopsgate.governance.audit_chain import AuditRow, VerifyResult
 from mopsgate.governance.report_build import ReportInputs, build_report
 from mopsgate.governance.report_model import RiskReport
 from mopsgate.server.report_render import cell, duration, render
@@ -15,12 +15,14 @@ from tests.governance.test_report_build import DIGEST, M, row
 EVIL = "<script>alert(1)</script> | <img src=x onerror=y>\nsecond line"
 
 
-def report() -> RiskReport:
-    rows = [
-        row(1, NOW),
-        row(2, NOW, kind="freeze", tool="freeze", principal="ops", reason=EVIL),
-        row(3, NOW, decision="denied", rule_id="no-delete", outcome="denied"),
-    ]
+def report(rows: list[AuditRow] | None = None) -> RiskReport:
+    """Over a day's rows: by default one call, one freeze (with EVIL text), one denial."""
+    if rows is None:
+        rows = [
+            row(1, NOW),
+            row(2, NOW, kind="freeze", tool="freeze", principal="ops", reason=EVIL),
+            row(3, NOW, decision="denied", rule_id="no-delete", outcome="denied"),
+        ]
     return build_report(
         ReportInputs(
             manifest=M,
@@ -29,7 +31,7 @@ def report() -> RiskReport:
             changes=[],
             since=NOW - timedelta(days=1),
             until=NOW + timedelta(days=1),
-            chain=VerifyResult(True, 3, None, "chain intact", "cd" * 32),
+            chain=VerifyResult(True, len(rows), None, "chain intact", "cd" * 32),
         )
     )
 

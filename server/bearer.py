@@ -62,7 +62,10 @@ class BearerCache:
             self._entries.move_to_end(key)
             return cached[1]
         record = await store.lookup(key)
-        if generation is not None:
+        # Remembered only under the generation it was read in: while this lookup was away,
+        # another request may have seen a revocation move the sentinel and emptied the cache;
+        # a record read before that revocation must not be kept as if read after it.
+        if generation is not None and generation == self._generation:
             self._entries[key] = (now + self._seconds, record)
             self._entries.move_to_end(key)
             while len(self._entries) > self._size:

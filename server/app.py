@@ -21,9 +21,14 @@ from mopsgate.governance.ports import AuditSink, ChangeStore
 from mopsgate.server.call_rate import CallRate
 from mopsgate.server.catalogue import catalogue_of
 from mopsgate.server.manifest_gate import storage_gate
-from mopsgate.server.manifest_holder import ManifestEvent, ManifestHolder, watch_manifest
+from mopsgate.server.manifest_holder import (
+    WATCH_SECONDS,
+    ManifestEvent,
+    ManifestHolder,
+    watch_manifest,
+)
 from mopsgate.server.manifest_provenance import last_in_force, record_event, record_in_force
-from mopsgate.server.notifier import Notifier
+from mopsgate.server.notifier import POLL_SECONDS, Notifier
 from mopsgate.server.pipeline import Pipeline
 from mopsgate.server.registry import ConnectorRegistry, registry_for
 from mopsgate.server.settings import (
@@ -74,6 +79,10 @@ class Runtime:
     notify_options: dict[str, Any] = field(default_factory=dict)
     notifier: Notifier | None = None
     notify_background: bool = True  # tests drive ``notifier.run_once`` themselves
+    # The product's periods; tests shorten them rather than wait a second for a reload to be
+    # noticed or a queued message to be sent.
+    manifest_watch_seconds: float = WATCH_SECONDS
+    notify_poll_seconds: float = POLL_SECONDS
     _notify_task: asyncio.Task[None] | None = None
     # The change services, built at the first call that asks for them (see ``services``).
     _changes: tuple[ChangeStore, Keyring] | None = None
@@ -158,6 +167,7 @@ class Runtime:
             env=self.env,
             console_url=console_url(self.env),
             sender=WebhookSender(**self.notify_options),
+            poll_seconds=self.notify_poll_seconds,
         )
         if self.notify_background:
             self._notify_task = asyncio.create_task(
@@ -303,7 +313,9 @@ def build_server(
     async def lifespan(_: Server[Any]) -> AsyncIterator[Runtime]:
         await runtime.open()
         listeners.append(on_manifest_event)  # this server's clients hear reloads while it runs
-        watcher = asyncio.create_task(watch_manifest(runtime.holder))
+        watcher = asyncio.create_task(
+            watch_manifest(runtime.holder, runtime.manifest_watch_seconds)
+        )
         try:
             yield runtime
         finally:

@@ -266,7 +266,10 @@ def _describe(exc: ManifestError) -> str:
     return shown + more
 
 
-async def watch_manifest(holder: ManifestHolder, interval: float = 1.0) -> None:
+WATCH_SECONDS = 1.0  # how often a serving process looks at the file when no call arrives
+
+
+async def watch_manifest(holder: ManifestHolder, interval: float = WATCH_SECONDS) -> None:
     """Notice edits even when no call arrives, so clients hear tools/list_changed promptly."""
     while True:
         await asyncio.sleep(interval)

@@ -63,6 +63,7 @@ BATCH = 50
 LEASE = timedelta(seconds=60)  # longer than a send may take (the sender's timeout is 5 s)
 MAX_RETRY_AFTER = timedelta(hours=1)
 OVERDUE_EVERY = timedelta(hours=1)
+POLL_SECONDS = 1.0  # between the sender's passes while nothing is due
 MAX_IDLE_BACKOFF = 30.0  # seconds between passes while the database stays unavailable
 
 
@@ -86,7 +87,7 @@ class Notifier:
     console_url: str
     sender: WebhookSender
     clock: Clock = SYSTEM_CLOCK
-    poll_seconds: float = 1.0
+    poll_seconds: float = POLL_SECONDS
     rand: Callable[[], float] = random.random
     _overdue_at: datetime | None = field(default=None, init=False)
     # Per target: consecutive failed passes, when to try again, the last error.

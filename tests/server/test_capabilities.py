@@ -17,9 +17,10 @@ import pytest
 from mcp import MCPError
 from mcp.types import ToolListChangedNotification
 
+from mopsgate.server.app import Runtime
 from mopsgate.server.settings import Settings
 from tests.conftest import audit_rows
-from tests.server.test_reload import _narrow_analyst
+from tests.server.test_reload import _narrow_analyst, watch_quickly
 from tests.support.stdio_serve import mopsgate_env, raw_stdio
 
 ERAS = [pytest.param("legacy", "2025-11-25", id="2025-11-25"), pytest.param("auto", "2026-07-28")]
@@ -36,8 +37,9 @@ async def test_capabilities_name_only_tools_with_list_changed(connect, mode, ver
     assert tools.tools  # what is advertised is served
 
 
-async def test_legacy_client_told_list_changed_hears_it(connect, manifest_path):
+async def test_legacy_client_told_list_changed_hears_it(connect, manifest_path, runtime: Runtime):
     """A client that trusts the handshake must be told it will hear reloads, and hear one."""
+    watch_quickly(runtime)
     seen: list[Any] = []
 
     async def handler(message: Any) -> None:

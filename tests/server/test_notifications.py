@@ -373,6 +373,7 @@ def test_the_sender_runs_in_the_background_of_a_server(
 
     add_targets(manifest_path)
     runtime = build_runtime(settings, env=ENV, notify_options={"transport": receiver.transport()})
+    runtime.notify_poll_seconds = 0.05  # the product polls every second; the test need not wait
 
     async def scenario() -> None:
         server = build_server(runtime, transport="memory", resolve_principal=lambda _: "assistant")

@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 from mcp.types import ToolListChangedNotification
 
+from mopsgate.server.app import Runtime
 from tests.conftest import audit_rows, text_of
 from tests.support.manifest_edits import approve_edit
 
@@ -35,7 +36,16 @@ async def test_valid_edit_takes_effect_on_next_call(connect, manifest_path, sett
     assert len(reloads) == 1 and reloads[0]["outcome"] == "ok"
 
 
-async def test_modern_client_hears_list_changed(connect, manifest_path):
+def watch_quickly(runtime: Runtime) -> None:
+    """Only the watcher can notice the edit (no call follows it, and the background sender,
+    which reads the manifest at each pass, is off), and it looks every twentieth of a second
+    rather than every second as in a real server."""
+    runtime.manifest_watch_seconds = 0.05
+    runtime.notify_background = False
+
+
+async def test_modern_client_hears_list_changed(connect, manifest_path, runtime: Runtime):
+    watch_quickly(runtime)
     async with connect("analyst") as client:
         await client.list_tools()
         async with client.listen(tools_list_changed=True) as sub:
@@ -45,7 +55,8 @@ async def test_modern_client_hears_list_changed(connect, manifest_path):
     assert type(event).__name__ == "ToolsListChanged"
 
 
-async def test_legacy_client_hears_list_changed(connect, manifest_path):
+async def test_legacy_client_hears_list_changed(connect, manifest_path, runtime: Runtime):
+    watch_quickly(runtime)
     seen: list[str] = []
 
     async def handler(message: Any) -> None:

@@ -66,12 +66,13 @@ async def commit_rows(
 # What a batch of audit rows takes (``commit_rows``), taken without writing one: the head row
 # (a row lock needs the UPDATE privilege, and waits no longer than ``lock_timeout`` behind a
 # session holding the head) and the right to insert the rows (a zero-row INSERT is checked
-# against the privileges and locks of a real one). FOR KEY SHARE is the weakest lock that
-# conflicts with the writer's FOR UPDATE, so a probe never blocks another probe.
+# against the privileges and locks of a real one; reading no table, it needs no SELECT on an
+# append-only log). FOR KEY SHARE is the weakest lock that conflicts with the writer's FOR
+# UPDATE, so a probe never blocks another probe.
 PROBE_SQL = (
     "SELECT 1 FROM audit_head WHERE id = 1 FOR KEY SHARE",
-    f"INSERT INTO {TABLE} SELECT * FROM {TABLE} WHERE false",  # noqa: S608
-    "INSERT INTO audit_records SELECT * FROM audit_records WHERE false",
+    f"INSERT INTO {TABLE} (seq) SELECT NULL::bigint WHERE false",
+    "INSERT INTO audit_records (ref, seq) SELECT NULL::text, NULL::bigint WHERE false",
 )
 
 

@@ -9,7 +9,6 @@ import datetime as dt
 import os
 import secrets
 import stat
-import sys
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -25,10 +24,13 @@ DATABASE_URL_FLAG: ContextVar[str | None] = ContextVar("mopsgate_database_url", 
 
 
 def load_dotenv() -> None:
-    """``dotenv.load_dotenv(override=False)`` as every command calls it: the first ``.env``
-    from the folder python-dotenv starts at up to the root, variables already set winning.
-    python-dotenv is imported only when there is such a file: most serve starts have none
-    and wait for their first answer, and importing it compiles a dozen regular expressions."""
+    """Read the first ``.env`` from the working directory up to the root, variables already
+    set winning. The working directory, not the installed package's folder: an operator runs
+    ``mopsgate`` from the folder that holds their ``.env``, and a pip or pipx install puts the
+    package far from it (python-dotenv's default for a script starts at the caller's file, so
+    only a checkout with its virtualenv inside found the file). python-dotenv is imported only
+    when there is such a file: most serve starts have none and wait for their first answer,
+    and importing it compiles a dozen regular expressions."""
     found = _find_dotenv()
     if found:
         from dotenv import load_dotenv as load
@@ -37,17 +39,9 @@ def load_dotenv() -> None:
 
 
 def _find_dotenv() -> str:
-    """What ``dotenv.find_dotenv()`` answers when called from this module: it starts in the
-    working directory in an interactive interpreter (``python -c`` included), under a tracer
-    or in a frozen program, and otherwise in the folder of the calling module's file (this
-    one); it takes the first ``.env`` (a file or a pipe) on the way up."""
-    main = sys.modules.get("__main__")
-    interactive = hasattr(sys, "ps1") or hasattr(sys, "ps2")
-    interactive |= main is not None and not hasattr(main, "__file__")
-    if interactive or sys.gettrace() is not None or getattr(sys, "frozen", False):
-        folder = os.getcwd()
-    else:
-        folder = os.path.dirname(os.path.abspath(__file__))
+    """The first ``.env`` (a file or a pipe) from the working directory up to the root, or
+    "" when there is none."""
+    folder = os.getcwd()
     while True:
         candidate = os.path.join(folder, ".env")
         with contextlib.suppress(OSError):

@@ -1,6 +1,6 @@
-"""Every command reads ``.env`` where python-dotenv finds it (the working directory under
-``python -c``; the folder of the settings module and its parents for a script such as the
-console script), without importing python-dotenv when there is no such file."""
+"""Every command reads the ``.env`` of the folder it is run from (or the nearest parent that
+has one), wherever the package is installed, and imports python-dotenv only when there is
+such a file."""
 
 from __future__ import annotations
 
@@ -11,53 +11,59 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Where the settings find .env, where python-dotenv itself would (asked from a function of the
-# settings module's own file, as load_settings asks it), and what load_settings then reads.
+# Run as a script from another folder, as the installed console script is: what load_settings
+# reads, and whether python-dotenv was imported for it.
 PROBE = """
 import json, sys
 from mopsgate.server import settings
 had_dotenv = "dotenv" in sys.modules
-ours = settings._find_dotenv()
-home = str(settings.load_settings().home)
-imported = "dotenv" in sys.modules
-scope = {}
-exec(compile("from dotenv import find_dotenv\\ndef where():\\n    return find_dotenv()\\n",
-             settings.__file__, "exec"), scope)
-print(json.dumps({"ours": ours, "theirs": scope["where"](), "home": home,
-                  "imported": imported and not had_dotenv}))
+found = settings.load_settings()
+print(json.dumps({"home": str(found.home),
+                  "imported": "dotenv" in sys.modules and not had_dotenv}))
 """
 
 
-def _probe(cwd: Path, *, as_script: bool) -> dict[str, object]:
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
-    if as_script:
-        script = cwd / "probe.py"
-        script.write_text(PROBE)
-        argv = [sys.executable, str(script)]
-    else:
-        argv = [sys.executable, "-c", PROBE]
-    proc = subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=env, timeout=60)
+def _probe(cwd: Path, tmp_path: Path, **env: str) -> dict[str, object]:
+    script = tmp_path / "elsewhere" / "probe.py"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(PROBE)
+    environ = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env}
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=environ,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     found: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
     return found
 
 
-def test_dotenv_in_the_working_directory_is_read_under_python_c(tmp_path: Path):
-    (tmp_path / ".env").write_text("MOPSGATE_HOME=/srv/from-dotenv\n")
-    found = _probe(tmp_path, as_script=False)
-    assert found["ours"] == found["theirs"] == str(tmp_path / ".env")
+def test_the_dotenv_of_the_working_directory_is_read(tmp_path: Path):
+    work = tmp_path / "ops"
+    work.mkdir()
+    (work / ".env").write_text("MOPSGATE_HOME=/srv/from-dotenv\n")
+    found = _probe(work, tmp_path)
     assert found["home"] == "/srv/from-dotenv"
     assert found["imported"] is True
 
 
+def test_the_nearest_parent_dotenv_is_read_from_a_subfolder(tmp_path: Path):
+    (tmp_path / ".env").write_text("MOPSGATE_HOME=/srv/from-parent\n")
+    work = tmp_path / "ops" / "deeper"
+    work.mkdir(parents=True)
+    assert _probe(work, tmp_path)["home"] == "/srv/from-parent"
+
+
+def test_a_variable_already_set_wins_over_dotenv(tmp_path: Path):
+    (tmp_path / ".env").write_text("MOPSGATE_HOME=/srv/from-dotenv\n")
+    found = _probe(tmp_path, tmp_path, MOPSGATE_HOME="/srv/from-environment")
+    assert found["home"] == "/srv/from-environment"
+
+
 def test_without_dotenv_nothing_is_read_nor_imported(tmp_path: Path):
-    found = _probe(tmp_path, as_script=False)
-    assert found["ours"] == found["theirs"] == ""
+    found = _probe(tmp_path, tmp_path)
     assert found["home"] == ".mopsgate"
     assert found["imported"] is False
-
-
-def test_a_script_looks_where_python_dotenv_looks(tmp_path: Path):
-    (tmp_path / ".env").write_text("MOPSGATE_HOME=/srv/not-for-scripts\n")
-    found = _probe(tmp_path, as_script=True)
-    assert found["ours"] == found["theirs"]

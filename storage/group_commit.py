@@ -120,8 +120,9 @@ class GroupCommitLog(ABC):
         """Let the rows already handed in commit, then close the connection."""
         self._closed = True
         if self._inflight or self._waiting:
-            self._drained = asyncio.get_running_loop().create_future()
-            await self._drained
+            if self._drained is None or self._drained.done():  # a second closer waits too
+                self._drained = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._drained)
         await self._close_backend()
 
     def _start_batch(self) -> None:
@@ -140,6 +141,19 @@ class GroupCommitLog(ABC):
         except Exception as exc:  # nothing started: the batch fails now
             self._settle(exc)
 
+    def _told(self, exc: BaseException) -> AuditUnavailable:
+        """The failure as the batch's callers are told it. Explaining it reads the failure
+        (and on SQLite the database's folder); should that fail too, they still get a plain
+        refusal: a waiter left without an answer would hang its call forever."""
+        try:
+            return self._unavailable(exc)
+        except Exception as explaining:
+            return AuditUnavailable(
+                "The audit log could not be written, so the call was refused.",
+                hint="Check that the audit database is reachable and writable, then retry.",
+                details={"cause": type(exc).__name__, "explaining": type(explaining).__name__},
+            )
+
     def _settle(self, outcome: list[StoredRow] | BaseException) -> None:
         """A batch ended: wake its waiters (a failure was rolled back, so the next batch starts
         clean, and fails every waiter closed), then start the next one."""
@@ -151,7 +165,7 @@ class GroupCommitLog(ABC):
             if len(records) != len(batch):
                 raise RuntimeError(f"{len(records)} rows stored for a batch of {len(batch)}")
         except BaseException as exc:
-            error = self._unavailable(exc)
+            error = self._told(exc)
             for _, _, future in batch:
                 if not future.done():
                     future.set_exception(error)

@@ -73,15 +73,19 @@ async def insert(
 ) -> Done:
     if change.status is not S.PROPOSED or change.approvals or change.outcome.records:
         raise ValueError("only a fresh proposed change, without approvals or results, is stored")
-    # The proposal's audit row is written after this commits (by the pipeline, with the call's
-    # outcome): a change stored while the audit log refuses rows would stay in the queue for a
-    # call refused as unaudited. Checked first, in this transaction, in the writer's lock order.
-    await check_appendable(conn)
     if budget is not None:
         await conn.execute(_BUDGET_LOCK, (change.requester,))
         refusal = budget.refusal(await records_since(conn, change.requester, budget.since))
         if refusal is not None:
             return Done(refusal=refusal)
+    # The proposal's audit row is written after this commits (by the pipeline, with the call's
+    # outcome): a change stored while the audit log refuses rows would stay in the queue for a
+    # call refused as unaudited. Checked in this transaction, before anything is written, but
+    # after the budget lock: the check holds a lock on the chain's head until this commits, and
+    # taken while waiting for another proposal of the same requester it would hold up every
+    # replica's audit rows for that wait. The writer never takes the budget lock, so the order
+    # makes no cycle.
+    await check_appendable(conn)
     await conn.execute(
         "INSERT INTO changes (id, status, requester, created_at, expires_at, n_records, data) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s)",

@@ -23,6 +23,7 @@ import contextlib
 import functools
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -140,12 +141,28 @@ def connect(path: str | Path, *, wal: bool = True) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     try:
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        conn.execute(f"PRAGMA journal_mode={'WAL' if wal else 'DELETE'}")
+        _journal(conn, "WAL" if wal else "DELETE")
         conn.execute("PRAGMA synchronous=NORMAL")
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _journal(conn: sqlite3.Connection, mode: str) -> None:
+    """Set the journal mode, waiting out another process that holds the file: SQLite answers
+    this pragma "database is locked" at once instead of calling its busy handler, so two
+    processes opening a fresh sandbox together made one of them fail."""
+    give_up = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute(f"PRAGMA journal_mode={mode}")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= give_up:
+                raise
+            time.sleep(0.005)
+        else:
+            return
 
 
 def drive(coro: Coroutine[Any, Any, T]) -> T:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -68,7 +69,7 @@ def _connect(
     try:
         conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         if not readonly:
-            conn.execute("PRAGMA journal_mode=WAL")
+            _wal(conn, busy_timeout_ms)
             conn.execute(f"PRAGMA synchronous={synchronous}")
         if query_only:
             conn.execute("PRAGMA query_only=ON")
@@ -76,6 +77,22 @@ def _connect(
         conn.close()
         raise
     return conn
+
+
+def _wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """``PRAGMA journal_mode=WAL``, retried for up to the busy timeout while another process
+    holds the file. SQLite answers that pragma "database is locked" at once, without its busy
+    handler, so two processes opening a new state directory together (a client starting two
+    stdio servers, a server and a command) made one of them refuse to start."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.005)
 
 
 def _in_transaction(conn: sqlite3.Connection, begin: str, unit: Unit[T]) -> T:

@@ -42,7 +42,8 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path):
     ]
     deadline = time.monotonic() + 60
     while not all((home / f"ready-{s}").exists() for s in starts):
-        assert all(map(forks.running, writers)), "a writer died before it was ready"
+        dead = [forks.wait(w) for w in writers if not forks.running(w)]
+        assert not dead, [f"a writer died before it was ready: {d.stderr[-3000:]}" for d in dead]
         assert time.monotonic() < deadline
         time.sleep(0.01)
     (home / "go").touch()  # both write from here on, interleaved

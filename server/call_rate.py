@@ -30,12 +30,6 @@ from mopsgate.governance.ports import RateWindows
 _Waiters = dict[str, list["asyncio.Future[WindowCount]"]]  # principal -> its callers
 
 
-# A backend's way to count one principal's calls on the event loop's own thread, at once or not
-# at all (None): ``SqliteRateWindows.count_now``. Looked up by name, not by a runtime protocol
-# check, which costs more than the count itself.
-CountNow = Callable[[str, float], WindowCount | None]
-
-
 class CallRate:
     """One per process (the runtime's), shared by every connection it serves."""
 
@@ -60,12 +54,9 @@ class CallRate:
         now = self._clock()
         released_before = self._released.get(principal, 0)
         try:
-            # Alone, the call counts on the loop (no hop to wait for); among calls in flight it
-            # joins the shared read, which costs the loop one hop per round and runs beside it.
-            alone = not self._in_flight and not self._waiting
-            seen = self._counted_here(principal, now) if alone else None
-            if seen is None:
-                seen = await self._committed(principal)
+            # Never read on the loop (a read there could meet the disk and stall every other
+            # request): calls in flight together share one read per round, beside the loop.
+            seen = await self._committed(principal)
         except GovernanceError as exc:  # the store is unavailable: no count, no call
             raise AuditUnavailable(
                 "the shared call-rate window could not be read, so the call was refused. "
@@ -84,16 +75,6 @@ class CallRate:
                 rule_id="rate-limit",
             )
         self._in_flight[principal] = self._in_flight.get(principal, 0) + 1
-
-    def _counted_here(self, principal: str, now: float) -> WindowCount | None:
-        """The count read without leaving the loop, where the backend can (SQLite: no hop, so
-        nothing is released while it is read); None sends the call to the shared read."""
-        try:
-            windows = self._windows()
-        except Exception:  # the shared read meets the same trouble and says what it is
-            return None
-        count_now: CountNow | None = getattr(windows, "count_now", None)
-        return count_now(principal, now) if count_now is not None else None
 
     async def _committed(self, principal: str) -> WindowCount:
         """The principal's committed calls, from the next shared read."""

@@ -70,7 +70,6 @@ class SqliteStorage:
         return storage
 
     async def close(self) -> None:
-        self.rates.close()
         try:
             await self.audit.close()
         finally:

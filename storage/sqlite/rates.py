@@ -3,7 +3,6 @@ transaction that commits each batch of rows, read by :class:`SqliteRateWindows`.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sqlite3
 from collections import Counter
@@ -38,17 +37,6 @@ def record_calls(conn: sqlite3.Connection, principals: Iterable[str], now: float
 MANY_CHUNK = 500  # principals per statement, well under SQLite's bound on placeholders
 
 
-def _connect_here(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, timeout=0)
-    try:
-        conn.execute("PRAGMA busy_timeout=0")
-        conn.execute("PRAGMA query_only=ON")
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
 def count_calls(conn: sqlite3.Connection, principal: str, now: float) -> WindowCount:
     row = conn.execute(COUNT_SQL, (principal, first_counted_second(now))).fetchone()
     return WindowCount(int(row[0]), None if row[1] is None else int(row[1]))
@@ -74,40 +62,10 @@ def count_calls_many(
 
 class SqliteRateWindows:
     """The :class:`~mopsgate.governance.ports.RateWindows` for SQLite, on the read
-    connection; and :meth:`count_now`, the same count without leaving the caller's thread."""
+    connection's thread (never on the event loop)."""
 
     def __init__(self, read: SqliteDb) -> None:
         self._read = read
-        self._here: sqlite3.Connection | None = None  # count_now's, opened on first use
-        self._closed = False
-
-    def count_now(self, principal: str, now: float) -> WindowCount | None:
-        """:meth:`count_calls` on the calling thread (the event loop's), or None when that
-        cannot be done at once, and the caller then takes the hop to the read thread.
-
-        Every call is admitted after this count. Its hop to the read connection's thread cost
-        more than the read itself: 60 to 800 µs of wall (loop wake-ups, the thread's turn on a
-        loaded machine) for a statement of about 10 µs, one indexed read of at most 61 rows. A
-        WAL read never waits for a writer; this connection also waits for no lock at all
-        (``busy_timeout=0``), so a busy or locked file, a call from another thread, or any
-        other trouble answers None at once and never stalls the loop. It is query-only, like
-        the read connection."""
-        if self._closed:
-            return None
-        try:
-            if self._here is None:
-                self._here = _connect_here(self._read.path)
-            return count_calls(self._here, principal, now)
-        except sqlite3.Error:
-            return None
-
-    def close(self) -> None:
-        """Close count_now's connection (on the thread that opened it, the loop's)."""
-        self._closed = True
-        here, self._here = self._here, None
-        if here is not None:
-            with contextlib.suppress(sqlite3.Error):
-                here.close()
 
     async def count_calls(self, principal: str, now: float) -> WindowCount:
         return await self._read.read(partial(count_calls, principal=principal, now=now))

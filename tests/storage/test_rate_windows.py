@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from mopsgate.governance.call_window import WindowCount
-from mopsgate.storage import Storage, StorageConfig, open_storage
-from mopsgate.storage.sqlite.rates import SqliteRateWindows
+from mopsgate.storage import Storage
 from tests.storage.events import allowed
 
 
@@ -39,24 +37,3 @@ async def test_a_burst_of_principals_is_counted_in_one_read(storage: Storage) ->
     assert {p: w.calls for p, w in counts.items()} == {"alice": 2, "bob": 1, "carol": 0}
     assert counts["carol"].oldest_second is None
     assert counts["alice"] == await storage.rates.count_calls("alice", now)
-
-
-async def test_sqlite_counts_on_the_loop_what_the_read_thread_counts(tmp_path) -> None:
-    """The count made without a hop (SQLite) is the shared count; where it cannot be made at
-    once (from another thread, or once the storage is closed) it says so, and the call then
-    takes the hop."""
-    storage = await open_storage(StorageConfig.sqlite(tmp_path / "state.db"))
-    try:
-        await asyncio.gather(
-            *(storage.audit.append(allowed(principal="alice"), count_call=True) for _ in range(2))
-        )
-        rates = storage.rates
-        assert isinstance(rates, SqliteRateWindows)
-        now = time.time()
-        assert rates.count_now("alice", now) == await rates.count_calls("alice", now)
-        assert (here := rates.count_now("alice", now)) is not None and here.calls == 2
-        assert rates.count_now("bob", now) == WindowCount(0, None)
-        assert await asyncio.to_thread(rates.count_now, "alice", now) is None
-    finally:
-        await storage.close()
-    assert rates.count_now("alice", now) is None

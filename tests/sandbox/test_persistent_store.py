@@ -41,12 +41,16 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path):
         for s in starts
     ]
     deadline = time.monotonic() + 60
-    while not all((home / f"ready-{s}").exists() for s in starts):
-        dead = [forks.wait(w) for w in writers if not forks.running(w)]
-        assert not dead, [f"a writer died before it was ready: {d.stderr[-3000:]}" for d in dead]
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    (home / "go").touch()  # both write from here on, interleaved
+    try:
+        while not all((home / f"ready-{s}").exists() for s in starts):
+            dead = [forks.wait(w) for w in writers if not forks.running(w)]
+            assert not dead, [f"a writer died: {d.stderr[-3000:]}" for d in dead]
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        # Both write from here on, interleaved; should one have died, the other still ends
+        # (a writer left waiting for this would outlive the test run with its fork server).
+        (home / "go").touch()
     done = [forks.wait(w) for w in writers]
     assert [d.returncode for d in done] == [0, 0], [d.stderr[-3000:] for d in done]
 

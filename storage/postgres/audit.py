@@ -67,12 +67,17 @@ async def commit_rows(
 # (a row lock needs the UPDATE privilege, and waits no longer than ``lock_timeout`` behind a
 # session holding the head) and the right to insert the rows (a zero-row INSERT is checked
 # against the privileges and locks of a real one; reading no table, it needs no SELECT on an
-# append-only log). FOR KEY SHARE is the weakest lock that conflicts with the writer's FOR
-# UPDATE, so a probe never blocks another probe.
+# append-only log), and what the same commit uses to count the call toward its principal's
+# calls per minute (``record_calls``: an upsert and a prune of ``call_window``). FOR KEY SHARE
+# is the weakest lock that conflicts with the writer's FOR UPDATE, so a probe never blocks
+# another probe.
 PROBE_SQL = (
     "SELECT 1 FROM audit_head WHERE id = 1 FOR KEY SHARE",
     f"INSERT INTO {TABLE} (seq) SELECT NULL::bigint WHERE false",
     "INSERT INTO audit_records (ref, seq) SELECT NULL::text, NULL::bigint WHERE false",
+    "INSERT INTO call_window (principal) SELECT NULL::text WHERE false",
+    "UPDATE call_window SET calls = 0 WHERE false",
+    "DELETE FROM call_window WHERE false",
 )
 
 

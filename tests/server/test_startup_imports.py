@@ -40,13 +40,7 @@ import asyncio, json, sys
 from pathlib import Path
 import mopsgate.server.serve_argv  # the console script's serve path
 from mcp import Client
-import pytest
 
-from mopsgate.server import tool_schemas
-from mopsgate.server.app import build_runtime, build_server
-import pytest
-
-from mopsgate.server import tool_schemas
 from mopsgate.server.app import build_runtime, build_server
 from mopsgate.server.settings import Settings
 

@@ -80,7 +80,8 @@ def existing_state_settings(manifest: str | None, home: str | None, refused: str
             "MOPSGATE_HOME) to point at the right state directory; a new one is made by the "
             "server's first start (or `mopsgate db upgrade`)."
         )
-    return review_settings(manifest, home)
+    ensure_home(settings)
+    return settings
 
 
 def with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T:

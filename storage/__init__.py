@@ -218,7 +218,14 @@ def sqlite_start_status(cfg: StorageConfig) -> SchemaStatus:
     is gained by the thread. Raises as they do."""
     path = str(cfg.sqlite_path)
     try:
-        conn = _connect(path, False, False, "FULL", cfg.busy_timeout_ms, False)
+        conn = _connect(
+            path,
+            readonly=False,
+            query_only=False,
+            synchronous="FULL",
+            busy_timeout_ms=cfg.busy_timeout_ms,
+            immutable=False,
+        )
         try:
             with contextlib.suppress(_Probed):
                 _in_transaction(conn, "BEGIN IMMEDIATE", _write_probe)

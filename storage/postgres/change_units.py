@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import psycopg
+
 from mopsgate.crm.records import RecordResult
 from mopsgate.governance import change_rules as rules
 from mopsgate.governance.audit_chain import event_values
@@ -58,6 +60,15 @@ _UPSERT_RESULT = (
 _BUDGET_LOCK = (
     "SELECT pg_advisory_xact_lock(hashtextextended('mopsgate.records-per-hour:' || %s, 0))"
 )
+
+
+class AuditBlocked(Exception):
+    """Raised inside a unit when the audit log would not take the row its result needs: the
+    whole transaction rolls back, and the caller is told the audit log is unavailable."""
+
+    def __init__(self, cause: psycopg.Error) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 class RollBack(Exception):
@@ -128,6 +139,15 @@ async def claim(conn: Conn, change_id: str, nonce: str, now: datetime, resume: b
         )
         if await cur.fetchone() is None:
             raise RollBack(rules.replayed(change_id))
+        # The apply's own audit row is written once it has written to the vendor; the intent
+        # row before it does not count the call, so it commits where that row (which does)
+        # would not. Checked here, after the change's row lock (the order every audited unit
+        # takes), so a log that would refuse the row rolls the claim back: nothing is written
+        # to the vendor, the token stays unspent and the change approved.
+        try:
+            await check_appendable(conn)
+        except psycopg.Error as exc:
+            raise AuditBlocked(exc) from exc
     return done
 
 

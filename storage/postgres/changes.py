@@ -26,7 +26,7 @@ from mopsgate.storage.postgres import change_rows as rows
 from mopsgate.storage.postgres import change_units as units
 from mopsgate.storage.postgres.apply_lock import ApplyLocks
 from mopsgate.storage.postgres.audit import audit_unavailable
-from mopsgate.storage.postgres.db import PgDb
+from mopsgate.storage.postgres.db import PgDb, unavailable
 from mopsgate.storage.postgres.freeze import read_state
 
 
@@ -91,6 +91,10 @@ class PgChangeStore(ChangeVerbs):
         unit = partial(units.claim, change_id=change_id, nonce=token_nonce, now=or_now(now))
         try:
             return await self._write(partial(unit, resume=resume))
+        except units.AuditBlocked as exc:
+            await self._locks.release(change_id)
+            blocked = unavailable(self._db.where, exc.cause)
+            raise self._audit_unavailable(blocked) from exc.cause
         except BaseException:
             await self._locks.release(change_id)
             raise

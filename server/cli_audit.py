@@ -19,9 +19,11 @@ from typing import Annotated, Any, TextIO, TypeVar, cast
 import typer
 from pydantic import ValidationError
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from mopsgate.governance.audit_chain import COLUMNS, VerifyResult
 from mopsgate.governance.audit_checkpoint import (
@@ -44,6 +46,7 @@ from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
 from mopsgate.server.cli_period import bad_option, parse_moment, parse_since
 from mopsgate.server.cli_progress import progress_bar
+from mopsgate.server.cli_review import unknown_reviewer
 from mopsgate.server.reviewer_files import KeyFileError, key_path, read_key
 from mopsgate.server.settings import load_settings
 from mopsgate.storage import AuditReader, audit_reader, stored_decisions, stored_exceptions
@@ -141,23 +144,94 @@ def _cells(row: dict[str, Any], narrow: bool) -> list[str]:
     return [escape(str(v)) if v not in (None, "") else "-" for v in values]
 
 
-# What a narrow terminal leaves out so the rest stays readable (`audit query` shows them all in
-# jsonl and csv).
+# What a narrower terminal leaves out of the table so the rest stays readable (the stacked
+# layout and `audit query --format jsonl|csv` show them all).
 _WIDE_ONLY = ("use case", "records")
 
 
-def _table(rows: list[dict[str, Any]], width: int) -> Table:
-    narrow = width < 110
+def _table(rows: list[dict[str, Any]], narrow: bool) -> Table:
     shown = [i for i, name in enumerate(_COLUMNS) if not (narrow and name in _WIDE_ONLY)]
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column(_COLUMNS[0], no_wrap=True)
-    for i in shown[1:]:
-        # Fold rather than ellipsize: a cut-off name is not evidence.
-        table.add_column(_COLUMNS[i], overflow="fold")
+    for i in shown:
+        # Never wrapped nor cut: a table that does not fit is not used (see _render).
+        table.add_column(_COLUMNS[i], no_wrap=True)
     for row in rows:
         cells = _cells(row, narrow=narrow)
         table.add_row(*(cells[i] for i in shown))
     return table
+
+
+def _fields(row: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """One row as words: who did what, when; then how it was decided and what it touched. A
+    word is never split across lines (a cut-off name is not evidence)."""
+    first = [
+        str(row["ts"])[:19].replace("T", " "),
+        row["principal"] or "-",
+        row["tool"] or row["kind"],
+    ]
+    outcome = row["outcome"] + (f" ({row['error_code']})" if row["error_code"] else "")
+    decided = (
+        outcome if outcome.split(" ")[0] == row["decision"] else f"{row['decision']} → {outcome}"
+    )
+    rest = [decided]
+    if row["connector"]:
+        rest.append(f"on {row['connector']}")
+    if row["rule_id"]:
+        rest.append(f"rule {row['rule_id']}")
+    if row.get("use_case"):
+        rest.append(f"use case {row['use_case']}")
+    if row["change_id"]:
+        rest.append(f"change {row['change_id']}")
+    records = row.get("records")
+    if isinstance(records, list):
+        rest.append(f"{len(records)} record(s)")
+    return first, rest
+
+
+def _wrapped(words: list[str], width: int, first: str, then: str) -> list[str]:
+    """``words`` joined by two spaces, broken only between words; the first line starts with
+    ``first``, the others with ``then``."""
+    lines: list[str] = []
+    line = ""
+    for word in words:
+        if not line:
+            line = (then if lines else first) + word
+        elif len(line) + 2 + len(word) > width:
+            lines.append(line)
+            line = then + word
+        else:
+            line = f"{line}  {word}"
+    if line:
+        lines.append(line)
+    return lines
+
+
+def _stacked(rows: list[dict[str, Any]], width: int) -> Group:
+    """A row per paragraph, for terminals too narrow for the table: the first line says when,
+    who and which tool, the indented rest how it was decided and what it touched."""
+    lines: list[Text] = []
+    indent = "    "
+    for row in rows:
+        first, rest = _fields(row)
+        head = _wrapped(first, width, "", indent)
+        for i, line in enumerate(head + _wrapped(rest, width, indent, indent)):
+            # Text, never markup; a single word longer than the line is folded, not cut.
+            text = Text(line, no_wrap=False, overflow="fold")
+            if i == 0:
+                text.stylize("bold", 0, len(first[0]))
+            lines.append(text)
+    return Group(*lines)
+
+
+def _render(rows: list[dict[str, Any]], console: Console) -> RenderableType:
+    """The table when every cell fits on one line (without the use case and records if need
+    be), otherwise the stacked layout: nothing is folded mid-word nor cut off."""
+    unbounded = console.options.update_width(1_000_000)
+    for narrow in (False, True):
+        table = _table(rows, narrow)
+        if Measurement.get(console, unbounded, table).maximum <= console.width:
+            return table
+    return _stacked(rows, console.width)
 
 
 @audit_app.command("tail")
@@ -170,7 +244,7 @@ def tail_cmd(
     reader, where = _reader(home)
     console = Console(highlight=False)
     rows = _read(where, _tail(reader, n))
-    console.print(_table(rows, console.width))
+    console.print(_render(rows, console))
     if not follow:
         return
     last = rows[-1]["seq"] if rows else 0
@@ -179,7 +253,7 @@ def tail_cmd(
             time.sleep(1.0)
             new = _read(where, _after(reader, last))
             if new:
-                console.print(_table(new, console.width))
+                console.print(_render(new, console))
                 last = new[-1]["seq"]
     except KeyboardInterrupt:
         return
@@ -256,6 +330,11 @@ def checkpoint_cmd(
     """Sign the chain's head with REVIEWER's key and write it to OUT, to keep where the server
     cannot write; `audit verify --against OUT` later proves the log up to it was not rewritten."""
     settings = load_settings(home=home)
+    manifest = _current_manifest(settings.manifest_path)
+    stranger = unknown_reviewer(manifest, reviewer)
+    if stranger is not None:  # who signs is checked first, before anything about the log
+        typer.echo(f"{stranger.message} (a checkpoint is signed by a reviewer)", err=True)
+        raise typer.Exit(1)
     reader, where = _reader(home)
     result: VerifyResult = _read(where, reader.verify())
     if not result.ok:
@@ -277,7 +356,7 @@ def checkpoint_cmd(
     except KeyFileError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
-    declared = declared_keys(_current_manifest(settings.manifest_path), reviewer)
+    declared = declared_keys(manifest, reviewer)
     if ed25519_fingerprint(public_key_text(key)) not in declared:
         typer.echo(
             f"{reviewer}'s key is not declared for them in the manifest; a checkpoint it signs "
@@ -454,10 +533,11 @@ def query_cmd(
         rows = _read(where, _collect(reader, q))
         if output is None:
             console = Console(highlight=False)
-            console.print(_table(rows, console.width))
+            console.print(_render(rows, console))
         else:
             with output.open("w", encoding="utf-8") as fh:
-                Console(highlight=False, file=fh, width=200).print(_table(rows, 200))
+                wide = Console(highlight=False, file=fh, width=200)
+                wide.print(_render(rows, wide))
         typer.echo(f"{len(rows)} row(s) ({q.describe()})", err=True)
         return
     if output is None:

@@ -34,6 +34,7 @@ from mopsgate.server.cli_review import (
     fail,
     manifest_or_exit,
     review_settings,
+    unknown_reviewer,
     with_storage,
 )
 from mopsgate.server.reviewer_files import KeyFileError, key_path, read_key
@@ -113,9 +114,21 @@ def _record(
 ) -> Change:
     """Sign (``make``: a callable from the stored change to a SignedDecision) and record the
     decision through ``governance.deciding``, which audits it whatever happens; a refusal
-    exits 1 with the reason."""
+    exits 1 with the reason. An unknown reviewer is refused (and audited) first."""
+    stranger = unknown_reviewer(m, reviewer)
 
     async def session(storage: Storage) -> Change | GovernanceError:
+        if stranger is not None:
+            await refuse(
+                storage.audit,
+                action=action,
+                change_id=change_id,
+                reviewer=reviewer,
+                transport="cli",
+                arguments=arguments,
+                error=stranger,
+            )
+            return stranger
         try:
             return await record(
                 storage.changes,
@@ -210,6 +223,9 @@ def sign_cmd(
     verdict: Verdict = "approve" if decision == "approve" else "reject"
     settings = review_settings(manifest, home)
     m = manifest_or_exit(settings)
+    stranger = unknown_reviewer(m, reviewer)
+    if stranger is not None:
+        raise fail(f"{stranger.message}" + (f" ({stranger.hint})" if stranger.hint else ""))
     change = with_storage(settings, lambda s: s.changes.get(change_id))
     if change is None:
         raise fail(f"there is no change {change_id!r}; see 'mopsgate review list'")

@@ -49,6 +49,7 @@ from mopsgate.server.cli_review import (
     fail,
     manifest_or_exit,
     review_settings,
+    unknown_reviewer,
     with_storage,
 )
 from mopsgate.server.reviewer_files import KeyFileError, key_path, read_key
@@ -139,6 +140,14 @@ def _run(settings: Settings, action: WaiverAction, facts: dict[str, str], work: 
     return result
 
 
+def _known(m: Manifest, reviewer: str) -> None:
+    """Who is granting or revoking is checked first: a name that is not a reviewer learns
+    that, and nothing about use cases or exceptions."""
+    stranger = unknown_reviewer(m, reviewer)
+    if stranger is not None:
+        raise stranger
+
+
 def _active(waivers: Sequence[Waiver], now: dt.datetime) -> list[Waiver]:
     return [w for w in waivers if w.state(now) == "active"]
 
@@ -179,6 +188,7 @@ def grant_cmd(
     }
 
     async def work(storage: Storage) -> Waiver:
+        _known(m, reviewer)
         until = parse_expiry(expires, now)
         facts["expires_at"] = statement_time(until)
         parsed = parse_what(what)
@@ -254,6 +264,7 @@ def revoke_cmd(
     facts = {"exception_id": exception_id, "reason": reason, "reviewer": reviewer}
 
     async def work(storage: Storage) -> Waiver:
+        _known(m, reviewer)
         found = await storage.exceptions.get(exception_id)
         if found is None:
             raise NotFound(f"there is no exception {exception_id!r}; see `mopsgate exception list`")

@@ -37,7 +37,14 @@ from mopsgate.governance.manifest_load import load_manifest_text, manifest_diges
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.manifest_widening import widenings
 from mopsgate.server.catalogue import build_catalogue
-from mopsgate.server.cli_review import HomeOpt, ManifestOpt, fail, review_settings, with_storage
+from mopsgate.server.cli_review import (
+    HomeOpt,
+    ManifestOpt,
+    fail,
+    review_settings,
+    unknown_reviewer,
+    with_storage,
+)
 from mopsgate.server.manifest_gate import stored_approvals
 from mopsgate.server.manifest_provenance import manifest_load
 from mopsgate.server.reviewer_files import KeyFileError, key_path, read_key
@@ -184,6 +191,11 @@ def approve_cmd(
 
     async def work(storage: Storage) -> tuple[Version, Version, list[str], ApprovalTally | str]:
         old = await _in_force(storage, settings)
+        stranger = unknown_reviewer(old.manifest, reviewer)
+        if stranger is not None:  # checked first: a stranger learns nothing about edits
+            refused = _refused_event(reviewer, old, digest, stranger.message, stranger.rule_id)
+            await storage.audit.append(refused)
+            raise fail(f"not approved: {stranger.message} (in the manifest in force)")
         new = await _find(storage, digest.lower(), file)
         if new.digest == old.digest:
             return old, new, [], "in force"
@@ -200,7 +212,7 @@ def approve_cmd(
             signed = sign_approval(statement, private)
             problem = approval_problem(old.manifest, old.digest, new.digest, signed, now)
         if problem is not None:
-            await storage.audit.append(_refused_event(reviewer, old, new, problem))
+            await storage.audit.append(_refused_event(reviewer, old, new.digest, problem))
             return old, new, widens, problem
         await storage.audit.append(approval_event(signed, widens))
         approvals = await stored_approvals(storage.audit_reader)
@@ -225,17 +237,20 @@ def approve_cmd(
         typer.echo(f"Approved by {reviewer}: {result.describe()}; {then}.")
 
 
-def _refused_event(reviewer: str, old: Version, new: Version, problem: str) -> AuditEvent:
+def _refused_event(
+    reviewer: str, old: Version, new_digest: str, problem: str, rule_id: str | None = None
+) -> AuditEvent:
     return AuditEvent(
         kind="review",
         principal=reviewer,
         transport="cli",
         tool=TOOL,
-        arguments={"old_digest": old.digest, "new_digest": new.digest},
+        arguments={"old_digest": old.digest, "new_digest": new_digest},
         decision="denied",
         outcome="denied",
         error_code="not_permitted",
+        rule_id=rule_id,
         reason=problem[:2000],
         manifest_digest=old.digest,
-        result_summary=f"{old.digest[:12]} -> {new.digest[:12]}",
+        result_summary=f"{old.digest[:12]} -> {new_digest[:12]}",
     )

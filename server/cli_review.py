@@ -24,14 +24,16 @@ from mopsgate.governance.change_facts import tell_by
 from mopsgate.governance.change_model import Change, ChangeStatus, utcnow
 from mopsgate.governance.change_story import ChangeStory, PiiView
 from mopsgate.governance.diff_lines import visible
-from mopsgate.governance.errors import AuditUnavailable, ManifestError
+from mopsgate.governance.errors import AuditUnavailable, ManifestError, NotPermitted
 from mopsgate.governance.freeze import FreezeState
 from mopsgate.governance.manifest_load import digest_matches, load_manifest
 from mopsgate.governance.manifest_model import Manifest
+from mopsgate.governance.policy import reviewer_may_approve
 from mopsgate.governance.public_keys import ed25519_fingerprint
 from mopsgate.governance.review_events import view_event
 from mopsgate.governance.reviewer_keys import public_key_text
 from mopsgate.governance.reviewer_proof import declared_keys
+from mopsgate.governance.risk import RiskClass
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
 from mopsgate.server.cli_render import render_rich
@@ -114,6 +116,28 @@ async def _audit(storage: Storage, **fields: Any) -> None:
     await storage.audit.append(AuditEvent(transport="cli", **fields))
 
 
+def unknown_reviewer(m: Manifest, reviewer: str) -> NotPermitted | None:
+    """The refusal for a name the manifest does not list as a reviewer, or None. Checked before
+    the change (exception, manifest edit) is looked up: whoever is not a reviewer learns that
+    first, and nothing about which changes exist."""
+    if reviewer in m.reviewers:
+        return None
+    details = {"reviewer": reviewer}
+    if reviewer in m.principals:
+        return NotPermitted(
+            f"{reviewer!r} is an AI principal in the manifest, and principals cannot review",
+            hint="reviewers are people listed under [reviewers] with names no principal uses",
+            details={**details, "reason_code": "principal_as_reviewer"},
+        )
+    # Any risk class: an unknown name is refused before its risk classes are looked at.
+    decision = reviewer_may_approve(m, reviewer, RiskClass.READ)
+    return NotPermitted(
+        decision.reason,
+        rule_id=decision.rule_id,
+        details={**details, "reason_code": "reviewer_not_allowed"},
+    )
+
+
 def _effective_status(change: Change) -> str:
     open_ = change.status in {ChangeStatus.PROPOSED, ChangeStatus.APPROVED}
     return "expired" if open_ and change.is_expired(utcnow()) else str(change.status)
@@ -159,8 +183,9 @@ def _pii_view(settings: Settings, m: Manifest, reviewer: str | None, key: Path |
     let anyone on this host claim the widest rights)."""
     if reviewer is None:
         return "none"
-    if reviewer not in m.reviewers:
-        raise fail(f"{reviewer!r} is not a reviewer in {settings.manifest_path}")
+    stranger = unknown_reviewer(m, reviewer)
+    if stranger is not None:
+        raise fail(stranger.message + (f" ({stranger.hint})" if stranger.hint else ""))
     try:
         private = read_key(key or key_path(reviewer), settings.home, reviewer)
     except KeyFileError as exc:

@@ -176,7 +176,8 @@ def test_partial_approval_says_what_is_missing(env) -> None:
 
 @pytest.mark.parametrize(
     ("reviewer", "code"),
-    [("bot", "self_approval"), ("mallory", "reviewer_not_allowed")],
+    # bot, the requester, is an AI principal: that is said first, before the change is read
+    [("bot", "principal_as_reviewer"), ("mallory", "reviewer_not_allowed")],
 )
 def test_refused_approval_exits_1_and_is_audited(env, reviewer: str, code: str) -> None:
     opts, db = env

@@ -271,6 +271,10 @@ def verify_cmd(
     what is wrong if anything was altered. With --against, also that the log still holds the
     signed checkpoint (a consistent rewrite of the whole chain verifies locally, not against
     it)."""
+    if against is not None and not against.is_file():
+        # A mistyped path is not evidence of tampering: say so before checking anything.
+        typer.echo(f"mopsgate: no checkpoint file at {against}; check the path", err=True)
+        raise typer.Exit(2)
     reader, where = _reader(home)
     with progress_bar("Checking the hash chain", "rows") as progress:
         result: VerifyResult = _read(where, reader.verify(progress=progress))

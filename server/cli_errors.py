@@ -4,7 +4,9 @@ A locked or read-only database used to end ``review approve``, ``token create``,
 the rest with a traceback ending in ``OperationalError: database is locked``. Every command is
 wrapped here (``guard_commands``, applied to the whole CLI in ``cli.py``, so a new command is
 covered without remembering to): a failure about the database becomes one line naming the cause
-and what to do, and exit 1. Anything else is left alone.
+and what to do, and exit 1. A file named on the command line that cannot be read or written
+(``--out`` into a folder that does not exist) is one line too, and exit 2. Anything else is
+left alone.
 """
 
 from __future__ import annotations
@@ -44,12 +46,25 @@ def database_errors(command: F) -> F:
         except Exception as exc:
             cfg = load_settings(None, kwargs.get("home")).storage()
             problem = explain_failure(cfg, exc)
-            if problem is None:
-                raise
-            typer.echo(f"mopsgate: {problem.message} {problem.hint}", err=True)
-            raise typer.Exit(1) from exc
+            if problem is not None:
+                typer.echo(f"mopsgate: {problem.message} {problem.hint}", err=True)
+                raise typer.Exit(1) from exc
+            if isinstance(exc, OSError) and exc.filename is not None:
+                # A file named on the command line (--out, -o, a file to read): say which.
+                typer.echo(f"mopsgate: {_file_problem(exc)}", err=True)
+                raise typer.Exit(2) from exc
+            raise
 
     return guarded  # type: ignore[return-value]
+
+
+def _file_problem(exc: OSError) -> str:
+    why = exc.strerror or type(exc).__name__
+    if isinstance(exc, FileNotFoundError):
+        return f"{exc.filename}: {why} (check the path; its folder must exist already)"
+    if isinstance(exc, IsADirectoryError):
+        return f"{exc.filename}: {why} (name a file, not a folder)"
+    return f"{exc.filename}: {why} (check the path and its permissions)"
 
 
 def guard_commands(apps: Iterable[typer.Typer], *, except_names: Iterable[str] = ()) -> None:

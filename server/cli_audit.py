@@ -19,11 +19,9 @@ from typing import Annotated, Any, TextIO, TypeVar, cast
 import typer
 from pydantic import ValidationError
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, RenderableType
 from rich.markup import escape
-from rich.measure import Measurement
 from rich.table import Table
-from rich.text import Text
 
 from mopsgate.governance.audit_chain import COLUMNS, VerifyResult
 from mopsgate.governance.audit_checkpoint import (
@@ -46,6 +44,7 @@ from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
 from mopsgate.server.cli_period import bad_option, parse_moment, parse_since
 from mopsgate.server.cli_progress import progress_bar
+from mopsgate.server.cli_render import fitted, paragraphs
 from mopsgate.server.cli_review import unknown_reviewer
 from mopsgate.server.reviewer_files import KeyFileError, key_path, read_key
 from mopsgate.server.settings import load_settings
@@ -188,50 +187,14 @@ def _fields(row: dict[str, Any]) -> tuple[list[str], list[str]]:
     return first, rest
 
 
-def _wrapped(words: list[str], width: int, first: str, then: str) -> list[str]:
-    """``words`` joined by two spaces, broken only between words; the first line starts with
-    ``first``, the others with ``then``."""
-    lines: list[str] = []
-    line = ""
-    for word in words:
-        if not line:
-            line = (then if lines else first) + word
-        elif len(line) + 2 + len(word) > width:
-            lines.append(line)
-            line = then + word
-        else:
-            line = f"{line}  {word}"
-    if line:
-        lines.append(line)
-    return lines
-
-
-def _stacked(rows: list[dict[str, Any]], width: int) -> Group:
-    """A row per paragraph, for terminals too narrow for the table: the first line says when,
-    who and which tool, the indented rest how it was decided and what it touched."""
-    lines: list[Text] = []
-    indent = "    "
-    for row in rows:
-        first, rest = _fields(row)
-        head = _wrapped(first, width, "", indent)
-        for i, line in enumerate(head + _wrapped(rest, width, indent, indent)):
-            # Text, never markup; a single word longer than the line is folded, not cut.
-            text = Text(line, no_wrap=False, overflow="fold")
-            if i == 0:
-                text.stylize("bold", 0, len(first[0]))
-            lines.append(text)
-    return Group(*lines)
-
-
 def _render(rows: list[dict[str, Any]], console: Console) -> RenderableType:
     """The table when every cell fits on one line (without the use case and records if need
-    be), otherwise the stacked layout: nothing is folded mid-word nor cut off."""
-    unbounded = console.options.update_width(1_000_000)
-    for narrow in (False, True):
-        table = _table(rows, narrow)
-        if Measurement.get(console, unbounded, table).maximum <= console.width:
-            return table
-    return _stacked(rows, console.width)
+    be), otherwise a paragraph per row: nothing is folded mid-word nor cut off."""
+    return fitted(
+        console,
+        [_table(rows, narrow=False), _table(rows, narrow=True)],
+        lambda width: paragraphs([_fields(row) for row in rows], width),
+    )
 
 
 @audit_app.command("tail")

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.change_model import utcnow
@@ -42,6 +43,7 @@ from mopsgate.governance.waivers import (
     parse_what,
 )
 from mopsgate.server.cli_async import run
+from mopsgate.server.cli_render import fitted, paragraphs
 from mopsgate.server.cli_review import (
     HomeOpt,
     ManifestOpt,
@@ -299,7 +301,8 @@ def list_cmd(
     if not shown:
         typer.echo("No exceptions" + ("." if all_ else " in force."))
         return
-    Console(highlight=False).print(exceptions_table(shown, now, "Exceptions"))
+    console = Console(highlight=False)
+    console.print(exceptions_table(console, shown, now, "Exceptions"))
 
 
 def recorded_exceptions(settings: Settings) -> list[Waiver]:
@@ -308,11 +311,32 @@ def recorded_exceptions(settings: Settings) -> list[Waiver]:
     return run(stored_exceptions(settings.storage()))
 
 
-def exceptions_table(waivers: Sequence[Waiver], now: dt.datetime, title: str) -> Table:
+def exceptions_table(
+    console: Console, waivers: Sequence[Waiver], now: dt.datetime, title: str
+) -> RenderableType:
+    """The exceptions as a table when it fits ``console``, else a paragraph each: the id (to
+    copy into `exception revoke`) is never cut off."""
     table = Table(
         "id", "use case", "what", "state", "expires (UTC)", "reviewer", "ticket", title=title
     )
     for w in waivers:
         expiry = f"{w.expires_at:%Y-%m-%d %H:%M}"
-        table.add_row(w.id, w.use_case, w.what, w.state(now), expiry, w.reviewer, w.ticket)
-    return table
+        cells = (w.id, w.use_case, w.what, w.state(now), expiry, w.reviewer, w.ticket)
+        table.add_row(*(Text(cell, no_wrap=True) for cell in cells))
+
+    def stacked(width: int) -> RenderableType:
+        items = [
+            (
+                [w.id, w.use_case, w.what],
+                [
+                    w.state(now),
+                    f"until {w.expires_at:%Y-%m-%d %H:%M} UTC",
+                    f"by {w.reviewer}",
+                    f"ticket {w.ticket}",
+                ],
+            )
+            for w in waivers
+        ]
+        return Group(Text(title, style="bold"), paragraphs(items, width))
+
+    return fitted(console, [table], stacked)

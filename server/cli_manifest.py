@@ -168,7 +168,7 @@ def explain(
     console.print(_fields_table(manifest, principal))
     if applied:
         title = "Time-boxed exceptions in force (included above)"
-        console.print(exceptions_table(applied, now, title))
+        console.print(exceptions_table(console, applied, now, title))
     console.print(f"manifest digest {digest[:12]}")
 
 

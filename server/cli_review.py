@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -36,7 +36,7 @@ from mopsgate.governance.reviewer_proof import declared_keys
 from mopsgate.governance.risk import RiskClass
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_async import run
-from mopsgate.server.cli_render import render_rich
+from mopsgate.server.cli_render import fitted, paragraphs, render_rich
 from mopsgate.server.cli_story import render_story
 from mopsgate.server.console.change_view import Paging, page_of, records_on
 from mopsgate.server.manifest_problem import unusable_manifest
@@ -157,6 +157,12 @@ def list_cmd(
     if not changes:
         typer.echo("No changes" + (f" with status {status}." if status else "."))
         return
+    console = Console(highlight=False)
+    console.print(_changes_view(console, changes))
+
+
+def _changes_view(console: Console, changes: list[Change]) -> RenderableType:
+    """A table when it fits the terminal, else a paragraph per change: an id is never cut."""
     table = Table(box=None, pad_edge=False)
     for name in ("id", "status", "risk", "requester", "records", "approvals", "expires"):
         table.add_column(name, no_wrap=True)
@@ -174,7 +180,24 @@ def list_cmd(
         )
         # Text, not str: a cell string would be parsed as rich markup.
         table.add_row(*(Text(cell) for cell in cells))
-    Console(highlight=False, width=200).print(table)
+
+    def stacked(width: int) -> RenderableType:
+        items = [
+            (
+                [c.id, _effective_status(c), str(c.risk_class)],
+                [
+                    f"by {c.requester}",
+                    f"{c.plan.summary.records} record(s)",
+                    f"approvals {len(c.approvals)}/{c.approvals_required.count}",
+                    f"expires {c.expires_at:%Y-%m-%d %H:%M} UTC",
+                    f"reason (untrusted): {visible(c.reason, 60)}",
+                ],
+            )
+            for c in changes
+        ]
+        return paragraphs(items, width)
+
+    return fitted(console, [table], stacked)
 
 
 def _pii_view(settings: Settings, m: Manifest, reviewer: str | None, key: Path | None) -> PiiView:
@@ -284,8 +307,12 @@ def freeze_cmd(
     settings = existing_state_settings(manifest, home, "; nothing was frozen")
     who = by or getpass.getuser()
 
-    async def session(storage: Storage) -> FreezeState:
-        state = await storage.freeze.freeze(reason, who, at=datetime.now(UTC))
+    async def session(storage: Storage) -> tuple[FreezeState | None, FreezeState]:
+        before = await storage.freeze.state()
+        # Freezing again without a reason must not wipe the incident's reason from the switch.
+        why = reason or (before.reason if before is not None else "")
+        since = before.at if before is not None else datetime.now(UTC)  # the freeze began then
+        state = await storage.freeze.freeze(why, who, at=since)
         await _audit(
             storage,
             kind="freeze",
@@ -293,16 +320,21 @@ def freeze_cmd(
             tool="freeze",
             decision="allowed",
             outcome="ok",
-            reason=reason or None,
-            result_summary="applies frozen",
+            reason=why or None,
+            result_summary="applies frozen" if before is None else "applies were already frozen",
         )
-        return state
+        return before, state
 
-    state = with_storage(settings, session)
-    typer.echo(
-        f"Applies are frozen as of {state.at.isoformat(timespec='seconds')}. "
-        "Proposals and reviews still work; run 'mopsgate unfreeze' to resume."
-    )
+    before, state = with_storage(settings, session)
+    if before is not None:
+        typer.echo(
+            f"Applies were already frozen (since {before.at.isoformat(timespec='seconds')} by "
+            f"{before.by}: {before.reason or 'no reason given'}); they stay frozen"
+            + (f", now for: {state.reason}." if state.reason != before.reason else ".")
+        )
+    else:
+        typer.echo(f"Applies are frozen as of {state.at.isoformat(timespec='seconds')}.")
+    typer.echo("Proposals and reviews still work; run 'mopsgate unfreeze' to resume.")
 
 
 def unfreeze_cmd(

@@ -304,8 +304,12 @@ async def _switch(request: Request, action: str) -> Response:
     switch = console.desk.storage.freeze
     reason = form.get("reason", "").strip()
     if action == "freeze":
-        await switch.freeze(reason, reviewer, at=console.desk.clock.now())
-        summary = "applies frozen"
+        # Freezing again keeps the incident's reason (unless a new one is given) and its start.
+        before = await switch.state()
+        reason = reason or (before.reason if before is not None else "")
+        since = before.at if before is not None else console.desk.clock.now()
+        await switch.freeze(reason, reviewer, at=since)
+        summary = "applies frozen" if before is None else "applies were already frozen"
     else:
         summary = (
             "applies resumed" if await switch.unfreeze(reviewer) else "applies were not frozen"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from pydantic import JsonValue
@@ -29,6 +29,11 @@ from mopsgate.governance.change_rules import (
 from mopsgate.governance.decision_proof import SignedDecision
 from mopsgate.governance.freeze import FreezeState
 from mopsgate.governance.outbox import OutboxMessage
+
+# A proposal's change is stored before its call's audit row is written. Start-up recovery
+# withdraws one whose row never came only once it was stored longer ago than this: another
+# process's proposal may still be on its way to the log (within the lock wait, seconds).
+PROPOSAL_ROW_GRACE = timedelta(minutes=5)
 
 
 class Clock(Protocol):
@@ -88,9 +93,12 @@ class ChangeStore(Protocol):
         *,
         budget: RecordBudget | None = None,
         notify: Sequence[OutboxMessage] = (),
+        audited_after: bool = False,
     ) -> Change:
         """Store a fresh proposed change; with ``budget``, the requester's records in the
-        last hour are summed in the same transaction (RateLimited over it)."""
+        last hour are summed in the same transaction (RateLimited over it). ``audited_after``:
+        the proposal's audit row is written once this returns; until the audit log holds it
+        the change cannot be approved (:meth:`withdraw_unaudited` ends one it never will)."""
         ...
 
     async def get(self, change_id: str) -> Change | None: ...
@@ -196,6 +204,20 @@ class ChangeStore(Protocol):
     async def link_revert(self, original_id: str, revert_id: str) -> Change: ...
 
     async def link_finish(self, original_id: str, finish_id: str) -> Change: ...
+
+    async def withdraw_unaudited(
+        self, change_id: str, reason: str, audit: Audited, *, now: datetime | None = None
+    ) -> Change | None:
+        """proposed -> cancelled (withdrawn, for ``reason``) with ``audit``'s row in the same
+        transaction, if the change was stored ``audited_after`` and the audit log holds no row
+        of the call that proposed it; None when it does, or the change has moved on.
+        AuditUnavailable (nothing changed) when the row cannot be written."""
+        ...
+
+    async def unaudited_ids(self, created_before: datetime) -> list[str]:
+        """Proposed changes stored ``audited_after`` before ``created_before`` whose proposing
+        call has no row in the audit log."""
+        ...
 
     async def interrupted_ids(self) -> list[str]:
         """Changes left applying (at start-up: by a process that died mid-apply)."""

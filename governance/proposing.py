@@ -2,13 +2,21 @@
 
 Every refusal here happens before anything is stored, so a refused proposal leaves no trace
 but its audit row.
+
+The change is stored before the call's audit row is written (by the pipeline, with the call's
+outcome). Until the log holds that row the store refuses to approve the change; if the row
+cannot be written, the pipeline tells the proposer (:meth:`Proposer.unaudited`), which withdraws
+the change, with a row saying so: nothing on record asked for it. A withdrawal the log refuses
+too is tried again before this process's next proposal, and by start-up recovery
+(``governance/recovering.py``) should the process stop first.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import logging
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from mopsgate.crm.connector import Connector
@@ -25,7 +33,12 @@ from mopsgate.governance.change_model import (
 from mopsgate.governance.change_rules import RecordBudget
 from mopsgate.governance.confirm_token import issue
 from mopsgate.governance.consent_floor import express_consent, floor_blocks, reading_consent
-from mopsgate.governance.errors import FloorViolation, InvalidInput, NotPermitted
+from mopsgate.governance.errors import (
+    AuditUnavailable,
+    FloorViolation,
+    InvalidInput,
+    NotPermitted,
+)
 from mopsgate.governance.list_archive import plan_archive
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.merging import plan_merge
@@ -40,9 +53,15 @@ from mopsgate.governance.policy import (
 from mopsgate.governance.ports import ChangeStore
 from mopsgate.governance.progress import Progress, Steps
 from mopsgate.governance.record_limits import split_hint
+from mopsgate.governance.recovering import withdraw
 from mopsgate.governance.risk import RiskClass
 
 MAX_RECORDS = 10_000
+# The changes this process stored lately, with the tool that proposed each: a failed audit row
+# is reported right after the proposing call returns, so its change is among them; a later call
+# on it (an apply, a get_change) is another tool.
+RECENT = 1024
+log = logging.getLogger("mopsgate.proposing")
 
 
 @dataclass(frozen=True)
@@ -56,6 +75,56 @@ class Proposal:
 class Proposer:
     store: ChangeStore
     secret: bytes
+    _recent: deque[tuple[str, str]] = field(
+        default_factory=lambda: deque(maxlen=RECENT), repr=False
+    )
+    _unwithdrawn: set[str] = field(default_factory=set, repr=False)
+
+    async def unaudited(
+        self, change_id: str, tool: str, cause: AuditUnavailable
+    ) -> AuditUnavailable | None:
+        """The audit row of a ``tool`` call that named ``change_id`` could not be written. If
+        that call proposed the change here, withdraw it (nothing on record asked for it) and
+        return what the caller is told; None for any other call."""
+        if (change_id, tool) not in self._recent:  # not the call that proposed it
+            return None
+        why = cause.message.partition(" Cause: ")[2]
+
+        def told(what: str, hint: str) -> AuditUnavailable:
+            return AuditUnavailable(
+                f"{tool} could not write its audit row, so its result is withheld and the "
+                f"change it stored ({change_id}) {what}" + (f". Cause: {why}" if why else "."),
+                hint=hint,
+                details={**cause.details, "change_id": change_id},
+            )
+
+        try:
+            withdrawn = await withdraw(self.store, change_id)
+        except Exception as exc:  # the log (or the database) refuses that too: try again later
+            log.error("could not withdraw the unaudited change %s yet: %s", change_id, exc)
+            self._unwithdrawn.add(change_id)
+            return told(
+                "can never be approved or applied; it is withdrawn once the log takes rows again",
+                "Propose again once the audit log can be written (free space, check permissions).",
+            )
+        if not withdrawn:  # its row was written after all (the commit's answer was lost)
+            return None
+        return told(
+            "is withdrawn: it can never be approved or applied",
+            "Nothing was written to any vendor. Propose again once the audit log can be "
+            "written (free space, check permissions).",
+        )
+
+    async def _withdraw_left(self) -> None:
+        """Withdraw the unaudited changes a refused log kept from being withdrawn (each is
+        never approvable meanwhile); what still fails stays for the next try, or start-up."""
+        for change_id in sorted(self._unwithdrawn):
+            try:
+                await withdraw(self.store, change_id)
+            except Exception as exc:
+                log.error("could not withdraw the unaudited change %s yet: %s", change_id, exc)
+                return
+            self._unwithdrawn.discard(change_id)
 
     async def propose(
         self,
@@ -112,6 +181,8 @@ class Proposer:
         own client, then the parts are stored, reviewed and tokened as one change, whose
         approvals are the strictest any part needs. One input is an ordinary change.
         ``progress`` hears of every batch of records read for the plan."""
+        if self._unwithdrawn:
+            await self._withdraw_left()
         if not inputs or len({i.connector for i in inputs}) != len(inputs):
             raise InvalidInput(
                 "a change across connectors takes one part per connector.",
@@ -160,7 +231,8 @@ class Proposer:
             now=now or utcnow(),
             approvals_required=_strictest(needs),
         )
-        stored = await self.store.insert(change, budget=budget)
+        stored = await self.store.insert(change, budget=budget, audited_after=True)
+        self._recent.append((stored.id, tool))
         if revert_of:
             await self.store.link_revert(revert_of, stored.id)
         if finish_of:

@@ -14,6 +14,12 @@ The same settling runs at once, in the same process, when an apply is cancelled 
 client gave up, or its connection dropped): :func:`settle_cancelled`. The process still holds the
 change's claim, so no other may be applying it, and the change does not sit ``applying`` in the
 queue until some restart.
+
+A proposal's change is stored before the audit row of the call that proposed it (the pipeline
+writes that row with the call's outcome). A change whose row never came (the write failed, or the
+process died in between) cannot be approved (the store checks the log: :func:`not_in_audit_log`)
+and is withdrawn, with an audit row of its own: by the proposer as soon as it learns the write
+failed, and here at start-up (:func:`withdraw_unaudited`) for a process that died in between.
 """
 
 from __future__ import annotations
@@ -32,9 +38,10 @@ from mopsgate.governance import across
 from mopsgate.governance.apply_batches import after_image
 from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.caller import Caller
-from mopsgate.governance.change_model import ChangeStatus
+from mopsgate.governance.change_model import Change, ChangeStatus, utcnow
 from mopsgate.governance.change_rules import FinalStatus
-from mopsgate.governance.ports import AuditSink, ChangeStore
+from mopsgate.governance.errors import ChangeRefused
+from mopsgate.governance.ports import PROPOSAL_ROW_GRACE, AuditSink, ChangeStore
 from mopsgate.governance.vendor_state import UNVERIFIABLE, written_now
 
 log = logging.getLogger("mopsgate.apply")
@@ -44,6 +51,7 @@ WRITTEN = "verified_after_interruption"
 # cancellation; past it the change stays ``applying`` for start-up recovery, as after a crash.
 SETTLE_SECONDS = 30.0
 NOT_WRITTEN = "not_written"
+UNAUDITED = "the audit row of the call that proposed it was never written"
 
 
 @dataclass(frozen=True)
@@ -176,3 +184,51 @@ async def settle_cancelled(
             log.exception(
                 "could not settle the cancelled apply %s; start-up recovery will", change_id
             )
+
+
+def not_in_audit_log(change: Change) -> ChangeRefused:
+    """Why a change whose proposing call has no row in the audit log is not decided on."""
+    return ChangeRefused(
+        f"{change.id} cannot be approved or rejected: the audit log holds no row of the call "
+        "that proposed it (the call failed unaudited, or its row is still being written).",
+        hint="Nothing on record asked for this change, so it is never approved or applied; it "
+        "is withdrawn (get_change says so), and the requester may propose it again.",
+        details={"change_id": change.id, "reason_code": "proposal_unaudited"},
+    )
+
+
+def withdrawal_event(change: Change, reason: str = UNAUDITED) -> AuditEvent:
+    """The audit row of a change withdrawn because its proposal was never audited."""
+    return AuditEvent(
+        kind="recovery",
+        principal="(system)",
+        tool=change.tool,
+        connector=change.connector,
+        decision="n/a",
+        reason=reason,
+        change_id=change.id,
+        use_case=change.use_case,
+        result_summary=f"withdrawn, proposed by {change.requester}: {reason}; it can never be "
+        "approved or applied",
+    )
+
+
+async def withdraw(store: ChangeStore, change_id: str, now: datetime | None = None) -> bool:
+    """Withdraw ``change_id`` if the audit log holds no row of its proposing call (True), with
+    the withdrawal's row in the same transaction; AuditUnavailable when that row cannot be
+    written, and the change stays as it was (still never approvable)."""
+    done = await store.withdraw_unaudited(change_id, UNAUDITED, withdrawal_event, now=now)
+    if done is not None:
+        log.warning("withdrew %s: %s", change_id, UNAUDITED)
+    return done is not None
+
+
+async def withdraw_unaudited(store: ChangeStore, now: datetime | None = None) -> list[str]:
+    """At start-up: withdraw every proposed change stored over :data:`PROPOSAL_ROW_GRACE` ago
+    whose proposing call never got its audit row: a process died in between."""
+    at = now or utcnow()
+    return [
+        change_id
+        for change_id in await store.unaudited_ids(at - PROPOSAL_ROW_GRACE)
+        if await withdraw(store, change_id, now=at)
+    ]

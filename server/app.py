@@ -16,8 +16,10 @@ from mcp.server.subscriptions import InMemorySubscriptionBus
 from mopsgate.connectors.webhook import WebhookSender
 from mopsgate.crm.metering import metering
 from mopsgate.governance.audit_chain import AuditEvent
+from mopsgate.governance.change_model import utcnow
+from mopsgate.governance.errors import AuditUnavailable
 from mopsgate.governance.manifest_model import Manifest
-from mopsgate.governance.ports import AuditSink, ChangeStore
+from mopsgate.governance.ports import PROPOSAL_ROW_GRACE, AuditSink, ChangeStore
 from mopsgate.server.call_rate import CallRate
 from mopsgate.server.catalogue import catalogue_of
 from mopsgate.server.manifest_gate import storage_gate
@@ -191,8 +193,17 @@ class Runtime:
         self._changes = (store, signing_keyring(self.settings))
 
     async def _recover(self, store: ChangeStore) -> None:
-        """Before any call is served, settle the account of every apply a dead process left
-        half done (re-reading its unaccounted records from the vendor); each is audited."""
+        """Before any call is served, withdraw every change whose proposing call never got its
+        audit row (a process died in between), and settle the account of every apply a dead
+        process left half done (re-reading its unaccounted records from the vendor); each is
+        audited."""
+        if await store.unaudited_ids(utcnow() - PROPOSAL_ROW_GRACE):
+            from mopsgate.governance.recovering import withdraw_unaudited
+
+            try:
+                await withdraw_unaudited(store)
+            except AuditUnavailable as exc:  # never approvable meanwhile; the next start retries
+                log.error("could not withdraw unaudited changes: %s", exc.message)
         interrupted = await store.interrupted_ids()
         if not interrupted:
             return

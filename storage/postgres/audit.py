@@ -36,6 +36,17 @@ INSERT_SQL = (
 LOCK_HEAD_SQL = "SELECT seq, row_hash, clock_timestamp() FROM audit_head WHERE id = 1 FOR UPDATE"
 RECORDS_SQL = "INSERT INTO audit_records (ref, seq) VALUES (%s, %s) ON CONFLICT DO NOTHING"
 MOVE_HEAD_SQL = "UPDATE audit_head SET seq = %s, row_hash = %s WHERE id = 1"
+# A proposal's change is stored before its call's row, with a mark in its document (see
+# ``change_rows.AWAITS_ROW``): the commit that chains the row of the call that proposed it (a
+# tool call naming the change, from the tool the change records) takes the mark off, so whether
+# a change is on record is read from the change alone, never from the log (which an append-only
+# role may not read). Only a marked row is locked; every unit that locks a change and then the
+# chain's head leaves a marked change alone, so this order (head, then change) makes no cycle.
+ON_RECORD_SQL = (
+    "UPDATE changes SET data = data - 'awaits_proposal_row' WHERE id = %s "
+    "AND data->>'tool' = %s AND (data->>'awaits_proposal_row') IS NOT NULL"
+)
+_KIND, _TOOL, _CHANGE = (COLUMNS.index(name) for name in ("kind", "tool", "change_id"))
 
 
 async def commit_rows(
@@ -57,18 +68,26 @@ async def commit_rows(
         await cur.executemany(INSERT_SQL, rows)
         await cur.executemany(RECORDS_SQL, list(indexed_refs(rows)))
     await conn.execute(MOVE_HEAD_SQL, (rows[-1][0], rows[-1][-1]))
+    if named := sorted({(r[_CHANGE], r[_TOOL]) for r in rows if _names_change(r)}):
+        async with conn.cursor() as cur:
+            await cur.executemany(ON_RECORD_SQL, named)
     await record_calls(conn, calls, time.time())
     if notices := audit_notices(rows):
         await enqueue(conn, notices, at)
     return rows
 
 
+def _names_change(row: StoredRow) -> bool:
+    return row[_KIND] == "tool_call" and row[_CHANGE] is not None
+
+
 # What a batch of audit rows takes (``commit_rows``), taken without writing one: the head row
 # (a row lock needs the UPDATE privilege, and waits no longer than ``lock_timeout`` behind a
 # session holding the head) and the right to insert the rows (a zero-row INSERT is checked
 # against the privileges and locks of a real one; reading no table, it needs no SELECT on an
-# append-only log), and what the same commit uses to count the call toward its principal's
-# calls per minute (``record_calls``: an upsert and a prune of ``call_window``). FOR KEY SHARE
+# append-only log), what the same commit uses to count the call toward its principal's calls
+# per minute (``record_calls``: an upsert and a prune of ``call_window``), and the right to
+# mark a proposal's change as on record (``ON_RECORD_SQL``). FOR KEY SHARE
 # is the weakest lock that conflicts with the writer's FOR UPDATE, so a probe never blocks
 # another probe.
 PROBE_SQL = (
@@ -78,6 +97,7 @@ PROBE_SQL = (
     "INSERT INTO call_window (principal) SELECT NULL::text WHERE false",
     "UPDATE call_window SET calls = 0 WHERE false",
     "DELETE FROM call_window WHERE false",
+    "UPDATE changes SET data = data WHERE false",
 )
 
 

@@ -30,6 +30,19 @@ _SELECT_RECORDS = (
     "WHERE change_id = %s ORDER BY written_at, ref"
 )
 _UPDATE_STATUS = "UPDATE changes SET status = %s, data = %s WHERE id = %s AND status = %s"
+# The key a change stored ``audited_after`` (a proposal's, whose call writes its audit row once
+# the change is stored) carries in its document until the commit that chains that row takes it
+# off (``audit.ON_RECORD_SQL``): a marked change is not on record. Its first transition rewrites
+# the document without it too, and every move out of proposed is final but an approval, which
+# refuses a marked change.
+AWAITS_ROW = "awaits_proposal_row"
+_SELECT_UNAUDITED = (
+    "SELECT 1 FROM changes WHERE id = %s AND (data->>'awaits_proposal_row') IS NOT NULL"
+)
+_UNAUDITED_IDS = (
+    "SELECT id FROM changes WHERE status = %s AND created_at < %s "
+    "AND (data->>'awaits_proposal_row') IS NOT NULL ORDER BY created_at, id"
+)
 
 
 async def load(conn: Conn, change_id: str, *, lock: bool = False) -> Change | None:
@@ -39,6 +52,7 @@ async def load(conn: Conn, change_id: str, *, lock: bool = False) -> Change | No
     if head is None:
         return None
     data: dict[str, Any] = dict(head[0])
+    data.pop(AWAITS_ROW, None)
     data["status"] = head[1]
     approvals = await (await conn.execute(_SELECT_APPROVALS, (change_id,))).fetchall()
     data["approvals"] = [
@@ -109,4 +123,17 @@ async def interrupted_ids(conn: Conn) -> list[str]:
     cur = await conn.execute(
         "SELECT id FROM changes WHERE status = %s ORDER BY id", (str(S.APPLYING),)
     )
+    return [row[0] for row in await cur.fetchall()]
+
+
+async def unaudited(conn: Conn, change_id: str) -> bool:
+    """Whether the change was stored ``audited_after`` and the row of the call that proposed it
+    is not (yet) in the audit log."""
+    cur = await conn.execute(_SELECT_UNAUDITED, (change_id,))
+    return await cur.fetchone() is not None
+
+
+async def unaudited_ids(conn: Conn, created_before: datetime) -> list[str]:
+    """Proposed changes stored before ``created_before`` that are :func:`unaudited`."""
+    cur = await conn.execute(_UNAUDITED_IDS, (str(S.PROPOSED), created_before))
     return [row[0] for row in await cur.fetchall()]

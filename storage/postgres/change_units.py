@@ -40,14 +40,21 @@ from mopsgate.governance.errors import GovernanceError
 from mopsgate.governance.freeze import frozen_error
 from mopsgate.governance.outbox import OutboxMessage
 from mopsgate.storage.change_verbs import ChangeUnits
-from mopsgate.storage.postgres.audit import check_appendable, commit_rows
-from mopsgate.storage.postgres.change_rows import load, records_since, transition
+from mopsgate.storage.postgres.audit import LOCK_HEAD_SQL, check_appendable, commit_rows
+from mopsgate.storage.postgres.change_rows import (
+    AWAITS_ROW,
+    load,
+    records_since,
+    transition,
+    unaudited,
+)
 from mopsgate.storage.postgres.codec import jsonb
 from mopsgate.storage.postgres.db import Conn
 from mopsgate.storage.postgres.freeze import read_state
 from mopsgate.storage.postgres.outbox import enqueue
 
 S = ChangeStatus
+SYSTEM = "(system)"
 
 _UPSERT_RESULT = (
     "INSERT INTO applied_records (change_id, ref, ok, code, message, after_image, written_at) "
@@ -80,7 +87,11 @@ class RollBack(Exception):
 
 
 async def insert(
-    conn: Conn, change: Change, budget: RecordBudget | None, notify: Sequence[OutboxMessage]
+    conn: Conn,
+    change: Change,
+    budget: RecordBudget | None,
+    notify: Sequence[OutboxMessage],
+    audited_after: bool = False,
 ) -> Done:
     if change.status is not S.PROPOSED or change.approvals or change.outcome.records:
         raise ValueError("only a fresh proposed change, without approvals or results, is stored")
@@ -97,6 +108,7 @@ async def insert(
     # replica's audit rows for that wait. The writer never takes the budget lock, so the order
     # makes no cycle.
     await check_appendable(conn)
+    document = rules.document(change) | ({AWAITS_ROW: True} if audited_after else {})
     await conn.execute(
         "INSERT INTO changes (id, status, requester, created_at, expires_at, n_records, data) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -107,7 +119,7 @@ async def insert(
             change.created_at,
             change.expires_at,
             len(change.plan.records),
-            jsonb(rules.document(change)),
+            jsonb(document),
         ),
     )
     await enqueue(conn, notify, change.created_at)
@@ -222,6 +234,8 @@ async def add_approval(
         return Done(refusal=rules.not_found(change_id))
     if change.status is not S.PROPOSED:
         return Done(change, rules.status_refusal(change, change.status, "approved"))
+    if await unaudited(conn, change_id):  # nothing on record asked for it
+        return await _not_on_record(conn, change_id)
     if (refusal := guard(change)) is not None:
         return Done(change, refusal)
     if any(a.reviewer == approval.reviewer for a in change.approvals):
@@ -238,6 +252,15 @@ async def add_approval(
             return done
     await enqueue(conn, notify, approval.at)
     return await audited(conn, Done(await load(conn, change_id)), audit)
+
+
+async def _not_on_record(conn: Conn, change_id: str) -> Done:
+    """The refusal of a decision on a change whose proposing call's row is not in the log."""
+    from mopsgate.governance.recovering import not_in_audit_log
+
+    change = await load(conn, change_id)
+    assert change is not None
+    return Done(change, not_in_audit_log(change))
 
 
 async def audited(conn: Conn, done: Done, audit: Audited | None) -> Done:
@@ -258,11 +281,34 @@ async def reject(
     proof: SignedDecision | None,
     audit: Audited | None = None,
 ) -> Done:
+    if await unaudited(conn, change_id):  # checked unlocked: the commit of its row may wait
+        return await _not_on_record(conn, change_id)
     rejection = Decision(by=reviewer, reason=reason, at=now, proof=proof)
     patch = {"rejection": rejection, "status_detail": reason}
     done = await transition(conn, change_id, S.REJECTED, "rejected", patch, guard=guard)
     if done.refusal is None:
         await enqueue(conn, notify, now)
+    return await audited(conn, done, audit)
+
+
+async def withdraw(
+    conn: Conn, change_id: str, reason: str, now: datetime, audit: Audited | None
+) -> Done:
+    """proposed -> cancelled, withdrawn for ``reason``, with ``audit``'s row, if the change is
+    :func:`unaudited`; an empty Done (nothing withdrawn) otherwise. Locks the chain's head
+    first, then the change, in the order of the commit that takes the change's mark off: a
+    proposal's row committing meanwhile is waited for, never deadlocked with."""
+    if not await unaudited(conn, change_id):  # on record (a mark is only ever taken off)
+        return Done()
+    await conn.execute(LOCK_HEAD_SQL)
+    change = await load(conn, change_id, lock=True)
+    if change is None or change.status is not S.PROPOSED or not await unaudited(conn, change_id):
+        return Done()
+    patch = {
+        "cancellation": Decision(by=SYSTEM, reason=reason, at=now),
+        "status_detail": f"withdrawn: {reason}",
+    }
+    done = await transition(conn, change_id, S.CANCELLED, "withdrawn", patch, {S.PROPOSED})
     return await audited(conn, done, audit)
 
 

@@ -16,7 +16,13 @@ from typing import Any
 from mopsgate.crm.records import RecordResult
 from mopsgate.governance import change_rules as rules
 from mopsgate.governance.change_model import Change, ChangeStatus
-from mopsgate.governance.change_rules import DEFAULT_LIST_LIMIT, Done, FinalStatus, RecordBudget
+from mopsgate.governance.change_rules import (
+    DEFAULT_LIST_LIMIT,
+    Audited,
+    Done,
+    FinalStatus,
+    RecordBudget,
+)
 from mopsgate.governance.errors import AuditUnavailable
 from mopsgate.governance.freeze import FreezeState, frozen_error
 from mopsgate.governance.outbox import OutboxMessage
@@ -58,8 +64,23 @@ class PgChangeStore(ChangeVerbs):
         *,
         budget: RecordBudget | None = None,
         notify: Sequence[OutboxMessage] = (),
+        audited_after: bool = False,
     ) -> Change:
-        return await self._write(partial(units.insert, change=change, budget=budget, notify=notify))
+        unit = partial(units.insert, change=change, budget=budget, notify=notify)
+        return await self._write(partial(unit, audited_after=audited_after))
+
+    async def withdraw_unaudited(
+        self, change_id: str, reason: str, audit: Audited, *, now: datetime | None = None
+    ) -> Change | None:
+        unit = partial(units.withdraw, change_id=change_id, reason=reason, now=or_now(now))
+        try:
+            done = await self._done(partial(unit, audit=audit))
+        except StorageUnavailable as exc:
+            raise self._audit_unavailable(exc) from exc
+        return None if done.change is None and done.refusal is None else done.result()
+
+    async def unaudited_ids(self, created_before: datetime) -> list[str]:
+        return await self._db.read(partial(rows.unaudited_ids, created_before=created_before))
 
     async def get(self, change_id: str) -> Change | None:
         return await self._db.read(partial(rows.load, change_id=change_id))

@@ -71,8 +71,29 @@ _UPSERT_RESULT = (
 )
 
 
-def _stored(change: Change) -> str:
-    return json.dumps(rules.document(change), sort_keys=True, ensure_ascii=False)
+# The key a change stored ``audited_after`` (a proposal's, whose call writes its audit row once
+# the change is stored) carries in its document, read by the SQL only: its first transition
+# rewrites the document without it, and every move out of proposed is final but an approval,
+# which checks the log first. Whether the log holds the proposing call's row is read from it.
+AWAITS_ROW = "awaits_proposal_row"
+_SELECT_UNAUDITED = (
+    "SELECT 1 FROM changes c WHERE c.id = ? "
+    "AND json_extract(c.data, '$.awaits_proposal_row') IS NOT NULL "
+    "AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.change_id = c.id "
+    "AND a.kind = 'tool_call' AND a.tool = json_extract(c.data, '$.tool'))"
+)
+_UNAUDITED_IDS = (
+    "SELECT c.id FROM changes c WHERE c.status = ? AND c.created_at < ? "
+    "AND json_extract(c.data, '$.awaits_proposal_row') IS NOT NULL "
+    "AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.change_id = c.id "
+    "AND a.kind = 'tool_call' AND a.tool = json_extract(c.data, '$.tool')) "
+    "ORDER BY c.created_at, c.id"
+)
+
+
+def _stored(change: Change, awaits_row: bool = False) -> str:
+    document = rules.document(change) | ({AWAITS_ROW: True} if awaits_row else {})
+    return json.dumps(document, sort_keys=True, ensure_ascii=False)
 
 
 def load(conn: sqlite3.Connection, change_id: str) -> Change | None:
@@ -80,6 +101,7 @@ def load(conn: sqlite3.Connection, change_id: str) -> Change | None:
     if head is None:
         return None
     data = json.loads(head[0])
+    data.pop(AWAITS_ROW, None)
     data["status"] = head[1]
     data["approvals"] = [
         {"reviewer": r[0], "roles": json.loads(r[1]), "note": r[2], "at": r[3]}
@@ -134,11 +156,39 @@ def _records_since(conn: sqlite3.Connection, requester: str, since: datetime) ->
     return int(row[0])
 
 
+def _unaudited(conn: sqlite3.Connection, change_id: str) -> bool:
+    """Whether the change was stored ``audited_after`` and the audit log holds no row of the
+    call that proposed it."""
+    return conn.execute(_SELECT_UNAUDITED, (change_id,)).fetchone() is not None
+
+
+def _unaudited_ids(conn: sqlite3.Connection, created_before: datetime) -> list[str]:
+    rows = conn.execute(_UNAUDITED_IDS, (str(S.PROPOSED), ts(created_before)))
+    return [row[0] for row in rows]
+
+
+def _withdraw(
+    conn: sqlite3.Connection, change_id: str, reason: str, now: datetime, audit: Audited | None
+) -> Done:
+    """proposed -> cancelled, withdrawn for ``reason``, with ``audit``'s row, if the change is
+    unaudited; an empty Done (nothing withdrawn) otherwise."""
+    change = load(conn, change_id)
+    if change is None or change.status is not S.PROPOSED or not _unaudited(conn, change_id):
+        return Done()
+    patch = {
+        "cancellation": Decision(by="(system)", reason=reason, at=now),
+        "status_detail": f"withdrawn: {reason}",
+    }
+    done = transition(conn, change_id, S.CANCELLED, "withdrawn", patch, {S.PROPOSED})
+    return _audited(conn, done, audit)
+
+
 def _insert(
     conn: sqlite3.Connection,
     change: Change,
     budget: RecordBudget | None,
     notify: Sequence[OutboxMessage],
+    audited_after: bool = False,
 ) -> Done:
     if change.status is not S.PROPOSED or change.approvals or change.outcome.records:
         raise ValueError("only a fresh proposed change, without approvals or results, is stored")
@@ -156,7 +206,7 @@ def _insert(
             ts(change.created_at),
             ts(change.expires_at),
             len(change.plan.records),
-            _stored(change),
+            _stored(change, awaits_row=audited_after),
         ),
     )
     enqueue(conn, notify, change.created_at)
@@ -245,6 +295,8 @@ def _add_approval(
         return Done(refusal=rules.not_found(change_id))
     if change.status is not S.PROPOSED:
         return Done(change, rules.status_refusal(change, change.status, "approved"))
+    if _unaudited(conn, change_id):  # nothing on record asked for it
+        return _not_on_record(change)
     if (refusal := guard(change)) is not None:
         return Done(change, refusal)
     if any(a.reviewer == approval.reviewer for a in change.approvals):
@@ -270,6 +322,13 @@ def _add_approval(
     return _audited(conn, Done(load(conn, change_id)), audit)
 
 
+def _not_on_record(change: Change) -> Done:
+    """The refusal of a decision on a change whose proposing call's row is not in the log."""
+    from mopsgate.governance.recovering import not_in_audit_log
+
+    return Done(change, not_in_audit_log(change))
+
+
 def _audited(conn: sqlite3.Connection, done: Done, audit: Audited | None) -> Done:
     """Chain the decision's audit row in its own transaction (a failure rolls both back)."""
     if audit is not None and done.refusal is None and done.change is not None:
@@ -288,6 +347,8 @@ def _reject(
     proof: SignedDecision | None,
     audit: Audited | None = None,
 ) -> Done:
+    if _unaudited(conn, change_id) and (change := load(conn, change_id)) is not None:
+        return _not_on_record(change)
     rejection = Decision(by=reviewer, reason=reason, at=now, proof=proof)
     patch = {"rejection": rejection, "status_detail": reason}
     done = transition(conn, change_id, S.REJECTED, "rejected", patch, guard=guard)
@@ -374,8 +435,23 @@ class SqliteChangeStore(ChangeVerbs):
         *,
         budget: RecordBudget | None = None,
         notify: Sequence[OutboxMessage] = (),
+        audited_after: bool = False,
     ) -> Change:
-        return await self._write(partial(_insert, change=change, budget=budget, notify=notify))
+        unit = partial(_insert, change=change, budget=budget, notify=notify)
+        return await self._write(partial(unit, audited_after=audited_after))
+
+    async def withdraw_unaudited(
+        self, change_id: str, reason: str, audit: Audited, *, now: datetime | None = None
+    ) -> Change | None:
+        unit = partial(_withdraw, change_id=change_id, reason=reason, now=or_now(now))
+        try:
+            done: Done = await self._state.write(partial(unit, audit=audit))
+        except StorageUnavailable as exc:
+            raise self._audit_unavailable(exc) from exc
+        return None if done.change is None and done.refusal is None else done.result()
+
+    async def unaudited_ids(self, created_before: datetime) -> list[str]:
+        return await self._read.read(partial(_unaudited_ids, created_before=created_before))
 
     async def get(self, change_id: str) -> Change | None:
         return await self._read.read(partial(load, change_id=change_id))

@@ -11,7 +11,7 @@ another process.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from tests.server.test_readonly_database import (  # noqa: F401
     app_role_url,
     sqlite_locked,
 )
-from tests.support.postgres import replica_settings
+from tests.storage.server_settings import backend_settings
 
 Blocking = Callable[[Runtime, Settings, str], AbstractAsyncContextManager[None]]
 
@@ -57,13 +57,11 @@ def settings(
     manifest_path: Path,
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Settings]:
-    if request.node.callspec.id == "sqlite-locked":
-        yield Settings(manifest_path, tmp_path / "home", "memory", manifest_settle_seconds=0)
-    else:
-        url = request.getfixturevalue("app_role_url")  # the server's own role, not a superuser
-        monkeypatch.setenv("MOPSGATE_DATABASE_URL", url)  # for the reviewers' CLI
-        yield replica_settings(tmp_path, manifest_path, url)
+) -> Settings:
+    sqlite = request.node.callspec.id == "sqlite-locked"
+    # PostgreSQL: the server's own role, not a superuser, so a privilege can be revoked.
+    args = (request, tmp_path, manifest_path, monkeypatch)
+    return backend_settings(*args, sqlite=sqlite, url_fixture="app_role_url")
 
 
 @pytest.mark.parametrize(

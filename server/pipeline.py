@@ -340,7 +340,16 @@ class Pipeline:
             await self._write(call)
         except AuditUnavailable as exc:
             change_id = ctx.notes.change_id
-            return Refused(exc if change_id is None else _ran_unaudited(exc, name, change_id))
+            if change_id is None:
+                return Refused(exc)
+            # The change a proposal stored is withdrawn: nothing on record asked for it.
+            services = ctx.services
+            told = (
+                None
+                if services is None
+                else await services.proposer.unaudited(change_id, name, exc)
+            )
+            return Refused(told or _ran_unaudited(exc, name, change_id))
         if error is not None or output is None or data is None:
             return Refused(error or internal_error(name, RuntimeError("no result")))
         return Answered(output, data)

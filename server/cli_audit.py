@@ -23,6 +23,7 @@ from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.table import Table
 
+from mopsgate.crm.refs import parse_ref
 from mopsgate.governance.audit_chain import COLUMNS, VerifyResult
 from mopsgate.governance.audit_checkpoint import (
     Checkpoint,
@@ -169,9 +170,9 @@ def _fields(row: dict[str, Any]) -> tuple[list[str], list[str]]:
         row["tool"] or row["kind"],
     ]
     outcome = row["outcome"] + (f" ({row['error_code']})" if row["error_code"] else "")
-    decided = (
-        outcome if outcome.split(" ")[0] == row["decision"] else f"{row['decision']} → {outcome}"
-    )
+    # "allowed → ok", "denied (not_permitted)"; a row with no decision (n/a) says its outcome.
+    said = outcome.split(" ")[0] == row["decision"] or row["decision"] in (None, "", "n/a")
+    decided = outcome if said else f"{row['decision']} → {outcome}"
     rest = [decided]
     if row["connector"]:
         rest.append(f"on {row['connector']}")
@@ -482,6 +483,11 @@ def query_cmd(
         raise bad_option(f"--format {fmt!r} is not one of table, jsonl, csv")
     if decision not in (None, "allowed", "denied"):
         raise bad_option(f"--decision {decision!r} is neither allowed nor denied")
+    if record is not None:
+        try:
+            parse_ref(record.strip())
+        except ValueError as exc:  # an email or a bare id matches nothing: say so, not "0 rows"
+            raise bad_option(f"--record: {exc}") from exc
     end = parse_moment(until, "--until") if until else None
     start = parse_since(since, end or dt.datetime.now(dt.UTC)) if since else None
     q = AuditQuery(

@@ -249,8 +249,8 @@ def show_cmd(
     ) -> tuple[Change | None, FreezeState | None, ChangeStory | None, Paging]:
         change = await storage.changes.get(change_id)
         paging = page_of(len(change.plan.records) if change else 0, page, PAGE_SIZE)
-        if change is None:
-            return None, None, None, paging
+        if change is None or page > paging.pages:
+            return change, None, None, paging
         connectors = registry_for(settings, lambda: m)
         try:
             refs = [r.ref for r in records_on(change, paging)]
@@ -267,8 +267,14 @@ def show_cmd(
         return change, await storage.freeze.state(), story, paging
 
     change, state, story, paging = with_storage(settings, read)
-    if change is None or story is None:
+    if change is None:
         raise fail(f"there is no change {change_id!r}; see 'mopsgate review list'")
+    if story is None:
+        raise fail(
+            f"{change_id} has {paging.total} record(s), {paging.pages} page(s) of {PAGE_SIZE}; "
+            f"there is no page {page}",
+            2,
+        )
     console = Console(highlight=False, soft_wrap=True)
     console.print(render_story(m, change, story, paging, reviewer))
     console.print(render_rich(change))

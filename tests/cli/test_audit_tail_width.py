@@ -79,6 +79,7 @@ def test_narrow_terminal_keeps_every_word_whole(home: Path, columns: int) -> Non
     for word in WORDS:
         assert any(word in line for line in lines), f"{word!r} is broken or missing:\n{out}"
     assert "…" not in out  # nothing cut off either
+    assert "n/a" not in out  # a row without a decision (a review) says just its outcome
     # Each row starts at the left margin with its time; what follows it is indented.
     starts = [line for line in lines if not line.startswith(" ")]
     assert len(starts) == len(EVENTS), out

@@ -1,0 +1,48 @@
+"""Mistyped options that used to look like answers: `audit query --record` with an email or a
+bare id ("0 rows" — as if nobody had touched the person) and `review show --page` past the last
+page (page 1 again, silently). Each now says what was wrong, exit 2."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from mopsgate.governance.audit_chain import AuditEvent
+from mopsgate.server.cli import app
+from mopsgate.server.settings import Settings
+from mopsgate.storage import append_once
+from tests.test_cli_signed_decisions import proposed
+
+
+def run(settings: Settings, *args: str) -> Result:
+    env = {"MOPSGATE_MANIFEST": str(settings.manifest_path), "MOPSGATE_HOME": str(settings.home)}
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+@pytest.mark.parametrize("typed", ["jane@acme.com", "1051", "hubspot:1051"])
+def test_a_record_that_is_not_a_reference_is_refused(settings: Settings, typed: str) -> None:
+    proposed(settings)
+    result = run(settings, "audit", "query", "--record", typed)
+    assert result.exit_code == 2
+    assert f"--record: record reference {typed!r} is not of the form" in result.output
+    assert "e.g. 'hubspot:contact:1051'" in result.output and "row(s)" not in result.output
+
+
+def test_a_reference_is_still_queried(settings: Settings) -> None:
+    proposed(settings)
+    event = AuditEvent(kind="tool_call", principal="assistant", tool="get_person",
+                       records=["hubspot:contact:1051"])  # fmt: skip
+    asyncio.run(append_once(settings.storage(), event))
+    result = run(settings, "audit", "query", "--record", "hubspot:contact:1051")
+    assert result.exit_code == 0 and "get_person" in result.output
+
+
+def test_a_page_past_the_last_is_refused(settings: Settings) -> None:
+    change = proposed(settings)
+    result = run(settings, "review", "show", change.id, "--page", "3")
+    assert result.exit_code == 2
+    assert f"{change.id} has 1 record(s), 1 page(s) of 100; there is no page 3" in result.output
+    assert "What it touches" not in result.output
+    assert run(settings, "review", "show", change.id, "--page", "1").exit_code == 0

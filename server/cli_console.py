@@ -38,7 +38,7 @@ def _fail(message: str) -> typer.Exit:
 
 def console_cmd(
     host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port")] = DEFAULT_CONSOLE_PORT,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port")] = DEFAULT_CONSOLE_PORT,
     origin: Annotated[
         str | None,
         typer.Option(

@@ -252,7 +252,10 @@ def submit_cmd(
     try:
         signed = SignedDecision.model_validate_json(path.read_bytes())
     except (OSError, ValidationError) as exc:
-        error = InvalidInput(f"{path} is not a signed decision ({exc})".splitlines()[0])
+        error = InvalidInput(
+            f"{path} is not a signed decision ({_why_unreadable(exc)}); make one with "
+            "`mopsgate review sign … -o FILE`"
+        )
         with_storage(
             settings,
             lambda s: refuse(
@@ -280,6 +283,17 @@ def submit_cmd(
         _say_approved(m, change)
     else:
         typer.echo(f"Rejected {change.id}.")
+
+
+def _why_unreadable(exc: OSError | ValidationError) -> str:
+    """What is wrong with a decision file, in one line: the OS's reason, or the first field
+    that is missing or malformed (pydantic's own text spans several lines)."""
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "the file"
+    more = f"; {exc.error_count() - 1} more problem(s)" if exc.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
 
 
 def add_decision_commands(app: typer.Typer) -> None:

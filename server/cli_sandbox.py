@@ -56,7 +56,11 @@ def serve(
     host: Annotated[str, typer.Option(help="bind address (loopback only)")] = "127.0.0.1",
     base_port: Annotated[
         int,
-        typer.Option(help="marketo on this port, hubspot +1, salesforce +2 (0: any free ports)"),
+        typer.Option(
+            min=0,
+            max=65533,
+            help="marketo on this port, hubspot +1, salesforce +2 (0: any free ports)",
+        ),
     ] = 8801,
     memory: Annotated[
         bool, typer.Option("--memory", help="serve a throwaway in-memory copy of the seed")

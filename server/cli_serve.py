@@ -40,7 +40,9 @@ def serve(
     host: Annotated[
         str, typer.Option(help="HTTP bind address", envvar="MOPSGATE_HOST")
     ] = DEFAULT_HOST,
-    port: Annotated[int, typer.Option(help="HTTP port", envvar="MOPSGATE_PORT")] = DEFAULT_PORT,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="HTTP port", envvar="MOPSGATE_PORT")
+    ] = DEFAULT_PORT,
     principal: Annotated[
         str | None, typer.Option(help="stdio principal (env MOPSGATE_PRINCIPAL)")
     ] = None,

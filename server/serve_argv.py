@@ -69,6 +69,8 @@ def read(argv: list[str], env: Mapping[str, str] = os.environ) -> ServeOptions |
         port = DEFAULT_PORT if port_text is None else int(port_text)
     except ValueError:
         return None
+    if not 0 <= port <= 65535:
+        return None  # typer says which values a port takes
     return ServeOptions(
         transport=ns.transport,
         host=host,

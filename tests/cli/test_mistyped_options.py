@@ -5,6 +5,8 @@ page (page 1 again, silently). Each now says what was wrong, exit 2."""
 from __future__ import annotations
 
 import asyncio
+import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -46,3 +48,16 @@ def test_a_page_past_the_last_is_refused(settings: Settings) -> None:
     assert f"{change.id} has 1 record(s), 1 page(s) of 100; there is no page 3" in result.output
     assert "What it touches" not in result.output
     assert run(settings, "review", "show", change.id, "--page", "1").exit_code == 0
+
+
+def test_a_file_that_is_not_a_signed_decision_says_what_is_wrong(
+    settings: Settings, tmp_path: Path
+) -> None:
+    proposed(settings)
+    wrong = tmp_path / "decision.json"
+    wrong.write_text('{"statement": {}, "proof": {}}', encoding="utf-8")
+    result = run(settings, "review", "submit", str(wrong))
+    assert result.exit_code == 1
+    line = result.output.strip()
+    assert "\n" not in line and line.endswith("make one with `mopsgate review sign … -o FILE`")
+    assert re.search(r"\(statement\.\w+: Field required; \d+ more problem\(s\)\)", line), line

@@ -119,6 +119,7 @@ async def test_a_proposal_whose_audit_row_is_lost_is_withdrawn(
     connect, runtime: Runtime, settings: Settings, losing: Losing, request
 ):
     admin = request.getfixturevalue("pg_url") if settings.database_url else ""
+    runtime.notify_background = False  # the only audit row in flight is the proposal's
     async with connect("assistant") as client:
         await ok(client, "list_my_changes")  # the server is open, its start-up rows written
         async with losing(runtime, settings, admin):

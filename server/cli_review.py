@@ -138,9 +138,24 @@ def unknown_reviewer(m: Manifest, reviewer: str) -> NotPermitted | None:
     )
 
 
-def _effective_status(change: Change) -> str:
+def _effective_status(change: Change, m: Manifest | None = None) -> str:
+    """The stored status, or what it has become without anyone writing it yet: an open change
+    past its expiry is expired, one planned under another manifest than ``m`` is stale (it can
+    be neither approved nor applied; the requester must propose it again)."""
     open_ = change.status in {ChangeStatus.PROPOSED, ChangeStatus.APPROVED}
-    return "expired" if open_ and change.is_expired(utcnow()) else str(change.status)
+    if open_ and change.is_expired(utcnow()):
+        return "expired"
+    if open_ and m is not None and not digest_matches(change.manifest_digest, m):
+        return "stale"
+    return str(change.status)
+
+
+def _manifest_if_readable(settings: Settings) -> Manifest | None:
+    """The manifest, to tell stale changes; a list still lists when it cannot be read."""
+    try:
+        return load_manifest(settings.manifest_path, build_catalogue())
+    except ManifestError:
+        return None
 
 
 @review_app.command("list")
@@ -158,10 +173,10 @@ def list_cmd(
         typer.echo("No changes" + (f" with status {status}." if status else "."))
         return
     console = Console(highlight=False)
-    console.print(_changes_view(console, changes))
+    console.print(_changes_view(console, changes, _manifest_if_readable(settings)))
 
 
-def _changes_view(console: Console, changes: list[Change]) -> RenderableType:
+def _changes_view(console: Console, changes: list[Change], m: Manifest | None) -> RenderableType:
     """A table when it fits the terminal, else a paragraph per change: an id is never cut."""
     table = Table(box=None, pad_edge=False)
     for name in ("id", "status", "risk", "requester", "records", "approvals", "expires"):
@@ -170,7 +185,7 @@ def _changes_view(console: Console, changes: list[Change]) -> RenderableType:
     for c in changes:
         cells = (
             c.id,
-            _effective_status(c),
+            _effective_status(c, m),
             str(c.risk_class),
             c.requester,
             str(c.plan.summary.records),
@@ -184,7 +199,7 @@ def _changes_view(console: Console, changes: list[Change]) -> RenderableType:
     def stacked(width: int) -> RenderableType:
         items = [
             (
-                [c.id, _effective_status(c), str(c.risk_class)],
+                [c.id, _effective_status(c, m), str(c.risk_class)],
                 [
                     f"by {c.requester}",
                     f"{c.plan.summary.records} record(s)",
@@ -280,7 +295,7 @@ def show_cmd(
     console.print(render_rich(change))
     if change.status in {ChangeStatus.PROPOSED, ChangeStatus.APPROVED}:
         console.print(approval_summary(m, change) + ".", markup=False)
-    if _effective_status(change) != change.status:
+    if _effective_status(change) == "expired":
         console.print(
             "Note: this change has expired; it can no longer be approved.",
             style="bold red",

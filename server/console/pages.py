@@ -17,6 +17,7 @@ from starlette.responses import Response
 from mopsgate.governance.change_facts import tell_by
 from mopsgate.governance.change_model import Change, ChangeStatus
 from mopsgate.governance.diff_lines import visible
+from mopsgate.governance.manifest_load import digest_matches
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.review_events import view_event
 from mopsgate.governance.risk import WRITE_CLASSES
@@ -101,7 +102,10 @@ async def queue_page(request: Request) -> Response:
         request,
         "queue.html",
         session,
-        rows=[(c, _age(c, now), visible(c.reason, 80), c.is_expired(now)) for c in rows],
+        rows=[
+            (c, _age(c, now), visible(c.reason, 80), c.is_expired(now), _stale(c, manifest))
+            for c in rows
+        ],
         filters=f,
         frozen=await desk.storage.freeze.state(),
         may_freeze=manifest.reviewers[session.reviewer or ""].may_freeze,
@@ -127,6 +131,11 @@ async def history_page(request: Request) -> Response:
         filters=f,
         **_choices(manifest),
     )
+
+
+def _stale(change: Change, manifest: Manifest) -> bool:
+    """Planned under another manifest than the one in force: it can no longer be approved."""
+    return not digest_matches(change.manifest_digest, manifest)
 
 
 def _decided_by(change: Change) -> str:

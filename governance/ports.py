@@ -8,7 +8,7 @@ knows a database, so the core stays pure and a second backend never touches a ca
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -238,9 +238,11 @@ class RateWindows(Protocol):
         """Committed calls of ``principal`` in the minute before ``now`` (epoch seconds)."""
         ...
 
-    async def count_calls_many(
+    def count_calls_many(
         self, principals: Sequence[str], now: float
-    ) -> dict[str, WindowCount]:
+    ) -> Awaitable[dict[str, WindowCount]]:
         """:meth:`count_calls` of each principal, read in one snapshot: the calls admitted
-        together in a burst cost one read, not one each."""
+        together in a burst cost one read, not one each. A backend may start the read before
+        it returns (SQLite hands it to its thread at once), so the caller checks the call
+        while it is under way."""
         ...

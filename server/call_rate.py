@@ -7,14 +7,16 @@ process adds its own calls admitted but not yet audited, so concurrent calls in 
 cannot slip past each other. The record-level hourly limit on proposals lives with the change
 store.
 
-A call that arrives while no other call of this process is in flight reads its count on the
-event loop's own thread where the backend can (SQLite), at once, without the hop to a database
-thread that cost far more than the read; that is every call of a sequential client. Calls that
-overlap (and every call on PostgreSQL, or when that read cannot be made at once) share their
-read: while one read is under way, the principals that ask next wait for the one after it
-(never joining a read that started before they asked, whose snapshot could miss a call released
-in between), so a burst of concurrent calls costs one hop to the database instead of one each,
-the way the audit writer shares its commits.
+The committed count is never read on the event loop's thread (a read there could meet the disk
+and stall every other request): :meth:`CallRate.admit` hands it to a database thread at once,
+with no task in between (SQLite's read starts before ``count_calls_many`` returns), and is woken
+by the read's own future. Reading it while the pipeline validates and decides was measured and
+does not pay: the database thread needs the interpreter lock that validation holds, so the read
+only progresses once the loop waits (``bench/results/issue15-s24-latency.md``).
+Calls that overlap share their read: while one read is under way, the principals that ask next
+wait for the one after it (never joining a read that started before they asked, whose snapshot
+could miss a call released in between), so a burst of concurrent calls costs one hop to the
+database instead of one each, the way the audit writer shares its commits.
 """
 
 from __future__ import annotations
@@ -41,22 +43,21 @@ class CallRate:
         self._in_flight: dict[str, int] = {}
         self._released: dict[str, int] = {}
         self._waiting: _Waiters = {}  # asked for the next read
-        self._reader: asyncio.Task[None] | None = None
+        self._reading: asyncio.Future[dict[str, WindowCount]] | None = None
+        self._starting = False  # a read starts at the loop's next turn
 
     async def admit(self, principal: str, per_minute: int) -> None:
-        """Refuse (RateLimited) or count the call as in flight; :meth:`release` it once its
-        audit row is written (or the call ended without one).
+        """Refuse (RateLimited, or AuditUnavailable when the count cannot be read) or count
+        the call as in flight; :meth:`release` it once its audit row is written (or the call
+        ended without one).
 
-        The committed count is read in one hop off the event loop. A call of this process that
-        committed and was released while that hop was under way may be missing from the
-        snapshot, so calls released during the hop are counted as still in flight: the count
-        can only err high, never low."""
+        A call of this process that committed and was released while the read was under way
+        may be missing from its snapshot, so calls released meanwhile are counted as still in
+        flight: the count can only err high, never low."""
         now = self._clock()
         released_before = self._released.get(principal, 0)
         try:
-            # Never read on the loop (a read there could meet the disk and stall every other
-            # request): calls in flight together share one read per round, beside the loop.
-            seen = await self._committed(principal)
+            seen = await self._ask(principal)
         except GovernanceError as exc:  # the store is unavailable: no count, no call
             raise AuditUnavailable(
                 "the shared call-rate window could not be read, so the call was refused. "
@@ -76,36 +77,6 @@ class CallRate:
             )
         self._in_flight[principal] = self._in_flight.get(principal, 0) + 1
 
-    async def _committed(self, principal: str) -> WindowCount:
-        """The principal's committed calls, from the next shared read."""
-        future: asyncio.Future[WindowCount] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(principal, []).append(future)
-        if self._reader is None or self._reader.done():
-            self._reader = asyncio.create_task(self._read_all(), name="mopsgate-call-rate")
-        return await future
-
-    async def _read_all(self) -> None:
-        """One read per round, for everyone who asked while the last one was under way."""
-        while self._waiting:
-            asked, self._waiting = self._waiting, {}
-            waiters = [(p, future) for p, futures in asked.items() for future in futures]
-            try:
-                counts = await self._windows().count_calls_many(sorted(asked), self._clock())
-            except BaseException as exc:  # each caller fails closed with it (admit says how)
-                for _, future in waiters:
-                    if future.done():  # its caller was cancelled meanwhile
-                        continue
-                    if isinstance(exc, Exception):
-                        future.set_exception(exc)
-                    else:  # the reader itself was cancelled: nobody may wait forever
-                        future.cancel()
-                if not isinstance(exc, Exception):
-                    raise
-                continue
-            for principal, future in waiters:
-                if not future.done():
-                    future.set_result(counts[principal])
-
     def release(self, principal: str) -> None:
         self._released[principal] = self._released.get(principal, 0) + 1
         left = self._in_flight.get(principal, 0) - 1
@@ -113,3 +84,55 @@ class CallRate:
             self._in_flight[principal] = left
         else:
             self._in_flight.pop(principal, None)
+
+    def _ask(self, principal: str) -> asyncio.Future[WindowCount]:
+        """The principal's committed calls, from the read starting at the loop's next turn
+        (with everyone else who asks in this one: callers woken together share it), or from
+        the one after the read under way."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[WindowCount] = loop.create_future()
+        self._waiting.setdefault(principal, []).append(future)
+        if self._reading is None and not self._starting:
+            self._starting = True
+            loop.call_soon(self._start_read)
+        return future
+
+    def _start_read(self) -> None:
+        self._starting = False
+        if self._waiting and self._reading is None:
+            self._read_next()
+
+    def _read_next(self) -> None:
+        """One read for everyone who asked since the last one started."""
+        asked, self._waiting = self._waiting, {}
+        try:
+            reading = asyncio.ensure_future(
+                self._windows().count_calls_many(sorted(asked), self._clock())
+            )
+        except Exception as exc:  # nothing started: each caller fails closed with it
+            _answer(asked, exc)
+            return
+        self._reading = reading
+        reading.add_done_callback(lambda done: self._read_done(asked, done))
+
+    def _read_done(self, asked: _Waiters, done: asyncio.Future[dict[str, WindowCount]]) -> None:
+        self._reading = None
+        try:
+            _answer(asked, done.result())
+        except BaseException as exc:  # cancelled too: nobody may wait forever
+            _answer(asked, exc)
+        if self._waiting:
+            self._read_next()
+
+
+def _answer(asked: _Waiters, outcome: dict[str, WindowCount] | BaseException) -> None:
+    for principal, futures in asked.items():
+        for future in futures:
+            if future.done():  # its caller was cancelled meanwhile
+                continue
+            if isinstance(outcome, dict):
+                future.set_result(outcome[principal])
+            elif isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.cancel()

@@ -97,6 +97,10 @@ class GroupCommitLog(ABC):
     def _start(self) -> None:
         self._started = True
 
+    def idle(self) -> bool:
+        """No row is waiting for a commit, or being committed."""
+        return not (self._inflight or self._waiting or self._starting)
+
     async def append(self, event: AuditEvent, *, count_call: bool = False) -> AuditRecord:
         """Return only once the row is committed durably; raise :class:`AuditUnavailable`
         otherwise, and the caller must refuse the call. With ``count_call`` the row also

@@ -36,7 +36,7 @@ class SqliteStorage:
         self.changes = SqliteChangeStore(state, read)
         self.freeze = SqliteFreezeSwitch(state, read)
         self.tokens = SqliteTokenStore(state, read, path)
-        self.rates = SqliteRateWindows(read)
+        self.rates = SqliteRateWindows(read, audit)
         self.manifests = SqliteManifestHistory(state, read)
         self.outbox = SqliteOutbox(state)
         self.invites = SqliteReviewerInvites(state, read)

@@ -108,6 +108,15 @@ def _in_transaction(conn: sqlite3.Connection, begin: str, unit: Unit[T]) -> T:
     return result
 
 
+def _settle(future: asyncio.Future[T], outcome: T | BaseException) -> None:
+    if future.done():  # its caller was cancelled meanwhile
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
 class SqliteDb:
     """One connection on one dedicated thread. Use :meth:`open`, then :meth:`write`,
     :meth:`read` or :meth:`call`, then :meth:`close`."""
@@ -175,6 +184,32 @@ class SqliteDb:
             self._executor.submit(job)
         except RuntimeError as exc:  # the executor was shut down under us
             raise unavailable(self.path, exc) from exc
+
+    def started(self, unit: Unit[T], *, snapshot: bool = True) -> asyncio.Future[T]:
+        """:meth:`read` (or, without ``snapshot``, :meth:`call`: a single statement is its own
+        snapshot) handed to the connection's thread before this returns: the caller goes on
+        while the unit runs, and awaits the future when it needs the answer. The thread wakes
+        the loop once with the outcome (an ``sqlite3.Error`` as StorageUnavailable), as
+        :meth:`submit` does. Raises StorageUnavailable when the connection is closed."""
+        conn = self._require()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+
+        def job() -> None:
+            try:
+                result = _in_transaction(conn, "BEGIN", unit) if snapshot else unit(conn)
+            except sqlite3.Error as exc:
+                loop.call_soon_threadsafe(_settle, future, unavailable(self.path, exc))
+            except BaseException as exc:
+                loop.call_soon_threadsafe(_settle, future, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, future, result)
+
+        try:
+            self._executor.submit(job)
+        except RuntimeError as exc:  # the executor was shut down under us
+            raise unavailable(self.path, exc) from exc
+        return future
 
     async def read(self, unit: Unit[T]) -> T:
         """Run ``unit`` in ``BEGIN … COMMIT``: every statement sees one snapshot."""

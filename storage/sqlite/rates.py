@@ -3,11 +3,13 @@ transaction that commits each batch of rows, read by :class:`SqliteRateWindows`.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import partial
+from typing import Protocol
 
 from mopsgate.governance.call_window import WindowCount, first_counted_second
 from mopsgate.storage.sqlite.db import SqliteDb
@@ -60,17 +62,32 @@ def count_calls_many(
     return out
 
 
+class AuditWriterState(Protocol):
+    db: SqliteDb
+
+    def idle(self) -> bool: ...
+
+
 class SqliteRateWindows:
     """The :class:`~mopsgate.governance.ports.RateWindows` for SQLite, on the read
     connection's thread (never on the event loop)."""
 
-    def __init__(self, read: SqliteDb) -> None:
+    def __init__(self, read: SqliteDb, writer: AuditWriterState | None = None) -> None:
         self._read = read
+        self._writer = writer
 
     async def count_calls(self, principal: str, now: float) -> WindowCount:
         return await self._read.read(partial(count_calls, principal=principal, now=now))
 
-    async def count_calls_many(
+    def count_calls_many(
         self, principals: Sequence[str], now: float
-    ) -> dict[str, WindowCount]:
-        return await self._read.read(partial(count_calls_many, principals=principals, now=now))
+    ) -> asyncio.Future[dict[str, WindowCount]]:
+        """Handed to the read thread before it returns. Up to ``MANY_CHUNK`` principals it is
+        one statement, its own snapshot, with no ``BEGIN … COMMIT`` around it."""
+        db = self._read
+        if self._writer is not None and self._writer.idle():
+            db = self._writer.db
+        return db.started(
+            partial(count_calls_many, principals=principals, now=now),
+            snapshot=len(principals) > MANY_CHUNK,
+        )

@@ -22,6 +22,7 @@ from mopsgate.storage.postgres.db import Conn, PgDb, unavailable
 # One 64-bit key per change, in a namespace of our own.
 _KEY = "hashtextextended('mopsgate.apply:' || %s, 0)"
 TRY_LOCK_SQL = f"SELECT pg_try_advisory_lock({_KEY})"
+UNLOCK_SQL = f"SELECT pg_advisory_unlock({_KEY})"
 
 
 class ApplyLocks:
@@ -50,10 +51,17 @@ class ApplyLocks:
         return True
 
     async def release(self, change_id: str) -> None:
-        """Let go of the change: closing the connection releases its lock (a dead connection
-        has already let go of it)."""
+        """Let go of the change, unlocking before closing: a closed connection's server process
+        lets go of its locks only once it has ended, a moment later, and a claim made in that
+        moment (a retry after a freeze was lifted, another replica) was refused as "being
+        applied right now". A dead connection has already let go of it."""
         conn = self._held.pop(change_id, None)
-        if conn is not None:
+        if conn is None:
+            return
+        try:
+            with contextlib.suppress(psycopg.Error):
+                await conn.execute(UNLOCK_SQL, (change_id,))
+        finally:
             with contextlib.suppress(psycopg.Error):
                 await conn.close()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,14 +36,32 @@ HOW_TO_GET_ONE = (
     f"the header `{HEADER}`."
 )
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
+def _authorization(scope: dict[str, Any]) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == b"authorization":
+            return bytes(value).decode("latin-1").strip()
+    return None
 
 
 def _bearer(scope: dict[str, Any]) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == b"authorization":
-            text = bytes(value).decode("latin-1")
-            return text[7:].strip() if text[:7].lower() == "bearer " else text
-    return None
+    """The token of a well-formed ``Bearer <token>`` header, else None."""
+    scheme, _, token = (_authorization(scope) or "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _malformed(header: str) -> str:
+    """Why an Authorization header is not ``Bearer <token>`` (never echoing a credential)."""
+    scheme, _, rest = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return "The Authorization header says Bearer but carries no token after it."
+    if not rest.strip():
+        return "The Authorization header holds no scheme: write 'Bearer ' before the token."
+    # Named only when it is a plain word: the description is also quoted in WWW-Authenticate.
+    name = f"the {scheme[:20]!r} scheme" if SCHEME.fullmatch(scheme) else "another scheme"
+    return f"The Authorization header uses {name}; mopsgate takes only 'Bearer <token>'."
 
 
 @dataclass(frozen=True)
@@ -111,9 +130,13 @@ class ExplainUnauthorized:
         await self.app(scope, receive, rewrite)
 
     async def _refuse(self, scope: dict[str, Any], send: Any) -> None:
+        header = _authorization(scope)
         presented = _bearer(scope)
         refused = await self._refused(presented) if presented else None
-        error, description = explain(presented, refused)
+        if header and presented is None:  # a token sent the wrong way is not "never issued"
+            presented, (error, description) = header, ("invalid_request", _malformed(header))
+        else:
+            error, description = explain(presented, refused)
         if isinstance(refused, RefusedToken):
             await self._audit(refused)
         body = unauthorized_body(error, description)

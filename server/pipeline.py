@@ -122,14 +122,28 @@ def _data_access(notes: CallNotes, data: dict[str, Any], event: dict[str, Any]) 
     return refs
 
 
-def _ran_unaudited(exc: AuditUnavailable, tool: str, change_id: str) -> AuditUnavailable:
+def _ran_unaudited(
+    exc: AuditUnavailable, tool: str, change_id: str, *, wrote_nothing: bool = False
+) -> AuditUnavailable:
     """The outcome row of a call that touched a change could not be written. The call ran (an
     apply may have written to the vendor): withhold its result, but never say nothing happened,
-    or the assistant would try again (catalogue L-07)."""
+    or the assistant would try again (catalogue L-07). Unless it failed before making a single
+    vendor request (an apply refused at its claim because the log would not take its row): then
+    "what it did stands" would be false, and the assistant needs to know it may try again."""
     cause = exc.message.partition(" Cause: ")[2]
+    cause_text = f". Cause: {cause}" if cause else "."
+    if wrote_nothing:
+        return AuditUnavailable(
+            f"{tool} failed before making any request to the vendor, so nothing was written "
+            f"there, and its audit row could not be written either" + cause_text,
+            hint=f"Once the audit log can be written again (free space, check permissions), "
+            f"get_change {change_id} shows whether the change can still be applied; if it "
+            "can, make the call again.",
+            details={**exc.details, "change_id": change_id, "vendor_requests": 0},
+        )
     return AuditUnavailable(
         f"{tool} ran, but its audit row could not be written, so its result is withheld"
-        + (f". Cause: {cause}" if cause else "."),
+        + cause_text,
         hint=f"Do not repeat the call: what it did stands. Once the audit log can be written "
         f"again (free space, check permissions), get_change {change_id} shows exactly what "
         "happened, including what the vendor was written.",
@@ -349,7 +363,8 @@ class Pipeline:
                 if services is None
                 else await services.proposer.unaudited(change_id, name, exc)
             )
-            return Refused(told or _ran_unaudited(exc, name, change_id))
+            silent = error is not None and call.meter is not None and call.meter.calls == 0
+            return Refused(told or _ran_unaudited(exc, name, change_id, wrote_nothing=silent))
         if error is not None or output is None or data is None:
             return Refused(error or internal_error(name, RuntimeError("no result")))
         return Answered(output, data)

@@ -88,6 +88,9 @@ async def test_an_apply_whose_audit_row_would_fail_writes_nothing_to_the_vendor(
         text = text_of(refused)
         assert refused.is_error and text.startswith("[audit_unavailable]"), text
         assert says in text, text
+        # Told the truth: nothing happened, and it may try again (not "what it did stands").
+        assert "nothing was written" in text and "make the call again" in text, text
+        assert "Do not repeat" not in text, text
         assert emu.core.write_requests == []  # the vendor never heard of it
         assert (await ok(client, "get_change", change_id=plan["change_id"]))["status"] == "approved"
         applied = await apply(client, plan)  # the same token: it was not spent

@@ -31,10 +31,8 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import (
     INVALID_PARAMS,
     CallToolRequestParams,
-    CallToolResult,
     ListToolsResult,
     PaginatedRequestParams,
-    TextContent,
     Tool,
     ToolAnnotations,
 )
@@ -75,17 +73,27 @@ def with_limits(tool: Tool, limits: dict[str, str]) -> Tool:
     return tool.model_copy(update={"description": f"{tool.description} {note}"})
 
 
-def to_call_result(outcome: CallOutcome) -> CallToolResult:
+def to_call_result(outcome: CallOutcome) -> dict[str, Any]:
     """The tool result a client sees: the output as structured content plus the same JSON as
     text (both from the one serialisation the pipeline made before auditing the call); a
-    refusal as is_error with the one-line ``[code] … What to do: …`` text."""
+    refusal as is_error with the one-line ``[code] … What to do: …`` text.
+
+    Handed to the SDK in its wire form, exactly what ``CallToolResult`` dumps to: the SDK
+    checks every result against the protocol's schema before sending it (its result sieve),
+    so building the model first only validated the output and walked it to JSON once more."""
     if isinstance(outcome, Refused):
         text = error_text(outcome.error)
-        return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+        return {"content": [{"type": "text", "text": text}], "isError": True, **_COMPLETE}
     text = pydantic_core.to_json(outcome.data, indent=2).decode()
-    return CallToolResult(
-        content=[TextContent(type="text", text=text)], structured_content=outcome.data
-    )
+    return {
+        "content": [{"type": "text", "text": text}],
+        "structuredContent": outcome.data,
+        "isError": False,
+        **_COMPLETE,
+    }
+
+
+_COMPLETE = {"resultType": "complete"}
 
 
 def _client_info(ctx: Any) -> tuple[str | None, str | None]:
@@ -146,7 +154,7 @@ class McpSurface:
             self._tools = {s.name: mcp_tool(s, published) for s in specs}
         return self._tools[spec.name]
 
-    async def call_tool(self, ctx: Any, params: CallToolRequestParams) -> CallToolResult:
+    async def call_tool(self, ctx: Any, params: CallToolRequestParams) -> dict[str, Any]:
         """Long work reports progress on the request's own channel: the SDK sends
         ``notifications/progress`` when the client gave a progress token, and nothing when not."""
         outcome = await self.pipeline.call(
@@ -249,9 +257,10 @@ def build_mcp_server(
         lifespan=lifespan,
         get_tool_input_schema=_input_schema(surface),
         on_list_tools=surface.list_tools,
-        on_call_tool=surface.call_tool,
         on_subscriptions_listen=ListenHandler(bus),
     )
+    # Registered as a plain request handler: it answers in the wire form (``to_call_result``).
+    server.add_request_handler("tools/call", CallToolRequestParams, surface.call_tool)
     server.middleware.append(surface)
     return server
 

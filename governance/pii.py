@@ -97,6 +97,11 @@ def mask_record(record: Mapping[str, object], pii_fields: set[str]) -> dict[str,
     }
 
 
+@lru_cache(maxsize=4096)  # argument names repeat on every call; mask_text is a pure function
+def _mask_key(key: str) -> str:
+    return mask_text(key, 200)
+
+
 def mask_arguments(obj: object, *, max_str_len: int = MAX_STR_LEN, _depth: int = 0) -> JsonValue:
     """Recursively make ``obj`` safe to persist: PII-named keys masked, secret-named keys reduced
     to a fingerprint, e-mails and phone numbers masked wherever they appear, over-long strings cut
@@ -114,7 +119,7 @@ def mask_arguments(obj: object, *, max_str_len: int = MAX_STR_LEN, _depth: int =
     if isinstance(obj, Mapping):
         out: dict[str, Any] = {}
         for key, value in obj.items():
-            name = mask_text(key if isinstance(key, str) else str(key), 200)
+            name = _mask_key(key if isinstance(key, str) else str(key))
             kind = kind_for_field(name)
             if kind is not None and value is not None and not isinstance(value, bool):
                 out[name] = (

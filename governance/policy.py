@@ -93,10 +93,26 @@ def decide(
         # Self-service (whoami, get_change, cancel_change…) stays: it is how the assistant
         # learns why it is refused, and cancelling is always safe.
         return base
-    refusal = cadence_refusal(manifest, base.use_case, tool, today or utc_today())
+    refusal = _cadence_refusal(manifest, base.use_case, tool, today or utc_today())
     if refusal is None:
         return base
     return Decision(False, REVIEW_OVERDUE, refusal, base.use_case)
+
+
+def _cadence_refusal(
+    manifest: Manifest, use_case: str | None, tool: str, today: dt.date
+) -> str | None:
+    """``cadence_refusal``, a pure function of the manifest, the use case, the tool and the
+    day, answered once per day for each use case and tool (``decide`` runs on every call)."""
+    views = compiled(manifest).views
+    key = ("cadence", use_case, tool)
+    hit = views.get(key)
+    if isinstance(hit, tuple) and hit[0] == today:
+        known: str | None = hit[1]
+        return known
+    refusal = cadence_refusal(manifest, use_case, tool, today)
+    views[key] = (today, refusal)
+    return refusal
 
 
 def permitted_objects(

@@ -9,8 +9,11 @@ commands are audited.
 from __future__ import annotations
 
 import getpass
+import shutil
 import socket
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -40,6 +43,20 @@ ReviewerOpt = Annotated[
 ]
 ManifestOpt = Annotated[str | None, typer.Option("--manifest", help="Path to permissions.toml.")]
 HomeOpt = Annotated[str | None, typer.Option("--home", help="State directory.")]
+
+
+def mopsgate_command(cwd: Path | None = None, path: str | None = None) -> str:
+    """How the user runs this mopsgate from where they are: ``mopsgate`` when that name on
+    their PATH is this one, the virtualenv's script relative to the current folder when it is
+    below it (``.venv/bin/mopsgate`` in a checkout), else its absolute path."""
+    script = Path(sys.executable).parent / "mopsgate"
+    found = shutil.which("mopsgate", path=path)
+    if found is not None and Path(found).resolve() == script.resolve():
+        return "mopsgate"
+    here = (cwd or Path.cwd()).resolve()
+    if script.resolve().is_relative_to(here):
+        return str(script.resolve().relative_to(here))
+    return str(script)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -199,10 +216,10 @@ def enrol(reviewer: ReviewerOpt, manifest: ManifestOpt = None, home: HomeOpt = N
     path = key_path(reviewer)
     typer.echo(f"{reviewer} is enrolled on this sandbox.")
     typer.echo(f"  signing key: {path}{' (new)' if made else ''}, declared in the manifest")
-    typer.echo(f"  approve in the CLI: .venv/bin/mopsgate review approve ID --reviewer {reviewer}")
+    me = mopsgate_command()
+    typer.echo(f"  approve in the CLI: {me} review approve ID --reviewer {reviewer}")
     typer.echo(
-        "  a passkey for the console (start it: .venv/bin/mopsgate console), "
-        f"one use, until {_until(link)}:"
+        f"  a passkey for the console (start it: {me} console), one use, until {_until(link)}:"
     )
     typer.echo(f"    {console_url()}/enrol/{token}")
     if declaring:

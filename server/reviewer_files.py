@@ -70,18 +70,24 @@ def read_key(path: Path, home: Path, reviewer: str) -> Ed25519PrivateKey:
         mode = stat.S_IMODE(path.stat().st_mode)
         pem = path.read_bytes()
     except FileNotFoundError as exc:
+        if path != key_path(reviewer):  # named with --key: a wrong path, not a missing key
+            raise KeyFileError(
+                f"there is no file {path}; check the --key path, or leave --key out to use "
+                f"{reviewer}'s key in their config directory ({key_path(reviewer)})"
+            ) from exc
         raise KeyFileError(
             f"no key for {reviewer} at {path}: run `mopsgate reviewer keygen --reviewer "
             f"{reviewer}` and have the manifest owner declare the printed key"
         ) from exc
     except OSError as exc:
         raise KeyFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        key = load_private_key(pem)
+    except ValueError as exc:  # before the mode: chmod advice about a file that is no key misleads
+        raise KeyFileError(f"{path} is not a usable key: {exc}") from exc
     if mode & 0o077:
         raise KeyFileError(
             f"{path} is readable by others (mode {mode:o}); run `chmod 600 {path}` and check "
             "nobody copied it"
         )
-    try:
-        return load_private_key(pem)
-    except ValueError as exc:
-        raise KeyFileError(f"{path} is not a usable key: {exc}") from exc
+    return key

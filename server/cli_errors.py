@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
@@ -44,22 +45,31 @@ def database_errors(command: F) -> F:
             typer.echo(f"mopsgate: {exc}", err=True)
             raise typer.Exit(2) from exc
         except Exception as exc:
-            cfg = load_settings(None, kwargs.get("home")).storage()
-            problem = explain_failure(cfg, exc)
+            settings = load_settings(None, kwargs.get("home"))
+            problem = explain_failure(settings.storage(), exc)
             if problem is not None:
                 typer.echo(f"mopsgate: {problem.message} {problem.hint}", err=True)
                 raise typer.Exit(1) from exc
             if isinstance(exc, OSError) and exc.filename is not None:
-                # A file named on the command line (--out, -o, a file to read): say which.
-                typer.echo(f"mopsgate: {_file_problem(exc)}", err=True)
+                # The state directory, or a file named on the command line (--out, -o, a file
+                # to read): say which.
+                typer.echo(f"mopsgate: {_file_problem(exc, settings.home)}", err=True)
                 raise typer.Exit(2) from exc
             raise
 
     return guarded  # type: ignore[return-value]
 
 
-def _file_problem(exc: OSError) -> str:
+def _file_problem(exc: OSError, home: Path) -> str:
     why = exc.strerror or type(exc).__name__
+    failed = Path(str(exc.filename))
+    # Making the state directory failed at it, or at a parent that is not there to be used (an
+    # existing folder named here is an output path: "a folder, not a file").
+    if failed == home or (failed in home.parents and not failed.is_dir()):
+        return (
+            f"cannot set up the state directory {home} ({exc.filename}: {why}); pass --home (or "
+            "set MOPSGATE_HOME) naming a folder you may write, or create it first"
+        )
     if isinstance(exc, FileNotFoundError):
         return f"{exc.filename}: {why} (check the path; its folder must exist already)"
     if isinstance(exc, IsADirectoryError):

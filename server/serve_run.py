@@ -92,7 +92,7 @@ def start(
         raise _refuse(f"refusing to start: {exc}") from exc
     try:
         ensure_home(settings)
-    except PermissionError as exc:
+    except OSError as exc:  # not allowed, a parent missing, a file in the way, a read-only disk
         raise _refuse(f"refusing to start: cannot set up the state directory ({exc})") from exc
     _require_current_schema(settings)
     runtime = _runtime(settings, transport)

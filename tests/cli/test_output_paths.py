@@ -5,6 +5,8 @@ not there is a mistyped path, not evidence of tampering."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,24 @@ def test_a_missing_checkpoint_is_not_called_tampering(settings: Settings, tmp_pa
     assert result.exit_code == 2
     assert "TAMPERED" not in result.output
     assert f"no checkpoint file at {tmp_path / 'typo.json'}" in result.output
+
+
+def test_a_state_directory_that_cannot_be_made_is_one_line(
+    settings: Settings, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    home = blocker / "state"
+    where = ["--manifest", str(settings.manifest_path), "--home", str(home)]
+    result = CliRunner().invoke(app, ["token", "create", "--principal", "assistant", *where])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"mopsgate: cannot set up the state directory {home} (")
+    assert "pass --home (or set MOPSGATE_HOME)" in result.output
+    served = subprocess.run(
+        [sys.executable, "-m", "mopsgate.server.cli", "serve", "--transport", "stdio",
+         "--principal", "assistant", *where],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert served.returncode == 2, served.stderr
+    assert "Traceback" not in served.stderr
+    assert "refusing to start: cannot set up the state directory" in served.stderr

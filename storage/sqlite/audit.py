@@ -48,16 +48,20 @@ def read_head(conn: sqlite3.Connection) -> AuditHead:
 
 
 def commit_rows(
-    conn: sqlite3.Connection, batch: Sequence[tuple[Any, ...]], calls: Sequence[str] = ()
+    conn: sqlite3.Connection,
+    batch: Sequence[tuple[Any, ...]],
+    calls: Sequence[str] = (),
+    pruned: dict[str, int] | None = None,
 ) -> list[StoredRow]:
     """A write unit: chain the batch after the head read inside the transaction, insert it.
     ``calls`` (one principal per counted tool call) go into the shared calls-per-minute window
     in the same transaction, so counting a call costs no commit of its own; so do the notices
-    rows raise for the notification sender (``governance/notify_events.py``)."""
+    rows raise for the notification sender (``governance/notify_events.py``). ``pruned``: see
+    :func:`~mopsgate.storage.sqlite.rates.record_calls`."""
     rows = chain_rows(read_head(conn), batch)
     conn.executemany(INSERT_SQL, rows)
     conn.executemany(RECORDS_SQL, indexed_refs(rows))
-    record_calls(conn, calls, time.time())
+    record_calls(conn, calls, time.time(), pruned)
     if notices := audit_notices(rows):
         enqueue(conn, notices, datetime.now(UTC))
     return rows
@@ -112,6 +116,7 @@ class SqliteAuditStore(GroupCommitLog):
         super().__init__()
         self.path = db.path
         self.db = db
+        self._pruned: dict[str, int] = {}  # record_calls', used on the connection's thread only
 
     @classmethod
     async def open(
@@ -151,7 +156,7 @@ class SqliteAuditStore(GroupCommitLog):
         wakes the event loop once, with the batch's outcome."""
         loop = asyncio.get_running_loop()
         self.db.submit(
-            lambda conn: commit_rows(conn, values, calls),
+            lambda conn: commit_rows(conn, values, calls, self._pruned),
             lambda outcome: loop.call_soon_threadsafe(done, outcome),
         )
 

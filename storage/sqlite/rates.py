@@ -25,15 +25,27 @@ COUNT_SQL = (
 )
 
 
-def record_calls(conn: sqlite3.Connection, principals: Iterable[str], now: float) -> None:
+def record_calls(
+    conn: sqlite3.Connection,
+    principals: Iterable[str],
+    now: float,
+    pruned: dict[str, int] | None = None,
+) -> None:
     """Count the calls of one committed batch; run inside the audit writer's transaction, which
-    also drops the principal's seconds that left the window (so the table stays tiny)."""
+    also drops the principal's seconds that left the window (so the table stays tiny).
+    ``pruned`` (principal -> the first second kept at its last prune, kept by the writer) drops
+    them at most once a second per principal: a second not yet dropped is never counted, so
+    pruning less often changes no count, and saves a statement in most batches."""
     counts = Counter(principals)
     if not counts:
         return
     second, oldest = math.floor(now), first_counted_second(now)
     conn.executemany(UPSERT_SQL, [(p, second, n) for p, n in counts.items()])
-    conn.executemany(PRUNE_SQL, [(p, oldest) for p in counts])
+    due = [p for p in counts if pruned is None or pruned.get(p, oldest - 1) < oldest]
+    if due:
+        conn.executemany(PRUNE_SQL, [(p, oldest) for p in due])
+        if pruned is not None:
+            pruned.update(dict.fromkeys(due, oldest))
 
 
 MANY_CHUNK = 500  # principals per statement, well under SQLite's bound on placeholders

@@ -103,3 +103,30 @@ def test_window_counts_the_last_minute_and_forgets_older_seconds(tmp_path):
         assert rows == [("a", 1100), ("b", 1000)]
     finally:
         conn.close()
+
+
+def test_the_writer_drops_a_principals_old_seconds_at_most_once_a_second(tmp_path):
+    """With the writer's ``pruned`` memo a batch in the same second as the last prune skips
+    the DELETE; a second left behind meanwhile (another process's, say) is dropped the next
+    second, and no count ever includes it."""
+    db = tmp_path / "window.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("BEGIN IMMEDIATE")
+    prepare(conn)
+    conn.execute("COMMIT")
+    pruned: dict[str, int] = {}
+    seconds = "SELECT second FROM call_window WHERE principal = 'a' ORDER BY 1"
+    try:
+        record_calls(conn, ["a"], now=1000.5, pruned=pruned)
+        record_calls(conn, ["a"], now=1100.2, pruned=pruned)  # second 1000 left the window
+        assert conn.execute(seconds).fetchall() == [(1100,)]
+        conn.execute("INSERT INTO call_window VALUES ('a', 1001, 5)")  # written elsewhere, late
+        record_calls(conn, ["a"], now=1100.7, pruned=pruned)  # same second: no prune
+        assert conn.execute(seconds).fetchall() == [(1001,), (1100,)]
+        assert count_calls(conn, "a", 1100.7).calls == 2  # the stale second is not counted
+        record_calls(conn, ["a", "b"], now=1101.1, pruned=pruned)  # the next second: dropped
+        assert conn.execute(seconds).fetchall() == [(1100,), (1101,)]
+        assert pruned == {"a": 1041, "b": 1041}
+    finally:
+        conn.close()

@@ -150,6 +150,10 @@ def _effective_status(change: Change, m: Manifest | None = None) -> str:
     return str(change.status)
 
 
+OPEN = {ChangeStatus.PROPOSED, ChangeStatus.APPROVED}
+BECOME = {ChangeStatus.EXPIRED, ChangeStatus.STALE}  # what an open change turns into unwritten
+
+
 def _manifest_if_readable(settings: Settings) -> Manifest | None:
     """The manifest, to tell stale changes; a list still lists when it cannot be read."""
     try:
@@ -166,14 +170,26 @@ def list_cmd(
     manifest: ManifestOpt = None,
     home: HomeOpt = None,
 ) -> None:
-    """List changes, newest first."""
+    """List changes, newest first, each with the status it has now (an open change past its
+    expiry is expired, one planned under another manifest stale); --status filters on that."""
     settings = existing_state_settings(manifest, home)
-    changes = with_storage(settings, lambda s: s.changes.list_changes(status=status))
+    m = _manifest_if_readable(settings)
+
+    async def listed(storage: Storage) -> list[Change]:
+        if status is None:
+            return await storage.changes.list_changes()
+        # An expired or stale change may still be stored as proposed or approved.
+        stored = {status} | (OPEN if status in BECOME else set())
+        found = [c for s in stored for c in await storage.changes.list_changes(status=s)]
+        found.sort(key=lambda c: c.created_at, reverse=True)
+        return [c for c in found if _effective_status(c, m) == status]
+
+    changes = with_storage(settings, listed)
     if not changes:
         typer.echo("No changes" + (f" with status {status}." if status else "."))
         return
     console = Console(highlight=False)
-    console.print(_changes_view(console, changes, _manifest_if_readable(settings)))
+    console.print(_changes_view(console, changes, m))
 
 
 def _changes_view(console: Console, changes: list[Change], m: Manifest | None) -> RenderableType:

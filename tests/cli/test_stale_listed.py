@@ -17,9 +17,9 @@ from tests.test_cli_signed_decisions import proposed
 PURPOSE = "Keep campaign data tidy: fix job titles"
 
 
-def review_list(settings: Settings) -> Result:
+def review_list(settings: Settings, *status: str) -> Result:
     where = ["--manifest", str(settings.manifest_path), "--home", str(settings.home)]
-    result = CliRunner().invoke(app, ["review", "list", *where], env={"COLUMNS": "200"})
+    result = CliRunner().invoke(app, ["review", "list", *status, *where], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     return result
 
@@ -35,6 +35,9 @@ def test_review_list_says_stale(settings: Settings) -> None:
     assert re.search(rf"^{change.id}\s+proposed\s", review_list(settings).stdout, re.M)
     reword_the_manifest(settings)
     assert re.search(rf"^{change.id}\s+stale\s", review_list(settings).stdout, re.M)
+    # --status filters on what the list shows: it waits for nobody's review any more
+    assert change.id not in review_list(settings, "--status", "proposed").stdout
+    assert change.id in review_list(settings, "--status", "stale").stdout
     settings.manifest_path.write_text("not toml [", encoding="utf-8")
     assert re.search(rf"^{change.id}\s+proposed\s", review_list(settings).stdout, re.M)
 

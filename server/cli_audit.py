@@ -490,6 +490,10 @@ def query_cmd(
             raise bad_option(f"--record: {exc}") from exc
     end = parse_moment(until, "--until") if until else None
     start = parse_since(since, end or dt.datetime.now(dt.UTC)) if since else None
+    if start is not None and start >= (end or dt.datetime.now(dt.UTC)):
+        # no row can match: say so rather than "0 row(s)", which reads as "nobody did anything"
+        until_text = f"--until {until}" if until else "now"
+        raise bad_option(f"the period is empty: --since {since} is not before {until_text}")
     q = AuditQuery(
         principal=principal,
         use_case=use_case,

@@ -35,5 +35,10 @@ def parse_since(text: str, until: dt.datetime) -> dt.datetime:
     """``90d``, ``12w``, ``48h`` before ``until``, or a date / date-time."""
     m = _SPAN.match(text.strip())
     if m:
-        return until - dt.timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        try:
+            return until - dt.timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        except OverflowError as exc:  # a span reaching before the year 1
+            raise bad_option(
+                f"--since {text!r} reaches back before any date; give a shorter span or a date"
+            ) from exc
     return parse_moment(text, "--since")

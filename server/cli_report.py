@@ -132,7 +132,8 @@ def risk_review(
     end = parse_moment(until, "--until") if until else dt.datetime.now(dt.UTC)
     start = parse_since(since, end)
     if start >= end:
-        raise _fail(f"the period is empty: --since {since} is not before --until {end}", 2)
+        until_text = f"--until {until}" if until else "now"
+        raise _fail(f"the period is empty: --since {since} is not before {until_text}", 2)
     settings = load_settings(manifest, home)
     try:
         in_force = load_manifest(settings.manifest_path, build_catalogue())

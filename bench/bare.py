@@ -91,10 +91,14 @@ def main(argv: list[str]) -> None:
     port, manifest = int(argv[0]), Path(argv[1])
     registry = standalone_registry()
     server = build_bare_server(registry, twin_context(manifest, registry))
-    # Same uvicorn settings as bench.http_server, so only the app differs.
+    # Same uvicorn settings and the same garbage collector settings (those `mopsgate serve`
+    # runs with) as bench.http_server, so only the app differs.
     import uvicorn
 
+    from mopsgate.server.serve_run import serving_collector
+
     app = server.streamable_http_app(host=HOST)
+    serving_collector()
     uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
 
 

@@ -19,6 +19,7 @@ def main(argv: list[str]) -> None:
     from bench.common import HOST, fast_client_options, fast_emulators, quiet
     from mopsgate.server.app import build_runtime
     from mopsgate.server.http import build_http_app
+    from mopsgate.server.serve_run import serving_collector
     from mopsgate.server.settings import Settings
 
     quiet()
@@ -40,6 +41,7 @@ def main(argv: list[str]) -> None:
         client_options=fast_client_options(),
     )
     app = build_http_app(runtime, HOST, port)
+    serving_collector()  # as `mopsgate serve` runs the collector once it serves
     uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
 
 

@@ -27,6 +27,7 @@ from mopsgate.governance.policy import explain as explain_rights
 from mopsgate.governance.policy import field_access, rate_limit
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_exception import exceptions_table, recorded_exceptions
+from mopsgate.server.cli_period import bad_option
 from mopsgate.server.settings import load_settings
 from mopsgate.server.waiver_overlay import in_force
 
@@ -51,17 +52,21 @@ def _report(problems: list[Problem], target: Path) -> None:
 
 
 AsOf = Annotated[
-    dt.datetime | None,
+    str | None,
     typer.Option(
         "--as-of",
-        formats=["%Y-%m-%d"],
         help="Judge review dates as of this day (YYYY-MM-DD; default today, UTC).",
     ),
 ]
 
 
-def _day(as_of: dt.datetime | None) -> dt.date:
-    return as_of.date() if as_of is not None else cadence.utc_today()
+def _day(as_of: str | None) -> dt.date:
+    if as_of is None:
+        return cadence.utc_today()
+    try:
+        return dt.date.fromisoformat(as_of.strip())
+    except ValueError as exc:  # typer said "does not match the format" of 2027-02-30 too
+        raise bad_option(f"--as-of {as_of!r} is not a day like 2027-06-01 ({exc})") from exc
 
 
 @manifest_app.command("check")
@@ -74,13 +79,14 @@ def check(
 ) -> None:
     """Validate the manifest; exit 1 and list every problem if it is invalid. Reviews that are
     overdue or due soon are listed as warnings (exit 0)."""
+    day = _day(as_of)  # a bad --as-of is refused before anything is said about the file
     target, manifest, problems = _load(path)
     if manifest is None:
         _report(problems, target)
         raise typer.Exit(1)
     typer.echo(f"OK {target} (digest {manifest_digest(manifest)[:12]})")
     text = target.read_text(encoding="utf-8")
-    warnings = review_warnings(manifest, text, str(target), _day(as_of))
+    warnings = review_warnings(manifest, text, str(target), day)
     for warning in warnings:
         typer.echo(str(warning))
     if warnings:
@@ -149,6 +155,7 @@ def explain(
 ) -> None:
     """Show what a principal may do: tools, connectors, modes, fields, approvals and caps,
     with the time-boxed exceptions in force."""
+    today = _day(as_of)
     target, manifest, problems = _load(manifest_path)
     if manifest is None:
         _report(problems, target)
@@ -158,7 +165,6 @@ def explain(
         typer.echo(f"unknown principal {principal!r} in {target} (known: {known})", err=True)
         raise typer.Exit(1)
     console = Console()
-    today = _day(as_of)
     digest = manifest_digest(manifest)
     now = utcnow()
     waivers = recorded_exceptions(load_settings(manifest=target, home=home))

@@ -61,3 +61,13 @@ def test_a_file_that_is_not_a_signed_decision_says_what_is_wrong(
     line = result.output.strip()
     assert "\n" not in line and line.endswith("make one with `mopsgate review sign … -o FILE`")
     assert re.search(r"\(statement\.\w+: Field required; \d+ more problem\(s\)\)", line), line
+
+
+@pytest.mark.parametrize("day", ["2027-02-30", "tomorrow"])
+def test_manifest_check_as_of_names_what_is_wrong_before_checking(
+    settings: Settings, day: str
+) -> None:
+    result = run(settings, "manifest", "check", "--as-of", day)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"mopsgate: --as-of {day!r} is not a day like 2027-06-01")
+    assert "OK " not in result.output and "does not match the format" not in result.output

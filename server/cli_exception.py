@@ -142,6 +142,16 @@ def _run(settings: Settings, action: WaiverAction, facts: dict[str, str], work: 
     return result
 
 
+def _not_past(text: str, until: dt.datetime, now: dt.datetime) -> None:
+    """An expiry already past (a typo in the year, most often) said as such, not as the
+    allowed range of durations."""
+    if until <= now:
+        raise InvalidInput(
+            f"--expires {text!r} is {until:%Y-%m-%d %H:%M} UTC, which has already passed",
+            hint="give a span like 7d or a later date; an exception lasts 5 minutes to 90 days",
+        )
+
+
 def _known(m: Manifest, reviewer: str) -> None:
     """Who is granting or revoking is checked first: a name that is not a reviewer learns
     that, and nothing about use cases or exceptions."""
@@ -194,6 +204,7 @@ def grant_cmd(
         until = parse_expiry(expires, now)
         facts["expires_at"] = statement_time(until)
         parsed = parse_what(what)
+        _not_past(expires, until, now)
         check_duration(now, until)
         if not ticket.strip() or not reason.strip():
             raise InvalidInput("an exception needs a --ticket and a --reason")

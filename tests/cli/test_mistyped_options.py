@@ -71,3 +71,17 @@ def test_manifest_check_as_of_names_what_is_wrong_before_checking(
     assert result.exit_code == 2
     assert result.output.startswith(f"mopsgate: --as-of {day!r} is not a day like 2027-06-01")
     assert "OK " not in result.output and "does not match the format" not in result.output
+
+
+def test_an_expiry_already_past_is_called_past(settings: Settings) -> None:
+    proposed(settings)
+    result = run(
+        settings, "exception", "grant", "--use-case", "reporting",
+        "--what", "tool:get_consent_state", "--expires", "2025-12-09", "--reviewer", "mops-lead",
+        "--ticket", "RISK-7", "--reason", "quarter-end consent audit",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "--expires '2025-12-09' is 2025-12-09 00:00 UTC, which has already passed" in (
+        result.output
+    )
+    assert run(settings, "exception", "list").output.strip() == "No exceptions in force."

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from mopsgate.governance import cadence
 from mopsgate.governance.change_model import utcnow
@@ -28,6 +29,7 @@ from mopsgate.governance.policy import field_access, rate_limit
 from mopsgate.server.catalogue import build_catalogue
 from mopsgate.server.cli_exception import exceptions_table, recorded_exceptions
 from mopsgate.server.cli_period import bad_option
+from mopsgate.server.cli_render import fitted, paragraphs, prose
 from mopsgate.server.settings import load_settings
 from mopsgate.server.waiver_overlay import in_force
 
@@ -170,46 +172,78 @@ def explain(
     waivers = recorded_exceptions(load_settings(manifest=target, home=home))
     manifest, applied = in_force(manifest, waivers, now)
     _print_principal(console, manifest, principal, today)
-    console.print(_tools_table(manifest, principal, today))
-    console.print(_fields_table(manifest, principal))
+    console.print(_tools_table(console, manifest, principal, today))
+    console.print(_fields_table(console, manifest, principal))
     if applied:
         title = "Time-boxed exceptions in force (included above)"
         console.print(exceptions_table(console, applied, now, title))
     console.print(f"manifest digest {digest[:12]}")
 
 
-def _tools_table(manifest: Manifest, principal: str, today: dt.date) -> Table:
-    """One line per tool and outcome; connectors with the same outcome share the line."""
+def _tools_table(
+    console: Console, manifest: Manifest, principal: str, today: dt.date
+) -> RenderableType:
+    """One line per tool and outcome; connectors with the same outcome share the line. In a
+    terminal too narrow for the table, a paragraph per line of it (tool names, classes and
+    rule ids were folded mid-word)."""
     groups: dict[tuple[str, ...], list[str]] = {}
     for row in explain_rights(manifest, principal, today=today):
         cap = str(row.cap) if row.cap is not None else "-"
         key = (row.tool, row.risk, row.mode, row.approvals, cap, row.rule_id)
         groups.setdefault(key, []).append(row.connector or "-")
-    table = Table(title=f"Tools {principal} may use (default deny: anything else)")
+    title = f"Tools {principal} may use (default deny: anything else)"
+    table = Table(title=title)
     table.add_column("Tool", no_wrap=True)
     for column in ("Connectors", "Class", "Mode", "Approvals", "Cap", "Rule"):
         table.add_column(column, overflow="fold")
     for (tool, risk, mode, approvals, cap, rule_id), connectors in groups.items():
-        shown = mode if mode != "deny" else "[red]deny[/red]"
+        shown = Text(mode, style="red" if mode == "deny" else "")
         table.add_row(tool, ", ".join(connectors), risk, shown, approvals, cap, rule_id)
-    return table
+
+    def stacked(width: int) -> RenderableType:
+        items = [
+            (
+                [tool, risk, mode],
+                [
+                    f"on {', '.join(connectors)}",
+                    f"approvals {approvals}",
+                    f"cap {cap}",
+                    f"rule {rule_id}",
+                ],
+            )
+            for (tool, risk, mode, approvals, cap, rule_id), connectors in groups.items()
+        ]
+        return Group(Text(title, style="bold"), paragraphs(items, width))
+
+    return fitted(console, [table], stacked)
 
 
-def _fields_table(manifest: Manifest, principal: str) -> Table:
-    table = Table(title=f"Fields of person records for {principal}")
-    for column in ("Object", "Readable", "Withheld", "Writable (proposals)", "PII"):
+def _fields_table(console: Console, manifest: Manifest, principal: str) -> RenderableType:
+    title = f"Fields of person records for {principal}"
+    table = Table(title=title)
+    columns = ("Object", "Readable", "Withheld", "Writable (proposals)", "PII")
+    for column in columns:
         table.add_column(column, overflow="fold")
+    rows: list[tuple[str, str, str, str, str]] = []
     for connector, objects in manifest.catalogue.objects.items():
         for obj, of in sorted(objects.items()):
             if not of.fields:
                 continue
             fa = field_access(manifest, principal, connector, obj)
             readable = "all" if fa.readable is None else ", ".join(sorted(fa.readable)) or "none"
-            table.add_row(
-                f"{connector} {obj}",
-                readable,
-                ", ".join(sorted(fa.denied)) or "-",
-                ", ".join(sorted(fa.writable)) or "-",
-                "unmasked" if fa.unmasked_pii else "masked: " + ", ".join(sorted(fa.pii_fields)),
-            )
-    return table
+            pii = "unmasked" if fa.unmasked_pii else "masked: " + ", ".join(sorted(fa.pii_fields))
+            denied, writable = ", ".join(sorted(fa.denied)), ", ".join(sorted(fa.writable))
+            rows.append((f"{connector} {obj}", readable, denied or "-", writable or "-", pii))
+    for row in rows:
+        table.add_row(*row)
+
+    def stacked(width: int) -> RenderableType:
+        """An object per paragraph, each list wrapped between field names under it."""
+        parts: list[RenderableType] = [Text(title, style="bold")]
+        for obj, *lists in rows:
+            parts.append(Text(obj, style="bold"))
+            for name, value in zip(("readable", "withheld", "writable", "PII"), lists, strict=True):
+                parts.append(prose(f"{name}: {value}", width))
+        return Group(*parts)
+
+    return fitted(console, [table], stacked)

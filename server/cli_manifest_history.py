@@ -11,12 +11,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from mopsgate.governance.manifest_diff import manifest_changes, text_diff
 from mopsgate.governance.manifest_history import ManifestLoad
+from mopsgate.server.cli_render import fitted, paragraphs, prose
 from mopsgate.server.cli_review import HomeOpt, ManifestOpt, fail, review_settings, with_storage
 from mopsgate.storage import Storage
 
@@ -43,24 +44,36 @@ def history_cmd(manifest: ManifestOpt = None, home: HomeOpt = None) -> None:
     if not loads:
         typer.echo("No manifest versions recorded yet: the server records them when it starts.")
         return
+    rows = [_row(load, changes) for load, changes in loads]
     table = Table("when (UTC)", "digest", "outcome", "loaded by", "git")
     table.add_column("what changed / why", overflow="fold")
-    for load, changes in loads:
-        git = "-"
-        if load.git_commit:
-            dirty = "+dirty" if load.git_commit.endswith("+dirty") else ""
-            git = f"{load.git_commit[:12]}{dirty} {load.git_author or ''}"
-        outcome = "[red]refused[/red]" if load.outcome == "refused" else "in force"
-        why = load.reason if load.outcome == "refused" else "; ".join(changes) or "reloaded"
-        table.add_row(
-            f"{load.at:%Y-%m-%d %H:%M:%S}",
-            load.digest[:12],
-            outcome,
-            escape(load.loaded_by or "-"),
-            escape(git),
-            escape(why or "-"),
-        )
-    Console(highlight=False).print(table)
+    for when, digest, outcome, by, git, why in rows:
+        style = "red" if outcome == "refused" else ""
+        table.add_row(when, digest, Text(outcome, style=style), Text(by), Text(git), Text(why))
+
+    def stacked(width: int) -> RenderableType:
+        """A version per paragraph: when, digest, outcome, who, then what changed, wrapped
+        between words under it."""
+        parts: list[RenderableType] = []
+        for when, digest, outcome, by, git, why in rows:
+            head = [when, digest, outcome, f"by {by}"] + ([f"git {git}"] if git != "-" else [])
+            parts.append(paragraphs([(head, [])], width))
+            parts.append(prose(why, width))
+        return Group(*parts)
+
+    console = Console(highlight=False)
+    console.print(fitted(console, [table], stacked))
+
+
+def _row(load: ManifestLoad, changes: list[str]) -> tuple[str, str, str, str, str, str]:
+    git = "-"
+    if load.git_commit:
+        dirty = "+dirty" if load.git_commit.endswith("+dirty") else ""
+        git = f"{load.git_commit[:12]}{dirty} {load.git_author or ''}".strip()
+    why = load.reason if load.outcome == "refused" else "; ".join(changes) or "reloaded"
+    outcome = "refused" if load.outcome == "refused" else "in force"
+    when = f"{load.at:%Y-%m-%d %H:%M:%S}"
+    return when, load.digest[:12], outcome, load.loaded_by or "-", git, why or "-"
 
 
 async def _texts(storage: Storage, prefixes: tuple[str, str]) -> list[tuple[str, str]]:

@@ -7,6 +7,8 @@ its own.
 
 from __future__ import annotations
 
+import io
+import textwrap
 from collections.abc import Callable, Sequence
 
 from rich.console import Console, Group, RenderableType
@@ -31,14 +33,29 @@ def render_rich(change: Change) -> Group:
 def fitted(
     console: Console, tables: Sequence[Table], stacked: Callable[[int], RenderableType]
 ) -> RenderableType:
-    """The first of ``tables`` whose every cell fits on one line of ``console``; otherwise
-    ``stacked(width)``. A table that does not fit would fold ids and names mid-word or cut
-    them off with an ellipsis — an id someone must copy, or evidence, made unreadable."""
+    """The first of ``tables`` that fits ``console`` without folding a word (every cell on one
+    line, or wrapped columns that break only between words); otherwise ``stacked(width)``. A
+    table that does not fit would fold ids and names mid-word or cut them off with an ellipsis
+    — an id someone must copy, or evidence, made unreadable."""
     unbounded = console.options.update_width(1_000_000)
     for table in tables:
-        if Measurement.get(console, unbounded, table).maximum <= console.width:
+        measured = Measurement.get(console, unbounded, table)
+        if measured.maximum <= console.width:
+            return table
+        if measured.minimum <= console.width and _words_whole(table, console.width):
             return table
     return stacked(console.width)
+
+
+def _words_whole(table: Table, width: int) -> bool:
+    """Whether ``table`` drawn ``width`` wide shows every word of its cells unbroken (rich may
+    narrow a column below its longest word even when the words would all fit)."""
+    drawn = Console(width=width, file=io.StringIO(), color_system=None, highlight=False)
+    drawn.print(table)
+    shown = drawn.file.getvalue()  # type: ignore[attr-defined]
+    cells = (cell for column in table.columns for cell in (column.header, *column.cells))
+    words = (word for cell in cells for word in str(cell).split())
+    return all(word in shown for word in words)
 
 
 def wrapped(words: Sequence[str], width: int, first: str, then: str) -> list[str]:
@@ -73,3 +90,17 @@ def paragraphs(items: Sequence[tuple[Sequence[str], Sequence[str]]], width: int)
                 text.stylize("bold", 0, len(first[0]))
             lines.append(text)
     return Group(*lines)
+
+
+def prose(text: str, width: int, indent: str = "    ") -> Group:
+    """``text`` wrapped between words under an indent (a word longer than the line stays
+    whole and runs over rather than being split). Text, never markup."""
+    lines = textwrap.wrap(
+        text,
+        width,
+        initial_indent=indent,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return Group(*(Text(line, no_wrap=False, overflow="fold") for line in lines or [indent]))

@@ -91,3 +91,15 @@ def test_a_wide_terminal_still_gets_the_table(home: Path) -> None:
     header = out.splitlines()[1].split()
     assert header[:3] == ["time", "principal", "use"]
     assert "propose_add_to_list_everywhere" in out and "chg_5f4badd02640" in out
+
+
+def test_short_rows_are_never_cut_with_an_ellipsis(tmp_path: Path) -> None:
+    """Rows whose words would all fit 80 columns, yet not every cell on one line: rich cut
+    them ('princip…') rather than wrap, so the table is not used for them either."""
+    home = tmp_path / "state"
+    home.mkdir()
+    freeze = AuditEvent(kind="freeze", principal="root", transport="cli", tool="freeze",
+                        decision="allowed", reason="before export")  # fmt: skip
+    asyncio.run(append_once(StorageConfig.sqlite(home / "mopsgate.db"), freeze))
+    out = tail(home, 80)
+    assert "…" not in out and "freeze" in out and "root" in out, out

@@ -15,14 +15,13 @@ import typer
 
 from mopsgate.governance.errors import ManifestError
 from mopsgate.server.cli_async import run
+from mopsgate.server.cli_review import existing_state_settings
 from mopsgate.server.listen import PortUnavailable, bind_http_socket, is_loopback
 from mopsgate.server.manifest_problem import unusable_manifest
 from mopsgate.server.settings import (
     DEFAULT_CONSOLE_PORT,
     console_idle_seconds,
     console_url,
-    ensure_home,
-    load_settings,
 )
 from mopsgate.storage import StorageConfig, open_storage
 from mopsgate.storage.errors import StorageUnavailable
@@ -55,7 +54,9 @@ def console_cmd(
     from mopsgate.server.console.app import build_console_app
     from mopsgate.server.console.desk import ConsoleDesk
 
-    settings = load_settings(manifest, home)
+    # A console on a state directory without a database (the wrong --home, most often) would
+    # show an empty queue, and its freeze button would stop no server's applies.
+    settings = existing_state_settings(manifest, home, "; the console was not started", 2)
     if not is_loopback(host) and not allow_remote:
         raise _fail(
             f"refusing to bind {host}: not a loopback address. Serve the console behind a TLS "
@@ -66,7 +67,6 @@ def console_cmd(
     config = ConsoleConfig(
         origin=origin or console_url(port=port), idle_seconds=console_idle_seconds()
     )
-    ensure_home(settings)
     try:
         run(_storage_ready(settings.storage()))
     except StorageUnavailable as exc:

@@ -70,7 +70,9 @@ def review_settings(manifest: str | None, home: str | None) -> Settings:
     return settings
 
 
-def existing_state_settings(manifest: str | None, home: str | None, refused: str = "") -> Settings:
+def existing_state_settings(
+    manifest: str | None, home: str | None, refused: str = "", code: int = 1
+) -> Settings:
     """For a command about the state a server keeps (its queue, outbox, freeze): a state
     directory without its database is most likely the wrong one, where an empty database made
     on the spot would answer "nothing waits", or take a freeze no server ever reads. Say where
@@ -80,7 +82,8 @@ def existing_state_settings(manifest: str | None, home: str | None, refused: str
         raise fail(
             f"no mopsgate state at {settings.db_path}{refused}. Pass --home (or set "
             "MOPSGATE_HOME) to point at the right state directory; a new one is made by the "
-            "server's first start (or `mopsgate db upgrade`)."
+            "server's first start (or `mopsgate db upgrade`).",
+            code,
         )
     ensure_home(settings)
     return settings

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -30,6 +30,7 @@ from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.notify_events import probe_notification
 from mopsgate.governance.notify_render import body_for
 from mopsgate.server.cli_async import run
+from mopsgate.server.cli_render import fitted, paragraphs, prose
 from mopsgate.server.cli_review import (
     HomeOpt,
     ManifestOpt,
@@ -150,12 +151,8 @@ def list_cmd(
     if not shown:
         typer.echo("No parked messages." if parked else "Nothing waits: every message was sent.")
         return
-    table = Table(box=None, pad_edge=False)
-    for name in ("id", "state", "topic", "target", "attempts", "queued", "due"):
-        table.add_column(name, no_wrap=True)
-    table.add_column("last error", overflow="fold", max_width=60)
-    for m in shown:
-        cells = (
+    rows = [
+        (
             str(m.id),
             "parked" if m.parked else "pending",
             m.topic,
@@ -165,8 +162,28 @@ def list_cmd(
             "-" if m.parked else _when(m.due_at),
             visible(m.last_error or "", 200, quote=False),
         )
-        table.add_row(*(Text(cell) for cell in cells))  # Text: a value is never rich markup
-    Console(highlight=False, width=200).print(table)
+        for m in shown
+    ]
+    table = Table(box=None, pad_edge=False)
+    for name in ("id", "state", "topic", "target", "attempts", "queued", "due"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("last error", overflow="fold", max_width=60)
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))  # Text: a value is never rich markup
+
+    def stacked(width: int) -> RenderableType:
+        """A message per paragraph (the table was drawn 200 wide whatever the terminal)."""
+        parts: list[RenderableType] = []
+        for id_, state, topic, target, attempts, queued, due, error in rows:
+            when = [f"queued {queued}"] + ([f"due {due}"] if due != "-" else [])
+            rest = [f"to {target}", f"{attempts} attempt(s)", *when]
+            parts.append(paragraphs([([id_, state, topic], rest)], width))
+            if error:
+                parts.append(prose(f"last error: {error}", width))
+        return Group(*parts)
+
+    console = Console(highlight=False)
+    console.print(fitted(console, [table], stacked))
     count = sum(m.parked for m in waiting)
     typer.echo(
         f"{len(waiting) - count} pending, {count} parked."

@@ -335,7 +335,18 @@ def checkpoint_cmd(
     head = _read(where, reader.head())
     at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     doc = sign_checkpoint(Checkpoint(head.seq, head.row_hash, reviewer, at), key)
-    out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    try:
+        # Never over an earlier checkpoint: it is the evidence that the log up to it was not
+        # rewritten since, which a new one signed over a rewritten log would no longer show.
+        with out.open("x", encoding="utf-8") as fh:
+            fh.write(json.dumps(doc, indent=2) + "\n")
+    except FileExistsError as exc:
+        typer.echo(
+            f"{out} exists already (an earlier checkpoint?); it is kept. Write this one to "
+            "another file, e.g. one named with the date.",
+            err=True,
+        )
+        raise typer.Exit(1) from exc
     typer.echo(
         f"Signed checkpoint: seq={head.seq} head {head.row_hash[:12]} by {reviewer} -> {out}"
     )

@@ -314,6 +314,10 @@ def show_cmd(
     console.print(render_rich(change))
     if change.status in {ChangeStatus.PROPOSED, ChangeStatus.APPROVED}:
         console.print(approval_summary(m, change) + ".", markup=False)
+    for ended, what in ((change.rejection, "Rejected"), (change.cancellation, "Cancelled")):
+        if ended is not None:  # who ended it, not only why (the diff says why, literally)
+            at = ended.at.isoformat(timespec="seconds")
+            console.print(f"{what} by {ended.by} at {at}.", style="bold", markup=False)
     if _effective_status(change) == "expired":
         console.print(
             "Note: this change has expired; it can no longer be approved.",

@@ -7,6 +7,7 @@ process memory, so opening a second connection gave the same principal a fresh b
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import anyio
 from mcp import Client
@@ -82,13 +83,17 @@ async def test_concurrent_calls_in_one_process_cannot_slip_past(connect, setting
     assert len(refused) == 6 - served
 
 
-def test_window_counts_the_last_minute_and_forgets_older_seconds(tmp_path):
-    db = tmp_path / "window.db"
-    conn = sqlite3.connect(db, isolation_level=None)
+def _window_db(tmp_path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(tmp_path / "window.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("BEGIN IMMEDIATE")
     prepare(conn)
     conn.execute("COMMIT")
+    return conn
+
+
+def test_window_counts_the_last_minute_and_forgets_older_seconds(tmp_path):
+    conn = _window_db(tmp_path)
     record_calls(conn, ["a", "a", "b"], now=1000.5)
     try:
         assert count_calls(conn, "a", 1000.9).calls == 2
@@ -109,12 +114,7 @@ def test_the_writer_drops_a_principals_old_seconds_at_most_once_a_second(tmp_pat
     """With the writer's ``pruned`` memo a batch in the same second as the last prune skips
     the DELETE; a second left behind meanwhile (another process's, say) is dropped the next
     second, and no count ever includes it."""
-    db = tmp_path / "window.db"
-    conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("BEGIN IMMEDIATE")
-    prepare(conn)
-    conn.execute("COMMIT")
+    conn = _window_db(tmp_path)
     pruned: dict[str, int] = {}
     seconds = "SELECT second FROM call_window WHERE principal = 'a' ORDER BY 1"
     try:

@@ -9,8 +9,9 @@ second, ``calls`` in that second.
 Cost on the hot path: nothing is written that was not written before. The audit writer bumps the
 counter inside the transaction that commits the call's audit row (same fsync, one indexed upsert
 per principal per batch), and admitting a call is one indexed read of at most 61 rows (a WAL
-read, which never waits for the writer; on SQLite, for a call with no other in flight, made on
-the event loop's own thread, since the hop to a database thread cost more than the read).
+read, which never waits for the writer), made on a database thread like every other use of the
+database (on SQLite the audit writer's own thread when it is idle, else the read thread: never
+the event loop's, where a read that met the disk would stall every other request).
 
 What it guarantees: a call is counted once its audit row is committed, and the admitting process
 also counts its own calls still in flight (``server/call_rate.py``). A call in flight in

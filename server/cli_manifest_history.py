@@ -40,7 +40,7 @@ async def manifest_history(storage: Storage) -> list[tuple[ManifestLoad, list[st
 def history_cmd(manifest: ManifestOpt = None, home: HomeOpt = None) -> None:
     """Every manifest version that came into force or was refused, oldest first."""
     settings = review_settings(manifest, home)
-    loads = with_storage(settings, manifest_history)
+    loads = with_storage(settings, manifest_history, reading=True)
     if not loads:
         typer.echo("No manifest versions recorded yet: the server records them when it starts.")
         return
@@ -105,7 +105,7 @@ def diff_cmd(
         except LookupError as exc:
             return str(exc)
 
-    found = with_storage(settings, both)
+    found = with_storage(settings, both, reading=True)
     if isinstance(found, str):
         raise fail(found, 2)
     (old_digest, old), (new_digest, new) = found

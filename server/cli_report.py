@@ -29,7 +29,7 @@ from mopsgate.server.cli_period import parse_moment, parse_since
 from mopsgate.server.manifest_problem import unusable_manifest
 from mopsgate.server.report_render import Format, render
 from mopsgate.server.settings import Settings, load_settings
-from mopsgate.storage import audit_reader, open_storage
+from mopsgate.storage import audit_reader, storage_to_read
 from mopsgate.storage.errors import StorageNotFound
 
 report_app = typer.Typer(
@@ -49,13 +49,10 @@ async def _gather(
     reader = audit_reader(settings.storage())
     rows = [row async for row in reader.query(AuditQuery(since=since, until=until))]
     chain = await reader.verify()
-    storage = await open_storage(settings.storage())
-    try:
+    async with storage_to_read(settings.storage()) as storage:  # exported evidence too
         changes = await storage.changes.list_changes(limit=ALL_CHANGES)
         history = await manifest_history(storage)
         waivers = await storage.exceptions.all()
-    finally:
-        await storage.close()
     return ReportInputs(
         manifest=in_force,
         manifest_digest=manifest_digest(in_force),

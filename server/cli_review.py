@@ -43,7 +43,7 @@ from mopsgate.server.manifest_problem import unusable_manifest
 from mopsgate.server.registry import registry_for
 from mopsgate.server.reviewer_files import KeyFileError, key_path, read_key
 from mopsgate.server.settings import Settings, ensure_home, load_settings
-from mopsgate.storage import Storage, open_storage
+from mopsgate.storage import Storage, open_storage, storage_to_read
 
 T = TypeVar("T")
 PAGE_SIZE = 100  # records whose people are looked up and shown at once, as in the console
@@ -89,11 +89,18 @@ def existing_state_settings(
     return settings
 
 
-def with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T:
+def with_storage(
+    settings: Settings, work: Callable[[Storage], Awaitable[T]], *, reading: bool = False
+) -> T:
     """Run ``work`` against the same storage the server uses (a failure to open it is one
-    line, see ``cli_errors``)."""
+    line, see ``cli_errors``). ``reading``: ``work`` writes nothing, not even an audit row, so
+    a state directory this user may not write is read from a private copy
+    (``storage_to_read``)."""
 
     async def session() -> T:
+        if reading:
+            async with storage_to_read(settings.storage()) as storage:
+                return await work(storage)
         storage = await open_storage(settings.storage())
         try:
             return await work(storage)
@@ -187,7 +194,7 @@ def list_cmd(
         found.sort(key=lambda c: c.created_at, reverse=True)
         return [c for c in found if _effective_status(c, m) == status]
 
-    changes = with_storage(settings, listed)
+    changes = with_storage(settings, listed, reading=True)
     if not changes:
         typer.echo("No changes" + (f" with status {status}." if status else "."))
         return

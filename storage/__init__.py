@@ -10,7 +10,11 @@ only when a PostgreSQL URL is used.
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import sqlite3
+import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,6 +88,48 @@ async def open_storage(cfg: StorageConfig) -> Storage:
 
         return await PgStorage.open(cfg.url, where=cfg.where, lock_timeout_ms=cfg.busy_timeout_ms)
     return await SqliteStorage.open(cfg.sqlite_path, busy_timeout_ms=cfg.busy_timeout_ms)
+
+
+@contextlib.asynccontextmanager
+async def storage_to_read(cfg: StorageConfig) -> AsyncIterator[Storage]:
+    """The storage of a command that only reads (the risk report, the review queue, the
+    manifest history). A SQLite state directory this user may not write (evidence exported
+    read-only, a read-only mount) is read from a private copy of the database and its
+    write-ahead log: opening it in place writes beside it (its ``-shm`` index, the token
+    sentinel), and nothing may ever be written beside evidence. The copy goes afterwards."""
+    copy: tempfile.TemporaryDirectory[str] | None = None
+    if cfg.is_postgres or _writable(cfg.sqlite_path):
+        storage = await open_storage(cfg)
+    else:
+        copy = tempfile.TemporaryDirectory(prefix="mopsgate-readonly-")
+        target = Path(copy.name) / cfg.sqlite_path.name
+        try:
+            shutil.copyfile(cfg.sqlite_path, target)
+            wal = Path(f"{cfg.sqlite_path}-wal")
+            if wal.exists():  # rows not yet merged into the main file
+                shutil.copyfile(wal, f"{target}-wal")
+            storage = await open_storage(
+                StorageConfig.sqlite(target, busy_timeout_ms=cfg.busy_timeout_ms)
+            )
+        except BaseException:
+            copy.cleanup()
+            raise
+    try:
+        yield storage
+    finally:
+        try:
+            await storage.close()
+        finally:
+            if copy is not None:
+                copy.cleanup()
+
+
+def _writable(db_path: Path) -> bool:
+    """Whether opening the database in place could write what SQLite and mopsgate write
+    beside it (a database that does not exist yet is for the opener to report)."""
+    if not db_path.exists():
+        return True
+    return os.access(db_path, os.W_OK) and os.access(db_path.parent, os.W_OK)
 
 
 async def append_once(cfg: StorageConfig, event: AuditEvent) -> AuditRecord:

@@ -11,6 +11,7 @@ directory at all.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -239,7 +240,14 @@ def test_audit_verify_works_on_a_read_only_copy(seeded, tmp_path, keep):
     copy = Settings(settings.manifest_path, exported)
     results = _all(
         copy,
-        {"verify": ["audit", "verify"], "tail": ["audit", "tail", "-n", "1"]},
+        {
+            "verify": ["audit", "verify"],
+            "tail": ["audit", "tail", "-n", "1"],
+            # A risk owner's reading commands work on exported evidence too (from a copy).
+            "report": ["report", "risk-review", "--since", "1d", "--format", "json"],
+            "review list": ["review", "list"],
+            "manifest history": ["manifest", "history"],
+        },
         as_user=True,
     )
     after = _digest(exported)
@@ -248,6 +256,14 @@ def test_audit_verify_works_on_a_read_only_copy(seeded, tmp_path, keep):
     assert code == 0, err
     assert out.startswith(f"OK: {rows} rows, chain intact"), out  # the WAL's rows included
     assert results["tail"][0] == 0 and "freeze" in results["tail"][2]
+    code, err, out = results["report"]
+    assert code == 0, err
+    report = json.loads(out)
+    assert "before export" in out, out[:2000]  # the freeze still in the WAL is reported
+    assert report, out
+    code, err, out = results["review list"]
+    assert code == 0 and "proposed" in out, (err, out)  # the seeded change
+    assert results["manifest history"][0] == 0, results["manifest history"][1]
     assert after == before  # nothing written, nothing created beside the evidence
 
 

@@ -22,7 +22,10 @@ from pathlib import Path
 _PERM, _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = (
     3, 5, 6, 8, 10, 11, 13, 14, 26,
 )  # fmt: skip
-READ_ONLY_COPIES = "read-only copies can be checked with `mopsgate audit verify --home DIR`"
+READ_ONLY_COPIES = (
+    "read-only copies can be read with `mopsgate audit verify --home DIR` (and `audit tail`, "
+    "`audit query`, `report risk-review`, `review list`, `manifest history`)"
+)
 
 
 def _primary(exc: BaseException) -> int | None:

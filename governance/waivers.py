@@ -22,7 +22,7 @@ from typing import Literal
 
 from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.errors import InvalidInput, NotPermitted
-from mopsgate.governance.manifest_checks import run_checks
+from mopsgate.governance.manifest_checks import run_checks, suggest
 from mopsgate.governance.manifest_model import (
     MAX_RECORDS_PER_CHANGE,
     WILDCARD,
@@ -199,7 +199,11 @@ def _floor(manifest: Manifest, use_case: str, what: What) -> None:
     if what.kind == "tool":
         risk = manifest.catalogue.tools.get(what.value)
         if risk is None:
-            raise InvalidInput(f"there is no tool {what.value!r}")
+            tools = manifest.catalogue.tools
+            raise InvalidInput(
+                f"there is no tool {what.value!r}{suggest(what.value, tools)}",
+                hint="Tools an exception can name: " + ", ".join(sorted(tools)) + ".",
+            )
         if risk is RiskClass.DELETE:
             raise NotPermitted(
                 f"{what.value} deletes records: no exception can enable deletes",

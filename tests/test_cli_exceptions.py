@@ -132,3 +132,15 @@ def test_an_exception_a_deny_rule_would_undo_is_refused(settings: Settings) -> N
         ("exception grant", "denied")
     ]
     granted_id(grant(settings, "read_field:phone", use_case="campaign-ops"))
+
+
+def test_a_tool_that_does_not_exist_is_named_with_the_ones_that_do(settings: Settings) -> None:
+    """A typo in --what tool:NAME says what was meant and which tools can be named; nothing is
+    granted, and the refusal is audited."""
+    typo = grant(settings, "tool:get_consent_stat")
+    assert typo.exit_code == 1, typo.output
+    said = " ".join(typo.output.split())
+    assert "there is no tool 'get_consent_stat'; did you mean 'get_consent_state'?" in said, said
+    assert "Tools an exception can name:" in said and "get_activities" in said, said
+    assert run(settings, "exception", "list", "--all").stdout.startswith("No exceptions.")
+    assert [r["outcome"] for r in exception_rows(settings)] == ["error"]

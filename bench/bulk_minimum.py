@@ -289,6 +289,11 @@ def kind_minimum(vendor: str, kind: str, phase: str, refs: list[str], f: Facts) 
             "owners": OWNER_LISTING[vendor],
             "owner search": sum(_pages(n, caps.search_page) for n in f.objects.values()),
         }
+    if kind == "reassign_owner" and not plan:
+        # The apply re-checks that the new owner is still an active owner (an owner who left
+        # since the plan would be handed the records: governance/owner_targets.py), a drift
+        # check no correct apply can skip, so it is part of the minimum.
+        parts["new owner still active"] = OWNER_LISTING[vendor]
     if kind == "merge_people":
         if plan:
             parts["describe"] = 1

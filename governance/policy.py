@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import partial
 
 from mopsgate.governance.cadence import RULE_ID as REVIEW_OVERDUE
@@ -88,45 +87,32 @@ def decide(
 
     ``use_case`` is the one the call names (optional); a principal bound to several use cases
     whose rules all allow the call must name one, or the call is refused with the candidates.
-    ``today`` (default: the UTC date now) decides whether an overdue review stops the call.
-
-    A pure function of the manifest, the arguments and the day: answered once per day for
-    each question whose names the manifest knows (it runs on every tool call)."""
-    day = today or utc_today()
-    comp = compiled(manifest)
-    key = (principal, tool, connector, obj, use_case)
-    memo = comp.views.get(_DECIDED_TODAY)
-    if isinstance(memo, _DayDecisions) and memo.day == day:
-        hit = memo.decisions.get(key)
-        if hit is not None:
-            return hit
-    else:
-        memo = _DayDecisions(day)
-        comp.views[_DECIDED_TODAY] = memo
+    ``today`` (default: the UTC date now) decides whether an overdue review stops the call."""
     base = _decide(manifest, principal, tool, connector, obj, use_case)
-    decision = base
-    if base.allowed and base.rule_id != SELF_SERVICE:
+    if not base.allowed or base.rule_id == SELF_SERVICE:
         # Self-service (whoami, get_change, cancel_change…) stays: it is how the assistant
         # learns why it is refused, and cancelling is always safe.
-        refusal = cadence_refusal(manifest, base.use_case, tool, day)
-        if refusal is not None:
-            decision = Decision(False, REVIEW_OVERDUE, refusal, base.use_case)
-    if comp.cache.get(key) is base:  # only what _decide keeps: names the manifest knows
-        memo.decisions[key] = decision
-    return decision
+        return base
+    refusal = _cadence_refusal(manifest, base.use_case, tool, today or utc_today())
+    if refusal is None:
+        return base
+    return Decision(False, REVIEW_OVERDUE, refusal, base.use_case)
 
 
-_DECIDED_TODAY = ("decided today",)
-
-
-@dataclass
-class _DayDecisions:
-    """``decide``'s answers for one day (a new day starts afresh)."""
-
-    day: dt.date
-    decisions: dict[tuple[str, str, str | None, str | None, str | None], Decision] = field(
-        default_factory=dict
-    )
+def _cadence_refusal(
+    manifest: Manifest, use_case: str | None, tool: str, today: dt.date
+) -> str | None:
+    """``cadence_refusal``, a pure function of the manifest, the use case, the tool and the
+    day, answered once per day for each use case and tool (``decide`` runs on every call)."""
+    views = compiled(manifest).views
+    key = ("cadence", use_case, tool)
+    hit = views.get(key)
+    if isinstance(hit, tuple) and hit[0] == today:
+        known: str | None = hit[1]
+        return known
+    refusal = cadence_refusal(manifest, use_case, tool, today)
+    views[key] = (today, refusal)
+    return refusal
 
 
 def permitted_objects(

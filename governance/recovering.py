@@ -25,7 +25,7 @@ failed, and here at start-up (:func:`withdraw_unaudited`) for a process that die
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -223,12 +223,13 @@ async def withdraw(store: ChangeStore, change_id: str, now: datetime | None = No
     return done is not None
 
 
-async def withdraw_unaudited(store: ChangeStore, now: datetime | None = None) -> list[str]:
+async def withdraw_unaudited(
+    store: ChangeStore, now: datetime | None = None, found: Sequence[str] | None = None
+) -> list[str]:
     """At start-up: withdraw every proposed change stored over :data:`PROPOSAL_ROW_GRACE` ago
-    whose proposing call never got its audit row: a process died in between."""
+    whose proposing call never got its audit row: a process died in between. ``found``: those
+    changes, when the caller has just read them (the start reads them before importing this)."""
     at = now or utcnow()
-    return [
-        change_id
-        for change_id in await store.unaudited_ids(at - PROPOSAL_ROW_GRACE)
-        if await withdraw(store, change_id, now=at)
-    ]
+    if found is None:
+        found = await store.unaudited_ids(at - PROPOSAL_ROW_GRACE)
+    return [change_id for change_id in found if await withdraw(store, change_id, now=at)]

@@ -197,11 +197,12 @@ class Runtime:
         audit row (a process died in between), and settle the account of every apply a dead
         process left half done (re-reading its unaccounted records from the vendor); each is
         audited."""
-        if await store.unaudited_ids(utcnow() - PROPOSAL_ROW_GRACE):
+        now = utcnow()
+        if unaudited := await store.unaudited_ids(now - PROPOSAL_ROW_GRACE):
             from mopsgate.governance.recovering import withdraw_unaudited
 
             try:
-                await withdraw_unaudited(store)
+                await withdraw_unaudited(store, now, found=unaudited)
             except AuditUnavailable as exc:  # never approvable meanwhile; the next start retries
                 log.error("could not withdraw unaudited changes: %s", exc.message)
         interrupted = await store.interrupted_ids()

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sqlite3
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +34,7 @@ from mopsgate.storage.sqlite.db import (
     unavailable,
 )
 from mopsgate.storage.sqlite.exceptions import read_exceptions
-from mopsgate.storage.sqlite.readonly import open_for_reading
+from mopsgate.storage.sqlite.readonly import ReadSource, open_for_reading, private_copy
 from mopsgate.storage.sqlite.schema import prepare, upgrade_one, version_of
 
 if TYPE_CHECKING:
@@ -97,22 +95,16 @@ async def storage_to_read(cfg: StorageConfig) -> AsyncIterator[Storage]:
     read-only, a read-only mount) is read from a private copy of the database and its
     write-ahead log: opening it in place writes beside it (its ``-shm`` index, the token
     sentinel), and nothing may ever be written beside evidence. The copy goes afterwards."""
-    copy: tempfile.TemporaryDirectory[str] | None = None
+    source: ReadSource | None = None
     if cfg.is_postgres or _writable(cfg.sqlite_path):
         storage = await open_storage(cfg)
     else:
-        copy = tempfile.TemporaryDirectory(prefix="mopsgate-readonly-")
-        target = Path(copy.name) / cfg.sqlite_path.name
+        source = private_copy(str(cfg.sqlite_path))
         try:
-            shutil.copyfile(cfg.sqlite_path, target)
-            wal = Path(f"{cfg.sqlite_path}-wal")
-            if wal.exists():  # rows not yet merged into the main file
-                shutil.copyfile(wal, f"{target}-wal")
-            storage = await open_storage(
-                StorageConfig.sqlite(target, busy_timeout_ms=cfg.busy_timeout_ms)
-            )
+            copy = StorageConfig.sqlite(source.path, busy_timeout_ms=cfg.busy_timeout_ms)
+            storage = await open_storage(copy)
         except BaseException:
-            copy.cleanup()
+            source.close()
             raise
     try:
         yield storage
@@ -120,8 +112,8 @@ async def storage_to_read(cfg: StorageConfig) -> AsyncIterator[Storage]:
         try:
             await storage.close()
         finally:
-            if copy is not None:
-                copy.cleanup()
+            if source is not None:
+                source.close()
 
 
 def _writable(db_path: Path) -> bool:

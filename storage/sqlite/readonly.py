@@ -47,12 +47,20 @@ def read_only_source(path: str) -> ReadSource:
     wal = Path(f"{path}-wal")
     if not wal.exists() or wal.stat().st_size == 0:
         return ReadSource(path, immutable=True)
+    return private_copy(path)
+
+
+def private_copy(path: str) -> ReadSource:
+    """The database and its write-ahead log (if any), copied into a private temporary
+    directory that goes with :meth:`ReadSource.close`."""
     copy = tempfile.TemporaryDirectory(prefix="mopsgate-readonly-")
     target = Path(copy.name) / Path(path).name
     try:
         shutil.copyfile(path, target)
-        shutil.copyfile(wal, f"{target}-wal")
-    except OSError:
+        wal = Path(f"{path}-wal")
+        if wal.exists():  # rows not yet merged into the main file
+            shutil.copyfile(wal, f"{target}-wal")
+    except BaseException:
         copy.cleanup()
         raise
     return ReadSource(str(target), copy=copy)

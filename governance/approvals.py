@@ -74,6 +74,19 @@ def approval_summary(manifest: Manifest, change: Change) -> str:
     return f"Needs {more} more approval{'s' if more > 1 else ''}{roles}; {so_far}"
 
 
+def principal_as_reviewer(
+    manifest: Manifest, reviewer: str, details: dict[str, str]
+) -> NotPermitted | None:
+    """The refusal for an AI principal's name given as a reviewer's, or None."""
+    if reviewer not in manifest.principals:
+        return None
+    return NotPermitted(
+        f"{reviewer!r} is an AI principal in the manifest, and principals cannot review",
+        hint="reviewers are people listed under [reviewers] with names no principal uses",
+        details={**details, "reason_code": "principal_as_reviewer"},
+    )
+
+
 def check_reviewer(manifest: Manifest, change: Change, reviewer: str, action: str) -> None:
     details = {"change_id": change.id, "reviewer": reviewer}
     if reviewer == change.requester:
@@ -83,12 +96,8 @@ def check_reviewer(manifest: Manifest, change: Change, reviewer: str, action: st
             + ("" if action == "approve" else ", or cancel it as its requester"),
             details={**details, "reason_code": "self_approval"},
         )
-    if reviewer in manifest.principals:
-        raise NotPermitted(
-            f"{reviewer!r} is an AI principal in the manifest, and principals cannot review",
-            hint="reviewers are people listed under [reviewers] with names no principal uses",
-            details={**details, "reason_code": "principal_as_reviewer"},
-        )
+    if principal := principal_as_reviewer(manifest, reviewer, details):
+        raise principal
     decision = reviewer_may_approve(manifest, reviewer, change.risk_class)
     if not decision.allowed:
         raise NotPermitted(

@@ -18,7 +18,7 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from mopsgate.governance.approvals import approval_summary
+from mopsgate.governance.approvals import approval_summary, principal_as_reviewer
 from mopsgate.governance.audit_chain import AuditEvent
 from mopsgate.governance.change_facts import tell_by
 from mopsgate.governance.change_model import Change, ChangeStatus, utcnow
@@ -133,12 +133,8 @@ def unknown_reviewer(m: Manifest, reviewer: str) -> NotPermitted | None:
     if reviewer in m.reviewers:
         return None
     details = {"reviewer": reviewer}
-    if reviewer in m.principals:
-        return NotPermitted(
-            f"{reviewer!r} is an AI principal in the manifest, and principals cannot review",
-            hint="reviewers are people listed under [reviewers] with names no principal uses",
-            details={**details, "reason_code": "principal_as_reviewer"},
-        )
+    if principal := principal_as_reviewer(m, reviewer, details):
+        return principal
     # Any risk class: an unknown name is refused before its risk classes are looked at.
     decision = reviewer_may_approve(m, reviewer, RiskClass.READ)
     return NotPermitted(

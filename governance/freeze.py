@@ -32,3 +32,12 @@ def frozen_error(state: FreezeState) -> Frozen:
         "reviews still work, so the change can be applied once applies resume",
         details={"reason_code": "frozen", "frozen_by": state.by, "reason": state.reason},
     )
+
+
+def freezing(before: FreezeState | None, reason: str, by: str, now: datetime) -> FreezeState:
+    """The switch after a freeze by ``by``. Freezing again keeps the incident as it began: its
+    start, who froze it and its reason (unless a new one is given), so the banner never pairs
+    one person's name with another's start time; who froze again is in the audit log."""
+    if before is None:
+        return FreezeState(reason, by, now)
+    return FreezeState(reason or before.reason, before.by, before.at)

@@ -25,7 +25,7 @@ from mopsgate.governance.change_model import Change, ChangeStatus, utcnow
 from mopsgate.governance.change_story import ChangeStory, PiiView
 from mopsgate.governance.diff_lines import visible
 from mopsgate.governance.errors import AuditUnavailable, ManifestError, NotPermitted
-from mopsgate.governance.freeze import FreezeState
+from mopsgate.governance.freeze import FreezeState, freezing
 from mopsgate.governance.manifest_load import digest_matches, load_manifest
 from mopsgate.governance.manifest_model import Manifest
 from mopsgate.governance.policy import reviewer_may_approve
@@ -356,10 +356,9 @@ def freeze_cmd(
 
     async def session(storage: Storage) -> tuple[FreezeState | None, FreezeState]:
         before = await storage.freeze.state()
-        # Freezing again without a reason must not wipe the incident's reason from the switch.
-        why = reason or (before.reason if before is not None else "")
-        since = before.at if before is not None else datetime.now(UTC)  # the freeze began then
-        state = await storage.freeze.freeze(why, who, at=since)
+        wanted = freezing(before, reason, who, datetime.now(UTC))
+        why = wanted.reason
+        state = await storage.freeze.freeze(why, wanted.by, at=wanted.at)
         await _audit(
             storage,
             kind="freeze",

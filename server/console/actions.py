@@ -24,6 +24,7 @@ from mopsgate.governance.deciding import as_refusal, record, refuse
 from mopsgate.governance.decision_proof import SignedDecision
 from mopsgate.governance.decision_statement import DecisionStatement, Verdict, new_statement
 from mopsgate.governance.errors import AuditUnavailable, GovernanceError, InvalidInput, NotPermitted
+from mopsgate.governance.freeze import freezing
 from mopsgate.governance.reviewer_proof import checklist_answers
 from mopsgate.server.console import passkeys
 from mopsgate.server.console.pages import signed_in
@@ -304,11 +305,10 @@ async def _switch(request: Request, action: str) -> Response:
     switch = console.desk.storage.freeze
     reason = form.get("reason", "").strip()
     if action == "freeze":
-        # Freezing again keeps the incident's reason (unless a new one is given) and its start.
         before = await switch.state()
-        reason = reason or (before.reason if before is not None else "")
-        since = before.at if before is not None else console.desk.clock.now()
-        await switch.freeze(reason, reviewer, at=since)
+        wanted = freezing(before, reason, reviewer, console.desk.clock.now())
+        reason = wanted.reason
+        await switch.freeze(reason, wanted.by, at=wanted.at)
         summary = "applies frozen" if before is None else "applies were already frozen"
     else:
         summary = (

@@ -29,6 +29,7 @@ def test_freezing_again_keeps_the_reason_and_says_so(settings: Settings) -> None
     state = with_storage(settings, lambda s: s.freeze.state())
     assert first is not None and state is not None
     assert (state.reason, state.at) == ("incident 42", first.at)
+    assert state.by == "alice"  # who began it, beside when: never bob with alice's start time
     rows = [(r["principal"], r["reason"], r["result_summary"]) for r in audit_rows(settings)
             if r["tool"] == "freeze"]  # fmt: skip
     assert rows == [
